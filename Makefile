@@ -1,0 +1,102 @@
+# aperture - a userspace IOMMU.  GNU Make, C11.
+#
+#   make              library (static + shared) and the aperture CLI
+#   make run          run the embedded default scenario
+#   make check        build and run every test
+#   make check SANITIZE=1   the same under ASan + UBSan (build-asan/)
+#   make valgrind     the unit tests and scenarios under valgrind
+#   make bench        benchmarks (not part of check)
+#   make install PREFIX=DIR
+
+CC ?= cc
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+
+ifeq ($(SANITIZE),1)
+B := build-asan
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+B := build
+SAN :=
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wcast-qual -Wvla -Wformat=2 -Wundef
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SAN) -fPIC \
+	-fvisibility=hidden -Iinclude
+LDFLAGS_ALL := $(SAN) $(LDFLAGS)
+
+LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/scenario/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
+
+TEST_UNIT := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+SCENARIOS := $(sort $(wildcard tests/scenarios/*.scn))
+
+.PHONY: all run check check-unit check-scenarios valgrind bench install clean
+all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture
+
+$(B)/%.o: %.c $(wildcard include/aperture/*.h src/*/*.h bench/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libaperture.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libaperture.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libaperture.so.0 $(LDFLAGS_ALL) -o $@ $^
+
+# The default scenario is a readable file, embedded as a C string.
+$(B)/tools/aperture/default_scenario.c: tools/aperture/default.scn
+	@mkdir -p $(dir $@)
+	@{ echo '/* generated from tools/aperture/default.scn */'; \
+	   echo 'extern const char ap_default_scenario[];'; \
+	   echo 'const char ap_default_scenario[] ='; \
+	   sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	   echo ';'; } > $@
+
+$(B)/tools/aperture/default_scenario.o: $(B)/tools/aperture/default_scenario.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/aperture: $(CLI_OBJ) $(B)/libaperture.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(B)/libaperture.a -lm
+
+run: $(B)/aperture
+	$(B)/aperture run
+
+# Unit tests use cmocka (Debian: libcmocka-dev).
+$(B)/tests/%: tests/%.c $(B)/libaperture.a $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fvisibility=default -Itests $< -o $@ $(B)/libaperture.a \
+		$(LDFLAGS_ALL) -lcmocka -lm
+
+check: all $(TEST_UNIT)
+	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
+
+valgrind: all $(TEST_UNIT)
+	@VALGRIND=1 tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
+
+$(B)/bench/ap-bench: bench/main.c bench/bench.c $(B)/libaperture.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) bench/main.c bench/bench.c -o $@ $(B)/libaperture.a $(LDFLAGS_ALL) -lm
+
+bench: $(B)/bench/ap-bench
+	$(B)/bench/ap-bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/aperture
+	install -m 755 $(B)/aperture $(DESTDIR)$(PREFIX)/bin/aperture
+	install -m 644 $(B)/libaperture.a $(DESTDIR)$(PREFIX)/lib/libaperture.a
+	install -m 755 $(B)/libaperture.so $(DESTDIR)$(PREFIX)/lib/libaperture.so.$(VERSION)
+	ln -sf libaperture.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libaperture.so.0
+	ln -sf libaperture.so.0 $(DESTDIR)$(PREFIX)/lib/libaperture.so
+	install -m 644 include/aperture/*.h $(DESTDIR)$(PREFIX)/include/aperture/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' aperture.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/aperture.pc
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,326 @@
+/*
+ * aperture/core.h - the machine model: context, RAM, IOMMU instances,
+ * devices and groups, domains, map/unmap, translation, DMA and faults.
+ *
+ * Ownership.  Everything is owned by a context (struct ap_ctx) and freed with
+ * it; handles returned by this API stay valid until ap_ctx_free() (or, for a
+ * domain, ap_domain_free()).  No function keeps a pointer to caller memory
+ * except ap_ram_add(), whose host memory must outlive the context.
+ *
+ * Errors.  Functions returning int return 0 or a negative errno, with
+ * Linux's values where Linux defines one, and a failed call changes nothing
+ * observable (mappings, geometry, attachments).  After any failure,
+ * ap_ctx_error() holds a one-line explanation.
+ *
+ * Threads.  A context and everything in it is used by one thread at a time.
+ *
+ * No bypass.  A device's DMA reaches memory only through a translation its
+ * domain holds.  The two exceptions are explicit per-instance choices, and
+ * ap_device_bypasses() reports them: an instance configured to pass
+ * unmatched streams (a device with no domain), and an instance whose
+ * aperture is open (IOVA outside the domain's aperture).  An identity domain
+ * is a deliberate 1:1 mapping, reported the same way.
+ */
+#ifndef APERTURE_CORE_H
+#define APERTURE_CORE_H
+
+#include <aperture/pgtable.h>
+#include <aperture/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ap_ctx;
+struct ap_iommu;
+struct ap_device;
+struct ap_group;
+struct ap_domain;
+
+/* ---------------------------------------------------------------- context */
+
+/* New empty machine; NULL when out of memory. */
+AP_API struct ap_ctx *ap_ctx_new(void);
+
+/* Free the context and every object and table it owns.  NULL is a no-op. */
+AP_API void ap_ctx_free(struct ap_ctx *ctx);
+
+/* Explanation of the last failure ("" if none).  Valid until the next call. */
+AP_API const char *ap_ctx_error(const struct ap_ctx *ctx);
+
+/* ---------------------------------------------------------------- RAM */
+
+/*
+ * Register caller memory `host` as RAM at physical [pa, pa+size).  The memory
+ * stays the caller's and must outlive the context.  Errors: -EINVAL (size 0,
+ * NULL host, range wraps), -EADDRINUSE (overlaps RAM or the table pool),
+ * -ENOMEM.
+ */
+AP_API int ap_ram_add(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host);
+
+/* As ap_ram_add(), with zeroed memory the context allocates and frees. */
+AP_API int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host);
+
+/*
+ * Host pointer for physical [pa, pa+len) when the whole range lies in one RAM
+ * region, NULL otherwise.  For callers checking what DMA did.
+ */
+AP_API void *ap_ram_ptr(struct ap_ctx *ctx, uint64_t pa, uint64_t len);
+
+/*
+ * Page tables live in a window of physical address space the context
+ * reserves: by default the highest 256 MiB-aligned 256 MiB window below
+ * 4 GiB that holds no RAM, chosen when the first paging domain is created
+ * (below 4 GiB so that every instance, whatever its OAS, can reach them).
+ * Set it explicitly before that point; -EBUSY afterwards, -EINVAL for a
+ * window that is unaligned (4 KiB), empty or too large (> 16 GiB),
+ * -EADDRINUSE over RAM.
+ */
+AP_API int ap_ctx_set_table_window(struct ap_ctx *ctx, uint64_t base, uint64_t size);
+AP_API void ap_ctx_get_table_window(const struct ap_ctx *ctx, uint64_t *base,
+				    uint64_t *size);
+
+/* ---------------------------------------------------------------- IOMMUs */
+
+enum ap_iommu_kind {
+	AP_IOMMU_ARM_SMMU_V3 = 1,
+};
+
+/* What a stream that matches no configuration (a device with no domain)
+ * does.  Abort is the default; bypass is a deliberate hole. */
+enum ap_unmatched {
+	AP_UNMATCHED_ABORT = 0,
+	AP_UNMATCHED_BYPASS = 1,
+};
+
+/* Capabilities of an instance, as hardware exposes them. */
+struct ap_iommu_config {
+	enum ap_iommu_kind kind;
+	unsigned ias;            /* input address bits: 32..48 */
+	unsigned oas;            /* output address bits: 32,36,40,42,44,48 */
+	uint64_t pgsize_bitmap;  /* supported page sizes, all granules */
+	unsigned stage;          /* 1 (stage 2 is not built yet) */
+	enum ap_unmatched unmatched;
+	bool force_aperture;     /* false: DMA outside the aperture bypasses */
+	unsigned evtq_size;      /* event queue entries, 1..65536 */
+	uint64_t host_page_size; /* granule preference for its domains */
+};
+
+/* Defaults for a kind: 48-bit in and out, 4K|2M|1G, stage 1, abort,
+ * forced aperture, 128-entry event queue, 4 KiB host pages. */
+AP_API void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind kind);
+
+/* "arm-smmu-v3" -> kind; 0 if unknown.  And back ("?" if unknown). */
+AP_API enum ap_iommu_kind ap_iommu_kind_from_name(const char *name);
+AP_API const char *ap_iommu_kind_name(enum ap_iommu_kind kind);
+
+/*
+ * Add an instance named `name` (1..63 characters, unique among instances).
+ * Errors: -EINVAL (bad name or capability), -EEXIST (name taken),
+ * -EOPNOTSUPP (a capability this build does not model yet), -ENOMEM.
+ */
+AP_API int ap_iommu_new(struct ap_ctx *ctx, const char *name,
+			const struct ap_iommu_config *cfg, struct ap_iommu **out);
+AP_API struct ap_iommu *ap_iommu_find(struct ap_ctx *ctx, const char *name);
+AP_API const char *ap_iommu_name(const struct ap_iommu *iommu);
+AP_API const struct ap_iommu_config *ap_iommu_get_config(const struct ap_iommu *iommu);
+
+/* Iterate: first with prev == NULL, NULL after the last, creation order. */
+AP_API struct ap_iommu *ap_iommu_next(struct ap_ctx *ctx, struct ap_iommu *prev);
+
+/* ---------------------------------------------------------------- faults */
+
+/* One refused transaction. */
+struct ap_fault {
+	enum ap_fault_kind kind;
+	uint32_t sid;                 /* stream of the requester */
+	uint64_t iova;                /* address the device used */
+	unsigned access;              /* enum ap_access */
+	const struct ap_iommu *iommu; /* instance that refused it */
+	uint64_t pa;                  /* external faults: the address */
+	int level;                    /* walk faults: table level, else -1 */
+};
+
+/*
+ * Each instance keeps a bounded queue of fault records, oldest first.  When
+ * the queue is full a new record is dropped and the overflow flag is set
+ * (as SMMUv3's event queue does); popping does not clear the flag.
+ */
+AP_API bool ap_iommu_fault_pop(struct ap_iommu *iommu, struct ap_fault *out);
+AP_API unsigned ap_iommu_fault_pending(const struct ap_iommu *iommu);
+AP_API bool ap_iommu_fault_overflow(const struct ap_iommu *iommu);
+AP_API void ap_iommu_fault_clear_overflow(struct ap_iommu *iommu);
+/* Faults of one kind (AP_FAULT_NONE: all kinds) since creation. */
+AP_API uint64_t ap_iommu_fault_count(const struct ap_iommu *iommu, enum ap_fault_kind kind);
+
+/* ---------------------------------------------------------------- devices */
+
+#define AP_GROUP_OWN (-1) /* a group of its own */
+
+/*
+ * Add a requester behind `iommu` with stream ID `sid`, in group `group`
+ * (>= 0), or in a new group of its own (AP_GROUP_OWN: the lowest unused
+ * group number).  A group's devices sit behind one instance.  Errors:
+ * -EINVAL (bad name, group behind another instance, group attached to a
+ * domain), -EEXIST (name taken, or sid already used on that instance),
+ * -ENOMEM.
+ */
+AP_API int ap_device_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
+			 uint32_t sid, int group, struct ap_device **out);
+AP_API struct ap_device *ap_device_find(struct ap_ctx *ctx, const char *name);
+AP_API struct ap_device *ap_device_next(struct ap_ctx *ctx, struct ap_device *prev);
+AP_API const char *ap_device_name(const struct ap_device *dev);
+AP_API uint32_t ap_device_sid(const struct ap_device *dev);
+AP_API struct ap_iommu *ap_device_iommu(const struct ap_device *dev);
+AP_API int ap_device_group_id(const struct ap_device *dev);
+/* The domain the device's group is attached to, or NULL. */
+AP_API struct ap_domain *ap_device_domain(const struct ap_device *dev);
+
+/* Why a device's DMA may reach memory untranslated. */
+enum ap_bypass {
+	AP_BYPASS_NONE = 0,
+	AP_BYPASS_UNMATCHED,    /* no domain, instance passes unmatched streams */
+	AP_BYPASS_IDENTITY,     /* attached to an identity domain */
+	AP_BYPASS_OPEN_APERTURE /* paging domain, but outside the aperture
+				   the instance passes DMA through */
+};
+AP_API enum ap_bypass ap_device_bypasses(const struct ap_device *dev);
+
+/* ---------------------------------------------------------------- domains */
+
+enum ap_domain_type {
+	AP_DOMAIN_BLOCKED = 0,  /* every DMA faults */
+	AP_DOMAIN_IDENTITY = 1, /* IOVA == PA */
+	AP_DOMAIN_PAGING = 2,   /* translated through page tables */
+};
+
+/* Inclusive aperture; force: DMA outside it faults rather than bypasses. */
+struct ap_geometry {
+	uint64_t start;
+	uint64_t end;
+	bool force;
+};
+
+/*
+ * Allocate a domain for `iommu` (its geometry, page sizes and table format
+ * come from that instance).  Errors: -EINVAL (bad name or type), -EEXIST
+ * (name taken), -ENOMEM.
+ */
+AP_API int ap_domain_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
+			 enum ap_domain_type type, struct ap_domain **out);
+/* Free a domain with no device attached; -EBUSY otherwise. */
+AP_API int ap_domain_free(struct ap_domain *dom);
+AP_API struct ap_domain *ap_domain_find(struct ap_ctx *ctx, const char *name);
+AP_API struct ap_domain *ap_domain_next(struct ap_ctx *ctx, struct ap_domain *prev);
+AP_API const char *ap_domain_name(const struct ap_domain *dom);
+AP_API enum ap_domain_type ap_domain_type(const struct ap_domain *dom);
+AP_API struct ap_iommu *ap_domain_owner(const struct ap_domain *dom);
+
+/*
+ * The geometry and page sizes that hold for every device attached now.  They
+ * start as the owner's and only ever narrow: attaching a less capable
+ * instance intersects them; detaching never widens them.
+ */
+AP_API void ap_domain_geometry(const struct ap_domain *dom, struct ap_geometry *out);
+AP_API uint64_t ap_domain_pgsizes(const struct ap_domain *dom);
+/* Largest output address bits every attached instance can emit. */
+AP_API unsigned ap_domain_oas(const struct ap_domain *dom);
+/* The page table of a paging domain (NULL otherwise), for inspection. */
+AP_API const struct ap_pt *ap_domain_pt(const struct ap_domain *dom);
+
+/*
+ * Attach `dev`'s whole group to `dom`.  Attaching the domain the group is
+ * already on succeeds and does nothing.  For a paging domain on a new
+ * instance the geometry becomes the intersection and the page sizes the
+ * common subset.  Errors, with nothing changed: -EBUSY (the group is on
+ * another domain: detach first), -EADDRINUSE (a mapping lies outside the
+ * newcomer's aperture), -EINVAL (the newcomer cannot walk the domain's
+ * format, granule or stage, lacks a page size in use, or cannot emit a
+ * mapped output address), -ENOMEM.
+ */
+AP_API int ap_attach(struct ap_domain *dom, struct ap_device *dev);
+
+/* Detach `dev`'s whole group from its domain; -EINVAL if not attached. */
+AP_API int ap_detach(struct ap_device *dev);
+
+/*
+ * Map [iova, iova+size) to [pa, pa+size) with prot (enum ap_prot), split
+ * into the largest page sizes alignment and length allow, as Linux's
+ * iommu_map.  size 0 maps nothing.  Errors, with nothing mapped: -EINVAL
+ * (not a paging domain, prot without read or write, iova/pa/size not aligned
+ * to the smallest page size), -ERANGE (outside the aperture, or pa beyond
+ * the domain's OAS), -EEXIST (overlaps a live mapping), -ENOMEM.
+ */
+AP_API int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size,
+		  unsigned prot);
+
+/*
+ * Unmap from iova for up to size bytes; *unmapped gets the bytes actually
+ * unmapped, which stop at the first hole and before a leaf the range would
+ * cut (a leaf is never split), as Linux's iommu_unmap.  Errors (with
+ * *unmapped = 0): -EINVAL (not a paging domain, unaligned iova or size).
+ */
+AP_API int ap_unmap(struct ap_domain *dom, uint64_t iova, uint64_t size,
+		    uint64_t *unmapped);
+
+/* Mapped PA of iova in a paging domain, without faulting; false if none. */
+AP_API bool ap_domain_iova_to_phys(const struct ap_domain *dom, uint64_t iova,
+				   uint64_t *pa);
+
+/* ---------------------------------------------------------------- DMA */
+
+/* A successful translation. */
+struct ap_translation {
+	uint64_t pa;      /* physical address of iova */
+	uint64_t size;    /* bytes from iova to the end of the leaf or page */
+	unsigned prot;    /* what the translation allows (enum ap_prot) */
+	bool bypass;      /* true if no page table was consulted */
+};
+
+/*
+ * Translate one access by `dev` at iova, as the hardware would.  Returns 0
+ * with *out filled, or -EFAULT with *fault filled and the record pushed to
+ * the instance's event queue.  Either pointer may be NULL.
+ */
+AP_API int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
+			struct ap_translation *out, struct ap_fault *fault);
+
+/*
+ * Where iova of dev goes, without an access, a record or a fault: true with
+ * the PA if a DMA could land there.  For tools and tests.
+ */
+AP_API bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova,
+				   uint64_t *pa);
+
+/*
+ * Device DMA of len bytes at iova.  Every page is translated and checked
+ * against RAM before any byte moves: a DMA that faults anywhere copies
+ * nothing, returns -EFAULT and fills *fault (if not NULL) with the first
+ * fault, which is also recorded.  len 0 is a no-op.  -EINVAL for a NULL
+ * buffer with len > 0 or an iova + len that wraps.
+ */
+AP_API int ap_dma_read(struct ap_device *dev, uint64_t iova, void *buf, size_t len,
+		       struct ap_fault *fault);
+AP_API int ap_dma_write(struct ap_device *dev, uint64_t iova, const void *buf,
+			size_t len, struct ap_fault *fault);
+
+/* ---------------------------------------------------------------- testing */
+
+/*
+ * Allocation-failure injection: the n-th allocation the context makes from
+ * now on fails (n >= 1); 0 turns injection off.  Every allocation the
+ * context makes, including table memory, counts.
+ */
+AP_API void ap_ctx_fail_nth(struct ap_ctx *ctx, unsigned long n);
+/* True if the injected failure has fired since ap_ctx_fail_nth(). */
+AP_API bool ap_ctx_fail_fired(const struct ap_ctx *ctx);
+
+/* Allocations the context holds now, and bytes, for leak checks. */
+AP_API void ap_ctx_mem_stats(const struct ap_ctx *ctx, uint64_t *allocations,
+			     uint64_t *bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* APERTURE_CORE_H */

@@ -1,0 +1,216 @@
+/*
+ * aperture/pgtable.h - hardware page-table formats.
+ *
+ * This layer builds and walks real IOMMU page tables, bit for bit as Linux's
+ * io-pgtable code builds them.  It knows nothing of devices, groups or VFIO:
+ * it is given a configuration (format, input/output sizes, page sizes) and a
+ * memory provider, and it maps, unmaps and walks.
+ *
+ * Tables live in *physical* memory: every table has a physical address, and
+ * every table descriptor holds the physical address of the next level.  The
+ * provider (struct ap_pt_mem) hands out zeroed, naturally aligned table memory
+ * with its physical address, and turns a physical address back into a host
+ * pointer.  The same provider lets ap_pt_walk() read tables that somebody
+ * else wrote (a guest programming an emulated IOMMU).
+ *
+ * Sizes are in bytes, page sizes are powers of two, and a "pgsize bitmap" has
+ * bit N set when 2^N is a supported page size (Linux's pgsize_bitmap).
+ *
+ * Thread safety: a table may be walked (ap_pt_walk, ap_pt_iova_to_phys) while
+ * it is being changed; changes themselves must be serialised by the caller.
+ */
+#ifndef APERTURE_PGTABLE_H
+#define APERTURE_PGTABLE_H
+
+#include <aperture/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Table formats.  Values are stable. */
+enum ap_pt_format {
+	AP_PT_ARM_LPAE_S1 = 1, /* VMSAv8-64 long descriptor, stage 1 */
+	AP_PT_ARM_LPAE_S2 = 2, /* VMSAv8-64 long descriptor, stage 2 */
+};
+
+/* Human name of a format ("arm-lpae-s1", ...), or "?" for an unknown one. */
+AP_API const char *ap_pt_format_name(enum ap_pt_format format);
+
+/*
+ * Where tables live.  alloc, free and map are required; zalloc/release are
+ * optional (calloc/free when NULL) and serve the small host-side handle, so
+ * that an owner counting or failing its allocations sees every one.
+ *
+ * alloc: return a host pointer to `size` zeroed bytes whose physical address
+ *        (stored in *pa) is aligned to `size`; NULL when out of memory.
+ * free:  give back what alloc returned (same pointer, address and size).
+ * map:   host pointer for `len` bytes at physical address `pa`, or NULL if
+ *        that range is not backed.  Used to follow table descriptors.
+ */
+struct ap_pt_mem {
+	void *cookie;
+	void *(*alloc)(void *cookie, size_t size, uint64_t *pa);
+	void (*free)(void *cookie, void *table, uint64_t pa, size_t size);
+	void *(*map)(void *cookie, uint64_t pa, size_t len);
+	void *(*zalloc)(void *cookie, size_t size);
+	void (*release)(void *cookie, void *p);
+};
+
+/* Quirks, as Linux's IO_PGTABLE_QUIRK_* of the same names. */
+enum ap_pt_quirk {
+	AP_PT_QUIRK_ARM_NS = 1u << 0, /* NS in leaves, NSTable in tables */
+};
+
+/*
+ * What a table is asked to be.  ap_pt_alloc() restricts pgsize_bitmap to one
+ * translation granule exactly as Linux's arm_lpae_restrict_pgsizes() does
+ * (prefer host_page_size, else the largest size below it, else the smallest
+ * above) and clamps ias/oas to the format's limit; ap_pt_get_cfg() returns
+ * the restricted copy.
+ */
+struct ap_pt_cfg {
+	enum ap_pt_format format;
+	unsigned ias;           /* input address bits */
+	unsigned oas;           /* output address bits */
+	uint64_t pgsize_bitmap; /* candidate page sizes */
+	uint64_t host_page_size; /* granule preference; 0 means 4 KiB */
+	bool coherent_walk;     /* false: table descriptors carry bit 55 */
+	uint32_t quirks;        /* enum ap_pt_quirk */
+};
+
+struct ap_pt;
+
+/*
+ * Allocate an empty table.  Errors: -EINVAL for a configuration the format
+ * cannot take (no usable granule, OAS not one the format encodes, IAS out of
+ * range, unknown quirk), -EOPNOTSUPP for a format or granule this build does
+ * not implement yet, -ENOMEM.  On error *out is untouched.
+ */
+AP_API int ap_pt_alloc(const struct ap_pt_cfg *cfg, const struct ap_pt_mem *mem,
+		       struct ap_pt **out);
+
+/* Free every table and the handle.  NULL is a no-op. */
+AP_API void ap_pt_free(struct ap_pt *pt);
+
+/* The restricted configuration the table was built with. */
+AP_API void ap_pt_get_cfg(const struct ap_pt *pt, struct ap_pt_cfg *out);
+
+/* Shape of a table: what a walker needs to start. */
+struct ap_pt_walk_cfg {
+	enum ap_pt_format format;
+	unsigned granule_shift; /* 12, 14 or 16 */
+	unsigned ias;           /* input size the walker is programmed with */
+	unsigned oas;           /* output size the walker checks against */
+	uint64_t root;          /* physical address of the start-level table */
+};
+
+/* The walker configuration of this table as allocated (root = its PGD). */
+AP_API void ap_pt_get_walk_cfg(const struct ap_pt *pt, struct ap_pt_walk_cfg *out);
+
+/* Start level and number of levels a walk with `cfg` uses; -1 if invalid. */
+AP_API int ap_pt_start_level(const struct ap_pt_walk_cfg *cfg);
+
+/*
+ * Walker configuration for a unit whose input size `ias` is smaller than the
+ * table's: the same tables, entered at a deeper level through index 0 of the
+ * levels above (all IOVAs below 2^ias use index 0 there).  Missing tables on
+ * that path are allocated, all or nothing.  ias >= the table's IAS returns
+ * the table's own configuration with ias clamped.  Errors: -EINVAL when a
+ * leaf sits on the path, -ENOMEM.
+ */
+AP_API int ap_pt_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias,
+				  struct ap_pt_walk_cfg *out);
+
+/*
+ * Map pgcount pages of pgsize at iova -> pa.  As Linux's map_pages, it maps
+ * at most up to the end of the table page that holds the first entry and
+ * adds what it mapped to *mapped (the caller loops for the rest).
+ *
+ * Differences from Linux, on purpose: a table at the target level that still
+ * holds live leaves is -EEXIST (Linux silently drops them), and every slot is
+ * checked before any is written, so an error writes no leaf.  Errors:
+ * -EINVAL (pgsize not supported, prot without read or write, pgcount 0),
+ * -ERANGE (iova beyond IAS or pa beyond OAS), -EEXIST, -ENOMEM.
+ */
+AP_API int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa,
+			   uint64_t pgsize, uint64_t pgcount, unsigned prot,
+			   uint64_t *mapped);
+
+/*
+ * Unmap pgcount pages of pgsize at iova; returns the bytes unmapped, which
+ * stop at the first hole and before any leaf that the range would cut (a
+ * leaf is never split).  A table met at pgsize level is emptied leaf by leaf
+ * under the same rule and freed once empty, as Linux frees it.  Returns 0 for
+ * an unsupported pgsize or an iova beyond IAS.
+ */
+AP_API uint64_t ap_pt_unmap_pages(struct ap_pt *pt, uint64_t iova,
+				  uint64_t pgsize, uint64_t pgcount);
+
+/*
+ * Software walk of our own table.  Returns true and the physical address
+ * when iova is mapped; false otherwise (PA 0 is a valid answer here, unlike
+ * Linux's iova_to_phys).  Bits above IAS are an unmapped address.
+ */
+AP_API bool ap_pt_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa);
+
+/* One live leaf, as reported by ap_pt_for_each_leaf() and ap_pt_walk(). */
+struct ap_pt_leaf {
+	uint64_t iova;  /* first address the leaf maps */
+	uint64_t size;  /* bytes it maps: the block size of its level */
+	uint64_t pa;    /* output address of its first byte */
+	uint64_t pte;   /* the raw descriptor */
+	int level;      /* architectural level (ARM: 0..3, 3 is last) */
+	unsigned prot;  /* enum ap_prot decoded from the descriptor */
+};
+
+/*
+ * Call fn for every live leaf intersecting [first, last], in IOVA order.
+ * Stops when fn returns non-zero and returns that value; 0 otherwise.
+ */
+AP_API int ap_pt_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
+			       int (*fn)(void *arg, const struct ap_pt_leaf *leaf),
+			       void *arg);
+
+/* Bitmap of the leaf sizes present in the table right now. */
+AP_API uint64_t ap_pt_sizes_in_use(const struct ap_pt *pt);
+
+/* Number of live leaves, and bytes of table memory held. */
+AP_API uint64_t ap_pt_leaf_count(const struct ap_pt *pt);
+AP_API uint64_t ap_pt_table_bytes(const struct ap_pt *pt);
+
+/* Outcome of a hardware-style walk. */
+struct ap_pt_walk_result {
+	enum ap_fault_kind fault; /* AP_FAULT_NONE when translated */
+	int level;                /* level of the leaf, or where it faulted */
+	uint64_t pa;              /* translated address (when no fault) */
+	struct ap_pt_leaf leaf;   /* the leaf used (when one was reached) */
+};
+
+/*
+ * Walk tables in memory, as the hardware would, for one access.  Reads
+ * descriptors through mem->map at their physical addresses, so it walks any
+ * table in that memory, ours or not.  Returns 0 with res->pa set, or
+ * -EFAULT with res->fault: AP_FAULT_ADDRESS_SIZE (iova beyond cfg->ias, or a
+ * table or output address beyond cfg->oas), AP_FAULT_TRANSLATION (invalid or
+ * reserved descriptor, a block where the granule allows none),
+ * AP_FAULT_EXTERNAL (table memory that mem->map cannot reach),
+ * AP_FAULT_ACCESS_FLAG, AP_FAULT_PERMISSION.  -EINVAL for an unusable cfg.
+ */
+AP_API int ap_pt_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
+		      uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
+
+/*
+ * Page-size choice of Linux's iommu_pgsize(): the largest size in `bitmap`
+ * that both addresses are aligned to and that fits in `size`, and how many
+ * of them to map before a larger size could take over.  Returns the page
+ * size (0 if none fits) and stores the count.
+ */
+AP_API uint64_t ap_pt_pgsize(uint64_t bitmap, uint64_t iova, uint64_t pa,
+			     uint64_t size, uint64_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* APERTURE_PGTABLE_H */

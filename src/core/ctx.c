@@ -1,0 +1,153 @@
+/*
+ * The context: error messages, the one allocator every object goes through
+ * (so that failure injection and leak accounting see every allocation), and
+ * the context's lifetime.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Every block carries its size in front, so that frees can be accounted. */
+struct alloc_hdr {
+	size_t size;
+	size_t pad; /* keeps the payload 16-byte aligned */
+};
+
+int ap__err(struct ap_ctx *ctx, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *ap_ctx_error(const struct ap_ctx *ctx)
+{
+	return ctx ? ctx->err : "no context";
+}
+
+/* True if this allocation is the one the test asked to fail. */
+static bool inject_failure(struct ap_ctx *ctx)
+{
+	if (!ctx->fail_nth)
+		return false;
+	if (--ctx->fail_nth)
+		return false;
+	ctx->fail_fired = true;
+	return true;
+}
+
+void *ap__zalloc(struct ap_ctx *ctx, size_t size)
+{
+	struct alloc_hdr *h;
+
+	if (inject_failure(ctx) || size > SIZE_MAX - sizeof(*h))
+		return NULL;
+	h = calloc(1, sizeof(*h) + size);
+	if (!h)
+		return NULL;
+	h->size = size;
+	ctx->live_allocs++;
+	ctx->live_bytes += size;
+	return h + 1;
+}
+
+void ap__free(struct ap_ctx *ctx, void *p)
+{
+	struct alloc_hdr *h;
+
+	if (!p)
+		return;
+	h = (struct alloc_hdr *)p - 1;
+	ctx->live_allocs--;
+	ctx->live_bytes -= h->size;
+	free(h);
+}
+
+void *ap__alloc_pages(struct ap_ctx *ctx, size_t size)
+{
+	void *p;
+
+	if (inject_failure(ctx))
+		return NULL;
+	p = aligned_alloc(4096, (size + 4095) & ~(size_t)4095);
+	if (!p)
+		return NULL;
+	ctx->live_allocs++;
+	ctx->live_bytes += size;
+	return p;
+}
+
+void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size)
+{
+	if (!p)
+		return;
+	ctx->live_allocs--;
+	ctx->live_bytes -= size;
+	free(p);
+}
+
+int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+	size_t i;
+
+	if (len == 0 || len >= AP_NAME_MAX)
+		return ap__err(ctx, -EINVAL, "%s name must be 1..%d characters", what,
+			       AP_NAME_MAX - 1);
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (c <= ' ' || c == '#' || c == '=' || c == ',' || c > '~')
+			return ap__err(ctx, -EINVAL,
+				       "%s name '%s' may not contain blanks, '#', '=' or ','",
+				       what, name);
+	}
+	return 0;
+}
+
+struct ap_ctx *ap_ctx_new(void)
+{
+	struct ap_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	ap__pool_init_mem(ctx);
+	return ctx;
+}
+
+void ap_ctx_free(struct ap_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	ap__domains_free(ctx);
+	ap__devices_free(ctx);
+	ap__iommus_free(ctx);
+	ap__physmem_free(ctx);
+	free(ctx);
+}
+
+void ap_ctx_fail_nth(struct ap_ctx *ctx, unsigned long n)
+{
+	ctx->fail_nth = n;
+	ctx->fail_fired = false;
+}
+
+bool ap_ctx_fail_fired(const struct ap_ctx *ctx)
+{
+	return ctx->fail_fired;
+}
+
+void ap_ctx_mem_stats(const struct ap_ctx *ctx, uint64_t *allocations, uint64_t *bytes)
+{
+	if (allocations)
+		*allocations = ctx->live_allocs;
+	if (bytes)
+		*bytes = ctx->live_bytes;
+}

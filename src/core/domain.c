@@ -1,0 +1,499 @@
+/*
+ * Domains: allocated for one instance, attachable to devices on several.
+ * The geometry and page sizes a domain reports always hold for every device
+ * attached to it; map and unmap follow Linux's iommu_map/iommu_unmap.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PROT_ALL (AP_PROT_READ | AP_PROT_WRITE | AP_PROT_CACHE | AP_PROT_NOEXEC | \
+		  AP_PROT_MMIO | AP_PROT_PRIV)
+
+static uint64_t input_end(unsigned ias)
+{
+	return ias >= 64 ? UINT64_MAX : (1ull << ias) - 1;
+}
+
+static enum ap_pt_format format_of(const struct ap_iommu *iommu)
+{
+	return iommu->cfg.stage == 2 ? AP_PT_ARM_LPAE_S2 : AP_PT_ARM_LPAE_S1;
+}
+
+static int paging_init(struct ap_ctx *ctx, struct ap_domain *dom)
+{
+	const struct ap_iommu_config *ic = &dom->owner->cfg;
+	struct ap_pt_cfg cfg = {
+		.format = format_of(dom->owner),
+		.ias = ic->ias,
+		.oas = ic->oas,
+		.pgsize_bitmap = ic->pgsize_bitmap,
+		.host_page_size = ic->host_page_size,
+		.coherent_walk = true,
+	};
+	int err;
+
+	err = ap__pool_ensure(ctx);
+	if (err)
+		return err;
+	err = ap_pt_alloc(&cfg, &ctx->ptmem, &dom->pt);
+	if (err == -ENOMEM)
+		return ap__err(ctx, err, "out of memory for the page table");
+	if (err)
+		return ap__err(ctx, err, "%s cannot build a %s table with these capabilities",
+			       dom->owner->name, ap_pt_format_name(cfg.format));
+	ap_pt_get_cfg(dom->pt, &cfg);
+	dom->pgsizes = cfg.pgsize_bitmap;
+	dom->oas = cfg.oas;
+	dom->geo = (struct ap_geometry){ 0, input_end(cfg.ias), ic->force_aperture };
+	return 0;
+}
+
+int ap_domain_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
+		  enum ap_domain_type type, struct ap_domain **out)
+{
+	struct ap_domain *dom;
+	int err;
+
+	err = ap__check_name(ctx, "domain", name);
+	if (err)
+		return err;
+	if (!iommu || iommu->ctx != ctx)
+		return ap__err(ctx, -EINVAL, "domain '%s' needs an IOMMU of this context", name);
+	if (type != AP_DOMAIN_BLOCKED && type != AP_DOMAIN_IDENTITY && type != AP_DOMAIN_PAGING)
+		return ap__err(ctx, -EINVAL, "unknown domain type %d", (int)type);
+	if (ap_domain_find(ctx, name))
+		return ap__err(ctx, -EEXIST, "a domain called '%s' exists", name);
+	dom = ap__zalloc(ctx, sizeof(*dom));
+	if (!dom)
+		return ap__err(ctx, -ENOMEM, "out of memory");
+	dom->ctx = ctx;
+	strcpy(dom->name, name);
+	dom->type = type;
+	dom->owner = iommu;
+	dom->oas = iommu->cfg.oas;
+	if (type == AP_DOMAIN_PAGING) {
+		err = paging_init(ctx, dom);
+		if (err) {
+			ap__free(ctx, dom);
+			return err;
+		}
+	} else if (type == AP_DOMAIN_IDENTITY) {
+		dom->geo = (struct ap_geometry){ 0, UINT64_MAX, false };
+	} else {
+		dom->geo = (struct ap_geometry){ 0, 0, true };
+	}
+	AP_APPEND(ctx->domains, dom);
+	if (out)
+		*out = dom;
+	return 0;
+}
+
+static void domain_release(struct ap_ctx *ctx, struct ap_domain *dom)
+{
+	while (dom->attached) {
+		struct ap_attachment *a = dom->attached;
+
+		dom->attached = a->next;
+		ap__free(ctx, a);
+	}
+	ap_pt_free(dom->pt);
+	ap__free(ctx, dom);
+}
+
+int ap_domain_free(struct ap_domain *dom)
+{
+	struct ap_ctx *ctx;
+	struct ap_domain **pp;
+
+	if (!dom)
+		return 0;
+	ctx = dom->ctx;
+	if (dom->ndev)
+		return ap__err(ctx, -EBUSY, "domain '%s' still has %u device(s) attached",
+			       dom->name, dom->ndev);
+	for (pp = &ctx->domains; *pp != dom; pp = &(*pp)->next)
+		;
+	*pp = dom->next;
+	domain_release(ctx, dom);
+	return 0;
+}
+
+void ap__domains_free(struct ap_ctx *ctx)
+{
+	while (ctx->domains) {
+		struct ap_domain *d = ctx->domains;
+
+		ctx->domains = d->next;
+		domain_release(ctx, d);
+	}
+}
+
+struct ap_domain *ap_domain_find(struct ap_ctx *ctx, const char *name)
+{
+	struct ap_domain *d;
+
+	for (d = ctx->domains; d && name; d = d->next)
+		if (!strcmp(d->name, name))
+			return d;
+	return NULL;
+}
+
+struct ap_domain *ap_domain_next(struct ap_ctx *ctx, struct ap_domain *prev)
+{
+	return prev ? prev->next : ctx->domains;
+}
+
+const char *ap_domain_name(const struct ap_domain *dom)
+{
+	return dom->name;
+}
+
+enum ap_domain_type ap_domain_type(const struct ap_domain *dom)
+{
+	return dom->type;
+}
+
+struct ap_iommu *ap_domain_owner(const struct ap_domain *dom)
+{
+	return dom->owner;
+}
+
+void ap_domain_geometry(const struct ap_domain *dom, struct ap_geometry *out)
+{
+	*out = dom->geo;
+}
+
+uint64_t ap_domain_pgsizes(const struct ap_domain *dom)
+{
+	return dom->pgsizes;
+}
+
+unsigned ap_domain_oas(const struct ap_domain *dom)
+{
+	return dom->oas;
+}
+
+const struct ap_pt *ap_domain_pt(const struct ap_domain *dom)
+{
+	return dom->pt;
+}
+
+struct ap_attachment *ap__attachment_of(const struct ap_domain *dom, const struct ap_iommu *iommu)
+{
+	struct ap_attachment *a;
+
+	for (a = dom->attached; a; a = a->next)
+		if (a->iommu == iommu)
+			return a;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ attach */
+
+static int first_leaf(void *arg, const struct ap_pt_leaf *leaf)
+{
+	*(struct ap_pt_leaf *)arg = *leaf;
+	return 1;
+}
+
+struct oas_probe {
+	uint64_t limit;
+	struct ap_pt_leaf leaf;
+};
+
+static int leaf_beyond_oas(void *arg, const struct ap_pt_leaf *leaf)
+{
+	struct oas_probe *p = arg;
+
+	if (leaf->pa + (leaf->size - 1) <= p->limit)
+		return 0;
+	p->leaf = *leaf;
+	return 1;
+}
+
+/* What the domain becomes with `iommu` joining it, or why it cannot. */
+struct join {
+	struct ap_geometry geo;
+	uint64_t pgsizes;
+	unsigned oas;
+	unsigned walk_ias;
+};
+
+static int join_check(struct ap_domain *dom, const struct ap_iommu *iommu, struct join *j)
+{
+	struct ap_ctx *ctx = dom->ctx;
+	const struct ap_iommu_config *ic = &iommu->cfg;
+	struct ap_pt_cfg pc;
+	struct ap_pt_leaf leaf;
+	struct oas_probe probe;
+	uint64_t granule, lacking;
+
+	ap_pt_get_cfg(dom->pt, &pc);
+	granule = pc.pgsize_bitmap & -pc.pgsize_bitmap;
+	if (ic->kind != dom->owner->cfg.kind || format_of(iommu) != pc.format)
+		return ap__err(ctx, -EINVAL, "%s cannot walk %s tables of domain '%s'", iommu->name,
+			       ap_pt_format_name(pc.format), dom->name);
+	if (!(ic->pgsize_bitmap & granule))
+		return ap__err(ctx, -EINVAL, "%s has no %llu KiB granule for domain '%s'",
+			       iommu->name, (unsigned long long)(granule >> 10), dom->name);
+	lacking = ap_pt_sizes_in_use(dom->pt) & ~ic->pgsize_bitmap;
+	if (lacking)
+		return ap__err(ctx, -EINVAL,
+			       "domain '%s' has 0x%llx-byte mappings that %s cannot walk",
+			       dom->name, (unsigned long long)(lacking & -lacking), iommu->name);
+	j->pgsizes = dom->pgsizes & ic->pgsize_bitmap;
+	j->geo = dom->geo;
+	j->geo.force = dom->geo.force && ic->force_aperture;
+	if (input_end(ic->ias) < j->geo.end) {
+		j->geo.end = input_end(ic->ias);
+		if (ap_pt_for_each_leaf(dom->pt, j->geo.end + 1, dom->geo.end, first_leaf, &leaf))
+			return ap__err(ctx, -EADDRINUSE,
+				       "mapping at 0x%llx lies outside %s's aperture 0x0-0x%llx",
+				       (unsigned long long)leaf.iova, iommu->name,
+				       (unsigned long long)j->geo.end);
+	}
+	j->oas = ic->oas < dom->oas ? ic->oas : dom->oas;
+	probe.limit = input_end(j->oas);
+	if (j->oas < dom->oas &&
+	    ap_pt_for_each_leaf(dom->pt, 0, UINT64_MAX, leaf_beyond_oas, &probe))
+		return ap__err(ctx, -EINVAL,
+			       "mapping at 0x%llx outputs 0x%llx, beyond %s's %u-bit OAS",
+			       (unsigned long long)probe.leaf.iova,
+			       (unsigned long long)probe.leaf.pa, iommu->name, ic->oas);
+	j->walk_ias = ic->ias < pc.ias ? ic->ias : pc.ias;
+	return 0;
+}
+
+/* A walker for `iommu` over the domain's tables, entered for its IAS. */
+static int walker_for(struct ap_domain *dom, const struct ap_iommu *iommu,
+		      const struct join *j, struct ap_pt_walk_cfg *walk)
+{
+	struct ap_ctx *ctx = dom->ctx;
+	int start, err;
+
+	err = ap_pt_walk_cfg_for_ias(dom->pt, j->walk_ias, walk);
+	if (err == -ENOMEM)
+		return ap__err(ctx, err, "out of memory for the page table");
+	if (err)
+		return ap__err(ctx, -EINVAL, "%s cannot enter domain '%s' tables at %u bits",
+			       iommu->name, dom->name, j->walk_ias);
+	start = ap_pt_start_level(walk);
+	walk->oas = iommu->cfg.oas;
+	if (ap_pt_start_level(walk) != start)
+		return ap__err(ctx, -EINVAL, "%s would start its walk at another level",
+			       iommu->name);
+	return 0;
+}
+
+static void group_set(struct ap_group *g, struct ap_domain *dom, struct ap_attachment *att)
+{
+	struct ap_device *d;
+
+	g->domain = dom;
+	for (d = dom ? dom->ctx->devices : NULL; d; d = d->next)
+		if (d->group == g)
+			d->att = att;
+}
+
+int ap_attach(struct ap_domain *dom, struct ap_device *dev)
+{
+	struct ap_ctx *ctx;
+	struct ap_group *g;
+	struct ap_attachment *att;
+	struct join j;
+	int err;
+
+	if (!dom || !dev)
+		return -EINVAL;
+	ctx = dom->ctx;
+	if (dev->ctx != ctx)
+		return ap__err(ctx, -EINVAL, "device and domain belong to different contexts");
+	g = dev->group;
+	if (g->domain == dom)
+		return 0;
+	if (g->domain)
+		return ap__err(ctx, -EBUSY, "group %d of '%s' is attached to '%s': detach first",
+			       g->id, dev->name, g->domain->name);
+	att = ap__attachment_of(dom, dev->iommu);
+	if (att) {
+		att->ndev += g->ndev;
+		dom->ndev += g->ndev;
+		group_set(g, dom, att);
+		return 0;
+	}
+	memset(&j, 0, sizeof(j));
+	j.geo = dom->geo;
+	j.pgsizes = dom->pgsizes;
+	j.oas = dom->oas;
+	if (dom->type == AP_DOMAIN_PAGING) {
+		err = join_check(dom, dev->iommu, &j);
+		if (err)
+			return err;
+	}
+	att = ap__zalloc(ctx, sizeof(*att));
+	if (!att)
+		return ap__err(ctx, -ENOMEM, "out of memory");
+	att->iommu = dev->iommu;
+	if (dom->type == AP_DOMAIN_PAGING) {
+		err = walker_for(dom, dev->iommu, &j, &att->walk);
+		if (err) {
+			ap__free(ctx, att);
+			return err;
+		}
+	}
+	att->ndev = g->ndev;
+	AP_APPEND(dom->attached, att);
+	dom->geo = j.geo;
+	dom->pgsizes = j.pgsizes;
+	dom->oas = j.oas;
+	dom->ndev += g->ndev;
+	group_set(g, dom, att);
+	return 0;
+}
+
+int ap_detach(struct ap_device *dev)
+{
+	struct ap_group *g;
+	struct ap_domain *dom;
+	struct ap_attachment *att, **pp;
+
+	if (!dev)
+		return -EINVAL;
+	g = dev->group;
+	dom = g->domain;
+	if (!dom)
+		return ap__err(dev->ctx, -EINVAL, "'%s' is not attached to a domain", dev->name);
+	att = dev->att;
+	att->ndev -= g->ndev;
+	dom->ndev -= g->ndev;
+	if (!att->ndev) {
+		for (pp = &dom->attached; *pp != att; pp = &(*pp)->next)
+			;
+		*pp = att->next;
+		ap__free(dom->ctx, att);
+	}
+	group_set(g, dom, NULL);
+	g->domain = NULL;
+	return 0;
+}
+
+/* ------------------------------------------------------------ map/unmap */
+
+static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
+{
+	uint64_t done = 0;
+
+	while (done < size) {
+		uint64_t count, got;
+		uint64_t pgsize = ap_pt_pgsize(dom->pgsizes, iova + done, iova + done,
+					       size - done, &count);
+
+		if (!pgsize)
+			break;
+		got = ap_pt_unmap_pages(dom->pt, iova + done, pgsize, count);
+		if (!got)
+			break;
+		done += got;
+	}
+	return done;
+}
+
+static int map_check(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size,
+		     unsigned prot)
+{
+	struct ap_ctx *ctx = dom->ctx;
+	uint64_t min = dom->pgsizes & -dom->pgsizes;
+	uint64_t last = iova + (size - 1);
+
+	if (dom->type != AP_DOMAIN_PAGING)
+		return ap__err(ctx, -EINVAL, "domain '%s' is not a paging domain", dom->name);
+	if (!(prot & (AP_PROT_READ | AP_PROT_WRITE)) || (prot & ~PROT_ALL))
+		return ap__err(ctx, -EINVAL, "a mapping needs read or write permission");
+	if ((iova | pa | size) & (min - 1))
+		return ap__err(ctx, -EINVAL,
+			       "iova 0x%llx, pa 0x%llx and size 0x%llx must be 0x%llx-aligned",
+			       (unsigned long long)iova, (unsigned long long)pa,
+			       (unsigned long long)size, (unsigned long long)min);
+	if (last < iova || iova < dom->geo.start || last > dom->geo.end)
+		return ap__err(ctx, -ERANGE,
+			       "0x%llx-0x%llx is outside the aperture 0x%llx-0x%llx of '%s'",
+			       (unsigned long long)iova, (unsigned long long)last,
+			       (unsigned long long)dom->geo.start,
+			       (unsigned long long)dom->geo.end, dom->name);
+	if (pa + (size - 1) < pa || pa + (size - 1) > input_end(dom->oas))
+		return ap__err(ctx, -ERANGE, "pa 0x%llx+0x%llx is beyond the %u-bit output size",
+			       (unsigned long long)pa, (unsigned long long)size, dom->oas);
+	return 0;
+}
+
+int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot)
+{
+	struct ap_ctx *ctx;
+	uint64_t done = 0;
+	int err;
+
+	if (!dom)
+		return -EINVAL;
+	ctx = dom->ctx;
+	if (!size && dom->type == AP_DOMAIN_PAGING)
+		return 0;
+	err = map_check(dom, iova, pa, size, prot);
+	if (err)
+		return err;
+	while (done < size) {
+		uint64_t count, mapped = 0;
+		uint64_t pgsize = ap_pt_pgsize(dom->pgsizes, iova + done, pa + done, size - done,
+					       &count);
+
+		err = ap_pt_map_pages(dom->pt, iova + done, pa + done, pgsize, count, prot,
+				      &mapped);
+		done += mapped;
+		if (err)
+			break;
+	}
+	if (!err)
+		return 0;
+	unmap_run(dom, iova, done);
+	if (err == -EEXIST)
+		return ap__err(ctx, err, "0x%llx-0x%llx overlaps a live mapping of '%s'",
+			       (unsigned long long)iova, (unsigned long long)(iova + size - 1),
+			       dom->name);
+	if (err == -ENOMEM)
+		return ap__err(ctx, err, "out of memory for page tables");
+	return ap__err(ctx, err, "page table refused the mapping");
+}
+
+int ap_unmap(struct ap_domain *dom, uint64_t iova, uint64_t size, uint64_t *unmapped)
+{
+	uint64_t min, done;
+
+	if (unmapped)
+		*unmapped = 0;
+	if (!dom)
+		return -EINVAL;
+	if (dom->type != AP_DOMAIN_PAGING)
+		return ap__err(dom->ctx, -EINVAL, "domain '%s' is not a paging domain", dom->name);
+	min = dom->pgsizes & -dom->pgsizes;
+	if ((iova | size) & (min - 1))
+		return ap__err(dom->ctx, -EINVAL, "iova 0x%llx and size 0x%llx must be 0x%llx-aligned",
+			       (unsigned long long)iova, (unsigned long long)size,
+			       (unsigned long long)min);
+	if (iova + size < iova && iova + size != 0)
+		return ap__err(dom->ctx, -EINVAL, "0x%llx+0x%llx wraps the address space",
+			       (unsigned long long)iova, (unsigned long long)size);
+	done = unmap_run(dom, iova, size);
+	if (unmapped)
+		*unmapped = done;
+	return 0;
+}
+
+bool ap_domain_iova_to_phys(const struct ap_domain *dom, uint64_t iova, uint64_t *pa)
+{
+	if (!dom || dom->type != AP_DOMAIN_PAGING)
+		return false;
+	if (iova < dom->geo.start || iova > dom->geo.end)
+		return false;
+	return ap_pt_iova_to_phys(dom->pt, iova, pa);
+}

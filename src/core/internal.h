@@ -1,0 +1,137 @@
+/*
+ * Inside the core: object layouts and helpers shared by the files of src/core.
+ * Frontends use the public headers only.
+ */
+#ifndef AP_CORE_INTERNAL_H
+#define AP_CORE_INTERNAL_H
+
+#include <aperture/core.h>
+
+#define AP_NAME_MAX 64 /* including the NUL */
+#define AP_POOL_CHUNK_SHIFT 21 /* host memory is taken 2 MiB at a time */
+#define AP_FRAME_SHIFT 12
+
+struct ap_ram {
+	uint64_t pa, size;
+	uint8_t *host;
+	bool owned;
+};
+
+/* The physical window page tables live in, backed chunk by chunk. */
+struct ap_pool {
+	uint64_t base, size;  /* size 0: not chosen yet */
+	uint64_t *used;       /* one bit per 4 KiB frame */
+	struct ap_pool_chunk {
+		uint8_t *host;
+		uint32_t frames;
+	} *chunks;
+	uint64_t hint;        /* lowest frame that may be free */
+	uint64_t frames_used;
+};
+
+struct ap_iommu {
+	struct ap_iommu *next;
+	struct ap_ctx *ctx;
+	char name[AP_NAME_MAX];
+	struct ap_iommu_config cfg;
+	struct ap_fault *evtq;
+	unsigned evtq_head, evtq_count;
+	bool evtq_overflow;
+	uint64_t faults[AP_FAULT_KIND_COUNT];
+};
+
+struct ap_group {
+	struct ap_group *next;
+	int id;
+	struct ap_iommu *iommu;
+	struct ap_domain *domain;
+	unsigned ndev;
+};
+
+/* One instance a domain is attached through, and how it walks the tables. */
+struct ap_attachment {
+	struct ap_attachment *next;
+	struct ap_iommu *iommu;
+	unsigned ndev;
+	struct ap_pt_walk_cfg walk;
+};
+
+struct ap_device {
+	struct ap_device *next;
+	struct ap_ctx *ctx;
+	char name[AP_NAME_MAX];
+	struct ap_iommu *iommu;
+	uint32_t sid;
+	struct ap_group *group;
+	struct ap_attachment *att; /* the group's domain, through our instance */
+};
+
+struct ap_domain {
+	struct ap_domain *next;
+	struct ap_ctx *ctx;
+	char name[AP_NAME_MAX];
+	enum ap_domain_type type;
+	struct ap_iommu *owner;
+	struct ap_geometry geo;
+	uint64_t pgsizes;
+	unsigned oas;
+	struct ap_pt *pt;
+	struct ap_attachment *attached;
+	unsigned ndev;
+};
+
+struct ap_ctx {
+	char err[256];
+	/* allocation accounting and failure injection */
+	unsigned long fail_nth;
+	bool fail_fired;
+	uint64_t live_allocs, live_bytes;
+	/* physical memory */
+	struct ap_ram *ram;
+	size_t nram;
+	struct ap_pool pool;
+	struct ap_pt_mem ptmem;
+	/* objects, each list in creation order */
+	struct ap_iommu *iommus;
+	struct ap_device *devices;
+	struct ap_group *groups;
+	struct ap_domain *domains;
+};
+
+/* ctx.c */
+int ap__err(struct ap_ctx *ctx, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void *ap__zalloc(struct ap_ctx *ctx, size_t size);
+void ap__free(struct ap_ctx *ctx, void *p);
+void *ap__alloc_pages(struct ap_ctx *ctx, size_t size);
+void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size);
+int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name);
+
+/* physmem.c */
+int ap__pool_ensure(struct ap_ctx *ctx);
+void ap__physmem_free(struct ap_ctx *ctx);
+uint64_t ap__ram_span(struct ap_ctx *ctx, uint64_t pa, uint8_t **host);
+void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len);
+void ap__pool_init_mem(struct ap_ctx *ctx);
+
+/* iommu.c */
+void ap__fault_record(struct ap_iommu *iommu, const struct ap_fault *f);
+void ap__iommus_free(struct ap_ctx *ctx);
+
+/* device.c */
+void ap__devices_free(struct ap_ctx *ctx);
+
+/* domain.c */
+void ap__domains_free(struct ap_ctx *ctx);
+struct ap_attachment *ap__attachment_of(const struct ap_domain *dom,
+					const struct ap_iommu *iommu);
+
+#define AP_APPEND(head, obj)                              \
+	do {                                              \
+		__typeof__(obj) *pp_ = &(head);           \
+		while (*pp_)                              \
+			pp_ = &(*pp_)->next;              \
+		*pp_ = (obj);                             \
+	} while (0)
+
+#endif /* AP_CORE_INTERNAL_H */

@@ -1,0 +1,199 @@
+/*
+ * IOMMU instances: capabilities as hardware exposes them, and the bounded
+ * event queue every refused transaction lands in.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define LPAE_PGSIZES ((1ull << 12) | (1ull << 21) | (1ull << 30) | (1ull << 14) | \
+		      (1ull << 25) | (1ull << 16) | (1ull << 29))
+#define LPAE_GRANULES ((1ull << 12) | (1ull << 14) | (1ull << 16))
+
+static const char *const kind_names[] = {
+	[AP_IOMMU_ARM_SMMU_V3] = "arm-smmu-v3",
+};
+
+enum ap_iommu_kind ap_iommu_kind_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 1; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (kind_names[i] && name && !strcmp(kind_names[i], name))
+			return (enum ap_iommu_kind)i;
+	return 0;
+}
+
+const char *ap_iommu_kind_name(enum ap_iommu_kind kind)
+{
+	if ((size_t)kind < sizeof(kind_names) / sizeof(kind_names[0]) && kind_names[kind])
+		return kind_names[kind];
+	return "?";
+}
+
+void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind kind)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->kind = kind;
+	cfg->ias = 48;
+	cfg->oas = 48;
+	cfg->pgsize_bitmap = (1ull << 12) | (1ull << 21) | (1ull << 30);
+	cfg->stage = 1;
+	cfg->unmatched = AP_UNMATCHED_ABORT;
+	cfg->force_aperture = true;
+	cfg->evtq_size = 128;
+	cfg->host_page_size = 4096;
+}
+
+static bool oas_valid(unsigned oas)
+{
+	return oas == 32 || oas == 36 || oas == 40 || oas == 42 || oas == 44 || oas == 48;
+}
+
+static int config_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
+{
+	if (c->kind != AP_IOMMU_ARM_SMMU_V3)
+		return ap__err(ctx, -EINVAL, "unknown IOMMU kind %d", (int)c->kind);
+	if (c->ias < 32 || c->ias > 48)
+		return ap__err(ctx, -EINVAL, "ias=%u: an SMMU input size is 32..48 bits", c->ias);
+	if (!oas_valid(c->oas))
+		return ap__err(ctx, -EINVAL,
+			       "oas=%u: an SMMU output size is one of 32,36,40,42,44,48", c->oas);
+	if (c->stage != 1 && c->stage != 2)
+		return ap__err(ctx, -EINVAL, "stage=%u: stage is 1 or 2", c->stage);
+	if (!c->pgsize_bitmap || (c->pgsize_bitmap & ~LPAE_PGSIZES))
+		return ap__err(ctx, -EINVAL,
+			       "pgsizes: an SMMU supports 4K,2M,1G,16K,32M,64K,512M only");
+	if (!(c->pgsize_bitmap & LPAE_GRANULES))
+		return ap__err(ctx, -EINVAL, "pgsizes: no translation granule (4K, 16K or 64K)");
+	if (c->unmatched != AP_UNMATCHED_ABORT && c->unmatched != AP_UNMATCHED_BYPASS)
+		return ap__err(ctx, -EINVAL, "unmatched must be abort or bypass");
+	if (c->evtq_size < 1 || c->evtq_size > 65536)
+		return ap__err(ctx, -EINVAL, "event queue size %u: 1..65536", c->evtq_size);
+	if (c->host_page_size < 4096 || (c->host_page_size & (c->host_page_size - 1)))
+		return ap__err(ctx, -EINVAL, "host page size must be a power of two >= 4K");
+	return 0;
+}
+
+int ap_iommu_new(struct ap_ctx *ctx, const char *name, const struct ap_iommu_config *cfg,
+		 struct ap_iommu **out)
+{
+	struct ap_iommu *iommu;
+	int err;
+
+	err = ap__check_name(ctx, "IOMMU", name);
+	if (err)
+		return err;
+	if (!cfg)
+		return ap__err(ctx, -EINVAL, "no IOMMU configuration");
+	if (ap_iommu_find(ctx, name))
+		return ap__err(ctx, -EEXIST, "an IOMMU called '%s' exists", name);
+	err = config_check(ctx, cfg);
+	if (err)
+		return err;
+	iommu = ap__zalloc(ctx, sizeof(*iommu));
+	if (!iommu)
+		return ap__err(ctx, -ENOMEM, "out of memory");
+	iommu->evtq = ap__zalloc(ctx, cfg->evtq_size * sizeof(*iommu->evtq));
+	if (!iommu->evtq) {
+		ap__free(ctx, iommu);
+		return ap__err(ctx, -ENOMEM, "out of memory");
+	}
+	iommu->ctx = ctx;
+	strcpy(iommu->name, name);
+	iommu->cfg = *cfg;
+	AP_APPEND(ctx->iommus, iommu);
+	if (out)
+		*out = iommu;
+	return 0;
+}
+
+struct ap_iommu *ap_iommu_find(struct ap_ctx *ctx, const char *name)
+{
+	struct ap_iommu *i;
+
+	for (i = ctx->iommus; i && name; i = i->next)
+		if (!strcmp(i->name, name))
+			return i;
+	return NULL;
+}
+
+struct ap_iommu *ap_iommu_next(struct ap_ctx *ctx, struct ap_iommu *prev)
+{
+	return prev ? prev->next : ctx->iommus;
+}
+
+const char *ap_iommu_name(const struct ap_iommu *iommu)
+{
+	return iommu->name;
+}
+
+const struct ap_iommu_config *ap_iommu_get_config(const struct ap_iommu *iommu)
+{
+	return &iommu->cfg;
+}
+
+void ap__iommus_free(struct ap_ctx *ctx)
+{
+	while (ctx->iommus) {
+		struct ap_iommu *i = ctx->iommus;
+
+		ctx->iommus = i->next;
+		ap__free(ctx, i->evtq);
+		ap__free(ctx, i);
+	}
+}
+
+/* ------------------------------------------------------------ events */
+
+void ap__fault_record(struct ap_iommu *iommu, const struct ap_fault *f)
+{
+	unsigned size = iommu->cfg.evtq_size;
+
+	iommu->faults[f->kind]++;
+	if (iommu->evtq_count == size) {
+		iommu->evtq_overflow = true;
+		return;
+	}
+	iommu->evtq[(iommu->evtq_head + iommu->evtq_count) % size] = *f;
+	iommu->evtq_count++;
+}
+
+bool ap_iommu_fault_pop(struct ap_iommu *iommu, struct ap_fault *out)
+{
+	if (!iommu->evtq_count)
+		return false;
+	if (out)
+		*out = iommu->evtq[iommu->evtq_head];
+	iommu->evtq_head = (iommu->evtq_head + 1) % iommu->cfg.evtq_size;
+	iommu->evtq_count--;
+	return true;
+}
+
+unsigned ap_iommu_fault_pending(const struct ap_iommu *iommu)
+{
+	return iommu->evtq_count;
+}
+
+bool ap_iommu_fault_overflow(const struct ap_iommu *iommu)
+{
+	return iommu->evtq_overflow;
+}
+
+void ap_iommu_fault_clear_overflow(struct ap_iommu *iommu)
+{
+	iommu->evtq_overflow = false;
+}
+
+uint64_t ap_iommu_fault_count(const struct ap_iommu *iommu, enum ap_fault_kind kind)
+{
+	uint64_t total = 0;
+	unsigned k;
+
+	if (kind != AP_FAULT_NONE)
+		return (unsigned)kind < AP_FAULT_KIND_COUNT ? iommu->faults[kind] : 0;
+	for (k = 1; k < AP_FAULT_KIND_COUNT; k++)
+		total += iommu->faults[k];
+	return total;
+}

@@ -1,0 +1,176 @@
+/*
+ * Translation and DMA: what a device's transaction becomes.  Every refusal is
+ * a fault record in the instance's event queue; a DMA moves no byte until
+ * every byte of it has a translation into RAM.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PROT_RW (AP_PROT_READ | AP_PROT_WRITE)
+
+/* Bytes from iova to the top of the address space, saturated. */
+static uint64_t span_to_top(uint64_t iova)
+{
+	return iova ? 0 - iova : UINT64_MAX;
+}
+
+static void passthrough(uint64_t iova, struct ap_translation *out)
+{
+	out->pa = iova;
+	out->size = span_to_top(iova);
+	out->prot = PROT_RW;
+	out->bypass = true;
+}
+
+static int refuse_at(const struct ap_device *dev, uint64_t iova, unsigned access,
+		     enum ap_fault_kind kind, int level, uint64_t pa, bool record,
+		     struct ap_fault *fault)
+{
+	struct ap_fault f = {
+		.kind = kind,
+		.sid = dev->sid,
+		.iova = iova,
+		.access = access,
+		.iommu = dev->iommu,
+		.pa = pa,
+		.level = level,
+	};
+
+	if (record)
+		ap__fault_record(dev->iommu, &f);
+	if (fault)
+		*fault = f;
+	return -EFAULT;
+}
+
+static int refuse(const struct ap_device *dev, uint64_t iova, unsigned access, enum ap_fault_kind kind,
+		  int level, bool record, struct ap_fault *fault)
+{
+	return refuse_at(dev, iova, access, kind, level, 0, record, fault);
+}
+
+static int translate(const struct ap_device *dev, uint64_t iova, unsigned access,
+		     struct ap_translation *out, struct ap_fault *fault, bool record)
+{
+	const struct ap_domain *dom = dev->group->domain;
+	struct ap_pt_walk_result res;
+
+	if (!dom) {
+		if (dev->iommu->cfg.unmatched == AP_UNMATCHED_BYPASS) {
+			passthrough(iova, out);
+			return 0;
+		}
+		return refuse(dev, iova, access, AP_FAULT_BAD_STREAM, -1, record, fault);
+	}
+	if (dom->type == AP_DOMAIN_BLOCKED)
+		return refuse(dev, iova, access, AP_FAULT_TRANSLATION, -1, record, fault);
+	if (dom->type == AP_DOMAIN_IDENTITY) {
+		passthrough(iova, out);
+		return 0;
+	}
+	if (iova < dom->geo.start || iova > dom->geo.end) {
+		if (!dev->iommu->cfg.force_aperture) {
+			passthrough(iova, out);
+			return 0;
+		}
+		return refuse(dev, iova, access, AP_FAULT_ADDRESS_SIZE, -1, record, fault);
+	}
+	if (ap_pt_walk(&dev->att->walk, &dev->ctx->ptmem, iova, access, &res))
+		return refuse(dev, iova, access, res.fault, res.level, record, fault);
+	out->pa = res.pa;
+	out->size = res.leaf.size - (iova & (res.leaf.size - 1));
+	out->prot = res.leaf.prot;
+	out->bypass = false;
+	return 0;
+}
+
+int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
+		 struct ap_translation *out, struct ap_fault *fault)
+{
+	struct ap_translation t;
+
+	if (!dev)
+		return -EINVAL;
+	return translate(dev, iova, access, out ? out : &t, fault, true);
+}
+
+bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova, uint64_t *pa)
+{
+	struct ap_translation t;
+
+	if (!dev || translate(dev, iova, AP_ACCESS_PRIV, &t, NULL, false))
+		return false;
+	if (pa)
+		*pa = t.pa;
+	return true;
+}
+
+/*
+ * Walk the transfer piece by piece: each piece is the rest of one leaf and of
+ * one RAM region.  With neither buffer it only checks, recording the first
+ * fault; with one it moves the bytes (after a check has passed).
+ */
+static int dma_pieces(struct ap_device *dev, uint64_t iova, size_t len, unsigned access,
+		      uint8_t *from_ram, const uint8_t *to_ram, struct ap_fault *fault)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		uint64_t at = iova + done;
+		struct ap_translation t;
+		uint64_t piece = len - done;
+		uint8_t *host;
+		uint64_t span;
+		int err;
+
+		err = translate(dev, at, access, &t, fault, !(from_ram || to_ram));
+		if (err)
+			return err;
+		if (t.size < piece)
+			piece = t.size;
+		span = ap__ram_span(dev->ctx, t.pa, &host);
+		if (!span)
+			return refuse_at(dev, at, access, AP_FAULT_EXTERNAL, -1, t.pa, !(from_ram || to_ram), fault);
+		if (span < piece)
+			piece = span;
+		if (to_ram)
+			memcpy(host, to_ram + done, (size_t)piece);
+		else if (from_ram)
+			memcpy(from_ram + done, host, (size_t)piece);
+		done += (size_t)piece;
+	}
+	return 0;
+}
+
+static int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t *src,
+	       size_t len, struct ap_fault *fault)
+{
+	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
+	int err;
+
+	if (!dev || (len && !dst && !src))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (iova + (len - 1) < iova)
+		return ap__err(dev->ctx, -EINVAL, "DMA at 0x%llx + %zu wraps the address space",
+			       (unsigned long long)iova, len);
+	err = dma_pieces(dev, iova, len, access, NULL, NULL, fault);
+	if (err)
+		return err;
+	return dma_pieces(dev, iova, len, access, dst, src, fault);
+}
+
+int ap_dma_read(struct ap_device *dev, uint64_t iova, void *buf, size_t len,
+		struct ap_fault *fault)
+{
+	return dma(dev, iova, buf, NULL, len, fault);
+}
+
+int ap_dma_write(struct ap_device *dev, uint64_t iova, const void *buf, size_t len,
+		 struct ap_fault *fault)
+{
+	return dma(dev, iova, NULL, buf, len, fault);
+}

@@ -1,0 +1,851 @@
+/*
+ * ARM VMSAv8-64 long-descriptor (LPAE) tables, stage 1 and stage 2, 4K/16K/64K
+ * granules: the descriptors Linux's io-pgtable-arm writes, bit for bit
+ * (shared/reference/pagetable-formats.md section 2 is the specification).
+ *
+ * Levels are architectural: 0..3, 3 is the last.  A table is reached by the
+ * physical address in its parent's descriptor; we turn that address back
+ * into a host pointer through the memory provider, never through a side
+ * pointer, so what we walk is what a hardware walker would walk.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "pt_internal.h"
+
+#define LPAE_MAX_ADDR_BITS 52
+#define LPAE_LAST_LEVEL 3
+
+#define LPAE_TYPE_MASK 3ull
+#define LPAE_TYPE_BLOCK 1ull
+#define LPAE_TYPE_TABLE 3ull
+#define LPAE_TYPE_PAGE 3ull
+#define LPAE_VALID 1ull
+
+#define LPAE_ADDR_MASK 0x0000fffffffff000ull /* bits 47:12 */
+#define LPAE_PA_HI_MASK 0x000000000000f000ull /* 64K: PA[51:48] live here */
+
+#define PTE_NSTABLE (1ull << 63)
+#define PTE_SW_SYNC (1ull << 55) /* Linux: table synced, non-coherent walk */
+#define PTE_UXN (1ull << 54)
+#define PTE_PXN (1ull << 53)
+#define PTE_XN (PTE_UXN | PTE_PXN)
+#define PTE_NG (1ull << 11)
+#define PTE_AF (1ull << 10)
+#define PTE_SH_OS (2ull << 8)
+#define PTE_SH_IS (3ull << 8)
+#define PTE_AP_RDONLY (1ull << 7)
+#define PTE_AP_UNPRIV (1ull << 6)
+#define PTE_NS (1ull << 5)
+#define PTE_ATTR_SHIFT 2
+#define PTE_ATTR_MASK (7ull << PTE_ATTR_SHIFT)
+#define MAIR_IDX_NC 0ull
+#define MAIR_IDX_CACHE 1ull
+#define MAIR_IDX_DEV 2ull
+
+#define S2_HAP_READ (1ull << 6)
+#define S2_HAP_WRITE (1ull << 7)
+#define S2_MEMATTR_MASK (0xfull << 2)
+#define S2_MEMATTR_DEV (0x1ull << 2)
+#define S2_MEMATTR_OIWB (0xfull << 2)
+#define S2_MEMATTR_NC (0x5ull << 2)
+
+#define S2_MAX_CONCAT_TABLES 16
+
+/* Shape of a walk: everything that follows from granule, IAS, OAS, stage. */
+struct lpae_shape {
+	unsigned pg_shift;
+	unsigned bpl;      /* index bits per (non-root) level */
+	int start;         /* start level */
+	unsigned pgd_bits; /* index bits at the start level */
+	unsigned oas;
+	bool stage2;
+};
+
+static unsigned lvl_shift(const struct lpae_shape *s, int lvl)
+{
+	return (unsigned)(4 - lvl) * s->bpl + 3;
+}
+
+static uint64_t lvl_size(const struct lpae_shape *s, int lvl)
+{
+	return 1ull << lvl_shift(s, lvl);
+}
+
+static unsigned ptes_per_table(const struct lpae_shape *s)
+{
+	return 1u << s->bpl;
+}
+
+static unsigned lvl_entries(const struct lpae_shape *s, int lvl)
+{
+	return lvl == s->start ? 1u << s->pgd_bits : ptes_per_table(s);
+}
+
+static uint64_t lvl_index(const struct lpae_shape *s, int lvl, uint64_t iova)
+{
+	unsigned bits = lvl == s->start ? s->pgd_bits : s->bpl;
+
+	return (iova >> lvl_shift(s, lvl)) & ((1ull << bits) - 1);
+}
+
+/* Slots from idx to the end of its table page: a concatenated PGD is
+ * handled one granule page at a time, as Linux does. */
+static uint64_t entries_left(const struct lpae_shape *s, int lvl, uint64_t idx)
+{
+	uint64_t per = ptes_per_table(s);
+
+	if (lvl == s->start && s->pgd_bits < s->bpl)
+		return lvl_entries(s, lvl) - idx;
+	return per - (idx & (per - 1));
+}
+
+/* Arm DDI0487 R_DXBSH/R_SRKBC, as Linux's arm_lpae_concat_mandatory(). */
+static bool concat_mandatory(const struct lpae_shape *s, unsigned ias)
+{
+	if (s->pg_shift == 14 && s->start == 0 && (s->oas == 48 || ias == 48))
+		return true;
+	if (s->pg_shift == 12 && s->start == 0 && (s->oas == 40 || s->oas == 42))
+		return true;
+	if (s->pg_shift == 14 && s->start == 1 && s->oas == 40)
+		return true;
+	return false;
+}
+
+static int shape_for(enum ap_pt_format fmt, unsigned pg_shift, unsigned ias, unsigned oas,
+		     struct lpae_shape *s)
+{
+	unsigned va_bits, levels;
+
+	if (pg_shift != 12 && pg_shift != 14 && pg_shift != 16)
+		return -EINVAL;
+	if (ias <= pg_shift || ias > LPAE_MAX_ADDR_BITS || oas > LPAE_MAX_ADDR_BITS)
+		return -EINVAL;
+	s->pg_shift = pg_shift;
+	s->bpl = pg_shift - 3;
+	s->oas = oas;
+	s->stage2 = fmt == AP_PT_ARM_LPAE_S2;
+	va_bits = ias - pg_shift;
+	levels = (va_bits + s->bpl - 1) / s->bpl;
+	if (levels > 4)
+		return -EINVAL;
+	s->start = 4 - (int)levels;
+	s->pgd_bits = va_bits - s->bpl * (levels - 1);
+	if (s->stage2 && concat_mandatory(s, ias)) {
+		if ((1u << s->pgd_bits) > S2_MAX_CONCAT_TABLES)
+			return -EINVAL;
+		s->pgd_bits += s->bpl;
+		s->start++;
+	}
+	return 0;
+}
+
+static void shape_of_pt(const struct ap_pt *pt, struct lpae_shape *s)
+{
+	s->pg_shift = pt->granule_shift;
+	s->bpl = pt->bits_per_level;
+	s->start = pt->start_level;
+	s->pgd_bits = pt->pgd_bits;
+	s->oas = pt->cfg.oas;
+	s->stage2 = pt->cfg.format == AP_PT_ARM_LPAE_S2;
+}
+
+/* ------------------------------------------------------------ descriptors */
+
+static uint64_t pa_to_pte(uint64_t pa)
+{
+	return (pa | (pa >> 36)) & LPAE_ADDR_MASK;
+}
+
+static uint64_t pte_to_pa(uint64_t pte, unsigned pg_shift)
+{
+	uint64_t pa = pte & LPAE_ADDR_MASK;
+
+	if (pg_shift < 16)
+		return pa;
+	return (pa & ~LPAE_PA_HI_MASK) | ((pa & LPAE_PA_HI_MASK) << 36);
+}
+
+static bool pte_is_leaf(uint64_t pte, int lvl)
+{
+	if (lvl == LPAE_LAST_LEVEL)
+		return (pte & LPAE_TYPE_MASK) == LPAE_TYPE_PAGE;
+	return (pte & LPAE_TYPE_MASK) == LPAE_TYPE_BLOCK;
+}
+
+static bool pte_is_table(uint64_t pte, int lvl)
+{
+	return lvl != LPAE_LAST_LEVEL && (pte & LPAE_TYPE_MASK) == LPAE_TYPE_TABLE;
+}
+
+static uint64_t prot_to_pte_s1(unsigned prot)
+{
+	uint64_t pte = PTE_NG;
+
+	if (!(prot & AP_PROT_WRITE) && (prot & AP_PROT_READ))
+		pte |= PTE_AP_RDONLY;
+	if (!(prot & AP_PROT_PRIV))
+		pte |= PTE_AP_UNPRIV;
+	if (prot & AP_PROT_MMIO)
+		pte |= MAIR_IDX_DEV << PTE_ATTR_SHIFT;
+	else if (prot & AP_PROT_CACHE)
+		pte |= MAIR_IDX_CACHE << PTE_ATTR_SHIFT;
+	return pte;
+}
+
+static uint64_t prot_to_pte_s2(unsigned prot)
+{
+	uint64_t pte = 0;
+
+	if (prot & AP_PROT_READ)
+		pte |= S2_HAP_READ;
+	if (prot & AP_PROT_WRITE)
+		pte |= S2_HAP_WRITE;
+	if (prot & AP_PROT_MMIO)
+		pte |= S2_MEMATTR_DEV;
+	else if (prot & AP_PROT_CACHE)
+		pte |= S2_MEMATTR_OIWB;
+	else
+		pte |= S2_MEMATTR_NC;
+	return pte;
+}
+
+static uint64_t leaf_pte(const struct ap_pt *pt, uint64_t pa, unsigned prot, int lvl)
+{
+	bool s2 = pt->cfg.format == AP_PT_ARM_LPAE_S2;
+	uint64_t pte = s2 ? prot_to_pte_s2(prot) : prot_to_pte_s1(prot);
+
+	pte |= (prot & AP_PROT_CACHE) ? PTE_SH_IS : PTE_SH_OS;
+	if (prot & AP_PROT_NOEXEC)
+		pte |= PTE_XN;
+	if (pt->cfg.quirks & AP_PT_QUIRK_ARM_NS)
+		pte |= PTE_NS;
+	pte |= PTE_AF;
+	pte |= lvl == LPAE_LAST_LEVEL ? LPAE_TYPE_PAGE : LPAE_TYPE_BLOCK;
+	return pte | pa_to_pte(pa);
+}
+
+static uint64_t table_pte(const struct ap_pt *pt, uint64_t table_pa)
+{
+	uint64_t pte = pa_to_pte(table_pa) | LPAE_TYPE_TABLE;
+
+	if (pt->cfg.quirks & AP_PT_QUIRK_ARM_NS)
+		pte |= PTE_NSTABLE;
+	if (!pt->cfg.coherent_walk)
+		pte |= PTE_SW_SYNC;
+	return pte;
+}
+
+static unsigned pte_to_prot(uint64_t pte, bool stage2)
+{
+	unsigned prot = 0;
+
+	if (stage2) {
+		uint64_t attr = pte & S2_MEMATTR_MASK;
+
+		if (pte & S2_HAP_READ)
+			prot |= AP_PROT_READ;
+		if (pte & S2_HAP_WRITE)
+			prot |= AP_PROT_WRITE;
+		if (attr == S2_MEMATTR_DEV)
+			prot |= AP_PROT_MMIO;
+		else if (attr == S2_MEMATTR_OIWB)
+			prot |= AP_PROT_CACHE;
+	} else {
+		uint64_t idx = (pte & PTE_ATTR_MASK) >> PTE_ATTR_SHIFT;
+
+		prot |= AP_PROT_READ;
+		if (!(pte & PTE_AP_RDONLY))
+			prot |= AP_PROT_WRITE;
+		if (!(pte & PTE_AP_UNPRIV))
+			prot |= AP_PROT_PRIV;
+		if (idx == MAIR_IDX_DEV)
+			prot |= AP_PROT_MMIO;
+		else if (idx == MAIR_IDX_CACHE)
+			prot |= AP_PROT_CACHE;
+	}
+	if ((pte & PTE_XN) == PTE_XN)
+		prot |= AP_PROT_NOEXEC;
+	return prot;
+}
+
+/* ------------------------------------------------------------ table memory */
+
+static uint64_t *table_at(const struct ap_pt *pt, uint64_t pa, size_t size)
+{
+	return pt->mem.map(pt->mem.cookie, pa, size);
+}
+
+static uint64_t *child_of(const struct ap_pt *pt, uint64_t pte)
+{
+	return table_at(pt, pte_to_pa(pte, pt->granule_shift), 1ull << pt->granule_shift);
+}
+
+static uint64_t *table_alloc(struct ap_pt *pt, size_t size, uint64_t *pa)
+{
+	uint64_t *t = pt->mem.alloc(pt->mem.cookie, size, pa);
+
+	if (t)
+		pt->table_bytes += size;
+	return t;
+}
+
+static void table_release(struct ap_pt *pt, uint64_t *t, uint64_t pa, size_t size)
+{
+	pt->mem.free(pt->mem.cookie, t, pa, size);
+	pt->table_bytes -= size;
+}
+
+/* Free the non-root table behind `pte` at level lvl and everything below. */
+static void free_subtree(struct ap_pt *pt, uint64_t pte, int lvl)
+{
+	struct lpae_shape s;
+	uint64_t *t = child_of(pt, pte);
+	unsigned i;
+
+	shape_of_pt(pt, &s);
+	if (lvl + 1 < LPAE_LAST_LEVEL) {
+		for (i = 0; i < ptes_per_table(&s); i++)
+			if (pte_is_table(t[i], lvl + 1))
+				free_subtree(pt, t[i], lvl + 1);
+	}
+	table_release(pt, t, pte_to_pa(pte, pt->granule_shift), 1ull << pt->granule_shift);
+}
+
+static bool subtree_has_leaves(const struct ap_pt *pt, uint64_t pte, int lvl)
+{
+	struct lpae_shape s;
+	const uint64_t *t = child_of(pt, pte);
+	unsigned i;
+
+	shape_of_pt(pt, &s);
+	for (i = 0; i < ptes_per_table(&s); i++) {
+		uint64_t e = ap_pte_read(&t[i]);
+
+		if (!e)
+			continue;
+		if (!pte_is_table(e, lvl + 1) || subtree_has_leaves(pt, e, lvl + 1))
+			return true;
+	}
+	return false;
+}
+
+static size_t pgd_size(const struct ap_pt *pt)
+{
+	size_t sz = (size_t)8 << pt->pgd_bits;
+
+	return sz < 64 ? 64 : sz;
+}
+
+/* ------------------------------------------------------------ setup */
+
+static uint64_t granule_pgsizes(unsigned pg_shift, unsigned oas)
+{
+	switch (pg_shift) {
+	case 12:
+		return (1ull << 12) | (1ull << 21) | (1ull << 30);
+	case 14:
+		return (1ull << 14) | (1ull << 25);
+	case 16:
+		return (1ull << 16) | (1ull << 29) | (oas > 48 ? 1ull << 42 : 0);
+	default:
+		return 0;
+	}
+}
+
+/* Linux's arm_lpae_restrict_pgsizes(): one granule, host page size first. */
+static unsigned choose_granule(uint64_t bitmap, uint64_t host)
+{
+	uint64_t below = bitmap & (host - 1);
+	uint64_t above = bitmap & ~((host << 1) - 1);
+
+	if (bitmap & host)
+		return ap_log2(host);
+	if (below)
+		return ap_log2(below);
+	if (above)
+		return ap_ctz(above);
+	return 0;
+}
+
+static bool oas_encodable(unsigned oas)
+{
+	switch (oas) {
+	case 32: case 36: case 40: case 42: case 44: case 48: case 52:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int lpae_init(struct ap_pt *pt)
+{
+	struct ap_pt_cfg *cfg = &pt->cfg;
+	uint64_t host = cfg->host_page_size ? cfg->host_page_size : 4096;
+	uint32_t allowed = cfg->format == AP_PT_ARM_LPAE_S1 ? AP_PT_QUIRK_ARM_NS : 0;
+	unsigned granule, max_bits;
+	struct lpae_shape s;
+	size_t size;
+	int err;
+
+	if (cfg->quirks & ~allowed)
+		return -EINVAL;
+	if (host & (host - 1) || host < 4096)
+		return -EINVAL;
+	if (cfg->ias > LPAE_MAX_ADDR_BITS || cfg->oas > LPAE_MAX_ADDR_BITS)
+		return -EINVAL;
+	granule = choose_granule(cfg->pgsize_bitmap, host);
+	cfg->pgsize_bitmap &= granule_pgsizes(granule, cfg->oas);
+	if (!cfg->pgsize_bitmap)
+		return -EINVAL;
+	max_bits = granule == 16 ? 52 : 48;
+	if (cfg->ias > max_bits)
+		cfg->ias = max_bits;
+	if (cfg->oas > max_bits)
+		cfg->oas = max_bits;
+	if (!oas_encodable(cfg->oas))
+		return -EINVAL;
+	err = shape_for(cfg->format, granule, cfg->ias, cfg->oas, &s);
+	if (err)
+		return err;
+	pt->granule_shift = s.pg_shift;
+	pt->bits_per_level = s.bpl;
+	pt->start_level = s.start;
+	pt->pgd_bits = s.pgd_bits;
+	size = pgd_size(pt);
+	pt->root = table_alloc(pt, size, &pt->root_pa);
+	return pt->root ? 0 : -ENOMEM;
+}
+
+static void lpae_destroy(struct ap_pt *pt)
+{
+	struct lpae_shape s;
+	unsigned i;
+
+	shape_of_pt(pt, &s);
+	if (!pt->root)
+		return;
+	for (i = 0; i < lvl_entries(&s, s.start); i++)
+		if (pte_is_table(pt->root[i], s.start))
+			free_subtree(pt, pt->root[i], s.start);
+	table_release(pt, pt->root, pt->root_pa, pgd_size(pt));
+	pt->root = NULL;
+}
+
+/* Level whose block size is pgsize, or -1. */
+static int level_of_size(const struct lpae_shape *s, uint64_t pgsize)
+{
+	int lvl;
+
+	for (lvl = s->start; lvl <= LPAE_LAST_LEVEL; lvl++)
+		if (lvl_size(s, lvl) == pgsize)
+			return lvl;
+	return -1;
+}
+
+/* ------------------------------------------------------------ map */
+
+/* Check every slot before writing any: a leaf, or a table that still holds
+ * live leaves, refuses the whole call. */
+static int check_slots(const struct ap_pt *pt, const uint64_t *slot, uint64_t n, int lvl)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t pte = ap_pte_read(&slot[i]);
+
+		if (!pte)
+			continue;
+		if (!pte_is_table(pte, lvl) || subtree_has_leaves(pt, pte, lvl))
+			return -EEXIST;
+	}
+	return 0;
+}
+
+static int lpae_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
+		    uint64_t pgcount, unsigned prot, uint64_t *mapped)
+{
+	struct lpae_shape s;
+	uint64_t *table = pt->root;
+	uint64_t idx, n, i;
+	int lvl, target, err;
+
+	shape_of_pt(pt, &s);
+	if (!pgsize || (pgsize & (pgsize - 1)) || !(pgsize & pt->cfg.pgsize_bitmap) || !pgcount)
+		return -EINVAL;
+	if (!(prot & (AP_PROT_READ | AP_PROT_WRITE)))
+		return -EINVAL;
+	if ((iova >> pt->cfg.ias) || (pa >> pt->cfg.oas))
+		return -ERANGE;
+	target = level_of_size(&s, pgsize);
+	if (target < 0)
+		return -EINVAL;
+	for (lvl = s.start; lvl < target; lvl++) {
+		uint64_t *slot = &table[lvl_index(&s, lvl, iova)];
+		uint64_t pte = ap_pte_read(slot);
+
+		if (!pte) {
+			uint64_t cpa;
+			uint64_t *child = table_alloc(pt, 1ull << s.pg_shift, &cpa);
+
+			if (!child)
+				return -ENOMEM;
+			pte = table_pte(pt, cpa);
+			ap_pte_write(slot, pte);
+		} else if (pte_is_leaf(pte, lvl)) {
+			return -EEXIST;
+		}
+		table = child_of(pt, pte);
+		if (!table)
+			return -EFAULT;
+	}
+	idx = lvl_index(&s, target, iova);
+	n = entries_left(&s, target, idx);
+	if (n > pgcount)
+		n = pgcount;
+	err = check_slots(pt, &table[idx], n, target);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		uint64_t *slot = &table[idx + i];
+		uint64_t old = ap_pte_read(slot);
+
+		if (old) {
+			/* An empty table: replace it as Linux does. */
+			ap_pte_write(slot, 0);
+			free_subtree(pt, old, target);
+		}
+		ap_pte_write(slot, leaf_pte(pt, pa + i * pgsize, prot, target));
+	}
+	ap_pt_count_leaves(pt, ap_log2(pgsize), (int64_t)n);
+	*mapped += n * pgsize;
+	return 0;
+}
+
+/* ------------------------------------------------------------ unmap */
+
+static uint64_t unmap_level(struct ap_pt *pt, const struct lpae_shape *s, uint64_t *table,
+			    int lvl, int target, uint64_t iova, uint64_t pgsize,
+			    uint64_t pgcount);
+
+/* Empty a whole table leaf by leaf; returns the bytes unmapped, which equal
+ * the table's span only if every slot held a leaf or a full subtree. */
+static uint64_t unmap_table(struct ap_pt *pt, const struct lpae_shape *s, uint64_t pte,
+			    int lvl, uint64_t base)
+{
+	uint64_t *child = child_of(pt, pte);
+
+	if (!child)
+		return 0;
+	return unmap_level(pt, s, child, lvl + 1, lvl + 1, base, lvl_size(s, lvl + 1),
+			   ptes_per_table(s));
+}
+
+static uint64_t unmap_level(struct ap_pt *pt, const struct lpae_shape *s, uint64_t *table,
+			    int lvl, int target, uint64_t iova, uint64_t pgsize,
+			    uint64_t pgcount)
+{
+	uint64_t idx = lvl_index(s, lvl, iova);
+	uint64_t n, i, total = 0;
+
+	if (lvl < target) {
+		uint64_t pte = ap_pte_read(&table[idx]);
+		uint64_t *child;
+
+		if (!pte_is_table(pte, lvl))
+			return 0; /* a hole, or a leaf the range would cut */
+		child = child_of(pt, pte);
+		if (!child)
+			return 0;
+		return unmap_level(pt, s, child, lvl + 1, target, iova, pgsize, pgcount);
+	}
+	n = entries_left(s, lvl, idx);
+	if (n > pgcount)
+		n = pgcount;
+	for (i = 0; i < n; i++) {
+		uint64_t *slot = &table[idx + i];
+		uint64_t pte = ap_pte_read(slot);
+		uint64_t base = (iova & ~(pgsize - 1)) + i * pgsize;
+		uint64_t got;
+
+		if (pte_is_leaf(pte, lvl)) {
+			ap_pte_write(slot, 0);
+			ap_pt_count_leaves(pt, ap_log2(pgsize), -1);
+			total += pgsize;
+			continue;
+		}
+		if (!pte_is_table(pte, lvl))
+			break;
+		got = unmap_table(pt, s, pte, lvl, base);
+		total += got;
+		if (got != pgsize)
+			break;
+		ap_pte_write(slot, 0);
+		free_subtree(pt, pte, lvl);
+	}
+	return total;
+}
+
+static uint64_t lpae_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount)
+{
+	struct lpae_shape s;
+	int target;
+
+	shape_of_pt(pt, &s);
+	if (!pgsize || (pgsize & (pgsize - 1)) || !(pgsize & pt->cfg.pgsize_bitmap) || !pgcount)
+		return 0;
+	if (iova >> pt->cfg.ias)
+		return 0;
+	target = level_of_size(&s, pgsize);
+	if (target < 0)
+		return 0;
+	return unmap_level(pt, &s, pt->root, s.start, target, iova, pgsize, pgcount);
+}
+
+/* ------------------------------------------------------------ leaves */
+
+static void fill_leaf(const struct lpae_shape *s, uint64_t pte, int lvl, uint64_t va,
+		      struct ap_pt_leaf *leaf)
+{
+	uint64_t size = lvl_size(s, lvl);
+
+	leaf->iova = va;
+	leaf->size = size;
+	leaf->pa = pte_to_pa(pte, s->pg_shift) & ~(size - 1);
+	leaf->pte = pte;
+	leaf->level = lvl;
+	leaf->prot = pte_to_prot(pte, s->stage2);
+}
+
+struct leaf_iter {
+	const struct ap_pt *pt;
+	const struct lpae_shape *s;
+	uint64_t first, last;
+	int (*fn)(void *arg, const struct ap_pt_leaf *leaf);
+	void *arg;
+};
+
+static int leaves_in(const struct leaf_iter *it, const uint64_t *table, int lvl, uint64_t base)
+{
+	const struct lpae_shape *s = it->s;
+	unsigned shift = lvl_shift(s, lvl);
+	uint64_t nent = lvl_entries(s, lvl);
+	uint64_t i = it->first > base ? (it->first - base) >> shift : 0;
+
+	for (; i < nent; i++) {
+		uint64_t va = base + (i << shift);
+		uint64_t pte = ap_pte_read(&table[i]);
+		int rc;
+
+		if (va > it->last)
+			break;
+		if (pte_is_leaf(pte, lvl)) {
+			struct ap_pt_leaf leaf;
+
+			fill_leaf(s, pte, lvl, va, &leaf);
+			rc = it->fn(it->arg, &leaf);
+		} else if (pte_is_table(pte, lvl)) {
+			const uint64_t *child = child_of(it->pt, pte);
+
+			rc = child ? leaves_in(it, child, lvl + 1, va) : 0;
+		} else {
+			continue;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int lpae_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
+			      int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg)
+{
+	struct lpae_shape s;
+	struct leaf_iter it;
+
+	shape_of_pt(pt, &s);
+	if (first > last || (first >> pt->cfg.ias))
+		return 0;
+	it.pt = pt;
+	it.s = &s;
+	it.first = first;
+	it.last = last;
+	it.fn = fn;
+	it.arg = arg;
+	return leaves_in(&it, pt->root, s.start, 0);
+}
+
+/* ------------------------------------------------------------ walks */
+
+static int walk_cfg_shape(const struct ap_pt_walk_cfg *cfg, struct lpae_shape *s)
+{
+	if (!oas_encodable(cfg->oas))
+		return -EINVAL;
+	return shape_for(cfg->format, cfg->granule_shift, cfg->ias, cfg->oas, s);
+}
+
+static int lpae_start_level(const struct ap_pt_walk_cfg *cfg)
+{
+	struct lpae_shape s;
+
+	return walk_cfg_shape(cfg, &s) ? -1 : s.start;
+}
+
+/* Block descriptors the architecture allows at this level and granule. */
+static bool block_allowed(const struct lpae_shape *s, int lvl)
+{
+	switch (s->pg_shift) {
+	case 12:
+		return lvl == 1 || lvl == 2;
+	case 14:
+		return lvl == 2;
+	default:
+		return lvl == 2 || (lvl == 1 && s->oas > 48);
+	}
+}
+
+static bool access_allowed(uint64_t pte, bool stage2, unsigned access)
+{
+	bool priv = access & AP_ACCESS_PRIV;
+
+	if (stage2) {
+		if ((access & AP_ACCESS_READ) && !(pte & S2_HAP_READ))
+			return false;
+		if ((access & AP_ACCESS_WRITE) && !(pte & S2_HAP_WRITE))
+			return false;
+		return !((access & AP_ACCESS_EXEC) && (pte & PTE_XN));
+	}
+	if (!priv && !(pte & PTE_AP_UNPRIV))
+		return false;
+	if ((access & AP_ACCESS_WRITE) && (pte & PTE_AP_RDONLY))
+		return false;
+	if (access & AP_ACCESS_EXEC)
+		return !(pte & (priv ? PTE_PXN : PTE_UXN));
+	return true;
+}
+
+static int walk_fault(struct ap_pt_walk_result *res, enum ap_fault_kind kind, int lvl)
+{
+	res->fault = kind;
+	res->level = lvl;
+	return -EFAULT;
+}
+
+static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
+		     uint64_t iova, unsigned access, struct ap_pt_walk_result *res)
+{
+	struct lpae_shape s;
+	uint64_t table_pa = cfg->root;
+	int lvl;
+
+	memset(res, 0, sizeof(*res));
+	if (walk_cfg_shape(cfg, &s))
+		return -EINVAL;
+	res->level = s.start;
+	if (iova >> cfg->ias)
+		return walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.start);
+	for (lvl = s.start; lvl <= LPAE_LAST_LEVEL; lvl++) {
+		const uint64_t *p;
+		uint64_t pte, size, out;
+
+		if (table_pa >> cfg->oas)
+			return walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
+		p = mem->map(mem->cookie, table_pa + 8 * lvl_index(&s, lvl, iova), 8);
+		if (!p)
+			return walk_fault(res, AP_FAULT_EXTERNAL, lvl);
+		pte = ap_pte_read(p);
+		if (!(pte & LPAE_VALID))
+			return walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+		if (pte_is_table(pte, lvl)) {
+			table_pa = pte_to_pa(pte, s.pg_shift);
+			continue;
+		}
+		if (lvl != LPAE_LAST_LEVEL && !block_allowed(&s, lvl))
+			return walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+		if (lvl == LPAE_LAST_LEVEL && !pte_is_leaf(pte, lvl))
+			return walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+		size = lvl_size(&s, lvl);
+		fill_leaf(&s, pte, lvl, iova & ~(size - 1), &res->leaf);
+		out = res->leaf.pa;
+		if (out >> cfg->oas)
+			return walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
+		if (!(pte & PTE_AF))
+			return walk_fault(res, AP_FAULT_ACCESS_FLAG, lvl);
+		if (!access_allowed(pte, s.stage2, access))
+			return walk_fault(res, AP_FAULT_PERMISSION, lvl);
+		res->level = lvl;
+		res->pa = out | (iova & (size - 1));
+		return 0;
+	}
+	return walk_fault(res, AP_FAULT_TRANSLATION, LPAE_LAST_LEVEL);
+}
+
+/* Enter the same tables deeper, through index 0, for a smaller input size. */
+static int lpae_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out)
+{
+	struct lpae_shape own, want;
+	uint64_t *chain[4], chain_pa[4];
+	uint64_t *table = pt->root, *slot = NULL;
+	int lvl, missing = 0, k;
+
+	ap_pt_get_walk_cfg(pt, out);
+	if (ias >= pt->cfg.ias)
+		return 0;
+	shape_of_pt(pt, &own);
+	if (shape_for(pt->cfg.format, pt->granule_shift, ias, pt->cfg.oas, &want))
+		return -EINVAL;
+	out->ias = ias;
+	if (want.start == own.start)
+		return 0;
+	if (want.start < own.start || own.pgd_bits > own.bpl || want.pgd_bits > want.bpl)
+		return -EINVAL; /* concatenated roots do not nest this way */
+	for (lvl = own.start; lvl < want.start; lvl++) {
+		uint64_t pte;
+
+		slot = &table[0];
+		pte = ap_pte_read(slot);
+		if (!pte) {
+			missing = want.start - lvl;
+			break;
+		}
+		if (!pte_is_table(pte, lvl))
+			return -EINVAL;
+		table = child_of(pt, pte);
+		if (!table)
+			return -EFAULT;
+	}
+	if (!missing) {
+		out->root = pte_to_pa(ap_pte_read(slot), pt->granule_shift);
+		return 0;
+	}
+	for (k = 0; k < missing; k++) {
+		chain[k] = table_alloc(pt, 1ull << pt->granule_shift, &chain_pa[k]);
+		if (!chain[k]) {
+			while (k--)
+				table_release(pt, chain[k], chain_pa[k], 1ull << pt->granule_shift);
+			return -ENOMEM;
+		}
+	}
+	for (k = missing - 1; k > 0; k--)
+		ap_pte_write(&chain[k - 1][0], table_pte(pt, chain_pa[k]));
+	ap_pte_write(slot, table_pte(pt, chain_pa[0]));
+	out->root = chain_pa[missing - 1];
+	return 0;
+}
+
+#define LPAE_OPS(fmt_, name_)                                  \
+	{                                                      \
+		.format = fmt_,                                \
+		.name = name_,                                 \
+		.init = lpae_init,                             \
+		.destroy = lpae_destroy,                       \
+		.map_pages = lpae_map,                         \
+		.unmap_pages = lpae_unmap,                     \
+		.for_each_leaf = lpae_for_each_leaf,           \
+		.walk_cfg_for_ias = lpae_walk_cfg_for_ias,     \
+		.start_level = lpae_start_level,               \
+		.walk = lpae_walk,                             \
+	}
+
+const struct ap_pt_ops ap_pt_arm_lpae_s1_ops = LPAE_OPS(AP_PT_ARM_LPAE_S1, "arm-lpae-s1");
+const struct ap_pt_ops ap_pt_arm_lpae_s2_ops = LPAE_OPS(AP_PT_ARM_LPAE_S2, "arm-lpae-s2");

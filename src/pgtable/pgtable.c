@@ -1,0 +1,223 @@
+/*
+ * The page-table layer's front door: argument checks common to every format,
+ * then a call through the format's ops table.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pt_internal.h"
+
+static const struct ap_pt_ops *const formats[] = {
+	&ap_pt_arm_lpae_s1_ops,
+	&ap_pt_arm_lpae_s2_ops,
+};
+
+static const struct ap_pt_ops *ops_for(enum ap_pt_format format)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (formats[i]->format == format)
+			return formats[i];
+	return NULL;
+}
+
+const char *ap_pt_format_name(enum ap_pt_format format)
+{
+	const struct ap_pt_ops *ops = ops_for(format);
+
+	return ops ? ops->name : "?";
+}
+
+static bool mem_usable(const struct ap_pt_mem *mem)
+{
+	return mem && mem->alloc && mem->free && mem->map;
+}
+
+static void handle_free(struct ap_pt *pt)
+{
+	if (pt->mem.release)
+		pt->mem.release(pt->mem.cookie, pt);
+	else
+		free(pt);
+}
+
+int ap_pt_alloc(const struct ap_pt_cfg *cfg, const struct ap_pt_mem *mem, struct ap_pt **out)
+{
+	const struct ap_pt_ops *ops;
+	struct ap_pt *pt;
+	int err;
+
+	if (!cfg || !out || !mem_usable(mem))
+		return -EINVAL;
+	ops = ops_for(cfg->format);
+	if (!ops)
+		return -EOPNOTSUPP;
+	pt = mem->zalloc ? mem->zalloc(mem->cookie, sizeof(*pt)) : calloc(1, sizeof(*pt));
+	if (!pt)
+		return -ENOMEM;
+	pt->ops = ops;
+	pt->cfg = *cfg;
+	pt->mem = *mem;
+	err = ops->init(pt);
+	if (err) {
+		ops->destroy(pt);
+		handle_free(pt);
+		return err;
+	}
+	*out = pt;
+	return 0;
+}
+
+void ap_pt_free(struct ap_pt *pt)
+{
+	if (!pt)
+		return;
+	pt->ops->destroy(pt);
+	handle_free(pt);
+}
+
+void ap_pt_get_cfg(const struct ap_pt *pt, struct ap_pt_cfg *out)
+{
+	*out = pt->cfg;
+}
+
+void ap_pt_get_walk_cfg(const struct ap_pt *pt, struct ap_pt_walk_cfg *out)
+{
+	out->format = pt->cfg.format;
+	out->granule_shift = pt->granule_shift;
+	out->ias = pt->cfg.ias;
+	out->oas = pt->cfg.oas;
+	out->root = pt->root_pa;
+}
+
+int ap_pt_start_level(const struct ap_pt_walk_cfg *cfg)
+{
+	const struct ap_pt_ops *ops = cfg ? ops_for(cfg->format) : NULL;
+
+	return ops ? ops->start_level(cfg) : -1;
+}
+
+int ap_pt_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out)
+{
+	return pt->ops->walk_cfg_for_ias(pt, ias, out);
+}
+
+int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
+		    uint64_t pgcount, unsigned prot, uint64_t *mapped)
+{
+	uint64_t dummy = 0;
+
+	return pt->ops->map_pages(pt, iova, pa, pgsize, pgcount, prot, mapped ? mapped : &dummy);
+}
+
+uint64_t ap_pt_unmap_pages(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount)
+{
+	return pt->ops->unmap_pages(pt, iova, pgsize, pgcount);
+}
+
+bool ap_pt_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa)
+{
+	struct ap_pt_walk_cfg cfg;
+	struct ap_pt_walk_result res;
+
+	ap_pt_get_walk_cfg(pt, &cfg);
+	/* A privileged read is allowed by every leaf that maps anything. */
+	if (pt->ops->walk(&cfg, &pt->mem, iova, AP_ACCESS_PRIV, &res))
+		return false;
+	if (pa)
+		*pa = res.pa;
+	return true;
+}
+
+int ap_pt_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
+			int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg)
+{
+	return pt->ops->for_each_leaf(pt, first, last, fn, arg);
+}
+
+uint64_t ap_pt_sizes_in_use(const struct ap_pt *pt)
+{
+	uint64_t bitmap = 0;
+	unsigned i;
+
+	for (i = 0; i < 64; i++)
+		if (pt->leaves_by_shift[i])
+			bitmap |= 1ull << i;
+	return bitmap;
+}
+
+uint64_t ap_pt_leaf_count(const struct ap_pt *pt)
+{
+	return pt->leaves;
+}
+
+uint64_t ap_pt_table_bytes(const struct ap_pt *pt)
+{
+	return pt->table_bytes;
+}
+
+int ap_pt_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem, uint64_t iova,
+	       unsigned access, struct ap_pt_walk_result *res)
+{
+	const struct ap_pt_ops *ops;
+
+	if (!cfg || !res || !mem || !mem->map)
+		return -EINVAL;
+	ops = ops_for(cfg->format);
+	if (!ops)
+		return -EINVAL;
+	return ops->walk(cfg, mem, iova, access, res);
+}
+
+/* Linux's iommu_pgsize(), in our words: see pgtable.h. */
+uint64_t ap_pt_pgsize(uint64_t bitmap, uint64_t iova, uint64_t pa, uint64_t size,
+		      uint64_t *count)
+{
+	uint64_t merge = iova | pa;
+	uint64_t cand, pgsize, next_sizes, next, offset;
+
+	*count = 0;
+	if (!size)
+		return 0;
+	cand = bitmap & ((2ull << ap_log2(size)) - 1);
+	if (merge)
+		cand &= ((merge & -merge) << 1) - 1;
+	if (!cand)
+		return 0;
+	pgsize = 1ull << ap_log2(cand);
+	next_sizes = bitmap & ~((pgsize << 1) - 1);
+	if (next_sizes && !((iova ^ pa) & ((next = next_sizes & -next_sizes) - 1))) {
+		offset = next - (merge & (next - 1));
+		if (offset + next >= offset && offset + next <= size)
+			size = offset;
+	}
+	*count = size / pgsize;
+	return pgsize;
+}
+
+static const char *const fault_names[AP_FAULT_KIND_COUNT] = {
+	[AP_FAULT_NONE] = "none",
+	[AP_FAULT_BAD_STREAM] = "bad-stream",
+	[AP_FAULT_TRANSLATION] = "translation",
+	[AP_FAULT_ADDRESS_SIZE] = "address-size",
+	[AP_FAULT_ACCESS_FLAG] = "access-flag",
+	[AP_FAULT_PERMISSION] = "permission",
+	[AP_FAULT_EXTERNAL] = "external",
+};
+
+const char *ap_fault_kind_name(enum ap_fault_kind kind)
+{
+	return (unsigned)kind < AP_FAULT_KIND_COUNT ? fault_names[kind] : "?";
+}
+
+enum ap_fault_kind ap_fault_kind_from_name(const char *name)
+{
+	unsigned k;
+
+	for (k = 1; name && k < AP_FAULT_KIND_COUNT; k++)
+		if (!strcmp(fault_names[k], name))
+			return (enum ap_fault_kind)k;
+	return AP_FAULT_NONE;
+}
