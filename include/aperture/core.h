@@ -48,6 +48,10 @@ AP_API void ap_ctx_free(struct ap_ctx *ctx);
 /* Explanation of the last failure ("" if none).  Valid until the next call. */
 AP_API const char *ap_ctx_error(const struct ap_ctx *ctx);
 
+/* Replace that explanation (printf format); for layers built on the core. */
+AP_API void ap_ctx_set_error(struct ap_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ---------------------------------------------------------------- RAM */
 
 /*
@@ -60,6 +64,10 @@ AP_API int ap_ram_add(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host
 
 /* As ap_ram_add(), with zeroed memory the context allocates and frees. */
 AP_API int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host);
+
+/* The index-th RAM region by address (0-based); -ENOENT past the last. */
+AP_API int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa,
+			 uint64_t *size);
 
 /*
  * Host pointer for physical [pa, pa+len) when the whole range lies in one RAM

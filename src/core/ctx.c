@@ -27,6 +27,15 @@ int ap__err(struct ap_ctx *ctx, int err, const char *fmt, ...)
 	return err;
 }
 
+void ap_ctx_set_error(struct ap_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
+	va_end(ap);
+}
+
 const char *ap_ctx_error(const struct ap_ctx *ctx)
 {
 	return ctx ? ctx->err : "no context";

@@ -81,7 +81,7 @@ struct ap_domain {
 };
 
 struct ap_ctx {
-	char err[256];
+	char err[512];
 	/* allocation accounting and failure injection */
 	unsigned long fail_nth;
 	bool fail_fired;

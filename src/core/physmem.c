@@ -113,6 +113,15 @@ static const struct ap_ram *ram_find(const struct ap_ctx *ctx, uint64_t pa)
 	return NULL;
 }
 
+int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t *size)
+{
+	if (index >= ctx->nram)
+		return -ENOENT;
+	*pa = ctx->ram[index].pa;
+	*size = ctx->ram[index].size;
+	return 0;
+}
+
 uint64_t ap__ram_span(struct ap_ctx *ctx, uint64_t pa, uint8_t **host)
 {
 	const struct ap_ram *r = ram_find(ctx, pa);

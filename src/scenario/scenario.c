@@ -1,0 +1,801 @@
+/*
+ * The scenario language (DESIGN.md, "Scenario scripts"): one command a line,
+ * each checked by the `expect` lines after it.  This file parses and runs;
+ * every message names FILE:LINE and what was expected.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scn_internal.h"
+
+#define MAX_TOKENS 16
+#define MAX_LINE 1024
+#define MAX_DMA_LEN (256ull << 20)
+#define SYNTAX 1 /* a handler's "malformed line" result; message already set */
+
+/* What the last command did, for the `expect` lines after it. */
+struct outcome {
+	bool valid;
+	int line;
+	int err;                  /* 0 or a negative errno */
+	enum ap_fault_kind fault; /* a DMA that faulted */
+	struct ap_fault record;
+	bool has_pa;
+	uint64_t pa;
+	bool has_unmapped;
+	uint64_t unmapped;
+	char msg[512];            /* the context's explanation of err */
+	char cmd[16];             /* the command's name */
+};
+
+struct run {
+	struct ap_ctx *ctx;
+	const char *file;
+	int line;
+	FILE *out;
+	unsigned flags;
+	char text[MAX_LINE];      /* the current line, comment stripped */
+	struct outcome last;
+	bool pending;             /* last command failed; only `expect error` may follow */
+	char domain[64];          /* last domain a command named */
+	int ntok;
+	char *tok[MAX_TOKENS];
+};
+
+static int syntax(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int syntax(struct run *r, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ap_ctx_set_error(r->ctx, "%s:%d: %s", r->file, r->line, msg);
+	return SYNTAX;
+}
+
+/* A failure of the command itself (an object that does not exist). */
+static int refuse(struct run *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int refuse(struct run *r, int err, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ap_ctx_set_error(r->ctx, "%s", msg);
+	return err;
+}
+
+static int want_args(struct run *r, int min, int max, const char *usage)
+{
+	if (r->ntok - 1 < min || r->ntok - 1 > max)
+		return syntax(r, "expected '%s', got %d argument%s", usage, r->ntok - 1,
+			      r->ntok == 2 ? "" : "s");
+	return 0;
+}
+
+static int number(struct run *r, const char *s, const char *what, uint64_t *out)
+{
+	int err = ap_parse_size(s, out);
+
+	if (err == -ERANGE)
+		return syntax(r, "expected %s, got '%s' (does not fit in 64 bits)", what, s);
+	if (err)
+		return syntax(r, "expected %s (decimal or 0x hex, optional K M G T), got '%s'",
+			      what, s);
+	return 0;
+}
+
+static int size_list(struct run *r, const char *s, uint64_t *bitmap)
+{
+	char buf[256], *save = NULL, *item;
+	uint64_t v;
+
+	*bitmap = 0;
+	if (strlen(s) >= sizeof(buf))
+		return syntax(r, "expected a LIST of sizes, got a %zu-character word", strlen(s));
+	strcpy(buf, s);
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (number(r, item, "a size in the LIST", &v))
+			return SYNTAX;
+		if (!v || (v & (v - 1)))
+			return syntax(r, "expected power-of-two sizes in the LIST, got '%s'", item);
+		*bitmap |= v;
+	}
+	if (!*bitmap)
+		return syntax(r, "expected a LIST of sizes such as 4K,2M,1G, got '%s'", s);
+	return 0;
+}
+
+static int prot_letters(struct run *r, const char *s, unsigned *prot)
+{
+	static const char letters[] = "rwcnmp";
+	const char *p;
+
+	*prot = 0;
+	for (p = s; *p; p++) {
+		const char *at = strchr(letters, *p);
+
+		if (!at)
+			return syntax(r, "expected PROT letters from r w c n m p, got '%s'", s);
+		*prot |= 1u << (at - letters);
+	}
+	return 0;
+}
+
+/* Split "key=value" (leaving the word intact for the echo); returns 0 with
+ * the key copied out and *value pointing past '=', or SYNTAX. */
+static int key_value(struct run *r, const char *tok, const char *usage, char key[32],
+		     const char **value)
+{
+	const char *eq = strchr(tok, '=');
+
+	if (!eq || eq == tok || eq - tok >= 32)
+		return syntax(r, "expected key=value (%s), got '%s'", usage, tok);
+	memcpy(key, tok, (size_t)(eq - tok));
+	key[eq - tok] = '\0';
+	*value = eq + 1;
+	return 0;
+}
+
+static struct ap_iommu *iommu_named(struct run *r, const char *name)
+{
+	struct ap_iommu *i = ap_iommu_find(r->ctx, name);
+
+	if (!i)
+		refuse(r, -ENOENT, "no IOMMU called '%s'", name);
+	return i;
+}
+
+static struct ap_device *device_named(struct run *r, const char *name)
+{
+	struct ap_device *d = ap_device_find(r->ctx, name);
+
+	if (!d)
+		refuse(r, -ENOENT, "no device called '%s'", name);
+	return d;
+}
+
+static struct ap_domain *domain_named(struct run *r, const char *name)
+{
+	struct ap_domain *d = ap_domain_find(r->ctx, name);
+
+	snprintf(r->domain, sizeof(r->domain), "%s", name);
+	if (!d)
+		refuse(r, -ENOENT, "no domain called '%s'", name);
+	return d;
+}
+
+/* ------------------------------------------------------------ commands */
+
+static int cmd_ram(struct run *r)
+{
+	uint64_t pa, size;
+
+	if (want_args(r, 2, 2, "ram PA SIZE") || number(r, r->tok[1], "PA", &pa) ||
+	    number(r, r->tok[2], "SIZE", &size))
+		return SYNTAX;
+	return ap_ram_alloc(r->ctx, pa, size, NULL);
+}
+
+static int iommu_option(struct run *r, const char *word, struct ap_iommu_config *cfg)
+{
+	static const char usage[] = "ias=N oas=N pgsizes=LIST stage=1|2 "
+				    "unmatched=abort|bypass aperture=forced|open evtq=N";
+	const char *val = NULL;
+	char tok[32];
+	uint64_t v;
+
+	if (key_value(r, word, usage, tok, &val))
+		return SYNTAX;
+	if (!strcmp(tok, "pgsizes"))
+		return size_list(r, val, &cfg->pgsize_bitmap);
+	if (!strcmp(tok, "unmatched")) {
+		if (!strcmp(val, "abort") || !strcmp(val, "bypass")) {
+			cfg->unmatched = val[0] == 'a' ? AP_UNMATCHED_ABORT : AP_UNMATCHED_BYPASS;
+			return 0;
+		}
+		return syntax(r, "expected unmatched=abort|bypass, got '%s'", val);
+	}
+	if (!strcmp(tok, "aperture")) {
+		if (!strcmp(val, "forced") || !strcmp(val, "open")) {
+			cfg->force_aperture = val[0] == 'f';
+			return 0;
+		}
+		return syntax(r, "expected aperture=forced|open, got '%s'", val);
+	}
+	if (strcmp(tok, "ias") && strcmp(tok, "oas") && strcmp(tok, "stage") && strcmp(tok, "evtq"))
+		return syntax(r, "expected an iommu option (%s), got '%s'", usage, tok);
+	if (number(r, val, tok, &v))
+		return SYNTAX;
+	if (v > 1u << 20)
+		v = 1u << 20; /* out of every valid range: the core says why */
+	if (!strcmp(tok, "ias"))
+		cfg->ias = (unsigned)v;
+	else if (!strcmp(tok, "oas"))
+		cfg->oas = (unsigned)v;
+	else if (!strcmp(tok, "stage"))
+		cfg->stage = (unsigned)v;
+	else
+		cfg->evtq_size = (unsigned)v;
+	return 0;
+}
+
+static int cmd_iommu(struct run *r)
+{
+	struct ap_iommu_config cfg;
+	enum ap_iommu_kind kind;
+	int i;
+
+	if (want_args(r, 2, MAX_TOKENS - 1, "iommu NAME KIND [option=value ...]"))
+		return SYNTAX;
+	kind = ap_iommu_kind_from_name(r->tok[2]);
+	if (!kind)
+		return syntax(r, "expected KIND arm-smmu-v3, got '%s'", r->tok[2]);
+	ap_iommu_config_init(&cfg, kind);
+	for (i = 3; i < r->ntok; i++)
+		if (iommu_option(r, r->tok[i], &cfg))
+			return SYNTAX;
+	return ap_iommu_new(r->ctx, r->tok[1], &cfg, NULL);
+}
+
+static int cmd_device(struct run *r)
+{
+	static const char usage[] = "device NAME IOMMU sid=N [group=N]";
+	uint64_t sid = UINT64_MAX, group = UINT64_MAX;
+	struct ap_iommu *iommu;
+	int i;
+
+	if (want_args(r, 3, 4, usage))
+		return SYNTAX;
+	for (i = 3; i < r->ntok; i++) {
+		const char *val = NULL;
+		char key[32];
+		uint64_t *dst;
+
+		if (key_value(r, r->tok[i], "sid=N group=N", key, &val))
+			return SYNTAX;
+		if (!strcmp(key, "sid"))
+			dst = &sid;
+		else if (!strcmp(key, "group"))
+			dst = &group;
+		else
+			return syntax(r, "expected sid=N or group=N, got '%s'", r->tok[i]);
+		if (number(r, val, key, dst))
+			return SYNTAX;
+	}
+	if (sid == UINT64_MAX)
+		return syntax(r, "expected '%s': sid= is missing", usage);
+	if (sid > UINT32_MAX)
+		return syntax(r, "expected a 32-bit stream ID, got 0x%llx", (unsigned long long)sid);
+	if (group != UINT64_MAX && group > 0x7fffffff)
+		return syntax(r, "expected a group number below 2^31, got %llu",
+			      (unsigned long long)group);
+	iommu = iommu_named(r, r->tok[2]);
+	if (!iommu)
+		return -ENOENT;
+	return ap_device_new(r->ctx, r->tok[1], iommu, (uint32_t)sid,
+			     group == UINT64_MAX ? AP_GROUP_OWN : (int)group, NULL);
+}
+
+static int cmd_domain(struct run *r)
+{
+	enum ap_domain_type type = AP_DOMAIN_PAGING;
+	struct ap_iommu *iommu;
+
+	if (want_args(r, 2, 3, "domain NAME IOMMU [paging|identity|blocked]"))
+		return SYNTAX;
+	if (r->ntok == 4) {
+		if (!strcmp(r->tok[3], "paging"))
+			type = AP_DOMAIN_PAGING;
+		else if (!strcmp(r->tok[3], "identity"))
+			type = AP_DOMAIN_IDENTITY;
+		else if (!strcmp(r->tok[3], "blocked"))
+			type = AP_DOMAIN_BLOCKED;
+		else
+			return syntax(r, "expected paging, identity or blocked, got '%s'", r->tok[3]);
+	}
+	snprintf(r->domain, sizeof(r->domain), "%s", r->tok[1]);
+	iommu = iommu_named(r, r->tok[2]);
+	if (!iommu)
+		return -ENOENT;
+	return ap_domain_new(r->ctx, r->tok[1], iommu, type, NULL);
+}
+
+static int cmd_attach(struct run *r)
+{
+	struct ap_domain *dom;
+	struct ap_device *dev;
+
+	if (want_args(r, 2, 2, "attach DOMAIN DEVICE"))
+		return SYNTAX;
+	dom = domain_named(r, r->tok[1]);
+	if (!dom)
+		return -ENOENT;
+	dev = device_named(r, r->tok[2]);
+	if (!dev)
+		return -ENOENT;
+	return ap_attach(dom, dev);
+}
+
+static int cmd_detach(struct run *r)
+{
+	struct ap_device *dev;
+
+	if (want_args(r, 1, 1, "detach DEVICE"))
+		return SYNTAX;
+	dev = device_named(r, r->tok[1]);
+	if (!dev)
+		return -ENOENT;
+	if (ap_device_domain(dev))
+		snprintf(r->domain, sizeof(r->domain), "%s", ap_domain_name(ap_device_domain(dev)));
+	return ap_detach(dev);
+}
+
+static int cmd_map(struct run *r)
+{
+	uint64_t iova, pa, size;
+	struct ap_domain *dom;
+	unsigned prot;
+
+	if (want_args(r, 5, 5, "map DOMAIN IOVA PA SIZE PROT") ||
+	    number(r, r->tok[2], "IOVA", &iova) || number(r, r->tok[3], "PA", &pa) ||
+	    number(r, r->tok[4], "SIZE", &size) || prot_letters(r, r->tok[5], &prot))
+		return SYNTAX;
+	dom = domain_named(r, r->tok[1]);
+	if (!dom)
+		return -ENOENT;
+	return ap_map(dom, iova, pa, size, prot);
+}
+
+static int cmd_unmap(struct run *r)
+{
+	uint64_t iova, size;
+	struct ap_domain *dom;
+	int err;
+
+	if (want_args(r, 3, 3, "unmap DOMAIN IOVA SIZE") || number(r, r->tok[2], "IOVA", &iova) ||
+	    number(r, r->tok[3], "SIZE", &size))
+		return SYNTAX;
+	dom = domain_named(r, r->tok[1]);
+	if (!dom)
+		return -ENOENT;
+	err = ap_unmap(dom, iova, size, &r->last.unmapped);
+	r->last.has_unmapped = !err;
+	return err;
+}
+
+/* The bytes a scenario DMA write puts in memory, so that reads can be told
+ * apart from zeroed RAM. */
+static uint8_t pattern_byte(uint64_t iova, size_t i)
+{
+	return (uint8_t)(0xa5 ^ ((iova + i) & 0xff));
+}
+
+static int cmd_dma(struct run *r)
+{
+	static const char usage[] = "dma DEVICE read|write IOVA LEN";
+	struct ap_device *dev;
+	uint64_t iova, len;
+	uint8_t *buf;
+	bool write;
+	size_t i;
+	int err;
+
+	if (want_args(r, 4, 4, usage) || number(r, r->tok[3], "IOVA", &iova) ||
+	    number(r, r->tok[4], "LEN", &len))
+		return SYNTAX;
+	if (strcmp(r->tok[2], "read") && strcmp(r->tok[2], "write"))
+		return syntax(r, "expected read or write, got '%s'", r->tok[2]);
+	if (!len || len > MAX_DMA_LEN)
+		return syntax(r, "expected LEN 1..256M, got '%s'", r->tok[4]);
+	write = r->tok[2][0] == 'w';
+	dev = device_named(r, r->tok[1]);
+	if (!dev)
+		return -ENOENT;
+	buf = malloc((size_t)len);
+	if (!buf)
+		return refuse(r, -ENOMEM, "cannot allocate a %llu-byte DMA buffer",
+			      (unsigned long long)len);
+	for (i = 0; i < len; i++)
+		buf[i] = write ? pattern_byte(iova, i) : 0;
+	if (write)
+		err = ap_dma_write(dev, iova, buf, (size_t)len, &r->last.record);
+	else
+		err = ap_dma_read(dev, iova, buf, (size_t)len, &r->last.record);
+	free(buf);
+	if (err == -EFAULT) {
+		r->last.fault = r->last.record.kind;
+		return 0;
+	}
+	if (!err)
+		r->last.has_pa = ap_device_iova_to_phys(dev, iova, &r->last.pa);
+	return err;
+}
+
+static int cmd_show(struct run *r)
+{
+	int err;
+
+	if (want_args(r, 0, 1, "show [NAME]"))
+		return SYNTAX;
+	err = ap_show(r->ctx, r->out, r->ntok == 2 ? r->tok[1] : NULL);
+	if (err == -ENOENT)
+		return refuse(r, err, "nothing called '%s' to show", r->tok[1]);
+	return err;
+}
+
+static int cmd_dump(struct run *r)
+{
+	struct ap_domain *dom;
+	int err;
+
+	if (want_args(r, 1, 1, "dump DOMAIN"))
+		return SYNTAX;
+	dom = domain_named(r, r->tok[1]);
+	if (!dom)
+		return -ENOENT;
+	err = ap_dump(dom, r->out);
+	if (err)
+		return refuse(r, err, "domain '%s' is not a paging domain: nothing to dump",
+			      r->tok[1]);
+	return 0;
+}
+
+/* ------------------------------------------------------------ expect */
+
+static void describe_outcome(const struct outcome *o, char *buf, size_t len)
+{
+	if (!o->valid)
+		snprintf(buf, len, "no command before it");
+	else if (o->err)
+		snprintf(buf, len, "error %s (%s)", ap_errno_name(o->err), o->msg);
+	else if (o->fault)
+		snprintf(buf, len, "fault %s at iova 0x%llx", ap_fault_kind_name(o->fault),
+			 (unsigned long long)o->record.iova);
+	else if (o->has_pa)
+		snprintf(buf, len, "ok, pa 0x%llx", (unsigned long long)o->pa);
+	else if (o->has_unmapped)
+		snprintf(buf, len, "ok, unmapped 0x%llx", (unsigned long long)o->unmapped);
+	else
+		snprintf(buf, len, "ok");
+}
+
+static int mismatch(struct run *r, const char *want, const char *got)
+{
+	ap_ctx_set_error(r->ctx, "%s:%d: expected %s, got %s", r->file, r->line, want, got);
+	return -EPROTO;
+}
+
+static int expect_outcome(struct run *r, const char *want, bool ok)
+{
+	char got[600];
+
+	if (ok)
+		return 0;
+	describe_outcome(&r->last, got, sizeof(got));
+	return mismatch(r, want, got);
+}
+
+static int expect_geometry(struct run *r, const char *want)
+{
+	struct ap_domain *dom = ap_domain_find(r->ctx, r->domain);
+	struct ap_geometry g;
+	uint64_t start, end;
+	char got[160];
+	bool force_ok = true;
+
+	if (want_args(r, 3, 4, "expect geometry START END [forced|open]") ||
+	    number(r, r->tok[2], "START", &start) || number(r, r->tok[3], "END", &end))
+		return SYNTAX;
+	if (r->ntok == 5 && strcmp(r->tok[4], "forced") && strcmp(r->tok[4], "open"))
+		return syntax(r, "expected forced or open, got '%s'", r->tok[4]);
+	if (!dom)
+		return mismatch(r, want, "no domain named before it");
+	ap_domain_geometry(dom, &g);
+	if (r->ntok == 5)
+		force_ok = g.force == (r->tok[4][0] == 'f');
+	snprintf(got, sizeof(got), "geometry 0x%llx 0x%llx %s of '%s'",
+		 (unsigned long long)g.start, (unsigned long long)g.end,
+		 g.force ? "forced" : "open", ap_domain_name(dom));
+	if (g.start != start || g.end != end || !force_ok)
+		return mismatch(r, want, got);
+	return 0;
+}
+
+static int expect_pgsizes(struct run *r, const char *want)
+{
+	struct ap_domain *dom = ap_domain_find(r->ctx, r->domain);
+	uint64_t bitmap;
+	char got[160], list[96];
+
+	if (want_args(r, 2, 2, "expect pgsizes LIST") || size_list(r, r->tok[2], &bitmap))
+		return SYNTAX;
+	if (!dom)
+		return mismatch(r, want, "no domain named before it");
+	snprintf(got, sizeof(got), "pgsizes %s of '%s'",
+		 ap__fmt_pgsizes(ap_domain_pgsizes(dom), list, sizeof(list)), ap_domain_name(dom));
+	return ap_domain_pgsizes(dom) == bitmap ? 0 : mismatch(r, want, got);
+}
+
+static int cmd_expect(struct run *r, const char *want)
+{
+	static const char usage[] = "expect ok | error ENAME | fault KIND | pa PA | "
+				    "unmapped SIZE | geometry START END [forced|open] | "
+				    "pgsizes LIST";
+	const struct outcome *o = &r->last;
+	const char *what = r->ntok > 1 ? r->tok[1] : "";
+	uint64_t v;
+	int err;
+
+	if (!strcmp(what, "ok")) {
+		if (want_args(r, 1, 1, "expect ok"))
+			return SYNTAX;
+		return expect_outcome(r, want, o->valid && !o->err && !o->fault);
+	}
+	if (!strcmp(what, "error")) {
+		if (want_args(r, 2, 2, "expect error ENAME"))
+			return SYNTAX;
+		err = ap_errno_from_name(r->tok[2]);
+		if (!err)
+			return syntax(r, "expected an errno name such as EINVAL, got '%s'", r->tok[2]);
+		err = expect_outcome(r, want, o->valid && o->err == -err);
+		if (!err)
+			r->pending = false;
+		return err;
+	}
+	if (!strcmp(what, "fault")) {
+		enum ap_fault_kind kind;
+
+		if (want_args(r, 2, 2, "expect fault KIND"))
+			return SYNTAX;
+		kind = ap_fault_kind_from_name(r->tok[2]);
+		if (!kind)
+			return syntax(r, "expected a fault KIND (bad-stream translation address-size "
+				      "access-flag permission external), got '%s'", r->tok[2]);
+		return expect_outcome(r, want, o->valid && !o->err && o->fault == kind);
+	}
+	if (!strcmp(what, "pa")) {
+		if (want_args(r, 2, 2, "expect pa PA") || number(r, r->tok[2], "PA", &v))
+			return SYNTAX;
+		return expect_outcome(r, want, o->valid && !o->err && !o->fault && o->has_pa &&
+					       o->pa == v);
+	}
+	if (!strcmp(what, "unmapped")) {
+		if (want_args(r, 2, 2, "expect unmapped SIZE") || number(r, r->tok[2], "SIZE", &v))
+			return SYNTAX;
+		return expect_outcome(r, want, o->valid && !o->err && o->has_unmapped &&
+					       o->unmapped == v);
+	}
+	if (!strcmp(what, "geometry"))
+		return expect_geometry(r, want);
+	if (!strcmp(what, "pgsizes"))
+		return expect_pgsizes(r, want);
+	return syntax(r, "expected '%s', got 'expect %s'", usage, what);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static const struct {
+	const char *name;
+	int (*run)(struct run *r);
+} commands[] = {
+	{ "ram", cmd_ram },       { "iommu", cmd_iommu },   { "device", cmd_device },
+	{ "domain", cmd_domain }, { "attach", cmd_attach }, { "detach", cmd_detach },
+	{ "map", cmd_map },       { "unmap", cmd_unmap },   { "dma", cmd_dma },
+	{ "show", cmd_show },     { "dump", cmd_dump },
+};
+
+/* Copy the line without its comment and split it into words. */
+static int tokenize(struct run *r, const char *line, size_t len)
+{
+	char *p, *hash, *save = NULL;
+
+	if (len >= sizeof(r->text))
+		return syntax(r, "expected a line of at most %d characters, got %zu",
+			      MAX_LINE - 1, len);
+	memcpy(r->text, line, len);
+	r->text[len] = '\0';
+	hash = strchr(r->text, '#');
+	if (hash)
+		*hash = '\0';
+	r->ntok = 0;
+	for (p = strtok_r(r->text, " \t\r\f\v", &save); p; p = strtok_r(NULL, " \t\r\f\v", &save)) {
+		if (r->ntok == MAX_TOKENS)
+			return syntax(r, "expected at most %d words on a line", MAX_TOKENS);
+		r->tok[r->ntok++] = p;
+	}
+	return 0;
+}
+
+/* "  12  map dma0 0x1000 ...   -> ok": the command as parsed, then its result. */
+static void echo(struct run *r, const char *result)
+{
+	char cmd[MAX_LINE] = "";
+	int t;
+
+	if (!(r->flags & AP_SCENARIO_ECHO) || !r->out)
+		return;
+	for (t = 0; t < r->ntok; t++)
+		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%s", t ? " " : "",
+			 r->tok[t]);
+	fprintf(r->out, "%4d  %-50s %s\n", r->line, cmd, result);
+}
+
+static void result_text(const struct run *r, char *buf, size_t len)
+{
+	const struct outcome *o = &r->last;
+
+	if (o->err)
+		snprintf(buf, len, "-> error %s: %s", ap_errno_name(o->err), o->msg);
+	else if (o->fault)
+		snprintf(buf, len, "-> fault %s (sid 0x%x, iova 0x%llx, on %s)",
+			 ap_fault_kind_name(o->fault), o->record.sid,
+			 (unsigned long long)o->record.iova, ap_iommu_name(o->record.iommu));
+	else if (o->has_pa)
+		snprintf(buf, len, "-> ok, pa 0x%llx", (unsigned long long)o->pa);
+	else if (o->has_unmapped)
+		snprintf(buf, len, "-> ok, unmapped 0x%llx", (unsigned long long)o->unmapped);
+	else
+		snprintf(buf, len, "-> ok");
+}
+
+/* A failure nobody expected ends the run, named by its own line. */
+static int unexpected_failure(struct run *r)
+{
+	ap_ctx_set_error(r->ctx, "%s:%d: %s failed with %s: %s (expected by no 'expect error %s')",
+			 r->file, r->last.line, r->last.cmd, ap_errno_name(r->last.err), r->last.msg,
+			 ap_errno_name(r->last.err));
+	return r->last.err;
+}
+
+static int run_line(struct run *r, const char *line, size_t len)
+{
+	char result[700];
+	size_t i;
+	int rc;
+
+	if (tokenize(r, line, len))
+		return -EINVAL;
+	if (!r->ntok)
+		return 0;
+	if (!strcmp(r->tok[0], "expect")) {
+		char want[MAX_LINE] = "";
+		int t;
+
+		for (t = 1; t < r->ntok; t++)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+				 t > 1 ? " " : "", r->tok[t]);
+		rc = cmd_expect(r, want);
+		if (rc == SYNTAX)
+			return -EINVAL;
+		if (rc)
+			return rc;
+		echo(r, "holds");
+		return 0;
+	}
+	if (r->pending)
+		return unexpected_failure(r);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, r->tok[0]))
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		syntax(r, "expected a command (ram iommu device domain attach detach map unmap "
+			  "dma show dump expect), got '%s'", r->tok[0]);
+		return -EINVAL;
+	}
+	memset(&r->last, 0, sizeof(r->last));
+	r->last.valid = true;
+	r->last.line = r->line;
+	snprintf(r->last.cmd, sizeof(r->last.cmd), "%s", r->tok[0]);
+	if (commands[i].run == cmd_show || commands[i].run == cmd_dump)
+		echo(r, ""); /* before what it prints */
+	rc = commands[i].run(r);
+	if (rc == SYNTAX) {
+		r->last.valid = false;
+		return -EINVAL;
+	}
+	r->last.err = rc;
+	if (rc) {
+		snprintf(r->last.msg, sizeof(r->last.msg), "%s", ap_ctx_error(r->ctx));
+		r->pending = true;
+	}
+	if (commands[i].run == cmd_show || commands[i].run == cmd_dump) {
+		if (!rc)
+			return 0;
+	}
+	result_text(r, result, sizeof(result));
+	echo(r, result);
+	return 0;
+}
+
+int ap_scenario_run(struct ap_ctx *ctx, const char *name, const char *text, FILE *out,
+		    unsigned flags)
+{
+	struct run *r;
+	const char *p = text;
+	int rc = 0;
+
+	if (!ctx || !text)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->ctx = ctx;
+	r->file = name ? name : "<scenario>";
+	r->out = out;
+	r->flags = flags;
+	while (*p && !rc) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		r->line++;
+		rc = run_line(r, p, len);
+		p += len + (nl ? 1 : 0);
+	}
+	if (!rc && r->pending)
+		rc = unexpected_failure(r);
+	free(r);
+	return rc;
+}
+
+int ap_scenario_exec(struct ap_ctx *ctx, const char *text)
+{
+	return ap_scenario_run(ctx, "<scenario>", text, stdout, 0);
+}
+
+int ap_scenario_run_file(struct ap_ctx *ctx, const char *path, FILE *out, unsigned flags)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int rc, err;
+
+	if (!f) {
+		err = errno;
+		ap_ctx_set_error(ctx, "cannot open %s: %s", path, strerror(err));
+		return -err;
+	}
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *grown = realloc(text, cap = cap ? cap * 2 : 65536);
+
+			if (!grown) {
+				free(text);
+				fclose(f);
+				ap_ctx_set_error(ctx, "out of memory reading %s", path);
+				return -ENOMEM;
+			}
+			text = grown;
+		}
+		size_t got = fread(text + len, 1, cap - len - 1, f);
+
+		len += got;
+		if (got == 0)
+			break;
+	}
+	err = ferror(f) ? EIO : 0;
+	fclose(f);
+	if (err) {
+		free(text);
+		ap_ctx_set_error(ctx, "cannot read %s", path);
+		return -err;
+	}
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		free(text);
+		ap_ctx_set_error(ctx, "%s: expected text, got a NUL byte", path);
+		return -EINVAL;
+	}
+	rc = ap_scenario_run(ctx, path, text, out, flags);
+	free(text);
+	return rc;
+}

@@ -1,0 +1,222 @@
+/*
+ * Views for people: show (state, aligned, hex where hardware people expect
+ * hex), dump (one line per leaf: a contract that tools compare bit for bit)
+ * and audit (every way DMA can bypass translation).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "scn_internal.h"
+
+static const char *domain_type_name(enum ap_domain_type t)
+{
+	switch (t) {
+	case AP_DOMAIN_BLOCKED: return "blocked";
+	case AP_DOMAIN_IDENTITY: return "identity";
+	default: return "paging";
+	}
+}
+
+static const char *bypass_reason(enum ap_bypass b)
+{
+	switch (b) {
+	case AP_BYPASS_UNMATCHED:
+		return "no domain, and its IOMMU passes unmatched streams: DMA is NOT translated";
+	case AP_BYPASS_IDENTITY:
+		return "identity domain: IOVA == PA, every address reaches memory";
+	case AP_BYPASS_OPEN_APERTURE:
+		return "its IOMMU leaves the aperture open: DMA outside it is NOT translated";
+	default:
+		return "";
+	}
+}
+
+static void show_ram(struct ap_ctx *ctx, FILE *out)
+{
+	uint64_t base, size;
+	size_t n;
+	char b[32];
+
+	fprintf(out, "RAM\n");
+	for (n = 0; !ap_ram_region(ctx, n, &base, &size); n++)
+		fprintf(out, "  0x%016llx-0x%016llx %s\n", (unsigned long long)base,
+			(unsigned long long)(base + size - 1), ap__fmt_bytes(size, b, sizeof(b)));
+	if (!n)
+		fprintf(out, "  none registered\n");
+	ap_ctx_get_table_window(ctx, &base, &size);
+	fprintf(out, "page tables: ");
+	if (size)
+		fprintf(out, "0x%016llx-0x%016llx (%s window)\n", (unsigned long long)base,
+			(unsigned long long)(base + size - 1), ap__fmt_bytes(size, b, sizeof(b)));
+	else
+		fprintf(out, "no window yet (chosen with the first paging domain)\n");
+}
+
+static void show_iommu(FILE *out, const struct ap_iommu *i)
+{
+	const struct ap_iommu_config *c = ap_iommu_get_config(i);
+	char pg[96];
+
+	fprintf(out, "  %-12s %-12s %3u %3u %5u  %-22s %-9s %-8s %3u/%-5u %llu\n", ap_iommu_name(i),
+		ap_iommu_kind_name(c->kind), c->ias, c->oas, c->stage,
+		ap__fmt_pgsizes(c->pgsize_bitmap, pg, sizeof(pg)),
+		c->unmatched == AP_UNMATCHED_BYPASS ? "BYPASS" : "abort",
+		c->force_aperture ? "forced" : "OPEN", ap_iommu_fault_pending(i), c->evtq_size,
+		(unsigned long long)ap_iommu_fault_count(i, AP_FAULT_NONE));
+	if (ap_iommu_fault_overflow(i))
+		fprintf(out, "  %-12s !! event queue overflowed: fault records were lost\n", "");
+}
+
+static void show_device(FILE *out, const struct ap_device *d)
+{
+	const struct ap_domain *dom = ap_device_domain(d);
+	enum ap_bypass b = ap_device_bypasses(d);
+	char where[96];
+
+	if (dom)
+		snprintf(where, sizeof(where), "%s (%s)", ap_domain_name(dom),
+			 domain_type_name(ap_domain_type(dom)));
+	else
+		snprintf(where, sizeof(where), "-");
+	fprintf(out, "  %-12s %-12s 0x%08x %5d  %s\n", ap_device_name(d),
+		ap_iommu_name(ap_device_iommu(d)), ap_device_sid(d), ap_device_group_id(d), where);
+	if (b != AP_BYPASS_NONE)
+		fprintf(out, "  %-12s !! BYPASS: %s\n", "", bypass_reason(b));
+}
+
+static void show_domain(struct ap_ctx *ctx, FILE *out, const struct ap_domain *dom)
+{
+	const struct ap_pt *pt = ap_domain_pt(dom);
+	struct ap_geometry g;
+	struct ap_device *d;
+	char pg[96], tb[32];
+
+	ap_domain_geometry(dom, &g);
+	fprintf(out, "  %-12s %-8s owner %s\n", ap_domain_name(dom),
+		domain_type_name(ap_domain_type(dom)), ap_iommu_name(ap_domain_owner(dom)));
+	if (pt) {
+		struct ap_pt_walk_cfg w;
+
+		ap_pt_get_walk_cfg(pt, &w);
+		fprintf(out, "  %-12s aperture 0x%016llx-0x%016llx %s, pgsizes %s, oas %u\n", "",
+			(unsigned long long)g.start, (unsigned long long)g.end,
+			g.force ? "forced" : "open",
+			ap__fmt_pgsizes(ap_domain_pgsizes(dom), pg, sizeof(pg)), ap_domain_oas(dom));
+		fprintf(out, "  %-12s %s, %u KiB granule, root 0x%llx (level %d), %llu leaves, "
+			"%s of tables\n", "", ap_pt_format_name(w.format),
+			(1u << w.granule_shift) >> 10, (unsigned long long)w.root,
+			ap_pt_start_level(&w), (unsigned long long)ap_pt_leaf_count(pt),
+			ap__fmt_bytes(ap_pt_table_bytes(pt), tb, sizeof(tb)));
+	}
+	fprintf(out, "  %-12s devices:", "");
+	for (d = ap_device_next(ctx, NULL); d; d = ap_device_next(ctx, d))
+		if (ap_device_domain(d) == dom)
+			fprintf(out, " %s@%s", ap_device_name(d), ap_iommu_name(ap_device_iommu(d)));
+	fprintf(out, "\n");
+}
+
+static void iommu_header(FILE *out)
+{
+	fprintf(out, "IOMMUs\n  %-12s %-12s %3s %3s %5s  %-22s %-9s %-8s %-9s %s\n", "name", "kind",
+		"ias", "oas", "stage", "pgsizes", "unmatched", "aperture", "events", "faults");
+}
+
+static void device_header(FILE *out)
+{
+	fprintf(out, "devices\n  %-12s %-12s %-10s %5s  %s\n", "name", "iommu", "sid", "group",
+		"domain");
+}
+
+int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
+{
+	struct ap_iommu *i;
+	struct ap_device *d;
+	struct ap_domain *dom;
+
+	if (!ctx)
+		return -EINVAL;
+	if (!out)
+		return 0;
+	if (name) {
+		if ((i = ap_iommu_find(ctx, name))) {
+			iommu_header(out);
+			show_iommu(out, i);
+		} else if ((d = ap_device_find(ctx, name))) {
+			device_header(out);
+			show_device(out, d);
+		} else if ((dom = ap_domain_find(ctx, name))) {
+			fprintf(out, "domains\n");
+			show_domain(ctx, out, dom);
+		} else {
+			return -ENOENT;
+		}
+		return 0;
+	}
+	show_ram(ctx, out);
+	iommu_header(out);
+	for (i = ap_iommu_next(ctx, NULL); i; i = ap_iommu_next(ctx, i))
+		show_iommu(out, i);
+	device_header(out);
+	for (d = ap_device_next(ctx, NULL); d; d = ap_device_next(ctx, d))
+		show_device(out, d);
+	fprintf(out, "domains\n");
+	for (dom = ap_domain_next(ctx, NULL); dom; dom = ap_domain_next(ctx, dom))
+		show_domain(ctx, out, dom);
+	return 0;
+}
+
+static int dump_leaf(void *arg, const struct ap_pt_leaf *leaf)
+{
+	fprintf(arg, "leaf lvl=%d iova=0x%llx size=0x%llx pte=0x%016llx\n", leaf->level,
+		(unsigned long long)leaf->iova, (unsigned long long)leaf->size,
+		(unsigned long long)leaf->pte);
+	return 0;
+}
+
+int ap_dump(const struct ap_domain *dom, FILE *out)
+{
+	const struct ap_pt *pt = dom ? ap_domain_pt(dom) : NULL;
+
+	if (!pt)
+		return -EINVAL;
+	if (out)
+		ap_pt_for_each_leaf(pt, 0, UINT64_MAX, dump_leaf, out);
+	return 0;
+}
+
+int ap_audit(struct ap_ctx *ctx, FILE *out)
+{
+	struct ap_iommu *i;
+	struct ap_device *d;
+	int findings = 0;
+
+	for (i = ap_iommu_next(ctx, NULL); i; i = ap_iommu_next(ctx, i)) {
+		const struct ap_iommu_config *c = ap_iommu_get_config(i);
+
+		if (c->unmatched == AP_UNMATCHED_BYPASS) {
+			findings++;
+			if (out)
+				fprintf(out, "BYPASS  iommu %s passes unmatched streams: a device "
+					"without a domain reaches memory untranslated\n", ap_iommu_name(i));
+		}
+		if (!c->force_aperture) {
+			findings++;
+			if (out)
+				fprintf(out, "BYPASS  iommu %s leaves its aperture open: DMA outside a "
+					"domain's aperture reaches memory untranslated\n", ap_iommu_name(i));
+		}
+	}
+	for (d = ap_device_next(ctx, NULL); d; d = ap_device_next(ctx, d)) {
+		enum ap_bypass b = ap_device_bypasses(d);
+
+		if (b == AP_BYPASS_NONE)
+			continue;
+		findings++;
+		if (out)
+			fprintf(out, "BYPASS  device %s (sid 0x%x on %s): %s\n", ap_device_name(d),
+				ap_device_sid(d), ap_iommu_name(ap_device_iommu(d)), bypass_reason(b));
+	}
+	if (out && !findings)
+		fprintf(out, "no bypass: every DMA in this machine is translated or faults\n");
+	return findings;
+}
