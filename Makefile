@@ -33,7 +33,7 @@ CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
 
 TEST_UNIT := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
-SCENARIOS := $(sort $(wildcard tests/scenarios/*.scn))
+SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn tests/bad/*.scn))
 
 .PHONY: all run check check-unit check-scenarios valgrind bench install clean
 all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture
