@@ -169,9 +169,9 @@ AP_API uint64_t ap_iommu_fault_count(const struct ap_iommu *iommu, enum ap_fault
  * Add a requester behind `iommu` with stream ID `sid`, in group `group`
  * (>= 0), or in a new group of its own (AP_GROUP_OWN: the lowest unused
  * group number).  A group's devices sit behind one instance.  Errors:
- * -EINVAL (bad name, group behind another instance, group attached to a
- * domain), -EEXIST (name taken, or sid already used on that instance),
- * -ENOMEM.
+ * -EINVAL (bad name, group behind another instance), -EBUSY (the group is
+ * attached to a domain), -EEXIST (name taken, or sid already used on that
+ * instance), -ENOMEM.
  */
 AP_API int ap_device_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
 			 uint32_t sid, int group, struct ap_device **out);
