@@ -1,0 +1,942 @@
+/*
+ * bench/bench.c - aperture's benchmark suite, on the public API only.
+ *
+ * What it measures, each figure the median of several timed runs after a
+ * warm-up that also calibrates the iteration count:
+ *
+ *   translate    ap_translate() on pre-generated random addresses inside a
+ *                domain's mapped range (4K pages, small and large sets, and
+ *                2M blocks), against two baselines over the same address
+ *                stream: a sorted-array binary search of the same mappings
+ *                (an "interval map" model) and one L1-resident load.
+ *   map/unmap    4K map+unmap pairs cycling through many addresses; 4K and
+ *                2M maps and unmaps in batches, timed separately.
+ *   table bytes  table memory per mapped 4K page, and context memory
+ *                (ap_ctx_mem_stats) per mapping.
+ *   DMA copy     ap_dma_read/ap_dma_write of 64 B .. 2 MiB through 4K pages
+ *                and through 2M blocks, against memcpy of the same bytes.
+ *
+ * Results are accumulated into a volatile sink so that no work is optimised
+ * away; every measured answer is checked once before it is timed.
+ */
+#include "bench.h"
+
+#include <aperture/aperture.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SZ_4K (1ull << 12)
+#define SZ_2M (1ull << 21)
+#define PROT_RW (AP_PROT_READ | AP_PROT_WRITE)
+#define MAX_RUNS 15
+
+/* Addresses the benchmarks use.  Tables live in the context's default
+ * window (256 MiB below 4 GiB); DMA RAM sits above it. */
+#define IOVA_4K_SMALL 0x0040000000ull   /* 1 GiB */
+#define IOVA_4K_LARGE 0x0100000000ull   /* 4 GiB */
+#define IOVA_2M 0x8000000000ull         /* 512 GiB */
+#define PA_MAPPED 0x2000000000ull       /* 128 GiB: not RAM, translate only */
+#define DMA_RAM_PA 0x100000000ull       /* 4 GiB */
+#define DMA_RAM_SIZE (64ull << 20)
+#define DMA_IOVA_4K 0x10000000ull
+#define DMA_IOVA_2M 0x40000000ull
+#define GOLDEN 0x9E3779B1ull            /* odd, and prime to 10^6 */
+
+/* Keep the compiler from dropping or merging a copy into p. */
+#define CLOBBER(p) __asm__ __volatile__("" : : "r"(p) : "memory")
+
+enum section {
+	SEC_TRANSLATE = 1u << 0,
+	SEC_MAP = 1u << 1,
+	SEC_TABLE = 1u << 2,
+	SEC_DMA = 1u << 3,
+	SEC_ALL = (1u << 4) - 1,
+};
+
+static const char *const section_names[] = { "translate", "map", "table", "dma" };
+
+struct bench {
+	FILE *out;
+	unsigned sections; /* enum section */
+	bool quick;
+	uint64_t seed;
+	uint64_t target_ns; /* length of one timed run */
+	int runs;           /* timed runs per figure (odd) */
+	volatile uint64_t sink;
+	int failures;
+};
+
+/* One measured operation: do it `iters` times, return a checksum. */
+typedef uint64_t (*bench_fn)(void *arg, uint64_t iters);
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* A permutation of 0..n-1 (GOLDEN is prime to every n used here), so that
+ * consecutive IOVA pages land on scattered physical pages. */
+static uint64_t scatter(uint64_t i, uint64_t n)
+{
+	return (i * GOLDEN) % n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void *xmalloc(size_t size)
+{
+	void *p = malloc(size);
+
+	if (!p) {
+		fprintf(stderr, "ap-bench: out of memory (%zu bytes)\n", size);
+		exit(1);
+	}
+	return p;
+}
+
+static int fail(struct bench *b, const char *fmt_what, const char *detail)
+{
+	fprintf(stderr, "ap-bench: %s%s%s\n", fmt_what, detail ? ": " : "",
+		detail ? detail : "");
+	b->failures++;
+	return -1;
+}
+
+/* A library call that must succeed during setup. */
+static int need(struct bench *b, struct ap_ctx *ctx, int err, const char *what)
+{
+	char msg[160];
+
+	if (!err)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s failed (%s)", what, strerror(-err));
+	return fail(b, msg, ctx ? ap_ctx_error(ctx) : NULL);
+}
+
+/*
+ * Median time of one iteration in ns.  Warm-up doubles the count until a
+ * run lasts target_ns (that also brings caches, tables and branch
+ * predictors to steady state), then `runs` timed runs of that count.
+ */
+static double measure(struct bench *b, bench_fn fn, void *arg)
+{
+	double samples[MAX_RUNS];
+	uint64_t iters = 1, t;
+	int r;
+
+	for (;;) {
+		t = now_ns();
+		b->sink += fn(arg, iters);
+		t = now_ns() - t;
+		if (t >= b->target_ns || iters >= (1ull << 40))
+			break;
+		if (t < b->target_ns / 64)
+			iters *= 8;
+		else
+			iters *= 2;
+	}
+	for (r = 0; r < b->runs; r++) {
+		t = now_ns();
+		b->sink += fn(arg, iters);
+		t = now_ns() - t;
+		samples[r] = (double)t / (double)iters;
+	}
+	return median(samples, b->runs);
+}
+
+/* A context with one 48-bit SMMUv3 instance (4K|2M|1G, stage 1). */
+static struct ap_ctx *machine(struct bench *b, struct ap_iommu **iommu)
+{
+	struct ap_iommu_config cfg;
+	struct ap_ctx *ctx = ap_ctx_new();
+
+	if (!ctx) {
+		fail(b, "ap_ctx_new failed", NULL);
+		return NULL;
+	}
+	ap_iommu_config_init(&cfg, AP_IOMMU_ARM_SMMU_V3);
+	if (need(b, ctx, ap_iommu_new(ctx, "smmu0", &cfg, iommu), "ap_iommu_new")) {
+		ap_ctx_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* A paging domain attached to a new device with stream `sid`. */
+static int domain_with_device(struct bench *b, struct ap_ctx *ctx, struct ap_iommu *iommu,
+			      const char *name, uint32_t sid, struct ap_domain **dom,
+			      struct ap_device **dev)
+{
+	char dname[32];
+
+	snprintf(dname, sizeof(dname), "dev-%s", name);
+	if (need(b, ctx, ap_domain_new(ctx, name, iommu, AP_DOMAIN_PAGING, dom),
+		 "ap_domain_new") ||
+	    need(b, ctx, ap_device_new(ctx, dname, iommu, sid, AP_GROUP_OWN, dev),
+		 "ap_device_new") ||
+	    need(b, ctx, ap_attach(*dom, *dev), "ap_attach"))
+		return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ machine */
+
+static void print_machine(struct bench *b)
+{
+	char line[512], model[256] = "unknown";
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			char *colon = strchr(line, ':');
+
+			if (!colon || (strncmp(line, "model name", 10) &&
+				       strncmp(line, "Processor", 9)))
+				continue;
+			colon++;
+			while (*colon == ' ' || *colon == '\t')
+				colon++;
+			colon[strcspn(colon, "\n")] = '\0';
+			snprintf(model, sizeof(model), "%s", colon);
+			break;
+		}
+		fclose(f);
+	}
+	fprintf(b->out, "aperture %s benchmarks%s\n", AP_VERSION_STRING,
+		b->quick ? " (--quick: small counts, rough figures)" : "");
+	fprintf(b->out, "machine: %s, %ld online CPU(s)", model, sysconf(_SC_NPROCESSORS_ONLN));
+	f = fopen("/proc/loadavg", "r");
+	if (f) {
+		if (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, " ")] = '\0';
+			fprintf(b->out, ", load average %s at start", line);
+		}
+		fclose(f);
+	}
+	fputc('\n', b->out);
+#ifdef __VERSION__
+	fprintf(b->out, "compiler: %s\n", __VERSION__);
+#endif
+	fprintf(b->out, "seed %" PRIu64 "; each figure is the median of %d runs of >= %.0f ms\n",
+		b->seed, b->runs, (double)b->target_ns / 1e6);
+}
+
+/* ------------------------------------------------------------ translate */
+
+/* One mapping of the interval-map model. */
+struct ival {
+	uint64_t iova, size, pa;
+};
+
+struct xlate_set {
+	const char *label;
+	struct ap_device *dev;
+	struct ival *iv;   /* sorted by iova */
+	size_t niv;
+	uint64_t *addr;    /* pre-generated random IOVAs */
+	uint64_t *expect;  /* their physical addresses */
+	size_t naddr;      /* a power of two */
+	const uint64_t *l1; /* 4 KiB table for the load baseline */
+	size_t pos;
+	uint64_t errors;
+};
+
+static uint64_t run_translate(void *arg, uint64_t iters)
+{
+	struct xlate_set *s = arg;
+	size_t pos = s->pos, mask = s->naddr - 1;
+	uint64_t acc = 0, i;
+
+	for (i = 0; i < iters; i++) {
+		struct ap_translation t;
+
+		if (ap_translate(s->dev, s->addr[pos], AP_ACCESS_READ, &t, NULL))
+			s->errors++;
+		else
+			acc += t.pa;
+		pos = (pos + 1) & mask;
+	}
+	s->pos = pos;
+	return acc;
+}
+
+static inline bool ival_lookup(const struct ival *iv, size_t n, uint64_t x, uint64_t *pa)
+{
+	size_t lo = 0, hi = n;
+
+	if (!n || x < iv[0].iova)
+		return false;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (iv[mid].iova <= x)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (x - iv[lo].iova >= iv[lo].size)
+		return false;
+	*pa = iv[lo].pa + (x - iv[lo].iova);
+	return true;
+}
+
+static uint64_t run_ival(void *arg, uint64_t iters)
+{
+	struct xlate_set *s = arg;
+	size_t pos = s->pos, mask = s->naddr - 1;
+	uint64_t acc = 0, i, pa;
+
+	for (i = 0; i < iters; i++) {
+		if (ival_lookup(s->iv, s->niv, s->addr[pos], &pa))
+			acc += pa;
+		else
+			s->errors++;
+		pos = (pos + 1) & mask;
+	}
+	s->pos = pos;
+	return acc;
+}
+
+static uint64_t run_l1(void *arg, uint64_t iters)
+{
+	struct xlate_set *s = arg;
+	size_t pos = s->pos, mask = s->naddr - 1;
+	uint64_t acc = 0, i;
+
+	for (i = 0; i < iters; i++) {
+		acc += s->l1[(s->addr[pos] >> 12) & 511];
+		pos = (pos + 1) & mask;
+	}
+	s->pos = pos;
+	return acc;
+}
+
+/* Map n pages of pgsize at iova, page i to PA_MAPPED + scatter(i) pages,
+ * one ap_map() each; fill the interval model and the address stream. */
+static int xlate_setup(struct bench *b, struct ap_ctx *ctx, struct ap_domain *dom,
+		       struct xlate_set *s, uint64_t iova, uint64_t pgsize, uint64_t n,
+		       uint64_t *rng)
+{
+	uint64_t i;
+
+	s->iv = xmalloc(n * sizeof(*s->iv));
+	s->niv = n;
+	for (i = 0; i < n; i++) {
+		uint64_t pa = PA_MAPPED + scatter(i, n) * pgsize;
+
+		if (need(b, ctx, ap_map(dom, iova + i * pgsize, pa, pgsize, PROT_RW), "ap_map"))
+			return -1;
+		s->iv[i] = (struct ival){ iova + i * pgsize, pgsize, pa };
+	}
+	s->addr = xmalloc(s->naddr * sizeof(*s->addr));
+	s->expect = xmalloc(s->naddr * sizeof(*s->expect));
+	for (i = 0; i < s->naddr; i++) {
+		uint64_t r = splitmix64(rng);
+		uint64_t page = (r >> 20) % n, off = r & (pgsize - 1);
+
+		s->addr[i] = iova + page * pgsize + off;
+		s->expect[i] = PA_MAPPED + scatter(page, n) * pgsize + off;
+	}
+	return 0;
+}
+
+/* Every answer of both lookups, once, before any timing. */
+static int xlate_check(struct bench *b, struct xlate_set *s, uint64_t past_end)
+{
+	struct ap_translation t = { 0 };
+	struct ap_fault f;
+	uint64_t pa;
+	size_t i;
+
+	for (i = 0; i < s->naddr; i++) {
+		if (ap_translate(s->dev, s->addr[i], AP_ACCESS_READ, &t, NULL) ||
+		    t.pa != s->expect[i] || t.bypass) {
+			fprintf(stderr, "ap-bench: translate %s: iova 0x%" PRIx64
+				" gave 0x%" PRIx64 ", expected 0x%" PRIx64 "\n",
+				s->label, s->addr[i], t.pa, s->expect[i]);
+			b->failures++;
+			return -1;
+		}
+		if (!ival_lookup(s->iv, s->niv, s->addr[i], &pa) || pa != s->expect[i])
+			return fail(b, "interval-map model gave a wrong answer", s->label);
+	}
+	if (ap_translate(s->dev, past_end, AP_ACCESS_READ, &t, &f) != -EFAULT ||
+	    f.kind != AP_FAULT_TRANSLATION)
+		return fail(b, "translate of an unmapped IOVA did not fault", s->label);
+	return 0;
+}
+
+static void xlate_free(struct xlate_set *s)
+{
+	free(s->iv);
+	free(s->addr);
+	free(s->expect);
+}
+
+static int bench_translate(struct bench *b)
+{
+	struct {
+		const char *label;
+		uint64_t iova, pgsize, n;
+	} sets[3] = {
+		{ "4K pages, 4096 mapped", IOVA_4K_SMALL, SZ_4K, 4096 },
+		{ "4K pages, 262144 mapped", IOVA_4K_LARGE, SZ_4K, 262144 },
+		{ "2M blocks, 512 mapped", IOVA_2M, SZ_2M, 512 },
+	};
+	static const char *const names[3] = { "x4k-small", "x4k-large", "x2m" };
+	uint64_t rng = b->seed, *l1 = xmalloc(512 * sizeof(*l1));
+	struct ap_iommu *iommu;
+	struct ap_ctx *ctx = machine(b, &iommu);
+	int i, err = 0;
+
+	if (!ctx) {
+		free(l1);
+		return -1;
+	}
+	if (b->quick) {
+		sets[1].n = 32768;
+		sets[1].label = "4K pages, 32768 mapped";
+	}
+	for (i = 0; i < 512; i++)
+		l1[i] = splitmix64(&rng);
+	fprintf(b->out, "\ntranslate (ap_translate, read access, random IOVA inside the mapped range;\n"
+		"  interval map = binary search of a sorted array of the same mappings;\n"
+		"  L1 load = one load from a 4 KiB table per address, same address stream)\n");
+	fprintf(b->out, "  %-26s %10s %14s %8s %10s %8s\n", "mappings", "ns/op",
+		"interval ns/op", "ratio", "L1 ns/op", "ratio");
+	for (i = 0; i < 3 && !err; i++) {
+		struct xlate_set s = { 0 };
+		struct ap_domain *dom;
+		double t_x, t_iv, t_l1;
+
+		s.label = sets[i].label;
+		s.l1 = l1;
+		s.naddr = b->quick ? 1u << 14 : 1u << 16;
+		err = domain_with_device(b, ctx, iommu, names[i], (uint32_t)i + 1, &dom, &s.dev);
+		if (!err)
+			err = xlate_setup(b, ctx, dom, &s, sets[i].iova, sets[i].pgsize,
+					  sets[i].n, &rng);
+		if (!err)
+			err = xlate_check(b, &s, sets[i].iova + sets[i].n * sets[i].pgsize);
+		if (!err) {
+			t_x = measure(b, run_translate, &s);
+			t_iv = measure(b, run_ival, &s);
+			t_l1 = measure(b, run_l1, &s);
+			if (s.errors)
+				err = fail(b, "a timed lookup failed", s.label);
+			fprintf(b->out, "  %-26s %10.1f %14.1f %7.1fx %10.2f %7.0fx\n", s.label, t_x,
+				t_iv, t_x / t_iv, t_l1, t_x / t_l1);
+		}
+		xlate_free(&s);
+	}
+	free(l1);
+	ap_ctx_free(ctx);
+	return err;
+}
+
+/* ------------------------------------------------------------ map/unmap */
+
+struct mu_state {
+	struct ap_domain *dom;
+	uint64_t iova, pa, n; /* n: addresses cycled through, a power of two */
+	uint64_t pos;
+	uint64_t errors;
+};
+
+static uint64_t run_map_unmap(void *arg, uint64_t iters)
+{
+	struct mu_state *m = arg;
+	uint64_t pos = m->pos, acc = 0, i;
+
+	for (i = 0; i < iters; i++) {
+		uint64_t iova = m->iova + pos * SZ_4K, got = 0;
+
+		if (ap_map(m->dom, iova, m->pa + pos * SZ_4K, SZ_4K, PROT_RW) ||
+		    ap_unmap(m->dom, iova, SZ_4K, &got) || got != SZ_4K)
+			m->errors++;
+		acc += got;
+		pos = (pos + 1) & (m->n - 1);
+	}
+	m->pos = pos;
+	return acc;
+}
+
+/*
+ * n maps of pgsize (one ap_map each, consecutive IOVAs, scattered PAs),
+ * then n unmaps, timed separately; one warm-up round, then b->runs rounds.
+ */
+static int batch(struct bench *b, struct ap_domain *dom, uint64_t iova, uint64_t pgsize,
+		 uint64_t n, double *map_ns, double *unmap_ns)
+{
+	double ms[MAX_RUNS], us[MAX_RUNS];
+	uint64_t i, t, got;
+	int r;
+
+	for (r = -1; r < b->runs; r++) {
+		uint64_t bad = 0;
+
+		t = now_ns();
+		for (i = 0; i < n; i++)
+			bad += ap_map(dom, iova + i * pgsize, PA_MAPPED + scatter(i, n) * pgsize,
+				      pgsize, PROT_RW) != 0;
+		t = now_ns() - t;
+		if (r >= 0)
+			ms[r] = (double)t / (double)n;
+		t = now_ns();
+		for (i = 0; i < n; i++) {
+			got = 0;
+			ap_unmap(dom, iova + i * pgsize, pgsize, &got);
+			bad += got != pgsize;
+		}
+		t = now_ns() - t;
+		if (r >= 0)
+			us[r] = (double)t / (double)n;
+		if (bad)
+			return fail(b, "a batch map or unmap failed", NULL);
+	}
+	*map_ns = median(ms, b->runs);
+	*unmap_ns = median(us, b->runs);
+	return 0;
+}
+
+static void print_rate(struct bench *b, const char *what, double ns)
+{
+	fprintf(b->out, "  %-50s %8.1f ns/op %12.0f ops/s\n", what, ns, 1e9 / ns);
+}
+
+static int bench_map(struct bench *b)
+{
+	struct ap_iommu *iommu;
+	struct ap_ctx *ctx = machine(b, &iommu);
+	struct ap_domain *d_mu, *d_b4, *d_b2;
+	struct ap_device *dev;
+	struct mu_state m = { 0 };
+	uint64_t n4 = b->quick ? 8192 : 65536, n2 = b->quick ? 2048 : 16384;
+	double t_pair, t_m4, t_u4, t_m2, t_u2;
+	char what[80];
+	int err;
+
+	if (!ctx)
+		return -1;
+	err = domain_with_device(b, ctx, iommu, "mu4k", 1, &d_mu, &dev);
+	if (!err)
+		err = domain_with_device(b, ctx, iommu, "b4k", 2, &d_b4, &dev);
+	if (!err)
+		err = domain_with_device(b, ctx, iommu, "b2m", 3, &d_b2, &dev);
+	if (err)
+		goto out;
+	fprintf(b->out, "\nmap / unmap (ap_map, ap_unmap; each domain attached to one device)\n");
+	m = (struct mu_state){ .dom = d_mu, .iova = IOVA_4K_SMALL, .pa = PA_MAPPED, .n = n4 };
+	t_pair = measure(b, run_map_unmap, &m);
+	if (m.errors) {
+		err = fail(b, "4K map+unmap failed", ap_ctx_error(ctx));
+		goto out;
+	}
+	snprintf(what, sizeof(what), "4K map+unmap pair, cycling %" PRIu64 " IOVAs", n4);
+	print_rate(b, what, t_pair);
+	err = batch(b, d_b4, IOVA_4K_LARGE, SZ_4K, n4, &t_m4, &t_u4);
+	if (err)
+		goto out;
+	snprintf(what, sizeof(what), "4K map, batches of %" PRIu64, n4);
+	print_rate(b, what, t_m4);
+	snprintf(what, sizeof(what), "4K unmap, batches of %" PRIu64, n4);
+	print_rate(b, what, t_u4);
+	err = batch(b, d_b2, IOVA_2M, SZ_2M, n2, &t_m2, &t_u2);
+	if (err)
+		goto out;
+	if (ap_pt_sizes_in_use(ap_domain_pt(d_b2)) != 0) {
+		err = fail(b, "2M batch left leaves behind", NULL);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "2M map (2M-aligned IOVA and PA), batches of %" PRIu64, n2);
+	print_rate(b, what, t_m2);
+	snprintf(what, sizeof(what), "2M unmap, batches of %" PRIu64, n2);
+	print_rate(b, what, t_u2);
+out:
+	ap_ctx_free(ctx);
+	return err;
+}
+
+/* ------------------------------------------------------------ table bytes */
+
+/* Map n distinct 4K pages into a fresh domain; report table and context
+ * memory per mapping.  *map_ns gets the fill time per map. */
+static int table_bytes_one(struct bench *b, uint64_t n, double *map_ns)
+{
+	struct ap_iommu *iommu;
+	struct ap_ctx *ctx = machine(b, &iommu);
+	struct ap_domain *dom;
+	const struct ap_pt *pt;
+	uint64_t before, after, allocs, tb, i, t, rng = b->seed ^ n, pa;
+	int err = 0;
+
+	if (!ctx)
+		return -1;
+	ap_ctx_mem_stats(ctx, NULL, &before);
+	if (need(b, ctx, ap_domain_new(ctx, "tb", iommu, AP_DOMAIN_PAGING, &dom),
+		 "ap_domain_new"))
+		goto out_err;
+	t = now_ns();
+	for (i = 0; i < n; i++) {
+		err = ap_map(dom, i * SZ_4K, PA_MAPPED + scatter(i, n) * SZ_4K, SZ_4K, PROT_RW);
+		if (err)
+			break;
+	}
+	t = now_ns() - t;
+	if (need(b, ctx, err, "ap_map (table bytes)"))
+		goto out_err;
+	pt = ap_domain_pt(dom);
+	tb = ap_pt_table_bytes(pt);
+	ap_ctx_mem_stats(ctx, &allocs, &after);
+	if (ap_pt_leaf_count(pt) != n || ap_pt_sizes_in_use(pt) != SZ_4K) {
+		fail(b, "table-bytes domain holds the wrong leaves", NULL);
+		goto out_err;
+	}
+	for (i = 0; i < 64; i++) {
+		uint64_t page = splitmix64(&rng) % n;
+
+		if (!ap_domain_iova_to_phys(dom, page * SZ_4K + 8, &pa) ||
+		    pa != PA_MAPPED + scatter(page, n) * SZ_4K + 8) {
+			fail(b, "table-bytes domain translates wrongly", NULL);
+			goto out_err;
+		}
+	}
+	*map_ns = (double)t / (double)n;
+	fprintf(b->out, "  %9" PRIu64 " %13" PRIu64 " %9.2f %14" PRIu64 " %9.2f %8" PRIu64
+		" %9.0f\n", n, tb, (double)tb / (double)n, after - before,
+		(double)(after - before) / (double)n, allocs, *map_ns);
+	ap_ctx_free(ctx);
+	return 0;
+out_err:
+	ap_ctx_free(ctx);
+	return -1;
+}
+
+static int bench_table_bytes(struct bench *b)
+{
+	double map_ns;
+
+	fprintf(b->out, "\ntable memory per mapped 4K page (one ap_map per page, consecutive IOVAs,\n"
+		"  scattered PAs; table = ap_pt_table_bytes, ctx = ap_ctx_mem_stats bytes\n"
+		"  the domain added, table pool chunks included; fill = ns per ap_map\n"
+		"  into the empty domain, one run, table allocation included)\n");
+	fprintf(b->out, "  %9s %13s %9s %14s %9s %8s %9s\n", "pages", "table bytes", "B/page",
+		"ctx bytes", "B/map", "allocs", "fill ns");
+	if (table_bytes_one(b, b->quick ? 65536 : 262144, &map_ns))
+		return -1;
+	if (b->quick)
+		return 0;
+	/* 1,000,000 pages only if that fill takes under about 3 s. */
+	if (map_ns * 1e6 > 3e9) {
+		fprintf(b->out, "  %9d   skipped: would take %.1f s\n", 1000000, map_ns * 1e6 / 1e9);
+		return 0;
+	}
+	return table_bytes_one(b, 1000000, &map_ns);
+}
+
+/* ------------------------------------------------------------ DMA copy */
+
+enum copy_kind { COPY_MEMCPY_RD, COPY_MEMCPY_WR, COPY_DMA_RD, COPY_DMA_WR };
+
+struct copy_state {
+	enum copy_kind kind;
+	struct ap_device *dev;
+	uint64_t iova;
+	uint8_t *ram; /* host view of the same bytes */
+	uint8_t *buf;
+	size_t len;
+	uint64_t errors;
+};
+
+static uint64_t run_copy(void *arg, uint64_t iters)
+{
+	struct copy_state *c = arg;
+	uint64_t acc = 0, i;
+
+	switch (c->kind) {
+	case COPY_MEMCPY_RD:
+		for (i = 0; i < iters; i++) {
+			memcpy(c->buf, c->ram, c->len);
+			CLOBBER(c->buf);
+			acc += c->buf[c->len - 1];
+		}
+		break;
+	case COPY_MEMCPY_WR:
+		for (i = 0; i < iters; i++) {
+			memcpy(c->ram, c->buf, c->len);
+			CLOBBER(c->ram);
+			acc += c->ram[0];
+		}
+		break;
+	case COPY_DMA_RD:
+		for (i = 0; i < iters; i++) {
+			c->errors += ap_dma_read(c->dev, c->iova, c->buf, c->len, NULL) != 0;
+			CLOBBER(c->buf);
+			acc += c->buf[c->len - 1];
+		}
+		break;
+	case COPY_DMA_WR:
+		for (i = 0; i < iters; i++) {
+			c->errors += ap_dma_write(c->dev, c->iova, c->buf, c->len, NULL) != 0;
+			CLOBBER(c->ram);
+			acc += c->ram[0];
+		}
+		break;
+	}
+	return acc;
+}
+
+/* A write then a read through the IOMMU land the right bytes. */
+static int dma_check(struct bench *b, struct ap_device *dev, uint64_t iova, uint8_t *ram,
+		     uint8_t *buf, size_t len, uint64_t *rng)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)splitmix64(rng);
+	if (ap_dma_write(dev, iova, buf, len, NULL) || memcmp(ram, buf, len))
+		return fail(b, "ap_dma_write did not land the bytes in RAM", NULL);
+	memset(buf, 0, len);
+	if (ap_dma_read(dev, iova, buf, len, NULL) || memcmp(ram, buf, len))
+		return fail(b, "ap_dma_read did not return the bytes of RAM", NULL);
+	return 0;
+}
+
+static void print_copy(struct bench *b, const char *dir, size_t len, double t_mem,
+		       double t_4k, double t_2m)
+{
+	char size[32];
+
+	if (len >= (1u << 20))
+		snprintf(size, sizeof(size), "%zu MiB", len >> 20);
+	else if (len >= 1024)
+		snprintf(size, sizeof(size), "%zu KiB", len >> 10);
+	else
+		snprintf(size, sizeof(size), "%zu B", len);
+	fprintf(b->out, "  %-7s %-5s %9.1f %7.2f | %9.1f %7.2f %7.1f%% | %9.1f %7.2f %7.1f%%\n",
+		size, dir, t_mem, (double)len / t_mem, t_4k, (double)len / t_4k,
+		100.0 * t_mem / t_4k, t_2m, (double)len / t_2m, 100.0 * t_mem / t_2m);
+}
+
+static int bench_dma(struct bench *b)
+{
+	static const size_t sizes[] = { 64, 4096, 65536, 2u << 20 };
+	struct ap_iommu *iommu;
+	struct ap_ctx *ctx = machine(b, &iommu);
+	struct ap_domain *dom;
+	struct ap_device *dev;
+	uint8_t *ram = NULL, *buf = NULL;
+	uint64_t i, rng = b->seed * 3 + 1;
+	void *host;
+	size_t k;
+	int err;
+
+	if (!ctx)
+		return -1;
+	err = need(b, ctx, ap_ram_alloc(ctx, DMA_RAM_PA, DMA_RAM_SIZE, &host), "ap_ram_alloc");
+	if (!err)
+		err = domain_with_device(b, ctx, iommu, "dma", 1, &dom, &dev);
+	/* The same RAM twice: page by page (4K leaves), and in one map (2M blocks). */
+	for (i = 0; !err && i < DMA_RAM_SIZE / SZ_4K; i++)
+		err = need(b, ctx, ap_map(dom, DMA_IOVA_4K + i * SZ_4K, DMA_RAM_PA + i * SZ_4K,
+					  SZ_4K, PROT_RW), "ap_map (DMA, 4K)");
+	if (!err)
+		err = need(b, ctx, ap_map(dom, DMA_IOVA_2M, DMA_RAM_PA, DMA_RAM_SIZE, PROT_RW),
+			   "ap_map (DMA, 2M)");
+	if (!err && !(ap_pt_sizes_in_use(ap_domain_pt(dom)) & SZ_2M))
+		err = fail(b, "the 2M DMA window was not mapped with 2M blocks", NULL);
+	if (err)
+		goto out;
+	ram = host;
+	buf = aligned_alloc(64, sizes[3]);
+	if (!buf) {
+		err = fail(b, "out of memory", NULL);
+		goto out;
+	}
+	memset(buf, 0x5a, sizes[3]);
+	fprintf(b->out, "\nDMA copy (ap_dma_read/ap_dma_write of RAM registered at 0x%llx, through\n"
+		"  4K pages and through 2M blocks, against memcpy of the same host bytes;\n"
+		"  ns per copy, GB/s, and %% = memcpy time / DMA time)\n",
+		(unsigned long long)DMA_RAM_PA);
+	fprintf(b->out, "  %-7s %-5s %9s %7s | %9s %7s %8s | %9s %7s %8s\n", "size", "dir",
+		"memcpy", "GB/s", "4K ns", "GB/s", "%memcpy", "2M ns", "GB/s", "%memcpy");
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]) && !err; k++) {
+		struct copy_state c = { .dev = dev, .ram = ram, .buf = buf, .len = sizes[k] };
+		double t_mem, t_4k, t_2m;
+		int dir;
+
+		if (dma_check(b, dev, DMA_IOVA_4K, ram, buf, sizes[k], &rng) ||
+		    dma_check(b, dev, DMA_IOVA_2M, ram, buf, sizes[k], &rng)) {
+			err = -1;
+			break;
+		}
+		for (dir = 0; dir < 2; dir++) {
+			c.kind = dir ? COPY_MEMCPY_WR : COPY_MEMCPY_RD;
+			t_mem = measure(b, run_copy, &c);
+			c.kind = dir ? COPY_DMA_WR : COPY_DMA_RD;
+			c.iova = DMA_IOVA_4K;
+			t_4k = measure(b, run_copy, &c);
+			c.iova = DMA_IOVA_2M;
+			t_2m = measure(b, run_copy, &c);
+			print_copy(b, dir ? "write" : "read", sizes[k], t_mem, t_4k, t_2m);
+		}
+		if (c.errors)
+			err = fail(b, "a timed DMA failed", ap_ctx_error(ctx));
+	}
+out:
+	free(buf);
+	ap_ctx_free(ctx);
+	return err;
+}
+
+/* ------------------------------------------------------------ driver */
+
+/* Bring the core out of any low-frequency state before the first figure. */
+static void warm_cpu(struct bench *b)
+{
+	uint64_t end = now_ns() + (b->quick ? 20000000u : 200000000u), x = b->seed;
+
+	while (now_ns() < end) {
+		int i;
+
+		for (i = 0; i < 1000; i++)
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+	}
+	b->sink += x;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ap-bench [--quick] [--seed N] [--only LIST]\n"
+		"  --quick      small counts, about 2 s in all (smoke test)\n"
+		"  --seed N     seed of the random address streams (default 1)\n"
+		"  --only LIST  comma-separated sections: translate,map,table,dma\n");
+}
+
+static int parse_sections(const char *s, unsigned *out)
+{
+	*out = 0;
+	while (s && *s) {
+		size_t len = strcspn(s, ","), k;
+		bool found = false;
+
+		for (k = 0; k < sizeof(section_names) / sizeof(section_names[0]); k++) {
+			if (strlen(section_names[k]) == len && !strncmp(s, section_names[k], len)) {
+				*out |= 1u << k;
+				found = true;
+			}
+		}
+		if (!found)
+			return -1;
+		s += len;
+		if (*s == ',')
+			s++;
+	}
+	return *out ? 0 : -1;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int ap_bench_run(FILE *out, int argc, char **argv)
+{
+	struct bench b = { .out = out, .seed = 1, .sections = SEC_ALL };
+	uint64_t t0 = now_ns();
+	int i, err = 0;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--quick")) {
+			b.quick = true;
+		} else if (!strcmp(a, "--seed") || !strncmp(a, "--seed=", 7)) {
+			const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (parse_u64(v, &b.seed)) {
+				fprintf(stderr, "ap-bench: --seed needs a number\n");
+				usage(stderr);
+				return 2;
+			}
+		} else if (!strcmp(a, "--only") || !strncmp(a, "--only=", 7)) {
+			const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (parse_sections(v, &b.sections)) {
+				fprintf(stderr, "ap-bench: --only needs a list of translate,map,table,dma\n");
+				usage(stderr);
+				return 2;
+			}
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(out);
+			return 0;
+		} else {
+			fprintf(stderr, "ap-bench: unknown argument '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	b.target_ns = b.quick ? 2000000 : 40000000;
+	b.runs = b.quick ? 3 : 9;
+	print_machine(&b);
+	warm_cpu(&b);
+	if (!err && (b.sections & SEC_TRANSLATE))
+		err = bench_translate(&b);
+	if (!err && (b.sections & SEC_MAP))
+		err = bench_map(&b);
+	if (!err && (b.sections & SEC_TABLE))
+		err = bench_table_bytes(&b);
+	if (!err && (b.sections & SEC_DMA))
+		err = bench_dma(&b);
+	if (err || b.failures) {
+		fprintf(out, "\nFAILED: a setup step or self-check failed (see stderr)\n");
+		fflush(out);
+		return 1;
+	}
+	fprintf(out, "\ntotal %.2f s (sink %016" PRIx64 ")\n", (double)(now_ns() - t0) / 1e9,
+		(uint64_t)b.sink);
+	fflush(out);
+	return 0;
+}

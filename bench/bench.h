@@ -1,0 +1,22 @@
+/*
+ * bench/bench.h - aperture's benchmark suite, shared by the stand-alone
+ * ap-bench binary and `aperture bench`.
+ */
+#ifndef APERTURE_BENCH_H
+#define APERTURE_BENCH_H
+
+#include <stdio.h>
+
+/*
+ * Run the benchmarks and print the report to `out` (diagnostics go to
+ * stderr).  argv holds the options only (no program name):
+ *   --quick      small counts, about two seconds in all (smoke tests)
+ *   --seed N     seed of the address generator (default 1)
+ *   --only LIST  run only these sections: translate,map,table,dma
+ *   --help       print usage to `out` and return 0
+ * Returns 0 on success, 2 for bad arguments, 1 when a setup step or a
+ * self-check (a translation or a DMA that gave the wrong answer) failed.
+ */
+int ap_bench_run(FILE *out, int argc, char **argv);
+
+#endif /* APERTURE_BENCH_H */
