@@ -16,8 +16,9 @@
  * Sizes are in bytes, page sizes are powers of two, and a "pgsize bitmap" has
  * bit N set when 2^N is a supported page size (Linux's pgsize_bitmap).
  *
- * Thread safety: a table may be walked (ap_pt_walk, ap_pt_iova_to_phys) while
- * it is being changed; changes themselves must be serialised by the caller.
+ * Thread safety: none yet.  Descriptors are read and written single-copy
+ * atomically, but unmap and block replacement free tables at once, so the
+ * caller serialises walks with changes.
  */
 #ifndef APERTURE_PGTABLE_H
 #define APERTURE_PGTABLE_H
@@ -117,7 +118,8 @@ AP_API int ap_pt_start_level(const struct ap_pt_walk_cfg *cfg);
  * levels above (all IOVAs below 2^ias use index 0 there).  Missing tables on
  * that path are allocated, all or nothing.  ias >= the table's IAS returns
  * the table's own configuration with ias clamped.  Errors: -EINVAL when a
- * leaf sits on the path, -ENOMEM.
+ * leaf sits on the path or the walker's own root would be a concatenated
+ * (multi-table) one, -ENOMEM.
  */
 AP_API int ap_pt_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias,
 				  struct ap_pt_walk_cfg *out);
@@ -139,10 +141,12 @@ AP_API int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa,
 
 /*
  * Unmap pgcount pages of pgsize at iova; returns the bytes unmapped, which
- * stop at the first hole and before any leaf that the range would cut (a
- * leaf is never split).  A table met at pgsize level is emptied leaf by leaf
- * under the same rule and freed once empty, as Linux frees it.  Returns 0 for
- * an unsupported pgsize or an iova beyond IAS.
+ * stop at the first hole.  A leaf larger than pgsize is never split: meeting
+ * one stops the unmap there (so unmap(X, 4K, 512) over a 2M block at X
+ * returns 0, as Linux's does).  A table met at pgsize level is emptied leaf
+ * by leaf under the same rules; when its whole span was unmapped it is freed,
+ * as Linux frees it, otherwise it stays (with what lay beyond the hole).
+ * Returns 0 for an unsupported pgsize or an iova beyond IAS.
  */
 AP_API uint64_t ap_pt_unmap_pages(struct ap_pt *pt, uint64_t iova,
 				  uint64_t pgsize, uint64_t pgcount);

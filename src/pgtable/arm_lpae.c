@@ -744,12 +744,12 @@ static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *m
 	res->level = s.start;
 	if (iova >> cfg->ias)
 		return walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.start);
+	if (table_pa >> cfg->oas)
+		return walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.start);
 	for (lvl = s.start; lvl <= LPAE_LAST_LEVEL; lvl++) {
 		const uint64_t *p;
 		uint64_t pte, size, out;
 
-		if (table_pa >> cfg->oas)
-			return walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 		p = mem->map(mem->cookie, table_pa + 8 * lvl_index(&s, lvl, iova), 8);
 		if (!p)
 			return walk_fault(res, AP_FAULT_EXTERNAL, lvl);
@@ -757,7 +757,11 @@ static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *m
 		if (!(pte & LPAE_VALID))
 			return walk_fault(res, AP_FAULT_TRANSLATION, lvl);
 		if (pte_is_table(pte, lvl)) {
+			/* A next-level address beyond OAS faults at the level of
+			 * the descriptor that holds it. */
 			table_pa = pte_to_pa(pte, s.pg_shift);
+			if (table_pa >> cfg->oas)
+				return walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 			continue;
 		}
 		if (lvl != LPAE_LAST_LEVEL && !block_allowed(&s, lvl))
@@ -797,8 +801,10 @@ static int lpae_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_wa
 	out->ias = ias;
 	if (want.start == own.start)
 		return 0;
-	if (want.start < own.start || own.pgd_bits > own.bpl || want.pgd_bits > want.bpl)
-		return -EINVAL; /* concatenated roots do not nest this way */
+	/* Entry 0 of any root (concatenated or not) holds one table, which can
+	 * only serve a walker whose own root is a single table. */
+	if (want.start < own.start || want.pgd_bits > want.bpl)
+		return -EINVAL;
 	for (lvl = own.start; lvl < want.start; lvl++) {
 		uint64_t pte;
 

@@ -1,0 +1,2082 @@
+/*
+ * Unit tests of the page-table layer (include/aperture/pgtable.h), ARM LPAE.
+ *
+ * The tables live in a simulated physical memory owned by this test: an
+ * arena at a fake physical base, handing out naturally aligned, zeroed
+ * blocks and counting every allocation, so that each test can assert that
+ * ap_pt_free() gives everything back and that ap_pt_table_bytes() tells the
+ * truth.  map() answers only for memory that is currently allocated, so a
+ * walk that follows a stale or bogus descriptor sees an unbacked address.
+ *
+ * Expected descriptor values are literals taken from
+ * shared/reference/pagetable-formats.md section 2.5 (goldens evaluated from
+ * Linux) or worked out by hand from its bit table; none is computed by a
+ * formula that mirrors the implementation.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <aperture/pgtable.h>
+
+#define SZ_4K 0x1000ull
+#define SZ_16K 0x4000ull
+#define SZ_64K 0x10000ull
+#define SZ_2M 0x200000ull
+#define SZ_4M 0x400000ull
+#define SZ_32M 0x2000000ull
+#define SZ_512M 0x20000000ull
+#define SZ_1G 0x40000000ull
+#define SZ_2G 0x80000000ull
+#define SZ_4T (1ull << 42)
+
+#define BM_4K (SZ_4K | SZ_2M | SZ_1G)
+#define BM_16K (SZ_16K | SZ_32M)
+#define BM_64K (SZ_64K | SZ_512M)
+
+#define RW (AP_PROT_READ | AP_PROT_WRITE)
+
+/* Fail with a formatted explanation (cmocka's asserts print only values). */
+#define EXPECT(cond, ...)                                    \
+	do {                                                 \
+		if (!(cond)) {                               \
+			print_error(__VA_ARGS__);            \
+			print_error("\n");                   \
+			fail_msg("check failed: %s", #cond); \
+		}                                            \
+	} while (0)
+
+typedef unsigned long long ull;
+
+/* ================================================================ memory */
+
+#define ARENA_BASE 0x40000000ull
+#define ARENA_SIZE (32ull << 20)
+#define UNIT_SHIFT 6 /* 64-byte allocation unit: the smallest LPAE PGD */
+#define NUNITS (ARENA_SIZE >> UNIT_SHIFT)
+#define MAX_CLASS 20 /* 1 MiB: larger than any concatenated PGD */
+#define POISON 0xa5
+
+struct tmem {
+	uint8_t *arena;
+	uint8_t *cls;     /* per unit: log2(size)+1 at the start of a live block */
+	uint64_t bump;    /* offset of the first never-used byte */
+	uint64_t freelist[MAX_CLASS + 1]; /* offset+1 of a free block, 0: none */
+	uint64_t allocs, frees, bytes_out, peak_bytes;
+	uint64_t handle_allocs, handle_frees;
+	int fail_in;      /* >0: the fail_in-th table allocation from now fails */
+	bool fail_handle; /* zalloc returns NULL */
+	struct ap_pt_mem mem;
+};
+
+static unsigned size_class(size_t size)
+{
+	unsigned c = UNIT_SHIFT;
+
+	while ((1ull << c) < size)
+		c++;
+	return c;
+}
+
+static void *tmem_alloc(void *cookie, size_t size, uint64_t *pa)
+{
+	struct tmem *m = cookie;
+	unsigned c = size_class(size);
+	uint64_t bsz = 1ull << c, off;
+
+	assert_true(size > 0);
+	assert_true(size == bsz); /* LPAE asks for powers of two only */
+	assert_true(c <= MAX_CLASS);
+	if (m->fail_in > 0 && --m->fail_in == 0)
+		return NULL;
+	if (m->freelist[c]) {
+		off = m->freelist[c] - 1;
+		memcpy(&m->freelist[c], m->arena + off, sizeof(uint64_t));
+	} else {
+		off = (m->bump + bsz - 1) & ~(bsz - 1);
+		if (off + bsz > ARENA_SIZE)
+			return NULL;
+		m->bump = off + bsz;
+	}
+	memset(m->arena + off, 0, bsz);
+	m->cls[off >> UNIT_SHIFT] = (uint8_t)(c + 1);
+	m->allocs++;
+	m->bytes_out += bsz;
+	if (m->bytes_out > m->peak_bytes)
+		m->peak_bytes = m->bytes_out;
+	*pa = ARENA_BASE + off;
+	return m->arena + off;
+}
+
+static void tmem_free(void *cookie, void *table, uint64_t pa, size_t size)
+{
+	struct tmem *m = cookie;
+	unsigned c = size_class(size);
+	uint64_t off = pa - ARENA_BASE;
+
+	EXPECT(pa >= ARENA_BASE && off < ARENA_SIZE, "free of pa %llx outside the arena",
+	       (ull)pa);
+	EXPECT((uint8_t *)table == m->arena + off, "free: pointer and pa %llx disagree",
+	       (ull)pa);
+	EXPECT(m->cls[off >> UNIT_SHIFT] == c + 1,
+	       "free of pa %llx size %zu: not a live block of that size", (ull)pa, size);
+	m->cls[off >> UNIT_SHIFT] = 0;
+	memset(m->arena + off, POISON, 1ull << c);
+	off++;
+	memcpy(m->arena + off - 1, &m->freelist[c], sizeof(uint64_t));
+	m->freelist[c] = off;
+	m->frees++;
+	m->bytes_out -= 1ull << c;
+}
+
+static void *tmem_map(void *cookie, uint64_t pa, size_t len)
+{
+	struct tmem *m = cookie;
+	uint64_t off;
+	unsigned c;
+
+	if (pa < ARENA_BASE || pa - ARENA_BASE >= ARENA_SIZE || len == 0)
+		return NULL;
+	off = pa - ARENA_BASE;
+	for (c = UNIT_SHIFT; c <= MAX_CLASS; c++) {
+		uint64_t start = off & ~((1ull << c) - 1);
+
+		if (m->cls[start >> UNIT_SHIFT] == c + 1)
+			return off + len <= start + (1ull << c) ? m->arena + off : NULL;
+	}
+	return NULL;
+}
+
+static void *tmem_zalloc(void *cookie, size_t size)
+{
+	struct tmem *m = cookie;
+
+	if (m->fail_handle)
+		return NULL;
+	m->handle_allocs++;
+	return calloc(1, size);
+}
+
+static void tmem_release(void *cookie, void *p)
+{
+	struct tmem *m = cookie;
+
+	m->handle_frees++;
+	free(p);
+}
+
+static struct tmem *tmem_new(void)
+{
+	struct tmem *m = calloc(1, sizeof(*m));
+
+	assert_non_null(m);
+	m->arena = calloc(1, ARENA_SIZE);
+	m->cls = calloc(1, NUNITS);
+	assert_non_null(m->arena);
+	assert_non_null(m->cls);
+	m->mem.cookie = m;
+	m->mem.alloc = tmem_alloc;
+	m->mem.free = tmem_free;
+	m->mem.map = tmem_map;
+	m->mem.zalloc = tmem_zalloc;
+	m->mem.release = tmem_release;
+	return m;
+}
+
+/* Everything handed out came back. */
+static void tmem_assert_empty(const struct tmem *m)
+{
+	EXPECT(m->allocs == m->frees, "table memory leak: %llu allocs, %llu frees",
+	       (ull)m->allocs, (ull)m->frees);
+	assert_int_equal(m->bytes_out, 0);
+	EXPECT(m->handle_allocs == m->handle_frees, "handle leak: %llu allocs, %llu frees",
+	       (ull)m->handle_allocs, (ull)m->handle_frees);
+}
+
+static void tmem_destroy(struct tmem *m)
+{
+	free(m->arena);
+	free(m->cls);
+	free(m);
+}
+
+/* A descriptor of a table in test memory, read by hand. */
+static uint64_t rd_desc(struct tmem *m, uint64_t table_pa, unsigned idx)
+{
+	uint64_t *p = tmem_map(m, table_pa + 8ull * idx, 8);
+
+	EXPECT(p != NULL, "descriptor at %llx[%u] is not in allocated memory",
+	       (ull)table_pa, idx);
+	return *p;
+}
+
+static void wr_desc(struct tmem *m, uint64_t table_pa, unsigned idx, uint64_t v)
+{
+	uint64_t *p = tmem_map(m, table_pa + 8ull * idx, 8);
+
+	assert_non_null(p);
+	*p = v;
+}
+
+/* Allocate a table in test memory, outside any ap_pt. */
+static uint64_t hand_table(struct tmem *m, size_t size)
+{
+	uint64_t pa = 0;
+
+	assert_non_null(tmem_alloc(m, size, &pa));
+	return pa;
+}
+
+/* ================================================================ helpers */
+
+static struct ap_pt *mkpt_full(struct tmem *m, enum ap_pt_format fmt, unsigned ias,
+			       unsigned oas, uint64_t bitmap, uint64_t host, bool coherent,
+			       uint32_t quirks)
+{
+	struct ap_pt_cfg cfg = {
+		.format = fmt,
+		.ias = ias,
+		.oas = oas,
+		.pgsize_bitmap = bitmap,
+		.host_page_size = host,
+		.coherent_walk = coherent,
+		.quirks = quirks,
+	};
+	struct ap_pt *pt = NULL;
+	int err = ap_pt_alloc(&cfg, &m->mem, &pt);
+
+	EXPECT(err == 0, "ap_pt_alloc(fmt %d ias %u oas %u bitmap %llx) = %d", (int)fmt, ias,
+	       oas, (ull)bitmap, err);
+	assert_non_null(pt);
+	return pt;
+}
+
+static struct ap_pt *mkpt(struct tmem *m, enum ap_pt_format fmt, unsigned ias, unsigned oas,
+			  uint64_t bitmap)
+{
+	return mkpt_full(m, fmt, ias, oas, bitmap, 0, true, 0);
+}
+
+static int try_alloc(struct tmem *m, enum ap_pt_format fmt, unsigned ias, unsigned oas,
+		     uint64_t bitmap, uint64_t host, uint32_t quirks)
+{
+	struct ap_pt_cfg cfg = {
+		.format = fmt,
+		.ias = ias,
+		.oas = oas,
+		.pgsize_bitmap = bitmap,
+		.host_page_size = host,
+		.coherent_walk = true,
+		.quirks = quirks,
+	};
+	struct ap_pt *pt = (struct ap_pt *)(uintptr_t)0x1234; /* must stay untouched */
+	int err = ap_pt_alloc(&cfg, &m->mem, &pt);
+
+	if (err) {
+		assert_ptr_equal(pt, (struct ap_pt *)(uintptr_t)0x1234);
+		tmem_assert_empty(m);
+	} else {
+		ap_pt_free(pt);
+		tmem_assert_empty(m);
+	}
+	return err;
+}
+
+static int map1(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot)
+{
+	uint64_t mapped = 0;
+	int err = ap_pt_map_pages(pt, iova, pa, size, 1, prot, &mapped);
+
+	if (!err)
+		assert_int_equal(mapped, size);
+	else
+		assert_int_equal(mapped, 0);
+	return err;
+}
+
+static void expect_phys(const struct ap_pt *pt, uint64_t iova, uint64_t want)
+{
+	uint64_t pa = 0xdeadbeef;
+
+	EXPECT(ap_pt_iova_to_phys(pt, iova, &pa), "iova %llx: not mapped, want pa %llx",
+	       (ull)iova, (ull)want);
+	EXPECT(pa == want, "iova %llx: pa %llx, want %llx", (ull)iova, (ull)pa, (ull)want);
+}
+
+static void expect_unmapped(const struct ap_pt *pt, uint64_t iova)
+{
+	uint64_t pa = 0;
+
+	EXPECT(!ap_pt_iova_to_phys(pt, iova, &pa), "iova %llx: mapped to %llx, want nothing",
+	       (ull)iova, (ull)pa);
+}
+
+/* Leaves collected by ap_pt_for_each_leaf. */
+struct leafvec {
+	struct ap_pt_leaf *v;
+	size_t n, cap;
+};
+
+static int collect_cb(void *arg, const struct ap_pt_leaf *leaf)
+{
+	struct leafvec *lv = arg;
+
+	if (lv->n == lv->cap) {
+		lv->cap = lv->cap ? 2 * lv->cap : 64;
+		lv->v = realloc(lv->v, lv->cap * sizeof(*lv->v));
+		assert_non_null(lv->v);
+	}
+	lv->v[lv->n++] = *leaf;
+	return 0;
+}
+
+static void collect(const struct ap_pt *pt, uint64_t first, uint64_t last, struct leafvec *lv)
+{
+	lv->n = 0;
+	assert_int_equal(ap_pt_for_each_leaf(pt, first, last, collect_cb, lv), 0);
+}
+
+/* The one leaf mapping iova. */
+static struct ap_pt_leaf leaf_at(const struct ap_pt *pt, uint64_t iova)
+{
+	struct leafvec lv = { 0 };
+	struct ap_pt_leaf leaf;
+
+	collect(pt, iova, iova, &lv);
+	EXPECT(lv.n == 1, "iova %llx: %zu leaves, want 1", (ull)iova, lv.n);
+	leaf = lv.v[0];
+	free(lv.v);
+	return leaf;
+}
+
+static uint64_t root_pa(const struct ap_pt *pt)
+{
+	struct ap_pt_walk_cfg wc;
+
+	ap_pt_get_walk_cfg(pt, &wc);
+	return wc.root;
+}
+
+/* The descriptor's output address (4K/16K granule: bits 47:12). */
+static uint64_t desc_addr(uint64_t d)
+{
+	return d & 0x0000fffffffff000ull;
+}
+
+/* ================================================================ 1. descriptors */
+
+static void test_golden_descriptors(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt;
+	struct ap_pt_leaf l;
+	uint64_t t0, t1, t2, d;
+
+	(void)state;
+	/* S1 4K, ias 48: the three goldens of section 2.5. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	assert_int_equal(map1(pt, 0x40001000, 0x40001000, SZ_4K, RW), 0);
+	assert_int_equal(map1(pt, 0x80200000, 0x80200000, SZ_2M, RW | AP_PROT_CACHE), 0);
+	assert_int_equal(map1(pt, 0xc0000000, 0xc0000000, SZ_1G,
+			      AP_PROT_READ | AP_PROT_NOEXEC), 0);
+
+	l = leaf_at(pt, 0x40001000);
+	assert_int_equal(l.pte, 0x0000000040001e43ull);
+	assert_int_equal(l.level, 3);
+	assert_int_equal(l.size, SZ_4K);
+	assert_int_equal(l.iova, 0x40001000);
+	assert_int_equal(l.pa, 0x40001000);
+	assert_int_equal(l.prot, RW);
+
+	l = leaf_at(pt, 0x80200000);
+	assert_int_equal(l.pte, 0x0000000080200f45ull);
+	assert_int_equal(l.level, 2);
+	assert_int_equal(l.size, SZ_2M);
+	assert_int_equal(l.prot, RW | AP_PROT_CACHE);
+
+	l = leaf_at(pt, 0xc0000000);
+	assert_int_equal(l.pte, 0x00600000c0000ec1ull);
+	assert_int_equal(l.level, 1);
+	assert_int_equal(l.size, SZ_1G);
+	assert_int_equal(l.prot, AP_PROT_READ | AP_PROT_NOEXEC);
+
+	/* Coherent walk: table descriptors are exactly PA | 3. */
+	t0 = root_pa(pt);
+	d = rd_desc(m, t0, 0);
+	assert_int_equal(d & ~desc_addr(d), 3);
+	t1 = desc_addr(d);
+	d = rd_desc(m, t1, 1); /* 0x40001000 -> L1 index 1 */
+	assert_int_equal(d & ~desc_addr(d), 3);
+	t2 = desc_addr(d);
+	d = rd_desc(m, t2, 0);
+	assert_int_equal(d & ~desc_addr(d), 3);
+	assert_int_equal(rd_desc(m, desc_addr(d), 1), 0x0000000040001e43ull);
+	/* The 1G block sits in L1 index 3 of the same L1 table. */
+	assert_int_equal(rd_desc(m, t1, 3), 0x00600000c0000ec1ull);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* S1 with ARM_NS: NS in the leaf, NSTable (bit 63) in every table. */
+	pt = mkpt_full(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K, 0, true, AP_PT_QUIRK_ARM_NS);
+	assert_int_equal(map1(pt, 0x1000, 0x1000, SZ_4K, RW), 0);
+	assert_int_equal(leaf_at(pt, 0x1000).pte, 0x0000000000001e63ull);
+	d = rd_desc(m, root_pa(pt), 0);
+	assert_int_equal(d & ~desc_addr(d), 0x8000000000000003ull);
+	d = rd_desc(m, desc_addr(d), 0);
+	assert_int_equal(d & ~desc_addr(d), 0x8000000000000003ull);
+	d = rd_desc(m, desc_addr(d), 0);
+	assert_int_equal(d & ~desc_addr(d), 0x8000000000000003ull);
+	assert_int_equal(rd_desc(m, desc_addr(d), 1), 0x0000000000001e63ull);
+	expect_phys(pt, 0x1234, 0x1234);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* Non-coherent walk: table descriptors carry bit 55, leaves do not. */
+	pt = mkpt_full(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K, 0, false, 0);
+	assert_int_equal(map1(pt, 0x40001000, 0x40001000, SZ_4K, RW), 0);
+	assert_int_equal(leaf_at(pt, 0x40001000).pte, 0x0000000040001e43ull);
+	d = rd_desc(m, root_pa(pt), 0);
+	assert_int_equal(d & ~desc_addr(d), 0x0080000000000003ull);
+	d = rd_desc(m, desc_addr(d), 1);
+	assert_int_equal(d & ~desc_addr(d), 0x0080000000000003ull);
+	d = rd_desc(m, desc_addr(d), 0);
+	assert_int_equal(d & ~desc_addr(d), 0x0080000000000003ull);
+	expect_phys(pt, 0x40001abc, 0x40001abc);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* S2 golden: rw + cache, 1G block at 0x40000000. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S2, 40, 40, BM_4K);
+	assert_int_equal(map1(pt, 0x40000000, 0x40000000, SZ_1G, RW | AP_PROT_CACHE), 0);
+	l = leaf_at(pt, 0x40000000);
+	assert_int_equal(l.pte, 0x00000000400007fdull);
+	assert_int_equal(l.level, 1);
+	assert_int_equal(l.prot, RW | AP_PROT_CACHE);
+	/* 4K S2 ias=oas=40 is concatenated at L1: the block is in the root. */
+	assert_int_equal(rd_desc(m, root_pa(pt), 1), 0x00000000400007fdull);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+/*
+ * Every prot of r,w,c,n,m,p with r or w, stage 1 4K page at 0x40001000.
+ * By hand from section 2.5: type 0b11 | AF (0x400) | nG (0x800) = 0xc03;
+ * AP[1] 0x40 unless p; AP[2] 0x80 for r without w; AttrIndx 2 (0x8) for m,
+ * else 1 (0x4) for c; SH 0x300 with c, else 0x200; n: bits 53,54.
+ */
+#define R AP_PROT_READ
+#define W AP_PROT_WRITE
+#define C AP_PROT_CACHE
+#define N AP_PROT_NOEXEC
+#define M AP_PROT_MMIO
+#define P AP_PROT_PRIV
+static const struct {
+	unsigned prot;
+	uint64_t pte;
+} s1_prot_table[] = {
+	{ R, 0x0000000040001ec3ull },
+	{ R | C, 0x0000000040001fc7ull },
+	{ R | M, 0x0000000040001ecbull },
+	{ R | C | M, 0x0000000040001fcbull },
+	{ R | P, 0x0000000040001e83ull },
+	{ R | C | P, 0x0000000040001f87ull },
+	{ R | M | P, 0x0000000040001e8bull },
+	{ R | C | M | P, 0x0000000040001f8bull },
+	{ R | N, 0x0060000040001ec3ull },
+	{ R | C | N, 0x0060000040001fc7ull },
+	{ R | M | N, 0x0060000040001ecbull },
+	{ R | C | M | N, 0x0060000040001fcbull },
+	{ R | P | N, 0x0060000040001e83ull },
+	{ R | C | P | N, 0x0060000040001f87ull },
+	{ R | M | P | N, 0x0060000040001e8bull },
+	{ R | C | M | P | N, 0x0060000040001f8bull },
+
+	{ W, 0x0000000040001e43ull },
+	{ W | C, 0x0000000040001f47ull },
+	{ W | M, 0x0000000040001e4bull },
+	{ W | C | M, 0x0000000040001f4bull },
+	{ W | P, 0x0000000040001e03ull },
+	{ W | C | P, 0x0000000040001f07ull },
+	{ W | M | P, 0x0000000040001e0bull },
+	{ W | C | M | P, 0x0000000040001f0bull },
+	{ W | N, 0x0060000040001e43ull },
+	{ W | C | N, 0x0060000040001f47ull },
+	{ W | M | N, 0x0060000040001e4bull },
+	{ W | C | M | N, 0x0060000040001f4bull },
+	{ W | P | N, 0x0060000040001e03ull },
+	{ W | C | P | N, 0x0060000040001f07ull },
+	{ W | M | P | N, 0x0060000040001e0bull },
+	{ W | C | M | P | N, 0x0060000040001f0bull },
+
+	{ R | W, 0x0000000040001e43ull },
+	{ R | W | C, 0x0000000040001f47ull },
+	{ R | W | M, 0x0000000040001e4bull },
+	{ R | W | C | M, 0x0000000040001f4bull },
+	{ R | W | P, 0x0000000040001e03ull },
+	{ R | W | C | P, 0x0000000040001f07ull },
+	{ R | W | M | P, 0x0000000040001e0bull },
+	{ R | W | C | M | P, 0x0000000040001f0bull },
+	{ R | W | N, 0x0060000040001e43ull },
+	{ R | W | C | N, 0x0060000040001f47ull },
+	{ R | W | M | N, 0x0060000040001e4bull },
+	{ R | W | C | M | N, 0x0060000040001f4bull },
+	{ R | W | P | N, 0x0060000040001e03ull },
+	{ R | W | C | P | N, 0x0060000040001f07ull },
+	{ R | W | M | P | N, 0x0060000040001e0bull },
+	{ R | W | C | M | P | N, 0x0060000040001f0bull },
+};
+
+/*
+ * Stage 2, 4K page at 0x40001000, by hand: type 0b11 | AF = 0x403; S2AP
+ * read 0x40, write 0x80; MemAttr device 0x04, cache 0x3c, else NC 0x14;
+ * SH as stage 1; no nG; PRIV has no encoding.
+ */
+static const struct {
+	unsigned prot;
+	uint64_t pte;
+} s2_prot_table[] = {
+	{ R, 0x0000000040001657ull },
+	{ W, 0x0000000040001697ull },
+	{ R | W, 0x00000000400016d7ull },
+	{ R | W | P, 0x00000000400016d7ull },
+	{ R | W | C, 0x00000000400017ffull },
+	{ R | W | M, 0x00000000400016c7ull },
+	{ R | W | C | M, 0x00000000400017c7ull },
+	{ W | C | N, 0x00600000400017bfull },
+	{ R | M | N, 0x0060000040001647ull },
+};
+#undef R
+#undef W
+#undef C
+#undef N
+#undef M
+#undef P
+
+/* What a stage-1 leaf's prot reads back as: AP[2] clear means writable. */
+static unsigned s1_decoded(unsigned prot)
+{
+	unsigned want = AP_PROT_READ;
+
+	if (prot & AP_PROT_WRITE)
+		want |= AP_PROT_WRITE;
+	want |= prot & (AP_PROT_NOEXEC | AP_PROT_PRIV);
+	if (prot & AP_PROT_MMIO)
+		want |= AP_PROT_MMIO;
+	else if (prot & AP_PROT_CACHE)
+		want |= AP_PROT_CACHE;
+	return want;
+}
+
+static void test_prot_table(void **state)
+{
+	struct tmem *m = tmem_new();
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(s1_prot_table) / sizeof(s1_prot_table[0]); i++) {
+		struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+		struct ap_pt_leaf l;
+		unsigned prot = s1_prot_table[i].prot;
+
+		assert_int_equal(map1(pt, 0x40001000, 0x40001000, SZ_4K, prot), 0);
+		l = leaf_at(pt, 0x40001000);
+		EXPECT(l.pte == s1_prot_table[i].pte, "S1 prot %#x: pte %016llx, want %016llx",
+		       prot, (ull)l.pte, (ull)s1_prot_table[i].pte);
+		EXPECT(l.prot == s1_decoded(prot), "S1 prot %#x decodes as %#x", prot, l.prot);
+		expect_phys(pt, 0x40001fff, 0x40001fff);
+		ap_pt_free(pt);
+	}
+	for (i = 0; i < sizeof(s2_prot_table) / sizeof(s2_prot_table[0]); i++) {
+		struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S2, 48, 48, BM_4K);
+		struct ap_pt_leaf l;
+		unsigned prot = s2_prot_table[i].prot;
+
+		assert_int_equal(map1(pt, 0x40001000, 0x40001000, SZ_4K, prot), 0);
+		l = leaf_at(pt, 0x40001000);
+		EXPECT(l.pte == s2_prot_table[i].pte, "S2 prot %#x: pte %016llx, want %016llx",
+		       prot, (ull)l.pte, (ull)s2_prot_table[i].pte);
+		expect_phys(pt, 0x40001004, 0x40001004);
+		ap_pt_free(pt);
+	}
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+/* 64K granule, 52-bit OA: PA[51:48] folds into descriptor bits 15:12. */
+static void test_lpa_fold(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 52, BM_64K | SZ_4T);
+	struct ap_pt_cfg cfg;
+	struct ap_pt_leaf l;
+
+	(void)state;
+	ap_pt_get_cfg(pt, &cfg);
+	assert_int_equal(cfg.pgsize_bitmap, BM_64K | SZ_4T); /* 4T kept: oas > 48 */
+	assert_int_equal(map1(pt, 0x10000, 0x000f000000010000ull, SZ_64K, RW), 0);
+	l = leaf_at(pt, 0x10000);
+	/* (pa | pa >> 36) & bits 47:12 = 0x1f000, then the rw page bits 0xe43. */
+	assert_int_equal(l.pte, 0x000000000001fe43ull);
+	assert_int_equal(l.pa, 0x000f000000010000ull);
+	expect_phys(pt, 0x10042, 0x000f000000010042ull);
+	/* A 4T block at L1 is a legal size here. */
+	assert_int_equal(map1(pt, SZ_4T, SZ_4T, SZ_4T, RW), 0);
+	l = leaf_at(pt, SZ_4T + 5);
+	assert_int_equal(l.level, 1);
+	assert_int_equal(l.size, SZ_4T);
+	expect_phys(pt, SZ_4T + 0x123456789ull, SZ_4T + 0x123456789ull);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* With oas 48 the 4T size is not offered. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_64K | SZ_4T);
+	ap_pt_get_cfg(pt, &cfg);
+	assert_int_equal(cfg.pgsize_bitmap, BM_64K);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+/* ================================================================ 2. Linux selftest */
+
+static void selftest_one(struct tmem *m, enum ap_pt_format fmt, uint64_t bitmap, unsigned ias,
+			 unsigned oas)
+{
+	struct ap_pt *pt = mkpt(m, fmt, ias, oas, bitmap);
+	struct ap_pt_cfg cfg;
+	uint64_t iova, size, mapped, pa;
+	unsigned j;
+
+	ap_pt_get_cfg(pt, &cfg);
+	EXPECT(cfg.pgsize_bitmap == bitmap, "fmt %d ias %u oas %u: bitmap %llx -> %llx",
+	       (int)fmt, ias, oas, (ull)bitmap, (ull)cfg.pgsize_bitmap);
+
+	EXPECT(!ap_pt_iova_to_phys(pt, 42, &pa), "empty table translates 42");
+	EXPECT(!ap_pt_iova_to_phys(pt, SZ_1G + 42, &pa), "empty table translates 1G+42");
+	EXPECT(!ap_pt_iova_to_phys(pt, SZ_2G + 42, &pa), "empty table translates 2G+42");
+
+	iova = 0;
+	for (j = 0; j < 64; j++) {
+		int err;
+
+		if (!(cfg.pgsize_bitmap & (1ull << j)))
+			continue;
+		size = 1ull << j;
+		mapped = 0;
+		err = ap_pt_map_pages(pt, iova, iova, size, 1,
+				      RW | AP_PROT_NOEXEC | AP_PROT_CACHE, &mapped);
+		EXPECT(err == 0 && mapped == size,
+		       "fmt %d bm %llx ias %u oas %u: map %llx size %llx: %d mapped %llx",
+		       (int)fmt, (ull)bitmap, ias, oas, (ull)iova, (ull)size, err, (ull)mapped);
+		mapped = 0;
+		err = ap_pt_map_pages(pt, iova, iova + size, size, 1,
+				      AP_PROT_READ | AP_PROT_NOEXEC, &mapped);
+		EXPECT(err == -EEXIST && mapped == 0,
+		       "fmt %d bm %llx ias %u oas %u: overlapping map %llx size %llx: %d",
+		       (int)fmt, (ull)bitmap, ias, oas, (ull)iova, (ull)size, err);
+		EXPECT(ap_pt_iova_to_phys(pt, iova + 42, &pa) && pa == iova + 42,
+		       "fmt %d bm %llx ias %u oas %u: iova %llx+42 does not translate",
+		       (int)fmt, (ull)bitmap, ias, oas, (ull)iova);
+		iova += SZ_1G;
+	}
+
+	iova = 0;
+	for (j = 0; j < 64; j++) {
+		uint64_t got;
+		int err;
+
+		if (!(cfg.pgsize_bitmap & (1ull << j)))
+			continue;
+		size = 1ull << j;
+		got = ap_pt_unmap_pages(pt, iova, size, 1);
+		EXPECT(got == size, "fmt %d bm %llx ias %u oas %u: unmap %llx size %llx -> %llx",
+		       (int)fmt, (ull)bitmap, ias, oas, (ull)iova, (ull)size, (ull)got);
+		EXPECT(!ap_pt_iova_to_phys(pt, iova + 42, &pa),
+		       "fmt %d bm %llx ias %u oas %u: %llx+42 translates after unmap",
+		       (int)fmt, (ull)bitmap, ias, oas, (ull)iova);
+		mapped = 0;
+		err = ap_pt_map_pages(pt, iova, iova, size, 1, AP_PROT_WRITE, &mapped);
+		EXPECT(err == 0 && mapped == size,
+		       "fmt %d bm %llx ias %u oas %u: remap %llx size %llx: %d", (int)fmt,
+		       (ull)bitmap, ias, oas, (ull)iova, (ull)size, err);
+		EXPECT(ap_pt_iova_to_phys(pt, iova + 42, &pa) && pa == iova + 42,
+		       "fmt %d bm %llx ias %u oas %u: remapped %llx+42 does not translate",
+		       (int)fmt, (ull)bitmap, ias, oas, (ull)iova);
+		iova += SZ_1G;
+	}
+
+	/* The last largest page below 2^ias: concatenated-PGD corner cases. */
+	size = 1ull << (63 - __builtin_clzll(cfg.pgsize_bitmap));
+	iova = (1ull << cfg.ias) - size;
+	mapped = 0;
+	EXPECT(ap_pt_map_pages(pt, iova, iova, size, 1, RW | AP_PROT_NOEXEC | AP_PROT_CACHE,
+			       &mapped) == 0 && mapped == size,
+	       "fmt %d bm %llx ias %u oas %u: map of the last page %llx failed", (int)fmt,
+	       (ull)bitmap, ias, oas, (ull)iova);
+	EXPECT(ap_pt_iova_to_phys(pt, iova + size - 1, &pa) && pa == iova + size - 1,
+	       "last page does not translate");
+	EXPECT(ap_pt_unmap_pages(pt, iova, size, 1) == size,
+	       "fmt %d bm %llx ias %u oas %u: unmap of the last page %llx", (int)fmt,
+	       (ull)bitmap, ias, oas, (ull)iova);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+}
+
+static void test_linux_selftest(void **state)
+{
+	static const uint64_t bitmaps[] = { BM_4K, BM_16K, BM_64K };
+	static const unsigned bits[] = { 32, 36, 40, 42, 44, 48 };
+	struct tmem *m = tmem_new();
+	unsigned b, i, o, configs = 0;
+
+	(void)state;
+	for (b = 0; b < 3; b++)
+		for (i = 0; i < 6; i++)
+			for (o = i; o < 6; o++) {
+				selftest_one(m, AP_PT_ARM_LPAE_S1, bitmaps[b], bits[i], bits[o]);
+				selftest_one(m, AP_PT_ARM_LPAE_S2, bitmaps[b], bits[i], bits[o]);
+				configs++;
+			}
+	assert_int_equal(configs, 63);
+	tmem_destroy(m);
+}
+
+/* ================================================================ 3. geometry */
+
+struct geo {
+	enum ap_pt_format fmt;
+	uint64_t bitmap;
+	unsigned ias, oas;
+	int start;
+	uint64_t pgd_bytes; /* 8 x PGD entries (incl. concatenation), at least 64 */
+};
+
+static void test_geometry(void **state)
+{
+	/* Section 2.2's table (ias = oas), plus the OAS-keyed cases of 2.3. */
+	static const struct geo g[] = {
+		{ AP_PT_ARM_LPAE_S1, BM_4K, 32, 32, 1, 64 },
+		{ AP_PT_ARM_LPAE_S1, BM_4K, 36, 36, 1, 512 },
+		{ AP_PT_ARM_LPAE_S1, BM_4K, 40, 40, 0, 64 },
+		{ AP_PT_ARM_LPAE_S2, BM_4K, 40, 40, 1, 8192 },
+		{ AP_PT_ARM_LPAE_S2, BM_4K, 40, 48, 0, 64 },
+		{ AP_PT_ARM_LPAE_S1, BM_4K, 42, 42, 0, 64 },
+		{ AP_PT_ARM_LPAE_S2, BM_4K, 42, 42, 1, 32768 },
+		{ AP_PT_ARM_LPAE_S2, BM_4K, 42, 44, 0, 64 },
+		{ AP_PT_ARM_LPAE_S1, BM_4K, 44, 44, 0, 256 },
+		{ AP_PT_ARM_LPAE_S2, BM_4K, 44, 44, 0, 256 },
+		{ AP_PT_ARM_LPAE_S1, BM_4K, 48, 48, 0, 4096 },
+		{ AP_PT_ARM_LPAE_S2, BM_4K, 48, 48, 0, 4096 },
+		{ AP_PT_ARM_LPAE_S1, BM_4K, 52, 52, 0, 4096 }, /* clamped to 48 */
+		{ AP_PT_ARM_LPAE_S1, BM_4K, 39, 40, 1, 4096 },
+		{ AP_PT_ARM_LPAE_S1, BM_16K, 32, 32, 2, 1024 },
+		{ AP_PT_ARM_LPAE_S1, BM_16K, 36, 36, 2, 16384 },
+		{ AP_PT_ARM_LPAE_S1, BM_16K, 40, 40, 1, 128 },
+		{ AP_PT_ARM_LPAE_S2, BM_16K, 40, 40, 2, 262144 },
+		{ AP_PT_ARM_LPAE_S2, BM_16K, 40, 48, 1, 128 },
+		{ AP_PT_ARM_LPAE_S1, BM_16K, 42, 42, 1, 512 },
+		{ AP_PT_ARM_LPAE_S2, BM_16K, 44, 44, 1, 2048 },
+		{ AP_PT_ARM_LPAE_S1, BM_16K, 48, 48, 0, 64 },
+		{ AP_PT_ARM_LPAE_S2, BM_16K, 48, 48, 1, 32768 },
+		{ AP_PT_ARM_LPAE_S2, BM_16K, 48, 44, 1, 32768 }, /* ias == 48 alone */
+		{ AP_PT_ARM_LPAE_S1, BM_64K, 32, 32, 2, 64 },
+		{ AP_PT_ARM_LPAE_S1, BM_64K, 36, 36, 2, 1024 },
+		{ AP_PT_ARM_LPAE_S1, BM_64K, 40, 40, 2, 16384 },
+		{ AP_PT_ARM_LPAE_S2, BM_64K, 42, 42, 2, 65536 },
+		{ AP_PT_ARM_LPAE_S1, BM_64K, 44, 44, 1, 64 },
+		{ AP_PT_ARM_LPAE_S1, BM_64K, 48, 48, 1, 512 },
+		{ AP_PT_ARM_LPAE_S2, BM_64K, 52, 52, 1, 8192 },
+	};
+	struct tmem *m = tmem_new();
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+		struct ap_pt *pt = mkpt(m, g[i].fmt, g[i].ias, g[i].oas, g[i].bitmap);
+		struct ap_pt_walk_cfg wc;
+		int start;
+
+		ap_pt_get_walk_cfg(pt, &wc);
+		start = ap_pt_start_level(&wc);
+		EXPECT(start == g[i].start, "case %zu (fmt %d ias %u oas %u): start level %d, want %d",
+		       i, (int)g[i].fmt, g[i].ias, g[i].oas, start, g[i].start);
+		EXPECT(ap_pt_table_bytes(pt) == g[i].pgd_bytes,
+		       "case %zu (fmt %d ias %u oas %u): PGD %llu bytes, want %llu", i, (int)g[i].fmt,
+		       g[i].ias, g[i].oas, (ull)ap_pt_table_bytes(pt), (ull)g[i].pgd_bytes);
+		assert_int_equal(m->bytes_out >= g[i].pgd_bytes, 1);
+		assert_int_equal(wc.root & (g[i].pgd_bytes - 1), 0); /* naturally aligned */
+		ap_pt_free(pt);
+		tmem_assert_empty(m);
+	}
+
+	/* Walker configurations on their own. */
+	{
+		struct ap_pt_walk_cfg wc = { AP_PT_ARM_LPAE_S2, 12, 40, 40, 0 };
+
+		assert_int_equal(ap_pt_start_level(&wc), 1);
+		wc.oas = 48;
+		assert_int_equal(ap_pt_start_level(&wc), 0);
+		wc.format = AP_PT_ARM_LPAE_S1;
+		wc.oas = 40;
+		assert_int_equal(ap_pt_start_level(&wc), 0);
+		wc.oas = 39;
+		assert_int_equal(ap_pt_start_level(&wc), -1);
+		wc.oas = 40;
+		wc.granule_shift = 13;
+		assert_int_equal(ap_pt_start_level(&wc), -1);
+		wc.granule_shift = 14;
+		wc.ias = 47; /* 33 bits to resolve, 11 a level: L1 */
+		assert_int_equal(ap_pt_start_level(&wc), 1);
+		wc.ias = 48;
+		assert_int_equal(ap_pt_start_level(&wc), 0);
+		wc.format = AP_PT_ARM_LPAE_S2; /* ias 48: concatenated */
+		assert_int_equal(ap_pt_start_level(&wc), 1);
+		wc.format = (enum ap_pt_format)99;
+		assert_int_equal(ap_pt_start_level(&wc), -1);
+	}
+	tmem_destroy(m);
+}
+
+static uint64_t restricted(struct tmem *m, uint64_t bitmap, uint64_t host)
+{
+	struct ap_pt *pt = mkpt_full(m, AP_PT_ARM_LPAE_S1, 40, 40, bitmap, host, true, 0);
+	struct ap_pt_cfg cfg;
+
+	ap_pt_get_cfg(pt, &cfg);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	return cfg.pgsize_bitmap;
+}
+
+static void test_alloc_rules(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt;
+	struct ap_pt_cfg cfg;
+
+	(void)state;
+	/* restrict_pgsizes: host size first, else largest below, else smallest above. */
+	assert_int_equal(restricted(m, SZ_4K | SZ_16K | SZ_64K, 0), SZ_4K);
+	assert_int_equal(restricted(m, SZ_4K | SZ_16K | SZ_64K, SZ_4K), SZ_4K);
+	assert_int_equal(restricted(m, SZ_16K | SZ_64K, SZ_4K), SZ_16K);
+	assert_int_equal(restricted(m, SZ_64K | SZ_512M | SZ_2M, SZ_4K), BM_64K);
+	assert_int_equal(restricted(m, BM_4K | BM_64K, SZ_16K), BM_4K);
+	assert_int_equal(restricted(m, BM_64K, SZ_16K), BM_64K);
+	assert_int_equal(restricted(m, SZ_4K | SZ_16K | SZ_64K, SZ_64K), SZ_64K);
+	assert_int_equal(restricted(m, SZ_4K | SZ_16K, SZ_64K), SZ_16K);
+	assert_int_equal(restricted(m, BM_4K | BM_16K | BM_64K, SZ_16K), BM_16K);
+	assert_int_equal(restricted(m, BM_4K | SZ_32M | SZ_512M, 0), BM_4K);
+	assert_int_equal(restricted(m, ~0ull, 0), BM_4K);
+
+	/* Clamping of ias/oas to the granule's limit. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S1, 52, 52, BM_4K);
+	ap_pt_get_cfg(pt, &cfg);
+	assert_int_equal(cfg.ias, 48);
+	assert_int_equal(cfg.oas, 48);
+	ap_pt_free(pt);
+	pt = mkpt(m, AP_PT_ARM_LPAE_S1, 52, 52, BM_64K);
+	ap_pt_get_cfg(pt, &cfg);
+	assert_int_equal(cfg.ias, 52);
+	assert_int_equal(cfg.oas, 52);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* Refusals: nothing allocated, *out untouched. */
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 39, 39, BM_4K, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S2, 39, 39, BM_4K, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 39, 40, BM_4K, 0, 0), 0);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 40, 41, BM_4K, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 53, 48, BM_4K, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 48, 53, BM_4K, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 0, 48, BM_4K, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 12, 48, BM_4K, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 48, 48, SZ_2M | SZ_1G, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 48, 48, 0, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 48, 48, 0x2000, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K, 0x3000, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K, 0, 1u << 5), -EINVAL);
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S2, 48, 48, BM_4K, 0, AP_PT_QUIRK_ARM_NS),
+			 -EINVAL);
+	assert_int_equal(try_alloc(m, (enum ap_pt_format)7, 48, 48, BM_4K, 0, 0), -EOPNOTSUPP);
+	/* 4K S2 ias 48 oas 40: concatenation at L1 would need 512 tables. */
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S2, 48, 40, BM_4K, 0, 0), -EINVAL);
+
+	/* Out of memory: for the handle, and for the root table. */
+	m->fail_handle = true;
+	assert_int_equal(try_alloc(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K, 0, 0), -ENOMEM);
+	m->fail_handle = false;
+	assert_int_equal(m->allocs, m->frees);
+	{
+		struct ap_pt_cfg c = { AP_PT_ARM_LPAE_S1, 48, 48, BM_4K, 0, true, 0 };
+		struct ap_pt *p = (struct ap_pt *)(uintptr_t)0x1234;
+
+		m->fail_in = 1;
+		assert_int_equal(ap_pt_alloc(&c, &m->mem, &p), -ENOMEM);
+		assert_ptr_equal(p, (struct ap_pt *)(uintptr_t)0x1234);
+		m->fail_in = 0;
+		tmem_assert_empty(m);
+		assert_int_equal(m->handle_allocs, m->handle_frees);
+		assert_true(m->handle_allocs > 0);
+	}
+	{
+		struct ap_pt_cfg c = { AP_PT_ARM_LPAE_S1, 48, 48, BM_4K, 0, true, 0 };
+		struct ap_pt_mem bad = m->mem;
+		struct ap_pt *p = NULL;
+
+		bad.map = NULL;
+		assert_int_equal(ap_pt_alloc(&c, &bad, &p), -EINVAL);
+		assert_int_equal(ap_pt_alloc(&c, NULL, &p), -EINVAL);
+		assert_null(p);
+	}
+	assert_string_equal(ap_pt_format_name(AP_PT_ARM_LPAE_S1), "arm-lpae-s1");
+	assert_string_equal(ap_pt_format_name(AP_PT_ARM_LPAE_S2), "arm-lpae-s2");
+	assert_string_equal(ap_pt_format_name((enum ap_pt_format)0), "?");
+	ap_pt_free(NULL);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+/* ================================================================ 4. pgsize */
+
+struct chunk {
+	uint64_t pgsize, count;
+};
+
+static void test_pgsize(void **state)
+{
+	static const struct chunk want[] = {
+		{ SZ_4K, 1 }, { SZ_2M, 2 }, { SZ_4K, 1 }
+	};
+	uint64_t iova = 0x1ff000, pa = 0x1ff000, size = 0x402000, count, pgsize;
+	size_t k = 0;
+
+	(void)state;
+	while (size) {
+		pgsize = ap_pt_pgsize(BM_4K, iova, pa, size, &count);
+		assert_true(k < 3);
+		EXPECT(pgsize == want[k].pgsize && count == want[k].count,
+		       "step %zu: %llx x %llu, want %llx x %llu", k, (ull)pgsize, (ull)count,
+		       (ull)want[k].pgsize, (ull)want[k].count);
+		iova += pgsize * count;
+		pa += pgsize * count;
+		size -= pgsize * count;
+		k++;
+	}
+	assert_int_equal(k, 3);
+
+	/* Smaller examples, worked out by hand from iommu_pgsize(). */
+	assert_int_equal(ap_pt_pgsize(BM_4K, 0, 0, SZ_4K, &count), SZ_4K);
+	assert_int_equal(count, 1);
+	assert_int_equal(ap_pt_pgsize(BM_4K, 0, 0, 3 * SZ_1G + SZ_4K, &count), SZ_1G);
+	assert_int_equal(count, 3);
+	/* iova and pa not congruent mod 2M: 4K pages all the way. */
+	assert_int_equal(ap_pt_pgsize(BM_4K, 0x1000, 0x2000, SZ_4M, &count), SZ_4K);
+	assert_int_equal(count, SZ_4M / SZ_4K);
+	/* Congruent, but no whole 2M page fits after the boundary. */
+	assert_int_equal(ap_pt_pgsize(BM_4K, 0x1ff000, 0x1ff000, 0x200000, &count), SZ_4K);
+	assert_int_equal(count, 0x200);
+	/* Aligned to 2M but shorter than 2M. */
+	assert_int_equal(ap_pt_pgsize(BM_4K, SZ_2M, SZ_2M, SZ_2M - SZ_4K, &count), SZ_4K);
+	assert_int_equal(count, 511);
+	/* Too small for any size. */
+	assert_int_equal(ap_pt_pgsize(BM_4K, 0, 0, 0x800, &count), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(ap_pt_pgsize(BM_4K, 0, 0, 0, &count), 0);
+	assert_int_equal(count, 0);
+	/* iova = pa = 0 with a huge size: largest size, stops at nothing. */
+	assert_int_equal(ap_pt_pgsize(BM_4K, 0, 0, ~0ull, &count), SZ_1G);
+	assert_int_equal(count, ~0ull / SZ_1G);
+}
+
+/* Map [iova, iova+size) -> pa as iommu_map does, looping on map_pages. */
+static int map_range(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t size,
+		     unsigned prot, uint64_t *calls)
+{
+	struct ap_pt_cfg cfg;
+
+	ap_pt_get_cfg(pt, &cfg);
+	while (size) {
+		uint64_t count, mapped = 0;
+		uint64_t pgsize = ap_pt_pgsize(cfg.pgsize_bitmap, iova, pa, size, &count);
+		int err;
+
+		if (!pgsize)
+			return -EINVAL;
+		err = ap_pt_map_pages(pt, iova, pa, pgsize, count, prot, &mapped);
+		if (calls)
+			(*calls)++;
+		if (err)
+			return err;
+		assert_true(mapped > 0 && mapped <= pgsize * count);
+		iova += mapped;
+		pa += mapped;
+		size -= mapped;
+	}
+	return 0;
+}
+
+static void test_mixed(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	const uint64_t start = 0x3fe400000ull, end = 0x4c0600000ull;
+	struct leafvec lv = { 0 };
+	uint64_t calls = 0, iova;
+	size_t i, n2m = 0, n1g = 0;
+
+	(void)state;
+	assert_int_equal(map_range(pt, start, start, end - start, RW, &calls), 0);
+	assert_int_equal(ap_pt_leaf_count(pt), 20);
+	assert_int_equal(ap_pt_sizes_in_use(pt), SZ_2M | SZ_1G);
+	collect(pt, 0, ~0ull, &lv);
+	assert_int_equal(lv.n, 20);
+	iova = start;
+	for (i = 0; i < lv.n; i++) {
+		uint64_t want = (i < 14 || i >= 17) ? SZ_2M : SZ_1G;
+
+		EXPECT(lv.v[i].iova == iova && lv.v[i].size == want && lv.v[i].pa == iova,
+		       "leaf %zu: iova %llx size %llx pa %llx", i, (ull)lv.v[i].iova,
+		       (ull)lv.v[i].size, (ull)lv.v[i].pa);
+		n2m += want == SZ_2M;
+		n1g += want == SZ_1G;
+		iova += want;
+	}
+	assert_int_equal(iova, end);
+	assert_int_equal(n2m, 17);
+	assert_int_equal(n1g, 3);
+	/* Leaves restricted to a window. */
+	collect(pt, 0x400000000ull, 0x400000000ull + SZ_2G, &lv);
+	assert_int_equal(lv.n, 3);
+	collect(pt, 0x3fe5fffffull, 0x3fe600000ull, &lv);
+	assert_int_equal(lv.n, 2);
+	free(lv.v);
+	expect_phys(pt, start, start);
+	expect_phys(pt, end - 1, end - 1);
+	expect_unmapped(pt, start - 1);
+	expect_unmapped(pt, end);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+static int stop_at_third(void *arg, const struct ap_pt_leaf *leaf)
+{
+	unsigned *n = arg;
+
+	(void)leaf;
+	return ++*n == 3 ? 7 : 0;
+}
+
+static void test_leaf_iteration(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	struct leafvec lv = { 0 };
+	unsigned n = 0;
+
+	(void)state;
+	assert_int_equal(map_range(pt, 0x1000, 0x1000, 0x5000, RW, NULL), 0);
+	assert_int_equal(map1(pt, SZ_1G, 0, SZ_1G, RW), 0);
+	assert_int_equal(ap_pt_for_each_leaf(pt, 0, ~0ull, stop_at_third, &n), 7);
+	assert_int_equal(n, 3);
+	collect(pt, 0x3fff, 0x2000, &lv); /* first > last */
+	assert_int_equal(lv.n, 0);
+	collect(pt, 0x3fff, 0x4000, &lv);
+	assert_int_equal(lv.n, 2);
+	assert_int_equal(lv.v[0].iova, 0x3000);
+	assert_int_equal(lv.v[1].iova, 0x4000);
+	collect(pt, SZ_1G + SZ_2M, SZ_1G + SZ_2M, &lv); /* inside the block */
+	assert_int_equal(lv.n, 1);
+	assert_int_equal(lv.v[0].iova, SZ_1G);
+	assert_int_equal(lv.v[0].pa, 0);
+	collect(pt, 1ull << 48, ~0ull, &lv); /* beyond IAS */
+	assert_int_equal(lv.n, 0);
+	free(lv.v);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+/* ================================================================ 5. semantics */
+
+static void test_map_semantics(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	uint64_t bytes, mapped, pa;
+
+	(void)state;
+	/* A live 4K leaf under L2[1]: root, L1, L2, L3. */
+	assert_int_equal(map1(pt, 0x201000, 0x90001000, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), 4 * SZ_4K);
+	assert_int_equal(m->bytes_out, 4 * SZ_4K);
+
+	/* A table with live leaves at the target level: -EEXIST, nothing written. */
+	assert_int_equal(map1(pt, 0x200000, 0x80000000, SZ_2M, RW), -EEXIST);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 0, 0x80000000, SZ_2M, 2, RW, &mapped), -EEXIST);
+	assert_int_equal(mapped, 0);
+	expect_unmapped(pt, 0); /* slot 0 was free, but the call wrote nothing */
+	expect_unmapped(pt, 0x200000);
+	assert_int_equal(map1(pt, 0, 0x80000000, SZ_1G, RW), -EEXIST);
+	assert_int_equal(map1(pt, 0x201000, 0x80000000, SZ_4K, RW), -EEXIST);
+	assert_int_equal(ap_pt_leaf_count(pt), 1);
+	expect_phys(pt, 0x201010, 0x90001010);
+	assert_int_equal(ap_pt_table_bytes(pt), 4 * SZ_4K);
+
+	/* A block on the way down: -EEXIST, and no table is allocated under it. */
+	assert_int_equal(map1(pt, 0x400000, 0xa0000000, SZ_2M, RW), 0);
+	bytes = ap_pt_table_bytes(pt);
+	assert_int_equal(map1(pt, 0x401000, 0x80000000, SZ_4K, RW), -EEXIST);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(m->bytes_out, bytes);
+	assert_int_equal(map1(pt, 3 * SZ_1G, 0, SZ_1G, RW), 0);
+	assert_int_equal(map1(pt, 3 * SZ_1G + SZ_2M, 0, SZ_2M, RW), -EEXIST);
+	assert_int_equal(map1(pt, 3 * SZ_1G + SZ_4K, 0, SZ_4K, RW), -EEXIST);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(ap_pt_leaf_count(pt), 3);
+
+	/* Empty the L3 table; it stays until something replaces it. */
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x201000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	expect_unmapped(pt, 0x201000);
+	/* A block over the empty table replaces it, and the table is freed. */
+	assert_int_equal(map1(pt, 0x200000, 0x80000000, SZ_2M, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes - SZ_4K);
+	assert_int_equal(m->bytes_out, bytes - SZ_4K);
+	assert_int_equal(leaf_at(pt, 0x200000).level, 2);
+	expect_phys(pt, 0x201010, 0x80001010);
+
+	/* Nested empty tables (L2 holding an empty L3) under a 1G block. */
+	bytes = ap_pt_table_bytes(pt);
+	assert_int_equal(map1(pt, SZ_2G + 0x3000, 0x3000, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes + 2 * SZ_4K);
+	assert_int_equal(ap_pt_unmap_pages(pt, SZ_2G + 0x3000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(map1(pt, SZ_2G, 0xc0000000, SZ_1G, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(m->bytes_out, bytes);
+	expect_phys(pt, SZ_2G + 0x3000, 0xc0003000);
+
+	/* map_pages stops at the end of the table page and adds to *mapped. */
+	mapped = 0x100;
+	assert_int_equal(ap_pt_map_pages(pt, 0x7fe000, 0x10000000, SZ_4K, 5, RW, &mapped), 0);
+	assert_int_equal(mapped, 0x100 + 2 * SZ_4K);
+	expect_phys(pt, 0x7ff000, 0x10001000);
+	expect_unmapped(pt, 0x800000);
+	assert_int_equal(ap_pt_map_pages(pt, 0x800000, 0x10002000, SZ_4K, 3, RW, &mapped), 0);
+	assert_int_equal(mapped, 0x100 + 5 * SZ_4K);
+	expect_phys(pt, 0x802fff, 0x10004fff);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 0x3fe00000ull, 0x20000000, SZ_2M, 4, RW, &mapped),
+			 0);
+	assert_int_equal(mapped, SZ_2M);
+	expect_unmapped(pt, SZ_1G);
+
+	/* PA 0 is a mapping like any other. */
+	assert_int_equal(map1(pt, 0x10000000, 0, SZ_4K, RW), 0);
+	pa = 0xdead;
+	assert_true(ap_pt_iova_to_phys(pt, 0x10000000, &pa));
+	assert_int_equal(pa, 0);
+	expect_phys(pt, 0x10000010, 0x10);
+	assert_true(ap_pt_iova_to_phys(pt, 0x10000000, NULL));
+
+	/* Errors, none of which changes anything. */
+	bytes = ap_pt_table_bytes(pt);
+	{
+		uint64_t leaves = ap_pt_leaf_count(pt);
+
+		mapped = 0;
+		assert_int_equal(ap_pt_map_pages(pt, 1ull << 48, 0, SZ_4K, 1, RW, &mapped), -ERANGE);
+		assert_int_equal(ap_pt_map_pages(pt, ~0ull << 12, 0, SZ_4K, 1, RW, &mapped),
+				 -ERANGE);
+		assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 1ull << 48, SZ_4K, 1, RW, &mapped),
+				 -ERANGE);
+		assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_4K, 1, 0, &mapped), -EINVAL);
+		assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_4K, 1,
+						 AP_PROT_CACHE | AP_PROT_NOEXEC | AP_PROT_MMIO |
+							 AP_PROT_PRIV,
+						 &mapped),
+				 -EINVAL);
+		assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_16K, 1, RW, &mapped), -EINVAL);
+		assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, 0, 1, RW, &mapped), -EINVAL);
+		assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, 3 * SZ_4K, 1, RW, &mapped),
+				 -EINVAL);
+		assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, 1ull << 39, 1, RW, &mapped),
+				 -EINVAL);
+		assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_4K, 0, RW, &mapped), -EINVAL);
+		assert_int_equal(mapped, 0);
+		assert_int_equal(ap_pt_leaf_count(pt), leaves);
+		assert_int_equal(ap_pt_table_bytes(pt), bytes);
+		expect_unmapped(pt, 0x5000000);
+
+		assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, SZ_16K, 1), 0);
+		assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, SZ_4K, 0), 0);
+		assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, 0, 1), 0);
+		assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000 | (1ull << 48), SZ_4K, 1), 0);
+		assert_int_equal(ap_pt_leaf_count(pt), leaves);
+		expect_unmapped(pt, 0x10000000 | (1ull << 48));
+	}
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* Smaller sizes: OAS 40 refuses PA bit 40; IAS 32 refuses 4G. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S1, 32, 40, BM_4K);
+	assert_int_equal(map1(pt, 0, 1ull << 40, SZ_4K, RW), -ERANGE);
+	assert_int_equal(map1(pt, 0, (1ull << 40) - SZ_4K, SZ_4K, RW), 0);
+	assert_int_equal(map1(pt, 1ull << 32, 0, SZ_4K, RW), -ERANGE);
+	assert_int_equal(map1(pt, (1ull << 32) - SZ_4K, 0, SZ_4K, RW), 0);
+	expect_unmapped(pt, 1ull << 32);
+	/* Root slot 3 holds a live leaf: a run over it writes nothing at all. */
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, SZ_1G, SZ_1G, SZ_1G, 5, RW, &mapped), -EEXIST);
+	assert_int_equal(mapped, 0);
+	expect_unmapped(pt, SZ_1G);
+	expect_unmapped(pt, SZ_2G);
+	assert_int_equal(ap_pt_map_pages(pt, SZ_1G, SZ_1G, SZ_1G, 2, RW, &mapped), 0);
+	assert_int_equal(mapped, SZ_2G);
+	assert_int_equal(map1(pt, SZ_1G, 0, SZ_1G, RW), -EEXIST);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	pt = mkpt(m, AP_PT_ARM_LPAE_S1, 32, 40, BM_4K);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, SZ_2G, 0, SZ_1G, 5, RW, &mapped), 0);
+	assert_int_equal(mapped, SZ_2G);
+	expect_phys(pt, SZ_2G + SZ_1G + 5, SZ_1G + 5);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* Concatenated S2 PGD: runs stop at each granule page of the PGD. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S2, 40, 40, BM_4K);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 511 * SZ_1G, 0, SZ_1G, 3, RW, &mapped), 0);
+	assert_int_equal(mapped, SZ_1G);
+	expect_unmapped(pt, 512 * SZ_1G);
+	assert_int_equal(ap_pt_map_pages(pt, 512 * SZ_1G, SZ_1G, SZ_1G, 2, RW, &mapped), 0);
+	assert_int_equal(mapped, 3 * SZ_1G);
+	expect_phys(pt, 513 * SZ_1G + 7, SZ_2G + 7);
+	/* Unmap follows the same page boundary. */
+	assert_int_equal(ap_pt_unmap_pages(pt, 511 * SZ_1G, SZ_1G, 3), SZ_1G);
+	assert_int_equal(ap_pt_unmap_pages(pt, 512 * SZ_1G, SZ_1G, 3), SZ_2G);
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+static void test_unmap_semantics(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	uint64_t bytes, mapped;
+
+	(void)state;
+	/* Never split a block. */
+	assert_int_equal(map1(pt, 0x200000, 0x80000000, SZ_2M, RW), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x201000, SZ_4K, 1), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x200000, SZ_4K, 1), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x200000, SZ_4K, 512), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0, SZ_1G, 1), 0); /* hole at 0 */
+	assert_int_equal(ap_pt_leaf_count(pt), 1);
+	expect_phys(pt, 0x3fffff, 0x801fffff);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x200000, SZ_2M, 1), SZ_2M);
+	expect_unmapped(pt, 0x200000);
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x200000, SZ_2M, 1), 0);
+	/* Nor a 1G block. */
+	assert_int_equal(map1(pt, SZ_1G, 0, SZ_1G, RW), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, SZ_1G, SZ_2M, 1), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, SZ_1G + SZ_2M, SZ_2M, 511), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, SZ_1G, SZ_1G, 1), SZ_1G);
+
+	/* Stop at the first hole. */
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 0x1000, 0x1000, SZ_4K, 3, RW, &mapped), 0);
+	assert_int_equal(map1(pt, 0x5000, 0x5000, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x1000, SZ_4K, 8), 3 * SZ_4K);
+	expect_unmapped(pt, 0x3000);
+	expect_phys(pt, 0x5000, 0x5000);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x4000, SZ_4K, 2), 0);
+	expect_phys(pt, 0x5000, 0x5000);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x5000, SZ_4K, 1), SZ_4K);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 0x400000, 0, SZ_2M, 2, RW, &mapped), 0);
+	assert_int_equal(map1(pt, 0xa00000, 0, SZ_2M, RW), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x400000, SZ_2M, 4), 2 * SZ_2M);
+	expect_phys(pt, 0xa00000, 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0xa00000, SZ_2M, 1), SZ_2M);
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+
+	/* A 2M unmap over a table full of 4K leaves: all of it, and the table goes. */
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 0x40000000, 0x7000000, SZ_4K, 512, RW, &mapped), 0);
+	assert_int_equal(mapped, SZ_2M);
+	assert_int_equal(ap_pt_leaf_count(pt), 512);
+	assert_int_equal(ap_pt_sizes_in_use(pt), SZ_4K);
+	bytes = ap_pt_table_bytes(pt);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x40000000, SZ_2M, 1), SZ_2M);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes - SZ_4K);
+	assert_int_equal(m->bytes_out, bytes - SZ_4K);
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+	assert_int_equal(ap_pt_sizes_in_use(pt), 0);
+	expect_unmapped(pt, 0x40000000);
+
+	/* A 1G unmap over mixed 2M and 4K leaves covering it all: L2 and L3 go. */
+	bytes = ap_pt_table_bytes(pt);
+	assert_int_equal(map_range(pt, SZ_2G, SZ_2G, SZ_1G - SZ_2M, RW, NULL), 0);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 3 * SZ_1G - SZ_2M, 0, SZ_4K, 512, RW, &mapped), 0);
+	assert_int_equal(ap_pt_leaf_count(pt), 511 + 512);
+	assert_int_equal(ap_pt_sizes_in_use(pt), SZ_4K | SZ_2M);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes + 2 * SZ_4K);
+	assert_int_equal(ap_pt_unmap_pages(pt, SZ_2G, SZ_1G, 1), SZ_1G);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+
+	/* A 2M unmap over a partly filled table: the leaves up to the hole. */
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 0x60000000, 0, SZ_4K, 10, RW, &mapped), 0);
+	assert_int_equal(map1(pt, 0x60000000 + 20 * SZ_4K, 0, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x60000000, SZ_2M, 1), 10 * SZ_4K);
+	assert_int_equal(ap_pt_leaf_count(pt), 1);
+	expect_unmapped(pt, 0x60000000 + 9 * SZ_4K);
+	expect_phys(pt, 0x60000000 + 20 * SZ_4K, 0);
+	/* A table whose first slot is a hole unmaps nothing. */
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x60000000, SZ_2M, 1), 0);
+	assert_int_equal(ap_pt_leaf_count(pt), 1);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x60000000 + 20 * SZ_4K, SZ_4K, 1), SZ_4K);
+
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+/* ================================================================ 6. walks */
+
+static void walk_ok(const struct ap_pt_walk_cfg *wc, struct tmem *m, uint64_t iova,
+		    unsigned access, uint64_t want_pa, int want_level)
+{
+	struct ap_pt_walk_result res;
+	int rc = ap_pt_walk(wc, &m->mem, iova, access, &res);
+
+	EXPECT(rc == 0 && res.fault == AP_FAULT_NONE,
+	       "walk %llx access %#x: rc %d fault %s at level %d", (ull)iova, access, rc,
+	       ap_fault_kind_name(res.fault), res.level);
+	EXPECT(res.pa == want_pa && res.level == want_level,
+	       "walk %llx: pa %llx level %d, want %llx level %d", (ull)iova, (ull)res.pa,
+	       res.level, (ull)want_pa, want_level);
+}
+
+/* want_level < 0: any level. */
+static void walk_fault(const struct ap_pt_walk_cfg *wc, struct tmem *m, uint64_t iova,
+		       unsigned access, enum ap_fault_kind want, int want_level)
+{
+	struct ap_pt_walk_result res;
+	int rc = ap_pt_walk(wc, &m->mem, iova, access, &res);
+
+	EXPECT(rc == -EFAULT && res.fault == want && (want_level < 0 || res.level == want_level),
+	       "walk %llx access %#x: rc %d fault %s level %d, want %s level %d", (ull)iova,
+	       access, rc, ap_fault_kind_name(res.fault), res.level, ap_fault_kind_name(want),
+	       want_level);
+}
+
+static void test_walk_hand_built(void **state)
+{
+	struct tmem *m = tmem_new();
+	const uint64_t big = 1ull << 40; /* first PA beyond an OAS of 40 */
+	const unsigned RD = AP_ACCESS_READ, WR = AP_ACCESS_WRITE, X = AP_ACCESS_EXEC,
+		       PR = AP_ACCESS_PRIV;
+	uint64_t l0 = hand_table(m, 4096), l1 = hand_table(m, 4096), l2 = hand_table(m, 4096),
+		 l3 = hand_table(m, 4096);
+	struct ap_pt_walk_cfg wc = { AP_PT_ARM_LPAE_S1, 12, 48, 40, l0 };
+	struct ap_pt_walk_result res;
+
+	(void)state;
+	wr_desc(m, l0, 0, l1 | 3);
+	wr_desc(m, l1, 0, l2 | 3);
+	wr_desc(m, l2, 0, l3 | 3);
+	wr_desc(m, l3, 1, 0x0000000080001e43ull); /* rw, unprivileged */
+	wr_desc(m, l3, 3, 0x0000000080003a43ull); /* AF clear */
+	wr_desc(m, l3, 4, 0x0000000080004ec3ull); /* read-only */
+	wr_desc(m, l3, 5, 0x0000000080005e03ull); /* AP[1] clear: privileged only */
+	wr_desc(m, l3, 6, 0x0000000080006e41ull); /* block type at L3 */
+	wr_desc(m, l3, 7, big | 0xe43);           /* output beyond OAS */
+	wr_desc(m, l3, 8, 0x0060000080008e43ull); /* UXN+PXN */
+	wr_desc(m, l3, 9, 0x0000000080009e42ull); /* valid bit clear */
+	wr_desc(m, l3, 10, 0x002000008000ae43ull); /* PXN only */
+	wr_desc(m, l3, 11, 0x004000008000be43ull); /* UXN only */
+	wr_desc(m, l2, 1, 0x0000000080200e41ull); /* 2M block */
+	wr_desc(m, l2, 3, big | l3 | 3);          /* next table beyond OAS */
+	wr_desc(m, l2, 4, 0x30000000ull | 3);     /* next table below the arena */
+	wr_desc(m, l2, 5, (ARENA_BASE + ARENA_SIZE - SZ_2M) | 3); /* unallocated */
+	wr_desc(m, l2, 6, 0x0000000080000002ull); /* reserved type 0b10 */
+	wr_desc(m, l1, 1, 0x00000000c0000ec1ull); /* 1G block, read-only */
+	wr_desc(m, l0, 1, 0x0000000000000e41ull); /* 512G block: not in a 4K L0 */
+
+	assert_int_equal(ap_pt_start_level(&wc), 0);
+	/* The good page, in detail. */
+	assert_int_equal(ap_pt_walk(&wc, &m->mem, 0x1123, RD, &res), 0);
+	assert_int_equal(res.fault, AP_FAULT_NONE);
+	assert_int_equal(res.pa, 0x80001123);
+	assert_int_equal(res.level, 3);
+	assert_int_equal(res.leaf.pte, 0x0000000080001e43ull);
+	assert_int_equal(res.leaf.iova, 0x1000);
+	assert_int_equal(res.leaf.size, SZ_4K);
+	assert_int_equal(res.leaf.pa, 0x80001000);
+	assert_int_equal(res.leaf.level, 3);
+	assert_int_equal(res.leaf.prot, RW);
+	walk_ok(&wc, m, 0x1fff, WR, 0x80001fff, 3);
+	walk_ok(&wc, m, 0x1000, RD | WR, 0x80001000, 3);
+	walk_ok(&wc, m, 0x1000, RD | PR, 0x80001000, 3);
+	walk_ok(&wc, m, 0x1000, X, 0x80001000, 3);
+
+	walk_fault(&wc, m, 0x2000, RD, AP_FAULT_TRANSLATION, 3);
+	walk_fault(&wc, m, 0x3000, RD, AP_FAULT_ACCESS_FLAG, 3);
+	walk_fault(&wc, m, 0x3000, RD | PR, AP_FAULT_ACCESS_FLAG, 3);
+	walk_ok(&wc, m, 0x4010, RD, 0x80004010, 3);
+	walk_fault(&wc, m, 0x4010, WR, AP_FAULT_PERMISSION, 3);
+	walk_fault(&wc, m, 0x4010, RD | WR, AP_FAULT_PERMISSION, 3);
+	walk_fault(&wc, m, 0x4010, WR | PR, AP_FAULT_PERMISSION, 3);
+	walk_fault(&wc, m, 0x5000, RD, AP_FAULT_PERMISSION, 3);
+	walk_fault(&wc, m, 0x5000, WR, AP_FAULT_PERMISSION, 3);
+	walk_ok(&wc, m, 0x5008, RD | PR, 0x80005008, 3);
+	walk_ok(&wc, m, 0x5008, WR | PR, 0x80005008, 3);
+	assert_int_equal(ap_pt_walk(&wc, &m->mem, 0x5000, PR, &res), 0);
+	assert_int_equal(res.leaf.prot, RW | AP_PROT_PRIV);
+	walk_fault(&wc, m, 0x6000, RD | PR, AP_FAULT_TRANSLATION, 3);
+	walk_fault(&wc, m, 0x7000, RD | PR, AP_FAULT_ADDRESS_SIZE, 3);
+	walk_ok(&wc, m, 0x8000, RD, 0x80008000, 3);
+	walk_fault(&wc, m, 0x8000, X, AP_FAULT_PERMISSION, 3);
+	walk_fault(&wc, m, 0x8000, X | PR, AP_FAULT_PERMISSION, 3);
+	assert_int_equal(ap_pt_walk(&wc, &m->mem, 0x8000, RD, &res), 0);
+	assert_int_equal(res.leaf.prot, RW | AP_PROT_NOEXEC);
+	walk_fault(&wc, m, 0x9000, RD | PR, AP_FAULT_TRANSLATION, 3);
+	walk_ok(&wc, m, 0xa000, X, 0x8000a000, 3);
+	walk_fault(&wc, m, 0xa000, X | PR, AP_FAULT_PERMISSION, 3);
+	walk_fault(&wc, m, 0xb000, X, AP_FAULT_PERMISSION, 3);
+	walk_ok(&wc, m, 0xb000, X | PR, 0x8000b000, 3);
+
+	/* Level 2. */
+	walk_ok(&wc, m, 0x201234, RD | WR, 0x80201234, 2);
+	assert_int_equal(ap_pt_walk(&wc, &m->mem, 0x3fffff, RD, &res), 0);
+	assert_int_equal(res.leaf.iova, 0x200000);
+	assert_int_equal(res.leaf.size, SZ_2M);
+	walk_fault(&wc, m, 0x400000, RD, AP_FAULT_TRANSLATION, 2);
+	walk_fault(&wc, m, 0x600000, RD, AP_FAULT_ADDRESS_SIZE, 2); /* the L2 descriptor holding it */
+	walk_fault(&wc, m, 0x800000, RD, AP_FAULT_EXTERNAL, 3);
+	walk_fault(&wc, m, 0xa00000, RD, AP_FAULT_EXTERNAL, 3);
+	walk_fault(&wc, m, 0xc00000, RD, AP_FAULT_TRANSLATION, 2);
+	/* Level 1. */
+	walk_ok(&wc, m, SZ_1G + 0x12345, RD, 0xc0012345, 1);
+	walk_fault(&wc, m, SZ_1G + 0x12345, WR, AP_FAULT_PERMISSION, 1);
+	walk_fault(&wc, m, SZ_2G, RD, AP_FAULT_TRANSLATION, 1);
+	/* Level 0: a block is not a thing there with a 4K granule. */
+	walk_fault(&wc, m, 1ull << 39, RD | PR, AP_FAULT_TRANSLATION, 0);
+	walk_fault(&wc, m, 2ull << 39, RD, AP_FAULT_TRANSLATION, 0);
+	/* Input beyond IAS. */
+	walk_fault(&wc, m, 1ull << 48, RD, AP_FAULT_ADDRESS_SIZE, -1);
+	walk_fault(&wc, m, ~0ull, RD, AP_FAULT_ADDRESS_SIZE, -1);
+	/* The same tables walked with a smaller IAS. */
+	wc.ias = 40;
+	walk_ok(&wc, m, 0x1000, RD, 0x80001000, 3);
+	walk_fault(&wc, m, 1ull << 40, RD, AP_FAULT_ADDRESS_SIZE, -1);
+	wc.ias = 48;
+
+	/* A root beyond OAS, a root nobody backs. */
+	wc.root = big;
+	walk_fault(&wc, m, 0x1000, RD, AP_FAULT_ADDRESS_SIZE, 0);
+	wc.root = 0x30000000;
+	walk_fault(&wc, m, 0x1000, RD, AP_FAULT_EXTERNAL, 0);
+	wc.root = l0;
+
+	/* Unusable configurations. */
+	wc.oas = 39;
+	assert_int_equal(ap_pt_walk(&wc, &m->mem, 0x1000, RD, &res), -EINVAL);
+	wc.oas = 40;
+	wc.granule_shift = 13;
+	assert_int_equal(ap_pt_walk(&wc, &m->mem, 0x1000, RD, &res), -EINVAL);
+	wc.granule_shift = 12;
+	wc.ias = 53;
+	assert_int_equal(ap_pt_walk(&wc, &m->mem, 0x1000, RD, &res), -EINVAL);
+	wc.ias = 48;
+	wc.format = (enum ap_pt_format)9;
+	assert_int_equal(ap_pt_walk(&wc, &m->mem, 0x1000, RD, &res), -EINVAL);
+	wc.format = AP_PT_ARM_LPAE_S1;
+	assert_int_equal(ap_pt_walk(&wc, NULL, 0x1000, RD, &res), -EINVAL);
+	assert_int_equal(ap_pt_walk(&wc, &m->mem, 0x1000, RD, NULL), -EINVAL);
+	walk_ok(&wc, m, 0x1000, RD, 0x80001000, 3);
+
+	tmem_free(m, tmem_map(m, l0, 4096), l0, 4096);
+	tmem_free(m, tmem_map(m, l1, 4096), l1, 4096);
+	tmem_free(m, tmem_map(m, l2, 4096), l2, 4096);
+	tmem_free(m, tmem_map(m, l3, 4096), l3, 4096);
+	/* Freed memory is unbacked: a stale root faults. */
+	wc.root = l0;
+	walk_fault(&wc, m, 0x1000, RD, AP_FAULT_EXTERNAL, 0);
+
+	/* Stage 2, 4K, ias = oas = 40: a 2-page concatenated PGD at L1. */
+	{
+		uint64_t pgd = hand_table(m, 8192);
+		struct ap_pt_walk_cfg s2 = { AP_PT_ARM_LPAE_S2, 12, 40, 40, pgd };
+
+		assert_int_equal(ap_pt_start_level(&s2), 1);
+		wr_desc(m, pgd, 513, 0x00000000c000077dull);  /* r, cache, 1G */
+		wr_desc(m, pgd, 2, 0x00600001000007fdull);    /* rw, cache, XN */
+		walk_ok(&s2, m, 513 * SZ_1G + 0x42, RD, 0xc0000042, 1);
+		walk_ok(&s2, m, 513 * SZ_1G + 0x42, X, 0xc0000042, 1);
+		walk_fault(&s2, m, 513 * SZ_1G, WR, AP_FAULT_PERMISSION, 1);
+		walk_fault(&s2, m, 513 * SZ_1G, WR | PR, AP_FAULT_PERMISSION, 1);
+		assert_int_equal(ap_pt_walk(&s2, &m->mem, 513 * SZ_1G, RD, &res), 0);
+		assert_int_equal(res.leaf.prot, AP_PROT_READ | AP_PROT_CACHE);
+		walk_ok(&s2, m, 2 * SZ_1G + 1, RD | WR, 0x100000001ull, 1);
+		walk_fault(&s2, m, 2 * SZ_1G + 1, X, AP_FAULT_PERMISSION, 1);
+		walk_fault(&s2, m, 0, RD, AP_FAULT_TRANSLATION, 1);
+		walk_fault(&s2, m, 512 * SZ_1G, RD, AP_FAULT_TRANSLATION, 1);
+		walk_fault(&s2, m, 1ull << 40, RD, AP_FAULT_ADDRESS_SIZE, -1);
+		tmem_free(m, tmem_map(m, pgd, 8192), pgd, 8192);
+	}
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+/* ================================================================ 7. smaller IAS */
+
+static void agree_below(struct ap_pt *pt, struct tmem *m, const struct ap_pt_walk_cfg *wc,
+			const uint64_t *probes, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct ap_pt_walk_result res;
+		uint64_t pa = 0;
+		bool mapped = ap_pt_iova_to_phys(pt, probes[i], &pa);
+		int rc = ap_pt_walk(wc, &m->mem, probes[i], AP_ACCESS_PRIV, &res);
+
+		if (probes[i] >> wc->ias) {
+			EXPECT(rc == -EFAULT && res.fault == AP_FAULT_ADDRESS_SIZE,
+			       "iova %llx beyond ias %u: rc %d fault %s", (ull)probes[i], wc->ias, rc,
+			       ap_fault_kind_name(res.fault));
+			continue;
+		}
+		EXPECT((rc == 0) == mapped, "iova %llx: walk rc %d (%s), iova_to_phys %d",
+		       (ull)probes[i], rc, ap_fault_kind_name(res.fault), mapped);
+		if (mapped)
+			EXPECT(res.pa == pa, "iova %llx: walk pa %llx, iova_to_phys %llx",
+			       (ull)probes[i], (ull)res.pa, (ull)pa);
+		else
+			EXPECT(res.fault == AP_FAULT_TRANSLATION, "iova %llx: fault %s",
+			       (ull)probes[i], ap_fault_kind_name(res.fault));
+	}
+}
+
+static void test_walk_cfg_for_ias(void **state)
+{
+	static const uint64_t probes[] = {
+		0, 0x1000, 0x3fff, 0x5fff, 0x6000, SZ_1G + 5, SZ_2G - 1, 0x80200000, 0x803fffff,
+		0x80400000, 0xffffffffull, 0x100000000ull, 5 * SZ_1G, 5 * SZ_1G + 0xfff,
+	};
+	const size_t np = sizeof(probes) / sizeof(probes[0]);
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	struct ap_pt_walk_cfg own, wc, wc2;
+	uint64_t bytes, d;
+
+	(void)state;
+	ap_pt_get_walk_cfg(pt, &own);
+	assert_int_equal(own.ias, 48);
+	assert_int_equal(own.granule_shift, 12);
+	bytes = ap_pt_table_bytes(pt);
+
+	/* Level 0's index 0 is empty: the level-1 table is allocated. */
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 32, &wc), 0);
+	assert_int_equal(wc.format, AP_PT_ARM_LPAE_S1);
+	assert_int_equal(wc.ias, 32);
+	assert_int_equal(wc.oas, 48);
+	assert_int_equal(wc.granule_shift, 12);
+	assert_int_equal(ap_pt_start_level(&wc), 1);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes + SZ_4K);
+	assert_int_equal(m->bytes_out, bytes + SZ_4K);
+	d = rd_desc(m, own.root, 0);
+	assert_int_equal(d & ~desc_addr(d), 3);
+	assert_int_equal(desc_addr(d), wc.root);
+	/* Asking again allocates nothing. */
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 32, &wc2), 0);
+	assert_int_equal(wc2.root, wc.root);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes + SZ_4K);
+
+	/* The map code uses that table: mappings show through the 32-bit walk. */
+	assert_int_equal(map_range(pt, 0x1000, 0x80001000, 0x5000, RW, NULL), 0);
+	assert_int_equal(map1(pt, SZ_1G, 0x100000000ull, SZ_1G, RW), 0);
+	assert_int_equal(map1(pt, 0x80200000, 0x7fe00000, SZ_2M, RW), 0);
+	assert_int_equal(map1(pt, 5 * SZ_1G, 0x3000, SZ_4K, RW), 0);
+	assert_int_equal(map1(pt, 0, 0, SZ_4K, AP_PROT_READ | AP_PROT_PRIV), 0);
+	agree_below(pt, m, &wc, probes, np);
+	expect_phys(pt, 5 * SZ_1G, 0x3000);
+
+	/* ias not below the table's: its own configuration, ias clamped. */
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 48, &wc2), 0);
+	assert_int_equal(wc2.root, own.root);
+	assert_int_equal(wc2.ias, 48);
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 52, &wc2), 0);
+	assert_int_equal(wc2.root, own.root);
+	assert_int_equal(wc2.ias, 48);
+	/* Same start level: same root, smaller ias. */
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 40, &wc2), 0);
+	assert_int_equal(wc2.root, own.root);
+	assert_int_equal(wc2.ias, 40);
+	assert_int_equal(ap_pt_start_level(&wc2), 0);
+	agree_below(pt, m, &wc2, probes, np);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* A leaf on the path: -EINVAL, nothing allocated. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	assert_int_equal(map1(pt, 0, 0, SZ_1G, RW), 0);
+	bytes = ap_pt_table_bytes(pt);
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 30, &wc), -EINVAL);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 32, &wc), 0);
+	assert_int_equal(ap_pt_start_level(&wc), 1);
+	agree_below(pt, m, &wc, probes, np);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* Three missing tables, all or nothing. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	bytes = ap_pt_table_bytes(pt);
+	m->fail_in = 2;
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 21, &wc), -ENOMEM);
+	m->fail_in = 0;
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(m->bytes_out, bytes);
+	assert_int_equal(rd_desc(m, root_pa(pt), 0), 0);
+	m->fail_in = 3;
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 21, &wc), -ENOMEM);
+	m->fail_in = 0;
+	assert_int_equal(m->bytes_out, bytes);
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 21, &wc), 0);
+	assert_int_equal(ap_pt_start_level(&wc), 3);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes + 3 * SZ_4K);
+	assert_int_equal(map1(pt, 0x3000, 0x77000, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes + 3 * SZ_4K); /* no new table */
+	walk_ok(&wc, m, 0x3004, AP_ACCESS_READ, 0x77004, 3);
+	walk_fault(&wc, m, 0x200000, AP_ACCESS_READ, AP_FAULT_ADDRESS_SIZE, -1);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* Part of the path present: only the missing tail is allocated. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	assert_int_equal(map1(pt, SZ_1G + 0x1000, 0x1000, SZ_4K, RW), 0);
+	bytes = ap_pt_table_bytes(pt);
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 21, &wc), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes + 2 * SZ_4K);
+	assert_int_equal(map1(pt, 0x1000, 0x5000, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes + 2 * SZ_4K);
+	walk_ok(&wc, m, 0x1001, AP_ACCESS_READ, 0x5001, 3);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* Stage 2 with a concatenated root: same start level for ias 32. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S2, 40, 40, BM_4K);
+	ap_pt_get_walk_cfg(pt, &own);
+	assert_int_equal(map1(pt, 0x80200000, 0x7fe00000, SZ_2M, RW), 0);
+	assert_int_equal(map1(pt, 0x1000, 0x80001000, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 32, &wc), 0);
+	assert_int_equal(wc.root, own.root);
+	assert_int_equal(ap_pt_start_level(&wc), 1);
+	agree_below(pt, m, &wc, probes, np);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+
+	/* A concatenated root (16K stage 2, 48/48: two tables at level 1) is
+	 * entered through its entry 0 by a 32-bit walker starting at level 2. */
+	pt = mkpt(m, AP_PT_ARM_LPAE_S2, 48, 48, BM_16K);
+	ap_pt_get_walk_cfg(pt, &own);
+	assert_int_equal(ap_pt_start_level(&own), 1);
+	assert_int_equal(map1(pt, 0x4000, 0x80004000, SZ_16K, RW), 0);
+	assert_int_equal(map1(pt, 0x2000000, 0x82000000, SZ_32M, RW), 0);
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 32, &wc), 0);
+	assert_int_equal(ap_pt_start_level(&wc), 2);
+	assert_int_equal(wc.root, desc_addr(rd_desc(m, own.root, 0)));
+	walk_ok(&wc, m, 0x4008, AP_ACCESS_READ, 0x80004008, 3);
+	walk_ok(&wc, m, 0x2000010, AP_ACCESS_WRITE, 0x82000010, 2);
+	agree_below(pt, m, &wc, probes, np);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+/* ================================================================ 8. differential */
+
+struct mleaf {
+	uint64_t iova, size, pa;
+	unsigned prot;
+};
+
+/* The model: live leaves, sorted by iova, never overlapping. */
+struct model {
+	struct mleaf *v;
+	size_t n, cap;
+	uint64_t by_size[64];
+};
+
+/* Index of the first leaf that ends after addr. */
+static size_t model_first_end_after(const struct model *md, uint64_t addr)
+{
+	size_t lo = 0, hi = md->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (md->v[mid].iova + md->v[mid].size > addr)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static const struct mleaf *model_find(const struct model *md, uint64_t addr)
+{
+	size_t i = model_first_end_after(md, addr);
+
+	return i < md->n && md->v[i].iova <= addr ? &md->v[i] : NULL;
+}
+
+static bool model_overlaps(const struct model *md, uint64_t lo, uint64_t hi)
+{
+	size_t i = model_first_end_after(md, lo);
+
+	return i < md->n && md->v[i].iova < hi;
+}
+
+static void model_insert(struct model *md, uint64_t iova, uint64_t pa, uint64_t pgsize,
+			 uint64_t n, unsigned prot)
+{
+	size_t at = model_first_end_after(md, iova), k;
+
+	if (md->n + n > md->cap) {
+		while (md->n + n > md->cap)
+			md->cap = md->cap ? 2 * md->cap : 1024;
+		md->v = realloc(md->v, md->cap * sizeof(*md->v));
+		assert_non_null(md->v);
+	}
+	memmove(&md->v[at + n], &md->v[at], (md->n - at) * sizeof(*md->v));
+	for (k = 0; k < n; k++) {
+		md->v[at + k].iova = iova + k * pgsize;
+		md->v[at + k].size = pgsize;
+		md->v[at + k].pa = pa + k * pgsize;
+		md->v[at + k].prot = prot;
+	}
+	md->n += n;
+	md->by_size[__builtin_ctzll(pgsize)] += n;
+}
+
+static void model_remove(struct model *md, size_t from, size_t to)
+{
+	size_t k;
+
+	if (from == to)
+		return;
+	for (k = from; k < to; k++)
+		md->by_size[__builtin_ctzll(md->v[k].size)]--;
+	memmove(&md->v[from], &md->v[to], (md->n - to) * sizeof(*md->v));
+	md->n -= to - from;
+}
+
+static uint64_t model_sizes(const struct model *md)
+{
+	uint64_t bm = 0;
+	unsigned s;
+
+	for (s = 0; s < 64; s++)
+		if (md->by_size[s])
+			bm |= 1ull << s;
+	return bm;
+}
+
+/* xorshift64*: small, fast, the same everywhere. */
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+	return rnd() % n;
+}
+
+#define R_IAS 40
+#define R_MID ((1ull << (R_IAS - 1)) - 2 * SZ_1G) /* across 2^39: L0 / PGD page */
+#define R_TOP ((1ull << R_IAS) - 4 * SZ_1G)       /* ends at 2^ias */
+
+/* Addresses crowd a few slots of each level, so that ops collide. */
+static uint64_t pick_slot(void)
+{
+	uint64_t r = rnd_below(24);
+
+	return r < 12 ? r : 488 + r; /* 0..11, 500..511 */
+}
+
+static uint64_t pick_iova(uint64_t pgsize)
+{
+	static const uint64_t windows[] = { 0, R_MID, R_TOP };
+	uint64_t iova = windows[rnd_below(3)] + rnd_below(4) * SZ_1G;
+
+	if (pgsize == SZ_1G)
+		return iova;
+	iova += pick_slot() * SZ_2M;
+	if (pgsize == SZ_2M)
+		return iova;
+	return iova + pick_slot() * SZ_4K;
+}
+
+static uint64_t pick_pgsize(void)
+{
+	uint64_t r = rnd_below(20);
+
+	return r < 11 ? SZ_4K : r < 18 ? SZ_2M : SZ_1G;
+}
+
+static uint64_t pick_count(void)
+{
+	return rnd_below(16) == 0 ? 1 + rnd_below(600) : 1 + rnd_below(4);
+}
+
+static const unsigned rand_prots[] = {
+	AP_PROT_READ | AP_PROT_WRITE,
+	AP_PROT_READ,
+	AP_PROT_WRITE | AP_PROT_CACHE,
+	AP_PROT_READ | AP_PROT_NOEXEC | AP_PROT_PRIV,
+	AP_PROT_READ | AP_PROT_WRITE | AP_PROT_MMIO | AP_PROT_NOEXEC,
+};
+
+/* Leaves a map or unmap of pgsize at iova may touch: to the end of its table. */
+static uint64_t clip_end(uint64_t iova, uint64_t pgsize, uint64_t count)
+{
+	uint64_t table_end = (iova | (pgsize * 512 - 1)) + 1;
+	uint64_t want = iova + pgsize * count;
+
+	return want < table_end ? want : table_end;
+}
+
+static void probe(const struct ap_pt *pt, const struct model *md, uint64_t addr, unsigned op)
+{
+	const struct mleaf *l = model_find(md, addr);
+	uint64_t pa = 0;
+	bool got = ap_pt_iova_to_phys(pt, addr, &pa);
+
+	if (l)
+		EXPECT(got && pa == l->pa + (addr - l->iova),
+		       "op %u: probe %llx: got %d pa %llx, model pa %llx", op, (ull)addr, got,
+		       (ull)pa, (ull)(l->pa + (addr - l->iova)));
+	else
+		EXPECT(!got, "op %u: probe %llx: mapped to %llx, model says unmapped", op,
+		       (ull)addr, (ull)pa);
+}
+
+static int level_of(uint64_t size)
+{
+	return size == SZ_4K ? 3 : size == SZ_2M ? 2 : 1;
+}
+
+/* What a stage-2 leaf's prot reads back as: S2AP as given, no PRIV. */
+static unsigned s2_decoded(unsigned prot)
+{
+	unsigned want = prot & (AP_PROT_READ | AP_PROT_WRITE | AP_PROT_NOEXEC);
+
+	if (prot & AP_PROT_MMIO)
+		want |= AP_PROT_MMIO;
+	else if (prot & AP_PROT_CACHE)
+		want |= AP_PROT_CACHE;
+	return want;
+}
+
+static void full_compare(const struct ap_pt *pt, const struct model *md, struct tmem *m,
+			 struct leafvec *lv, unsigned op, bool s2)
+{
+	size_t i;
+
+	collect(pt, 0, ~0ull, lv);
+	EXPECT(lv->n == md->n, "op %u: %zu leaves in the table, %zu in the model", op, lv->n,
+	       md->n);
+	for (i = 0; i < lv->n; i++) {
+		const struct ap_pt_leaf *a = &lv->v[i];
+		const struct mleaf *b = &md->v[i];
+
+		EXPECT(a->iova == b->iova && a->size == b->size && a->pa == b->pa &&
+			       a->level == level_of(b->size) &&
+			       a->prot == (s2 ? s2_decoded(b->prot) : s1_decoded(b->prot)),
+		       "op %u: leaf %zu: table iova %llx size %llx pa %llx lvl %d prot %#x; "
+		       "model iova %llx size %llx pa %llx prot %#x",
+		       op, i, (ull)a->iova, (ull)a->size, (ull)a->pa, a->level, a->prot,
+		       (ull)b->iova, (ull)b->size, (ull)b->pa, b->prot);
+	}
+	EXPECT(ap_pt_table_bytes(pt) == m->bytes_out, "op %u: table bytes %llu, provider %llu",
+	       op, (ull)ap_pt_table_bytes(pt), (ull)m->bytes_out);
+}
+
+static void run_random(enum ap_pt_format fmt, unsigned seed, unsigned nops)
+{
+	bool s2 = fmt == AP_PT_ARM_LPAE_S2;
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, fmt, R_IAS, 40, BM_4K);
+	struct model md = { 0 };
+	struct leafvec lv = { 0 };
+	unsigned op, maps_ok = 0, maps_eexist = 0, unmaps_partial = 0, unmaps_zero = 0;
+	unsigned unmaps_full = 0, probes = 0;
+	uint64_t max_leaves = 0;
+
+	rng_state = 0x9e3779b97f4a7c15ull ^ seed;
+	for (op = 0; op < nops; op++) {
+		uint64_t kind = rnd_below(100);
+		uint64_t pgsize = pick_pgsize(), iova = pick_iova(pgsize), count = pick_count();
+		uint64_t end;
+		unsigned k;
+
+		/* Half the unmaps start where a live leaf starts, or at its table. */
+		if (kind >= 60 && kind < 80 && md.n)
+			iova = md.v[rnd_below(md.n)].iova & ~(pgsize - 1);
+		end = clip_end(iova, pgsize, count);
+
+		if (kind < 45) {
+			/* map */
+			uint64_t pa = rnd_below((1ull << 39) / pgsize) * pgsize;
+			unsigned prot = rand_prots[rnd_below(sizeof(rand_prots) / sizeof(rand_prots[0]))];
+			uint64_t mapped = 0x42, n = (end - iova) / pgsize;
+			bool clash = model_overlaps(&md, iova, end);
+			int err = ap_pt_map_pages(pt, iova, pa, pgsize, count, prot, &mapped);
+
+			if (clash) {
+				EXPECT(err == -EEXIST && mapped == 0x42,
+				       "op %u: map %llx+%llux%llx over a live leaf: %d, mapped %llx", op,
+				       (ull)iova, (ull)count, (ull)pgsize, err, (ull)(mapped - 0x42));
+				maps_eexist++;
+			} else {
+				EXPECT(err == 0 && mapped == 0x42 + n * pgsize,
+				       "op %u: map %llx+%llux%llx: %d, mapped %llx, want %llx", op,
+				       (ull)iova, (ull)count, (ull)pgsize, err, (ull)(mapped - 0x42),
+				       (ull)(n * pgsize));
+				model_insert(&md, iova, pa, pgsize, n, prot);
+				maps_ok++;
+			}
+		} else if (kind < 80) {
+			/*
+			 * unmap: leaves in order from iova, up to a hole or a leaf the
+			 * range cuts.  A leaf larger than pgsize is never taken, even
+			 * when pgcount pages would cover it: that is Linux's "partial
+			 * unmap of a large IOPTE" refusal (reference section 2.7).
+			 */
+			size_t i = model_first_end_after(&md, iova), from = i;
+			uint64_t cur = iova, got;
+
+			while (cur < end && i < md.n && md.v[i].iova == cur &&
+			       md.v[i].iova + md.v[i].size <= end && md.v[i].size <= pgsize) {
+				cur += md.v[i].size;
+				i++;
+			}
+			got = ap_pt_unmap_pages(pt, iova, pgsize, count);
+			EXPECT(got == cur - iova, "op %u: unmap %llx+%llux%llx: %llx, model %llx", op,
+			       (ull)iova, (ull)count, (ull)pgsize, (ull)got, (ull)(cur - iova));
+			model_remove(&md, from, i);
+			if (got == 0)
+				unmaps_zero++;
+			else if (got < end - iova)
+				unmaps_partial++;
+			else
+				unmaps_full++;
+		}
+		/* probes: around the op, and anywhere in the windows */
+		probe(pt, &md, iova, op);
+		probe(pt, &md, end - 1, op);
+		probe(pt, &md, end, op);
+		probe(pt, &md, iova + rnd_below(end - iova), op);
+		for (k = 0; k < 4; k++)
+			probe(pt, &md, pick_iova(SZ_4K) + rnd_below(SZ_4K), op);
+		probe(pt, &md, rnd() & ((1ull << R_IAS) - 1), op);
+		probes += 9;
+
+		EXPECT(ap_pt_leaf_count(pt) == md.n, "op %u: leaf count %llu, model %zu", op,
+		       (ull)ap_pt_leaf_count(pt), md.n);
+		EXPECT(ap_pt_sizes_in_use(pt) == model_sizes(&md), "op %u: sizes %llx, model %llx",
+		       op, (ull)ap_pt_sizes_in_use(pt), (ull)model_sizes(&md));
+		if (md.n > max_leaves)
+			max_leaves = md.n;
+		if (op % 1000 == 999)
+			full_compare(pt, &md, m, &lv, op, s2);
+	}
+	full_compare(pt, &md, m, &lv, nops, s2);
+	printf("%s: %u ops, %u probes: maps ok %u, eexist %u; unmaps whole %u, partial %u, "
+	       "zero %u; max %llu leaves, peak %llu KiB of tables\n",
+	       ap_pt_format_name(fmt), nops, probes, maps_ok, maps_eexist, unmaps_full,
+	       unmaps_partial, unmaps_zero, (ull)max_leaves, (ull)(m->peak_bytes >> 10));
+	/* Each path was really exercised. */
+	assert_true(maps_ok > nops / 20 && maps_eexist > nops / 20);
+	assert_true(unmaps_full > nops / 20 && unmaps_partial > nops / 100 &&
+		    unmaps_zero > nops / 20);
+
+	/* Tear down leaf by leaf, then nothing is left. */
+	while (md.n) {
+		struct mleaf l = md.v[0];
+
+		EXPECT(ap_pt_unmap_pages(pt, l.iova, l.size, 1) == l.size, "final unmap of %llx",
+		       (ull)l.iova);
+		model_remove(&md, 0, 1);
+	}
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+	assert_int_equal(ap_pt_sizes_in_use(pt), 0);
+	collect(pt, 0, ~0ull, &lv);
+	assert_int_equal(lv.n, 0);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	free(md.v);
+	free(lv.v);
+	tmem_destroy(m);
+}
+
+static void test_random_differential(void **state)
+{
+	const char *env = getenv("APERTURE_PT_SEED");
+	unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : 20240611u;
+
+	(void)state;
+	printf("seed=%u (set APERTURE_PT_SEED to change)\n", seed);
+	run_random(AP_PT_ARM_LPAE_S1, seed, 60000);
+	/* Stage 2, ias = oas = 40: the 1G level is a concatenated PGD. */
+	run_random(AP_PT_ARM_LPAE_S2, seed + 1, 40000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden_descriptors),
+		cmocka_unit_test(test_prot_table),
+		cmocka_unit_test(test_lpa_fold),
+		cmocka_unit_test(test_linux_selftest),
+		cmocka_unit_test(test_geometry),
+		cmocka_unit_test(test_alloc_rules),
+		cmocka_unit_test(test_pgsize),
+		cmocka_unit_test(test_mixed),
+		cmocka_unit_test(test_leaf_iteration),
+		cmocka_unit_test(test_map_semantics),
+		cmocka_unit_test(test_unmap_semantics),
+		cmocka_unit_test(test_walk_hand_built),
+		cmocka_unit_test(test_walk_cfg_for_ias),
+		cmocka_unit_test(test_random_differential),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
