@@ -2047,6 +2047,68 @@ static void run_random(enum ap_pt_format fmt, unsigned seed, unsigned nops)
 	tmem_destroy(m);
 }
 
+/* A map transaction gives back the tables a failed multi-call map made, and
+ * only those; outside one, tables stay as in Linux. */
+static void test_map_transaction(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
+	uint64_t root_only = ap_pt_table_bytes(pt), kept, i;
+	int err;
+
+	(void)state;
+	/* Empty tables left by earlier unmaps stay through a rollback. */
+	assert_int_equal(map1(pt, 0x40000000, 0x1000, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x40000000, SZ_4K, 1), SZ_4K);
+	kept = ap_pt_table_bytes(pt);
+	assert_true(kept == root_only + 3 * SZ_4K);
+	/* 3 MiB of 4K pages from 0x7fe00000 needs a new L3 below 2 GiB, then
+	 * a new L2 and L3 above it: fail each of the three allocations. */
+	for (i = 1; i <= 5; i++) {
+		uint64_t done = 0, iova = 0x7fe00000, left = 3 * SZ_2M / 2;
+
+		ap_pt_txn_begin(pt);
+		m->fail_in = (int)i;
+		err = 0;
+		while (left && !err) {
+			uint64_t mapped = 0, count;
+			uint64_t pg = ap_pt_pgsize(SZ_4K, iova, iova, left, &count);
+
+			err = ap_pt_map_pages(pt, iova, iova, pg, count, RW, &mapped);
+			iova += mapped;
+			left -= mapped;
+			done += mapped;
+		}
+		m->fail_in = 0;
+		if (!err) {
+			ap_pt_txn_end(pt, false);
+			assert_true(i > 3);
+			assert_int_equal(ap_pt_unmap_pages(pt, 0x7fe00000, SZ_4K, 512) +
+						 ap_pt_unmap_pages(pt, 0x80000000, SZ_4K, 256),
+					 3 * SZ_2M / 2);
+			assert_true(ap_pt_table_bytes(pt) > kept); /* kept, Linux-style */
+			break;
+		}
+		assert_int_equal(err, -ENOMEM);
+		while (done) {
+			uint64_t count, pg = ap_pt_pgsize(SZ_4K, 0x7fe00000, 0x7fe00000, done, &count);
+			uint64_t got = ap_pt_unmap_pages(pt, 0x7fe00000 + (3 * SZ_2M / 2 - left - done),
+							 pg, count);
+
+			assert_true(got > 0);
+			done -= got;
+		}
+		ap_pt_txn_end(pt, true);
+		assert_int_equal(ap_pt_leaf_count(pt), 0);
+		assert_int_equal(ap_pt_table_bytes(pt), kept);
+		assert_int_equal(m->bytes_out, kept);
+	}
+	assert_true(i <= 5);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
 static void test_random_differential(void **state)
 {
 	const char *env = getenv("APERTURE_PT_SEED");
@@ -2075,6 +2137,7 @@ int main(void)
 		cmocka_unit_test(test_unmap_semantics),
 		cmocka_unit_test(test_walk_hand_built),
 		cmocka_unit_test(test_walk_cfg_for_ias),
+		cmocka_unit_test(test_map_transaction),
 		cmocka_unit_test(test_random_differential),
 	};
 

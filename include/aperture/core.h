@@ -80,7 +80,8 @@ AP_API void *ap_ram_ptr(struct ap_ctx *ctx, uint64_t pa, uint64_t len);
  * reserves: by default the highest 256 MiB-aligned 256 MiB window below
  * 4 GiB that holds no RAM, chosen when the first paging domain is created
  * (below 4 GiB so that every instance, whatever its OAS, can reach them).
- * Set it explicitly before that point; -EBUSY afterwards, -EINVAL for a
+ * Set it explicitly before that point, once; -EBUSY when a window is
+ * already set or chosen, -EINVAL for a
  * window that is unaligned (4 KiB), empty or too large (> 16 GiB),
  * -EADDRINUSE over RAM.
  */
@@ -107,7 +108,7 @@ struct ap_iommu_config {
 	unsigned ias;            /* input address bits: 32..48 */
 	unsigned oas;            /* output address bits: 32,36,40,42,44,48 */
 	uint64_t pgsize_bitmap;  /* supported page sizes, all granules */
-	unsigned stage;          /* 1 (stage 2 is not built yet) */
+	unsigned stage;          /* 1 or 2: the table format of its domains */
 	enum ap_unmatched unmatched;
 	bool force_aperture;     /* false: DMA outside the aperture bypasses */
 	unsigned evtq_size;      /* event queue entries, 1..65536 */
@@ -212,7 +213,9 @@ struct ap_geometry {
 /*
  * Allocate a domain for `iommu` (its geometry, page sizes and table format
  * come from that instance).  Errors: -EINVAL (bad name or type), -EEXIST
- * (name taken), -ENOMEM.
+ * (name taken), -ENOSPC (a paging domain, and no RAM-free window below
+ * 4 GiB is left for page tables: set one with ap_ctx_set_table_window()),
+ * -ENOMEM.
  */
 AP_API int ap_domain_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
 			 enum ap_domain_type type, struct ap_domain **out);
@@ -266,7 +269,8 @@ AP_API int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t si
  * Unmap from iova for up to size bytes; *unmapped gets the bytes actually
  * unmapped, which stop at the first hole and before a leaf the range would
  * cut (a leaf is never split), as Linux's iommu_unmap.  Errors (with
- * *unmapped = 0): -EINVAL (not a paging domain, unaligned iova or size).
+ * *unmapped = 0): -EINVAL (not a paging domain, unaligned iova or size, a
+ * range that wraps past 2^64).
  */
 AP_API int ap_unmap(struct ap_domain *dom, uint64_t iova, uint64_t size,
 		    uint64_t *unmapped);

@@ -140,6 +140,18 @@ AP_API int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa,
 			   uint64_t *mapped);
 
 /*
+ * Map transactions.  Tables stay once allocated, as in Linux (which frees
+ * them only with the whole table).  A caller that maps a range in several
+ * ap_pt_map_pages() calls and must undo a failure opens a transaction first:
+ * every table allocated from then on is remembered, and after the caller has
+ * unmapped what it mapped, ap_pt_txn_end(pt, true) frees those of them that
+ * hold no leaf; ap_pt_txn_end(pt, false) keeps them.  Inside a transaction
+ * a map may also fail with -ENOMEM for want of memory to remember a table.
+ */
+AP_API void ap_pt_txn_begin(struct ap_pt *pt);
+AP_API void ap_pt_txn_end(struct ap_pt *pt, bool rollback);
+
+/*
  * Unmap pgcount pages of pgsize at iova; returns the bytes unmapped, which
  * stop at the first hole.  A leaf larger than pgsize is never split: meeting
  * one stops the unmap there (so unmap(X, 4K, 512) over a 2M block at X

@@ -32,12 +32,15 @@ static int paging_init(struct ap_ctx *ctx, struct ap_domain *dom)
 		.host_page_size = ic->host_page_size,
 		.coherent_walk = true,
 	};
+	bool had_window = ctx->pool.size != 0;
 	int err;
 
 	err = ap__pool_ensure(ctx);
 	if (err)
 		return err;
 	err = ap_pt_alloc(&cfg, &ctx->ptmem, &dom->pt);
+	if (err && !had_window)
+		ap__pool_forget(ctx); /* a failed call chooses no window */
 	if (err == -ENOMEM)
 		return ap__err(ctx, err, "out of memory for the page table");
 	if (err)
@@ -238,6 +241,10 @@ static int join_check(struct ap_domain *dom, const struct ap_iommu *iommu, struc
 	if (!(ic->pgsize_bitmap & granule))
 		return ap__err(ctx, -EINVAL, "%s has no %llu KiB granule for domain '%s'",
 			       iommu->name, (unsigned long long)(granule >> 10), dom->name);
+	if (ctx->pool.base + (ctx->pool.size - 1) > input_end(ic->oas))
+		return ap__err(ctx, -EINVAL,
+			       "%s cannot reach the page tables at 0x%llx with %u-bit output",
+			       iommu->name, (unsigned long long)ctx->pool.base, ic->oas);
 	lacking = ap_pt_sizes_in_use(dom->pt) & ~ic->pgsize_bitmap;
 	if (lacking)
 		return ap__err(ctx, -EINVAL,
@@ -442,6 +449,7 @@ int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, uns
 	err = map_check(dom, iova, pa, size, prot);
 	if (err)
 		return err;
+	ap_pt_txn_begin(dom->pt);
 	while (done < size) {
 		uint64_t count, mapped = 0;
 		uint64_t pgsize = ap_pt_pgsize(dom->pgsizes, iova + done, pa + done, size - done,
@@ -453,9 +461,11 @@ int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, uns
 		if (err)
 			break;
 	}
+	if (err)
+		unmap_run(dom, iova, done);
+	ap_pt_txn_end(dom->pt, err != 0); /* a failed map leaves no table behind */
 	if (!err)
 		return 0;
-	unmap_run(dom, iova, done);
 	if (err == -EEXIST)
 		return ap__err(ctx, err, "0x%llx-0x%llx overlaps a live mapping of '%s'",
 			       (unsigned long long)iova, (unsigned long long)(iova + size - 1),

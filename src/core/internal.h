@@ -109,6 +109,7 @@ int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name);
 
 /* physmem.c */
 int ap__pool_ensure(struct ap_ctx *ctx);
+void ap__pool_forget(struct ap_ctx *ctx);
 void ap__physmem_free(struct ap_ctx *ctx);
 uint64_t ap__ram_span(struct ap_ctx *ctx, uint64_t pa, uint8_t **host);
 void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len);

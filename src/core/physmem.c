@@ -198,6 +198,18 @@ int ap__pool_ensure(struct ap_ctx *ctx)
 		       "no RAM-free 256 MiB window below 4 GiB for page tables; set one");
 }
 
+/* Forget a window that nothing lives in yet (undoes ap__pool_ensure()). */
+void ap__pool_forget(struct ap_ctx *ctx)
+{
+	struct ap_pool *p = &ctx->pool;
+
+	if (!p->size || p->frames_used)
+		return;
+	ap__free(ctx, p->used);
+	ap__free(ctx, p->chunks);
+	memset(p, 0, sizeof(*p));
+}
+
 static bool frames_free(const struct ap_pool *p, uint64_t first, uint64_t n)
 {
 	uint64_t i;
@@ -220,17 +232,24 @@ static void frames_mark(struct ap_pool *p, uint64_t first, uint64_t n, bool used
 	}
 }
 
-/* Lowest naturally aligned run of n free frames, or UINT64_MAX. */
+/*
+ * Lowest run of n free frames whose physical address is aligned to n frames
+ * (the window base may be only 4 KiB aligned) and which lies in one chunk
+ * (host memory is contiguous per chunk only), or UINT64_MAX.
+ */
 static uint64_t frames_find(const struct ap_pool *p, uint64_t n)
 {
 	uint64_t total = p->size >> AP_FRAME_SHIFT;
-	uint64_t i = (p->hint + n - 1) & ~(n - 1);
+	uint64_t skew = (p->base >> AP_FRAME_SHIFT) & (n - 1);
+	uint64_t i = p->hint + ((n - ((p->hint + skew) & (n - 1))) & (n - 1));
 
 	for (; i + n <= total; i += n) {
 		if (n == 1 && p->used[i / 64] == ~0ull) {
 			i |= 63;
 			continue;
 		}
+		if (i / FRAMES_PER_CHUNK != (i + n - 1) / FRAMES_PER_CHUNK)
+			continue;
 		if (frames_free(p, i, n))
 			return i;
 	}

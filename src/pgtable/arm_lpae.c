@@ -490,6 +490,10 @@ static int lpae_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsiz
 
 			if (!child)
 				return -ENOMEM;
+			if (ap_pt_txn_note(pt, iova, lvl + 1, cpa)) {
+				table_release(pt, child, cpa, 1ull << s.pg_shift);
+				return -ENOMEM;
+			}
 			pte = table_pte(pt, cpa);
 			ap_pte_write(slot, pte);
 		} else if (pte_is_leaf(pte, lvl)) {
@@ -839,6 +843,28 @@ static int lpae_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_wa
 	return 0;
 }
 
+static void lpae_txn_release(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t pa)
+{
+	struct lpae_shape s;
+	uint64_t *table = pt->root;
+	uint64_t *slot, pte;
+	int l;
+
+	shape_of_pt(pt, &s);
+	for (l = s.start; l < lvl - 1; l++) {
+		pte = ap_pte_read(&table[lvl_index(&s, l, iova)]);
+		if (!pte_is_table(pte, l) || !(table = child_of(pt, pte)))
+			return;
+	}
+	slot = &table[lvl_index(&s, lvl - 1, iova)];
+	pte = ap_pte_read(slot);
+	if (!pte_is_table(pte, lvl - 1) || pte_to_pa(pte, s.pg_shift) != pa ||
+	    subtree_has_leaves(pt, pte, lvl - 1))
+		return;
+	ap_pte_write(slot, 0);
+	free_subtree(pt, pte, lvl - 1);
+}
+
 #define LPAE_OPS(fmt_, name_)                                  \
 	{                                                      \
 		.format = fmt_,                                \
@@ -851,6 +877,7 @@ static int lpae_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_wa
 		.walk_cfg_for_ias = lpae_walk_cfg_for_ias,     \
 		.start_level = lpae_start_level,               \
 		.walk = lpae_walk,                             \
+		.txn_release = lpae_txn_release,               \
 	}
 
 const struct ap_pt_ops ap_pt_arm_lpae_s1_ops = LPAE_OPS(AP_PT_ARM_LPAE_S1, "arm-lpae-s1");

@@ -70,10 +70,65 @@ int ap_pt_alloc(const struct ap_pt_cfg *cfg, const struct ap_pt_mem *mem, struct
 	return 0;
 }
 
+static void *meta_alloc(struct ap_pt *pt, size_t size)
+{
+	return pt->mem.zalloc ? pt->mem.zalloc(pt->mem.cookie, size) : calloc(1, size);
+}
+
+static void meta_free(struct ap_pt *pt, void *p)
+{
+	if (!p)
+		return;
+	if (pt->mem.release)
+		pt->mem.release(pt->mem.cookie, p);
+	else
+		free(p);
+}
+
+void ap_pt_txn_begin(struct ap_pt *pt)
+{
+	pt->txn_open = true;
+	pt->txn_len = 0;
+}
+
+int ap_pt_txn_note(struct ap_pt *pt, uint64_t iova, int level, uint64_t pa)
+{
+	if (!pt->txn_open)
+		return 0;
+	if (pt->txn_len == pt->txn_cap) {
+		size_t cap = pt->txn_cap ? pt->txn_cap * 2 : 16;
+		struct ap_pt_txn_entry *grown = meta_alloc(pt, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		if (pt->txn_len)
+			memcpy(grown, pt->txn, pt->txn_len * sizeof(*grown));
+		meta_free(pt, pt->txn);
+		pt->txn = grown;
+		pt->txn_cap = cap;
+	}
+	pt->txn[pt->txn_len++] = (struct ap_pt_txn_entry){ iova, pa, level };
+	return 0;
+}
+
+void ap_pt_txn_end(struct ap_pt *pt, bool rollback)
+{
+	size_t i = pt->txn_len;
+
+	/* Newest first: a table's children were allocated after it. */
+	while (rollback && i--)
+		pt->ops->txn_release(pt, pt->txn[i].iova, pt->txn[i].level, pt->txn[i].pa);
+	meta_free(pt, pt->txn);
+	pt->txn = NULL;
+	pt->txn_len = pt->txn_cap = 0;
+	pt->txn_open = false;
+}
+
 void ap_pt_free(struct ap_pt *pt)
 {
 	if (!pt)
 		return;
+	meta_free(pt, pt->txn);
 	pt->ops->destroy(pt);
 	handle_free(pt);
 }

@@ -28,6 +28,16 @@ struct ap_pt_ops {
 	int (*start_level)(const struct ap_pt_walk_cfg *cfg);
 	int (*walk)(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
 		    uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
+	/* Unlink and free the table at `pa` (level lvl, spanning iova) if it
+	 * still hangs there and holds no leaf. */
+	void (*txn_release)(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t pa);
+};
+
+/* A table allocated inside a map transaction. */
+struct ap_pt_txn_entry {
+	uint64_t iova;
+	uint64_t pa;
+	int level;
 };
 
 /* A table: configuration, shape and bookkeeping common to all formats. */
@@ -44,7 +54,15 @@ struct ap_pt {
 	uint64_t table_bytes;     /* table memory held, root included */
 	uint64_t leaves_by_shift[64]; /* live leaves, by log2 of their size */
 	uint64_t leaves;
+	/* Tables allocated since ap_pt_txn_begin(), oldest first. */
+	bool txn_open;
+	struct ap_pt_txn_entry *txn;
+	size_t txn_len, txn_cap;
 };
+
+/* Remember a table the format just allocated; -ENOMEM if we cannot, and
+ * then the caller frees the table and fails. */
+int ap_pt_txn_note(struct ap_pt *pt, uint64_t iova, int level, uint64_t pa);
 
 extern const struct ap_pt_ops ap_pt_arm_lpae_s1_ops;
 extern const struct ap_pt_ops ap_pt_arm_lpae_s2_ops;
