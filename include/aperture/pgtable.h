@@ -33,6 +33,7 @@ extern "C" {
 enum ap_pt_format {
 	AP_PT_ARM_LPAE_S1 = 1, /* VMSAv8-64 long descriptor, stage 1 */
 	AP_PT_ARM_LPAE_S2 = 2, /* VMSAv8-64 long descriptor, stage 2 */
+	AP_PT_INTEL_VTD_SL = 3, /* Intel VT-d second level (second stage) */
 };
 
 /* Human name of a format ("arm-lpae-s1", ...), or "?" for an unknown one. */

@@ -66,6 +66,7 @@ int ap_pt_txn_note(struct ap_pt *pt, uint64_t iova, int level, uint64_t pa);
 
 extern const struct ap_pt_ops ap_pt_arm_lpae_s1_ops;
 extern const struct ap_pt_ops ap_pt_arm_lpae_s2_ops;
+extern const struct ap_pt_ops ap_pt_intel_vtd_sl_ops;
 
 /* Descriptors are read by walkers while they change: single-copy atomic. */
 static inline uint64_t ap_pte_read(const uint64_t *p)
