@@ -244,12 +244,12 @@ static void test_iommu_config(void **state)
 	BAD(kind, (enum ap_iommu_kind)7);
 	BAD(ias, 0);
 	BAD(ias, 31);
-	BAD(ias, 49);
-	BAD(ias, 52);
+	BAD(ias, 53);
+	BAD(ias, 64);
 	BAD(oas, 0);
 	BAD(oas, 33);
 	BAD(oas, 39);
-	BAD(oas, 52);
+	BAD(oas, 56);
 	BAD(stage, 0);
 	BAD(stage, 3);
 	BAD(pgsize_bitmap, 0);

@@ -92,7 +92,8 @@ AP_API void ap_ctx_get_table_window(const struct ap_ctx *ctx, uint64_t *base,
 /* ---------------------------------------------------------------- IOMMUs */
 
 enum ap_iommu_kind {
-	AP_IOMMU_ARM_SMMU_V3 = 1,
+	AP_IOMMU_ARM_SMMU_V3 = 1, /* ARM LPAE tables, stage 1 or 2 */
+	AP_IOMMU_INTEL_VTD = 2,   /* VT-d second-level tables */
 };
 
 /* What a stream that matches no configuration (a device with no domain)
@@ -102,24 +103,38 @@ enum ap_unmatched {
 	AP_UNMATCHED_BYPASS = 1,
 };
 
-/* Capabilities of an instance, as hardware exposes them. */
+/*
+ * Capabilities of an instance, as hardware exposes them.
+ *
+ * arm-smmu-v3: ias 32..52 (above 48 only a 64K granule reaches), oas one of
+ * 32,36,40,42,44,48,52 (IDR5.OAS), pgsizes from IDR5's granules (4K,2M,1G /
+ * 16K,32M / 64K,512M), stage 1 or 2.
+ * intel-vtd: ias is the usable input width (MGAW) 32..57, oas the host
+ * address width 32..52, pgsizes 4K plus the superpages SLLPS offers (2M,
+ * 1G), stage 2 (second level), sagaw the table depths it walks.
+ */
 struct ap_iommu_config {
 	enum ap_iommu_kind kind;
-	unsigned ias;            /* input address bits: 32..48 */
-	unsigned oas;            /* output address bits: 32,36,40,42,44,48 */
+	unsigned ias;            /* input address bits */
+	unsigned oas;            /* output address bits */
 	uint64_t pgsize_bitmap;  /* supported page sizes, all granules */
 	unsigned stage;          /* 1 or 2: the table format of its domains */
 	enum ap_unmatched unmatched;
 	bool force_aperture;     /* false: DMA outside the aperture bypasses */
+	bool coherent_walk;      /* table walks snoop CPU caches (COHACC / C) */
 	unsigned evtq_size;      /* event queue entries, 1..65536 */
 	uint64_t host_page_size; /* granule preference for its domains */
+	unsigned sagaw;          /* VT-d: bit n = AGAW n (1: 39-bit 3-level,
+				    2: 48-bit 4-level, 3: 57-bit 5-level);
+				    0 = just the depth ias needs */
 };
 
-/* Defaults for a kind: 48-bit in and out, 4K|2M|1G, stage 1, abort,
- * forced aperture, 128-entry event queue, 4 KiB host pages. */
+/* Defaults for a kind: 48-bit in and out, 4K|2M|1G, stage 1 (SMMU) or 2
+ * (VT-d), abort, forced aperture, coherent walks, 128-entry event queue,
+ * 4 KiB host pages. */
 AP_API void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind kind);
 
-/* "arm-smmu-v3" -> kind; 0 if unknown.  And back ("?" if unknown). */
+/* "arm-smmu-v3", "intel-vtd" -> kind; 0 if unknown.  And back ("?"). */
 AP_API enum ap_iommu_kind ap_iommu_kind_from_name(const char *name);
 AP_API const char *ap_iommu_kind_name(enum ap_iommu_kind kind);
 
@@ -236,6 +251,15 @@ AP_API void ap_domain_geometry(const struct ap_domain *dom, struct ap_geometry *
 AP_API uint64_t ap_domain_pgsizes(const struct ap_domain *dom);
 /* Largest output address bits every attached instance can emit. */
 AP_API unsigned ap_domain_oas(const struct ap_domain *dom);
+/*
+ * The registers `iommu` is programmed with to walk this paging domain
+ * (TTBR/TCR/MAIR, VTTBR/VTCR, or SLPTPTR/AW): each attached instance walks
+ * the same tables, entered at its own input size.  -EINVAL if the domain is
+ * not paging or `iommu` neither owns it nor is attached to it.
+ */
+AP_API int ap_domain_regs(const struct ap_domain *dom, const struct ap_iommu *iommu,
+			  struct ap_pt_regs *out);
+
 /* The page table of a paging domain (NULL otherwise), for inspection. */
 AP_API const struct ap_pt *ap_domain_pt(const struct ap_domain *dom);
 
@@ -246,8 +270,8 @@ AP_API const struct ap_pt *ap_domain_pt(const struct ap_domain *dom);
  * common subset.  Errors, with nothing changed: -EBUSY (the group is on
  * another domain: detach first), -EADDRINUSE (a mapping lies outside the
  * newcomer's aperture), -EINVAL (the newcomer cannot walk the domain's
- * format, granule or stage, lacks a page size in use, or cannot emit a
- * mapped output address), -ENOMEM.
+ * format, granule, stage or table depth, walks with other coherency, lacks
+ * a page size in use, or cannot emit a mapped output address), -ENOMEM.
  */
 AP_API int ap_attach(struct ap_domain *dom, struct ap_device *dev);
 

@@ -61,7 +61,9 @@ struct ap_pt_mem {
 
 /* Quirks, as Linux's IO_PGTABLE_QUIRK_* of the same names. */
 enum ap_pt_quirk {
-	AP_PT_QUIRK_ARM_NS = 1u << 0, /* NS in leaves, NSTable in tables */
+	AP_PT_QUIRK_ARM_NS = 1u << 0,    /* NS in leaves, NSTable in tables */
+	AP_PT_QUIRK_VTD_SNOOP = 1u << 8, /* VT-d: SNP in every leaf (forced
+					    snooping, Linux's set_pte_snp) */
 };
 
 /*
@@ -124,6 +126,29 @@ AP_API int ap_pt_start_level(const struct ap_pt_walk_cfg *cfg);
  */
 AP_API int ap_pt_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias,
 				  struct ap_pt_walk_cfg *out);
+
+/*
+ * The registers a walker of this format is programmed with, for the walk
+ * configuration `cfg` (a table's own, or one from ap_pt_walk_cfg_for_ias).
+ * ARM LPAE stage 1: TTBR0, TCR fields (T0SZ, IRGN0, ORGN0, SH0, TG0, IPS,
+ * packed at their TCR_EL1 positions) and MAIR, as Linux's io-pgtable-arm
+ * fills arm_lpae_s1_cfg.  Stage 2: VTTBR and VTCR (T0SZ, SL0, IRGN0, ORGN0,
+ * SH0, TG0, PS).  VT-d second level: SLPTPTR and the context entry's AW.
+ * A coherent walker gets inner-shareable write-back attributes, a
+ * non-coherent one outer-shareable non-cacheable ones.
+ */
+struct ap_pt_regs {
+	enum ap_pt_format format;
+	uint64_t ttbr;  /* TTBR0 / VTTBR / SLPTPTR: the root's address */
+	uint64_t tcr;   /* TCR (stage 1) or VTCR (stage 2), packed; 0 for VT-d */
+	uint64_t mair;  /* stage 1 only */
+	unsigned tsz, sl0, tg, ps, sh, irgn, orgn; /* the TCR/VTCR fields */
+	unsigned aw;    /* VT-d: 1 = 3-level, 2 = 4-level, 3 = 5-level */
+};
+
+/* -EINVAL for a cfg the format cannot walk. */
+AP_API int ap_pt_get_regs(const struct ap_pt_walk_cfg *cfg, bool coherent_walk,
+			  struct ap_pt_regs *out);
 
 /*
  * Map pgcount pages of pgsize at iova -> pa.  As Linux's map_pages, it maps

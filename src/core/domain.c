@@ -18,7 +18,45 @@ static uint64_t input_end(unsigned ias)
 
 static enum ap_pt_format format_of(const struct ap_iommu *iommu)
 {
+	if (iommu->cfg.kind == AP_IOMMU_INTEL_VTD)
+		return AP_PT_INTEL_VTD_SL;
 	return iommu->cfg.stage == 2 ? AP_PT_ARM_LPAE_S2 : AP_PT_ARM_LPAE_S1;
+}
+
+static unsigned min_u(unsigned a, unsigned b)
+{
+	return a < b ? a : b;
+}
+
+/* VT-d table depth for an input width, and the width a depth covers. */
+static unsigned vtd_levels(unsigned width)
+{
+	return width <= 39 ? 3 : width <= 48 ? 4 : 5;
+}
+
+static unsigned vtd_width(unsigned levels)
+{
+	return 30 + 9 * (levels - 2);
+}
+
+/* SAGAW bit of a depth: AGAW = levels - 2. */
+static unsigned vtd_sagaw(const struct ap_iommu_config *c)
+{
+	return c->sagaw ? c->sagaw : 1u << (vtd_levels(c->ias) - 2);
+}
+
+/* The input width a new table for `iommu` is built with: the instance's own
+ * for an SMMU; for VT-d the deepest table its SAGAW walks, as Linux picks
+ * iommu->agaw (the aperture is then clipped to MGAW). */
+static unsigned table_ias(const struct ap_iommu_config *c)
+{
+	unsigned levels;
+
+	if (c->kind != AP_IOMMU_INTEL_VTD)
+		return c->ias;
+	for (levels = 5; levels > 3 && !(vtd_sagaw(c) & (1u << (levels - 2))); levels--)
+		;
+	return vtd_width(levels);
 }
 
 static int paging_init(struct ap_ctx *ctx, struct ap_domain *dom)
@@ -26,11 +64,11 @@ static int paging_init(struct ap_ctx *ctx, struct ap_domain *dom)
 	const struct ap_iommu_config *ic = &dom->owner->cfg;
 	struct ap_pt_cfg cfg = {
 		.format = format_of(dom->owner),
-		.ias = ic->ias,
+		.ias = table_ias(ic),
 		.oas = ic->oas,
 		.pgsize_bitmap = ic->pgsize_bitmap,
 		.host_page_size = ic->host_page_size,
-		.coherent_walk = true,
+		.coherent_walk = ic->coherent_walk,
 	};
 	bool had_window = ctx->pool.size != 0;
 	int err;
@@ -49,7 +87,7 @@ static int paging_init(struct ap_ctx *ctx, struct ap_domain *dom)
 	ap_pt_get_cfg(dom->pt, &cfg);
 	dom->pgsizes = cfg.pgsize_bitmap;
 	dom->oas = cfg.oas;
-	dom->geo = (struct ap_geometry){ 0, input_end(cfg.ias), ic->force_aperture };
+	dom->geo = (struct ap_geometry){ 0, input_end(min_u(cfg.ias, ic->ias)), ic->force_aperture };
 	return 0;
 }
 
@@ -178,6 +216,23 @@ unsigned ap_domain_oas(const struct ap_domain *dom)
 	return dom->oas;
 }
 
+int ap_domain_regs(const struct ap_domain *dom, const struct ap_iommu *iommu,
+		   struct ap_pt_regs *out)
+{
+	const struct ap_attachment *att;
+	struct ap_pt_walk_cfg own;
+
+	if (!dom || !iommu || !out || dom->type != AP_DOMAIN_PAGING)
+		return -EINVAL;
+	att = ap__attachment_of(dom, iommu);
+	if (att)
+		return ap_pt_get_regs(&att->walk, iommu->cfg.coherent_walk, out);
+	if (iommu != dom->owner)
+		return -EINVAL;
+	ap_pt_get_walk_cfg(dom->pt, &own);
+	return ap_pt_get_regs(&own, iommu->cfg.coherent_walk, out);
+}
+
 const struct ap_pt *ap_domain_pt(const struct ap_domain *dom)
 {
 	return dom->pt;
@@ -216,6 +271,32 @@ static int leaf_beyond_oas(void *arg, const struct ap_pt_leaf *leaf)
 	return 1;
 }
 
+/*
+ * The input width `iommu` walks the domain's tables with.  An SMMU programs
+ * any input size up to its own.  A VT-d unit walks only the depths its
+ * SAGAW lists: the whole table if it can, else the shallowest depth it has
+ * that still covers its width, entered through index 0.  -EINVAL if none.
+ */
+static int walk_width(const struct ap_iommu_config *ic, unsigned tbl_ias, unsigned *out)
+{
+	unsigned want = min_u(ic->ias, tbl_ias), levels, have = vtd_levels(tbl_ias);
+
+	*out = want;
+	if (ic->kind != AP_IOMMU_INTEL_VTD)
+		return 0;
+	if (vtd_sagaw(ic) & (1u << (have - 2))) {
+		*out = tbl_ias;
+		return 0;
+	}
+	for (levels = vtd_levels(want); levels < have; levels++) {
+		if (vtd_sagaw(ic) & (1u << (levels - 2))) {
+			*out = vtd_width(levels);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 /* What the domain becomes with `iommu` joining it, or why it cannot. */
 struct join {
 	struct ap_geometry geo;
@@ -238,6 +319,12 @@ static int join_check(struct ap_domain *dom, const struct ap_iommu *iommu, struc
 	if (ic->kind != dom->owner->cfg.kind || format_of(iommu) != pc.format)
 		return ap__err(ctx, -EINVAL, "%s cannot walk %s tables of domain '%s'", iommu->name,
 			       ap_pt_format_name(pc.format), dom->name);
+	if (ic->coherent_walk != dom->owner->cfg.coherent_walk)
+		return ap__err(ctx, -EINVAL, "%s walks tables %scoherently, domain '%s' does not",
+			       iommu->name, ic->coherent_walk ? "" : "non-", dom->name);
+	if (walk_width(ic, pc.ias, &j->walk_ias))
+		return ap__err(ctx, -EINVAL, "%s's SAGAW cannot walk the %u-level tables of '%s'",
+			       iommu->name, vtd_levels(pc.ias), dom->name);
 	if (!(ic->pgsize_bitmap & granule))
 		return ap__err(ctx, -EINVAL, "%s has no %llu KiB granule for domain '%s'",
 			       iommu->name, (unsigned long long)(granule >> 10), dom->name);
@@ -269,7 +356,6 @@ static int join_check(struct ap_domain *dom, const struct ap_iommu *iommu, struc
 			       "mapping at 0x%llx outputs 0x%llx, beyond %s's %u-bit OAS",
 			       (unsigned long long)probe.leaf.iova,
 			       (unsigned long long)probe.leaf.pa, iommu->name, ic->oas);
-	j->walk_ias = ic->ias < pc.ias ? ic->ias : pc.ias;
 	return 0;
 }
 

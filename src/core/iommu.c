@@ -8,11 +8,14 @@
 #include "internal.h"
 
 #define LPAE_PGSIZES ((1ull << 12) | (1ull << 21) | (1ull << 30) | (1ull << 14) | \
-		      (1ull << 25) | (1ull << 16) | (1ull << 29))
+		      (1ull << 25) | (1ull << 16) | (1ull << 29) | (1ull << 42))
 #define LPAE_GRANULES ((1ull << 12) | (1ull << 14) | (1ull << 16))
+#define VTD_PGSIZES ((1ull << 12) | (1ull << 21) | (1ull << 30))
+#define VTD_SAGAW_ALL 0xeu /* AGAW 1..3: 3-, 4- and 5-level tables */
 
 static const char *const kind_names[] = {
 	[AP_IOMMU_ARM_SMMU_V3] = "arm-smmu-v3",
+	[AP_IOMMU_INTEL_VTD] = "intel-vtd",
 };
 
 enum ap_iommu_kind ap_iommu_kind_from_name(const char *name)
@@ -39,34 +42,69 @@ void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind kind)
 	cfg->ias = 48;
 	cfg->oas = 48;
 	cfg->pgsize_bitmap = (1ull << 12) | (1ull << 21) | (1ull << 30);
-	cfg->stage = 1;
+	cfg->stage = kind == AP_IOMMU_INTEL_VTD ? 2 : 1;
 	cfg->unmatched = AP_UNMATCHED_ABORT;
 	cfg->force_aperture = true;
+	cfg->coherent_walk = true;
 	cfg->evtq_size = 128;
 	cfg->host_page_size = 4096;
 }
 
 static bool oas_valid(unsigned oas)
 {
-	return oas == 32 || oas == 36 || oas == 40 || oas == 42 || oas == 44 || oas == 48;
+	return oas == 32 || oas == 36 || oas == 40 || oas == 42 || oas == 44 || oas == 48 ||
+	       oas == 52;
 }
 
-static int config_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
+static int vtd_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
 {
-	if (c->kind != AP_IOMMU_ARM_SMMU_V3)
-		return ap__err(ctx, -EINVAL, "unknown IOMMU kind %d", (int)c->kind);
-	if (c->ias < 32 || c->ias > 48)
-		return ap__err(ctx, -EINVAL, "ias=%u: an SMMU input size is 32..48 bits", c->ias);
+	if (c->ias < 32 || c->ias > 57)
+		return ap__err(ctx, -EINVAL, "ias=%u: a VT-d input width (MGAW) is 32..57 bits",
+			       c->ias);
+	if (c->oas < 32 || c->oas > 52)
+		return ap__err(ctx, -EINVAL, "oas=%u: a VT-d host address width is 32..52 bits",
+			       c->oas);
+	if (c->stage != 2)
+		return ap__err(ctx, -EOPNOTSUPP,
+			       "stage=%u: only VT-d second-level tables are modelled", c->stage);
+	if (!(c->pgsize_bitmap & (1ull << 12)) || (c->pgsize_bitmap & ~VTD_PGSIZES))
+		return ap__err(ctx, -EINVAL, "pgsizes: VT-d has 4K pages and 2M, 1G superpages");
+	if (c->sagaw & ~VTD_SAGAW_ALL)
+		return ap__err(ctx, -EINVAL, "sagaw: VT-d walks 39-, 48- and 57-bit tables only");
+	return 0;
+}
+
+static int smmu_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
+{
+	if (c->ias < 32 || c->ias > 52)
+		return ap__err(ctx, -EINVAL, "ias=%u: an SMMU input size is 32..52 bits", c->ias);
 	if (!oas_valid(c->oas))
 		return ap__err(ctx, -EINVAL,
-			       "oas=%u: an SMMU output size is one of 32,36,40,42,44,48", c->oas);
+			       "oas=%u: an SMMU output size is one of 32,36,40,42,44,48,52", c->oas);
 	if (c->stage != 1 && c->stage != 2)
 		return ap__err(ctx, -EINVAL, "stage=%u: stage is 1 or 2", c->stage);
 	if (!c->pgsize_bitmap || (c->pgsize_bitmap & ~LPAE_PGSIZES))
 		return ap__err(ctx, -EINVAL,
-			       "pgsizes: an SMMU supports 4K,2M,1G,16K,32M,64K,512M only");
+			       "pgsizes: an SMMU supports 4K,2M,1G,16K,32M,64K,512M,4T only");
 	if (!(c->pgsize_bitmap & LPAE_GRANULES))
 		return ap__err(ctx, -EINVAL, "pgsizes: no translation granule (4K, 16K or 64K)");
+	if (c->sagaw)
+		return ap__err(ctx, -EINVAL, "sagaw is a VT-d capability");
+	return 0;
+}
+
+static int config_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
+{
+	int err;
+
+	if (c->kind == AP_IOMMU_ARM_SMMU_V3)
+		err = smmu_check(ctx, c);
+	else if (c->kind == AP_IOMMU_INTEL_VTD)
+		err = vtd_check(ctx, c);
+	else
+		err = ap__err(ctx, -EINVAL, "unknown IOMMU kind %d", (int)c->kind);
+	if (err)
+		return err;
 	if (c->unmatched != AP_UNMATCHED_ABORT && c->unmatched != AP_UNMATCHED_BYPASS)
 		return ap__err(ctx, -EINVAL, "unmatched must be abort or bypass");
 	if (c->evtq_size < 1 || c->evtq_size > 65536)

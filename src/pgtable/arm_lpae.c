@@ -865,6 +865,66 @@ static void lpae_txn_release(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t 
 	free_subtree(pt, pte, lvl - 1);
 }
 
+/* TCR/VTCR field positions and encodings (Linux's ARM_LPAE_TCR_*). */
+#define TCR_T0SZ_SHIFT 0
+#define TCR_SL0_SHIFT 6
+#define TCR_IRGN0_SHIFT 8
+#define TCR_ORGN0_SHIFT 10
+#define TCR_SH0_SHIFT 12
+#define TCR_TG0_SHIFT 14
+#define TCR_IPS_SHIFT 32 /* stage 1 */
+#define TCR_PS_SHIFT 16  /* stage 2 */
+#define TCR_SH_OS 2
+#define TCR_SH_IS 3
+#define TCR_RGN_NC 0
+#define TCR_RGN_WBWA 1
+
+/* MAIR as Linux computes it: the int arithmetic of its expression
+ * sign-extends attribute 3 (0xf4) into bits 63:32. */
+#define LPAE_MAIR 0xfffffffff404ff44ull
+
+static unsigned tg0_code(unsigned pg_shift)
+{
+	return pg_shift == 12 ? 0 : pg_shift == 16 ? 1 : 2;
+}
+
+static unsigned ps_code(unsigned oas)
+{
+	static const unsigned bits[] = { 32, 36, 40, 42, 44, 48, 52 };
+	unsigned i;
+
+	for (i = 0; i < 7; i++)
+		if (bits[i] == oas)
+			return i;
+	return 0;
+}
+
+static int lpae_regs(const struct ap_pt_walk_cfg *cfg, bool coherent, struct ap_pt_regs *r)
+{
+	struct lpae_shape s;
+
+	if (walk_cfg_shape(cfg, &s))
+		return -EINVAL;
+	r->ttbr = cfg->root;
+	r->tsz = 64 - cfg->ias;
+	r->tg = tg0_code(s.pg_shift);
+	r->ps = ps_code(cfg->oas);
+	r->sh = coherent ? TCR_SH_IS : TCR_SH_OS;
+	r->irgn = r->orgn = coherent ? TCR_RGN_WBWA : TCR_RGN_NC;
+	r->tcr = (uint64_t)r->tsz << TCR_T0SZ_SHIFT | (uint64_t)r->irgn << TCR_IRGN0_SHIFT |
+		 (uint64_t)r->orgn << TCR_ORGN0_SHIFT | (uint64_t)r->sh << TCR_SH0_SHIFT |
+		 (uint64_t)r->tg << TCR_TG0_SHIFT;
+	if (s.stage2) {
+		/* SL0 counts down from the last level; 4K counts one more. */
+		r->sl0 = ~(unsigned)(s.start + (s.pg_shift == 12 ? 1 : 0)) & 3;
+		r->tcr |= (uint64_t)r->sl0 << TCR_SL0_SHIFT | (uint64_t)r->ps << TCR_PS_SHIFT;
+	} else {
+		r->tcr |= (uint64_t)r->ps << TCR_IPS_SHIFT;
+		r->mair = LPAE_MAIR;
+	}
+	return 0;
+}
+
 #define LPAE_OPS(fmt_, name_)                                  \
 	{                                                      \
 		.format = fmt_,                                \
@@ -878,6 +938,7 @@ static void lpae_txn_release(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t 
 		.start_level = lpae_start_level,               \
 		.walk = lpae_walk,                             \
 		.txn_release = lpae_txn_release,               \
+		.regs = lpae_regs,                             \
 	}
 
 const struct ap_pt_ops ap_pt_arm_lpae_s1_ops = LPAE_OPS(AP_PT_ARM_LPAE_S1, "arm-lpae-s1");

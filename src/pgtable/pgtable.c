@@ -159,6 +159,17 @@ int ap_pt_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg
 	return pt->ops->walk_cfg_for_ias(pt, ias, out);
 }
 
+int ap_pt_get_regs(const struct ap_pt_walk_cfg *cfg, bool coherent_walk, struct ap_pt_regs *out)
+{
+	const struct ap_pt_ops *ops = cfg ? ops_for(cfg->format) : NULL;
+
+	if (!ops || !out || !ops->regs)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->format = cfg->format;
+	return ops->regs(cfg, coherent_walk, out);
+}
+
 int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
 		    uint64_t pgcount, unsigned prot, uint64_t *mapped)
 {

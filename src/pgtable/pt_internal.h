@@ -28,6 +28,7 @@ struct ap_pt_ops {
 	int (*start_level)(const struct ap_pt_walk_cfg *cfg);
 	int (*walk)(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
 		    uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
+	int (*regs)(const struct ap_pt_walk_cfg *cfg, bool coherent, struct ap_pt_regs *out);
 	/* Unlink and free the table at `pa` (level lvl, spanning iova) if it
 	 * still hangs there and holds no leaf. */
 	void (*txn_release)(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t pa);

@@ -115,6 +115,28 @@ static int size_list(struct run *r, const char *s, uint64_t *bitmap)
 	return 0;
 }
 
+/* "39,48,57": the VT-d table widths, as SAGAW bits (AGAW = levels - 2). */
+static int sagaw_list(struct run *r, const char *s, unsigned *sagaw)
+{
+	char buf[64], *save = NULL, *item;
+	uint64_t w;
+
+	*sagaw = 0;
+	if (strlen(s) >= sizeof(buf))
+		return syntax(r, "expected sagaw=LIST of 39, 48, 57, got '%s'", s);
+	strcpy(buf, s);
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (number(r, item, "a table width", &w))
+			return SYNTAX;
+		if (w != 39 && w != 48 && w != 57)
+			return syntax(r, "expected sagaw widths 39, 48 or 57, got '%s'", item);
+		*sagaw |= 1u << ((w - 30) / 9);
+	}
+	if (!*sagaw)
+		return syntax(r, "expected sagaw=LIST of 39, 48, 57, got '%s'", s);
+	return 0;
+}
+
 static int prot_letters(struct run *r, const char *s, unsigned *prot)
 {
 	static const char letters[] = "rwcnmp";
@@ -189,7 +211,8 @@ static int cmd_ram(struct run *r)
 static int iommu_option(struct run *r, const char *word, struct ap_iommu_config *cfg)
 {
 	static const char usage[] = "ias=N oas=N pgsizes=LIST stage=1|2 "
-				    "unmatched=abort|bypass aperture=forced|open evtq=N";
+				    "unmatched=abort|bypass aperture=forced|open evtq=N "
+				    "coherent=yes|no sagaw=LIST";
 	const char *val = NULL;
 	char tok[32];
 	uint64_t v;
@@ -205,6 +228,15 @@ static int iommu_option(struct run *r, const char *word, struct ap_iommu_config 
 		}
 		return syntax(r, "expected unmatched=abort|bypass, got '%s'", val);
 	}
+	if (!strcmp(tok, "coherent")) {
+		if (!strcmp(val, "yes") || !strcmp(val, "no")) {
+			cfg->coherent_walk = val[0] == 'y';
+			return 0;
+		}
+		return syntax(r, "expected coherent=yes|no, got '%s'", val);
+	}
+	if (!strcmp(tok, "sagaw"))
+		return sagaw_list(r, val, &cfg->sagaw);
 	if (!strcmp(tok, "aperture")) {
 		if (!strcmp(val, "forced") || !strcmp(val, "open")) {
 			cfg->force_aperture = val[0] == 'f';
@@ -239,7 +271,7 @@ static int cmd_iommu(struct run *r)
 		return SYNTAX;
 	kind = ap_iommu_kind_from_name(r->tok[2]);
 	if (!kind)
-		return syntax(r, "expected KIND arm-smmu-v3, got '%s'", r->tok[2]);
+		return syntax(r, "expected KIND arm-smmu-v3 or intel-vtd, got '%s'", r->tok[2]);
 	ap_iommu_config_init(&cfg, kind);
 	for (i = 3; i < r->ntok; i++)
 		if (iommu_option(r, r->tok[i], &cfg))

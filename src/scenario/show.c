@@ -63,6 +63,16 @@ static void show_iommu(FILE *out, const struct ap_iommu *i)
 		c->unmatched == AP_UNMATCHED_BYPASS ? "BYPASS" : "abort",
 		c->force_aperture ? "forced" : "OPEN", ap_iommu_fault_pending(i), c->evtq_size,
 		(unsigned long long)ap_iommu_fault_count(i, AP_FAULT_NONE));
+	if (c->kind == AP_IOMMU_INTEL_VTD) {
+		fprintf(out, "  %-12s sagaw", "");
+		for (unsigned levels = 3; levels <= 5; levels++)
+			if (!c->sagaw ? levels == (c->ias <= 39 ? 3u : c->ias <= 48 ? 4u : 5u)
+				      : (c->sagaw & (1u << (levels - 2))) != 0)
+				fprintf(out, " %u-bit/%u-level", 30 + 9 * (levels - 2), levels);
+		fprintf(out, "\n");
+	}
+	if (!c->coherent_walk)
+		fprintf(out, "  %-12s non-coherent table walks\n", "");
 	if (ap_iommu_fault_overflow(i))
 		fprintf(out, "  %-12s !! event queue overflowed: fault records were lost\n", "");
 }
@@ -107,6 +117,29 @@ static void show_domain(struct ap_ctx *ctx, FILE *out, const struct ap_domain *d
 			(1u << w.granule_shift) >> 10, (unsigned long long)w.root,
 			ap_pt_start_level(&w), (unsigned long long)ap_pt_leaf_count(pt),
 			ap__fmt_bytes(ap_pt_table_bytes(pt), tb, sizeof(tb)));
+	}
+	if (pt) {
+		struct ap_iommu *i;
+		struct ap_pt_regs r;
+
+		for (i = ap_iommu_next(ctx, NULL); i; i = ap_iommu_next(ctx, i)) {
+			if (ap_domain_regs(dom, i, &r))
+				continue;
+			if (r.format == AP_PT_INTEL_VTD_SL)
+				fprintf(out, "  %-12s %-10s SLPTPTR 0x%016llx AW %u\n", "", ap_iommu_name(i),
+					(unsigned long long)r.ttbr, r.aw);
+			else if (r.format == AP_PT_ARM_LPAE_S2)
+				fprintf(out, "  %-12s %-10s VTTBR 0x%016llx VTCR 0x%08llx (T0SZ %u SL0 %u "
+					"TG0 %u PS %u SH %u IRGN %u ORGN %u)\n", "", ap_iommu_name(i),
+					(unsigned long long)r.ttbr, (unsigned long long)r.tcr, r.tsz, r.sl0,
+					r.tg, r.ps, r.sh, r.irgn, r.orgn);
+			else
+				fprintf(out, "  %-12s %-10s TTBR0 0x%016llx TCR 0x%010llx (T0SZ %u TG0 %u "
+					"IPS %u SH %u IRGN %u ORGN %u) MAIR 0x%016llx\n", "",
+					ap_iommu_name(i), (unsigned long long)r.ttbr,
+					(unsigned long long)r.tcr, r.tsz, r.tg, r.ps, r.sh, r.irgn, r.orgn,
+					(unsigned long long)r.mair);
+		}
 	}
 	fprintf(out, "  %-12s devices:", "");
 	for (d = ap_device_next(ctx, NULL); d; d = ap_device_next(ctx, d))
