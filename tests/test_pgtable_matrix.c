@@ -519,12 +519,73 @@ static void test_walker_million_probes(void **state)
 	million_probes(AP_PT_ARM_LPAE_S2, 48, SZ_16K | SZ_32M);
 }
 
+/* Register values, literals from pagetable-formats.md section 2.4: TCR
+ * T0SZ[5:0] IRGN0[9:8] ORGN0[11:10] SH0[13:12] TG0[15:14] IPS[34:32];
+ * VTCR the same with SL0[7:6] and PS[18:16]; TG0 4K=0 64K=1 16K=2. */
+static void test_registers(void **state)
+{
+	static const struct {
+		enum ap_pt_format fmt;
+		unsigned ias, oas;
+		uint64_t bitmap;
+		bool coherent;
+		uint64_t tcr;
+		unsigned sl0;
+	} cases[] = {
+		{ AP_PT_ARM_LPAE_S1, 48, 48, SZ_4K | SZ_2M | SZ_1G, true, 0x0000000500003510ull, 0 },
+		{ AP_PT_ARM_LPAE_S1, 32, 40, SZ_4K | SZ_2M | SZ_1G, true, 0x0000000200003520ull, 0 },
+		{ AP_PT_ARM_LPAE_S1, 36, 40, SZ_16K | SZ_32M, false, 0x000000020000a01cull, 0 },
+		{ AP_PT_ARM_LPAE_S2, 40, 40, SZ_4K | SZ_2M | SZ_1G, true, 0x0000000000023558ull, 1 },
+		{ AP_PT_ARM_LPAE_S2, 48, 48, SZ_4K | SZ_2M | SZ_1G, true, 0x0000000000053590ull, 2 },
+		{ AP_PT_ARM_LPAE_S2, 42, 44, SZ_64K | SZ_512M, true, 0x0000000000047556ull, 1 },
+		{ AP_PT_ARM_LPAE_S2, 40, 40, SZ_16K | SZ_32M, true, 0x000000000002b558ull, 1 },
+		{ AP_PT_ARM_LPAE_S2, 36, 36, SZ_4K | SZ_2M | SZ_1G, false, 0x000000000001205cull, 1 },
+	};
+	static const struct {
+		unsigned ias, aw;
+	} vtd[] = { { 39, 1 }, { 42, 2 }, { 48, 2 }, { 57, 3 } };
+	struct tmem *m = tmem_new();
+	struct ap_pt_walk_cfg wc;
+	struct ap_pt_regs r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ap_pt *pt = make(m, cases[i].fmt, cases[i].ias, cases[i].oas, cases[i].bitmap);
+
+		ap_pt_get_walk_cfg(pt, &wc);
+		assert_int_equal(ap_pt_get_regs(&wc, cases[i].coherent, &r), 0);
+		EXPECT(r.tcr == cases[i].tcr && r.sl0 == cases[i].sl0 && r.ttbr == wc.root,
+		       "case %zu: tcr %llx sl0 %u ttbr %llx, want tcr %llx sl0 %u ttbr %llx", i,
+		       (ull)r.tcr, r.sl0, (ull)r.ttbr, (ull)cases[i].tcr, cases[i].sl0,
+		       (ull)wc.root);
+		assert_int_equal(r.mair, cases[i].fmt == AP_PT_ARM_LPAE_S1 ? 0xfffffffff404ff44ull : 0);
+		assert_int_equal(r.format, cases[i].fmt);
+		ap_pt_free(pt);
+	}
+	for (i = 0; i < sizeof(vtd) / sizeof(vtd[0]); i++) {
+		struct ap_pt *pt = make(m, AP_PT_INTEL_VTD_SL, vtd[i].ias, 48, SZ_4K | SZ_2M);
+
+		ap_pt_get_walk_cfg(pt, &wc);
+		assert_int_equal(ap_pt_get_regs(&wc, true, &r), 0);
+		assert_int_equal(r.aw, vtd[i].aw);
+		assert_int_equal(r.ttbr, wc.root);
+		assert_int_equal(r.tcr, 0);
+		ap_pt_free(pt);
+	}
+	wc.format = (enum ap_pt_format)99;
+	assert_int_equal(ap_pt_get_regs(&wc, true, &r), -EINVAL);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_descriptors_every_granule),
 		cmocka_unit_test(test_linux_matrix_random),
 		cmocka_unit_test(test_walker_million_probes),
+		cmocka_unit_test(test_registers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -227,4 +227,10 @@ static inline uint64_t hand_table(struct tmem *m, size_t size)
 	return pa;
 }
 
+/* Give back a table allocated with hand_table(). */
+static inline void hand_free(struct tmem *m, uint64_t pa, size_t size)
+{
+	tmem_free(m, tmem_map(m, pa, size), pa, size);
+}
+
 #endif /* AP_TEST_TMEM_H */

@@ -11,6 +11,7 @@
 static const struct ap_pt_ops *const formats[] = {
 	&ap_pt_arm_lpae_s1_ops,
 	&ap_pt_arm_lpae_s2_ops,
+	&ap_pt_intel_vtd_sl_ops,
 };
 
 static const struct ap_pt_ops *ops_for(enum ap_pt_format format)
