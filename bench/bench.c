@@ -15,6 +15,11 @@
  *                (ap_ctx_mem_stats) per mapping.
  *   DMA copy     ap_dma_read/ap_dma_write of 64 B .. 2 MiB through 4K pages
  *                and through 2M blocks, against memcpy of the same bytes.
+ *   formats      the page-table layer alone (ap_pt_*, no context, no device)
+ *                for each format and granule: map and unmap of the smallest
+ *                page one call each, ap_pt_walk of random mapped addresses
+ *                (against the 4K stage-1 walk and the binary search of the
+ *                same leaves), and map/unmap of the largest block.
  *
  * Results are accumulated into a volatile sink so that no work is optimised
  * away; every measured answer is checked once before it is timed.
@@ -57,10 +62,11 @@ enum section {
 	SEC_MAP = 1u << 1,
 	SEC_TABLE = 1u << 2,
 	SEC_DMA = 1u << 3,
-	SEC_ALL = (1u << 4) - 1,
+	SEC_FORMATS = 1u << 4,
+	SEC_ALL = (1u << 5) - 1,
 };
 
-static const char *const section_names[] = { "translate", "map", "table", "dma" };
+static const char *const section_names[] = { "translate", "map", "table", "dma", "formats" };
 
 struct bench {
 	FILE *out;
@@ -343,23 +349,18 @@ static uint64_t run_l1(void *arg, uint64_t iters)
 	return acc;
 }
 
-/* Map n pages of pgsize at iova, page i to PA_MAPPED + scatter(i) pages,
- * one ap_map() each; fill the interval model and the address stream. */
-static int xlate_setup(struct bench *b, struct ap_ctx *ctx, struct ap_domain *dom,
-		       struct xlate_set *s, uint64_t iova, uint64_t pgsize, uint64_t n,
-		       uint64_t *rng)
+/* The interval model of n pages of pgsize at iova, page i at PA_MAPPED +
+ * scatter(i) pages, and s->naddr random addresses inside them. */
+static void model_setup(struct xlate_set *s, uint64_t iova, uint64_t pgsize, uint64_t n,
+			uint64_t *rng)
 {
 	uint64_t i;
 
 	s->iv = xmalloc(n * sizeof(*s->iv));
 	s->niv = n;
-	for (i = 0; i < n; i++) {
-		uint64_t pa = PA_MAPPED + scatter(i, n) * pgsize;
-
-		if (need(b, ctx, ap_map(dom, iova + i * pgsize, pa, pgsize, PROT_RW), "ap_map"))
-			return -1;
-		s->iv[i] = (struct ival){ iova + i * pgsize, pgsize, pa };
-	}
+	for (i = 0; i < n; i++)
+		s->iv[i] = (struct ival){ iova + i * pgsize, pgsize,
+					  PA_MAPPED + scatter(i, n) * pgsize };
 	s->addr = xmalloc(s->naddr * sizeof(*s->addr));
 	s->expect = xmalloc(s->naddr * sizeof(*s->expect));
 	for (i = 0; i < s->naddr; i++) {
@@ -369,6 +370,20 @@ static int xlate_setup(struct bench *b, struct ap_ctx *ctx, struct ap_domain *do
 		s->addr[i] = iova + page * pgsize + off;
 		s->expect[i] = PA_MAPPED + scatter(page, n) * pgsize + off;
 	}
+}
+
+/* The model, then its pages mapped into dom, one ap_map() each. */
+static int xlate_setup(struct bench *b, struct ap_ctx *ctx, struct ap_domain *dom,
+		       struct xlate_set *s, uint64_t iova, uint64_t pgsize, uint64_t n,
+		       uint64_t *rng)
+{
+	uint64_t i;
+
+	model_setup(s, iova, pgsize, n, rng);
+	for (i = 0; i < n; i++)
+		if (need(b, ctx, ap_map(dom, s->iv[i].iova, s->iv[i].pa, pgsize, PROT_RW),
+			 "ap_map"))
+			return -1;
 	return 0;
 }
 
@@ -496,9 +511,11 @@ static uint64_t run_map_unmap(void *arg, uint64_t iters)
 /*
  * n maps of pgsize (one ap_map each, consecutive IOVAs, scattered PAs),
  * then n unmaps, timed separately; one warm-up round, then b->runs rounds.
+ * With dom NULL, the same at the page-table layer: one ap_pt_map_pages and
+ * one ap_pt_unmap_pages of one page each, on pt.
  */
-static int batch(struct bench *b, struct ap_domain *dom, uint64_t iova, uint64_t pgsize,
-		 uint64_t n, double *map_ns, double *unmap_ns)
+static int batch(struct bench *b, struct ap_domain *dom, struct ap_pt *pt, uint64_t iova,
+		 uint64_t pgsize, uint64_t n, double *map_ns, double *unmap_ns)
 {
 	double ms[MAX_RUNS], us[MAX_RUNS];
 	uint64_t i, t, got;
@@ -508,16 +525,25 @@ static int batch(struct bench *b, struct ap_domain *dom, uint64_t iova, uint64_t
 		uint64_t bad = 0;
 
 		t = now_ns();
-		for (i = 0; i < n; i++)
-			bad += ap_map(dom, iova + i * pgsize, PA_MAPPED + scatter(i, n) * pgsize,
-				      pgsize, PROT_RW) != 0;
+		for (i = 0; i < n; i++) {
+			uint64_t pa = PA_MAPPED + scatter(i, n) * pgsize;
+
+			if (dom)
+				bad += ap_map(dom, iova + i * pgsize, pa, pgsize, PROT_RW) != 0;
+			else
+				bad += ap_pt_map_pages(pt, iova + i * pgsize, pa, pgsize, 1,
+						       PROT_RW, NULL) != 0;
+		}
 		t = now_ns() - t;
 		if (r >= 0)
 			ms[r] = (double)t / (double)n;
 		t = now_ns();
 		for (i = 0; i < n; i++) {
 			got = 0;
-			ap_unmap(dom, iova + i * pgsize, pgsize, &got);
+			if (dom)
+				ap_unmap(dom, iova + i * pgsize, pgsize, &got);
+			else
+				got = ap_pt_unmap_pages(pt, iova + i * pgsize, pgsize, 1);
 			bad += got != pgsize;
 		}
 		t = now_ns() - t;
@@ -566,14 +592,14 @@ static int bench_map(struct bench *b)
 	}
 	snprintf(what, sizeof(what), "4K map+unmap pair, cycling %" PRIu64 " IOVAs", n4);
 	print_rate(b, what, t_pair);
-	err = batch(b, d_b4, IOVA_4K_LARGE, SZ_4K, n4, &t_m4, &t_u4);
+	err = batch(b, d_b4, NULL, IOVA_4K_LARGE, SZ_4K, n4, &t_m4, &t_u4);
 	if (err)
 		goto out;
 	snprintf(what, sizeof(what), "4K map, batches of %" PRIu64, n4);
 	print_rate(b, what, t_m4);
 	snprintf(what, sizeof(what), "4K unmap, batches of %" PRIu64, n4);
 	print_rate(b, what, t_u4);
-	err = batch(b, d_b2, IOVA_2M, SZ_2M, n2, &t_m2, &t_u2);
+	err = batch(b, d_b2, NULL, IOVA_2M, SZ_2M, n2, &t_m2, &t_u2);
 	if (err)
 		goto out;
 	if (ap_pt_sizes_in_use(ap_domain_pt(d_b2)) != 0) {
@@ -821,6 +847,287 @@ out:
 	return err;
 }
 
+/* ------------------------------------------------------------ formats */
+
+#define SZ_16K (1ull << 14)
+#define SZ_64K (1ull << 16)
+#define SZ_32M (1ull << 25)
+#define SZ_512M (1ull << 29)
+#define SZ_1G (1ull << 30)
+#define FMT_IOVA_PAGES IOVA_4K_SMALL     /* 1 GiB: below every IAS used */
+#define FMT_IOVA_BLOCKS 0x1000000000ull  /* 64 GiB: clear of the pages */
+#define ARENA_PA 0x100000000ull          /* fake physical base of tables */
+#define ARENA_SIZE (8ull << 20)
+#define ARENA_MIN_SHIFT 6                /* 64 B: the smallest LPAE PGD */
+#define ARENA_CLASSES 24
+
+/*
+ * Table memory for ap_pt_alloc(): a zeroed arena at physical ARENA_PA.
+ * Blocks are powers of two, naturally aligned, bumped off the front; a
+ * freed block goes on the list of its size (the link in its first bytes)
+ * and is zeroed again when reused.  map() is arithmetic.
+ */
+struct arena {
+	uint8_t *base;
+	uint64_t bump;
+	uint64_t free_off[ARENA_CLASSES]; /* offset + 1 of a free block; 0: none */
+	struct ap_pt_mem mem;
+};
+
+static unsigned arena_class(size_t size)
+{
+	unsigned c = ARENA_MIN_SHIFT;
+
+	while ((1ull << c) < size)
+		c++;
+	return c;
+}
+
+static void *arena_alloc(void *cookie, size_t size, uint64_t *pa)
+{
+	struct arena *a = cookie;
+	unsigned c = arena_class(size);
+	uint64_t bsz = 1ull << c, off;
+
+	if (c >= ARENA_CLASSES)
+		return NULL;
+	if (a->free_off[c]) {
+		off = a->free_off[c] - 1;
+		memcpy(&a->free_off[c], a->base + off, sizeof(uint64_t));
+		memset(a->base + off, 0, bsz);
+	} else {
+		off = (a->bump + bsz - 1) & ~(bsz - 1);
+		if (off + bsz > ARENA_SIZE)
+			return NULL;
+		a->bump = off + bsz;
+	}
+	*pa = ARENA_PA + off;
+	return a->base + off;
+}
+
+static void arena_free(void *cookie, void *table, uint64_t pa, size_t size)
+{
+	struct arena *a = cookie;
+	unsigned c = arena_class(size);
+
+	memcpy(table, &a->free_off[c], sizeof(uint64_t));
+	a->free_off[c] = pa - ARENA_PA + 1;
+}
+
+static void *arena_map(void *cookie, uint64_t pa, size_t len)
+{
+	struct arena *a = cookie;
+	uint64_t off = pa - ARENA_PA;
+
+	if (pa < ARENA_PA || off > ARENA_SIZE || len > ARENA_SIZE - off)
+		return NULL;
+	return a->base + off;
+}
+
+/* One configuration: the smallest page of pgsizes is the granule. */
+struct fmt_case {
+	enum ap_pt_format format;
+	unsigned ias, oas;
+	uint64_t pgsizes, block;
+};
+
+static const struct fmt_case fmt_cases[] = {
+	{ AP_PT_ARM_LPAE_S1, 48, 48, SZ_4K | SZ_2M | SZ_1G, SZ_2M },
+	{ AP_PT_ARM_LPAE_S1, 48, 48, SZ_16K | SZ_32M, SZ_32M },
+	{ AP_PT_ARM_LPAE_S1, 48, 48, SZ_64K | SZ_512M, SZ_512M },
+	{ AP_PT_ARM_LPAE_S2, 40, 40, SZ_4K | SZ_2M | SZ_1G, SZ_2M }, /* 2 concatenated */
+	{ AP_PT_INTEL_VTD_SL, 39, 48, SZ_4K | SZ_2M | SZ_1G, SZ_2M },
+	{ AP_PT_INTEL_VTD_SL, 48, 48, SZ_4K | SZ_2M | SZ_1G, SZ_2M },
+	{ AP_PT_INTEL_VTD_SL, 57, 48, SZ_4K | SZ_2M | SZ_1G, SZ_2M },
+};
+
+/* The walks of one table: the model's address stream through ap_pt_walk. */
+struct fmt_walk {
+	struct xlate_set s; /* leaves, addresses, expected PAs */
+	struct ap_pt_walk_cfg wc;
+	const struct ap_pt_mem *mem;
+};
+
+static uint64_t run_walk(void *arg, uint64_t iters)
+{
+	struct fmt_walk *w = arg;
+	struct xlate_set *s = &w->s;
+	size_t pos = s->pos, mask = s->naddr - 1;
+	uint64_t acc = 0, i;
+
+	for (i = 0; i < iters; i++) {
+		struct ap_pt_walk_result res;
+
+		if (ap_pt_walk(&w->wc, w->mem, s->addr[pos], AP_ACCESS_READ, &res))
+			s->errors++;
+		else
+			acc += res.pa;
+		pos = (pos + 1) & mask;
+	}
+	s->pos = pos;
+	return acc;
+}
+
+/* A walk that must give `expect` (or fault with `fault`). */
+static int walk_check(struct bench *b, const struct fmt_walk *w, uint64_t iova, uint64_t expect,
+		      enum ap_fault_kind fault)
+{
+	struct ap_pt_walk_result res;
+	int err = ap_pt_walk(&w->wc, w->mem, iova, AP_ACCESS_READ, &res);
+
+	if (fault == AP_FAULT_NONE ? !err && res.pa == expect : err == -EFAULT && res.fault == fault)
+		return 0;
+	fprintf(stderr, "ap-bench: formats %s: walk of iova 0x%" PRIx64 " gave %s 0x%" PRIx64
+		", expected %s 0x%" PRIx64 "\n", w->s.label, iova,
+		err ? ap_fault_kind_name(res.fault) : "pa", res.pa,
+		fault ? ap_fault_kind_name(fault) : "pa", expect);
+	b->failures++;
+	return -1;
+}
+
+static void size_name(char *buf, size_t len, uint64_t size)
+{
+	if (size >= SZ_1G)
+		snprintf(buf, len, "%" PRIu64 "G", size >> 30);
+	else if (size >= (1ull << 20))
+		snprintf(buf, len, "%" PRIu64 "M", size >> 20);
+	else
+		snprintf(buf, len, "%" PRIu64 "K", size >> 10);
+}
+
+/* One row of the table; *s1_walk is the first row's walk time. */
+static int fmt_one(struct bench *b, const struct fmt_case *c, uint64_t *rng, double *s1_walk)
+{
+	uint64_t n = b->quick ? 8192 : 65536, nblk = b->quick ? 512 : 4096;
+	uint64_t page = c->pgsizes & -c->pgsizes, i, t;
+	struct ap_pt_cfg cfg = { .format = c->format, .ias = c->ias, .oas = c->oas,
+				 .pgsize_bitmap = c->pgsizes, .host_page_size = page,
+				 .coherent_walk = true };
+	struct arena a = { .base = malloc(ARENA_SIZE) };
+	struct fmt_walk w = { .s.naddr = b->quick ? 1u << 14 : 1u << 16, .mem = &a.mem };
+	struct ap_pt *pt = NULL;
+	double t_fill, t_map, t_unmap, t_walk, t_iv, t_bmap, t_bunmap;
+	char label[64], pg[24], blk[24], msg[96];
+	int err, levels;
+
+	a.mem = (struct ap_pt_mem){ .cookie = &a, .alloc = arena_alloc, .free = arena_free,
+				    .map = arena_map };
+	size_name(pg, sizeof(pg), page);
+	size_name(blk, sizeof(blk), c->block);
+	snprintf(label, sizeof(label), "%s %s ias %u", ap_pt_format_name(c->format), pg, c->ias);
+	w.s.label = label;
+	if (!a.base) {
+		err = fail(b, "out of memory", NULL);
+		goto out;
+	}
+	memset(a.base, 0, ARENA_SIZE); /* zeroed, and faulted in before any timing */
+	err = ap_pt_alloc(&cfg, &a.mem, &pt);
+	if (err) {
+		snprintf(msg, sizeof(msg), "ap_pt_alloc failed (%s)", strerror(-err));
+		err = fail(b, msg, label);
+		goto out;
+	}
+	ap_pt_get_cfg(pt, &cfg);
+	ap_pt_get_walk_cfg(pt, &w.wc);
+	levels = ap_pt_start_level(&w.wc);
+	levels = c->format == AP_PT_INTEL_VTD_SL ? levels : 4 - levels;
+	if (cfg.ias != c->ias || (cfg.pgsize_bitmap & -cfg.pgsize_bitmap) != page ||
+	    !(cfg.pgsize_bitmap & c->block)) {
+		err = fail(b, "ap_pt_alloc restricted the configuration unexpectedly", label);
+		goto out;
+	}
+
+	/* n pages into the empty table, then the walks over them. */
+	model_setup(&w.s, FMT_IOVA_PAGES, page, n, rng);
+	t = now_ns();
+	for (i = 0; i < n && !err; i++)
+		err = ap_pt_map_pages(pt, w.s.iv[i].iova, w.s.iv[i].pa, page, 1, PROT_RW, NULL);
+	t = now_ns() - t;
+	t_fill = (double)t / (double)n;
+	if (err || ap_pt_leaf_count(pt) != n) {
+		err = fail(b, "ap_pt_map_pages (fill) failed", label);
+		goto out;
+	}
+	for (i = 0; i < w.s.naddr && !err; i++) {
+		uint64_t pa;
+
+		err = walk_check(b, &w, w.s.addr[i], w.s.expect[i], AP_FAULT_NONE);
+		if (!err && (!ival_lookup(w.s.iv, w.s.niv, w.s.addr[i], &pa) || pa != w.s.expect[i]))
+			err = fail(b, "interval-map model gave a wrong answer", label);
+	}
+	if (!err)
+		err = walk_check(b, &w, FMT_IOVA_PAGES + n * page, 0, AP_FAULT_TRANSLATION);
+	if (err)
+		goto out;
+	t_walk = measure(b, run_walk, &w);
+	t_iv = measure(b, run_ival, &w.s);
+	if (w.s.errors) {
+		err = fail(b, "a timed walk failed", label);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (ap_pt_unmap_pages(pt, w.s.iv[i].iova, page, 1) != page) {
+			err = fail(b, "ap_pt_unmap_pages failed", label);
+			goto out;
+		}
+	}
+
+	/* Timed rounds with the tables in place; then the largest block. */
+	err = batch(b, NULL, pt, FMT_IOVA_PAGES, page, n, &t_map, &t_unmap);
+	if (!err)
+		err = batch(b, NULL, pt, FMT_IOVA_BLOCKS, c->block, nblk, &t_bmap, &t_bunmap);
+	if (!err && ap_pt_leaf_count(pt))
+		err = fail(b, "map/unmap rounds left leaves behind", label);
+	for (i = 0; i < nblk && !err; i++) {
+		uint64_t iova = FMT_IOVA_BLOCKS + i * c->block, pa = PA_MAPPED + i * c->block;
+		uint64_t off = splitmix64(rng) & (c->block - 1);
+
+		if (ap_pt_map_pages(pt, iova, pa, c->block, 1, PROT_RW, NULL))
+			err = fail(b, "ap_pt_map_pages (block) failed", label);
+		else
+			err = walk_check(b, &w, iova + off, pa + off, AP_FAULT_NONE);
+	}
+	if (!err && ap_pt_sizes_in_use(pt) != c->block)
+		err = fail(b, "the blocks were not mapped as blocks", label);
+	if (err)
+		goto out;
+	if (!*s1_walk)
+		*s1_walk = t_walk;
+	fprintf(b->out, "  %-13s %4s %3u/%-3u %4d %7.1f %7.1f %8.1f %7.1f %7.2fx %8.1f %7.2fx |"
+		" %5s %7.1f %8.1f\n", ap_pt_format_name(c->format), pg, cfg.ias, cfg.oas, levels,
+		t_fill, t_map, t_unmap, t_walk, t_walk / *s1_walk, t_iv, t_walk / t_iv, blk,
+		t_bmap, t_bunmap);
+out:
+	ap_pt_free(pt);
+	xlate_free(&w.s);
+	free(a.base);
+	return err;
+}
+
+static int bench_formats(struct bench *b)
+{
+	uint64_t rng = b->seed * 5 + 2;
+	double s1_walk = 0;
+	size_t i;
+	int err = 0;
+
+	fprintf(b->out, "\npage-table formats (ap_pt_* alone: no context, no device; tables in a\n"
+		"  bump arena.  Per format %d pages of its smallest size, one\n"
+		"  ap_pt_map_pages each at consecutive IOVAs: fill = into the empty table,\n"
+		"  table allocation included, one run; map/unmap = timed rounds with the\n"
+		"  tables in place, one call per page; walk = ap_pt_walk, read access, %d\n"
+		"  random mapped addresses; vs S1 4K = walk / the first row's walk;\n"
+		"  interval = binary search of a sorted array of the same leaves; block =\n"
+		"  %d maps/unmaps of the largest block size; all ns per operation)\n",
+		b->quick ? 8192 : 65536, b->quick ? 1 << 14 : 1 << 16, b->quick ? 512 : 4096);
+	fprintf(b->out, "  %-13s %4s %7s %4s %7s %7s %8s %7s %8s %8s %8s | %5s %7s %8s\n",
+		"format", "page", "ias/oas", "lvls", "fill", "map", "unmap", "walk", "vs S1 4K",
+		"interval", "vs ival", "block", "map", "unmap");
+	for (i = 0; i < sizeof(fmt_cases) / sizeof(fmt_cases[0]) && !err; i++)
+		err = fmt_one(b, &fmt_cases[i], &rng, &s1_walk);
+	return err;
+}
+
 /* ------------------------------------------------------------ driver */
 
 /* Bring the core out of any low-frequency state before the first figure. */
@@ -842,7 +1149,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ap-bench [--quick] [--seed N] [--only LIST]\n"
 		"  --quick      small counts, about 2 s in all (smoke test)\n"
 		"  --seed N     seed of the random address streams (default 1)\n"
-		"  --only LIST  comma-separated sections: translate,map,table,dma\n");
+		"  --only LIST  comma-separated sections: translate,map,table,dma,formats\n");
 }
 
 static int parse_sections(const char *s, unsigned *out)
@@ -905,7 +1212,7 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 			const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
 
 			if (parse_sections(v, &b.sections)) {
-				fprintf(stderr, "ap-bench: --only needs a list of translate,map,table,dma\n");
+				fprintf(stderr, "ap-bench: --only needs a list of translate,map,table,dma,formats\n");
 				usage(stderr);
 				return 2;
 			}
@@ -930,6 +1237,8 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 		err = bench_table_bytes(&b);
 	if (!err && (b.sections & SEC_DMA))
 		err = bench_dma(&b);
+	if (!err && (b.sections & SEC_FORMATS))
+		err = bench_formats(&b);
 	if (err || b.failures) {
 		fprintf(out, "\nFAILED: a setup step or self-check failed (see stderr)\n");
 		fflush(out);
