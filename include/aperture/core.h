@@ -200,6 +200,44 @@ AP_API int ap_device_group_id(const struct ap_device *dev);
 /* The domain the device's group is attached to, or NULL. */
 AP_API struct ap_domain *ap_device_domain(const struct ap_device *dev);
 
+/*
+ * Reserved regions (Linux's iommu_resv_region types): address ranges a
+ * device's IOVA space must keep for firmware or interrupts.
+ */
+enum ap_resv_type {
+	AP_RESV_DIRECT = 0,           /* must stay 1:1 (RMRR, IORT RMR) */
+	AP_RESV_DIRECT_RELAXABLE = 1, /* 1:1, may be dropped for assignment */
+	AP_RESV_RESERVED = 2,         /* never map */
+	AP_RESV_MSI = 3,              /* hardware MSI window, untranslated */
+	AP_RESV_SW_MSI = 4,           /* software-managed MSI window */
+};
+
+struct ap_resv {
+	uint64_t start;
+	uint64_t end; /* inclusive */
+	enum ap_resv_type type;
+};
+
+/* "direct", "direct-relaxable", "reserved", "msi", "sw-msi"; "?" if unknown;
+ * and back (-1 for an unknown name). */
+AP_API const char *ap_resv_type_name(enum ap_resv_type type);
+AP_API int ap_resv_type_from_name(const char *name);
+
+/*
+ * Give `dev` a reserved region [start, start+size).  Errors: -EINVAL (size
+ * 0, a range that wraps, an unknown type), -ENOMEM.
+ */
+AP_API int ap_device_add_resv(struct ap_device *dev, uint64_t start, uint64_t size,
+			      enum ap_resv_type type);
+
+/*
+ * The index-th (0-based) reserved region of `dev`: its own, plus what its
+ * instance reserves for every device as Linux's drivers do (arm-smmu-v3: a
+ * SW_MSI window 0x8000000, 1 MiB; intel-vtd: the MSI window
+ * 0xfee00000-0xfeefffff), sorted by start, then type.  -ENOENT past the last.
+ */
+AP_API int ap_device_resv(const struct ap_device *dev, size_t index, struct ap_resv *out);
+
 /* Why a device's DMA may reach memory untranslated. */
 enum ap_bypass {
 	AP_BYPASS_NONE = 0,

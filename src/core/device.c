@@ -146,12 +146,108 @@ enum ap_bypass ap_device_bypasses(const struct ap_device *dev)
 	return AP_BYPASS_NONE;
 }
 
+/* ------------------------------------------------------------ reserved */
+
+static const char *const resv_names[] = {
+	[AP_RESV_DIRECT] = "direct",
+	[AP_RESV_DIRECT_RELAXABLE] = "direct-relaxable",
+	[AP_RESV_RESERVED] = "reserved",
+	[AP_RESV_MSI] = "msi",
+	[AP_RESV_SW_MSI] = "sw-msi",
+};
+
+#define RESV_TYPES (sizeof(resv_names) / sizeof(resv_names[0]))
+
+const char *ap_resv_type_name(enum ap_resv_type type)
+{
+	return (unsigned)type < RESV_TYPES ? resv_names[type] : "?";
+}
+
+int ap_resv_type_from_name(const char *name)
+{
+	unsigned t;
+
+	for (t = 0; name && t < RESV_TYPES; t++)
+		if (!strcmp(resv_names[t], name))
+			return (int)t;
+	return -1;
+}
+
+static bool resv_before(const struct ap_resv *a, const struct ap_resv *b)
+{
+	return a->start < b->start || (a->start == b->start && a->type < b->type);
+}
+
+int ap_device_add_resv(struct ap_device *dev, uint64_t start, uint64_t size,
+		       enum ap_resv_type type)
+{
+	struct ap_resv_node *n, **pp;
+
+	if (!dev)
+		return -EINVAL;
+	if (!size || start + (size - 1) < start || (unsigned)type >= RESV_TYPES)
+		return ap__err(dev->ctx, -EINVAL, "a reserved region needs a size, no wrap and "
+			       "a known type");
+	n = ap__zalloc(dev->ctx, sizeof(*n));
+	if (!n)
+		return ap__err(dev->ctx, -ENOMEM, "out of memory");
+	n->r = (struct ap_resv){ start, start + (size - 1), type };
+	for (pp = &dev->resv; *pp && !resv_before(&n->r, &(*pp)->r); pp = &(*pp)->next)
+		;
+	n->next = *pp;
+	*pp = n;
+	return 0;
+}
+
+/* What an instance reserves for each of its devices, as Linux's drivers. */
+static bool instance_resv(const struct ap_iommu *iommu, struct ap_resv *out)
+{
+	if (iommu->cfg.kind == AP_IOMMU_ARM_SMMU_V3)
+		*out = (struct ap_resv){ 0x8000000, 0x80fffff, AP_RESV_SW_MSI };
+	else if (iommu->cfg.kind == AP_IOMMU_INTEL_VTD)
+		*out = (struct ap_resv){ 0xfee00000, 0xfeefffff, AP_RESV_MSI };
+	else
+		return false;
+	return true;
+}
+
+int ap_device_resv(const struct ap_device *dev, size_t index, struct ap_resv *out)
+{
+	const struct ap_resv_node *n = dev->resv;
+	struct ap_resv inst = { 0, 0, AP_RESV_RESERVED };
+	bool pending = instance_resv(dev->iommu, &inst);
+
+	for (;;) {
+		const struct ap_resv *next;
+
+		if (pending && (!n || !resv_before(&n->r, &inst))) {
+			next = &inst;
+			pending = false;
+		} else if (n) {
+			next = &n->r;
+			n = n->next;
+		} else {
+			return -ENOENT;
+		}
+		if (!index--) {
+			*out = *next;
+			return 0;
+		}
+	}
+}
+
 void ap__devices_free(struct ap_ctx *ctx)
 {
 	while (ctx->devices) {
 		struct ap_device *d = ctx->devices;
 
 		ctx->devices = d->next;
+		while (d->resv) {
+			struct ap_resv_node *n = d->resv;
+
+			d->resv = n->next;
+			ap__free(ctx, n);
+		}
 		ap__free(ctx, d);
 	}
 	while (ctx->groups) {

@@ -56,8 +56,14 @@ struct ap_attachment {
 	struct ap_pt_walk_cfg walk;
 };
 
+struct ap_resv_node {
+	struct ap_resv_node *next;
+	struct ap_resv r;
+};
+
 struct ap_device {
 	struct ap_device *next;
+	struct ap_resv_node *resv; /* its own reserved regions, sorted */
 	struct ap_ctx *ctx;
 	char name[AP_NAME_MAX];
 	struct ap_iommu *iommu;
