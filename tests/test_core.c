@@ -1303,6 +1303,9 @@ static void test_table_window(void **state)
 	assert_int_equal(ap_ctx_set_table_window(ctx, 0x20000000, (16ull << 30) + 0x1000),
 			 -EINVAL);
 	assert_int_equal(ap_ctx_set_table_window(ctx, UINT64_MAX - 0xfff, 0x2000), -EINVAL);
+	/* table descriptors hold addresses below 2^48 only */
+	assert_int_equal(ap_ctx_set_table_window(ctx, 1ull << 48, 0x200000), -EINVAL);
+	assert_int_equal(ap_ctx_set_table_window(ctx, (1ull << 48) - 0x1000, 0x2000), -EINVAL);
 	assert_int_equal(ap_ctx_set_table_window(ctx, 0x0ff00000, 0x200000), -EADDRINUSE);
 	ap_ctx_get_table_window(ctx, &base, &size);
 	assert_int_equal(size, 0);

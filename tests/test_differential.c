@@ -504,10 +504,12 @@ static void model_xlate(unsigned v, uint64_t iova, unsigned access, struct mxlat
 		return;
 	}
 	if (iova > m->geo_end) {
-		if (in->force)
-			x->fault = AP_FAULT_ADDRESS_SIZE;
-		else
+		/* An open aperture passes only what lies beyond the instance's
+		 * own input range, not what a shared domain narrowed away. */
+		if (!in->force && (iova >> in->ias) != 0)
 			passthrough(iova, x);
+		else
+			x->fault = AP_FAULT_ADDRESS_SIZE;
 		return;
 	}
 	l = leaf_at(m, iova);

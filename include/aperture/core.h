@@ -120,7 +120,7 @@ struct ap_iommu_config {
 	uint64_t pgsize_bitmap;  /* supported page sizes, all granules */
 	unsigned stage;          /* 1 or 2: the table format of its domains */
 	enum ap_unmatched unmatched;
-	bool force_aperture;     /* false: DMA outside the aperture bypasses */
+	bool force_aperture;     /* false: DMA beyond the input range bypasses */
 	bool coherent_walk;      /* table walks snoop CPU caches (COHACC / C) */
 	unsigned evtq_size;      /* event queue entries, 1..65536 */
 	uint64_t host_page_size; /* granule preference for its domains */
@@ -360,8 +360,10 @@ AP_API int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
 			struct ap_translation *out, struct ap_fault *fault);
 
 /*
- * Where iova of dev goes, without an access, a record or a fault: true with
- * the PA if a DMA could land there.  For tools and tests.
+ * Where iova of dev translates to, as a privileged read would, without a
+ * record or a fault: true with the PA, false if that access would fault.
+ * It does not check that the PA is RAM (a DMA there faults external) nor
+ * an unprivileged access's permissions.  For tools and tests.
  */
 AP_API bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova,
 				   uint64_t *pa);

@@ -17,12 +17,20 @@ struct alloc_hdr {
 	size_t pad; /* keeps the payload 16-byte aligned */
 };
 
+static void set_error(struct ap_ctx *ctx, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void set_error(struct ap_ctx *ctx, const char *fmt, va_list ap)
+{
+	vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
+}
+
 int ap__err(struct ap_ctx *ctx, int err, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
+	set_error(ctx, fmt, ap);
 	va_end(ap);
 	return err;
 }
@@ -32,7 +40,7 @@ void ap_ctx_set_error(struct ap_ctx *ctx, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
+	set_error(ctx, fmt, ap);
 	va_end(ap);
 }
 

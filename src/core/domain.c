@@ -372,6 +372,8 @@ static int walker_for(struct ap_domain *dom, const struct ap_iommu *iommu,
 	if (err)
 		return ap__err(ctx, -EINVAL, "%s cannot enter domain '%s' tables at %u bits",
 			       iommu->name, dom->name, j->walk_ias);
+	/* The walker checks outputs against its own OAS; the root it enters
+	 * must not move with that (stage-2 concatenation depends on OAS). */
 	start = ap_pt_start_level(walk);
 	walk->oas = iommu->cfg.oas;
 	if (ap_pt_start_level(walk) != start)
@@ -380,12 +382,14 @@ static int walker_for(struct ap_domain *dom, const struct ap_iommu *iommu,
 	return 0;
 }
 
-static void group_set(struct ap_group *g, struct ap_domain *dom, struct ap_attachment *att)
+/* Put group g on dom through att (NULL, NULL: off any domain). */
+static void group_set(struct ap_ctx *ctx, struct ap_group *g, struct ap_domain *dom,
+		      struct ap_attachment *att)
 {
 	struct ap_device *d;
 
 	g->domain = dom;
-	for (d = dom ? dom->ctx->devices : NULL; d; d = d->next)
+	for (d = ctx->devices; d; d = d->next)
 		if (d->group == g)
 			d->att = att;
 }
@@ -413,7 +417,7 @@ int ap_attach(struct ap_domain *dom, struct ap_device *dev)
 	if (att) {
 		att->ndev += g->ndev;
 		dom->ndev += g->ndev;
-		group_set(g, dom, att);
+		group_set(ctx, g, dom, att);
 		return 0;
 	}
 	memset(&j, 0, sizeof(j));
@@ -442,7 +446,7 @@ int ap_attach(struct ap_domain *dom, struct ap_device *dev)
 	dom->pgsizes = j.pgsizes;
 	dom->oas = j.oas;
 	dom->ndev += g->ndev;
-	group_set(g, dom, att);
+	group_set(ctx, g, dom, att);
 	return 0;
 }
 
@@ -467,8 +471,7 @@ int ap_detach(struct ap_device *dev)
 		*pp = att->next;
 		ap__free(dom->ctx, att);
 	}
-	group_set(g, dom, NULL);
-	g->domain = NULL;
+	group_set(dom->ctx, g, NULL, NULL);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #define POOL_DEFAULT_SIZE (256ull << 20)
 #define POOL_MAX_SIZE (16ull << 30)
+#define POOL_LIMIT (1ull << 48) /* LPAE 4K/16K table descriptors hold 47:12 */
 #define FOUR_GIB (1ull << 32)
 #define CHUNK_BYTES (1ull << AP_POOL_CHUNK_SHIFT)
 #define FRAMES_PER_CHUNK (1u << (AP_POOL_CHUNK_SHIFT - AP_FRAME_SHIFT))
@@ -31,13 +32,11 @@ static bool ram_overlaps(const struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 
 /* ------------------------------------------------------------------ RAM */
 
-static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host, bool owned)
+/* Why RAM cannot go at [pa, pa+size), or 0. */
+static int ram_place_check(struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 {
-	struct ap_ram *grown;
-	size_t at = 0;
-
-	if (!size || !host)
-		return ap__err(ctx, -EINVAL, "RAM needs a size and memory");
+	if (!size)
+		return ap__err(ctx, -EINVAL, "RAM needs a size");
 	if (pa + (size - 1) < pa)
 		return ap__err(ctx, -EINVAL, "RAM at 0x%llx + 0x%llx wraps the address space",
 			       (unsigned long long)pa, (unsigned long long)size);
@@ -49,6 +48,19 @@ static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host
 			       "RAM at 0x%llx overlaps the page-table window 0x%llx-0x%llx",
 			       (unsigned long long)pa, (unsigned long long)ctx->pool.base,
 			       (unsigned long long)(ctx->pool.base + ctx->pool.size - 1));
+	return 0;
+}
+
+static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host, bool owned)
+{
+	struct ap_ram *grown;
+	size_t at = 0;
+	int err = ram_place_check(ctx, pa, size);
+
+	if (err)
+		return err;
+	if (!host)
+		return ap__err(ctx, -EINVAL, "RAM needs host memory");
 	grown = ap__zalloc(ctx, (ctx->nram + 1) * sizeof(*grown));
 	if (!grown)
 		return ap__err(ctx, -ENOMEM, "out of memory");
@@ -75,12 +87,12 @@ int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
 	void *mem;
 	int err;
 
-	if (!size || size > SIZE_MAX - 4096)
+	err = ram_place_check(ctx, pa, size);
+	if (err)
+		return err;
+	if (size > SIZE_MAX - 4096)
 		return ap__err(ctx, -EINVAL, "RAM size 0x%llx cannot be allocated",
 			       (unsigned long long)size);
-	if (pa + (size - 1) < pa || ram_overlaps(ctx, pa, size) ||
-	    (ctx->pool.size && ranges_overlap(ctx->pool.base, ctx->pool.size, pa, size)))
-		return ram_insert(ctx, pa, size, &err, false); /* reports the reason */
 	mem = ap__zalloc(ctx, (size_t)size);
 	if (!mem)
 		return ap__err(ctx, -ENOMEM, "cannot allocate 0x%llx bytes of RAM",
@@ -169,8 +181,9 @@ int ap_ctx_set_table_window(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 	if (ctx->pool.size)
 		return ap__err(ctx, -EBUSY, "the page-table window is already in use");
 	if (!size || size > POOL_MAX_SIZE || (base | size) & ((1ull << AP_FRAME_SHIFT) - 1) ||
-	    base + (size - 1) < base)
-		return ap__err(ctx, -EINVAL, "page-table window must be 4 KiB aligned, 4 KiB..16 GiB");
+	    base + (size - 1) < base || base + (size - 1) >= POOL_LIMIT)
+		return ap__err(ctx, -EINVAL, "page-table window must be 4 KiB aligned, 4 KiB..16 GiB, "
+			       "below 2^48 (where every table descriptor can point)");
 	if (ram_overlaps(ctx, base, size))
 		return ap__err(ctx, -EADDRINUSE, "page-table window overlaps RAM");
 	return pool_set(ctx, base, size);

@@ -51,6 +51,11 @@ static int refuse(const struct ap_device *dev, uint64_t iova, unsigned access, e
 	return refuse_at(dev, iova, access, kind, level, 0, record, fault);
 }
 
+static bool beyond_input(const struct ap_iommu *iommu, uint64_t iova)
+{
+	return iommu->cfg.ias < 64 && (iova >> iommu->cfg.ias) != 0;
+}
+
 static int translate(const struct ap_device *dev, uint64_t iova, unsigned access,
 		     struct ap_translation *out, struct ap_fault *fault, bool record)
 {
@@ -71,7 +76,9 @@ static int translate(const struct ap_device *dev, uint64_t iova, unsigned access
 		return 0;
 	}
 	if (iova < dom->geo.start || iova > dom->geo.end) {
-		if (!dev->iommu->cfg.force_aperture) {
+		/* An open aperture passes what lies beyond the instance's own
+		 * input range; the part a shared domain narrowed away faults. */
+		if (!dev->iommu->cfg.force_aperture && beyond_input(dev->iommu, iova)) {
 			passthrough(iova, out);
 			return 0;
 		}
@@ -150,8 +157,10 @@ static int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t
 	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
 	int err;
 
-	if (!dev || (len && !dst && !src))
+	if (!dev)
 		return -EINVAL;
+	if (len && !dst && !src)
+		return ap__err(dev->ctx, -EINVAL, "DMA of %zu bytes needs a buffer", len);
 	if (!len)
 		return 0;
 	if (iova + (len - 1) < iova)
