@@ -27,7 +27,8 @@ ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SAN) -fPIC \
 	-fvisibility=hidden -Iinclude
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
-LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/scenario/*.c)
+LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/vfio/*.c) \
+	$(wildcard src/scenario/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o

@@ -3,7 +3,8 @@
  * instance configuration, names, devices and groups, domain geometry and
  * page sizes, heterogeneous attach, the map/unmap errno contract, DMA into
  * RAM, every fault kind with its record, the event queue, bypass, domain
- * lifetime and the page-table window.
+ * lifetime and the page-table window; and what layers above build on:
+ * frontend state, RAM removal, the DMA write observer, ap_replace().
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1415,6 +1416,228 @@ static void test_table_window_granules(void **state)
 	}
 }
 
+/* ------------------------------------------------------------ for layers above */
+
+static int destroyed[3], destroy_order;
+
+static void destroy_slot(void *state)
+{
+	int *slot = state;
+
+	*slot = ++destroy_order;
+}
+
+/* Frontend state: one slot per key, destructors newest first, at free. */
+static void test_frontend_state(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+
+	(void)state;
+	destroy_order = 0;
+	memset(destroyed, 0, sizeof(destroyed));
+	assert_null(ap_ctx_frontend(ctx, "vfio"));
+	assert_int_equal(ap_ctx_set_frontend(ctx, "vfio", &destroyed[0], destroy_slot), 0);
+	assert_int_equal(ap_ctx_set_frontend(ctx, "scenario", &destroyed[1], destroy_slot), 0);
+	assert_int_equal(ap_ctx_set_frontend(ctx, "quiet", &destroyed[2], NULL), 0);
+	assert_ptr_equal(ap_ctx_frontend(ctx, "vfio"), &destroyed[0]);
+	assert_ptr_equal(ap_ctx_frontend(ctx, "scenario"), &destroyed[1]);
+	assert_int_equal(ap_ctx_set_frontend(ctx, "vfio", &destroyed[2], destroy_slot), -EEXIST);
+	assert_ptr_equal(ap_ctx_frontend(ctx, "vfio"), &destroyed[0]);
+	assert_int_equal(ap_ctx_set_frontend(ctx, "", &destroyed[2], NULL), -EINVAL);
+	assert_int_equal(ap_ctx_set_frontend(ctx, NULL, &destroyed[2], NULL), -EINVAL);
+	assert_int_equal(ap_ctx_set_frontend(ctx, "a b", &destroyed[2], NULL), -EINVAL);
+	assert_int_equal(ap_ctx_set_frontend(ctx, "none", NULL, NULL), -EINVAL);
+	assert_null(ap_ctx_frontend(ctx, "none"));
+	assert_null(ap_ctx_frontend(ctx, NULL));
+	ap_ctx_fail_nth(ctx, 1);
+	assert_int_equal(ap_ctx_set_frontend(ctx, "late", &destroyed[2], NULL), -ENOMEM);
+	assert_null(ap_ctx_frontend(ctx, "late"));
+	ap_ctx_free(ctx);
+	assert_int_equal(destroyed[1], 1); /* the newest first */
+	assert_int_equal(destroyed[0], 2);
+	assert_int_equal(destroyed[2], 0);
+}
+
+/* A destructor runs while the core objects it may clean up still exist. */
+struct uses_core {
+	struct ap_ctx *ctx;
+	bool saw_device;
+};
+
+static void destroy_uses_core(void *state)
+{
+	struct uses_core *u = state;
+
+	u->saw_device = ap_device_find(u->ctx, "d") != NULL &&
+			ap_ram_remove(u->ctx, 0x100000) == 0;
+}
+
+static void test_frontend_destroy_before_core(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct uses_core u = { ctx, false };
+	struct ap_iommu *s;
+
+	(void)state;
+	s = mk_iommu(ctx, "s", 48, 48, PG_4K_2M_1G);
+	mk_dev(ctx, "d", s, 1, AP_GROUP_OWN);
+	mk_ram(ctx, 0x100000, SZ_64K);
+	assert_int_equal(ap_ctx_set_frontend(ctx, "layer", &u, destroy_uses_core), 0);
+	ap_ctx_free(ctx);
+	assert_true(u.saw_device);
+}
+
+/* ap_ram_remove: exactly the region that starts there, its memory freed. */
+static void test_ram_remove(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	uint8_t ext[2 * SZ_4K];
+	uint64_t allocs0, allocs, pa, size;
+
+	(void)state;
+	ap_ctx_mem_stats(ctx, &allocs0, NULL);
+	mk_ram(ctx, 0x100000, SZ_64K);
+	assert_int_equal(ap_ram_add(ctx, 0x200000, sizeof(ext), ext), 0);
+	mk_ram(ctx, 0x300000, SZ_4K);
+	assert_int_equal(ap_ram_remove(ctx, 0x100001), -ENOENT);
+	assert_int_equal(ap_ram_remove(ctx, 0x180000), -ENOENT);
+	assert_int_equal(ap_ram_remove(ctx, 0x200000), 0);
+	assert_int_equal(ap_ram_remove(ctx, 0x200000), -ENOENT);
+	assert_null(ap_ram_ptr(ctx, 0x200000, 1));
+	assert_non_null(ap_ram_ptr(ctx, 0x100000, SZ_64K));
+	assert_non_null(ap_ram_ptr(ctx, 0x300000, SZ_4K));
+	assert_int_equal(ap_ram_region(ctx, 1, &pa, &size), 0);
+	assert_int_equal(pa, 0x300000);
+	assert_int_equal(ap_ram_region(ctx, 2, &pa, &size), -ENOENT);
+	/* the place can be used again, with other memory */
+	assert_int_equal(ap_ram_add(ctx, 0x200000, SZ_4K, ext + SZ_4K), 0);
+	assert_ptr_equal(ap_ram_ptr(ctx, 0x200010, 1), ext + SZ_4K + 0x10);
+	assert_int_equal(ap_ram_remove(ctx, 0x100000), 0);
+	assert_int_equal(ap_ram_remove(ctx, 0x200000), 0);
+	assert_int_equal(ap_ram_remove(ctx, 0x300000), 0);
+	ap_ctx_mem_stats(ctx, &allocs, NULL);
+	assert_int_equal(allocs, allocs0 + 1); /* the region array stays */
+	ap_ctx_free(ctx);
+}
+
+/* Many regions in any order stay sorted and found. */
+static void test_ram_many(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	static uint8_t host[SZ_4K];
+	uint64_t pa, size, prev = 0;
+	unsigned i, n = 3000;
+
+	(void)state;
+	for (i = 0; i < n; i++) /* a permutation of 0..n-1 */
+		assert_int_equal(ap_ram_add(ctx, (uint64_t)((i * 1117u) % n) * 2 * SZ_4K, SZ_4K,
+					    host), 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(ap_ram_region(ctx, i, &pa, &size), 0);
+		assert_true(i == 0 || pa > prev);
+		prev = pa;
+		assert_ptr_equal(ap_ram_ptr(ctx, pa + 5, 1), host + 5);
+		assert_null(ap_ram_ptr(ctx, pa + SZ_4K, 1));
+	}
+	assert_int_equal(ap_ram_add(ctx, 2 * SZ_4K + 0x800, SZ_4K, host), -EADDRINUSE);
+	for (i = 0; i < n; i += 2)
+		assert_int_equal(ap_ram_remove(ctx, (uint64_t)i * 2 * SZ_4K), 0);
+	assert_int_equal(ap_ram_region(ctx, n / 2, &pa, &size), -ENOENT);
+	assert_null(ap_ram_ptr(ctx, 0, 1));
+	assert_non_null(ap_ram_ptr(ctx, 2 * SZ_4K, 1));
+	ap_ctx_free(ctx);
+}
+
+struct seen_write {
+	const struct ap_device *dev;
+	uint64_t iova[4], pa[4];
+	size_t len[4];
+	unsigned n;
+};
+
+static void observe(void *arg, const struct ap_device *dev, uint64_t iova, uint64_t pa,
+		    size_t len)
+{
+	struct seen_write *w = arg;
+
+	assert_true(w->n < 4);
+	w->dev = dev;
+	w->iova[w->n] = iova;
+	w->pa[w->n] = pa;
+	w->len[w->n++] = len;
+}
+
+/* The write observer sees every piece a device writes, after the copy. */
+static void test_dma_write_observer(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct seen_write w = { 0 };
+	struct ap_iommu *s = mk_iommu(ctx, "s", 48, 48, PG_4K_2M_1G);
+	struct ap_device *d = mk_dev(ctx, "d", s, 1, AP_GROUP_OWN);
+	struct ap_domain *dom = mk_dom(ctx, "dom", s, AP_DOMAIN_PAGING);
+	uint8_t buf[SZ_4K + 16] = { 0 };
+
+	(void)state;
+	mk_ram(ctx, 0x100000, SZ_64K);
+	mk_ram(ctx, 0x400000, SZ_64K);
+	assert_int_equal(ap_map(dom, 0x10000, 0x10f000, SZ_4K, RW), 0);
+	assert_int_equal(ap_map(dom, 0x11000, 0x400000, SZ_4K, RW), 0);
+	assert_int_equal(ap_attach(dom, d), 0);
+	ap_ctx_set_dma_write_observer(ctx, observe, &w);
+	assert_int_equal(ap_dma_read(d, 0x10000, buf, 16, NULL), 0);
+	assert_int_equal(w.n, 0); /* reads are not writes */
+	assert_int_equal(ap_dma_write(d, 0x10ff8, buf, 16, NULL), 0);
+	assert_int_equal(w.n, 2); /* two leaves, two RAM regions */
+	assert_ptr_equal(w.dev, d);
+	assert_int_equal(w.iova[0], 0x10ff8);
+	assert_int_equal(w.pa[0], 0x10fff8);
+	assert_int_equal(w.len[0], 8);
+	assert_int_equal(w.iova[1], 0x11000);
+	assert_int_equal(w.pa[1], 0x400000);
+	assert_int_equal(w.len[1], 8);
+	assert_int_equal(ap_dma_write(d, 0x11ff8, buf, 16, NULL), -EFAULT);
+	assert_int_equal(w.n, 2); /* a faulting DMA writes nothing */
+	ap_ctx_set_dma_write_observer(ctx, NULL, &w);
+	assert_int_equal(ap_dma_write(d, 0x10000, buf, 4, NULL), 0);
+	assert_int_equal(w.n, 2);
+	ap_ctx_free(ctx);
+}
+
+/* ap_replace moves a group in one step; a refusal leaves it where it was. */
+static void test_replace(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu *s48 = mk_iommu(ctx, "s48", 48, 48, PG_4K_2M_1G);
+	struct ap_iommu *s32 = mk_iommu(ctx, "s32", 32, 40, PG_4K_2M_1G);
+	struct ap_device *a = mk_dev(ctx, "a", s32, 1, 3);
+	struct ap_device *a2 = mk_dev(ctx, "a2", s32, 2, 3);
+	struct ap_domain *blk = mk_dom(ctx, "blk", s32, AP_DOMAIN_BLOCKED);
+	struct ap_domain *big = mk_dom(ctx, "big", s48, AP_DOMAIN_PAGING);
+	struct ap_domain *small = mk_dom(ctx, "small", s32, AP_DOMAIN_PAGING);
+	struct ap_translation t;
+
+	(void)state;
+	mk_ram(ctx, 0x100000, SZ_64K);
+	assert_int_equal(ap_replace(blk, a), 0); /* from no domain: an attach */
+	assert_ptr_equal(ap_device_domain(a2), blk);
+	assert_int_equal(ap_map(big, 0x100000000ull, 0x100000, SZ_4K, RW), 0);
+	assert_int_equal(ap_replace(big, a), -EADDRINUSE); /* strands the mapping */
+	assert_ptr_equal(ap_device_domain(a), blk);
+	assert_int_equal(ap_translate(a, 0x1000, AP_ACCESS_READ, &t, NULL), -EFAULT);
+	assert_int_equal(ap_attach(small, a), -EBUSY);
+	assert_int_equal(ap_map(small, 0x1000, 0x100000, SZ_4K, RW), 0);
+	assert_int_equal(ap_replace(small, a), 0);
+	assert_ptr_equal(ap_device_domain(a2), small);
+	assert_int_equal(ap_translate(a2, 0x1000, AP_ACCESS_READ, &t, NULL), 0);
+	assert_int_equal(ap_domain_free(blk), 0); /* nothing left on it */
+	assert_int_equal(ap_replace(small, a), 0); /* already there */
+	assert_int_equal(ap_unmap(big, 0x100000000ull, SZ_4K, NULL), 0);
+	assert_int_equal(ap_replace(big, a2), 0); /* a shared move narrows */
+	assert_int_equal(ap_domain_free(small), 0);
+	assert_int_equal(ap_replace(NULL, a), -EINVAL);
+	ap_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1435,6 +1658,12 @@ int main(void)
 		cmocka_unit_test(test_domain_free),
 		cmocka_unit_test(test_table_window),
 		cmocka_unit_test(test_table_window_granules),
+		cmocka_unit_test(test_frontend_state),
+		cmocka_unit_test(test_frontend_destroy_before_core),
+		cmocka_unit_test(test_ram_remove),
+		cmocka_unit_test(test_ram_many),
+		cmocka_unit_test(test_dma_write_observer),
+		cmocka_unit_test(test_replace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

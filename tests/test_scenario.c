@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <linux/vfio.h>
+
 #include <aperture/aperture.h>
 
 static void test_parse_size(void **state)
@@ -251,6 +253,49 @@ static void test_audit_clean_machine(void **state)
 	ap_ctx_free(ctx);
 }
 
+/*
+ * `vfio` commands: the containers, groups and memory a script makes outlive
+ * the run (as `aperture show FILE` needs), show lists them, a second run
+ * uses them, and a malformed vfio line makes nothing.
+ */
+static void test_vfio_commands(void **state)
+{
+	static const char text[] = "iommu s arm-smmu-v3\n"
+				   "device d s sid=1 group=4\n"
+				   "vfio limit memlock unlimited\n"
+				   "vfio open box\n"
+				   "vfio add box 4\n"
+				   "vfio iommu box type1v2\n"
+				   "vfio map box 0x200000 2M rw\n";
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_vfio_container_info ci;
+	char *out;
+	int rc;
+
+	(void)state;
+	out = capture(ctx, text, &rc);
+	assert_int_equal(rc, 0);
+	free(out);
+	assert_int_equal(ap_vfio_container_info(ctx, 0, &ci), 0);
+	assert_int_equal(ci.iommu, VFIO_TYPE1v2_IOMMU);
+	assert_int_equal(ci.mappings, 1);
+	out = capture(ctx, "dma d write 0x200010 4\nexpect pa 0x10\nshow box\n"
+		      "vfio map box 0x0 2G rw\n", &rc);
+	assert_int_equal(rc, -EINVAL); /* over the 1G the script may allocate */
+	assert_non_null(strstr(out, "VFIO containers\n  box          type1v2, groups 4\n"));
+	assert_non_null(strstr(out, "iova 0x0000000008100000-0x0000ffffffffffff"));
+	assert_non_null(strstr(ap_ctx_error(ctx), "c:4: expected SIZE up to 1G"));
+	free(out);
+	assert_int_equal(ap_vfio_container_info(ctx, 0, &ci), 0);
+	assert_int_equal(ci.mappings, 1);
+	assert_int_equal(ap_scenario_run(ctx, "x", "vfio iommu box type3\n", NULL, 0), -EINVAL);
+	assert_int_equal(ap_scenario_run(ctx, "x", "vfio frob box\n", NULL, 0), -EINVAL);
+	assert_non_null(strstr(ap_ctx_error(ctx), "x:1: expected vfio open|add|remove"));
+	assert_int_equal(ap_scenario_run(ctx, "x", "vfio unmap box all\nexpect unmapped 2M\n",
+					 NULL, 0), 0);
+	ap_ctx_free(ctx);
+}
+
 static void test_run_file_errors(void **state)
 {
 	struct ap_ctx *ctx = ap_ctx_new();
@@ -276,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_show_dump_audit),
 		cmocka_unit_test(test_audit_clean_machine),
 		cmocka_unit_test(test_run_file_errors),
+		cmocka_unit_test(test_vfio_commands),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
  *   aperture/types.h     prot, access and fault vocabulary
  *   aperture/pgtable.h   page-table formats (build, walk)
  *   aperture/core.h      context, RAM, instances, devices, domains, DMA
+ *   aperture/vfio.h      the VFIO type1 container (open/ioctl/close)
  *   aperture/scenario.h  the scenario language, show/dump/audit
  *
  * Start with ap_ctx_new(); everything hangs off a context and is freed with
@@ -20,6 +21,7 @@
 #include <aperture/types.h>
 #include <aperture/pgtable.h>
 #include <aperture/core.h>
+#include <aperture/vfio.h>
 #include <aperture/scenario.h>
 
 #ifdef __cplusplus

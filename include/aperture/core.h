@@ -52,6 +52,20 @@ AP_API const char *ap_ctx_error(const struct ap_ctx *ctx);
 AP_API void ap_ctx_set_error(struct ap_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Frontend state: a layer built on the core (the VFIO container, the
+ * scenario language) hangs its own state off the context under a key (1..63
+ * characters), so that the context stays the one owner of everything.  The
+ * core never looks inside `state`; at ap_ctx_free() it calls each destroy
+ * (if not NULL), newest first, before any core object is freed, so a
+ * destructor may still use the context.  Errors: -EINVAL (bad key, NULL
+ * state), -EEXIST (the key is taken), -ENOMEM; nothing is stored then.
+ */
+AP_API int ap_ctx_set_frontend(struct ap_ctx *ctx, const char *key, void *state,
+			       void (*destroy)(void *state));
+/* The state stored under `key`, or NULL. */
+AP_API void *ap_ctx_frontend(const struct ap_ctx *ctx, const char *key);
+
 /* ---------------------------------------------------------------- RAM */
 
 /*
@@ -68,6 +82,13 @@ AP_API int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **h
 /* The index-th RAM region by address (0-based); -ENOENT past the last. */
 AP_API int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa,
 			 uint64_t *size);
+
+/*
+ * Unregister the RAM region that starts at `pa` (memory ap_ram_alloc() gave
+ * is freed).  Mappings that point into it stay; DMA to it then faults as
+ * external, so unmap first.  -ENOENT if no region starts at `pa`.
+ */
+AP_API int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa);
 
 /*
  * Host pointer for physical [pa, pa+len) when the whole range lies in one RAM
@@ -313,6 +334,13 @@ AP_API const struct ap_pt *ap_domain_pt(const struct ap_domain *dom);
  */
 AP_API int ap_attach(struct ap_domain *dom, struct ap_device *dev);
 
+/*
+ * As ap_attach(), but a group already on another domain moves to `dom` in
+ * one step, as Linux's iommu_group_replace_domain(): on failure it stays on
+ * the domain it was on.  Errors as ap_attach(), never -EBUSY.
+ */
+AP_API int ap_replace(struct ap_domain *dom, struct ap_device *dev);
+
 /* Detach `dev`'s whole group from its domain; -EINVAL if not attached. */
 AP_API int ap_detach(struct ap_device *dev);
 
@@ -379,6 +407,17 @@ AP_API int ap_dma_read(struct ap_device *dev, uint64_t iova, void *buf, size_t l
 		       struct ap_fault *fault);
 AP_API int ap_dma_write(struct ap_device *dev, uint64_t iova, const void *buf,
 			size_t len, struct ap_fault *fault);
+
+/*
+ * Watch device writes: after ap_dma_write() has copied a piece (the rest of
+ * one leaf within one RAM region) it calls fn(arg, dev, iova, pa, len) for
+ * that piece, in order.  For dirty tracking, which needs to see what devices
+ * wrote.  One observer per context; fn NULL removes it.
+ */
+typedef void (*ap_dma_write_observer)(void *arg, const struct ap_device *dev, uint64_t iova,
+				      uint64_t pa, size_t len);
+AP_API void ap_ctx_set_dma_write_observer(struct ap_ctx *ctx, ap_dma_write_observer fn,
+					  void *arg);
 
 /* ---------------------------------------------------------------- testing */
 

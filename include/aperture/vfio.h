@@ -9,33 +9,140 @@
  * VFIO_SET_IOMMU, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA,
  * VFIO_IOMMU_UNMAP_DMA, VFIO_IOMMU_DIRTY_PAGES); the answers, their order of
  * checks and their errno values are those of Linux 6.18's
- * drivers/vfio/vfio_iommu_type1.c and container/group code, with the
+ * drivers/vfio/vfio_iommu_type1.c and container/group code (EOVERFLOW for a
+ * range that wraps past 2^64; a mapping may end at 2^64-1), with the
  * differences listed below.
  *
  * Handles.  ap_vfio_open() opens "/dev/vfio/vfio" (a new container) or
  * "/dev/vfio/N" (group N of the context's topology, as ap_device_group_id()
- * numbers them) and returns a small non-negative handle, or -1 with errno
- * (ENOENT for a path that names nothing, EBUSY for a group already open).
- * Handles are per context and are not file descriptors of the process.
+ * numbers them) and returns the lowest free handle, or -1 with errno
+ * (ENOENT for a path that names nothing, EBUSY for a group already open,
+ * EFAULT for a NULL path).  Handles are per context and are not file
+ * descriptors of the process; a bad one gives EBADF.  Requests whose
+ * argument is a value (VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU) take it cast to
+ * a pointer: (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU.  A NULL struct pointer
+ * gives EFAULT.  Every failure also leaves a one-line reason in
+ * ap_ctx_error().
+ *
+ * Groups.  VFIO_GROUP_GET_STATUS reports VIABLE when no domain the container
+ * did not make owns the group's DMA (a group attached to a domain of its own
+ * is "bound to a kernel driver"), and VIABLE | CONTAINER_SET once in a
+ * container.  VFIO_GROUP_SET_CONTAINER refuses a group that is not viable
+ * with EPERM (iommu_group_claim_dma_owner), otherwise parks it on a blocking
+ * domain "vfio-blk-gN" until the IOMMU gives it a paging domain, so its
+ * DMA faults meanwhile.  Closing a group handle takes it out of its
+ * container.  The last group out releases the IOMMU (mappings and domains);
+ * a closed container lives while a group holds it.  A group behind an
+ * arm-smmu-v3 without coherent walks has no /dev/vfio/N (ENOENT): Linux
+ * registers no VFIO device whose IOMMU lacks IOMMU_CAP_CACHE_COHERENCY.
+ *
+ * Domains.  VFIO_SET_IOMMU (TYPE1 or TYPE1v2; ENODEV for other types,
+ * EINVAL with no group or an IOMMU already set) attaches the groups newest
+ * first.  Each gets a paging domain "vfio<C>.d<N>" for its instance; its
+ * aperture must keep every mapping and its reserved regions must miss them
+ * (EINVAL otherwise); it then joins the newest existing domain of the
+ * container the core lets it attach to, or keeps its own, into which every
+ * mapping is replayed (a replay the new domain refuses fails the attach
+ * with the core's errno).  A refused attach changes nothing.  The container
+ * owns its domains and the groups on them: attaching, detaching or freeing
+ * them behind its back (with the core's API) is not supported.
+ *
+ * IOVA and page sizes.  VFIO_IOMMU_GET_INFO reports the page sizes every
+ * domain maps and the chain MIGRATION, DMA_AVAIL, IOVA_RANGE, each
+ * capability 8-byte aligned; a short argsz gets the size it needs back and
+ * no capabilities.  The IOVA ranges are the intersection of the domains'
+ * apertures minus every reserved region but direct-relaxable ones (an
+ * arm-smmu-v3's SW_MSI window 0x8000000-0x80fffff, a VT-d unit's MSI window
+ * 0xfee00000-0xfeefffff, and the devices' own), sorted, inclusive ends.
  *
  * Memory.  MAP_DMA's vaddr is a real address of the calling process.  Every
- * page of it must be mapped (EFAULT otherwise).  The container "pins" it by
- * registering it as RAM of the context at physical addresses of its own
- * choosing, below the smallest output size of its IOMMUs, so that a device's
- * DMA to the IOVA reads and writes the caller's memory.  The memory must stay
- * mapped until it is unmapped from the container or the container is closed.
+ * page must be mapped (EFAULT otherwise) and, like type1's pinning, is
+ * faulted in for the device's access (MADV_POPULATE_READ/WRITE): memory the
+ * process may not read, or write for a writable mapping, is EFAULT.  The
+ * size is charged against the locked-memory limit (ENOMEM over it; all
+ * containers of the context share one charge, as a process's locked_vm).
+ * The container "pins" the memory by registering it as RAM of the context
+ * at a physical address of its own choosing: the lowest free one below the
+ * smallest output size of its domains, clear of RAM and of the table
+ * window, and congruent with the IOVA modulo the largest page the mapping
+ * can use, so that the IOMMU maps it with large pages.  A device's DMA to
+ * the IOVA then reads and writes the caller's memory, which must stay
+ * mapped until it is unmapped from the container or the container goes.
+ *
+ * Errors, per request, in the order they are checked (Linux's, except where
+ * marked "ours"):
+ *   every handle    EBADF (not open), EFAULT (NULL struct), ENOTTY (not a
+ *                   request of this kind of handle).
+ *   a container without IOMMU: EINVAL for all but GET_API_VERSION,
+ *                   CHECK_EXTENSION and SET_IOMMU.
+ *   SET_IOMMU       EINVAL (no group, IOMMU already set, type1 mode other
+ *                   than TYPE1/TYPE1v2), ENODEV (not a type1 type), then the
+ *                   first group's attach error.
+ *   attach (SET_IOMMU, or SET_CONTAINER once the IOMMU is set): EBUSY (a
+ *                   mapping's vaddr is invalid), EPERM (bypass, ours), ENOSPC
+ *                   (no page-table window left), EINVAL (the aperture leaves
+ *                   out a mapping or all of the usable IOVA; a reserved region
+ *                   overlaps a mapping; nothing usable would be left; no page
+ *                   size in common, ours), the core's errno when a mapping
+ *                   cannot be replayed into the group's domain (EINVAL,
+ *                   ERANGE), ENOMEM.
+ *   GROUP_GET_STATUS  EINVAL (argsz).
+ *   GROUP_SET_CONTAINER  EBADF (handle not open), EINVAL (already in a
+ *                   container), EBADFD (not a container), EPERM (not viable),
+ *                   ENOMEM, attach errors.
+ *   GROUP_UNSET_CONTAINER  EINVAL (in no container).
+ *   IOMMU_GET_INFO  EINVAL (argsz below iova_pgsizes), ENOMEM.
+ *   IOMMU_MAP_DMA   EINVAL (argsz, flags), EOVERFLOW (a field the host cannot
+ *                   hold), EINVAL (size 0), EOVERFLOW (iova or vaddr range
+ *                   wraps), EINVAL (neither READ/WRITE nor VADDR alone), EINVAL
+ *                   (not aligned to the smallest page); VADDR: ENOENT (no
+ *                   mapping), EINVAL (not the invalidated one, exactly);
+ *                   EEXIST (overlap), ENOSPC (entry limit), EINVAL (not inside
+ *                   one usable IOVA range), EFAULT (memory not mapped), ENOMEM
+ *                   (locked-memory limit), EFAULT (memory the process may not
+ *                   read, or write), ENOMEM (no physical room below the OAS),
+ *                   the core's map errno, EINVAL (dirty bitmap over INT_MAX
+ *                   pages).
+ *   IOMMU_UNMAP_DMA EINVAL (argsz, flags; GET_DIRTY_BITMAP with ALL or VADDR;
+ *                   no room for struct vfio_bitmap; a bitmap pointer outside
+ *                   user memory, pgsize 0 or size too small or large), EINVAL
+ *                   (iova not aligned; ALL with iova or size; size 0 or not
+ *                   aligned), EOVERFLOW (wraps), EINVAL (GET_DIRTY_BITMAP
+ *                   without tracking or with another pgsize), EINVAL (TYPE1v2:
+ *                   the range splits a mapping), EINVAL (VADDR: a vaddr already
+ *                   invalid), EFAULT (bitmap memory not writable).  On error
+ *                   the struct is not written back.
+ *   IOMMU_DIRTY_PAGES  EACCES (TYPE1), EINVAL (argsz; not exactly one of START,
+ *                   STOP, GET_BITMAP); START: EINVAL (a mapping over INT_MAX
+ *                   pages), ENOMEM; GET_BITMAP: EINVAL (argsz, size 0),
+ *                   EOVERFLOW (wraps), EINVAL (bitmap pointer or size; pgsize,
+ *                   iova or size not the smallest page; tracking off; the
+ *                   range splits a mapping), EFAULT (bitmap not writable).
  *
  * Where we are stricter than Linux (our rules, not Linux's):
  *   - VFIO_SET_IOMMU, and VFIO_GROUP_SET_CONTAINER into a container whose
  *     IOMMU is set, refuse with EPERM a group any of whose devices sits
  *     behind an instance whose aperture is open (force_aperture false), or
  *     behind an instance that passes unmatched streams, or has a DIRECT
- *     (non-relaxable) reserved region.  Linux reads none of the first two;
- *     the third it refuses with EINVAL when claiming DMA ownership.  The
- *     reason is in ap_ctx_error().
+ *     (non-relaxable) reserved region.  Linux's type1 reads none of the
+ *     first two; the third Linux refuses too, but with EINVAL when claiming
+ *     DMA ownership (so at SET_CONTAINER).  The reason is in ap_ctx_error().
+ *   - A group whose domain would share no page size with the container's
+ *     other domains is refused with EINVAL (type1 would be left with an
+ *     empty page-size bitmap).
+ *   - MAP_DMA(VADDR) checks the new address as a new mapping's (EFAULT),
+ *     because device DMA goes through it; between UNMAP_DMA(VADDR) and
+ *     MAP_DMA(VADDR) DMA still uses the old address, which must therefore
+ *     stay mapped until then.
+ * Where we see more than Linux:
  *   - Dirty tracking reports the pages devices actually wrote through
  *     ap_dma_write() (Linux's type1 cannot see device writes and reports
- *     every pinned page).
+ *     every pinned page of an IOMMU-backed container).  To see them the
+ *     layer takes the context's DMA write observer on its first use
+ *     (ap_ctx_set_dma_write_observer); replacing it stops dirty tracking.
+ * What is not modelled: interrupt isolation (every group counts as having
+ * isolated MSI), emulated (mdev) and no-iommu groups, device handles
+ * (VFIO_GROUP_GET_DEVICE_FD is ENOTTY), SPAPR.
  */
 #ifndef APERTURE_VFIO_H
 #define APERTURE_VFIO_H
@@ -47,7 +154,7 @@ extern "C" {
 #endif
 
 /* open(2)/ioctl(2)/close(2) for the context's VFIO devices: -1 and errno
- * on failure, as the system calls do. */
+ * on failure, as the system calls do.  A NULL context is EINVAL. */
 AP_API int ap_vfio_open(struct ap_ctx *ctx, const char *path);
 AP_API int ap_vfio_ioctl(struct ap_ctx *ctx, int fd, unsigned long request, void *arg);
 AP_API int ap_vfio_close(struct ap_ctx *ctx, int fd);
@@ -55,11 +162,42 @@ AP_API int ap_vfio_close(struct ap_ctx *ctx, int fd);
 /*
  * Tunables, as type1's module parameter and the process limit: the number of
  * DMA mappings a container may hold (dma_entry_limit, default 65535) and the
- * locked-memory limit in bytes (default: the process's RLIMIT_MEMLOCK;
- * UINT64_MAX means unlimited).  They apply to containers opened afterwards.
+ * locked-memory limit in bytes (default: the process's RLIMIT_MEMLOCK, read
+ * at every MAP_DMA; UINT64_MAX means unlimited).  They apply to containers
+ * opened afterwards.
  */
 AP_API void ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit);
 AP_API void ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes);
+
+/* ------------------------------------------------------------ views */
+
+/* One container, as tools show it. */
+struct ap_vfio_container_info {
+	int fd;               /* its handle; -1 once closed (a group holds it) */
+	unsigned long iommu;  /* VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, 0: not set */
+	uint64_t pgsizes;     /* iova_pgsizes, as VFIO_IOMMU_GET_INFO says */
+	size_t ngroups;
+	size_t ndomains;
+	size_t niovas;        /* usable IOVA ranges */
+	uint64_t mappings;    /* DMA mappings it holds */
+	uint32_t dma_avail;   /* mappings it may still make */
+	uint64_t locked;      /* bytes it pinned */
+	bool dirty_tracking;
+};
+
+/*
+ * The containers of the context, index 0 the first opened (closed ones
+ * that groups keep alive included): its state, its n-th group number (in
+ * the order they joined), its n-th domain (in the order they were made)
+ * and its n-th usable IOVA range (sorted, inclusive end).  -ENOENT (NULL
+ * for the domain) past the last.
+ */
+AP_API int ap_vfio_container_info(struct ap_ctx *ctx, size_t index,
+				  struct ap_vfio_container_info *out);
+AP_API int ap_vfio_container_group(struct ap_ctx *ctx, size_t index, size_t n, int *group);
+AP_API struct ap_domain *ap_vfio_container_domain(struct ap_ctx *ctx, size_t index, size_t n);
+AP_API int ap_vfio_container_iova(struct ap_ctx *ctx, size_t index, size_t n,
+				  uint64_t *start, uint64_t *end);
 
 #ifdef __cplusplus
 }

@@ -139,10 +139,64 @@ struct ap_ctx *ap_ctx_new(void)
 	return ctx;
 }
 
+int ap_ctx_set_frontend(struct ap_ctx *ctx, const char *key, void *state,
+			void (*destroy)(void *state))
+{
+	struct ap_frontend *f;
+	int err;
+
+	err = ap__check_name(ctx, "frontend key", key);
+	if (err)
+		return err;
+	if (!state)
+		return ap__err(ctx, -EINVAL, "frontend '%s' needs a state", key);
+	if (ap_ctx_frontend(ctx, key))
+		return ap__err(ctx, -EEXIST, "frontend '%s' already has its state", key);
+	f = ap__zalloc(ctx, sizeof(*f));
+	if (!f)
+		return ap__err(ctx, -ENOMEM, "out of memory");
+	strcpy(f->key, key);
+	f->state = state;
+	f->destroy = destroy;
+	f->next = ctx->frontends;
+	ctx->frontends = f;
+	return 0;
+}
+
+void *ap_ctx_frontend(const struct ap_ctx *ctx, const char *key)
+{
+	const struct ap_frontend *f;
+
+	for (f = ctx->frontends; f && key; f = f->next)
+		if (!strcmp(f->key, key))
+			return f->state;
+	return NULL;
+}
+
+/* Newest first, while every core object still exists. */
+static void frontends_free(struct ap_ctx *ctx)
+{
+	while (ctx->frontends) {
+		struct ap_frontend *f = ctx->frontends;
+
+		ctx->frontends = f->next;
+		if (f->destroy)
+			f->destroy(f->state);
+		ap__free(ctx, f);
+	}
+}
+
+void ap_ctx_set_dma_write_observer(struct ap_ctx *ctx, ap_dma_write_observer fn, void *arg)
+{
+	ctx->dma_write_fn = fn;
+	ctx->dma_write_arg = fn ? arg : NULL;
+}
+
 void ap_ctx_free(struct ap_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	frontends_free(ctx);
 	ap__domains_free(ctx);
 	ap__devices_free(ctx);
 	ap__iommus_free(ctx);

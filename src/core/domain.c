@@ -394,7 +394,30 @@ static void group_set(struct ap_ctx *ctx, struct ap_group *g, struct ap_domain *
 			d->att = att;
 }
 
-int ap_attach(struct ap_domain *dom, struct ap_device *dev)
+/* Take dev's group off its domain (it must have one). */
+static void group_leave(struct ap_device *dev)
+{
+	struct ap_group *g = dev->group;
+	struct ap_domain *dom = g->domain;
+	struct ap_attachment *att = dev->att, **pp;
+
+	att->ndev -= g->ndev;
+	dom->ndev -= g->ndev;
+	if (!att->ndev) {
+		for (pp = &dom->attached; *pp != att; pp = &(*pp)->next)
+			;
+		*pp = att->next;
+		ap__free(dom->ctx, att);
+	}
+	group_set(dom->ctx, g, NULL, NULL);
+}
+
+/*
+ * Put dev's group on dom.  A group on another domain is refused, or with
+ * `replace` moved: it leaves the old domain only once everything that can
+ * fail has succeeded, so a failure leaves it where it was.
+ */
+static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool replace)
 {
 	struct ap_ctx *ctx;
 	struct ap_group *g;
@@ -410,11 +433,13 @@ int ap_attach(struct ap_domain *dom, struct ap_device *dev)
 	g = dev->group;
 	if (g->domain == dom)
 		return 0;
-	if (g->domain)
+	if (g->domain && !replace)
 		return ap__err(ctx, -EBUSY, "group %d of '%s' is attached to '%s': detach first",
 			       g->id, dev->name, g->domain->name);
 	att = ap__attachment_of(dom, dev->iommu);
 	if (att) {
+		if (g->domain)
+			group_leave(dev);
 		att->ndev += g->ndev;
 		dom->ndev += g->ndev;
 		group_set(ctx, g, dom, att);
@@ -440,6 +465,8 @@ int ap_attach(struct ap_domain *dom, struct ap_device *dev)
 			return err;
 		}
 	}
+	if (g->domain)
+		group_leave(dev);
 	att->ndev = g->ndev;
 	AP_APPEND(dom->attached, att);
 	dom->geo = j.geo;
@@ -450,28 +477,23 @@ int ap_attach(struct ap_domain *dom, struct ap_device *dev)
 	return 0;
 }
 
+int ap_attach(struct ap_domain *dom, struct ap_device *dev)
+{
+	return attach_group(dom, dev, false);
+}
+
+int ap_replace(struct ap_domain *dom, struct ap_device *dev)
+{
+	return attach_group(dom, dev, true);
+}
+
 int ap_detach(struct ap_device *dev)
 {
-	struct ap_group *g;
-	struct ap_domain *dom;
-	struct ap_attachment *att, **pp;
-
 	if (!dev)
 		return -EINVAL;
-	g = dev->group;
-	dom = g->domain;
-	if (!dom)
+	if (!dev->group->domain)
 		return ap__err(dev->ctx, -EINVAL, "'%s' is not attached to a domain", dev->name);
-	att = dev->att;
-	att->ndev -= g->ndev;
-	dom->ndev -= g->ndev;
-	if (!att->ndev) {
-		for (pp = &dom->attached; *pp != att; pp = &(*pp)->next)
-			;
-		*pp = att->next;
-		ap__free(dom->ctx, att);
-	}
-	group_set(dom->ctx, g, NULL, NULL);
+	group_leave(dev);
 	return 0;
 }
 

@@ -86,15 +86,26 @@ struct ap_domain {
 	unsigned ndev;
 };
 
+/* State a layer above the core keeps in the context (ap_ctx_set_frontend). */
+struct ap_frontend {
+	struct ap_frontend *next; /* newest first */
+	char key[AP_NAME_MAX];
+	void *state;
+	void (*destroy)(void *state);
+};
+
 struct ap_ctx {
 	char err[512];
+	struct ap_frontend *frontends;
+	ap_dma_write_observer dma_write_fn;
+	void *dma_write_arg;
 	/* allocation accounting and failure injection */
 	unsigned long fail_nth;
 	bool fail_fired;
 	uint64_t live_allocs, live_bytes;
 	/* physical memory */
-	struct ap_ram *ram;
-	size_t nram;
+	struct ap_ram *ram;       /* sorted by pa */
+	size_t nram, ram_cap;
 	struct ap_pool pool;
 	struct ap_pt_mem ptmem;
 	/* objects, each list in creation order */

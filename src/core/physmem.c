@@ -20,14 +20,28 @@ static bool ranges_overlap(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsiz
 	return a <= b + (bsize - 1) && b <= a + (asize - 1);
 }
 
+/* Index of the first region that ends at or above pa (nram if none). */
+static size_t ram_lower_bound(const struct ap_ctx *ctx, uint64_t pa)
+{
+	size_t lo = 0, hi = ctx->nram;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ap_ram *r = &ctx->ram[mid];
+
+		if (r->pa + (r->size - 1) < pa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static bool ram_overlaps(const struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 {
-	size_t i;
+	size_t i = ram_lower_bound(ctx, pa);
 
-	for (i = 0; i < ctx->nram; i++)
-		if (ranges_overlap(ctx->ram[i].pa, ctx->ram[i].size, pa, size))
-			return true;
-	return false;
+	return i < ctx->nram && ranges_overlap(ctx->ram[i].pa, ctx->ram[i].size, pa, size);
 }
 
 /* ------------------------------------------------------------------ RAM */
@@ -51,29 +65,56 @@ static int ram_place_check(struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 	return 0;
 }
 
-static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host, bool owned)
+/* Room for one more region.  The array grows by doubling, so that a layer
+ * registering many regions (one per VFIO mapping) stays linear. */
+static int ram_reserve(struct ap_ctx *ctx)
 {
 	struct ap_ram *grown;
-	size_t at = 0;
+	size_t cap = ctx->ram_cap ? ctx->ram_cap * 2 : 8;
+
+	if (ctx->nram < ctx->ram_cap)
+		return 0;
+	grown = ap__zalloc(ctx, cap * sizeof(*grown));
+	if (!grown)
+		return ap__err(ctx, -ENOMEM, "out of memory");
+	if (ctx->nram)
+		memcpy(grown, ctx->ram, ctx->nram * sizeof(*grown));
+	ap__free(ctx, ctx->ram);
+	ctx->ram = grown;
+	ctx->ram_cap = cap;
+	return 0;
+}
+
+static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host, bool owned)
+{
+	size_t at;
 	int err = ram_place_check(ctx, pa, size);
 
 	if (err)
 		return err;
 	if (!host)
 		return ap__err(ctx, -EINVAL, "RAM needs host memory");
-	grown = ap__zalloc(ctx, (ctx->nram + 1) * sizeof(*grown));
-	if (!grown)
-		return ap__err(ctx, -ENOMEM, "out of memory");
-	while (at < ctx->nram && ctx->ram[at].pa < pa)
-		at++;
-	if (ctx->nram)
-		memcpy(grown, ctx->ram, at * sizeof(*grown));
-	grown[at] = (struct ap_ram){ .pa = pa, .size = size, .host = host, .owned = owned };
-	if (ctx->nram > at)
-		memcpy(grown + at + 1, ctx->ram + at, (ctx->nram - at) * sizeof(*grown));
-	ap__free(ctx, ctx->ram);
-	ctx->ram = grown;
+	err = ram_reserve(ctx);
+	if (err)
+		return err;
+	at = ram_lower_bound(ctx, pa);
+	memmove(ctx->ram + at + 1, ctx->ram + at, (ctx->nram - at) * sizeof(*ctx->ram));
+	ctx->ram[at] = (struct ap_ram){ .pa = pa, .size = size, .host = host, .owned = owned };
 	ctx->nram++;
+	return 0;
+}
+
+int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
+{
+	size_t at = ram_lower_bound(ctx, pa);
+
+	if (at == ctx->nram || ctx->ram[at].pa != pa)
+		return ap__err(ctx, -ENOENT, "no RAM region starts at 0x%llx",
+			       (unsigned long long)pa);
+	if (ctx->ram[at].owned)
+		ap__free(ctx, ctx->ram[at].host);
+	ctx->nram--;
+	memmove(ctx->ram + at, ctx->ram + at + 1, (ctx->nram - at) * sizeof(*ctx->ram));
 	return 0;
 }
 
@@ -385,4 +426,5 @@ void ap__physmem_free(struct ap_ctx *ctx)
 	ap__free(ctx, ctx->ram);
 	ctx->ram = NULL;
 	ctx->nram = 0;
+	ctx->ram_cap = 0;
 }

@@ -142,9 +142,12 @@ static int dma_pieces(struct ap_device *dev, uint64_t iova, size_t len, unsigned
 			return refuse_at(dev, at, access, AP_FAULT_EXTERNAL, -1, t.pa, !(from_ram || to_ram), fault);
 		if (span < piece)
 			piece = span;
-		if (to_ram)
+		if (to_ram) {
 			memcpy(host, to_ram + done, (size_t)piece);
-		else if (from_ram)
+			if (dev->ctx->dma_write_fn)
+				dev->ctx->dma_write_fn(dev->ctx->dma_write_arg, dev, at, t.pa,
+						       (size_t)piece);
+		} else if (from_ram)
 			memcpy(from_ram + done, host, (size_t)piece);
 		done += (size_t)piece;
 	}

@@ -27,6 +27,8 @@ struct outcome {
 	uint64_t pa;
 	bool has_unmapped;
 	uint64_t unmapped;
+	bool has_dirty;
+	uint64_t dirty;           /* pages a dirty-bitmap query reported */
 	char msg[512];            /* the context's explanation of err */
 	char cmd[16];             /* the command's name */
 };
@@ -41,6 +43,8 @@ struct run {
 	struct outcome last;
 	bool pending;             /* last command failed; only `expect error` may follow */
 	char domain[64];          /* last domain a command named */
+	char container[64];       /* last VFIO container a command named */
+	bool named_container;     /* ... and it came after the domain */
 	int ntok;
 	char *tok[MAX_TOKENS];
 };
@@ -191,6 +195,7 @@ static struct ap_domain *domain_named(struct run *r, const char *name)
 	struct ap_domain *d = ap_domain_find(r->ctx, name);
 
 	snprintf(r->domain, sizeof(r->domain), "%s", name);
+	r->named_container = false;
 	if (!d)
 		refuse(r, -ENOENT, "no domain called '%s'", name);
 	return d;
@@ -336,6 +341,7 @@ static int cmd_domain(struct run *r)
 			return syntax(r, "expected paging, identity or blocked, got '%s'", r->tok[3]);
 	}
 	snprintf(r->domain, sizeof(r->domain), "%s", r->tok[1]);
+	r->named_container = false;
 	iommu = iommu_named(r, r->tok[2]);
 	if (!iommu)
 		return -ENOENT;
@@ -367,8 +373,10 @@ static int cmd_detach(struct run *r)
 	dev = device_named(r, r->tok[1]);
 	if (!dev)
 		return -ENOENT;
-	if (ap_device_domain(dev))
+	if (ap_device_domain(dev)) {
 		snprintf(r->domain, sizeof(r->domain), "%s", ap_domain_name(ap_device_domain(dev)));
+		r->named_container = false;
+	}
 	return ap_detach(dev);
 }
 
@@ -403,6 +411,186 @@ static int cmd_unmap(struct run *r)
 	err = ap_unmap(dom, iova, size, &r->last.unmapped);
 	r->last.has_unmapped = !err;
 	return err;
+}
+
+static int cmd_resv(struct run *r)
+{
+	static const char usage[] = "resv DEVICE START SIZE direct|direct-relaxable|reserved|"
+				    "msi|sw-msi";
+	struct ap_device *dev;
+	uint64_t start, size;
+	int type;
+
+	if (want_args(r, 4, 4, usage) || number(r, r->tok[2], "START", &start) ||
+	    number(r, r->tok[3], "SIZE", &size))
+		return SYNTAX;
+	type = ap_resv_type_from_name(r->tok[4]);
+	if (type < 0)
+		return syntax(r, "expected a reserved-region type (direct direct-relaxable reserved "
+			      "msi sw-msi), got '%s'", r->tok[4]);
+	dev = device_named(r, r->tok[1]);
+	if (!dev)
+		return -ENOENT;
+	return ap_device_add_resv(dev, start, size, (enum ap_resv_type)type);
+}
+
+/* ------------------------------------------------------------ vfio */
+
+#define MAX_VFIO_MAP (1ull << 30) /* the script's process memory, per mapping */
+
+/* The container a vfio command names, remembered for expect. */
+static const char *container_arg(struct run *r, int at)
+{
+	snprintf(r->container, sizeof(r->container), "%s", r->tok[at]);
+	r->named_container = true;
+	return r->tok[at];
+}
+
+static int group_arg(struct run *r, const char *s, int *group)
+{
+	uint64_t v;
+
+	if (number(r, s, "GROUP", &v))
+		return SYNTAX;
+	if (v > 0x7fffffff)
+		return syntax(r, "expected a group number below 2^31, got '%s'", s);
+	*group = (int)v;
+	return 0;
+}
+
+static int vfio_open(struct run *r)
+{
+	if (want_args(r, 2, 2, "vfio open NAME"))
+		return SYNTAX;
+	return ap__scn_vfio_open(r->ctx, container_arg(r, 2));
+}
+
+static int vfio_group(struct run *r, bool add)
+{
+	int group = 0;
+
+	if (want_args(r, 3, 3, add ? "vfio add NAME GROUP" : "vfio remove NAME GROUP") ||
+	    group_arg(r, r->tok[3], &group))
+		return SYNTAX;
+	if (add)
+		return ap__scn_vfio_add(r->ctx, container_arg(r, 2), group);
+	return ap__scn_vfio_remove(r->ctx, container_arg(r, 2), group);
+}
+
+static int vfio_iommu(struct run *r)
+{
+	unsigned long type;
+
+	if (want_args(r, 3, 3, "vfio iommu NAME type1|type1v2"))
+		return SYNTAX;
+	if (!strcmp(r->tok[3], "type1"))
+		type = VFIO_TYPE1_IOMMU;
+	else if (!strcmp(r->tok[3], "type1v2"))
+		type = VFIO_TYPE1v2_IOMMU;
+	else
+		return syntax(r, "expected type1 or type1v2, got '%s'", r->tok[3]);
+	return ap__scn_vfio_iommu(r->ctx, container_arg(r, 2), type);
+}
+
+static int vfio_map(struct run *r)
+{
+	uint64_t iova, size;
+	unsigned prot;
+
+	if (want_args(r, 5, 5, "vfio map NAME IOVA SIZE PROT") ||
+	    number(r, r->tok[3], "IOVA", &iova) || number(r, r->tok[4], "SIZE", &size) ||
+	    prot_letters(r, r->tok[5], &prot))
+		return SYNTAX;
+	if (prot & ~(unsigned)(AP_PROT_READ | AP_PROT_WRITE))
+		return syntax(r, "expected PROT letters r w (what the device may do), got '%s'",
+			      r->tok[5]);
+	if (size > MAX_VFIO_MAP)
+		return syntax(r, "expected SIZE up to 1G (the script allocates the memory), got "
+			      "'%s'", r->tok[4]);
+	return ap__scn_vfio_map(r->ctx, container_arg(r, 2), iova, size, prot);
+}
+
+static int vfio_unmap(struct run *r)
+{
+	static const char usage[] = "vfio unmap NAME IOVA SIZE | vfio unmap NAME all";
+	uint64_t iova = 0, size = 0;
+	bool all = r->ntok == 4 && !strcmp(r->tok[3], "all");
+	int err;
+
+	if (want_args(r, all ? 3 : 4, all ? 3 : 4, usage) ||
+	    (!all && (number(r, r->tok[3], "IOVA", &iova) || number(r, r->tok[4], "SIZE", &size))))
+		return SYNTAX;
+	err = ap__scn_vfio_unmap(r->ctx, container_arg(r, 2), iova, size, all, &r->last.unmapped);
+	r->last.has_unmapped = !err;
+	return err;
+}
+
+static int vfio_dirty(struct run *r)
+{
+	static const char usage[] = "vfio dirty NAME start|stop | vfio dirty NAME IOVA SIZE";
+	uint64_t iova, size;
+	int err;
+
+	if (r->ntok == 4) {
+		if (!strcmp(r->tok[3], "start"))
+			return ap__scn_vfio_dirty(r->ctx, container_arg(r, 2),
+						  VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+		if (!strcmp(r->tok[3], "stop"))
+			return ap__scn_vfio_dirty(r->ctx, container_arg(r, 2),
+						  VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
+		return syntax(r, "expected start or stop, got '%s'", r->tok[3]);
+	}
+	if (want_args(r, 4, 4, usage) || number(r, r->tok[3], "IOVA", &iova) ||
+	    number(r, r->tok[4], "SIZE", &size))
+		return SYNTAX;
+	if (size > MAX_VFIO_MAP * 64)
+		return syntax(r, "expected SIZE up to 64G, got '%s'", r->tok[4]);
+	err = ap__scn_vfio_dirty_count(r->ctx, container_arg(r, 2), iova, size, &r->last.dirty);
+	r->last.has_dirty = !err;
+	return err;
+}
+
+static int vfio_limit(struct run *r)
+{
+	static const char usage[] = "vfio limit dma-entries N | vfio limit memlock SIZE|unlimited";
+	uint64_t v = UINT64_MAX;
+
+	if (want_args(r, 3, 3, usage))
+		return SYNTAX;
+	if (!strcmp(r->tok[2], "dma-entries")) {
+		if (number(r, r->tok[3], "N", &v))
+			return SYNTAX;
+		if (v > UINT32_MAX)
+			return syntax(r, "expected dma-entries below 2^32, got '%s'", r->tok[3]);
+		ap_vfio_set_dma_entry_limit(r->ctx, (uint32_t)v);
+		return 0;
+	}
+	if (strcmp(r->tok[2], "memlock"))
+		return syntax(r, "expected '%s', got 'vfio limit %s'", usage, r->tok[2]);
+	if (strcmp(r->tok[3], "unlimited") && number(r, r->tok[3], "SIZE", &v))
+		return SYNTAX;
+	ap_vfio_set_memlock_limit(r->ctx, v);
+	return 0;
+}
+
+static int cmd_vfio(struct run *r)
+{
+	static const struct {
+		const char *name;
+		int (*run)(struct run *r);
+	} sub[] = {
+		{ "open", vfio_open },   { "iommu", vfio_iommu }, { "map", vfio_map },
+		{ "unmap", vfio_unmap }, { "dirty", vfio_dirty }, { "limit", vfio_limit },
+	};
+	const char *what = r->ntok > 1 ? r->tok[1] : "";
+
+	if (!strcmp(what, "add") || !strcmp(what, "remove"))
+		return vfio_group(r, what[0] == 'a');
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (!strcmp(what, sub[i].name))
+			return sub[i].run(r);
+	return syntax(r, "expected vfio open|add|remove|iommu|map|unmap|dirty|limit, got "
+		      "'vfio %s'", what);
 }
 
 /* The bytes a scenario DMA write puts in memory, so that reads can be told
@@ -497,6 +685,8 @@ static void describe_outcome(const struct outcome *o, char *buf, size_t len)
 		snprintf(buf, len, "ok, pa 0x%llx", (unsigned long long)o->pa);
 	else if (o->has_unmapped)
 		snprintf(buf, len, "ok, unmapped 0x%llx", (unsigned long long)o->unmapped);
+	else if (o->has_dirty)
+		snprintf(buf, len, "ok, %llu dirty pages", (unsigned long long)o->dirty);
 	else
 		snprintf(buf, len, "ok");
 }
@@ -543,6 +733,36 @@ static int expect_geometry(struct run *r, const char *want)
 	return 0;
 }
 
+/* The last-named container's page sizes and usable IOVA, through
+ * VFIO_IOMMU_GET_INFO; "" if it cannot say why. */
+static int container_info(struct run *r, uint64_t *pgsizes, struct vfio_iova_range *ranges,
+			  size_t max, size_t *n, char *why, size_t len)
+{
+	int err;
+
+	if (!r->container[0]) {
+		snprintf(why, len, "no VFIO container named before it");
+		return -ENOENT;
+	}
+	err = ap__scn_vfio_info(r->ctx, r->container, pgsizes, ranges, max, n);
+	if (err)
+		snprintf(why, len, "error %s (%s)", ap_errno_name(err), ap_ctx_error(r->ctx));
+	return err;
+}
+
+static int expect_container_pgsizes(struct run *r, const char *want, uint64_t bitmap)
+{
+	uint64_t pgsizes = 0;
+	char got[600], list[96];
+	size_t n;
+
+	if (container_info(r, &pgsizes, NULL, 0, &n, got, sizeof(got)))
+		return mismatch(r, want, got);
+	snprintf(got, sizeof(got), "pgsizes %s of container '%s'",
+		 ap__fmt_pgsizes(pgsizes, list, sizeof(list)), r->container);
+	return pgsizes == bitmap ? 0 : mismatch(r, want, got);
+}
+
 static int expect_pgsizes(struct run *r, const char *want)
 {
 	struct ap_domain *dom = ap_domain_find(r->ctx, r->domain);
@@ -551,6 +771,8 @@ static int expect_pgsizes(struct run *r, const char *want)
 
 	if (want_args(r, 2, 2, "expect pgsizes LIST") || size_list(r, r->tok[2], &bitmap))
 		return SYNTAX;
+	if (r->named_container)
+		return expect_container_pgsizes(r, want, bitmap);
 	if (!dom)
 		return mismatch(r, want, "no domain named before it");
 	snprintf(got, sizeof(got), "pgsizes %s of '%s'",
@@ -558,11 +780,57 @@ static int expect_pgsizes(struct run *r, const char *want)
 	return ap_domain_pgsizes(dom) == bitmap ? 0 : mismatch(r, want, got);
 }
 
+#define MAX_IOVAS 32
+
+/* "START-END,START-END": inclusive ranges, as the IOVA_RANGE capability. */
+static int range_list(struct run *r, const char *s, struct vfio_iova_range *out, size_t *n)
+{
+	char buf[MAX_LINE], *save = NULL, *item;
+
+	*n = 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(item, '-');
+		uint64_t start, end;
+
+		if (!dash || *n == MAX_IOVAS)
+			return syntax(r, "expected IOVA ranges START-END[,START-END...] (at most %d), "
+				      "got '%s'", MAX_IOVAS, s);
+		*dash = '\0';
+		if (number(r, item, "START", &start) || number(r, dash + 1, "END", &end))
+			return SYNTAX;
+		out[(*n)++] = (struct vfio_iova_range){ start, end };
+	}
+	return 0;
+}
+
+static int expect_iova(struct run *r, const char *want)
+{
+	struct vfio_iova_range wanted[MAX_IOVAS], got_r[MAX_IOVAS];
+	size_t nw, ng, at;
+	uint64_t pgsizes;
+	char got[MAX_LINE];
+
+	if (want_args(r, 2, 2, "expect iova START-END[,START-END...]") ||
+	    range_list(r, r->tok[2], wanted, &nw))
+		return SYNTAX;
+	if (container_info(r, &pgsizes, got_r, MAX_IOVAS, &ng, got, sizeof(got)))
+		return mismatch(r, want, got);
+	at = (size_t)snprintf(got, sizeof(got), "iova ");
+	for (size_t i = 0; i < ng && at < sizeof(got); i++)
+		at += (size_t)snprintf(got + at, sizeof(got) - at, "%s0x%llx-0x%llx", i ? "," : "",
+				       (unsigned long long)got_r[i].start,
+				       (unsigned long long)got_r[i].end);
+	if (ng != nw || memcmp(wanted, got_r, nw * sizeof(*wanted)))
+		return mismatch(r, want, got);
+	return 0;
+}
+
 static int cmd_expect(struct run *r, const char *want)
 {
 	static const char usage[] = "expect ok | error ENAME | fault KIND | pa PA | "
 				    "unmapped SIZE | geometry START END [forced|open] | "
-				    "pgsizes LIST";
+				    "pgsizes LIST | iova RANGES | dirty N";
 	const struct outcome *o = &r->last;
 	const char *what = r->ntok > 1 ? r->tok[1] : "";
 	uint64_t v;
@@ -607,6 +875,13 @@ static int cmd_expect(struct run *r, const char *want)
 		return expect_outcome(r, want, o->valid && !o->err && o->has_unmapped &&
 					       o->unmapped == v);
 	}
+	if (!strcmp(what, "dirty")) {
+		if (want_args(r, 2, 2, "expect dirty N") || number(r, r->tok[2], "N", &v))
+			return SYNTAX;
+		return expect_outcome(r, want, o->valid && !o->err && o->has_dirty && o->dirty == v);
+	}
+	if (!strcmp(what, "iova"))
+		return expect_iova(r, want);
 	if (!strcmp(what, "geometry"))
 		return expect_geometry(r, want);
 	if (!strcmp(what, "pgsizes"))
@@ -623,7 +898,8 @@ static const struct {
 	{ "ram", cmd_ram },       { "iommu", cmd_iommu },   { "device", cmd_device },
 	{ "domain", cmd_domain }, { "attach", cmd_attach }, { "detach", cmd_detach },
 	{ "map", cmd_map },       { "unmap", cmd_unmap },   { "dma", cmd_dma },
-	{ "show", cmd_show },     { "dump", cmd_dump },
+	{ "show", cmd_show },     { "dump", cmd_dump },     { "resv", cmd_resv },
+	{ "vfio", cmd_vfio },
 };
 
 /* Copy the line without its comment and split it into words. */
@@ -676,6 +952,8 @@ static void result_text(const struct run *r, char *buf, size_t len)
 		snprintf(buf, len, "-> ok, pa 0x%llx", (unsigned long long)o->pa);
 	else if (o->has_unmapped)
 		snprintf(buf, len, "-> ok, unmapped 0x%llx", (unsigned long long)o->unmapped);
+	else if (o->has_dirty)
+		snprintf(buf, len, "-> ok, %llu dirty pages", (unsigned long long)o->dirty);
 	else
 		snprintf(buf, len, "-> ok");
 }
@@ -720,8 +998,8 @@ static int run_line(struct run *r, const char *line, size_t len)
 		if (!strcmp(commands[i].name, r->tok[0]))
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
-		syntax(r, "expected a command (ram iommu device domain attach detach map unmap "
-			  "dma show dump expect), got '%s'", r->tok[0]);
+		syntax(r, "expected a command (ram iommu device resv domain attach detach map "
+			  "unmap dma vfio show dump expect), got '%s'", r->tok[0]);
 		return -EINVAL;
 	}
 	memset(&r->last, 0, sizeof(r->last));

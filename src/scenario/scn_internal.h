@@ -4,10 +4,30 @@
 
 #include <stdio.h>
 
+#include <linux/vfio.h>
+
 #include <aperture/aperture.h>
 
 const char *ap__fmt_pgsizes(uint64_t bitmap, char *buf, size_t len);
 const char *ap__fmt_size(uint64_t size, char *buf, size_t len);
 const char *ap__fmt_bytes(uint64_t bytes, char *buf, size_t len);
+
+/* scn_vfio.c: the `vfio` commands' plumbing; negative errno, with the
+ * reason in the context. */
+int ap__scn_vfio_open(struct ap_ctx *ctx, const char *name);
+int ap__scn_vfio_add(struct ap_ctx *ctx, const char *name, int group);
+int ap__scn_vfio_remove(struct ap_ctx *ctx, const char *name, int group);
+int ap__scn_vfio_iommu(struct ap_ctx *ctx, const char *name, unsigned long type);
+int ap__scn_vfio_map(struct ap_ctx *ctx, const char *name, uint64_t iova, uint64_t size,
+		     unsigned prot);
+int ap__scn_vfio_unmap(struct ap_ctx *ctx, const char *name, uint64_t iova, uint64_t size,
+		       bool all, uint64_t *unmapped);
+int ap__scn_vfio_dirty(struct ap_ctx *ctx, const char *name, uint32_t flag);
+int ap__scn_vfio_dirty_count(struct ap_ctx *ctx, const char *name, uint64_t iova,
+			     uint64_t size, uint64_t *count);
+int ap__scn_vfio_info(struct ap_ctx *ctx, const char *name, uint64_t *pgsizes,
+		      struct vfio_iova_range *ranges, size_t max, size_t *n);
+/* The name a script gave the container with handle fd, or NULL. */
+const char *ap__scn_vfio_name(struct ap_ctx *ctx, int fd);
 
 #endif

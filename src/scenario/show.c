@@ -148,6 +148,84 @@ static void show_domain(struct ap_ctx *ctx, FILE *out, const struct ap_domain *d
 	fprintf(out, "\n");
 }
 
+/* ------------------------------------------------------------ VFIO containers */
+
+static const char *container_type(unsigned long iommu)
+{
+	if (iommu == VFIO_TYPE1v2_IOMMU)
+		return "type1v2";
+	if (iommu == VFIO_TYPE1_IOMMU)
+		return "type1";
+	return "no IOMMU set";
+}
+
+static void container_label(struct ap_ctx *ctx, const struct ap_vfio_container_info *ci,
+			    char *buf, size_t len)
+{
+	const char *name = ap__scn_vfio_name(ctx, ci->fd);
+
+	if (name)
+		snprintf(buf, len, "%s", name);
+	else if (ci->fd >= 0)
+		snprintf(buf, len, "fd %d", ci->fd);
+	else
+		snprintf(buf, len, "(closed)");
+}
+
+static void show_container(struct ap_ctx *ctx, FILE *out, size_t index)
+{
+	struct ap_vfio_container_info ci;
+	struct ap_domain *dom;
+	uint64_t start, end;
+	char label[64], pg[96], b[32];
+	int group;
+
+	ap_vfio_container_info(ctx, index, &ci);
+	container_label(ctx, &ci, label, sizeof(label));
+	fprintf(out, "  %-12s %s, groups", label, container_type(ci.iommu));
+	for (size_t n = 0; !ap_vfio_container_group(ctx, index, n, &group); n++)
+		fprintf(out, " %d", group);
+	fprintf(out, "%s\n", ci.ngroups ? "" : " none");
+	if (!ci.iommu)
+		return;
+	fprintf(out, "  %-12s pgsizes %s, %llu mappings (%u DMA entries left), %s pinned%s\n", "",
+		ap__fmt_pgsizes(ci.pgsizes, pg, sizeof(pg)), (unsigned long long)ci.mappings,
+		ci.dma_avail, ap__fmt_bytes(ci.locked, b, sizeof(b)),
+		ci.dirty_tracking ? ", dirty tracking on" : "");
+	fprintf(out, "  %-12s domains:", "");
+	for (size_t n = 0; (dom = ap_vfio_container_domain(ctx, index, n)); n++)
+		fprintf(out, " %s", ap_domain_name(dom));
+	fprintf(out, "\n");
+	for (size_t n = 0; !ap_vfio_container_iova(ctx, index, n, &start, &end); n++)
+		fprintf(out, "  %-12s iova 0x%016llx-0x%016llx\n", "", (unsigned long long)start,
+			(unsigned long long)end);
+}
+
+/* The container a script called `name`, as an index for the views. */
+static bool container_named(struct ap_ctx *ctx, const char *name, size_t *index)
+{
+	struct ap_vfio_container_info ci;
+	const char *n;
+
+	for (*index = 0; !ap_vfio_container_info(ctx, *index, &ci); (*index)++) {
+		n = ap__scn_vfio_name(ctx, ci.fd);
+		if (n && !strcmp(n, name))
+			return true;
+	}
+	return false;
+}
+
+static void show_containers(struct ap_ctx *ctx, FILE *out)
+{
+	struct ap_vfio_container_info ci;
+
+	if (ap_vfio_container_info(ctx, 0, &ci))
+		return;
+	fprintf(out, "VFIO containers\n");
+	for (size_t i = 0; !ap_vfio_container_info(ctx, i, &ci); i++)
+		show_container(ctx, out, i);
+}
+
 static void iommu_header(FILE *out)
 {
 	fprintf(out, "IOMMUs\n  %-12s %-12s %3s %3s %5s  %-22s %-9s %-8s %-9s %s\n", "name", "kind",
@@ -165,6 +243,7 @@ int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
 	struct ap_iommu *i;
 	struct ap_device *d;
 	struct ap_domain *dom;
+	size_t index;
 
 	if (!ctx)
 		return -EINVAL;
@@ -180,6 +259,9 @@ int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
 		} else if ((dom = ap_domain_find(ctx, name))) {
 			fprintf(out, "domains\n");
 			show_domain(ctx, out, dom);
+		} else if (container_named(ctx, name, &index)) {
+			fprintf(out, "VFIO containers\n");
+			show_container(ctx, out, index);
 		} else {
 			return -ENOENT;
 		}
@@ -195,6 +277,7 @@ int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
 	fprintf(out, "domains\n");
 	for (dom = ap_domain_next(ctx, NULL); dom; dom = ap_domain_next(ctx, dom))
 		show_domain(ctx, out, dom);
+	show_containers(ctx, out);
 	return 0;
 }
 

@@ -73,6 +73,7 @@ static const struct {
 	{ ENOSPC, "ENOSPC" },       { ERANGE, "ERANGE" },       { ENAMETOOLONG, "ENAMETOOLONG" },
 	{ ENOSYS, "ENOSYS" },       { EPROTO, "EPROTO" },       { EOVERFLOW, "EOVERFLOW" },
 	{ EOPNOTSUPP, "EOPNOTSUPP" }, { EADDRINUSE, "EADDRINUSE" }, { EDOM, "EDOM" },
+	{ EBADFD, "EBADFD" },       { EMFILE, "EMFILE" },
 };
 
 int ap_errno_from_name(const char *name)

@@ -26,7 +26,9 @@ static const struct help {
 	  "FILE:LINE." },
 	{ "show", "aperture show [FILE] [NAME]",
 	  "Run FILE (default: the embedded scenario) quietly, then print the state of\n"
-	  "the machine, or of the one IOMMU, device or domain called NAME." },
+	  "the machine (with its VFIO containers: IOMMU type, groups, page sizes,\n"
+	  "mappings, IOVA ranges), or of the one IOMMU, device, domain or container\n"
+	  "called NAME." },
 	{ "dump", "aperture dump FILE DOMAIN",
 	  "Run FILE quietly, then print one line per live leaf of DOMAIN:\n"
 	  "  leaf lvl=L iova=0x... size=0x... pte=0x%016x" },

@@ -1,0 +1,182 @@
+/*
+ * Container handles (/dev/vfio/vfio), as Linux's drivers/vfio/container.c:
+ * the requests every container answers (API version, extensions,
+ * SET_IOMMU), groups joining and leaving, and the container's lifetime: it
+ * lives while its handle is open or a group holds it, and its IOMMU backend
+ * lives from SET_IOMMU until the last group leaves.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vfio_internal.h"
+
+int ap__vcontainer_open(struct vstate *vs)
+{
+	struct vcontainer *c = calloc(1, sizeof(*c));
+	struct vcontainer **pp;
+	int fd;
+
+	if (!c)
+		return ap__vfio_fail(vs, -ENOMEM, "out of memory");
+	fd = ap__vfio_handle_new(vs, VH_CONTAINER, c);
+	if (fd < 0) {
+		free(c);
+		return fd;
+	}
+	c->vs = vs;
+	c->fd = fd;
+	c->serial = vs->next_serial++;
+	c->dma_entry_limit = vs->dma_entry_limit;
+	c->memlock_limit = vs->memlock_limit;
+	c->memlock_set = vs->memlock_set;
+	for (pp = &vs->containers; *pp; pp = &(*pp)->next)
+		;
+	*pp = c;
+	return fd;
+}
+
+void ap__vcontainer_free(struct vcontainer *c)
+{
+	struct vcontainer **pp;
+
+	for (pp = &c->vs->containers; *pp != c; pp = &(*pp)->next)
+		;
+	*pp = c->next;
+	free(c->groups);
+	free(c);
+}
+
+void ap__vcontainer_close(struct vcontainer *c)
+{
+	ap__vfio_handle_free(c->vs, c->fd);
+	c->fd = -1;
+	if (!c->ngroups)
+		ap__vcontainer_free(c);
+}
+
+/* The smallest page a mapping must be aligned to. */
+uint64_t ap__vcontainer_min_pgsize(const struct vcontainer *c)
+{
+	return c->t1.pgsize_bitmap & -c->t1.pgsize_bitmap;
+}
+
+/* ------------------------------------------------------------ groups */
+
+/* SET_CONTAINER: claim the group's DMA, attach it to the backend if there
+ * is one, and keep it (newest first, as Linux's group_list). */
+int ap__vcontainer_attach_group(struct vcontainer *c, struct vgroup *g)
+{
+	struct vgroup **grown = realloc(c->groups, (c->ngroups + 1) * sizeof(*grown));
+	int err;
+
+	if (!grown)
+		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory");
+	c->groups = grown;
+	err = ap__vgroup_claim(g);
+	if (err)
+		return err;
+	if (c->type) {
+		err = ap__type1_attach_group(c, g);
+		if (err) {
+			ap__vgroup_release(g);
+			return err;
+		}
+	}
+	memmove(c->groups + 1, c->groups, c->ngroups * sizeof(*c->groups));
+	c->groups[0] = g;
+	c->ngroups++;
+	g->c = c;
+	return 0;
+}
+
+/* UNSET_CONTAINER or the group's close: the last group out takes the
+ * backend with it, and a closed container with no group goes. */
+void ap__vcontainer_detach_group(struct vgroup *g)
+{
+	struct vcontainer *c = g->c;
+	size_t i;
+
+	if (c->type)
+		ap__type1_detach_group(c, g);
+	ap__vgroup_release(g);
+	for (i = 0; c->groups[i] != g; i++)
+		;
+	memmove(c->groups + i, c->groups + i + 1, (c->ngroups - i - 1) * sizeof(*c->groups));
+	c->ngroups--;
+	g->c = NULL;
+	if (!c->ngroups && c->type) {
+		ap__type1_release(c);
+		c->type = 0;
+	}
+	if (!c->ngroups && c->fd < 0)
+		ap__vcontainer_free(c);
+}
+
+/* ------------------------------------------------------------ SET_IOMMU */
+
+/*
+ * Attach every group, newest first; a failure detaches the ones attached
+ * and releases the backend, leaving the container as it was.
+ */
+static int set_iommu(struct vcontainer *c, unsigned long type)
+{
+	size_t i;
+	int err;
+
+	if (!c->ngroups)
+		return ap__vfio_fail(c->vs, -EINVAL, "VFIO_SET_IOMMU: the container has no group");
+	if (c->type)
+		return ap__vfio_fail(c->vs, -EINVAL, "VFIO_SET_IOMMU: the IOMMU is already set");
+	if (ap__type1_check_extension(NULL, type) <= 0)
+		return ap__vfio_fail(c->vs, -ENODEV, "VFIO_SET_IOMMU: no IOMMU backend offers "
+				     "type %lu (type1: %d or %d)", type, VFIO_TYPE1_IOMMU,
+				     VFIO_TYPE1v2_IOMMU);
+	err = ap__type1_open(c, type);
+	if (err)
+		return err;
+	for (i = 0; i < c->ngroups; i++) {
+		err = ap__type1_attach_group(c, c->groups[i]);
+		if (err)
+			break;
+	}
+	if (err) {
+		while (i--)
+			ap__type1_detach_group(c, c->groups[i]);
+		ap__type1_release(c);
+		return err;
+	}
+	c->type = type;
+	return 0;
+}
+
+int ap__vcontainer_ioctl(struct vcontainer *c, unsigned long request, void *arg)
+{
+	switch (request) {
+	case VFIO_GET_API_VERSION:
+		return VFIO_API_VERSION;
+	case VFIO_CHECK_EXTENSION:
+		return ap__type1_check_extension(c, (unsigned long)(uintptr_t)arg);
+	case VFIO_SET_IOMMU:
+		return set_iommu(c, (unsigned long)(uintptr_t)arg);
+	default:
+		break;
+	}
+	/* the rest goes to the backend; without one Linux answers EINVAL */
+	if (!c->type)
+		return ap__vfio_fail(c->vs, -EINVAL, "ioctl 0x%lx: the container has no IOMMU yet "
+				     "(VFIO_SET_IOMMU first)", request);
+	switch (request) {
+	case VFIO_IOMMU_GET_INFO:
+		return ap__info_ioctl(c, arg);
+	case VFIO_IOMMU_MAP_DMA:
+		return ap__dma_map_ioctl(c, arg);
+	case VFIO_IOMMU_UNMAP_DMA:
+		return ap__dma_unmap_ioctl(c, arg);
+	case VFIO_IOMMU_DIRTY_PAGES:
+		return ap__dirty_ioctl(c, arg);
+	default:
+		return ap__vfio_fail(c->vs, -ENOTTY, "ioctl 0x%lx is not a type1 request", request);
+	}
+}
