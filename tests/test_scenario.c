@@ -164,6 +164,14 @@ static void test_errors_name_file_and_line(void **state)
 	expect_failure("iommu s arm-smmu-v3\ndevice d s sid=1\ndma d read 0 0\n", -EINVAL,
 		       "expected LEN 1..256M");
 	expect_failure("expect fault sideways\n", -EINVAL, "expected a fault KIND");
+	/* values are never clamped or taken for "unset" behind the user's back */
+	expect_failure("iommu s arm-smmu-v3 ias=4294967344\n", -EINVAL,
+		       "expected ias below 2^32, got '4294967344'");
+	expect_failure("iommu s arm-smmu-v3 ias=4294967295\n", -EINVAL, "ias=4294967295");
+	expect_failure("iommu s arm-smmu-v3\ndevice d s sid=0xffffffffffffffff\n", -EINVAL,
+		       "expected a 32-bit stream ID, got 0xffffffffffffffff");
+	expect_failure("iommu s arm-smmu-v3\ndevice d s sid=1 group=0xffffffffffffffff\n",
+		       -EINVAL, "expected a group number below 2^31");
 }
 
 /* A scenario must not half-run a malformed line: nothing it names appears. */

@@ -190,11 +190,21 @@ static struct ap_device *device_named(struct run *r, const char *name)
 	return d;
 }
 
+/* The domain later `expect geometry|pgsizes` lines check.  A name too long
+ * to be any domain's is remembered as none, never as a prefix. */
+static void remember_domain(struct run *r, const char *name)
+{
+	if (strlen(name) < sizeof(r->domain))
+		strcpy(r->domain, name);
+	else
+		r->domain[0] = '\0';
+}
+
 static struct ap_domain *domain_named(struct run *r, const char *name)
 {
 	struct ap_domain *d = ap_domain_find(r->ctx, name);
 
-	snprintf(r->domain, sizeof(r->domain), "%s", name);
+	remember_domain(r, name);
 	r->named_container = false;
 	if (!d)
 		refuse(r, -ENOENT, "no domain called '%s'", name);
@@ -253,8 +263,8 @@ static int iommu_option(struct run *r, const char *word, struct ap_iommu_config 
 		return syntax(r, "expected an iommu option (%s), got '%s'", usage, tok);
 	if (number(r, val, tok, &v))
 		return SYNTAX;
-	if (v > 1u << 20)
-		v = 1u << 20; /* out of every valid range: the core says why */
+	if (v > UINT32_MAX)
+		return syntax(r, "expected %s below 2^32, got '%s'", tok, val);
 	if (!strcmp(tok, "ias"))
 		cfg->ias = (unsigned)v;
 	else if (!strcmp(tok, "oas"))
@@ -287,7 +297,8 @@ static int cmd_iommu(struct run *r)
 static int cmd_device(struct run *r)
 {
 	static const char usage[] = "device NAME IOMMU sid=N [group=N]";
-	uint64_t sid = UINT64_MAX, group = UINT64_MAX;
+	uint64_t sid = 0, group = 0;
+	bool have_sid = false, have_group = false;
 	struct ap_iommu *iommu;
 	int i;
 
@@ -300,27 +311,30 @@ static int cmd_device(struct run *r)
 
 		if (key_value(r, r->tok[i], "sid=N group=N", key, &val))
 			return SYNTAX;
-		if (!strcmp(key, "sid"))
+		if (!strcmp(key, "sid")) {
 			dst = &sid;
-		else if (!strcmp(key, "group"))
+			have_sid = true;
+		} else if (!strcmp(key, "group")) {
 			dst = &group;
-		else
+			have_group = true;
+		} else {
 			return syntax(r, "expected sid=N or group=N, got '%s'", r->tok[i]);
+		}
 		if (number(r, val, key, dst))
 			return SYNTAX;
 	}
-	if (sid == UINT64_MAX)
+	if (!have_sid)
 		return syntax(r, "expected '%s': sid= is missing", usage);
 	if (sid > UINT32_MAX)
 		return syntax(r, "expected a 32-bit stream ID, got 0x%llx", (unsigned long long)sid);
-	if (group != UINT64_MAX && group > 0x7fffffff)
+	if (have_group && group > 0x7fffffff)
 		return syntax(r, "expected a group number below 2^31, got %llu",
 			      (unsigned long long)group);
 	iommu = iommu_named(r, r->tok[2]);
 	if (!iommu)
 		return -ENOENT;
 	return ap_device_new(r->ctx, r->tok[1], iommu, (uint32_t)sid,
-			     group == UINT64_MAX ? AP_GROUP_OWN : (int)group, NULL);
+			     have_group ? (int)group : AP_GROUP_OWN, NULL);
 }
 
 static int cmd_domain(struct run *r)
@@ -340,7 +354,7 @@ static int cmd_domain(struct run *r)
 		else
 			return syntax(r, "expected paging, identity or blocked, got '%s'", r->tok[3]);
 	}
-	snprintf(r->domain, sizeof(r->domain), "%s", r->tok[1]);
+	remember_domain(r, r->tok[1]);
 	r->named_container = false;
 	iommu = iommu_named(r, r->tok[2]);
 	if (!iommu)
@@ -374,7 +388,7 @@ static int cmd_detach(struct run *r)
 	if (!dev)
 		return -ENOENT;
 	if (ap_device_domain(dev)) {
-		snprintf(r->domain, sizeof(r->domain), "%s", ap_domain_name(ap_device_domain(dev)));
+		remember_domain(r, ap_domain_name(ap_device_domain(dev)));
 		r->named_container = false;
 	}
 	return ap_detach(dev);
