@@ -1638,6 +1638,42 @@ static void test_replace(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* A failed map leaves the table structure as it found it: an empty table a
+ * block displaced on the way is put back, not freed (review finding). */
+static void test_failed_map_keeps_tables(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu_config cfg;
+	struct ap_iommu *iommu;
+	struct ap_domain *dom;
+	const struct ap_pt *pt;
+	uint64_t got, bytes, pa;
+
+	(void)state;
+	ap_iommu_config_init(&cfg, AP_IOMMU_ARM_SMMU_V3);
+	assert_int_equal(ap_iommu_new(ctx, "s", &cfg, &iommu), 0);
+	assert_int_equal(ap_domain_new(ctx, "d", iommu, AP_DOMAIN_PAGING, &dom), 0);
+	pt = ap_domain_pt(dom);
+	/* leave an empty L3 table under 0x3fe00000, and a live page at 1 GiB */
+	assert_int_equal(ap_map(dom, 0x3fe00000, 0x1000, 0x1000, AP_PROT_READ), 0);
+	assert_int_equal(ap_unmap(dom, 0x3fe00000, 0x1000, &got), 0);
+	assert_int_equal(ap_map(dom, 0x40000000, 0x1000, 0x1000, AP_PROT_READ), 0);
+	bytes = ap_pt_table_bytes(pt);
+	/* 2M at 0x3fe00000 replaces the empty table, then 1 GiB collides */
+	assert_int_equal(ap_map(dom, 0x3fe00000, 0x7fe00000, 0x400000, AP_PROT_READ), -EEXIST);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(ap_pt_leaf_count(pt), 1);
+	assert_false(ap_domain_iova_to_phys(dom, 0x3fe00000, &pa));
+	/* the table is back where it was: a 4K map needs no new one */
+	assert_int_equal(ap_map(dom, 0x3fe00000, 0x2000, 0x1000, AP_PROT_READ), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	/* and a successful map over it frees it, as Linux does */
+	assert_int_equal(ap_unmap(dom, 0x3fe00000, 0x1000, &got), 0);
+	assert_int_equal(ap_map(dom, 0x3fe00000, 0x7fe00000, 0x200000, AP_PROT_READ), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes - 0x1000);
+	ap_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1664,6 +1700,7 @@ int main(void)
 		cmocka_unit_test(test_ram_many),
 		cmocka_unit_test(test_dma_write_observer),
 		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_failed_map_keeps_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

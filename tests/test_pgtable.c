@@ -1898,6 +1898,64 @@ static void test_map_transaction(void **state)
 	tmem_destroy(m);
 }
 
+/* A root handed to a smaller walker is pinned: no block replaces it and no
+ * unmap frees it, or the walker would follow freed memory. */
+static void test_walker_root_pinned(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 52, 52, BM_64K | SZ_4T);
+	struct ap_pt_walk_cfg wc;
+	uint64_t mapped = 0, bytes;
+
+	(void)state;
+	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 32, &wc), 0);
+	assert_int_equal(ap_pt_start_level(&wc), 2);
+	bytes = ap_pt_table_bytes(pt);
+	/* The 4T block at level 1 would replace the (empty) root of wc. */
+	assert_int_equal(ap_pt_map_pages(pt, 0, 0, SZ_4T, 1, RW, &mapped), -EEXIST);
+	assert_int_equal(mapped, 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	/* Fill the whole span with 512M blocks, then unmap it as one 4T page:
+	 * every leaf goes, the pinned table stays. */
+	assert_int_equal(ap_pt_map_pages(pt, 0, 0, SZ_512M, 8192, RW, &mapped), 0);
+	assert_int_equal(mapped, SZ_4T);
+	walk_ok(&wc, m, 0x12345678, AP_ACCESS_READ, 0x12345678, 2);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0, SZ_4T, 1), SZ_4T);
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	walk_fault(&wc, m, 0x12345678, AP_ACCESS_READ, AP_FAULT_TRANSLATION, 2);
+	assert_int_equal(map1(pt, SZ_512M, 0x80000000, SZ_512M, RW), 0);
+	walk_ok(&wc, m, SZ_512M + 4, AP_ACCESS_READ, 0x80000004, 2);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
+/* Map never follows a descriptor that is neither empty nor a table, and
+ * checks every page's output address against OAS, not just the first. */
+static void test_map_refuses_what_it_cannot_follow(void **state)
+{
+	struct tmem *m = tmem_new();
+	struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 40, BM_4K);
+	uint64_t mapped = 0, bytes = ap_pt_table_bytes(pt);
+
+	(void)state;
+	wr_desc(m, root_pa(pt), 1, 0x0000000040000002ull); /* invalid, non-zero */
+	assert_int_equal(ap_pt_map_pages(pt, 1ull << 39, 0x1000, SZ_4K, 1, RW, &mapped), -EEXIST);
+	assert_int_equal(mapped, 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	wr_desc(m, root_pa(pt), 1, 0);
+	assert_int_equal(ap_pt_map_pages(pt, 0, (1ull << 40) - SZ_4K, SZ_4K, 2, RW, &mapped),
+			 -ERANGE);
+	assert_int_equal(mapped, 0);
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+	assert_int_equal(ap_pt_map_pages(pt, 0, (1ull << 40) - SZ_8K, SZ_4K, 2, RW, &mapped), 0);
+	assert_int_equal(mapped, SZ_8K);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+	tmem_destroy(m);
+}
+
 static void test_random_differential(void **state)
 {
 	const char *env = getenv("APERTURE_PT_SEED");
@@ -1927,6 +1985,8 @@ int main(void)
 		cmocka_unit_test(test_walk_hand_built),
 		cmocka_unit_test(test_walk_cfg_for_ias),
 		cmocka_unit_test(test_map_transaction),
+		cmocka_unit_test(test_walker_root_pinned),
+		cmocka_unit_test(test_map_refuses_what_it_cannot_follow),
 		cmocka_unit_test(test_random_differential),
 	};
 

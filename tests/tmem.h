@@ -20,6 +20,7 @@
 #include <aperture/pgtable.h>
 
 #define SZ_4K 0x1000ull
+#define SZ_8K 0x2000ull
 #define SZ_16K 0x4000ull
 #define SZ_64K 0x10000ull
 #define SZ_2M 0x200000ull

@@ -3,10 +3,10 @@
  * granules: the descriptors Linux's io-pgtable-arm writes, bit for bit
  * (shared/reference/pagetable-formats.md section 2 is the specification).
  *
- * Levels are architectural: 0..3, 3 is the last.  A table is reached by the
- * physical address in its parent's descriptor; we turn that address back
- * into a host pointer through the memory provider, never through a side
- * pointer, so what we walk is what a hardware walker would walk.
+ * Levels are architectural: 0..3, 3 is the last.  The tree algorithms (map,
+ * unmap, leaves, freeing) are pt_tree.c's; this file gives them the
+ * descriptors (lpae_tree) and keeps the configuration, the shape, the
+ * hardware-style walker and the register values.
  */
 #include <errno.h>
 #include <string.h>
@@ -72,32 +72,11 @@ static uint64_t lvl_size(const struct lpae_shape *s, int lvl)
 	return 1ull << lvl_shift(s, lvl);
 }
 
-static unsigned ptes_per_table(const struct lpae_shape *s)
-{
-	return 1u << s->bpl;
-}
-
-static unsigned lvl_entries(const struct lpae_shape *s, int lvl)
-{
-	return lvl == s->start ? 1u << s->pgd_bits : ptes_per_table(s);
-}
-
 static uint64_t lvl_index(const struct lpae_shape *s, int lvl, uint64_t iova)
 {
 	unsigned bits = lvl == s->start ? s->pgd_bits : s->bpl;
 
 	return (iova >> lvl_shift(s, lvl)) & ((1ull << bits) - 1);
-}
-
-/* Slots from idx to the end of its table page: a concatenated PGD is
- * handled one granule page at a time, as Linux does. */
-static uint64_t entries_left(const struct lpae_shape *s, int lvl, uint64_t idx)
-{
-	uint64_t per = ptes_per_table(s);
-
-	if (lvl == s->start && s->pgd_bits < s->bpl)
-		return lvl_entries(s, lvl) - idx;
-	return per - (idx & (per - 1));
 }
 
 /* Arm DDI0487 R_DXBSH/R_SRKBC, as Linux's arm_lpae_concat_mandatory(). */
@@ -152,30 +131,20 @@ static void shape_of_pt(const struct ap_pt *pt, struct lpae_shape *s)
 
 /* ------------------------------------------------------------ descriptors */
 
+/* The tree's view of our descriptors, defined below its callbacks; its
+ * output-address fields are the one statement of our address encoding. */
+static const struct ap_pt_tree_fmt lpae_tree;
+
+/* Linux's paddr_to_iopte(): PA[51:48] go to bits 15:12 too. */
 static uint64_t pa_to_pte(uint64_t pa)
 {
-	return (pa | (pa >> 36)) & LPAE_ADDR_MASK;
+	return ap_pt_oa_to_pte(&lpae_tree, pa);
 }
 
+/* Linux's iopte_to_paddr(): only a 64K granule reads bits 15:12 back. */
 static uint64_t pte_to_pa(uint64_t pte, unsigned pg_shift)
 {
-	uint64_t pa = pte & LPAE_ADDR_MASK;
-
-	if (pg_shift < 16)
-		return pa;
-	return (pa & ~LPAE_PA_HI_MASK) | ((pa & LPAE_PA_HI_MASK) << 36);
-}
-
-static bool pte_is_leaf(uint64_t pte, int lvl)
-{
-	if (lvl == LPAE_LAST_LEVEL)
-		return (pte & LPAE_TYPE_MASK) == LPAE_TYPE_PAGE;
-	return (pte & LPAE_TYPE_MASK) == LPAE_TYPE_BLOCK;
-}
-
-static bool pte_is_table(uint64_t pte, int lvl)
-{
-	return lvl != LPAE_LAST_LEVEL && (pte & LPAE_TYPE_MASK) == LPAE_TYPE_TABLE;
+	return ap_pt_pte_to_oa(&lpae_tree, pg_shift, pte);
 }
 
 static uint64_t prot_to_pte_s1(unsigned prot)
@@ -210,7 +179,9 @@ static uint64_t prot_to_pte_s2(unsigned prot)
 	return pte;
 }
 
-static uint64_t leaf_pte(const struct ap_pt *pt, uint64_t pa, unsigned prot, int lvl)
+/* Linux's arm_lpae_prot_to_pte(): a leaf's bits but for its type (page or
+ * block, lpae_tree's leaf_type) and its address. */
+static uint64_t leaf_attrs(const struct ap_pt *pt, unsigned prot)
 {
 	bool s2 = pt->cfg.format == AP_PT_ARM_LPAE_S2;
 	uint64_t pte = s2 ? prot_to_pte_s2(prot) : prot_to_pte_s1(prot);
@@ -220,9 +191,7 @@ static uint64_t leaf_pte(const struct ap_pt *pt, uint64_t pa, unsigned prot, int
 		pte |= PTE_XN;
 	if (pt->cfg.quirks & AP_PT_QUIRK_ARM_NS)
 		pte |= PTE_NS;
-	pte |= PTE_AF;
-	pte |= lvl == LPAE_LAST_LEVEL ? LPAE_TYPE_PAGE : LPAE_TYPE_BLOCK;
-	return pte | pa_to_pte(pa);
+	return pte | PTE_AF;
 }
 
 static uint64_t table_pte(const struct ap_pt *pt, uint64_t table_pa)
@@ -269,72 +238,87 @@ static unsigned pte_to_prot(uint64_t pte, bool stage2)
 	return prot;
 }
 
-/* ------------------------------------------------------------ table memory */
-
-static uint64_t *table_at(const struct ap_pt *pt, uint64_t pa, size_t size)
+static void fill_leaf(const struct lpae_shape *s, uint64_t pte, int lvl, uint64_t va,
+		      struct ap_pt_leaf *leaf)
 {
-	return pt->mem.map(pt->mem.cookie, pa, size);
+	uint64_t size = lvl_size(s, lvl);
+
+	leaf->iova = va;
+	leaf->size = size;
+	leaf->pa = pte_to_pa(pte, s->pg_shift) & ~(size - 1);
+	leaf->pte = pte;
+	leaf->level = lvl;
+	leaf->prot = pte_to_prot(pte, s->stage2);
 }
 
-static uint64_t *child_of(const struct ap_pt *pt, uint64_t pte)
-{
-	return table_at(pt, pte_to_pa(pte, pt->granule_shift), 1ull << pt->granule_shift);
-}
+/* ------------------------------------------------------------ the tree */
 
-static uint64_t *table_alloc(struct ap_pt *pt, size_t size, uint64_t *pa)
-{
-	uint64_t *t = pt->mem.alloc(pt->mem.cookie, size, pa);
-
-	if (t)
-		pt->table_bytes += size;
-	return t;
-}
-
-static void table_release(struct ap_pt *pt, uint64_t *t, uint64_t pa, size_t size)
-{
-	pt->mem.free(pt->mem.cookie, t, pa, size);
-	pt->table_bytes -= size;
-}
-
-/* Free the non-root table behind `pte` at level lvl and everything below. */
-static void free_subtree(struct ap_pt *pt, uint64_t pte, int lvl)
+static void decode_leaf(const struct ap_pt *pt, uint64_t pte, int lvl, uint64_t va,
+			struct ap_pt_leaf *leaf)
 {
 	struct lpae_shape s;
-	uint64_t *t = child_of(pt, pte);
-	unsigned i;
 
 	shape_of_pt(pt, &s);
-	if (lvl + 1 < LPAE_LAST_LEVEL) {
-		for (i = 0; i < ptes_per_table(&s); i++)
-			if (pte_is_table(t[i], lvl + 1))
-				free_subtree(pt, t[i], lvl + 1);
-	}
-	table_release(pt, t, pte_to_pa(pte, pt->granule_shift), 1ull << pt->granule_shift);
+	fill_leaf(&s, pte, lvl, va, leaf);
 }
 
-static bool subtree_has_leaves(const struct ap_pt *pt, uint64_t pte, int lvl)
-{
-	struct lpae_shape s;
-	const uint64_t *t = child_of(pt, pte);
-	unsigned i;
-
-	shape_of_pt(pt, &s);
-	for (i = 0; i < ptes_per_table(&s); i++) {
-		uint64_t e = ap_pte_read(&t[i]);
-
-		if (!e)
-			continue;
-		if (!pte_is_table(e, lvl + 1) || subtree_has_leaves(pt, e, lvl + 1))
-			return true;
-	}
-	return false;
-}
-
+/* 64 bytes at least, as Linux allocates it: the alignment the hardware
+ * wants of a very small start-level table. */
 static size_t pgd_size(const struct ap_pt *pt)
 {
 	size_t sz = (size_t)8 << pt->pgd_bits;
 
 	return sz < 64 ? 64 : sz;
+}
+
+/* Only the slots below 2^ias: the padding of a small PGD is never used. */
+static unsigned pgd_slots(const struct ap_pt *pt)
+{
+	return 1u << pt->pgd_bits;
+}
+
+/* Above the last level, bits 1:0 tell a table from a block; at the last
+ * level the table encoding is a page. */
+#define LPAE_ABOVE_LAST                                                   \
+	{                                                                 \
+		.table = AP_PT_KIND(LPAE_TYPE_MASK, LPAE_TYPE_TABLE),     \
+		.leaf = AP_PT_KIND(LPAE_TYPE_MASK, LPAE_TYPE_BLOCK),      \
+		.leaf_type = LPAE_TYPE_BLOCK,                             \
+	}
+
+/* Levels count up to the last; the map follows a non-zero descriptor that
+ * is not a block or page as if it were a table (see ap_pt_tree_fmt). */
+static const struct ap_pt_tree_fmt lpae_tree = {
+	.leaf_level = LPAE_LAST_LEVEL,
+	.step = +1,
+	.live = LPAE_VALID,
+	.levels = {
+		[0] = LPAE_ABOVE_LAST,
+		[1] = LPAE_ABOVE_LAST,
+		[2] = LPAE_ABOVE_LAST,
+		[LPAE_LAST_LEVEL] = {
+			.table = AP_PT_NEVER,
+			.leaf = AP_PT_KIND(LPAE_TYPE_MASK, LPAE_TYPE_PAGE),
+			.leaf_type = LPAE_TYPE_PAGE,
+		},
+	},
+	.oa_mask = LPAE_ADDR_MASK,
+	.oa_fold = { .shift = 36, .granule_shift = 16, .mask = LPAE_PA_HI_MASK },
+	.table_pte = table_pte,
+	.leaf_attrs = leaf_attrs,
+	.decode_leaf = decode_leaf,
+	.root_bytes = pgd_size,
+	.root_slots = pgd_slots,
+};
+
+static bool pte_is_leaf(uint64_t pte, int lvl)
+{
+	return ap_pt_is_leaf(&lpae_tree, pte, lvl);
+}
+
+static bool pte_is_table(uint64_t pte, int lvl)
+{
+	return ap_pt_is_table(&lpae_tree, pte, lvl);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -385,7 +369,6 @@ static int lpae_init(struct ap_pt *pt)
 	uint32_t allowed = cfg->format == AP_PT_ARM_LPAE_S1 ? AP_PT_QUIRK_ARM_NS : 0;
 	unsigned granule, max_bits;
 	struct lpae_shape s;
-	size_t size;
 	int err;
 
 	if (cfg->quirks & ~allowed)
@@ -412,271 +395,7 @@ static int lpae_init(struct ap_pt *pt)
 	pt->bits_per_level = s.bpl;
 	pt->start_level = s.start;
 	pt->pgd_bits = s.pgd_bits;
-	size = pgd_size(pt);
-	pt->root = table_alloc(pt, size, &pt->root_pa);
-	return pt->root ? 0 : -ENOMEM;
-}
-
-static void lpae_destroy(struct ap_pt *pt)
-{
-	struct lpae_shape s;
-	unsigned i;
-
-	shape_of_pt(pt, &s);
-	if (!pt->root)
-		return;
-	for (i = 0; i < lvl_entries(&s, s.start); i++)
-		if (pte_is_table(pt->root[i], s.start))
-			free_subtree(pt, pt->root[i], s.start);
-	table_release(pt, pt->root, pt->root_pa, pgd_size(pt));
-	pt->root = NULL;
-}
-
-/* Level whose block size is pgsize, or -1. */
-static int level_of_size(const struct lpae_shape *s, uint64_t pgsize)
-{
-	int lvl;
-
-	for (lvl = s->start; lvl <= LPAE_LAST_LEVEL; lvl++)
-		if (lvl_size(s, lvl) == pgsize)
-			return lvl;
-	return -1;
-}
-
-/* ------------------------------------------------------------ map */
-
-/* Check every slot before writing any: a leaf, or a table that still holds
- * live leaves, refuses the whole call. */
-static int check_slots(const struct ap_pt *pt, const uint64_t *slot, uint64_t n, int lvl)
-{
-	uint64_t i;
-
-	for (i = 0; i < n; i++) {
-		uint64_t pte = ap_pte_read(&slot[i]);
-
-		if (!pte)
-			continue;
-		if (!pte_is_table(pte, lvl) || subtree_has_leaves(pt, pte, lvl))
-			return -EEXIST;
-	}
-	return 0;
-}
-
-static int lpae_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
-		    uint64_t pgcount, unsigned prot, uint64_t *mapped)
-{
-	struct lpae_shape s;
-	uint64_t *table = pt->root;
-	uint64_t idx, n, i;
-	int lvl, target, err;
-
-	shape_of_pt(pt, &s);
-	if (!pgsize || (pgsize & (pgsize - 1)) || !(pgsize & pt->cfg.pgsize_bitmap) || !pgcount)
-		return -EINVAL;
-	if (!(prot & (AP_PROT_READ | AP_PROT_WRITE)))
-		return -EINVAL;
-	if ((iova >> pt->cfg.ias) || (pa >> pt->cfg.oas))
-		return -ERANGE;
-	target = level_of_size(&s, pgsize);
-	if (target < 0)
-		return -EINVAL;
-	for (lvl = s.start; lvl < target; lvl++) {
-		uint64_t *slot = &table[lvl_index(&s, lvl, iova)];
-		uint64_t pte = ap_pte_read(slot);
-
-		if (!pte) {
-			uint64_t cpa;
-			uint64_t *child = table_alloc(pt, 1ull << s.pg_shift, &cpa);
-
-			if (!child)
-				return -ENOMEM;
-			if (ap_pt_txn_note(pt, iova, lvl + 1, cpa)) {
-				table_release(pt, child, cpa, 1ull << s.pg_shift);
-				return -ENOMEM;
-			}
-			pte = table_pte(pt, cpa);
-			ap_pte_write(slot, pte);
-		} else if (pte_is_leaf(pte, lvl)) {
-			return -EEXIST;
-		}
-		table = child_of(pt, pte);
-		if (!table)
-			return -EFAULT;
-	}
-	idx = lvl_index(&s, target, iova);
-	n = entries_left(&s, target, idx);
-	if (n > pgcount)
-		n = pgcount;
-	err = check_slots(pt, &table[idx], n, target);
-	if (err)
-		return err;
-	for (i = 0; i < n; i++) {
-		uint64_t *slot = &table[idx + i];
-		uint64_t old = ap_pte_read(slot);
-
-		if (old) {
-			/* An empty table: replace it as Linux does. */
-			ap_pte_write(slot, 0);
-			free_subtree(pt, old, target);
-		}
-		ap_pte_write(slot, leaf_pte(pt, pa + i * pgsize, prot, target));
-	}
-	ap_pt_count_leaves(pt, ap_log2(pgsize), (int64_t)n);
-	*mapped += n * pgsize;
-	return 0;
-}
-
-/* ------------------------------------------------------------ unmap */
-
-static uint64_t unmap_level(struct ap_pt *pt, const struct lpae_shape *s, uint64_t *table,
-			    int lvl, int target, uint64_t iova, uint64_t pgsize,
-			    uint64_t pgcount);
-
-/* Empty a whole table leaf by leaf; returns the bytes unmapped, which equal
- * the table's span only if every slot held a leaf or a full subtree. */
-static uint64_t unmap_table(struct ap_pt *pt, const struct lpae_shape *s, uint64_t pte,
-			    int lvl, uint64_t base)
-{
-	uint64_t *child = child_of(pt, pte);
-
-	if (!child)
-		return 0;
-	return unmap_level(pt, s, child, lvl + 1, lvl + 1, base, lvl_size(s, lvl + 1),
-			   ptes_per_table(s));
-}
-
-static uint64_t unmap_level(struct ap_pt *pt, const struct lpae_shape *s, uint64_t *table,
-			    int lvl, int target, uint64_t iova, uint64_t pgsize,
-			    uint64_t pgcount)
-{
-	uint64_t idx = lvl_index(s, lvl, iova);
-	uint64_t n, i, total = 0;
-
-	if (lvl < target) {
-		uint64_t pte = ap_pte_read(&table[idx]);
-		uint64_t *child;
-
-		if (!pte_is_table(pte, lvl))
-			return 0; /* a hole, or a leaf the range would cut */
-		child = child_of(pt, pte);
-		if (!child)
-			return 0;
-		return unmap_level(pt, s, child, lvl + 1, target, iova, pgsize, pgcount);
-	}
-	n = entries_left(s, lvl, idx);
-	if (n > pgcount)
-		n = pgcount;
-	for (i = 0; i < n; i++) {
-		uint64_t *slot = &table[idx + i];
-		uint64_t pte = ap_pte_read(slot);
-		uint64_t base = (iova & ~(pgsize - 1)) + i * pgsize;
-		uint64_t got;
-
-		if (pte_is_leaf(pte, lvl)) {
-			ap_pte_write(slot, 0);
-			ap_pt_count_leaves(pt, ap_log2(pgsize), -1);
-			total += pgsize;
-			continue;
-		}
-		if (!pte_is_table(pte, lvl))
-			break;
-		got = unmap_table(pt, s, pte, lvl, base);
-		total += got;
-		if (got != pgsize)
-			break;
-		ap_pte_write(slot, 0);
-		free_subtree(pt, pte, lvl);
-	}
-	return total;
-}
-
-static uint64_t lpae_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount)
-{
-	struct lpae_shape s;
-	int target;
-
-	shape_of_pt(pt, &s);
-	if (!pgsize || (pgsize & (pgsize - 1)) || !(pgsize & pt->cfg.pgsize_bitmap) || !pgcount)
-		return 0;
-	if (iova >> pt->cfg.ias)
-		return 0;
-	target = level_of_size(&s, pgsize);
-	if (target < 0)
-		return 0;
-	return unmap_level(pt, &s, pt->root, s.start, target, iova, pgsize, pgcount);
-}
-
-/* ------------------------------------------------------------ leaves */
-
-static void fill_leaf(const struct lpae_shape *s, uint64_t pte, int lvl, uint64_t va,
-		      struct ap_pt_leaf *leaf)
-{
-	uint64_t size = lvl_size(s, lvl);
-
-	leaf->iova = va;
-	leaf->size = size;
-	leaf->pa = pte_to_pa(pte, s->pg_shift) & ~(size - 1);
-	leaf->pte = pte;
-	leaf->level = lvl;
-	leaf->prot = pte_to_prot(pte, s->stage2);
-}
-
-struct leaf_iter {
-	const struct ap_pt *pt;
-	const struct lpae_shape *s;
-	uint64_t first, last;
-	int (*fn)(void *arg, const struct ap_pt_leaf *leaf);
-	void *arg;
-};
-
-static int leaves_in(const struct leaf_iter *it, const uint64_t *table, int lvl, uint64_t base)
-{
-	const struct lpae_shape *s = it->s;
-	unsigned shift = lvl_shift(s, lvl);
-	uint64_t nent = lvl_entries(s, lvl);
-	uint64_t i = it->first > base ? (it->first - base) >> shift : 0;
-
-	for (; i < nent; i++) {
-		uint64_t va = base + (i << shift);
-		uint64_t pte = ap_pte_read(&table[i]);
-		int rc;
-
-		if (va > it->last)
-			break;
-		if (pte_is_leaf(pte, lvl)) {
-			struct ap_pt_leaf leaf;
-
-			fill_leaf(s, pte, lvl, va, &leaf);
-			rc = it->fn(it->arg, &leaf);
-		} else if (pte_is_table(pte, lvl)) {
-			const uint64_t *child = child_of(it->pt, pte);
-
-			rc = child ? leaves_in(it, child, lvl + 1, va) : 0;
-		} else {
-			continue;
-		}
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static int lpae_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
-			      int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg)
-{
-	struct lpae_shape s;
-	struct leaf_iter it;
-
-	shape_of_pt(pt, &s);
-	if (first > last || (first >> pt->cfg.ias))
-		return 0;
-	it.pt = pt;
-	it.s = &s;
-	it.first = first;
-	it.last = last;
-	it.fn = fn;
-	it.arg = arg;
-	return leaves_in(&it, pt->root, s.start, 0);
+	return ap_pt_tree_init(pt, &lpae_tree);
 }
 
 /* ------------------------------------------------------------ walks */
@@ -728,13 +447,6 @@ static bool access_allowed(uint64_t pte, bool stage2, unsigned access)
 	return true;
 }
 
-static int walk_fault(struct ap_pt_walk_result *res, enum ap_fault_kind kind, int lvl)
-{
-	res->fault = kind;
-	res->level = lvl;
-	return -EFAULT;
-}
-
 static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
 		     uint64_t iova, unsigned access, struct ap_pt_walk_result *res)
 {
@@ -747,122 +459,45 @@ static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *m
 		return -EINVAL;
 	res->level = s.start;
 	if (iova >> cfg->ias)
-		return walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.start);
+		return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.start);
 	if (table_pa >> cfg->oas)
-		return walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.start);
+		return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.start);
 	for (lvl = s.start; lvl <= LPAE_LAST_LEVEL; lvl++) {
 		const uint64_t *p;
 		uint64_t pte, size, out;
 
 		p = mem->map(mem->cookie, table_pa + 8 * lvl_index(&s, lvl, iova), 8);
 		if (!p)
-			return walk_fault(res, AP_FAULT_EXTERNAL, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_EXTERNAL, lvl);
 		pte = ap_pte_read(p);
 		if (!(pte & LPAE_VALID))
-			return walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
 		if (pte_is_table(pte, lvl)) {
 			/* A next-level address beyond OAS faults at the level of
 			 * the descriptor that holds it. */
 			table_pa = pte_to_pa(pte, s.pg_shift);
 			if (table_pa >> cfg->oas)
-				return walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
+				return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 			continue;
 		}
 		if (lvl != LPAE_LAST_LEVEL && !block_allowed(&s, lvl))
-			return walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
 		if (lvl == LPAE_LAST_LEVEL && !pte_is_leaf(pte, lvl))
-			return walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
 		size = lvl_size(&s, lvl);
 		fill_leaf(&s, pte, lvl, iova & ~(size - 1), &res->leaf);
 		out = res->leaf.pa;
 		if (out >> cfg->oas)
-			return walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 		if (!(pte & PTE_AF))
-			return walk_fault(res, AP_FAULT_ACCESS_FLAG, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_ACCESS_FLAG, lvl);
 		if (!access_allowed(pte, s.stage2, access))
-			return walk_fault(res, AP_FAULT_PERMISSION, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
 		res->level = lvl;
 		res->pa = out | (iova & (size - 1));
 		return 0;
 	}
-	return walk_fault(res, AP_FAULT_TRANSLATION, LPAE_LAST_LEVEL);
-}
-
-/* Enter the same tables deeper, through index 0, for a smaller input size. */
-static int lpae_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out)
-{
-	struct lpae_shape own, want;
-	uint64_t *chain[4], chain_pa[4];
-	uint64_t *table = pt->root, *slot = NULL;
-	int lvl, missing = 0, k;
-
-	ap_pt_get_walk_cfg(pt, out);
-	if (ias >= pt->cfg.ias)
-		return 0;
-	shape_of_pt(pt, &own);
-	if (shape_for(pt->cfg.format, pt->granule_shift, ias, pt->cfg.oas, &want))
-		return -EINVAL;
-	out->ias = ias;
-	if (want.start == own.start)
-		return 0;
-	/* Entry 0 of any root (concatenated or not) holds one table, which can
-	 * only serve a walker whose own root is a single table. */
-	if (want.start < own.start || want.pgd_bits > want.bpl)
-		return -EINVAL;
-	for (lvl = own.start; lvl < want.start; lvl++) {
-		uint64_t pte;
-
-		slot = &table[0];
-		pte = ap_pte_read(slot);
-		if (!pte) {
-			missing = want.start - lvl;
-			break;
-		}
-		if (!pte_is_table(pte, lvl))
-			return -EINVAL;
-		table = child_of(pt, pte);
-		if (!table)
-			return -EFAULT;
-	}
-	if (!missing) {
-		out->root = pte_to_pa(ap_pte_read(slot), pt->granule_shift);
-		return 0;
-	}
-	for (k = 0; k < missing; k++) {
-		chain[k] = table_alloc(pt, 1ull << pt->granule_shift, &chain_pa[k]);
-		if (!chain[k]) {
-			while (k--)
-				table_release(pt, chain[k], chain_pa[k], 1ull << pt->granule_shift);
-			return -ENOMEM;
-		}
-	}
-	for (k = missing - 1; k > 0; k--)
-		ap_pte_write(&chain[k - 1][0], table_pte(pt, chain_pa[k]));
-	ap_pte_write(slot, table_pte(pt, chain_pa[0]));
-	out->root = chain_pa[missing - 1];
-	return 0;
-}
-
-static void lpae_txn_release(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t pa)
-{
-	struct lpae_shape s;
-	uint64_t *table = pt->root;
-	uint64_t *slot, pte;
-	int l;
-
-	shape_of_pt(pt, &s);
-	for (l = s.start; l < lvl - 1; l++) {
-		pte = ap_pte_read(&table[lvl_index(&s, l, iova)]);
-		if (!pte_is_table(pte, l) || !(table = child_of(pt, pte)))
-			return;
-	}
-	slot = &table[lvl_index(&s, lvl - 1, iova)];
-	pte = ap_pte_read(slot);
-	if (!pte_is_table(pte, lvl - 1) || pte_to_pa(pte, s.pg_shift) != pa ||
-	    subtree_has_leaves(pt, pte, lvl - 1))
-		return;
-	ap_pte_write(slot, 0);
-	free_subtree(pt, pte, lvl - 1);
+	return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, LPAE_LAST_LEVEL);
 }
 
 /* TCR/VTCR field positions and encodings (Linux's ARM_LPAE_TCR_*). */
@@ -930,14 +565,14 @@ static int lpae_regs(const struct ap_pt_walk_cfg *cfg, bool coherent, struct ap_
 		.format = fmt_,                                \
 		.name = name_,                                 \
 		.init = lpae_init,                             \
-		.destroy = lpae_destroy,                       \
-		.map_pages = lpae_map,                         \
-		.unmap_pages = lpae_unmap,                     \
-		.for_each_leaf = lpae_for_each_leaf,           \
-		.walk_cfg_for_ias = lpae_walk_cfg_for_ias,     \
+		.destroy = ap_pt_tree_destroy,                 \
+		.map_pages = ap_pt_tree_map,                   \
+		.unmap_pages = ap_pt_tree_unmap,               \
+		.for_each_leaf = ap_pt_tree_for_each_leaf,     \
+		.walk_cfg_for_ias = ap_pt_tree_walk_cfg_for_ias, \
 		.start_level = lpae_start_level,               \
 		.walk = lpae_walk,                             \
-		.txn_release = lpae_txn_release,               \
+		.txn_end_entry = ap_pt_tree_txn_end_entry,   \
 		.regs = lpae_regs,                             \
 	}
 

@@ -8,10 +8,10 @@
  * and 5 the PML5E.  Every table, the root included, is one 4 KiB page of 512
  * entries, and the root sits at level 3, 4 or 5 for a 39-, 48- or 57-bit
  * width.  There is no present bit: an entry is present when it allows read or
- * write, which is why table entries carry R|W.  A table is reached by the
- * physical address in its parent's descriptor; we turn that address back into
- * a host pointer through the memory provider, never through a side pointer,
- * so what we walk is what a hardware walker would walk.
+ * write, which is why table entries carry R|W.  The tree algorithms (map,
+ * unmap, leaves, freeing) are pt_tree.c's; this file gives them the
+ * descriptors (vtd_tree) and keeps the configuration, the shape, the
+ * hardware-style walker and the register values.
  */
 #include <errno.h>
 #include <string.h>
@@ -54,22 +54,9 @@ static uint64_t lvl_size(int lvl)
 	return 1ull << lvl_shift(lvl);
 }
 
-/* Entries of a table at lvl that lie below 2^ias: the root may use fewer
- * than its 512 (ias 42 uses 8 PML4Es). */
-static unsigned lvl_entries(const struct vtd_shape *s, int lvl)
-{
-	return lvl == s->root ? 1u << s->pgd_bits : VTD_PTES_PER_TABLE;
-}
-
 static uint64_t lvl_index(int lvl, uint64_t iova)
 {
 	return (iova >> lvl_shift(lvl)) & (VTD_PTES_PER_TABLE - 1);
-}
-
-/* Slots from idx to the end of its table page (or of the width, at the root). */
-static uint64_t entries_left(const struct vtd_shape *s, int lvl, uint64_t idx)
-{
-	return lvl_entries(s, lvl) - idx;
 }
 
 /* Linux's width_to_agaw()/agaw_to_level(), and generic_pt vtdss's top level. */
@@ -82,12 +69,6 @@ static int shape_for(unsigned ias, unsigned oas, struct vtd_shape *s)
 	s->root = ias <= 39 ? 3 : ias <= 48 ? 4 : 5;
 	s->pgd_bits = ias - lvl_shift(s->root);
 	return 0;
-}
-
-static void shape_of_pt(const struct ap_pt *pt, struct vtd_shape *s)
-{
-	s->root = pt->start_level;
-	s->pgd_bits = pt->pgd_bits;
 }
 
 /* ------------------------------------------------------------ descriptors */
@@ -103,40 +84,26 @@ static bool pte_present(uint64_t pte)
 	return (pte & DMA_PTE_RW) != 0;
 }
 
-static bool pte_is_leaf(uint64_t pte, int lvl)
+/* Legacy __domain_mapping(): prot & (R|W|SNP), and PS above the leaf level
+ * (vtd_tree's leaf_type).  IOMMU_CACHE, NOEXEC, MMIO and PRIV have no
+ * second-level encoding. */
+static uint64_t leaf_attrs(const struct ap_pt *pt, unsigned prot)
 {
-	if (!pte_present(pte))
-		return false;
-	if (lvl == VTD_LEAF_LEVEL)
-		return true;
-	return lvl <= VTD_MAX_LEAF_LEVEL && (pte & DMA_PTE_LARGE_PAGE);
-}
-
-static bool pte_is_table(uint64_t pte, int lvl)
-{
-	return lvl != VTD_LEAF_LEVEL && pte_present(pte) && !(pte & DMA_PTE_LARGE_PAGE);
-}
-
-/* Legacy __domain_mapping(): prot & (R|W|SNP), PS above the leaf level.
- * IOMMU_CACHE, NOEXEC, MMIO and PRIV have no second-level encoding. */
-static uint64_t leaf_pte(const struct ap_pt *pt, uint64_t pa, unsigned prot, int lvl)
-{
-	uint64_t pte = pa & VTD_ADDR_MASK;
+	uint64_t pte = 0;
 
 	if (prot & AP_PROT_READ)
 		pte |= DMA_PTE_READ;
 	if (prot & AP_PROT_WRITE)
 		pte |= DMA_PTE_WRITE;
-	if (lvl != VTD_LEAF_LEVEL)
-		pte |= DMA_PTE_LARGE_PAGE;
 	if (pt->cfg.quirks & AP_PT_QUIRK_VTD_SNOOP)
 		pte |= DMA_PTE_SNP;
 	return pte;
 }
 
 /* Linux writes next-level entries as addr | R | W, coherent walk or not. */
-static uint64_t table_pte(uint64_t table_pa)
+static uint64_t table_pte(const struct ap_pt *pt, uint64_t table_pa)
 {
+	(void)pt;
 	return (table_pa & VTD_ADDR_MASK) | DMA_PTE_RW;
 }
 
@@ -153,57 +120,79 @@ static unsigned pte_to_prot(uint64_t pte)
 	return prot;
 }
 
-/* ------------------------------------------------------------ table memory */
-
-static uint64_t *child_of(const struct ap_pt *pt, uint64_t pte)
+static void fill_leaf(uint64_t pte, int lvl, uint64_t va, struct ap_pt_leaf *leaf)
 {
-	return pt->mem.map(pt->mem.cookie, pte_to_pa(pte), VTD_TABLE_SIZE);
+	uint64_t size = lvl_size(lvl);
+
+	leaf->iova = va;
+	leaf->size = size;
+	leaf->pa = pte_to_pa(pte) & ~(size - 1);
+	leaf->pte = pte;
+	leaf->level = lvl;
+	leaf->prot = pte_to_prot(pte);
 }
 
-static uint64_t *table_alloc(struct ap_pt *pt, uint64_t *pa)
-{
-	uint64_t *t = pt->mem.alloc(pt->mem.cookie, VTD_TABLE_SIZE, pa);
+/* ------------------------------------------------------------ the tree */
 
-	if (t)
-		pt->table_bytes += VTD_TABLE_SIZE;
-	return t;
+static void decode_leaf(const struct ap_pt *pt, uint64_t pte, int lvl, uint64_t va,
+			struct ap_pt_leaf *leaf)
+{
+	(void)pt;
+	fill_leaf(pte, lvl, va, leaf);
 }
 
-static void table_release(struct ap_pt *pt, uint64_t *t, uint64_t pa)
+static size_t root_bytes(const struct ap_pt *pt)
 {
-	pt->mem.free(pt->mem.cookie, t, pa, VTD_TABLE_SIZE);
-	pt->table_bytes -= VTD_TABLE_SIZE;
+	(void)pt;
+	return VTD_TABLE_SIZE;
 }
 
-/* Free the non-root table behind the level-lvl descriptor `pte` and
- * everything below it. */
-static void free_subtree(struct ap_pt *pt, uint64_t pte, int lvl)
+/* Every slot of the root page, those beyond the width included, as this
+ * format has always freed it. */
+static unsigned root_slots(const struct ap_pt *pt)
 {
-	uint64_t *t = child_of(pt, pte);
-	unsigned i;
+	(void)pt;
+	return VTD_PTES_PER_TABLE;
+}
 
-	if (lvl - 1 > VTD_LEAF_LEVEL) {
-		for (i = 0; i < VTD_PTES_PER_TABLE; i++)
-			if (pte_is_table(t[i], lvl - 1))
-				free_subtree(pt, t[i], lvl - 1);
+/* A present entry above the leaf level is a superpage when it has PS (up
+ * to 1 GiB) and a table otherwise. */
+#define VTD_SUPERPAGE_LEVEL                                                 \
+	{                                                                   \
+		.table = AP_PT_KIND(DMA_PTE_LARGE_PAGE, 0),                 \
+		.leaf = AP_PT_KIND(DMA_PTE_LARGE_PAGE, DMA_PTE_LARGE_PAGE), \
+		.leaf_type = DMA_PTE_LARGE_PAGE,                            \
 	}
-	table_release(pt, t, pte_to_pa(pte));
-}
-
-static bool subtree_has_leaves(const struct ap_pt *pt, uint64_t pte, int lvl)
-{
-	const uint64_t *t = child_of(pt, pte);
-	unsigned i;
-
-	for (i = 0; i < VTD_PTES_PER_TABLE; i++) {
-		uint64_t e = ap_pte_read(&t[i]);
-
-		if (!e)
-			continue;
-		if (!pte_is_table(e, lvl - 1) || subtree_has_leaves(pt, e, lvl - 1))
-			return true;
+#define VTD_TABLE_LEVEL                                                     \
+	{                                                                   \
+		.table = AP_PT_KIND(DMA_PTE_LARGE_PAGE, 0),                 \
+		.leaf = AP_PT_NEVER,                                        \
 	}
-	return false;
+
+/* Levels count down to the 4 KiB leaf; present is R or W (there is no
+ * present bit); the map goes down through tables only. */
+static const struct ap_pt_tree_fmt vtd_tree = {
+	.leaf_level = VTD_LEAF_LEVEL,
+	.step = -1,
+	.live = DMA_PTE_RW,
+	.levels = {
+		[VTD_LEAF_LEVEL] = { .table = AP_PT_NEVER, .leaf = AP_PT_ANY_LIVE },
+		[2] = VTD_SUPERPAGE_LEVEL,
+		[VTD_MAX_LEAF_LEVEL] = VTD_SUPERPAGE_LEVEL,
+		[4] = VTD_TABLE_LEVEL,
+		[5] = VTD_TABLE_LEVEL,
+	},
+	.oa_mask = VTD_ADDR_MASK,
+	.table_pte = table_pte,
+	.leaf_attrs = leaf_attrs,
+	.decode_leaf = decode_leaf,
+	.root_bytes = root_bytes,
+	.root_slots = root_slots,
+};
+
+static bool pte_is_table(uint64_t pte, int lvl)
+{
+	return ap_pt_is_table(&vtd_tree, pte, lvl);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -227,266 +216,7 @@ static int vtd_init(struct ap_pt *pt)
 	pt->bits_per_level = VTD_LEVEL_STRIDE;
 	pt->start_level = s.root;
 	pt->pgd_bits = s.pgd_bits;
-	pt->root = table_alloc(pt, &pt->root_pa);
-	return pt->root ? 0 : -ENOMEM;
-}
-
-static void vtd_destroy(struct ap_pt *pt)
-{
-	unsigned i;
-
-	if (!pt->root)
-		return;
-	for (i = 0; i < VTD_PTES_PER_TABLE; i++)
-		if (pte_is_table(pt->root[i], pt->start_level))
-			free_subtree(pt, pt->root[i], pt->start_level);
-	table_release(pt, pt->root, pt->root_pa);
-	pt->root = NULL;
-}
-
-/* Level whose page size is pgsize, or -1. */
-static int level_of_size(uint64_t pgsize)
-{
-	int lvl;
-
-	for (lvl = VTD_LEAF_LEVEL; lvl <= VTD_MAX_LEAF_LEVEL; lvl++)
-		if (lvl_size(lvl) == pgsize)
-			return lvl;
-	return -1;
-}
-
-/* ------------------------------------------------------------ map */
-
-/* Check every slot before writing any: a leaf, or a table that still holds
- * live leaves, refuses the whole call. */
-static int check_slots(const struct ap_pt *pt, const uint64_t *slot, uint64_t n, int lvl)
-{
-	uint64_t i;
-
-	for (i = 0; i < n; i++) {
-		uint64_t pte = ap_pte_read(&slot[i]);
-
-		if (!pte)
-			continue;
-		if (!pte_is_table(pte, lvl) || subtree_has_leaves(pt, pte, lvl))
-			return -EEXIST;
-	}
-	return 0;
-}
-
-static int vtd_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
-		   uint64_t pgcount, unsigned prot, uint64_t *mapped)
-{
-	struct vtd_shape s;
-	uint64_t *table = pt->root;
-	uint64_t idx, n, i;
-	int lvl, target, err;
-
-	shape_of_pt(pt, &s);
-	if (!pgsize || (pgsize & (pgsize - 1)) || !(pgsize & pt->cfg.pgsize_bitmap) || !pgcount)
-		return -EINVAL;
-	if (!(prot & (AP_PROT_READ | AP_PROT_WRITE)))
-		return -EINVAL;
-	if ((iova >> pt->cfg.ias) || (pa >> pt->cfg.oas))
-		return -ERANGE;
-	target = level_of_size(pgsize);
-	if (target < 0)
-		return -EINVAL;
-	for (lvl = s.root; lvl > target; lvl--) {
-		uint64_t *slot = &table[lvl_index(lvl, iova)];
-		uint64_t pte = ap_pte_read(slot);
-
-		if (!pte) {
-			uint64_t cpa;
-			uint64_t *child = table_alloc(pt, &cpa);
-
-			if (!child)
-				return -ENOMEM;
-			if (ap_pt_txn_note(pt, iova, lvl - 1, cpa)) {
-				table_release(pt, child, cpa);
-				return -ENOMEM;
-			}
-			pte = table_pte(cpa);
-			ap_pte_write(slot, pte);
-		} else if (!pte_is_table(pte, lvl)) {
-			return -EEXIST; /* a superpage covers the target */
-		}
-		table = child_of(pt, pte);
-		if (!table)
-			return -EFAULT;
-	}
-	idx = lvl_index(target, iova);
-	n = entries_left(&s, target, idx);
-	if (n > pgcount)
-		n = pgcount;
-	err = check_slots(pt, &table[idx], n, target);
-	if (err)
-		return err;
-	for (i = 0; i < n; i++) {
-		uint64_t *slot = &table[idx + i];
-		uint64_t old = ap_pte_read(slot);
-
-		if (old) {
-			/* An empty table: replace it as Linux does. */
-			ap_pte_write(slot, 0);
-			free_subtree(pt, old, target);
-		}
-		ap_pte_write(slot, leaf_pte(pt, pa + i * pgsize, prot, target));
-	}
-	ap_pt_count_leaves(pt, ap_log2(pgsize), (int64_t)n);
-	*mapped += n * pgsize;
-	return 0;
-}
-
-/* ------------------------------------------------------------ unmap */
-
-static uint64_t unmap_level(struct ap_pt *pt, const struct vtd_shape *s, uint64_t *table,
-			    int lvl, int target, uint64_t iova, uint64_t pgsize,
-			    uint64_t pgcount);
-
-/* Empty a whole table leaf by leaf; returns the bytes unmapped, which equal
- * the table's span only if every slot held a leaf or a full subtree. */
-static uint64_t unmap_table(struct ap_pt *pt, const struct vtd_shape *s, uint64_t pte,
-			    int lvl, uint64_t base)
-{
-	uint64_t *child = child_of(pt, pte);
-
-	if (!child)
-		return 0;
-	return unmap_level(pt, s, child, lvl - 1, lvl - 1, base, lvl_size(lvl - 1),
-			   VTD_PTES_PER_TABLE);
-}
-
-static uint64_t unmap_level(struct ap_pt *pt, const struct vtd_shape *s, uint64_t *table,
-			    int lvl, int target, uint64_t iova, uint64_t pgsize,
-			    uint64_t pgcount)
-{
-	uint64_t idx = lvl_index(lvl, iova);
-	uint64_t n, i, total = 0;
-
-	if (lvl > target) {
-		uint64_t pte = ap_pte_read(&table[idx]);
-		uint64_t *child;
-
-		if (!pte_is_table(pte, lvl))
-			return 0; /* a hole, or a superpage the range would cut */
-		child = child_of(pt, pte);
-		if (!child)
-			return 0;
-		return unmap_level(pt, s, child, lvl - 1, target, iova, pgsize, pgcount);
-	}
-	n = entries_left(s, lvl, idx);
-	if (n > pgcount)
-		n = pgcount;
-	for (i = 0; i < n; i++) {
-		uint64_t *slot = &table[idx + i];
-		uint64_t pte = ap_pte_read(slot);
-		uint64_t base = (iova & ~(pgsize - 1)) + i * pgsize;
-		uint64_t got;
-
-		if (pte_is_leaf(pte, lvl)) {
-			ap_pte_write(slot, 0);
-			ap_pt_count_leaves(pt, ap_log2(pgsize), -1);
-			total += pgsize;
-			continue;
-		}
-		if (!pte_is_table(pte, lvl))
-			break;
-		got = unmap_table(pt, s, pte, lvl, base);
-		total += got;
-		if (got != pgsize)
-			break;
-		ap_pte_write(slot, 0);
-		free_subtree(pt, pte, lvl);
-	}
-	return total;
-}
-
-static uint64_t vtd_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount)
-{
-	struct vtd_shape s;
-	int target;
-
-	shape_of_pt(pt, &s);
-	if (!pgsize || (pgsize & (pgsize - 1)) || !(pgsize & pt->cfg.pgsize_bitmap) || !pgcount)
-		return 0;
-	if (iova >> pt->cfg.ias)
-		return 0;
-	target = level_of_size(pgsize);
-	if (target < 0)
-		return 0;
-	return unmap_level(pt, &s, pt->root, s.root, target, iova, pgsize, pgcount);
-}
-
-/* ------------------------------------------------------------ leaves */
-
-static void fill_leaf(uint64_t pte, int lvl, uint64_t va, struct ap_pt_leaf *leaf)
-{
-	uint64_t size = lvl_size(lvl);
-
-	leaf->iova = va;
-	leaf->size = size;
-	leaf->pa = pte_to_pa(pte) & ~(size - 1);
-	leaf->pte = pte;
-	leaf->level = lvl;
-	leaf->prot = pte_to_prot(pte);
-}
-
-struct leaf_iter {
-	const struct ap_pt *pt;
-	const struct vtd_shape *s;
-	uint64_t first, last;
-	int (*fn)(void *arg, const struct ap_pt_leaf *leaf);
-	void *arg;
-};
-
-static int leaves_in(const struct leaf_iter *it, const uint64_t *table, int lvl, uint64_t base)
-{
-	unsigned shift = lvl_shift(lvl);
-	uint64_t nent = lvl_entries(it->s, lvl);
-	uint64_t i = it->first > base ? (it->first - base) >> shift : 0;
-
-	for (; i < nent; i++) {
-		uint64_t va = base + (i << shift);
-		uint64_t pte = ap_pte_read(&table[i]);
-		int rc;
-
-		if (va > it->last)
-			break;
-		if (pte_is_leaf(pte, lvl)) {
-			struct ap_pt_leaf leaf;
-
-			fill_leaf(pte, lvl, va, &leaf);
-			rc = it->fn(it->arg, &leaf);
-		} else if (pte_is_table(pte, lvl)) {
-			const uint64_t *child = child_of(it->pt, pte);
-
-			rc = child ? leaves_in(it, child, lvl - 1, va) : 0;
-		} else {
-			continue;
-		}
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static int vtd_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
-			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg)
-{
-	struct vtd_shape s;
-	struct leaf_iter it;
-
-	shape_of_pt(pt, &s);
-	if (first > last || (first >> pt->cfg.ias))
-		return 0;
-	it.pt = pt;
-	it.s = &s;
-	it.first = first;
-	it.last = last;
-	it.fn = fn;
-	it.arg = arg;
-	return leaves_in(&it, pt->root, s.root, 0);
+	return ap_pt_tree_init(pt, &vtd_tree);
 }
 
 /* ------------------------------------------------------------ walks */
@@ -512,13 +242,6 @@ static bool ps_reserved(uint64_t pte, int lvl)
 	       (lvl == VTD_LEAF_LEVEL || lvl > VTD_MAX_LEAF_LEVEL);
 }
 
-static int walk_fault(struct ap_pt_walk_result *res, enum ap_fault_kind kind, int lvl)
-{
-	res->fault = kind;
-	res->level = lvl;
-	return -EFAULT;
-}
-
 /*
  * Second-level access rights are those of every entry on the walk (the R and
  * W of a PML4E govern its whole 512 GiB): an entry that lacks the right
@@ -541,112 +264,41 @@ static int vtd_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *me
 		need |= DMA_PTE_WRITE;
 	res->level = s.root;
 	if (iova >> cfg->ias)
-		return walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.root);
+		return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.root);
 	if (table_pa >> cfg->oas)
-		return walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.root);
+		return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.root);
 	for (lvl = s.root; lvl >= VTD_LEAF_LEVEL; lvl--) {
 		const uint64_t *p;
 		uint64_t pte, size, out;
 
 		p = mem->map(mem->cookie, table_pa + 8 * lvl_index(lvl, iova), 8);
 		if (!p)
-			return walk_fault(res, AP_FAULT_EXTERNAL, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_EXTERNAL, lvl);
 		pte = ap_pte_read(p);
 		if (!pte_present(pte) || ps_reserved(pte, lvl))
-			return walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
 		if (pte_is_table(pte, lvl)) {
 			/* A next-level address beyond OAS faults at the level of
 			 * the descriptor that holds it. */
 			table_pa = pte_to_pa(pte);
 			if (table_pa >> cfg->oas)
-				return walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
+				return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 			if (need & ~pte)
-				return walk_fault(res, AP_FAULT_PERMISSION, lvl);
+				return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
 			continue;
 		}
 		size = lvl_size(lvl);
 		fill_leaf(pte, lvl, iova & ~(size - 1), &res->leaf);
 		out = res->leaf.pa;
 		if (out >> cfg->oas)
-			return walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 		if (need & ~pte)
-			return walk_fault(res, AP_FAULT_PERMISSION, lvl);
+			return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
 		res->level = lvl;
 		res->pa = out | (iova & (size - 1));
 		return 0;
 	}
-	return walk_fault(res, AP_FAULT_TRANSLATION, VTD_LEAF_LEVEL);
-}
-
-/* Enter the same tables deeper, through index 0, for a smaller width. */
-static int vtd_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out)
-{
-	struct vtd_shape want;
-	uint64_t *chain[AP_PT_MAX_LEVELS], chain_pa[AP_PT_MAX_LEVELS];
-	uint64_t *table = pt->root, *slot = NULL;
-	int lvl, missing = 0, k;
-
-	ap_pt_get_walk_cfg(pt, out);
-	if (ias >= pt->cfg.ias)
-		return 0;
-	if (shape_for(ias, pt->cfg.oas, &want))
-		return -EINVAL;
-	out->ias = ias;
-	if (want.root == pt->start_level)
-		return 0;
-	for (lvl = pt->start_level; lvl > want.root; lvl--) {
-		uint64_t pte;
-
-		slot = &table[0];
-		pte = ap_pte_read(slot);
-		if (!pte) {
-			missing = lvl - want.root;
-			break;
-		}
-		if (!pte_is_table(pte, lvl))
-			return -EINVAL;
-		table = child_of(pt, pte);
-		if (!table)
-			return -EFAULT;
-	}
-	if (!missing) {
-		out->root = pte_to_pa(ap_pte_read(slot));
-		return 0;
-	}
-	for (k = 0; k < missing; k++) {
-		chain[k] = table_alloc(pt, &chain_pa[k]);
-		if (!chain[k]) {
-			while (k--)
-				table_release(pt, chain[k], chain_pa[k]);
-			return -ENOMEM;
-		}
-	}
-	for (k = missing - 1; k > 0; k--)
-		ap_pte_write(&chain[k - 1][0], table_pte(chain_pa[k]));
-	ap_pte_write(slot, table_pte(chain_pa[0]));
-	out->root = chain_pa[missing - 1];
-	return 0;
-}
-
-/* The table at pa holds level-lvl entries; its descriptor is at lvl + 1. */
-static void vtd_txn_release(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t pa)
-{
-	uint64_t *table = pt->root;
-	uint64_t *slot, pte;
-	int l;
-
-	for (l = pt->start_level; l > lvl + 1; l--) {
-		pte = ap_pte_read(&table[lvl_index(l, iova)]);
-		if (!pte_is_table(pte, l) || !(table = child_of(pt, pte)))
-			return;
-	}
-	slot = &table[lvl_index(lvl + 1, iova)];
-	pte = ap_pte_read(slot);
-	if (!pte_is_table(pte, lvl + 1) || pte_to_pa(pte) != pa ||
-	    subtree_has_leaves(pt, pte, lvl + 1))
-		return;
-	ap_pte_write(slot, 0);
-	free_subtree(pt, pte, lvl + 1);
+	return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, VTD_LEAF_LEVEL);
 }
 
 /* The context entry's SLPTPTR and AW (AGAW: 1 = 3-level, 2 = 4, 3 = 5);
@@ -667,13 +319,13 @@ const struct ap_pt_ops ap_pt_intel_vtd_sl_ops = {
 	.format = AP_PT_INTEL_VTD_SL,
 	.name = "intel-vtd-sl",
 	.init = vtd_init,
-	.destroy = vtd_destroy,
-	.map_pages = vtd_map,
-	.unmap_pages = vtd_unmap,
-	.for_each_leaf = vtd_for_each_leaf,
-	.walk_cfg_for_ias = vtd_walk_cfg_for_ias,
+	.destroy = ap_pt_tree_destroy,
+	.map_pages = ap_pt_tree_map,
+	.unmap_pages = ap_pt_tree_unmap,
+	.for_each_leaf = ap_pt_tree_for_each_leaf,
+	.walk_cfg_for_ias = ap_pt_tree_walk_cfg_for_ias,
 	.start_level = vtd_start_level,
 	.walk = vtd_walk,
-	.txn_release = vtd_txn_release,
+	.txn_end_entry = ap_pt_tree_txn_end_entry,
 	.regs = vtd_regs,
 };

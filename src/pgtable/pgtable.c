@@ -92,7 +92,7 @@ void ap_pt_txn_begin(struct ap_pt *pt)
 	pt->txn_len = 0;
 }
 
-int ap_pt_txn_note(struct ap_pt *pt, uint64_t iova, int level, uint64_t pa)
+int ap_pt_txn_note(struct ap_pt *pt, const struct ap_pt_txn_entry *e)
 {
 	if (!pt->txn_open)
 		return 0;
@@ -108,7 +108,7 @@ int ap_pt_txn_note(struct ap_pt *pt, uint64_t iova, int level, uint64_t pa)
 		pt->txn = grown;
 		pt->txn_cap = cap;
 	}
-	pt->txn[pt->txn_len++] = (struct ap_pt_txn_entry){ iova, pa, level };
+	pt->txn[pt->txn_len++] = *e;
 	return 0;
 }
 
@@ -117,8 +117,8 @@ void ap_pt_txn_end(struct ap_pt *pt, bool rollback)
 	size_t i = pt->txn_len;
 
 	/* Newest first: a table's children were allocated after it. */
-	while (rollback && i--)
-		pt->ops->txn_release(pt, pt->txn[i].iova, pt->txn[i].level, pt->txn[i].pa);
+	while (i--)
+		pt->ops->txn_end_entry(pt, &pt->txn[i], rollback);
 	meta_free(pt, pt->txn);
 	pt->txn = NULL;
 	pt->txn_len = pt->txn_cap = 0;

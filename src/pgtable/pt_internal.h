@@ -5,16 +5,121 @@
 #ifndef AP_PT_INTERNAL_H
 #define AP_PT_INTERNAL_H
 
+#include <errno.h>
+
 #include <aperture/pgtable.h>
 
 #define AP_PT_MAX_LEVELS 5
+#define AP_PT_MAX_PINNED 8
 
 struct ap_pt;
+struct ap_pt_txn_entry;
+
+/*
+ * How an entry reads at one level.  An entry is live when it has any bit of
+ * its format's live mask; a live entry is a table when (pte & table.mask) ==
+ * table.bits and a leaf when (pte & leaf.mask) == leaf.bits.  0 is empty in
+ * every format, and a non-zero entry that is neither is invalid.
+ */
+struct ap_pt_entry_kind {
+	uint64_t mask, bits;
+};
+
+#define AP_PT_KIND(mask_, bits_) { .mask = (mask_), .bits = (bits_) }
+#define AP_PT_NEVER AP_PT_KIND(0, 1) /* no entry is of this kind here */
+#define AP_PT_ANY_LIVE AP_PT_KIND(0, 0)
+
+/* A format's entries at one level: their kinds, and the type bits a leaf
+ * of the level carries (ARM: page or block; VT-d: PS above the leaf). */
+struct ap_pt_level_fmt {
+	struct ap_pt_entry_kind table, leaf;
+	uint64_t leaf_type;
+};
+
+/*
+ * What the shared tree algorithms (pt_tree.c) need to know of a format: one
+ * algorithm, per-format descriptors, as in Linux's generic_pt.  What every
+ * step of a walk reads is data (entry kinds, output addresses), so that a
+ * walk costs no calls into the format; what a map does once per call
+ * (leaf attributes) or seldom (new tables, decoding a leaf) is a callback.
+ *
+ * Levels are the format's own numbers: the root is at pt->start_level and
+ * each step towards the leaf adds `step`.  The geometry follows from the
+ * shape the format's init leaves in struct ap_pt (granule, bits per level,
+ * root index bits): each level's entries map bits_per_level more bits than
+ * the next one down's, and a leaf-level entry maps a granule.
+ */
+struct ap_pt_tree_fmt {
+	int leaf_level; /* the last level: ARM 3, VT-d 1 */
+	int step;       /* towards the leaf: +1 (ARM counts up), -1 (VT-d down) */
+	uint64_t live;
+	struct ap_pt_level_fmt levels[AP_PT_MAX_LEVELS + 1]; /* by level number */
+	/*
+	 * The output address in an entry (a table's, or a leaf's first byte):
+	 * the address bits under oa_mask, where they are, and the bits
+	 * oa_fold.shift higher folded down onto them too (ARM: PA[51:48] into
+	 * bits 15:12, Linux's paddr_to_iopte), which only a granule of
+	 * oa_fold.granule_shift reads back, from the bits in oa_fold.mask.
+	 */
+	uint64_t oa_mask;
+	struct {
+		unsigned shift;         /* 0: nothing folded */
+		unsigned granule_shift; /* 0: no granule reads it back */
+		uint64_t mask;
+	} oa_fold;
+	/* The entry pointing at the table at table_pa. */
+	uint64_t (*table_pte)(const struct ap_pt *pt, uint64_t table_pa);
+	/* A leaf's bits for prot (enum ap_prot), but for its level's type bits
+	 * and its output address. */
+	uint64_t (*leaf_attrs)(const struct ap_pt *pt, unsigned prot);
+	/* Decode the level-lvl leaf `pte`, which maps from va. */
+	void (*decode_leaf)(const struct ap_pt *pt, uint64_t pte, int lvl, uint64_t va,
+			    struct ap_pt_leaf *out);
+	/* Bytes of the root table, and how many of its slots destroy scans. */
+	size_t (*root_bytes)(const struct ap_pt *pt);
+	unsigned (*root_slots)(const struct ap_pt *pt);
+};
+
+static inline bool ap_pt_entry_is(uint64_t live, const struct ap_pt_entry_kind *k, uint64_t pte)
+{
+	return (pte & live) && (pte & k->mask) == k->bits;
+}
+
+static inline bool ap_pt_is_table(const struct ap_pt_tree_fmt *f, uint64_t pte, int lvl)
+{
+	return ap_pt_entry_is(f->live, &f->levels[lvl].table, pte);
+}
+
+static inline bool ap_pt_is_leaf(const struct ap_pt_tree_fmt *f, uint64_t pte, int lvl)
+{
+	return ap_pt_entry_is(f->live, &f->levels[lvl].leaf, pte);
+}
+
+/* The output-address bits of an entry for address pa. */
+static inline uint64_t ap_pt_oa_to_pte(const struct ap_pt_tree_fmt *f, uint64_t pa)
+{
+	uint64_t bits = pa & f->oa_mask;
+
+	if (f->oa_fold.shift)
+		bits |= (pa >> f->oa_fold.shift) & f->oa_mask;
+	return bits;
+}
+
+/* The output address in an entry, with a granule of 2^granule_shift. */
+static inline uint64_t ap_pt_pte_to_oa(const struct ap_pt_tree_fmt *f, unsigned granule_shift,
+				       uint64_t pte)
+{
+	uint64_t pa = pte & f->oa_mask;
+
+	if (granule_shift != f->oa_fold.granule_shift)
+		return pa;
+	return (pa & ~f->oa_fold.mask) | ((pa & f->oa_fold.mask) << f->oa_fold.shift);
+}
 
 struct ap_pt_ops {
 	enum ap_pt_format format;
 	const char *name;
-	/* Check and restrict pt->cfg, fill the shape, allocate the root. */
+	/* Check and restrict pt->cfg, fill the shape, then ap_pt_tree_init(). */
 	int (*init)(struct ap_pt *pt);
 	/* Free every table below and including the root. */
 	void (*destroy)(struct ap_pt *pt);
@@ -29,16 +134,34 @@ struct ap_pt_ops {
 	int (*walk)(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
 		    uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
 	int (*regs)(const struct ap_pt_walk_cfg *cfg, bool coherent, struct ap_pt_regs *out);
-	/* Unlink and free the table at `pa` (level lvl, spanning iova) if it
-	 * still hangs there and holds no leaf. */
-	void (*txn_release)(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t pa);
+	/* Close one transaction entry (newest first): on rollback, free a table
+	 * the transaction allocated if it holds nothing, and put back a table
+	 * it replaced; on commit, free what it replaced. */
+	void (*txn_end_entry)(struct ap_pt *pt, const struct ap_pt_txn_entry *e,
+			      bool rollback);
 };
 
-/* A table allocated inside a map transaction. */
+/* What a map transaction changed in the table's structure. */
 struct ap_pt_txn_entry {
-	uint64_t iova;
-	uint64_t pa;
-	int level;
+	uint64_t iova;  /* an address the table spans */
+	uint64_t pte;   /* allocated: the new table's PA; replaced: the
+			   descriptor of the empty table a block replaced */
+	int level;      /* allocated: level of its entries; replaced: level
+			   of the slot it hung in */
+	bool replaced;
+};
+
+/*
+ * One level as the tree algorithms walk it, derived by ap_pt_tree_init()
+ * from the shape and the format's descriptor: a walk down the tree finds
+ * all it needs of a level in one place.
+ */
+struct ap_pt_level {
+	int num;             /* the format's number for the level */
+	unsigned shift;      /* log2 of what one entry maps: its index's place */
+	uint64_t index_mask; /* of its index bits: the root's may be fewer or more */
+	uint64_t live;       /* the format's live mask */
+	struct ap_pt_level_fmt fmt;
 };
 
 /* A table: configuration, shape and bookkeeping common to all formats. */
@@ -46,15 +169,26 @@ struct ap_pt {
 	const struct ap_pt_ops *ops;
 	struct ap_pt_cfg cfg;     /* restricted */
 	struct ap_pt_mem mem;
+	const struct ap_pt_tree_fmt *tree; /* the format's, for pt_tree.c */
 	unsigned granule_shift;   /* log2 of the translation granule */
 	unsigned bits_per_level;  /* index bits of a non-root table */
 	int start_level;          /* level of the root table */
 	unsigned pgd_bits;        /* index bits of the root table */
+	/* From the shape above (ap_pt_tree_init), root first: lvl[0] is the
+	 * start level, lvl[levels - 1] the leaf level; and which of them maps
+	 * pages of 2^shift bytes (-1: none). */
+	unsigned levels;
+	struct ap_pt_level lvl[AP_PT_MAX_LEVELS];
+	signed char depth_of_shift[64];
 	uint64_t root_pa;
 	uint64_t *root;
 	uint64_t table_bytes;     /* table memory held, root included */
 	uint64_t leaves_by_shift[64]; /* live leaves, by log2 of their size */
 	uint64_t leaves;
+	/* Roots handed to smaller walkers (ap_pt_walk_cfg_for_ias): tables a
+	 * hardware unit points at, which must outlive every map and unmap. */
+	uint64_t pinned[AP_PT_MAX_PINNED];
+	unsigned npinned;
 	/* Tables allocated since ap_pt_txn_begin(), oldest first. */
 	bool txn_open;
 	struct ap_pt_txn_entry *txn;
@@ -63,7 +197,23 @@ struct ap_pt {
 
 /* Remember a table the format just allocated; -ENOMEM if we cannot, and
  * then the caller frees the table and fails. */
-int ap_pt_txn_note(struct ap_pt *pt, uint64_t iova, int level, uint64_t pa);
+int ap_pt_txn_note(struct ap_pt *pt, const struct ap_pt_txn_entry *e);
+
+/*
+ * The tree algorithms, shared by every format (pt_tree.c): the ops of the
+ * same names, and what a format's init ends with once it has filled the
+ * shape (granule_shift, bits_per_level, start_level, pgd_bits): taking its
+ * descriptor, deriving the levels and allocating the root table.
+ */
+int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree);
+void ap_pt_tree_destroy(struct ap_pt *pt);
+int ap_pt_tree_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
+		   uint64_t pgcount, unsigned prot, uint64_t *mapped);
+uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount);
+int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
+			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg);
+int ap_pt_tree_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out);
+void ap_pt_tree_txn_end_entry(struct ap_pt *pt, const struct ap_pt_txn_entry *e, bool rollback);
 
 extern const struct ap_pt_ops ap_pt_arm_lpae_s1_ops;
 extern const struct ap_pt_ops ap_pt_arm_lpae_s2_ops;
@@ -88,6 +238,15 @@ static inline unsigned ap_log2(uint64_t v)
 static inline unsigned ap_ctz(uint64_t v)
 {
 	return (unsigned)__builtin_ctzll(v);
+}
+
+/* A walker's fault: what and at which level; ap_pt_walk()'s -EFAULT. */
+static inline int ap_pt_walk_fault(struct ap_pt_walk_result *res, enum ap_fault_kind kind,
+				   int lvl)
+{
+	res->fault = kind;
+	res->level = lvl;
+	return -EFAULT;
 }
 
 static inline void ap_pt_count_leaves(struct ap_pt *pt, unsigned shift, int64_t delta)

@@ -1,0 +1,664 @@
+/*
+ * The tree algorithms of every table format, written once: map, unmap, leaf
+ * iteration, freeing, the release of a transaction's tables and entering the
+ * tables deeper for a smaller input size.  As in Linux's generic_pt there is
+ * one algorithm, and each format describes itself to it through its struct
+ * ap_pt_tree_fmt (pt_internal.h): the order of its levels and its descriptor
+ * encodings.  What stays in the format files is each architecture's own: the
+ * configuration checks and shape, the descriptor bits, the hardware-style
+ * walker (its faults differ per architecture) and the register values.
+ *
+ * Levels: the algorithms walk pt->lvl[], root first, whatever way the format
+ * numbers its levels (ARM 0..3 counting up to the leaf, VT-d 5..1 counting
+ * down); a level's number is what the format and the callers see.  The level
+ * table is data, not callbacks, because every step of every walk reads it.
+ *
+ * A table is reached by the physical address in its parent's descriptor; we
+ * turn that address back into a host pointer through the memory provider,
+ * never through a side pointer, so what we walk is what a hardware walker
+ * would walk.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "pt_internal.h"
+
+static const struct ap_pt_tree_fmt *fmt_of(const struct ap_pt *pt)
+{
+	return pt->tree;
+}
+
+/* ------------------------------------------------------------ levels */
+
+static const struct ap_pt_level *root_level(const struct ap_pt *pt)
+{
+	return &pt->lvl[0];
+}
+
+static const struct ap_pt_level *leaf_level(const struct ap_pt *pt)
+{
+	return &pt->lvl[pt->levels - 1];
+}
+
+/* The level the format numbers num; it must be one of this table's. */
+static const struct ap_pt_level *level_numbered(const struct ap_pt *pt, int num)
+{
+	return &pt->lvl[(num - pt->start_level) * fmt_of(pt)->step];
+}
+
+static uint64_t lvl_size(const struct ap_pt_level *L)
+{
+	return 1ull << L->shift;
+}
+
+static uint64_t lvl_index(const struct ap_pt_level *L, uint64_t iova)
+{
+	return (iova >> L->shift) & L->index_mask;
+}
+
+/* Entries of a table at L that lie below 2^ias: the root may use fewer
+ * than a table page holds, or (a concatenated PGD) more. */
+static uint64_t lvl_entries(const struct ap_pt_level *L)
+{
+	return L->index_mask + 1;
+}
+
+static unsigned ptes_per_table(const struct ap_pt *pt)
+{
+	return 1u << pt->bits_per_level;
+}
+
+/* Slots from idx to the end of its table page.  A page holds no more than
+ * ptes_per_table entries: a concatenated PGD is several pages, handled one
+ * at a time as Linux does; a small root is a page of its own. */
+static uint64_t entries_left(const struct ap_pt *pt, const struct ap_pt_level *L, uint64_t idx)
+{
+	uint64_t page = lvl_entries(L) < ptes_per_table(pt) ? lvl_entries(L) : ptes_per_table(pt);
+
+	return page - (idx & (page - 1));
+}
+
+static bool is_table(const struct ap_pt_level *L, uint64_t pte)
+{
+	return ap_pt_entry_is(L->live, &L->fmt.table, pte);
+}
+
+static bool is_leaf(const struct ap_pt_level *L, uint64_t pte)
+{
+	return ap_pt_entry_is(L->live, &L->fmt.leaf, pte);
+}
+
+/* The level whose entries map pgsize (a power of two), or NULL: a lookup,
+ * as every map and unmap asks. */
+static const struct ap_pt_level *level_of_size(const struct ap_pt *pt, uint64_t pgsize)
+{
+	int d = pt->depth_of_shift[ap_ctz(pgsize)];
+
+	return d < 0 ? NULL : &pt->lvl[d];
+}
+
+/* A power of two the table maps with, and at least one of it. */
+static bool pgsize_usable(const struct ap_pt *pt, uint64_t pgsize, uint64_t pgcount)
+{
+	return pgsize && !(pgsize & (pgsize - 1)) && (pgsize & pt->cfg.pgsize_bitmap) && pgcount;
+}
+
+/* pt->lvl[] from the shape: each level's entries map bits_per_level more
+ * bits than the next one down's, the leaf's a granule; the root's index has
+ * pgd_bits. */
+static void fill_levels(struct ap_pt *pt)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	unsigned d;
+
+	pt->levels = (unsigned)((f->leaf_level - pt->start_level) * f->step) + 1;
+	memset(pt->depth_of_shift, -1, sizeof(pt->depth_of_shift));
+	for (d = 0; d < pt->levels; d++) {
+		struct ap_pt_level *L = &pt->lvl[d];
+		unsigned bits = d == 0 ? pt->pgd_bits : pt->bits_per_level;
+
+		L->num = pt->start_level + (int)d * f->step;
+		L->shift = pt->granule_shift + (pt->levels - 1 - d) * pt->bits_per_level;
+		L->index_mask = (1ull << bits) - 1;
+		L->live = f->live;
+		L->fmt = f->levels[L->num];
+		pt->depth_of_shift[L->shift] = (signed char)d;
+	}
+}
+
+/* ------------------------------------------------------------ table memory */
+
+static size_t table_size(const struct ap_pt *pt)
+{
+	return (size_t)1 << pt->granule_shift;
+}
+
+static uint64_t table_pa(const struct ap_pt *pt, uint64_t pte)
+{
+	return ap_pt_pte_to_oa(fmt_of(pt), pt->granule_shift, pte);
+}
+
+static inline uint64_t *child_of(const struct ap_pt *pt, uint64_t pte)
+{
+	return pt->mem.map(pt->mem.cookie, table_pa(pt, pte), table_size(pt));
+}
+
+static uint64_t *table_alloc(struct ap_pt *pt, size_t size, uint64_t *pa)
+{
+	uint64_t *t = pt->mem.alloc(pt->mem.cookie, size, pa);
+
+	if (t)
+		pt->table_bytes += size;
+	return t;
+}
+
+static void table_release(struct ap_pt *pt, uint64_t *t, uint64_t pa, size_t size)
+{
+	pt->mem.free(pt->mem.cookie, t, pa, size);
+	pt->table_bytes -= size;
+}
+
+/* Free the non-root table behind the level-L descriptor `pte` and
+ * everything below it. */
+static void free_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L)
+{
+	const struct ap_pt_level *below = L + 1;
+	uint64_t *t = child_of(pt, pte);
+	unsigned i;
+
+	if (!t)
+		return; /* not memory the provider gave us */
+	if (below != leaf_level(pt)) {
+		for (i = 0; i < ptes_per_table(pt); i++)
+			if (is_table(below, t[i]))
+				free_subtree(pt, t[i], below);
+	}
+	table_release(pt, t, table_pa(pt, pte), table_size(pt));
+}
+
+static bool table_pinned(const struct ap_pt *pt, uint64_t pa)
+{
+	unsigned i;
+
+	for (i = 0; i < pt->npinned; i++)
+		if (pt->pinned[i] == pa)
+			return true;
+	return false;
+}
+
+/* Whether the table behind `pte` must stay: it holds a live leaf, or a
+ * walker's root (pinned), or memory we cannot read (assume the worst). */
+static bool subtree_has_leaves(const struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L)
+{
+	const struct ap_pt_level *below = L + 1;
+	const uint64_t *t = child_of(pt, pte);
+	unsigned i;
+
+	if (!t || table_pinned(pt, table_pa(pt, pte)))
+		return true;
+	for (i = 0; i < ptes_per_table(pt); i++) {
+		uint64_t e = ap_pte_read(&t[i]);
+
+		if (!e)
+			continue;
+		if (!is_table(below, e) || subtree_has_leaves(pt, e, below))
+			return true;
+	}
+	return false;
+}
+
+/* The table of level-T entries on iova's path, reached through tables
+ * only; NULL at a hole, a leaf, or a table the provider cannot map. */
+static inline uint64_t *table_at(const struct ap_pt *pt, uint64_t iova,
+				 const struct ap_pt_level *T)
+{
+	const struct ap_pt_level *L;
+	uint64_t *table = pt->root;
+
+	for (L = root_level(pt); L != T; L++) {
+		uint64_t pte = ap_pte_read(&table[lvl_index(L, iova)]);
+
+		if (!is_table(L, pte))
+			return NULL;
+		table = child_of(pt, pte);
+		if (!table)
+			return NULL;
+	}
+	return table;
+}
+
+int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree)
+{
+	pt->tree = tree;
+	fill_levels(pt);
+	pt->root = table_alloc(pt, fmt_of(pt)->root_bytes(pt), &pt->root_pa);
+	return pt->root ? 0 : -ENOMEM;
+}
+
+void ap_pt_tree_destroy(struct ap_pt *pt)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	const struct ap_pt_level *root = root_level(pt);
+	unsigned i, n;
+
+	if (!pt->root)
+		return;
+	n = f->root_slots(pt);
+	for (i = 0; i < n; i++)
+		if (is_table(root, pt->root[i]))
+			free_subtree(pt, pt->root[i], root);
+	table_release(pt, pt->root, pt->root_pa, f->root_bytes(pt));
+	pt->root = NULL;
+}
+
+/* ------------------------------------------------------------ map */
+
+/* Whether map cannot go down through the non-empty level-L entry `pte`
+ * to reach a deeper level.  Tables come first: they are the common case,
+ * and the only one in a table that has not been written by hand. */
+static bool blocks_descent(const struct ap_pt *pt, const struct ap_pt_level *L, uint64_t pte)
+{
+	(void)pt;
+	return !is_table(L, pte); /* a leaf, or a descriptor we will not follow */
+}
+
+/* Hang a new, empty table in the empty level-L slot; its entry, or 0 for
+ * want of memory (for the table, or to remember it in a transaction). */
+static uint64_t add_table(struct ap_pt *pt, uint64_t *slot, uint64_t iova,
+			  const struct ap_pt_level *L)
+{
+	struct ap_pt_txn_entry e = { .iova = iova, .level = L[1].num };
+	uint64_t pte;
+	uint64_t *child = table_alloc(pt, table_size(pt), &e.pte);
+
+	if (!child)
+		return 0;
+	if (ap_pt_txn_note(pt, &e)) {
+		table_release(pt, child, e.pte, table_size(pt));
+		return 0;
+	}
+	pte = fmt_of(pt)->table_pte(pt, e.pte);
+	ap_pte_write(slot, pte);
+	return pte;
+}
+
+/* The table of level-T entries on iova's path, allocating the tables
+ * missing on the way; 0 or -EEXIST, -ENOMEM, -EFAULT. */
+static int map_path(struct ap_pt *pt, uint64_t iova, const struct ap_pt_level *T,
+		    uint64_t **out)
+{
+	const struct ap_pt_level *L;
+	uint64_t *table = pt->root;
+
+	for (L = root_level(pt); L != T; L++) {
+		uint64_t *slot = &table[lvl_index(L, iova)];
+		uint64_t pte = ap_pte_read(slot);
+
+		if (!pte) {
+			pte = add_table(pt, slot, iova, L);
+			if (!pte)
+				return -ENOMEM;
+		} else if (blocks_descent(pt, L, pte)) {
+			return -EEXIST; /* a leaf, or what we cannot follow */
+		}
+		table = child_of(pt, pte);
+		if (!table)
+			return -EFAULT;
+	}
+	*out = table;
+	return 0;
+}
+
+/* Check every slot before writing any: a leaf, or a table that still holds
+ * live leaves, refuses the whole call. */
+static int check_slots(const struct ap_pt *pt, const uint64_t *slot, uint64_t n,
+		       const struct ap_pt_level *L)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t pte = ap_pte_read(&slot[i]);
+
+		if (!pte)
+			continue;
+		if (!is_table(L, pte) || subtree_has_leaves(pt, pte, L))
+			return -EEXIST;
+	}
+	return 0;
+}
+
+/* Write n leaves from slot on, over the empty tables check_slots let by.
+ * As in Linux, prot is turned into descriptor bits once, not per leaf. */
+/* Take an empty table out of its slot for a block, as Linux does.  Inside
+ * a transaction it is kept until the end, so a rollback can put it back. */
+static void displace_table(struct ap_pt *pt, uint64_t *slot, uint64_t old,
+			   const struct ap_pt_level *L, uint64_t iova)
+{
+	struct ap_pt_txn_entry e = { .iova = iova, .pte = old, .level = L->num,
+				     .replaced = true };
+
+	ap_pte_write(slot, 0);
+	if (!pt->txn_open || ap_pt_txn_note(pt, &e))
+		free_subtree(pt, old, L);
+}
+
+static void write_leaves(struct ap_pt *pt, uint64_t *slot, uint64_t n,
+			 const struct ap_pt_level *L, uint64_t iova, uint64_t pa, unsigned prot)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	uint64_t attrs = f->leaf_attrs(pt, prot) | L->fmt.leaf_type;
+	uint64_t pgsize = lvl_size(L), i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t old = ap_pte_read(&slot[i]);
+
+		if (old)
+			displace_table(pt, &slot[i], old, L, iova + i * pgsize);
+		ap_pte_write(&slot[i], attrs | ap_pt_oa_to_pte(f, pa + i * pgsize));
+	}
+	ap_pt_count_leaves(pt, L->shift, (int64_t)n);
+}
+
+int ap_pt_tree_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
+		   uint64_t pgcount, unsigned prot, uint64_t *mapped)
+{
+	const struct ap_pt_level *T;
+	uint64_t *table, idx, n;
+	int err;
+
+	if (!pgsize_usable(pt, pgsize, pgcount))
+		return -EINVAL;
+	if (!(prot & (AP_PROT_READ | AP_PROT_WRITE)))
+		return -EINVAL;
+	if ((iova >> pt->cfg.ias) || (pa >> pt->cfg.oas))
+		return -ERANGE;
+	T = level_of_size(pt, pgsize);
+	if (!T)
+		return -EINVAL;
+	/* Through the tables already there (the common case, and a walk that
+	 * changes nothing), else down again allocating the missing ones. */
+	table = table_at(pt, iova, T);
+	if (!table) {
+		err = map_path(pt, iova, T, &table);
+		if (err)
+			return err;
+	}
+	idx = lvl_index(T, iova);
+	n = entries_left(pt, T, idx);
+	if (n > pgcount)
+		n = pgcount;
+	err = check_slots(pt, &table[idx], n, T);
+	if (err)
+		return err;
+	if ((pa + (n * pgsize - 1)) >> pt->cfg.oas)
+		return -ERANGE; /* stricter than Linux: the last page too */
+	write_leaves(pt, &table[idx], n, T, iova & ~(pgsize - 1), pa, prot);
+	*mapped += n * pgsize;
+	return 0;
+}
+
+/* ------------------------------------------------------------ unmap */
+
+static uint64_t unmap_span(struct ap_pt *pt, uint64_t *table, const struct ap_pt_level *L,
+			   uint64_t iova, uint64_t pgcount);
+
+/* Empty a whole table leaf by leaf; returns the bytes unmapped, which equal
+ * the table's span only if every slot held a leaf or a full subtree. */
+static uint64_t unmap_table(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L,
+			    uint64_t base)
+{
+	uint64_t *child = child_of(pt, pte);
+
+	if (!child)
+		return 0;
+	return unmap_span(pt, child, L + 1, base, ptes_per_table(pt));
+}
+
+/* Unmap up to pgcount level-L entries of `table` from iova's on, to the end
+ * of its table page: leaves, and tables whose whole span goes (freed then).
+ * Stops at a hole, and after a table that keeps something. */
+static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
+				  const struct ap_pt_level *L, uint64_t iova, uint64_t pgcount)
+{
+	uint64_t pgsize = lvl_size(L), idx = lvl_index(L, iova);
+	uint64_t n, i, total = 0;
+
+	n = entries_left(pt, L, idx);
+	if (n > pgcount)
+		n = pgcount;
+	for (i = 0; i < n; i++) {
+		uint64_t *slot = &table[idx + i];
+		uint64_t pte = ap_pte_read(slot);
+		uint64_t base = (iova & ~(pgsize - 1)) + i * pgsize;
+		uint64_t got;
+
+		if (is_leaf(L, pte)) {
+			ap_pte_write(slot, 0);
+			ap_pt_count_leaves(pt, L->shift, -1);
+			total += pgsize;
+			continue;
+		}
+		if (!is_table(L, pte))
+			break;
+		got = unmap_table(pt, pte, L, base);
+		total += got;
+		if (got != pgsize)
+			break;
+		if (subtree_has_leaves(pt, pte, L))
+			continue; /* emptied, but a walker's root lives in it */
+		ap_pte_write(slot, 0);
+		free_subtree(pt, pte, L);
+	}
+	return total;
+}
+
+uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount)
+{
+	const struct ap_pt_level *T;
+	uint64_t *table;
+
+	if (!pgsize_usable(pt, pgsize, pgcount))
+		return 0;
+	if (iova >> pt->cfg.ias)
+		return 0;
+	T = level_of_size(pt, pgsize);
+	if (!T)
+		return 0;
+	/* A hole, or a leaf the range would cut, on the way: nothing. */
+	table = table_at(pt, iova, T);
+	if (!table)
+		return 0;
+	return unmap_span(pt, table, T, iova, pgcount);
+}
+
+/* ------------------------------------------------------------ leaves */
+
+struct leaf_iter {
+	const struct ap_pt *pt;
+	uint64_t first, last;
+	int (*fn)(void *arg, const struct ap_pt_leaf *leaf);
+	void *arg;
+};
+
+static int leaves_in(const struct leaf_iter *it, const uint64_t *table,
+		     const struct ap_pt_level *L, uint64_t base)
+{
+	const struct ap_pt *pt = it->pt;
+	uint64_t nent = lvl_entries(L);
+	uint64_t i = it->first > base ? (it->first - base) >> L->shift : 0;
+
+	for (; i < nent; i++) {
+		uint64_t va = base + (i << L->shift);
+		uint64_t pte = ap_pte_read(&table[i]);
+		int rc;
+
+		if (va > it->last)
+			break;
+		if (is_leaf(L, pte)) {
+			struct ap_pt_leaf leaf;
+
+			fmt_of(pt)->decode_leaf(pt, pte, L->num, va, &leaf);
+			rc = it->fn(it->arg, &leaf);
+		} else if (is_table(L, pte)) {
+			const uint64_t *child = child_of(pt, pte);
+
+			rc = child ? leaves_in(it, child, L + 1, va) : 0;
+		} else {
+			continue;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
+			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg)
+{
+	struct leaf_iter it;
+
+	if (first > last || (first >> pt->cfg.ias))
+		return 0;
+	it.pt = pt;
+	it.first = first;
+	it.last = last;
+	it.fn = fn;
+	it.arg = arg;
+	return leaves_in(&it, pt->root, root_level(pt), 0);
+}
+
+/* ------------------------------------------------------------ walker entry */
+
+/* Allocate `missing` tables chained through their entry 0, all or nothing,
+ * and hang the chain in `slot`; the last of them is the walker's root. */
+static int add_chain(struct ap_pt *pt, uint64_t *slot, unsigned missing, uint64_t *root)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	uint64_t *chain[AP_PT_MAX_LEVELS], chain_pa[AP_PT_MAX_LEVELS];
+	unsigned k;
+
+	for (k = 0; k < missing; k++) {
+		chain[k] = table_alloc(pt, table_size(pt), &chain_pa[k]);
+		if (!chain[k]) {
+			while (k--)
+				table_release(pt, chain[k], chain_pa[k], table_size(pt));
+			return -ENOMEM;
+		}
+	}
+	for (k = missing - 1; k > 0; k--)
+		ap_pte_write(&chain[k - 1][0], f->table_pte(pt, chain_pa[k]));
+	ap_pte_write(slot, f->table_pte(pt, chain_pa[0]));
+	*root = chain_pa[missing - 1];
+	return 0;
+}
+
+/* Whether a walker starting at level number `start` with input size ias
+ * can enter our tables: at or below our root, through a single table. */
+static bool enterable(const struct ap_pt *pt, int start, unsigned ias)
+{
+	const struct ap_pt_level *W;
+
+	if ((start - pt->start_level) * fmt_of(pt)->step < 0)
+		return false;
+	W = level_numbered(pt, start);
+	return ias - W->shift <= pt->bits_per_level;
+}
+
+/* Keep the table at pa for good: a walker's root.  Pinned once each. */
+static int pin(struct ap_pt *pt, uint64_t pa)
+{
+	if (table_pinned(pt, pa))
+		return 0;
+	if (pt->npinned == AP_PT_MAX_PINNED)
+		return -ENOMEM;
+	pt->pinned[pt->npinned++] = pa;
+	return 0;
+}
+
+/* Enter the same tables deeper, through index 0, for a smaller input size. */
+int ap_pt_tree_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out)
+{
+	const struct ap_pt_level *L, *W;
+	struct ap_pt_walk_cfg want;
+	uint64_t *table = pt->root, *slot = NULL;
+	int start, err;
+
+	ap_pt_get_walk_cfg(pt, out);
+	if (ias >= pt->cfg.ias)
+		return 0;
+	want = *out;
+	want.ias = ias;
+	start = pt->ops->start_level(&want);
+	if (start < 0)
+		return -EINVAL;
+	out->ias = ias;
+	if (start == pt->start_level)
+		return 0;
+	/* Entry 0 of any root (concatenated or not) holds one table, which can
+	 * only serve a walker whose own root is a single table. */
+	if (!enterable(pt, start, ias))
+		return -EINVAL;
+	W = level_numbered(pt, start);
+	for (L = root_level(pt); L != W; L++) {
+		uint64_t pte;
+
+		slot = &table[0];
+		pte = ap_pte_read(slot);
+		if (!pte) {
+			if (pt->npinned == AP_PT_MAX_PINNED)
+				return -ENOMEM;
+			err = add_chain(pt, slot, (unsigned)(W - L), &out->root);
+			return err ? err : pin(pt, out->root);
+		}
+		if (!is_table(L, pte))
+			return -EINVAL;
+		table = child_of(pt, pte);
+		if (!table)
+			return -EFAULT;
+	}
+	out->root = table_pa(pt, ap_pte_read(slot));
+	return pin(pt, out->root);
+}
+
+/* ------------------------------------------------------------ transactions */
+
+/* Rollback of a table the transaction allocated: the table at pa holds
+ * level-lvl entries; its descriptor is one level nearer the root. */
+static void release_new_table(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t pa)
+{
+	const struct ap_pt_level *parent = level_numbered(pt, lvl) - 1;
+	uint64_t *table = table_at(pt, iova, parent);
+	uint64_t *slot, pte;
+
+	if (!table)
+		return;
+	slot = &table[lvl_index(parent, iova)];
+	pte = ap_pte_read(slot);
+	if (!is_table(parent, pte) || table_pa(pt, pte) != pa ||
+	    subtree_has_leaves(pt, pte, parent))
+		return;
+	ap_pte_write(slot, 0);
+	free_subtree(pt, pte, parent);
+}
+
+/* A table a block displaced: back in its slot on rollback (the block is
+ * gone by then), freed on commit or if its slot was taken meanwhile. */
+static void settle_displaced(struct ap_pt *pt, const struct ap_pt_txn_entry *e, bool rollback)
+{
+	const struct ap_pt_level *L = level_numbered(pt, e->level);
+	uint64_t *table = rollback ? table_at(pt, e->iova, L) : NULL;
+	uint64_t *slot = table ? &table[lvl_index(L, e->iova)] : NULL;
+
+	if (slot && !ap_pte_read(slot))
+		ap_pte_write(slot, e->pte);
+	else
+		free_subtree(pt, e->pte, L);
+}
+
+void ap_pt_tree_txn_end_entry(struct ap_pt *pt, const struct ap_pt_txn_entry *e, bool rollback)
+{
+	if (e->replaced)
+		settle_displaced(pt, e, rollback);
+	else if (rollback)
+		release_new_table(pt, e->iova, e->level, e->pte);
+}
