@@ -115,41 +115,70 @@ bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova, uint64_t
 }
 
 /*
- * Walk the transfer piece by piece: each piece is the rest of one leaf and of
- * one RAM region.  With neither buffer it only checks, recording the first
- * fault; with one it moves the bytes (after a check has passed).
+ * The piece of a transfer that starts at `at`: the rest of one leaf, or of
+ * one RAM region, whichever ends first (at most `left` bytes).
  */
-static int dma_pieces(struct ap_device *dev, uint64_t iova, size_t len, unsigned access,
-		      uint8_t *from_ram, const uint8_t *to_ram, struct ap_fault *fault)
+static int dma_piece(struct ap_device *dev, uint64_t at, uint64_t left, unsigned access,
+		     bool record, struct ap_fault *fault, uint8_t **host, uint64_t *pa,
+		     uint64_t *len)
 {
-	size_t done = 0;
+	struct ap_translation t;
+	uint64_t span;
+	int err;
 
-	while (done < len) {
-		uint64_t at = iova + done;
-		struct ap_translation t;
-		uint64_t piece = len - done;
-		uint8_t *host;
-		uint64_t span;
-		int err;
+	err = translate(dev, at, access, &t, fault, record);
+	if (err)
+		return err;
+	span = ap__ram_span(dev->ctx, t.pa, host);
+	if (!span)
+		return refuse_at(dev, at, access, AP_FAULT_EXTERNAL, -1, t.pa, record, fault);
+	*pa = t.pa;
+	*len = left;
+	if (t.size < *len)
+		*len = t.size;
+	if (span < *len)
+		*len = span;
+	return 0;
+}
 
-		err = translate(dev, at, access, &t, fault, !(from_ram || to_ram));
+/* Every piece translates into RAM, or the first fault, recorded. */
+static int dma_check(struct ap_device *dev, uint64_t iova, size_t len, unsigned access,
+		     struct ap_fault *fault)
+{
+	uint64_t done = 0, pa, piece;
+	uint8_t *host;
+	int err;
+
+	for (; done < len; done += piece) {
+		err = dma_piece(dev, iova + done, len - done, access, true, fault, &host, &pa, &piece);
 		if (err)
 			return err;
-		if (t.size < piece)
-			piece = t.size;
-		span = ap__ram_span(dev->ctx, t.pa, &host);
-		if (!span)
-			return refuse_at(dev, at, access, AP_FAULT_EXTERNAL, -1, t.pa, !(from_ram || to_ram), fault);
-		if (span < piece)
-			piece = span;
-		if (to_ram) {
-			memcpy(host, to_ram + done, (size_t)piece);
+	}
+	return 0;
+}
+
+/* Move the bytes of a checked transfer: into RAM from `src`, or out of it
+ * into `dst`; device writes are reported to the observer. */
+static int dma_copy(struct ap_device *dev, uint64_t iova, size_t len, unsigned access,
+		    uint8_t *dst, const uint8_t *src, struct ap_fault *fault)
+{
+	uint64_t done = 0, pa, piece;
+	uint8_t *host;
+	int err;
+
+	for (; done < len; done += piece) {
+		err = dma_piece(dev, iova + done, len - done, access, false, fault, &host, &pa,
+				&piece);
+		if (err)
+			return err;
+		if (src) {
+			memcpy(host, src + done, (size_t)piece);
 			if (dev->ctx->dma_write_fn)
-				dev->ctx->dma_write_fn(dev->ctx->dma_write_arg, dev, at, t.pa,
+				dev->ctx->dma_write_fn(dev->ctx->dma_write_arg, dev, iova + done, pa,
 						       (size_t)piece);
-		} else if (from_ram)
-			memcpy(from_ram + done, host, (size_t)piece);
-		done += (size_t)piece;
+		} else {
+			memcpy(dst + done, host, (size_t)piece);
+		}
 	}
 	return 0;
 }
@@ -169,10 +198,10 @@ static int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t
 	if (iova + (len - 1) < iova)
 		return ap__err(dev->ctx, -EINVAL, "DMA at 0x%llx + %zu wraps the address space",
 			       (unsigned long long)iova, len);
-	err = dma_pieces(dev, iova, len, access, NULL, NULL, fault);
+	err = dma_check(dev, iova, len, access, fault);
 	if (err)
 		return err;
-	return dma_pieces(dev, iova, len, access, dst, src, fault);
+	return dma_copy(dev, iova, len, access, dst, src, fault);
 }
 
 int ap_dma_read(struct ap_device *dev, uint64_t iova, void *buf, size_t len,

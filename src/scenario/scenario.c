@@ -51,15 +51,28 @@ struct run {
 
 static int syntax(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int syntax(struct run *r, const char *fmt, ...)
+/* Set the context's message, with this line's FILE:LINE in front or not. */
+static void set_message(struct run *r, bool located, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void set_message(struct run *r, bool located, const char *fmt, va_list ap)
 {
 	char msg[400];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (located)
+		ap_ctx_set_error(r->ctx, "%s:%d: %s", r->file, r->line, msg);
+	else
+		ap_ctx_set_error(r->ctx, "%s", msg);
+}
+
+static int syntax(struct run *r, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	set_message(r, true, fmt, ap);
 	va_end(ap);
-	ap_ctx_set_error(r->ctx, "%s:%d: %s", r->file, r->line, msg);
 	return SYNTAX;
 }
 
@@ -68,13 +81,11 @@ static int refuse(struct run *r, int err, const char *fmt, ...) __attribute__((f
 
 static int refuse(struct run *r, int err, const char *fmt, ...)
 {
-	char msg[400];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	set_message(r, false, fmt, ap);
 	va_end(ap);
-	ap_ctx_set_error(r->ctx, "%s", msg);
 	return err;
 }
 
@@ -905,15 +916,19 @@ static int cmd_expect(struct run *r, const char *want)
 
 /* ------------------------------------------------------------ the loop */
 
+/* `prints`: the command writes output, so its echo goes before it. */
 static const struct {
 	const char *name;
 	int (*run)(struct run *r);
+	bool prints;
 } commands[] = {
-	{ "ram", cmd_ram },       { "iommu", cmd_iommu },   { "device", cmd_device },
-	{ "domain", cmd_domain }, { "attach", cmd_attach }, { "detach", cmd_detach },
-	{ "map", cmd_map },       { "unmap", cmd_unmap },   { "dma", cmd_dma },
-	{ "show", cmd_show },     { "dump", cmd_dump },     { "resv", cmd_resv },
-	{ "vfio", cmd_vfio },
+	{ "ram", cmd_ram, false },       { "iommu", cmd_iommu, false },
+	{ "device", cmd_device, false }, { "domain", cmd_domain, false },
+	{ "attach", cmd_attach, false }, { "detach", cmd_detach, false },
+	{ "map", cmd_map, false },       { "unmap", cmd_unmap, false },
+	{ "dma", cmd_dma, false },       { "show", cmd_show, true },
+	{ "dump", cmd_dump, true },      { "resv", cmd_resv, false },
+	{ "vfio", cmd_vfio, false },
 };
 
 /* Copy the line without its comment and split it into words. */
@@ -1020,8 +1035,8 @@ static int run_line(struct run *r, const char *line, size_t len)
 	r->last.valid = true;
 	r->last.line = r->line;
 	snprintf(r->last.cmd, sizeof(r->last.cmd), "%s", r->tok[0]);
-	if (commands[i].run == cmd_show || commands[i].run == cmd_dump)
-		echo(r, ""); /* before what it prints */
+	if (commands[i].prints)
+		echo(r, "");
 	rc = commands[i].run(r);
 	if (rc == SYNTAX) {
 		r->last.valid = false;
@@ -1032,10 +1047,8 @@ static int run_line(struct run *r, const char *line, size_t len)
 		snprintf(r->last.msg, sizeof(r->last.msg), "%s", ap_ctx_error(r->ctx));
 		r->pending = true;
 	}
-	if (commands[i].run == cmd_show || commands[i].run == cmd_dump) {
-		if (!rc)
-			return 0;
-	}
+	if (commands[i].prints && !rc)
+		return 0;
 	result_text(r, result, sizeof(result));
 	echo(r, result);
 	return 0;
