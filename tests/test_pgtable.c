@@ -14,150 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <aperture/pgtable.h>
-
-#include "tmem.h"
-
-/* ================================================================ helpers */
-
-static struct ap_pt *mkpt_full(struct tmem *m, enum ap_pt_format fmt, unsigned ias,
-			       unsigned oas, uint64_t bitmap, uint64_t host, bool coherent,
-			       uint32_t quirks)
-{
-	struct ap_pt_cfg cfg = {
-		.format = fmt,
-		.ias = ias,
-		.oas = oas,
-		.pgsize_bitmap = bitmap,
-		.host_page_size = host,
-		.coherent_walk = coherent,
-		.quirks = quirks,
-	};
-	struct ap_pt *pt = NULL;
-	int err = ap_pt_alloc(&cfg, &m->mem, &pt);
-
-	EXPECT(err == 0, "ap_pt_alloc(fmt %d ias %u oas %u bitmap %llx) = %d", (int)fmt, ias,
-	       oas, (ull)bitmap, err);
-	assert_non_null(pt);
-	return pt;
-}
-
-static struct ap_pt *mkpt(struct tmem *m, enum ap_pt_format fmt, unsigned ias, unsigned oas,
-			  uint64_t bitmap)
-{
-	return mkpt_full(m, fmt, ias, oas, bitmap, 0, true, 0);
-}
-
-static int try_alloc(struct tmem *m, enum ap_pt_format fmt, unsigned ias, unsigned oas,
-		     uint64_t bitmap, uint64_t host, uint32_t quirks)
-{
-	struct ap_pt_cfg cfg = {
-		.format = fmt,
-		.ias = ias,
-		.oas = oas,
-		.pgsize_bitmap = bitmap,
-		.host_page_size = host,
-		.coherent_walk = true,
-		.quirks = quirks,
-	};
-	struct ap_pt *pt = (struct ap_pt *)(uintptr_t)0x1234; /* must stay untouched */
-	int err = ap_pt_alloc(&cfg, &m->mem, &pt);
-
-	if (err) {
-		assert_ptr_equal(pt, (struct ap_pt *)(uintptr_t)0x1234);
-		tmem_assert_empty(m);
-	} else {
-		ap_pt_free(pt);
-		tmem_assert_empty(m);
-	}
-	return err;
-}
-
-static int map1(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot)
-{
-	uint64_t mapped = 0;
-	int err = ap_pt_map_pages(pt, iova, pa, size, 1, prot, &mapped);
-
-	if (!err)
-		assert_int_equal(mapped, size);
-	else
-		assert_int_equal(mapped, 0);
-	return err;
-}
-
-static void expect_phys(const struct ap_pt *pt, uint64_t iova, uint64_t want)
-{
-	uint64_t pa = 0xdeadbeef;
-
-	EXPECT(ap_pt_iova_to_phys(pt, iova, &pa), "iova %llx: not mapped, want pa %llx",
-	       (ull)iova, (ull)want);
-	EXPECT(pa == want, "iova %llx: pa %llx, want %llx", (ull)iova, (ull)pa, (ull)want);
-}
-
-static void expect_unmapped(const struct ap_pt *pt, uint64_t iova)
-{
-	uint64_t pa = 0;
-
-	EXPECT(!ap_pt_iova_to_phys(pt, iova, &pa), "iova %llx: mapped to %llx, want nothing",
-	       (ull)iova, (ull)pa);
-}
-
-/* Leaves collected by ap_pt_for_each_leaf. */
-struct leafvec {
-	struct ap_pt_leaf *v;
-	size_t n, cap;
-};
-
-static int collect_cb(void *arg, const struct ap_pt_leaf *leaf)
-{
-	struct leafvec *lv = arg;
-
-	if (lv->n == lv->cap) {
-		lv->cap = lv->cap ? 2 * lv->cap : 64;
-		lv->v = realloc(lv->v, lv->cap * sizeof(*lv->v));
-		assert_non_null(lv->v);
-	}
-	lv->v[lv->n++] = *leaf;
-	return 0;
-}
-
-static void collect(const struct ap_pt *pt, uint64_t first, uint64_t last, struct leafvec *lv)
-{
-	lv->n = 0;
-	assert_int_equal(ap_pt_for_each_leaf(pt, first, last, collect_cb, lv), 0);
-}
-
-/* The one leaf mapping iova. */
-static struct ap_pt_leaf leaf_at(const struct ap_pt *pt, uint64_t iova)
-{
-	struct leafvec lv = { 0 };
-	struct ap_pt_leaf leaf;
-
-	collect(pt, iova, iova, &lv);
-	EXPECT(lv.n == 1, "iova %llx: %zu leaves, want 1", (ull)iova, lv.n);
-	leaf = lv.v[0];
-	free(lv.v);
-	return leaf;
-}
-
-static uint64_t root_pa(const struct ap_pt *pt)
-{
-	struct ap_pt_walk_cfg wc;
-
-	ap_pt_get_walk_cfg(pt, &wc);
-	return wc.root;
-}
-
-/* The descriptor's output address (4K/16K granule: bits 47:12). */
-static uint64_t desc_addr(uint64_t d)
-{
-	return d & 0x0000fffffffff000ull;
-}
+#include "lpae_golden.h"
+#include "ptmodel.h"
 
 /* ================================================================ 1. descriptors */
 
@@ -255,143 +113,36 @@ static void test_golden_descriptors(void **state)
 	tmem_destroy(m);
 }
 
-/*
- * Every prot of r,w,c,n,m,p with r or w, stage 1 4K page at 0x40001000.
- * By hand from section 2.5: type 0b11 | AF (0x400) | nG (0x800) = 0xc03;
- * AP[1] 0x40 unless p; AP[2] 0x80 for r without w; AttrIndx 2 (0x8) for m,
- * else 1 (0x4) for c; SH 0x300 with c, else 0x200; n: bits 53,54.
- */
-#define R AP_PROT_READ
-#define W AP_PROT_WRITE
-#define C AP_PROT_CACHE
-#define N AP_PROT_NOEXEC
-#define M AP_PROT_MMIO
-#define P AP_PROT_PRIV
-static const struct {
-	unsigned prot;
-	uint64_t pte;
-} s1_prot_table[] = {
-	{ R, 0x0000000040001ec3ull },
-	{ R | C, 0x0000000040001fc7ull },
-	{ R | M, 0x0000000040001ecbull },
-	{ R | C | M, 0x0000000040001fcbull },
-	{ R | P, 0x0000000040001e83ull },
-	{ R | C | P, 0x0000000040001f87ull },
-	{ R | M | P, 0x0000000040001e8bull },
-	{ R | C | M | P, 0x0000000040001f8bull },
-	{ R | N, 0x0060000040001ec3ull },
-	{ R | C | N, 0x0060000040001fc7ull },
-	{ R | M | N, 0x0060000040001ecbull },
-	{ R | C | M | N, 0x0060000040001fcbull },
-	{ R | P | N, 0x0060000040001e83ull },
-	{ R | C | P | N, 0x0060000040001f87ull },
-	{ R | M | P | N, 0x0060000040001e8bull },
-	{ R | C | M | P | N, 0x0060000040001f8bull },
-
-	{ W, 0x0000000040001e43ull },
-	{ W | C, 0x0000000040001f47ull },
-	{ W | M, 0x0000000040001e4bull },
-	{ W | C | M, 0x0000000040001f4bull },
-	{ W | P, 0x0000000040001e03ull },
-	{ W | C | P, 0x0000000040001f07ull },
-	{ W | M | P, 0x0000000040001e0bull },
-	{ W | C | M | P, 0x0000000040001f0bull },
-	{ W | N, 0x0060000040001e43ull },
-	{ W | C | N, 0x0060000040001f47ull },
-	{ W | M | N, 0x0060000040001e4bull },
-	{ W | C | M | N, 0x0060000040001f4bull },
-	{ W | P | N, 0x0060000040001e03ull },
-	{ W | C | P | N, 0x0060000040001f07ull },
-	{ W | M | P | N, 0x0060000040001e0bull },
-	{ W | C | M | P | N, 0x0060000040001f0bull },
-
-	{ R | W, 0x0000000040001e43ull },
-	{ R | W | C, 0x0000000040001f47ull },
-	{ R | W | M, 0x0000000040001e4bull },
-	{ R | W | C | M, 0x0000000040001f4bull },
-	{ R | W | P, 0x0000000040001e03ull },
-	{ R | W | C | P, 0x0000000040001f07ull },
-	{ R | W | M | P, 0x0000000040001e0bull },
-	{ R | W | C | M | P, 0x0000000040001f0bull },
-	{ R | W | N, 0x0060000040001e43ull },
-	{ R | W | C | N, 0x0060000040001f47ull },
-	{ R | W | M | N, 0x0060000040001e4bull },
-	{ R | W | C | M | N, 0x0060000040001f4bull },
-	{ R | W | P | N, 0x0060000040001e03ull },
-	{ R | W | C | P | N, 0x0060000040001f07ull },
-	{ R | W | M | P | N, 0x0060000040001e0bull },
-	{ R | W | C | M | P | N, 0x0060000040001f0bull },
-};
-
-/*
- * Stage 2, 4K page at 0x40001000, by hand: type 0b11 | AF = 0x403; S2AP
- * read 0x40, write 0x80; MemAttr device 0x04, cache 0x3c, else NC 0x14;
- * SH as stage 1; no nG; PRIV has no encoding.
- */
-static const struct {
-	unsigned prot;
-	uint64_t pte;
-} s2_prot_table[] = {
-	{ R, 0x0000000040001657ull },
-	{ W, 0x0000000040001697ull },
-	{ R | W, 0x00000000400016d7ull },
-	{ R | W | P, 0x00000000400016d7ull },
-	{ R | W | C, 0x00000000400017ffull },
-	{ R | W | M, 0x00000000400016c7ull },
-	{ R | W | C | M, 0x00000000400017c7ull },
-	{ W | C | N, 0x00600000400017bfull },
-	{ R | M | N, 0x0060000040001647ull },
-};
-#undef R
-#undef W
-#undef C
-#undef N
-#undef M
-#undef P
-
-/* What a stage-1 leaf's prot reads back as: AP[2] clear means writable. */
-static unsigned s1_decoded(unsigned prot)
-{
-	unsigned want = AP_PROT_READ;
-
-	if (prot & AP_PROT_WRITE)
-		want |= AP_PROT_WRITE;
-	want |= prot & (AP_PROT_NOEXEC | AP_PROT_PRIV);
-	if (prot & AP_PROT_MMIO)
-		want |= AP_PROT_MMIO;
-	else if (prot & AP_PROT_CACHE)
-		want |= AP_PROT_CACHE;
-	return want;
-}
-
+/* Every prot of r,w,c,n,m,p with r or w, as a 4K page at 0x40001000: the
+ * descriptor is lpae_golden.h's, and a stage-1 prot reads back decoded. */
 static void test_prot_table(void **state)
 {
 	struct tmem *m = tmem_new();
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(s1_prot_table) / sizeof(s1_prot_table[0]); i++) {
+	for (i = 0; i < sizeof(lpae_s1_page) / sizeof(lpae_s1_page[0]); i++) {
 		struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S1, 48, 48, BM_4K);
 		struct ap_pt_leaf l;
-		unsigned prot = s1_prot_table[i].prot;
+		unsigned prot = lpae_s1_page[i].prot;
 
 		assert_int_equal(map1(pt, 0x40001000, 0x40001000, SZ_4K, prot), 0);
 		l = leaf_at(pt, 0x40001000);
-		EXPECT(l.pte == s1_prot_table[i].pte, "S1 prot %#x: pte %016llx, want %016llx",
-		       prot, (ull)l.pte, (ull)s1_prot_table[i].pte);
+		EXPECT(l.pte == lpae_s1_page[i].pte, "S1 prot %#x: pte %016llx, want %016llx",
+		       prot, (ull)l.pte, (ull)lpae_s1_page[i].pte);
 		EXPECT(l.prot == s1_decoded(prot), "S1 prot %#x decodes as %#x", prot, l.prot);
 		expect_phys(pt, 0x40001fff, 0x40001fff);
 		ap_pt_free(pt);
 	}
-	for (i = 0; i < sizeof(s2_prot_table) / sizeof(s2_prot_table[0]); i++) {
+	for (i = 0; i < sizeof(lpae_s2_page) / sizeof(lpae_s2_page[0]); i++) {
 		struct ap_pt *pt = mkpt(m, AP_PT_ARM_LPAE_S2, 48, 48, BM_4K);
 		struct ap_pt_leaf l;
-		unsigned prot = s2_prot_table[i].prot;
+		unsigned prot = lpae_s2_page[i].prot;
 
 		assert_int_equal(map1(pt, 0x40001000, 0x40001000, SZ_4K, prot), 0);
 		l = leaf_at(pt, 0x40001000);
-		EXPECT(l.pte == s2_prot_table[i].pte, "S2 prot %#x: pte %016llx, want %016llx",
-		       prot, (ull)l.pte, (ull)s2_prot_table[i].pte);
+		EXPECT(l.pte == lpae_s2_page[i].pte, "S2 prot %#x: pte %016llx, want %016llx",
+		       prot, (ull)l.pte, (ull)lpae_s2_page[i].pte);
 		expect_phys(pt, 0x40001004, 0x40001004);
 		ap_pt_free(pt);
 	}
@@ -785,33 +536,6 @@ static void test_pgsize(void **state)
 	assert_int_equal(count, ~0ull / SZ_1G);
 }
 
-/* Map [iova, iova+size) -> pa as iommu_map does, looping on map_pages. */
-static int map_range(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t size,
-		     unsigned prot, uint64_t *calls)
-{
-	struct ap_pt_cfg cfg;
-
-	ap_pt_get_cfg(pt, &cfg);
-	while (size) {
-		uint64_t count, mapped = 0;
-		uint64_t pgsize = ap_pt_pgsize(cfg.pgsize_bitmap, iova, pa, size, &count);
-		int err;
-
-		if (!pgsize)
-			return -EINVAL;
-		err = ap_pt_map_pages(pt, iova, pa, pgsize, count, prot, &mapped);
-		if (calls)
-			(*calls)++;
-		if (err)
-			return err;
-		assert_true(mapped > 0 && mapped <= pgsize * count);
-		iova += mapped;
-		pa += mapped;
-		size -= mapped;
-	}
-	return 0;
-}
-
 static void test_mixed(void **state)
 {
 	struct tmem *m = tmem_new();
@@ -1150,33 +874,6 @@ static void test_unmap_semantics(void **state)
 
 /* ================================================================ 6. walks */
 
-static void walk_ok(const struct ap_pt_walk_cfg *wc, struct tmem *m, uint64_t iova,
-		    unsigned access, uint64_t want_pa, int want_level)
-{
-	struct ap_pt_walk_result res;
-	int rc = ap_pt_walk(wc, &m->mem, iova, access, &res);
-
-	EXPECT(rc == 0 && res.fault == AP_FAULT_NONE,
-	       "walk %llx access %#x: rc %d fault %s at level %d", (ull)iova, access, rc,
-	       ap_fault_kind_name(res.fault), res.level);
-	EXPECT(res.pa == want_pa && res.level == want_level,
-	       "walk %llx: pa %llx level %d, want %llx level %d", (ull)iova, (ull)res.pa,
-	       res.level, (ull)want_pa, want_level);
-}
-
-/* want_level < 0: any level. */
-static void walk_fault(const struct ap_pt_walk_cfg *wc, struct tmem *m, uint64_t iova,
-		       unsigned access, enum ap_fault_kind want, int want_level)
-{
-	struct ap_pt_walk_result res;
-	int rc = ap_pt_walk(wc, &m->mem, iova, access, &res);
-
-	EXPECT(rc == -EFAULT && res.fault == want && (want_level < 0 || res.level == want_level),
-	       "walk %llx access %#x: rc %d fault %s level %d, want %s level %d", (ull)iova,
-	       access, rc, ap_fault_kind_name(res.fault), res.level, ap_fault_kind_name(want),
-	       want_level);
-}
-
 static void test_walk_hand_built(void **state)
 {
 	struct tmem *m = tmem_new();
@@ -1338,34 +1035,6 @@ static void test_walk_hand_built(void **state)
 
 /* ================================================================ 7. smaller IAS */
 
-static void agree_below(struct ap_pt *pt, struct tmem *m, const struct ap_pt_walk_cfg *wc,
-			const uint64_t *probes, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		struct ap_pt_walk_result res;
-		uint64_t pa = 0;
-		bool mapped = ap_pt_iova_to_phys(pt, probes[i], &pa);
-		int rc = ap_pt_walk(wc, &m->mem, probes[i], AP_ACCESS_PRIV, &res);
-
-		if (probes[i] >> wc->ias) {
-			EXPECT(rc == -EFAULT && res.fault == AP_FAULT_ADDRESS_SIZE,
-			       "iova %llx beyond ias %u: rc %d fault %s", (ull)probes[i], wc->ias, rc,
-			       ap_fault_kind_name(res.fault));
-			continue;
-		}
-		EXPECT((rc == 0) == mapped, "iova %llx: walk rc %d (%s), iova_to_phys %d",
-		       (ull)probes[i], rc, ap_fault_kind_name(res.fault), mapped);
-		if (mapped)
-			EXPECT(res.pa == pa, "iova %llx: walk pa %llx, iova_to_phys %llx",
-			       (ull)probes[i], (ull)res.pa, (ull)pa);
-		else
-			EXPECT(res.fault == AP_FAULT_TRANSLATION, "iova %llx: fault %s",
-			       (ull)probes[i], ap_fault_kind_name(res.fault));
-	}
-}
-
 static void test_walk_cfg_for_ias(void **state)
 {
 	static const uint64_t probes[] = {
@@ -1505,145 +1174,9 @@ static void test_walk_cfg_for_ias(void **state)
 
 /* ================================================================ 8. differential */
 
-struct mleaf {
-	uint64_t iova, size, pa;
-	unsigned prot;
-};
-
-/* The model: live leaves, sorted by iova, never overlapping. */
-struct model {
-	struct mleaf *v;
-	size_t n, cap;
-	uint64_t by_size[64];
-};
-
-/* Index of the first leaf that ends after addr. */
-static size_t model_first_end_after(const struct model *md, uint64_t addr)
-{
-	size_t lo = 0, hi = md->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (md->v[mid].iova + md->v[mid].size > addr)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
-}
-
-static const struct mleaf *model_find(const struct model *md, uint64_t addr)
-{
-	size_t i = model_first_end_after(md, addr);
-
-	return i < md->n && md->v[i].iova <= addr ? &md->v[i] : NULL;
-}
-
-static bool model_overlaps(const struct model *md, uint64_t lo, uint64_t hi)
-{
-	size_t i = model_first_end_after(md, lo);
-
-	return i < md->n && md->v[i].iova < hi;
-}
-
-static void model_insert(struct model *md, uint64_t iova, uint64_t pa, uint64_t pgsize,
-			 uint64_t n, unsigned prot)
-{
-	size_t at = model_first_end_after(md, iova), k;
-
-	if (md->n + n > md->cap) {
-		while (md->n + n > md->cap)
-			md->cap = md->cap ? 2 * md->cap : 1024;
-		md->v = realloc(md->v, md->cap * sizeof(*md->v));
-		assert_non_null(md->v);
-	}
-	memmove(&md->v[at + n], &md->v[at], (md->n - at) * sizeof(*md->v));
-	for (k = 0; k < n; k++) {
-		md->v[at + k].iova = iova + k * pgsize;
-		md->v[at + k].size = pgsize;
-		md->v[at + k].pa = pa + k * pgsize;
-		md->v[at + k].prot = prot;
-	}
-	md->n += n;
-	md->by_size[__builtin_ctzll(pgsize)] += n;
-}
-
-static void model_remove(struct model *md, size_t from, size_t to)
-{
-	size_t k;
-
-	if (from == to)
-		return;
-	for (k = from; k < to; k++)
-		md->by_size[__builtin_ctzll(md->v[k].size)]--;
-	memmove(&md->v[from], &md->v[to], (md->n - to) * sizeof(*md->v));
-	md->n -= to - from;
-}
-
-static uint64_t model_sizes(const struct model *md)
-{
-	uint64_t bm = 0;
-	unsigned s;
-
-	for (s = 0; s < 64; s++)
-		if (md->by_size[s])
-			bm |= 1ull << s;
-	return bm;
-}
-
-/* xorshift64*: small, fast, the same everywhere. */
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return rnd() % n;
-}
-
+/* ias = oas = 40: the windows of ptmodel.h's rrun_windows() cross 2^39
+ * (L0 / PGD page) and end at 2^40. */
 #define R_IAS 40
-#define R_MID ((1ull << (R_IAS - 1)) - 2 * SZ_1G) /* across 2^39: L0 / PGD page */
-#define R_TOP ((1ull << R_IAS) - 4 * SZ_1G)       /* ends at 2^ias */
-
-/* Addresses crowd a few slots of each level, so that ops collide. */
-static uint64_t pick_slot(void)
-{
-	uint64_t r = rnd_below(24);
-
-	return r < 12 ? r : 488 + r; /* 0..11, 500..511 */
-}
-
-static uint64_t pick_iova(uint64_t pgsize)
-{
-	static const uint64_t windows[] = { 0, R_MID, R_TOP };
-	uint64_t iova = windows[rnd_below(3)] + rnd_below(4) * SZ_1G;
-
-	if (pgsize == SZ_1G)
-		return iova;
-	iova += pick_slot() * SZ_2M;
-	if (pgsize == SZ_2M)
-		return iova;
-	return iova + pick_slot() * SZ_4K;
-}
-
-static uint64_t pick_pgsize(void)
-{
-	uint64_t r = rnd_below(20);
-
-	return r < 11 ? SZ_4K : r < 18 ? SZ_2M : SZ_1G;
-}
-
-static uint64_t pick_count(void)
-{
-	return rnd_below(16) == 0 ? 1 + rnd_below(600) : 1 + rnd_below(4);
-}
 
 static const unsigned rand_prots[] = {
 	AP_PROT_READ | AP_PROT_WRITE,
@@ -1652,15 +1185,6 @@ static const unsigned rand_prots[] = {
 	AP_PROT_READ | AP_PROT_NOEXEC | AP_PROT_PRIV,
 	AP_PROT_READ | AP_PROT_WRITE | AP_PROT_MMIO | AP_PROT_NOEXEC,
 };
-
-/* Leaves a map or unmap of pgsize at iova may touch: to the end of its table. */
-static uint64_t clip_end(uint64_t iova, uint64_t pgsize, uint64_t count)
-{
-	uint64_t table_end = (iova | (pgsize * 512 - 1)) + 1;
-	uint64_t want = iova + pgsize * count;
-
-	return want < table_end ? want : table_end;
-}
 
 static void probe(const struct ap_pt *pt, const struct model *md, uint64_t addr, unsigned op)
 {
@@ -1677,160 +1201,41 @@ static void probe(const struct ap_pt *pt, const struct model *md, uint64_t addr,
 		       (ull)addr, (ull)pa);
 }
 
-static int level_of(uint64_t size)
-{
-	return size == SZ_4K ? 3 : size == SZ_2M ? 2 : 1;
-}
-
-/* What a stage-2 leaf's prot reads back as: S2AP as given, no PRIV. */
-static unsigned s2_decoded(unsigned prot)
-{
-	unsigned want = prot & (AP_PROT_READ | AP_PROT_WRITE | AP_PROT_NOEXEC);
-
-	if (prot & AP_PROT_MMIO)
-		want |= AP_PROT_MMIO;
-	else if (prot & AP_PROT_CACHE)
-		want |= AP_PROT_CACHE;
-	return want;
-}
-
-static void full_compare(const struct ap_pt *pt, const struct model *md, struct tmem *m,
-			 struct leafvec *lv, unsigned op, bool s2)
-{
-	size_t i;
-
-	collect(pt, 0, ~0ull, lv);
-	EXPECT(lv->n == md->n, "op %u: %zu leaves in the table, %zu in the model", op, lv->n,
-	       md->n);
-	for (i = 0; i < lv->n; i++) {
-		const struct ap_pt_leaf *a = &lv->v[i];
-		const struct mleaf *b = &md->v[i];
-
-		EXPECT(a->iova == b->iova && a->size == b->size && a->pa == b->pa &&
-			       a->level == level_of(b->size) &&
-			       a->prot == (s2 ? s2_decoded(b->prot) : s1_decoded(b->prot)),
-		       "op %u: leaf %zu: table iova %llx size %llx pa %llx lvl %d prot %#x; "
-		       "model iova %llx size %llx pa %llx prot %#x",
-		       op, i, (ull)a->iova, (ull)a->size, (ull)a->pa, a->level, a->prot,
-		       (ull)b->iova, (ull)b->size, (ull)b->pa, b->prot);
-	}
-	EXPECT(ap_pt_table_bytes(pt) == m->bytes_out, "op %u: table bytes %llu, provider %llu",
-	       op, (ull)ap_pt_table_bytes(pt), (ull)m->bytes_out);
-}
-
 static void run_random(enum ap_pt_format fmt, unsigned seed, unsigned nops)
 {
-	bool s2 = fmt == AP_PT_ARM_LPAE_S2;
 	struct tmem *m = tmem_new();
 	struct ap_pt *pt = mkpt(m, fmt, R_IAS, 40, BM_4K);
+	struct rrun r = { .fmt = fmt, .ias = R_IAS, .oas = 40, .pa_span = 1ull << 39,
+			  .prots = rand_prots,
+			  .nprots = sizeof(rand_prots) / sizeof(rand_prots[0]) };
 	struct model md = { 0 };
 	struct leafvec lv = { 0 };
-	unsigned op, maps_ok = 0, maps_eexist = 0, unmaps_partial = 0, unmaps_zero = 0;
-	unsigned unmaps_full = 0, probes = 0;
-	uint64_t max_leaves = 0;
+	struct rstats st = { 0 };
+	unsigned op;
 
-	rng_state = 0x9e3779b97f4a7c15ull ^ seed;
+	rrun_windows(&r);
+	rnd_seed(seed);
 	for (op = 0; op < nops; op++) {
-		uint64_t kind = rnd_below(100);
-		uint64_t pgsize = pick_pgsize(), iova = pick_iova(pgsize), count = pick_count();
-		uint64_t end;
+		uint64_t iova, end;
 		unsigned k;
 
-		/* Half the unmaps start where a live leaf starts, or at its table. */
-		if (kind >= 60 && kind < 80 && md.n)
-			iova = md.v[rnd_below(md.n)].iova & ~(pgsize - 1);
-		end = clip_end(iova, pgsize, count);
-
-		if (kind < 45) {
-			/* map */
-			uint64_t pa = rnd_below((1ull << 39) / pgsize) * pgsize;
-			unsigned prot = rand_prots[rnd_below(sizeof(rand_prots) / sizeof(rand_prots[0]))];
-			uint64_t mapped = 0x42, n = (end - iova) / pgsize;
-			bool clash = model_overlaps(&md, iova, end);
-			int err = ap_pt_map_pages(pt, iova, pa, pgsize, count, prot, &mapped);
-
-			if (clash) {
-				EXPECT(err == -EEXIST && mapped == 0x42,
-				       "op %u: map %llx+%llux%llx over a live leaf: %d, mapped %llx", op,
-				       (ull)iova, (ull)count, (ull)pgsize, err, (ull)(mapped - 0x42));
-				maps_eexist++;
-			} else {
-				EXPECT(err == 0 && mapped == 0x42 + n * pgsize,
-				       "op %u: map %llx+%llux%llx: %d, mapped %llx, want %llx", op,
-				       (ull)iova, (ull)count, (ull)pgsize, err, (ull)(mapped - 0x42),
-				       (ull)(n * pgsize));
-				model_insert(&md, iova, pa, pgsize, n, prot);
-				maps_ok++;
-			}
-		} else if (kind < 80) {
-			/*
-			 * unmap: leaves in order from iova, up to a hole or a leaf the
-			 * range cuts.  A leaf larger than pgsize is never taken, even
-			 * when pgcount pages would cover it: that is Linux's "partial
-			 * unmap of a large IOPTE" refusal (reference section 2.7).
-			 */
-			size_t i = model_first_end_after(&md, iova), from = i;
-			uint64_t cur = iova, got;
-
-			while (cur < end && i < md.n && md.v[i].iova == cur &&
-			       md.v[i].iova + md.v[i].size <= end && md.v[i].size <= pgsize) {
-				cur += md.v[i].size;
-				i++;
-			}
-			got = ap_pt_unmap_pages(pt, iova, pgsize, count);
-			EXPECT(got == cur - iova, "op %u: unmap %llx+%llux%llx: %llx, model %llx", op,
-			       (ull)iova, (ull)count, (ull)pgsize, (ull)got, (ull)(cur - iova));
-			model_remove(&md, from, i);
-			if (got == 0)
-				unmaps_zero++;
-			else if (got < end - iova)
-				unmaps_partial++;
-			else
-				unmaps_full++;
-		}
+		random_map_unmap(&r, pt, &md, &st, op, &iova, &end);
 		/* probes: around the op, and anywhere in the windows */
 		probe(pt, &md, iova, op);
 		probe(pt, &md, end - 1, op);
 		probe(pt, &md, end, op);
 		probe(pt, &md, iova + rnd_below(end - iova), op);
 		for (k = 0; k < 4; k++)
-			probe(pt, &md, pick_iova(SZ_4K) + rnd_below(SZ_4K), op);
+			probe(pt, &md, pick_iova(&r, SZ_4K) + rnd_below(SZ_4K), op);
 		probe(pt, &md, rnd() & ((1ull << R_IAS) - 1), op);
-		probes += 9;
-
-		EXPECT(ap_pt_leaf_count(pt) == md.n, "op %u: leaf count %llu, model %zu", op,
-		       (ull)ap_pt_leaf_count(pt), md.n);
-		EXPECT(ap_pt_sizes_in_use(pt) == model_sizes(&md), "op %u: sizes %llx, model %llx",
-		       op, (ull)ap_pt_sizes_in_use(pt), (ull)model_sizes(&md));
-		if (md.n > max_leaves)
-			max_leaves = md.n;
+		st.probes += 9;
+		check_counts(pt, &md, &st, op);
 		if (op % 1000 == 999)
-			full_compare(pt, &md, m, &lv, op, s2);
+			full_compare(&r, pt, &md, m, &lv, op);
 	}
-	full_compare(pt, &md, m, &lv, nops, s2);
-	printf("%s: %u ops, %u probes: maps ok %u, eexist %u; unmaps whole %u, partial %u, "
-	       "zero %u; max %llu leaves, peak %llu KiB of tables\n",
-	       ap_pt_format_name(fmt), nops, probes, maps_ok, maps_eexist, unmaps_full,
-	       unmaps_partial, unmaps_zero, (ull)max_leaves, (ull)(m->peak_bytes >> 10));
-	/* Each path was really exercised. */
-	assert_true(maps_ok > nops / 20 && maps_eexist > nops / 20);
-	assert_true(unmaps_full > nops / 20 && unmaps_partial > nops / 100 &&
-		    unmaps_zero > nops / 20);
-
-	/* Tear down leaf by leaf, then nothing is left. */
-	while (md.n) {
-		struct mleaf l = md.v[0];
-
-		EXPECT(ap_pt_unmap_pages(pt, l.iova, l.size, 1) == l.size, "final unmap of %llx",
-		       (ull)l.iova);
-		model_remove(&md, 0, 1);
-	}
-	assert_int_equal(ap_pt_leaf_count(pt), 0);
-	assert_int_equal(ap_pt_sizes_in_use(pt), 0);
-	collect(pt, 0, ~0ull, &lv);
-	assert_int_equal(lv.n, 0);
-	ap_pt_free(pt);
-	tmem_assert_empty(m);
+	full_compare(&r, pt, &md, m, &lv, nops);
+	rstats_report(ap_pt_format_name(fmt), nops, &st, m);
+	teardown(pt, &md, m, &lv);
 	free(md.v);
 	free(lv.v);
 	tmem_destroy(m);
@@ -1958,8 +1363,7 @@ static void test_map_refuses_what_it_cannot_follow(void **state)
 
 static void test_random_differential(void **state)
 {
-	const char *env = getenv("APERTURE_PT_SEED");
-	unsigned seed = env ? (unsigned)strtoul(env, NULL, 0) : 20240611u;
+	unsigned seed = seed_from_env("APERTURE_PT_SEED", 20240611u);
 
 	(void)state;
 	printf("seed=%u (set APERTURE_PT_SEED to change)\n", seed);

@@ -18,202 +18,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <aperture/pgtable.h>
+#include "ptmodel.h"
 
 #define VTD AP_PT_INTEL_VTD_SL
 
-#define SZ_1M 0x100000ull
 #define SZ_512G (1ull << 39)
 
 #define BM_ALL (SZ_4K | SZ_2M | SZ_1G)
 
-#define RW (AP_PROT_READ | AP_PROT_WRITE)
 #define EXTRA (AP_PROT_CACHE | AP_PROT_NOEXEC | AP_PROT_MMIO | AP_PROT_PRIV)
-
-#include "tmem.h"
-
-/* ================================================================ helpers */
-
-static struct ap_pt *mkpt_full(struct tmem *m, unsigned ias, unsigned oas, uint64_t bitmap,
-			       uint32_t quirks)
-{
-	struct ap_pt_cfg cfg = {
-		.format = VTD,
-		.ias = ias,
-		.oas = oas,
-		.pgsize_bitmap = bitmap,
-		.host_page_size = 0,
-		.coherent_walk = true,
-		.quirks = quirks,
-	};
-	struct ap_pt *pt = NULL;
-	int err = ap_pt_alloc(&cfg, &m->mem, &pt);
-
-	EXPECT(err == 0, "ap_pt_alloc(vtd ias %u oas %u bitmap %llx quirks %#x) = %d", ias, oas,
-	       (ull)bitmap, quirks, err);
-	assert_non_null(pt);
-	return pt;
-}
-
-static struct ap_pt *mkpt(struct tmem *m, unsigned ias, unsigned oas)
-{
-	return mkpt_full(m, ias, oas, BM_ALL, 0);
-}
-
-static int try_alloc(struct tmem *m, unsigned ias, unsigned oas, uint64_t bitmap,
-		     uint64_t host, uint32_t quirks)
-{
-	struct ap_pt_cfg cfg = {
-		.format = VTD,
-		.ias = ias,
-		.oas = oas,
-		.pgsize_bitmap = bitmap,
-		.host_page_size = host,
-		.coherent_walk = true,
-		.quirks = quirks,
-	};
-	struct ap_pt *pt = (struct ap_pt *)(uintptr_t)0x1234; /* must stay untouched */
-	int err = ap_pt_alloc(&cfg, &m->mem, &pt);
-
-	if (err)
-		assert_ptr_equal(pt, (struct ap_pt *)(uintptr_t)0x1234);
-	else
-		ap_pt_free(pt);
-	tmem_assert_empty(m);
-	return err;
-}
-
-static int map1(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot)
-{
-	uint64_t mapped = 0;
-	int err = ap_pt_map_pages(pt, iova, pa, size, 1, prot, &mapped);
-
-	if (!err)
-		assert_int_equal(mapped, size);
-	else
-		assert_int_equal(mapped, 0);
-	return err;
-}
-
-static void expect_phys(const struct ap_pt *pt, uint64_t iova, uint64_t want)
-{
-	uint64_t pa = 0xdeadbeef;
-
-	EXPECT(ap_pt_iova_to_phys(pt, iova, &pa), "iova %llx: not mapped, want pa %llx",
-	       (ull)iova, (ull)want);
-	EXPECT(pa == want, "iova %llx: pa %llx, want %llx", (ull)iova, (ull)pa, (ull)want);
-}
-
-static void expect_unmapped(const struct ap_pt *pt, uint64_t iova)
-{
-	uint64_t pa = 0;
-
-	EXPECT(!ap_pt_iova_to_phys(pt, iova, &pa), "iova %llx: mapped to %llx, want nothing",
-	       (ull)iova, (ull)pa);
-}
-
-/* Leaves collected by ap_pt_for_each_leaf. */
-struct leafvec {
-	struct ap_pt_leaf *v;
-	size_t n, cap;
-};
-
-static int collect_cb(void *arg, const struct ap_pt_leaf *leaf)
-{
-	struct leafvec *lv = arg;
-
-	if (lv->n == lv->cap) {
-		lv->cap = lv->cap ? 2 * lv->cap : 64;
-		lv->v = realloc(lv->v, lv->cap * sizeof(*lv->v));
-		assert_non_null(lv->v);
-	}
-	lv->v[lv->n++] = *leaf;
-	return 0;
-}
-
-static void collect(const struct ap_pt *pt, uint64_t first, uint64_t last, struct leafvec *lv)
-{
-	lv->n = 0;
-	assert_int_equal(ap_pt_for_each_leaf(pt, first, last, collect_cb, lv), 0);
-}
-
-/* The one leaf mapping iova. */
-static struct ap_pt_leaf leaf_at(const struct ap_pt *pt, uint64_t iova)
-{
-	struct leafvec lv = { 0 };
-	struct ap_pt_leaf leaf;
-
-	collect(pt, iova, iova, &lv);
-	EXPECT(lv.n == 1, "iova %llx: %zu leaves, want 1", (ull)iova, lv.n);
-	leaf = lv.v[0];
-	free(lv.v);
-	return leaf;
-}
-
-static uint64_t root_pa(const struct ap_pt *pt)
-{
-	struct ap_pt_walk_cfg wc;
-
-	ap_pt_get_walk_cfg(pt, &wc);
-	return wc.root;
-}
-
-/* Map [iova, iova+size) -> pa as iommu_map does, looping on map_pages. */
-static int map_range(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t size,
-		     unsigned prot)
-{
-	struct ap_pt_cfg cfg;
-
-	ap_pt_get_cfg(pt, &cfg);
-	while (size) {
-		uint64_t count, mapped = 0;
-		uint64_t pgsize = ap_pt_pgsize(cfg.pgsize_bitmap, iova, pa, size, &count);
-		int err;
-
-		if (!pgsize)
-			return -EINVAL;
-		err = ap_pt_map_pages(pt, iova, pa, pgsize, count, prot, &mapped);
-		if (err)
-			return err;
-		assert_true(mapped > 0 && mapped <= pgsize * count);
-		iova += mapped;
-		pa += mapped;
-		size -= mapped;
-	}
-	return 0;
-}
-
-static void walk_ok(const struct ap_pt_walk_cfg *wc, struct tmem *m, uint64_t iova,
-		    unsigned access, uint64_t want_pa, int want_level)
-{
-	struct ap_pt_walk_result res;
-	int rc = ap_pt_walk(wc, &m->mem, iova, access, &res);
-
-	EXPECT(rc == 0 && res.fault == AP_FAULT_NONE,
-	       "walk %llx access %#x: rc %d fault %s at level %d", (ull)iova, access, rc,
-	       ap_fault_kind_name(res.fault), res.level);
-	EXPECT(res.pa == want_pa && res.level == want_level,
-	       "walk %llx: pa %llx level %d, want %llx level %d", (ull)iova, (ull)res.pa,
-	       res.level, (ull)want_pa, want_level);
-}
-
-/* want_level < 0: any level. */
-static void walk_fault(const struct ap_pt_walk_cfg *wc, struct tmem *m, uint64_t iova,
-		       unsigned access, enum ap_fault_kind want, int want_level)
-{
-	struct ap_pt_walk_result res;
-	int rc = ap_pt_walk(wc, &m->mem, iova, access, &res);
-
-	EXPECT(rc == -EFAULT && res.fault == want && (want_level < 0 || res.level == want_level),
-	       "walk %llx access %#x: rc %d fault %s level %d, want %s level %d", (ull)iova,
-	       access, rc, ap_fault_kind_name(res.fault), res.level, ap_fault_kind_name(want),
-	       want_level);
-}
 
 /* ================================================================ 1. descriptors */
 
@@ -271,7 +84,7 @@ static void test_golden_leaves(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(golden) / sizeof(golden[0]); i++) {
-		struct ap_pt *pt = mkpt_full(m, 48, 52, BM_ALL,
+		struct ap_pt *pt = mkpt_full(m, VTD, 48, 52, BM_ALL, 0, true,
 					     golden[i].snoop ? AP_PT_QUIRK_VTD_SNOOP : 0);
 		unsigned want_prot = golden[i].prot & RW;
 		struct ap_pt_leaf l;
@@ -311,7 +124,7 @@ static void test_golden_tables(void **state)
 
 	(void)state;
 	/* 3 levels: 0x40201000 is PDPE 1, PDE 1, PTE 1. */
-	pt = mkpt(m, 39, 48);
+	pt = mkpt(m, VTD, 39, 48, BM_ALL);
 	assert_int_equal(root_pa(pt), 0x40000000ull);
 	assert_int_equal(map1(pt, 0x40201000, 0x12345000, SZ_4K, RW), 0);
 	assert_int_equal(rd_desc(m, 0x40000000, 1), 0x0000000040001003ull);
@@ -374,7 +187,7 @@ static void test_geometry(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
-		struct ap_pt *pt = mkpt(m, g[i].ias, 48);
+		struct ap_pt *pt = mkpt(m, VTD, g[i].ias, 48, BM_ALL);
 		struct ap_pt_walk_cfg wc;
 
 		ap_pt_get_walk_cfg(pt, &wc);
@@ -401,18 +214,18 @@ static void test_geometry(void **state)
 	}
 
 	/* Widths VT-d cannot take: 30 (2-level AGAW) and above 57. */
-	assert_int_equal(try_alloc(m, 30, 48, BM_ALL, 0, 0), -EINVAL);
-	assert_int_equal(try_alloc(m, 58, 48, BM_ALL, 0, 0), -EINVAL);
-	assert_int_equal(try_alloc(m, 0, 48, BM_ALL, 0, 0), -EINVAL);
-	assert_int_equal(try_alloc(m, 64, 48, BM_ALL, 0, 0), -EINVAL);
-	assert_int_equal(try_alloc(m, 31, 48, BM_ALL, 0, 0), 0);
-	assert_int_equal(try_alloc(m, 57, 48, BM_ALL, 0, 0), 0);
+	assert_int_equal(try_alloc(m, VTD, 30, 48, BM_ALL, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 58, 48, BM_ALL, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 0, 48, BM_ALL, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 64, 48, BM_ALL, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 31, 48, BM_ALL, 0, 0), 0);
+	assert_int_equal(try_alloc(m, VTD, 57, 48, BM_ALL, 0, 0), 0);
 	/* OAS: 32..52. */
-	assert_int_equal(try_alloc(m, 48, 31, BM_ALL, 0, 0), -EINVAL);
-	assert_int_equal(try_alloc(m, 48, 53, BM_ALL, 0, 0), -EINVAL);
-	assert_int_equal(try_alloc(m, 48, 32, BM_ALL, 0, 0), 0);
-	assert_int_equal(try_alloc(m, 48, 39, BM_ALL, 0, 0), 0);
-	assert_int_equal(try_alloc(m, 48, 52, BM_ALL, 0, 0), 0);
+	assert_int_equal(try_alloc(m, VTD, 48, 31, BM_ALL, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 48, 53, BM_ALL, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 48, 32, BM_ALL, 0, 0), 0);
+	assert_int_equal(try_alloc(m, VTD, 48, 39, BM_ALL, 0, 0), 0);
+	assert_int_equal(try_alloc(m, VTD, 48, 52, BM_ALL, 0, 0), 0);
 
 	/* Walker configurations on their own. */
 	{
@@ -441,7 +254,7 @@ static void test_geometry(void **state)
 
 static uint64_t restricted(struct tmem *m, uint64_t bitmap)
 {
-	struct ap_pt *pt = mkpt_full(m, 48, 48, bitmap, 0);
+	struct ap_pt *pt = mkpt_full(m, VTD, 48, 48, bitmap, 0, true, 0);
 	struct ap_pt_cfg cfg;
 
 	ap_pt_get_cfg(pt, &cfg);
@@ -462,19 +275,19 @@ static void test_alloc_rules(void **state)
 	assert_int_equal(restricted(m, SZ_4K | SZ_2M), SZ_4K | SZ_2M);
 	assert_int_equal(restricted(m, SZ_4K | SZ_1G), SZ_4K | SZ_1G);
 	assert_int_equal(restricted(m, SZ_4K | SZ_64K | SZ_2M | (1ull << 39)), SZ_4K | SZ_2M);
-	assert_int_equal(try_alloc(m, 48, 48, SZ_2M | SZ_1G, 0, 0), -EINVAL);
-	assert_int_equal(try_alloc(m, 48, 48, SZ_64K | SZ_2M, 0, 0), -EINVAL);
-	assert_int_equal(try_alloc(m, 48, 48, 0, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, SZ_2M | SZ_1G, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, SZ_64K | SZ_2M, 0, 0), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, 0, 0, 0), -EINVAL);
 	/* host_page_size does not matter: VT-d pages are always 4K. */
-	assert_int_equal(try_alloc(m, 48, 48, BM_ALL, SZ_64K, 0), 0);
-	assert_int_equal(try_alloc(m, 48, 48, BM_ALL, 0x3000, 0), 0);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, BM_ALL, SZ_64K, 0), 0);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, BM_ALL, 0x3000, 0), 0);
 	/* Quirks: only snooping. */
-	assert_int_equal(try_alloc(m, 48, 48, BM_ALL, 0, AP_PT_QUIRK_VTD_SNOOP), 0);
-	assert_int_equal(try_alloc(m, 48, 48, BM_ALL, 0, AP_PT_QUIRK_ARM_NS), -EINVAL);
-	assert_int_equal(try_alloc(m, 48, 48, BM_ALL, 0, 1u << 9), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, BM_ALL, 0, AP_PT_QUIRK_VTD_SNOOP), 0);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, BM_ALL, 0, AP_PT_QUIRK_ARM_NS), -EINVAL);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, BM_ALL, 0, 1u << 9), -EINVAL);
 
 	/* A 4K-only table refuses the superpage sizes. */
-	pt = mkpt_full(m, 48, 48, SZ_4K, 0);
+	pt = mkpt_full(m, VTD, 48, 48, SZ_4K, 0, true, 0);
 	assert_int_equal(map1(pt, 0, 0, SZ_2M, RW), -EINVAL);
 	assert_int_equal(map1(pt, 0, 0, SZ_1G, RW), -EINVAL);
 	assert_int_equal(map1(pt, 0, 0, SZ_4K, RW), 0);
@@ -485,10 +298,10 @@ static void test_alloc_rules(void **state)
 
 	/* Out of memory: for the handle, and for the root table. */
 	m->fail_handle = true;
-	assert_int_equal(try_alloc(m, 48, 48, BM_ALL, 0, 0), -ENOMEM);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, BM_ALL, 0, 0), -ENOMEM);
 	m->fail_handle = false;
 	m->fail_in = 1;
-	assert_int_equal(try_alloc(m, 48, 48, BM_ALL, 0, 0), -ENOMEM);
+	assert_int_equal(try_alloc(m, VTD, 48, 48, BM_ALL, 0, 0), -ENOMEM);
 	m->fail_in = 0;
 	assert_true(m->handle_allocs > 0);
 
@@ -508,7 +321,7 @@ static void test_alloc_rules(void **state)
  */
 static void selftest_one(struct tmem *m, unsigned ias, unsigned oas)
 {
-	struct ap_pt *pt = mkpt(m, ias, oas);
+	struct ap_pt *pt = mkpt(m, VTD, ias, oas, BM_ALL);
 	uint64_t iova, size, mapped, pa, last_pa;
 	unsigned j;
 
@@ -597,7 +410,7 @@ static void test_linux_selftest(void **state)
 static void table_to_oa(struct tmem *m, unsigned ias, uint64_t small, uint64_t large,
 			uint64_t iova)
 {
-	struct ap_pt *pt = mkpt(m, ias, 48);
+	struct ap_pt *pt = mkpt(m, VTD, ias, 48, BM_ALL);
 	uint64_t n = large / small, mapped = 0, bytes, k;
 	struct ap_pt_leaf l;
 
@@ -656,11 +469,11 @@ static void test_mixed(void **state)
 
 	(void)state;
 	for (w = 0; w < 3; w++) {
-		struct ap_pt *pt = mkpt(m, widths[w], 48);
+		struct ap_pt *pt = mkpt(m, VTD, widths[w], 48, BM_ALL);
 		uint64_t iova = start;
 		size_t i;
 
-		assert_int_equal(map_range(pt, start, start, end - start, RW), 0);
+		assert_int_equal(map_range(pt, start, start, end - start, RW, NULL), 0);
 		assert_int_equal(ap_pt_leaf_count(pt), 20);
 		assert_int_equal(ap_pt_sizes_in_use(pt), SZ_2M | SZ_1G);
 		collect(pt, 0, ~0ull, &lv);
@@ -710,7 +523,7 @@ static void test_mixed(void **state)
 static void test_map_semantics(void **state)
 {
 	struct tmem *m = tmem_new();
-	struct ap_pt *pt = mkpt(m, 48, 48);
+	struct ap_pt *pt = mkpt(m, VTD, 48, 48, BM_ALL);
 	uint64_t bytes, mapped, pa, leaves;
 
 	(void)state;
@@ -810,7 +623,7 @@ static void test_map_semantics(void **state)
 
 	/* OAS 39 refuses PA bit 39; a 35-bit width refuses 32G and clips runs of
 	 * 1G pages at 2^35 (its root uses 32 of its 512 entries). */
-	pt = mkpt(m, 35, 39);
+	pt = mkpt(m, VTD, 35, 39, BM_ALL);
 	assert_int_equal(map1(pt, 0, 1ull << 39, SZ_4K, RW), -ERANGE);
 	assert_int_equal(map1(pt, 0, (1ull << 39) - SZ_4K, SZ_4K, RW), 0);
 	assert_int_equal(map1(pt, 1ull << 35, 0, SZ_4K, RW), -ERANGE);
@@ -834,7 +647,7 @@ static void test_map_semantics(void **state)
 static void test_unmap_semantics(void **state)
 {
 	struct tmem *m = tmem_new();
-	struct ap_pt *pt = mkpt(m, 39, 48);
+	struct ap_pt *pt = mkpt(m, VTD, 39, 48, BM_ALL);
 	uint64_t bytes, mapped;
 
 	(void)state;
@@ -876,7 +689,7 @@ static void test_unmap_semantics(void **state)
 
 	/* A 1G unmap over 2M and 4K leaves covering it all: PD and PT go. */
 	bytes = ap_pt_table_bytes(pt);
-	assert_int_equal(map_range(pt, SZ_2G, SZ_2G, SZ_1G - SZ_2M, RW), 0);
+	assert_int_equal(map_range(pt, SZ_2G, SZ_2G, SZ_1G - SZ_2M, RW, NULL), 0);
 	mapped = 0;
 	assert_int_equal(ap_pt_map_pages(pt, 3 * SZ_1G - SZ_2M, 0, SZ_4K, 512, RW, &mapped), 0);
 	assert_int_equal(ap_pt_leaf_count(pt), 511 + 512);
@@ -1089,34 +902,6 @@ static void test_walk_hand_built(void **state)
 
 /* ================================================================ 7. smaller widths */
 
-static void agree_below(struct ap_pt *pt, struct tmem *m, const struct ap_pt_walk_cfg *wc,
-			const uint64_t *probes, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		struct ap_pt_walk_result res;
-		uint64_t pa = 0;
-		bool mapped = ap_pt_iova_to_phys(pt, probes[i], &pa);
-		int rc = ap_pt_walk(wc, &m->mem, probes[i], AP_ACCESS_PRIV, &res);
-
-		if (probes[i] >> wc->ias) {
-			EXPECT(rc == -EFAULT && res.fault == AP_FAULT_ADDRESS_SIZE,
-			       "iova %llx beyond ias %u: rc %d fault %s", (ull)probes[i], wc->ias, rc,
-			       ap_fault_kind_name(res.fault));
-			continue;
-		}
-		EXPECT((rc == 0) == mapped, "iova %llx: walk rc %d (%s), iova_to_phys %d",
-		       (ull)probes[i], rc, ap_fault_kind_name(res.fault), mapped);
-		if (mapped)
-			EXPECT(res.pa == pa, "iova %llx: walk pa %llx, iova_to_phys %llx",
-			       (ull)probes[i], (ull)res.pa, (ull)pa);
-		else
-			EXPECT(res.fault == AP_FAULT_TRANSLATION, "iova %llx: fault %s",
-			       (ull)probes[i], ap_fault_kind_name(res.fault));
-	}
-}
-
 static void test_walk_cfg_for_ias(void **state)
 {
 	static const uint64_t probes[] = {
@@ -1127,7 +912,7 @@ static void test_walk_cfg_for_ias(void **state)
 	};
 	const size_t np = sizeof(probes) / sizeof(probes[0]);
 	struct tmem *m = tmem_new();
-	struct ap_pt *pt = mkpt(m, 57, 48);
+	struct ap_pt *pt = mkpt(m, VTD, 57, 48, BM_ALL);
 	struct ap_pt_walk_cfg own, w48, w39, again;
 	uint64_t bytes;
 
@@ -1172,7 +957,7 @@ static void test_walk_cfg_for_ias(void **state)
 	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 30, &again), -EINVAL);
 
 	/* The map code uses those tables: mappings show through every walker. */
-	assert_int_equal(map_range(pt, 0x1000, 0x80001000, 0x5000, RW), 0);
+	assert_int_equal(map_range(pt, 0x1000, 0x80001000, 0x5000, RW, NULL), 0);
 	assert_int_equal(map1(pt, SZ_1G, 0x100000000ull, SZ_1G, AP_PROT_READ), 0);
 	assert_int_equal(map1(pt, 0x80200000, 0x7fe00000, SZ_2M, RW), 0);
 	assert_int_equal(map1(pt, 5 * SZ_1G, 0x3000, SZ_4K, AP_PROT_WRITE), 0);
@@ -1193,7 +978,7 @@ static void test_walk_cfg_for_ias(void **state)
 	tmem_assert_empty(m);
 
 	/* Two missing tables, all or nothing. */
-	pt = mkpt(m, 57, 48);
+	pt = mkpt(m, VTD, 57, 48, BM_ALL);
 	bytes = ap_pt_table_bytes(pt);
 	m->fail_in = 2;
 	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 39, &w39), -ENOMEM);
@@ -1211,7 +996,7 @@ static void test_walk_cfg_for_ias(void **state)
 	tmem_assert_empty(m);
 
 	/* Part of the path present: only the missing tail is allocated. */
-	pt = mkpt(m, 57, 48);
+	pt = mkpt(m, VTD, 57, 48, BM_ALL);
 	assert_int_equal(map1(pt, SZ_512G + 0x1000, 0x1000, SZ_4K, RW), 0);
 	bytes = ap_pt_table_bytes(pt);
 	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 39, &w39), 0);
@@ -1221,7 +1006,7 @@ static void test_walk_cfg_for_ias(void **state)
 	tmem_assert_empty(m);
 
 	/* Something not a table on the path (written by hand): -EINVAL. */
-	pt = mkpt(m, 48, 48);
+	pt = mkpt(m, VTD, 48, 48, BM_ALL);
 	bytes = ap_pt_table_bytes(pt);
 	wr_desc(m, root_pa(pt), 0, 0x0000000000000083ull);
 	assert_int_equal(ap_pt_walk_cfg_for_ias(pt, 39, &w39), -EINVAL);
@@ -1237,7 +1022,7 @@ static void test_walk_cfg_for_ias(void **state)
 static void test_map_transaction(void **state)
 {
 	struct tmem *m = tmem_new();
-	struct ap_pt *pt = mkpt(m, 48, 48);
+	struct ap_pt *pt = mkpt(m, VTD, 48, 48, BM_ALL);
 	uint64_t root_only = ap_pt_table_bytes(pt), kept, i;
 	const uint64_t base = SZ_512G - SZ_2M, len = 3 * SZ_2M / 2;
 	int err;
@@ -1297,165 +1082,6 @@ static void test_map_transaction(void **state)
 
 /* ================================================================ 8. differential */
 
-struct mleaf {
-	uint64_t iova, size, pa;
-	unsigned prot;
-};
-
-/* The model: live leaves, sorted by iova, never overlapping. */
-struct model {
-	struct mleaf *v;
-	size_t n, cap;
-	uint64_t by_size[64];
-};
-
-/* Index of the first leaf that ends after addr. */
-static size_t model_first_end_after(const struct model *md, uint64_t addr)
-{
-	size_t lo = 0, hi = md->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (md->v[mid].iova + md->v[mid].size > addr)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
-}
-
-static const struct mleaf *model_find(const struct model *md, uint64_t addr)
-{
-	size_t i = model_first_end_after(md, addr);
-
-	return i < md->n && md->v[i].iova <= addr ? &md->v[i] : NULL;
-}
-
-static bool model_overlaps(const struct model *md, uint64_t lo, uint64_t hi)
-{
-	size_t i = model_first_end_after(md, lo);
-
-	return i < md->n && md->v[i].iova < hi;
-}
-
-static void model_insert(struct model *md, uint64_t iova, uint64_t pa, uint64_t pgsize,
-			 uint64_t n, unsigned prot)
-{
-	size_t at = model_first_end_after(md, iova), k;
-
-	if (md->n + n > md->cap) {
-		while (md->n + n > md->cap)
-			md->cap = md->cap ? 2 * md->cap : 1024;
-		md->v = realloc(md->v, md->cap * sizeof(*md->v));
-		assert_non_null(md->v);
-	}
-	memmove(&md->v[at + n], &md->v[at], (md->n - at) * sizeof(*md->v));
-	for (k = 0; k < n; k++) {
-		md->v[at + k].iova = iova + k * pgsize;
-		md->v[at + k].size = pgsize;
-		md->v[at + k].pa = pa + k * pgsize;
-		md->v[at + k].prot = prot;
-	}
-	md->n += n;
-	md->by_size[__builtin_ctzll(pgsize)] += n;
-}
-
-static void model_remove(struct model *md, size_t from, size_t to)
-{
-	size_t k;
-
-	if (from == to)
-		return;
-	for (k = from; k < to; k++)
-		md->by_size[__builtin_ctzll(md->v[k].size)]--;
-	memmove(&md->v[from], &md->v[to], (md->n - to) * sizeof(*md->v));
-	md->n -= to - from;
-}
-
-static uint64_t model_sizes(const struct model *md)
-{
-	uint64_t bm = 0;
-	unsigned s;
-
-	for (s = 0; s < 64; s++)
-		if (md->by_size[s])
-			bm |= 1ull << s;
-	return bm;
-}
-
-/* xorshift64*: small, fast, the same everywhere. */
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return rnd() % n;
-}
-
-/* One randomized run: a width, and three 4 GiB windows where ops crowd. */
-struct rrun {
-	unsigned ias, oas;
-	bool snoop;
-	uint64_t windows[3];
-};
-
-static void rrun_init(struct rrun *r, unsigned ias, unsigned oas, bool snoop)
-{
-	r->ias = ias;
-	r->oas = oas;
-	r->snoop = snoop;
-	r->windows[0] = 0;
-	/* Across the boundary between root entries 0 and 1 (a separate
-	 * subtree), or across the middle for a 3-level table. */
-	if (ias > 48)
-		r->windows[1] = (1ull << 48) - 2 * SZ_1G;
-	else if (ias > 39)
-		r->windows[1] = SZ_512G - 2 * SZ_1G;
-	else
-		r->windows[1] = (1ull << (ias - 1)) - 2 * SZ_1G;
-	r->windows[2] = (1ull << ias) - 4 * SZ_1G; /* ends at 2^ias */
-}
-
-/* Addresses crowd a few slots of each level, so that ops collide. */
-static uint64_t pick_slot(void)
-{
-	uint64_t r = rnd_below(24);
-
-	return r < 12 ? r : 488 + r; /* 0..11, 500..511 */
-}
-
-static uint64_t pick_iova(const struct rrun *r, uint64_t pgsize)
-{
-	uint64_t iova = r->windows[rnd_below(3)] + rnd_below(4) * SZ_1G;
-
-	if (pgsize == SZ_1G)
-		return iova;
-	iova += pick_slot() * SZ_2M;
-	if (pgsize == SZ_2M)
-		return iova;
-	return iova + pick_slot() * SZ_4K;
-}
-
-static uint64_t pick_pgsize(void)
-{
-	uint64_t r = rnd_below(20);
-
-	return r < 11 ? SZ_4K : r < 18 ? SZ_2M : SZ_1G;
-}
-
-static uint64_t pick_count(void)
-{
-	return rnd_below(16) == 0 ? 1 + rnd_below(600) : 1 + rnd_below(4);
-}
-
 static const unsigned rand_prots[] = {
 	AP_PROT_READ | AP_PROT_WRITE,
 	AP_PROT_READ,
@@ -1470,27 +1096,13 @@ static const unsigned rand_access[] = {
 	AP_ACCESS_READ | AP_ACCESS_EXEC | AP_ACCESS_PRIV, AP_ACCESS_WRITE | AP_ACCESS_PRIV,
 };
 
-/* Leaves a map or unmap of pgsize at iova may touch: to the end of its
- * table, and never past 2^ias (a narrow root uses only part of its page). */
-static uint64_t clip_end(const struct rrun *r, uint64_t iova, uint64_t pgsize, uint64_t count)
+/* A randomized run over a VT-d table of this width. */
+static void vtd_rrun(struct rrun *r, unsigned ias, unsigned oas, bool snoop)
 {
-	uint64_t table_end = (iova | (pgsize * 512 - 1)) + 1;
-	uint64_t want = iova + pgsize * count;
-
-	if (table_end > (1ull << r->ias))
-		table_end = 1ull << r->ias;
-	return want < table_end ? want : table_end;
-}
-
-static int level_of(uint64_t size)
-{
-	return size == SZ_4K ? 1 : size == SZ_2M ? 2 : 3;
-}
-
-/* What a leaf's prot reads back as: R and W as given, CACHE iff SNP. */
-static unsigned decoded(const struct rrun *r, unsigned prot)
-{
-	return (prot & RW) | (r->snoop ? AP_PROT_CACHE : 0);
+	*r = (struct rrun){ .fmt = VTD, .ias = ias, .oas = oas, .snoop = snoop,
+			    .pa_span = 1ull << (oas < 40 ? oas : 40), .prots = rand_prots,
+			    .nprots = sizeof(rand_prots) / sizeof(rand_prots[0]) };
+	rrun_windows(r);
 }
 
 /*
@@ -1516,9 +1128,9 @@ static void probe(const struct rrun *r, const struct ap_pt *pt, const struct ap_
 
 		EXPECT(got && pa == want, "op %u: probe %llx: got %d pa %llx, model pa %llx", op,
 		       (ull)addr, got, (ull)pa, (ull)want);
-		EXPECT(res.level == level_of(l->size) && res.leaf.iova == l->iova &&
+		EXPECT(res.level == leaf_level(VTD, l->size) && res.leaf.iova == l->iova &&
 			       res.leaf.size == l->size && res.leaf.pa == l->pa &&
-			       res.leaf.prot == decoded(r, l->prot),
+			       res.leaf.prot == rrun_decoded(r, l->prot),
 		       "op %u: walk %llx: level %d leaf %llx+%llx -> %llx prot %#x; model %llx+%llx "
 		       "-> %llx prot %#x", op, (ull)addr, res.level, (ull)res.leaf.iova,
 		       (ull)res.leaf.size, (ull)res.leaf.pa, res.leaf.prot, (ull)l->iova,
@@ -1546,91 +1158,15 @@ static unsigned pick_access(void)
 	return rand_access[rnd_below(sizeof(rand_access) / sizeof(rand_access[0]))];
 }
 
-static void full_compare(const struct rrun *r, const struct ap_pt *pt, const struct model *md,
-			 struct tmem *m, struct leafvec *lv, unsigned op)
-{
-	size_t i;
-
-	collect(pt, 0, ~0ull, lv);
-	EXPECT(lv->n == md->n, "op %u: %zu leaves in the table, %zu in the model", op, lv->n,
-	       md->n);
-	for (i = 0; i < lv->n; i++) {
-		const struct ap_pt_leaf *a = &lv->v[i];
-		const struct mleaf *b = &md->v[i];
-
-		EXPECT(a->iova == b->iova && a->size == b->size && a->pa == b->pa &&
-			       a->level == level_of(b->size) && a->prot == decoded(r, b->prot) &&
-			       (a->pte & ~0xfffull) == b->pa,
-		       "op %u: leaf %zu: table iova %llx size %llx pa %llx lvl %d prot %#x pte %llx; "
-		       "model iova %llx size %llx pa %llx prot %#x",
-		       op, i, (ull)a->iova, (ull)a->size, (ull)a->pa, a->level, a->prot,
-		       (ull)a->pte, (ull)b->iova, (ull)b->size, (ull)b->pa, b->prot);
-	}
-	EXPECT(ap_pt_table_bytes(pt) == m->bytes_out, "op %u: table bytes %llu, provider %llu",
-	       op, (ull)ap_pt_table_bytes(pt), (ull)m->bytes_out);
-}
-
-struct rstats {
-	unsigned maps_ok, maps_eexist, unmaps_full, unmaps_partial, unmaps_zero, probes;
-	uint64_t max_leaves;
-};
-
-/* One random op (map 45%, unmap 35%, probe-only 20%) checked against the
- * model, then probes around it and across the windows. */
+/* One random op (ptmodel.h's map/unmap), then probes around it and across
+ * the windows, each with a walk. */
 static void random_op(const struct rrun *r, struct ap_pt *pt, const struct ap_pt_walk_cfg *wc,
 		      struct tmem *m, struct model *md, struct rstats *st, unsigned op)
 {
-	uint64_t kind = rnd_below(100);
-	uint64_t pgsize = pick_pgsize(), iova = pick_iova(r, pgsize), count = pick_count();
-	uint64_t end, pa_span = 1ull << (r->oas < 40 ? r->oas : 40);
+	uint64_t iova, end;
 	unsigned k;
 
-	/* Half the unmaps start where a live leaf starts, or at its table. */
-	if (kind >= 60 && kind < 80 && md->n)
-		iova = md->v[rnd_below(md->n)].iova & ~(pgsize - 1);
-	end = clip_end(r, iova, pgsize, count);
-
-	if (kind < 45) {
-		uint64_t pa = rnd_below(pa_span / pgsize) * pgsize;
-		unsigned prot = rand_prots[rnd_below(sizeof(rand_prots) / sizeof(rand_prots[0]))];
-		uint64_t mapped = 0x42, n = (end - iova) / pgsize;
-		bool clash = model_overlaps(md, iova, end);
-		int err = ap_pt_map_pages(pt, iova, pa, pgsize, count, prot, &mapped);
-
-		if (clash) {
-			EXPECT(err == -EEXIST && mapped == 0x42,
-			       "op %u: map %llx+%llux%llx over a live leaf: %d, mapped %llx", op,
-			       (ull)iova, (ull)count, (ull)pgsize, err, (ull)(mapped - 0x42));
-			st->maps_eexist++;
-		} else {
-			EXPECT(err == 0 && mapped == 0x42 + n * pgsize,
-			       "op %u: map %llx+%llux%llx: %d, mapped %llx, want %llx", op, (ull)iova,
-			       (ull)count, (ull)pgsize, err, (ull)(mapped - 0x42), (ull)(n * pgsize));
-			model_insert(md, iova, pa, pgsize, n, prot);
-			st->maps_ok++;
-		}
-	} else if (kind < 80) {
-		/* Leaves in order from iova, up to a hole or a leaf the range
-		 * cuts; a leaf larger than pgsize is never taken. */
-		size_t i = model_first_end_after(md, iova), from = i;
-		uint64_t cur = iova, got;
-
-		while (cur < end && i < md->n && md->v[i].iova == cur &&
-		       md->v[i].iova + md->v[i].size <= end && md->v[i].size <= pgsize) {
-			cur += md->v[i].size;
-			i++;
-		}
-		got = ap_pt_unmap_pages(pt, iova, pgsize, count);
-		EXPECT(got == cur - iova, "op %u: unmap %llx+%llux%llx: %llx, model %llx", op,
-		       (ull)iova, (ull)count, (ull)pgsize, (ull)got, (ull)(cur - iova));
-		model_remove(md, from, i);
-		if (got == 0)
-			st->unmaps_zero++;
-		else if (got < end - iova)
-			st->unmaps_partial++;
-		else
-			st->unmaps_full++;
-	}
+	random_map_unmap(r, pt, md, st, op, &iova, &end);
 	probe(r, pt, wc, m, md, iova, pick_access(), op);
 	probe(r, pt, wc, m, md, end - 1, pick_access(), op);
 	if (end < (1ull << r->ias))
@@ -1652,77 +1188,42 @@ static void random_op(const struct rrun *r, struct ap_pt *pt, const struct ap_pt
 		EXPECT(!ap_pt_iova_to_phys(pt, far, NULL), "op %u: %llx beyond ias translates", op,
 		       (ull)far);
 	}
-
-	EXPECT(ap_pt_leaf_count(pt) == md->n, "op %u: leaf count %llu, model %zu", op,
-	       (ull)ap_pt_leaf_count(pt), md->n);
-	EXPECT(ap_pt_sizes_in_use(pt) == model_sizes(md), "op %u: sizes %llx, model %llx", op,
-	       (ull)ap_pt_sizes_in_use(pt), (ull)model_sizes(md));
-	if (md->n > st->max_leaves)
-		st->max_leaves = md->n;
-}
-
-static void teardown(struct ap_pt *pt, struct model *md, struct tmem *m, struct leafvec *lv)
-{
-	while (md->n) {
-		struct mleaf l = md->v[0];
-
-		EXPECT(ap_pt_unmap_pages(pt, l.iova, l.size, 1) == l.size, "final unmap of %llx",
-		       (ull)l.iova);
-		model_remove(md, 0, 1);
-	}
-	assert_int_equal(ap_pt_leaf_count(pt), 0);
-	assert_int_equal(ap_pt_sizes_in_use(pt), 0);
-	collect(pt, 0, ~0ull, lv);
-	assert_int_equal(lv->n, 0);
-	ap_pt_free(pt);
-	tmem_assert_empty(m);
+	check_counts(pt, md, st, op);
 }
 
 static void run_random(unsigned ias, unsigned oas, bool snoop, unsigned seed, unsigned nops)
 {
 	struct tmem *m = tmem_new();
-	struct ap_pt *pt = mkpt_full(m, ias, oas, BM_ALL, snoop ? AP_PT_QUIRK_VTD_SNOOP : 0);
+	struct ap_pt *pt = mkpt_full(m, VTD, ias, oas, BM_ALL, 0, true,
+				     snoop ? AP_PT_QUIRK_VTD_SNOOP : 0);
 	struct ap_pt_walk_cfg wc;
 	struct model md = { 0 };
 	struct leafvec lv = { 0 };
 	struct rstats st = { 0 };
 	struct rrun r;
+	char name[64];
 	unsigned op;
 
-	rrun_init(&r, ias, oas, snoop);
+	vtd_rrun(&r, ias, oas, snoop);
 	ap_pt_get_walk_cfg(pt, &wc);
-	rng_state = 0x9e3779b97f4a7c15ull ^ seed;
+	rnd_seed(seed);
 	for (op = 0; op < nops; op++) {
 		random_op(&r, pt, &wc, m, &md, &st, op);
 		if (op % 1000 == 999)
 			full_compare(&r, pt, &md, m, &lv, op);
 	}
 	full_compare(&r, pt, &md, m, &lv, nops);
-	printf("vtd ias %u oas %u%s: %u ops, %u probes: maps ok %u, eexist %u; unmaps whole %u, "
-	       "partial %u, zero %u; max %llu leaves, peak %llu KiB of tables\n",
-	       ias, oas, snoop ? " snoop" : "", nops, st.probes, st.maps_ok, st.maps_eexist,
-	       st.unmaps_full, st.unmaps_partial, st.unmaps_zero, (ull)st.max_leaves,
-	       (ull)(m->peak_bytes >> 10));
-	/* Each path was really exercised. */
-	assert_true(st.maps_ok > nops / 20 && st.maps_eexist > nops / 20);
-	assert_true(st.unmaps_full > nops / 20 && st.unmaps_partial > nops / 100 &&
-		    st.unmaps_zero > nops / 20);
+	snprintf(name, sizeof(name), "vtd ias %u oas %u%s", ias, oas, snoop ? " snoop" : "");
+	rstats_report(name, nops, &st, m);
 	teardown(pt, &md, m, &lv);
 	free(md.v);
 	free(lv.v);
 	tmem_destroy(m);
 }
 
-static unsigned test_seed(void)
-{
-	const char *env = getenv("APERTURE_PT_SEED");
-
-	return env ? (unsigned)strtoul(env, NULL, 0) : 20240611u;
-}
-
 static void test_random_differential(void **state)
 {
-	unsigned seed = test_seed();
+	unsigned seed = seed_from_env("APERTURE_PT_SEED", 20240611u);
 
 	(void)state;
 	printf("seed=%u (set APERTURE_PT_SEED to change)\n", seed);
@@ -1739,9 +1240,9 @@ static void test_random_differential(void **state)
 static void test_walk_million(void **state)
 {
 	const unsigned nprobes = 1000000;
-	unsigned seed = test_seed() + 100;
+	unsigned seed = seed_from_env("APERTURE_PT_SEED", 20240611u) + 100;
 	struct tmem *m = tmem_new();
-	struct ap_pt *pt = mkpt(m, 48, 48);
+	struct ap_pt *pt = mkpt(m, VTD, 48, 48, BM_ALL);
 	struct ap_pt_walk_cfg wc;
 	struct model md = { 0 };
 	struct leafvec lv = { 0 };
@@ -1750,9 +1251,9 @@ static void test_walk_million(void **state)
 	unsigned op, i, hits = 0, perms = 0, holes = 0;
 
 	(void)state;
-	rrun_init(&r, 48, 48, false);
+	vtd_rrun(&r, 48, 48, false);
 	ap_pt_get_walk_cfg(pt, &wc);
-	rng_state = 0x9e3779b97f4a7c15ull ^ seed;
+	rnd_seed(seed);
 	for (op = 0; op < 3000; op++)
 		random_op(&r, pt, &wc, m, &md, &st, op);
 	full_compare(&r, pt, &md, m, &lv, op);
@@ -1782,14 +1283,14 @@ static void test_walk_million(void **state)
 			} else if (((access & AP_ACCESS_READ) && !(l->prot & AP_PROT_READ)) ||
 				   ((access & AP_ACCESS_WRITE) && !(l->prot & AP_PROT_WRITE))) {
 				EXPECT(rc == -EFAULT && res.fault == AP_FAULT_PERMISSION &&
-					       res.level == level_of(l->size),
+					       res.level == leaf_level(VTD, l->size),
 				       "probe %u: %llx access %#x over prot %#x: rc %d (%s) level %d", i,
 				       (ull)addr, access, l->prot, rc, ap_fault_kind_name(res.fault),
 				       res.level);
 				perms++;
 			} else {
 				EXPECT(rc == 0 && res.pa == l->pa + (addr - l->iova) &&
-					       res.level == level_of(l->size),
+					       res.level == leaf_level(VTD, l->size),
 				       "probe %u: %llx access %#x: rc %d (%s) pa %llx level %d, model "
 				       "%llx", i, (ull)addr, access, rc, ap_fault_kind_name(res.fault),
 				       (ull)res.pa, res.level, (ull)(l->pa + (addr - l->iova)));

@@ -31,160 +31,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
+#include "vfio_util.h"
 
-#include <linux/vfio.h>
-
-#include <aperture/core.h>
-#include <aperture/vfio.h>
-
-#define PG 0x1000ull
-#define SZ_64K 0x10000ull
-#define SZ_1M 0x100000ull
 #define SZ_2M 0x200000ull
 #define SZ_1G 0x40000000ull
 #define SZ_4G 0x100000000ull
-#define TOP48 ((1ull << 48) - 1)
 #define TOP32 0xffffffffull
-#define SW_MSI_START 0x8000000ull
-#define SW_MSI_END 0x80fffffull
-#define VTD_MSI_START 0xfee00000ull
-#define VTD_MSI_END 0xfeefffffull
-#define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
-#define INFO_SZ ((uint32_t)sizeof(struct vfio_iommu_type1_info))
-
-/* Fail with a formatted explanation (cmocka's asserts print only values). */
-#define EXPECT(cond, ...)                                    \
-	do {                                                 \
-		if (!(cond)) {                               \
-			print_error(__VA_ARGS__);            \
-			print_error("\n");                   \
-			fail_msg("check failed: %s", #cond); \
-		}                                            \
-	} while (0)
-
-typedef unsigned long long ull;
 
 /* ------------------------------------------------------------ helpers */
-
-/* errno of an ioctl: 0 on success; the ioctl convention is -1 and errno. */
-static int verr(struct ap_ctx *ctx, int fd, unsigned long req, void *arg)
-{
-	int r;
-
-	errno = 0;
-	r = ap_vfio_ioctl(ctx, fd, req, arg);
-	if (r >= 0)
-		return 0;
-	EXPECT(r == -1, "ioctl 0x%lx returned %d: failures must return -1 and set errno", req, r);
-	EXPECT(errno != 0, "ioctl 0x%lx returned -1 with errno 0", req);
-	return errno;
-}
-
-#define IOCTL_OK(ctx, fd, req, arg)                                                       \
-	do {                                                                              \
-		int e_ = verr((ctx), (fd), (req), (arg));                                 \
-		EXPECT(e_ == 0, "%s failed: %s (%s)", #req, strerror(e_), ap_ctx_error(ctx)); \
-	} while (0)
-
-#define IOCTL_ERR(ctx, fd, req, arg, want)                                              \
-	do {                                                                            \
-		int e_ = verr((ctx), (fd), (req), (arg));                               \
-		EXPECT(e_ == (want), "%s: expected %s, got %s", #req, strerror(want),   \
-		       e_ ? strerror(e_) : "success");                                  \
-	} while (0)
-
-static struct ap_iommu *mk_smmu(struct ap_ctx *ctx, const char *name, unsigned ias)
-{
-	struct ap_iommu_config c;
-	struct ap_iommu *iommu = NULL;
-
-	ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
-	c.ias = ias;
-	c.oas = ias < 40 ? 40 : 48;
-	assert_int_equal(ap_iommu_new(ctx, name, &c, &iommu), 0);
-	return iommu;
-}
-
-static struct ap_iommu *mk_vtd(struct ap_ctx *ctx, const char *name)
-{
-	struct ap_iommu_config c;
-	struct ap_iommu *iommu = NULL;
-
-	ap_iommu_config_init(&c, AP_IOMMU_INTEL_VTD);
-	assert_int_equal(ap_iommu_new(ctx, name, &c, &iommu), 0);
-	return iommu;
-}
-
-static struct ap_device *mk_dev(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
-				uint32_t sid, int group)
-{
-	struct ap_device *dev = NULL;
-
-	assert_int_equal(ap_device_new(ctx, name, iommu, sid, group, &dev), 0);
-	return dev;
-}
-
-static struct ap_ctx *mk_ctx(void)
-{
-	struct ap_ctx *ctx = ap_ctx_new();
-
-	assert_non_null(ctx);
-	ap_vfio_set_memlock_limit(ctx, UINT64_MAX);
-	return ctx;
-}
-
-static int open_container(struct ap_ctx *ctx)
-{
-	int fd = ap_vfio_open(ctx, "/dev/vfio/vfio");
-
-	EXPECT(fd >= 0, "open /dev/vfio/vfio: %s (%s)", strerror(errno), ap_ctx_error(ctx));
-	return fd;
-}
-
-static int open_group(struct ap_ctx *ctx, const struct ap_device *dev)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/dev/vfio/%d", ap_device_group_id(dev));
-	fd = ap_vfio_open(ctx, path);
-	EXPECT(fd >= 0, "open %s: %s (%s)", path, strerror(errno), ap_ctx_error(ctx));
-	return fd;
-}
-
-static void set_container(struct ap_ctx *ctx, int group, int container)
-{
-	IOCTL_OK(ctx, group, VFIO_GROUP_SET_CONTAINER, &container);
-}
-
-static void set_iommu(struct ap_ctx *ctx, int container)
-{
-	IOCTL_OK(ctx, container, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU);
-}
-
-static uint32_t group_flags(struct ap_ctx *ctx, int group)
-{
-	struct vfio_group_status st = { .argsz = sizeof(st) };
-
-	IOCTL_OK(ctx, group, VFIO_GROUP_GET_STATUS, &st);
-	return st.flags;
-}
-
-static int map_dma(struct ap_ctx *ctx, int c, const void *vaddr, uint64_t iova, uint64_t size,
-		   uint32_t flags)
-{
-	struct vfio_iommu_type1_dma_map m = {
-		.argsz = sizeof(m), .flags = flags, .vaddr = (uint64_t)(uintptr_t)vaddr,
-		.iova = iova, .size = size,
-	};
-
-	return verr(ctx, c, VFIO_IOMMU_MAP_DMA, &m);
-}
 
 #define MAP_OK(ctx, c, va, iova, size, flags)                                                 \
 	do {                                                                                  \
@@ -192,20 +46,6 @@ static int map_dma(struct ap_ctx *ctx, int c, const void *vaddr, uint64_t iova, 
 		EXPECT(e_ == 0, "MAP_DMA iova 0x%llx size 0x%llx: %s (%s)", (ull)(iova),      \
 		       (ull)(size), strerror(e_), ap_ctx_error(ctx));                         \
 	} while (0)
-
-/* UNMAP_DMA; returns errno, *unmapped the size written back. */
-static int unmap_dma(struct ap_ctx *ctx, int c, uint64_t iova, uint64_t size, uint32_t flags,
-		     uint64_t *unmapped)
-{
-	struct vfio_iommu_type1_dma_unmap u = {
-		.argsz = sizeof(u), .flags = flags, .iova = iova, .size = size,
-	};
-	int e = verr(ctx, c, VFIO_IOMMU_UNMAP_DMA, &u);
-
-	if (unmapped)
-		*unmapped = u.size;
-	return e;
-}
 
 static void unmap_expect(struct ap_ctx *ctx, int c, uint64_t iova, uint64_t size, uint64_t want)
 {
@@ -215,14 +55,6 @@ static void unmap_expect(struct ap_ctx *ctx, int c, uint64_t iova, uint64_t size
 	EXPECT(e == 0, "UNMAP_DMA iova 0x%llx size 0x%llx: %s", (ull)iova, (ull)size, strerror(e));
 	EXPECT(got == want, "UNMAP_DMA iova 0x%llx size 0x%llx unmapped 0x%llx, expected 0x%llx",
 	       (ull)iova, (ull)size, (ull)got, (ull)want);
-}
-
-static void *buf_alloc(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	assert_true(p != MAP_FAILED);
-	return p;
 }
 
 static void fill(void *p, size_t len, unsigned seed)
@@ -272,163 +104,6 @@ static void dma_faults(struct ap_device *dev, uint64_t iova, enum ap_fault_kind 
 	       ap_device_name(dev), (ull)iova, r);
 }
 
-/* ---------------------------------------------------------- GET_INFO view */
-
-#define MAX_RANGES 16
-struct info_view {
-	uint32_t needed;
-	uint32_t flags;
-	uint64_t pgsizes;
-	int ncaps;
-	uint16_t order[8];
-	bool mig, avail, iova;
-	uint32_t mig_flags;
-	uint64_t mig_pgsize, mig_max;
-	uint32_t dma_avail;
-	uint32_t nr;
-	struct vfio_iova_range r[MAX_RANGES];
-};
-
-/* GET_INFO as a real user does it: a too-small buffer first, then the
- * size the container asks for; walk and check the capability chain. */
-static void get_info(struct ap_ctx *ctx, int c, struct info_view *v)
-{
-	struct vfio_iommu_type1_info small;
-	uint8_t *buf;
-	struct vfio_iommu_type1_info *info;
-	uint32_t off;
-	unsigned i;
-
-	memset(v, 0, sizeof(*v));
-	memset(&small, 0, sizeof(small));
-	small.argsz = INFO_SZ;
-	small.cap_offset = 0xdeadbeef;
-	IOCTL_OK(ctx, c, VFIO_IOMMU_GET_INFO, &small);
-	EXPECT(small.flags == (VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS),
-	       "GET_INFO flags 0x%x, expected PGSIZES|CAPS", small.flags);
-	EXPECT(small.argsz > INFO_SZ, "GET_INFO with a bare struct must ask for more (argsz %u)",
-	       small.argsz);
-	EXPECT(small.cap_offset == 0, "GET_INFO too small: cap_offset 0x%x, expected 0",
-	       small.cap_offset);
-	v->needed = small.argsz;
-
-	buf = malloc(v->needed + 64);
-	assert_non_null(buf);
-	memset(buf, 0xa5, v->needed + 64);
-	info = (struct vfio_iommu_type1_info *)buf;
-	memset(info, 0, INFO_SZ);
-	info->argsz = v->needed;
-	IOCTL_OK(ctx, c, VFIO_IOMMU_GET_INFO, info);
-	EXPECT(info->argsz == v->needed, "argsz changed from %u to %u with a big enough buffer",
-	       v->needed, info->argsz);
-	EXPECT(info->flags == (VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS),
-	       "flags 0x%x", info->flags);
-	EXPECT(info->cap_offset == INFO_SZ, "cap_offset %u, expected %u", info->cap_offset,
-	       INFO_SZ);
-	EXPECT(info->iova_pgsizes == small.iova_pgsizes, "pgsizes differ between the two calls");
-	v->flags = info->flags;
-	v->pgsizes = info->iova_pgsizes;
-	for (i = 0; i < 64; i++)
-		EXPECT(buf[v->needed + i] == 0xa5, "GET_INFO wrote past argsz (byte %u)",
-		       v->needed + i);
-
-	off = info->cap_offset;
-	while (off) {
-		struct vfio_info_cap_header *h;
-
-		EXPECT(v->ncaps < 8, "capability chain does not end");
-		EXPECT(off % 8 == 0, "capability at %u is not 8-aligned", off);
-		EXPECT(off >= INFO_SZ && off + sizeof(*h) <= v->needed,
-		       "capability offset %u outside [%u, %u)", off, INFO_SZ, v->needed);
-		h = (struct vfio_info_cap_header *)(buf + off);
-		EXPECT(h->version == 1, "capability %u version %u", h->id, h->version);
-		EXPECT(h->next == 0 || h->next > off, "capability chain goes backwards");
-		v->order[v->ncaps++] = h->id;
-		switch (h->id) {
-		case VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION: {
-			struct vfio_iommu_type1_info_cap_migration *m = (void *)h;
-
-			EXPECT(!v->mig, "two MIGRATION capabilities");
-			EXPECT(off + sizeof(*m) <= v->needed, "MIGRATION truncated");
-			v->mig = true;
-			v->mig_flags = m->flags;
-			v->mig_pgsize = m->pgsize_bitmap;
-			v->mig_max = m->max_dirty_bitmap_size;
-			break;
-		}
-		case VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL: {
-			struct vfio_iommu_type1_info_dma_avail *a = (void *)h;
-
-			EXPECT(!v->avail, "two DMA_AVAIL capabilities");
-			EXPECT(off + sizeof(*a) <= v->needed, "DMA_AVAIL truncated");
-			v->avail = true;
-			v->dma_avail = a->avail;
-			break;
-		}
-		case VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE: {
-			struct vfio_iommu_type1_info_cap_iova_range *r = (void *)h;
-			uint32_t k;
-
-			EXPECT(!v->iova, "two IOVA_RANGE capabilities");
-			EXPECT(off + sizeof(*r) <= v->needed, "IOVA_RANGE truncated");
-			v->iova = true;
-			v->nr = r->nr_iovas;
-			EXPECT(v->nr <= MAX_RANGES, "%u ranges", v->nr);
-			EXPECT(off + sizeof(*r) + v->nr * sizeof(r->iova_ranges[0]) <= v->needed,
-			       "IOVA_RANGE ranges past argsz");
-			for (k = 0; k < v->nr; k++)
-				v->r[k] = r->iova_ranges[k];
-			break;
-		}
-		default:
-			EXPECT(0, "unknown capability id %u", h->id);
-		}
-		off = h->next;
-	}
-	/* §1.3: MIGRATION, DMA_AVAIL, IOVA_RANGE, in that order, each padded to 8 */
-	EXPECT(v->ncaps == 3 && v->order[0] == VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION &&
-		       v->order[1] == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL &&
-		       v->order[2] == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
-	       "capability chain: %d caps, order %u %u %u (expected MIGRATION, DMA_AVAIL, "
-	       "IOVA_RANGE)", v->ncaps, v->order[0], v->order[1], v->order[2]);
-	EXPECT(v->needed == INFO_SZ + 32 + 16 + 16 + 16 * v->nr,
-	       "GET_INFO needs %u bytes, expected %u (24 + 32 + 16 + 16 + 16 * %u ranges)",
-	       v->needed, INFO_SZ + 32 + 16 + 16 + 16 * v->nr, v->nr);
-	EXPECT(v->mig_flags == 0, "MIGRATION flags 0x%x", v->mig_flags);
-	EXPECT(v->mig_pgsize == (v->pgsizes & -v->pgsizes),
-	       "MIGRATION pgsize_bitmap 0x%llx, expected the smallest size of 0x%llx",
-	       (ull)v->mig_pgsize, (ull)v->pgsizes);
-	EXPECT(v->mig_max == 256ull << 20, "MIGRATION max_dirty_bitmap_size 0x%llx",
-	       (ull)v->mig_max);
-	free(buf);
-}
-
-/* The IOVA ranges are exactly the n pairs (start, end) in want. */
-static void expect_ranges(const struct info_view *v, unsigned n, const uint64_t *want)
-{
-	unsigned i;
-
-	if (v->nr != n) {
-		for (i = 0; i < v->nr; i++)
-			print_error("  range %u: [0x%llx, 0x%llx]\n", i, (ull)v->r[i].start,
-				    (ull)v->r[i].end);
-	}
-	EXPECT(v->nr == n, "%u IOVA ranges, expected %u", v->nr, n);
-	for (i = 0; i < n; i++)
-		EXPECT(v->r[i].start == want[2 * i] && v->r[i].end == want[2 * i + 1],
-		       "range %u: [0x%llx, 0x%llx], expected [0x%llx, 0x%llx]", i,
-		       (ull)v->r[i].start, (ull)v->r[i].end, (ull)want[2 * i],
-		       (ull)want[2 * i + 1]);
-}
-
-static uint32_t dma_avail(struct ap_ctx *ctx, int c)
-{
-	struct info_view v;
-
-	get_info(ctx, c, &v);
-	return v.dma_avail;
-}
-
 /* ------------------------------------------------------------ a VFIO user */
 
 static void test_user_flow(void **state)
@@ -458,12 +133,12 @@ static void test_user_flow(void **state)
 	/* before the group is in a container the device's DMA goes nowhere */
 	dma_faults(nic, iova, AP_FAULT_NONE);
 
-	set_container(ctx, group, container);
+	join_container(ctx, group, container);
 	EXPECT(group_flags(ctx, group) == (VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET),
 	       "flags 0x%x after SET_CONTAINER", group_flags(ctx, group));
 	/* claimed, no IOMMU yet: blocked, not passed through (§1.2) */
 	dma_faults(nic, iova, AP_FAULT_NONE);
-	set_iommu(ctx, container);
+	set_type1v2(ctx, container);
 
 	get_info(ctx, container, &v);
 	EXPECT(v.pgsizes == (PG | SZ_2M | SZ_1G), "iova_pgsizes 0x%llx, expected 4K|2M|1G",
@@ -523,10 +198,7 @@ static void test_get_info_argsz_sweep(void **state)
 	int c, g;
 
 	(void)state;
-	c = open_container(ctx);
-	g = open_group(ctx, dev);
-	set_container(ctx, g, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, dev, &g);
 	get_info(ctx, c, &v);
 	assert_true(v.needed + 64 <= sizeof(buf));
 
@@ -612,8 +284,8 @@ static void test_hetero_refused_above_4g(void **state)
 	buf = buf_alloc(4 * SZ_64K);
 	fill(buf, 4 * SZ_64K, 2);
 	het_init(&h);
-	set_container(h.ctx, h.g48, h.c);
-	set_iommu(h.ctx, h.c);
+	join_container(h.ctx, h.g48, h.c);
+	set_type1v2(h.ctx, h.c);
 	MAP_OK(h.ctx, h.c, buf, low, SZ_64K, RW);
 	MAP_OK(h.ctx, h.c, buf + SZ_64K, high, SZ_64K, RW);
 	get_info(h.ctx, h.c, &before);
@@ -637,8 +309,8 @@ static void test_hetero_refused_above_4g(void **state)
 	{
 		int c2 = open_container(h.ctx);
 
-		set_container(h.ctx, h.g32, c2);
-		set_iommu(h.ctx, c2);
+		join_container(h.ctx, h.g32, c2);
+		set_type1v2(h.ctx, c2);
 		MAP_OK(h.ctx, c2, buf + 3 * SZ_64K, low, SZ_64K, VFIO_DMA_MAP_FLAG_READ);
 		dma_read_is(h.d32, low + 8, buf + 3 * SZ_64K + 8, 8);
 		dma_read_is(h.d48, low + 8, buf + 8, 8);
@@ -652,7 +324,7 @@ static void test_hetero_refused_above_4g(void **state)
 	/* remove what lies above 4 GiB: now the 32-bit group joins, sees the
 	 * low mapping (replay), and the ranges shrink */
 	unmap_expect(h.ctx, h.c, high, SZ_2M, 2 * SZ_64K);
-	set_container(h.ctx, h.g32, h.c);
+	join_container(h.ctx, h.g32, h.c);
 	EXPECT(group_flags(h.ctx, h.g32) == (VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET),
 	       "flags");
 	get_info(h.ctx, h.c, &after);
@@ -679,9 +351,9 @@ static void test_hetero_accepted_below_4g(void **state)
 	fill(buf, 4 * SZ_64K, 3);
 	het_init(&h);
 	/* both groups before SET_IOMMU */
-	set_container(h.ctx, h.g48, h.c);
-	set_container(h.ctx, h.g32, h.c);
-	set_iommu(h.ctx, h.c);
+	join_container(h.ctx, h.g48, h.c);
+	join_container(h.ctx, h.g32, h.c);
+	set_type1v2(h.ctx, h.c);
 	get_info(h.ctx, h.c, &v);
 	expect_ranges(&v, 2, (const uint64_t[]){ 0, SW_MSI_START - 1, SW_MSI_END + 1, TOP32 });
 	EXPECT(v.pgsizes == (PG | SZ_2M | SZ_1G), "pgsizes 0x%llx", (ull)v.pgsizes);
@@ -738,11 +410,11 @@ static void test_hetero_join_later(void **state)
 	buf = buf_alloc(SZ_64K);
 	fill(buf, SZ_64K, 4);
 	het_init(&h);
-	set_container(h.ctx, h.g48, h.c);
-	set_iommu(h.ctx, h.c);
+	join_container(h.ctx, h.g48, h.c);
+	set_type1v2(h.ctx, h.c);
 	MAP_OK(h.ctx, h.c, buf, 0xfff00000, SZ_64K, VFIO_DMA_MAP_FLAG_READ);
 	MAP_OK(h.ctx, h.c, buf, TOP32 + 1 - PG, PG, RW); /* ends exactly at 4 GiB */
-	set_container(h.ctx, h.g32, h.c);
+	join_container(h.ctx, h.g32, h.c);
 	dma_read_is(h.d32, TOP32 - 7, buf + PG - 8, 8);
 	unmap_expect(h.ctx, h.c, TOP32 + 1 - PG, PG, PG);
 	get_info(h.ctx, h.c, &v);
@@ -774,10 +446,7 @@ static void test_vtd_ranges(void **state)
 	(void)state;
 	buf = buf_alloc(SZ_64K);
 	fill(buf, SZ_64K, 5);
-	c = open_container(ctx);
-	g1 = open_group(ctx, ssd);
-	set_container(ctx, g1, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, ssd, &g1);
 	get_info(ctx, c, &v);
 	expect_ranges(&v, 2, (const uint64_t[]){ 0, VTD_MSI_START - 1, VTD_MSI_END + 1, TOP48 });
 	e = map_dma(ctx, c, buf, VTD_MSI_START + SZ_64K, PG, RW);
@@ -798,7 +467,7 @@ static void test_vtd_ranges(void **state)
 	expect_ranges(&v, 2, (const uint64_t[]){ 0, VTD_MSI_START - 1, VTD_MSI_END + 1, TOP48 });
 	unmap_expect(ctx, c, SW_MSI_START, PG, PG);
 	/* now it joins: aperture 32 bits, both windows cut out */
-	set_container(ctx, g2, c);
+	join_container(ctx, g2, c);
 	get_info(ctx, c, &v);
 	expect_ranges(&v, 3,
 		      (const uint64_t[]){ 0, SW_MSI_START - 1, SW_MSI_END + 1, VTD_MSI_START - 1,
@@ -816,7 +485,7 @@ static void test_vtd39_ranges(void **state)
 {
 	struct ap_ctx *ctx = mk_ctx();
 	struct ap_iommu_config cfg;
-	struct ap_iommu *vtd = NULL;
+	struct ap_iommu *vtd;
 	struct ap_device *dev;
 	struct info_view v;
 	uint8_t *buf;
@@ -827,12 +496,9 @@ static void test_vtd39_ranges(void **state)
 	fill(buf, SZ_64K, 51);
 	ap_iommu_config_init(&cfg, AP_IOMMU_INTEL_VTD);
 	cfg.ias = 39;
-	assert_int_equal(ap_iommu_new(ctx, "dmar39", &cfg, &vtd), 0);
+	vtd = mk_iommu_cfg(ctx, "dmar39", &cfg);
 	dev = mk_dev(ctx, "nvme", vtd, 8, AP_GROUP_OWN);
-	c = open_container(ctx);
-	g = open_group(ctx, dev);
-	set_container(ctx, g, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, dev, &g);
 	get_info(ctx, c, &v);
 	expect_ranges(&v, 2, (const uint64_t[]){ 0, VTD_MSI_START - 1, VTD_MSI_END + 1,
 						 (1ull << 39) - 1 });
@@ -864,10 +530,7 @@ static void test_device_resv_ranges(void **state)
 	assert_int_equal(ap_device_add_resv(a, 0x40000000, SZ_1M, AP_RESV_RESERVED), 0);
 	assert_int_equal(ap_device_add_resv(b, 0x50000000, SZ_1M, AP_RESV_DIRECT_RELAXABLE), 0);
 	assert_int_equal(ap_device_add_resv(b, 0x60000000, 2 * SZ_1M, AP_RESV_MSI), 0);
-	c = open_container(ctx);
-	g = open_group(ctx, a);
-	set_container(ctx, g, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, a, &g);
 	get_info(ctx, c, &v);
 	expect_ranges(&v, 4,
 		      (const uint64_t[]){ 0, SW_MSI_START - 1, SW_MSI_END + 1, 0x3fffffff,
@@ -912,10 +575,7 @@ static void test_resv_edges(void **state)
 	assert_int_equal(ap_device_add_resv(b, 0x50000000, SZ_1M, AP_RESV_DIRECT_RELAXABLE), 0);
 	assert_int_equal(ap_device_add_resv(all, 0, 1ull << 48, AP_RESV_RESERVED), 0);
 
-	c = open_container(ctx);
-	ga = open_group(ctx, a);
-	set_container(ctx, ga, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, a, &ga);
 	get_info(ctx, c, &v);
 	expect_ranges(&v, 2,
 		      (const uint64_t[]){ SZ_64K, SW_MSI_START - 1, SW_MSI_START + SZ_1M / 2 + SZ_1M,
@@ -934,7 +594,7 @@ static void test_resv_edges(void **state)
 	/* a DIRECT_RELAXABLE region over a mapping does not refuse a group */
 	MAP_OK(ctx, c, buf, 0x50000000, SZ_64K, RW);
 	gb = open_group(ctx, b);
-	set_container(ctx, gb, c);
+	join_container(ctx, gb, c);
 	dma_read_is(b, 0x50000000 + 0x20, buf + 0x20, 32);
 	get_info(ctx, c, &v);
 	EXPECT(v.nr == 2, "DIRECT_RELAXABLE cut the ranges: %u ranges", v.nr);
@@ -947,7 +607,7 @@ static void test_resv_edges(void **state)
 	{
 		int c2 = open_container(ctx);
 
-		set_container(ctx, gall, c2);
+		join_container(ctx, gall, c2);
 		IOCTL_ERR(ctx, c2, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU, EINVAL);
 		IOCTL_OK(ctx, gall, VFIO_GROUP_UNSET_CONTAINER, NULL);
 		assert_int_equal(ap_vfio_close(ctx, c2), 0);
@@ -978,9 +638,9 @@ static void test_group_lifecycle(void **state)
 	c = open_container(ctx);
 	ga = open_group(ctx, a);
 	gb = open_group(ctx, b);
-	set_container(ctx, ga, c);
-	set_container(ctx, gb, c);
-	set_iommu(ctx, c);
+	join_container(ctx, ga, c);
+	join_container(ctx, gb, c);
+	set_type1v2(ctx, c);
 	MAP_OK(ctx, c, buf, 0x10000000, SZ_64K, RW);
 	dma_read_is(a, 0x10000000, buf, 32);
 	dma_read_is(b, 0x10000000, buf, 32);
@@ -992,7 +652,7 @@ static void test_group_lifecycle(void **state)
 	dma_read_is(a, 0x10000000, buf, 32);
 	EXPECT(dma_avail(ctx, c) == 65534, "DMA_AVAIL after b left");
 	/* b comes back into the live container and sees the mapping (replay) */
-	set_container(ctx, gb, c);
+	join_container(ctx, gb, c);
 	dma_read_is(b, 0x10000100, buf + 0x100, 32);
 
 	/* closing a group's handle takes it out of its container */
@@ -1012,8 +672,8 @@ static void test_group_lifecycle(void **state)
 		IOCTL_ERR(ctx, c, VFIO_IOMMU_GET_INFO, &info, EINVAL);
 	}
 	/* back: a fresh type1 with nothing mapped */
-	set_container(ctx, ga, c);
-	set_iommu(ctx, c);
+	join_container(ctx, ga, c);
+	set_type1v2(ctx, c);
 	EXPECT(dma_avail(ctx, c) == 65535, "a fresh IOMMU has every entry (got %u)",
 	       dma_avail(ctx, c));
 	dma_faults(a, 0x10000000, AP_FAULT_TRANSLATION);
@@ -1042,10 +702,7 @@ static void test_close_order(void **state)
 	(void)state;
 	buf = buf_alloc(SZ_64K);
 	fill(buf, SZ_64K, 41);
-	c = open_container(ctx);
-	g = open_group(ctx, dev);
-	set_container(ctx, g, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, dev, &g);
 	MAP_OK(ctx, c, buf, 0x100000, SZ_64K, RW);
 	dma_read_is(dev, 0x100000, buf, 8);
 	assert_int_equal(ap_vfio_close(ctx, c), 0);
@@ -1055,10 +712,7 @@ static void test_close_order(void **state)
 	assert_int_equal(ap_dma_read(dev, 0x100000, tmp, 8, NULL), -EFAULT);
 	assert_int_equal(ap_dma_write(dev, 0x100000, tmp, 8, NULL), -EFAULT);
 	/* the group opens again, into a fresh container */
-	c = open_container(ctx);
-	g = open_group(ctx, dev);
-	set_container(ctx, g, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, dev, &g);
 	EXPECT(dma_avail(ctx, c) == 65535, "a fresh container inherited mappings");
 	dma_faults(dev, 0x100000, AP_FAULT_TRANSLATION);
 	assert_int_equal(ap_vfio_close(ctx, g), 0);
@@ -1086,10 +740,10 @@ static void test_two_containers(void **state)
 	assert_true(ca != cb);
 	ga = open_group(ctx, a);
 	gb = open_group(ctx, b);
-	set_container(ctx, ga, ca);
-	set_container(ctx, gb, cb);
-	set_iommu(ctx, ca);
-	set_iommu(ctx, cb);
+	join_container(ctx, ga, ca);
+	join_container(ctx, gb, cb);
+	set_type1v2(ctx, ca);
+	set_type1v2(ctx, cb);
 	/* a group already in one container cannot go into another */
 	IOCTL_ERR(ctx, gb, VFIO_GROUP_SET_CONTAINER, &ca, EINVAL);
 	MAP_OK(ctx, ca, ba, 0x100000, SZ_64K, RW);
@@ -1124,10 +778,7 @@ static void test_dma_permissions(void **state)
 	(void)state;
 	buf = buf_alloc(2 * PG);
 	fill(buf, 2 * PG, 12);
-	c = open_container(ctx);
-	g = open_group(ctx, dev);
-	set_container(ctx, g, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, dev, &g);
 	MAP_OK(ctx, c, buf, 0x100000, PG, VFIO_DMA_MAP_FLAG_READ);
 	MAP_OK(ctx, c, buf + PG, 0x101000, PG, RW);
 	dma_read_is(dev, 0x100000, buf, 64);
@@ -1161,10 +812,7 @@ static void test_alias_and_adjacent(void **state)
 	(void)state;
 	buf = buf_alloc(4 * PG);
 	fill(buf, 4 * PG, 14);
-	c = open_container(ctx);
-	g = open_group(ctx, dev);
-	set_container(ctx, g, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, dev, &g);
 	MAP_OK(ctx, c, buf, 0x100000, 2 * PG, RW);
 	MAP_OK(ctx, c, buf, 0x900000, 2 * PG, RW);
 	/* adjacent mappings are not merged: two entries, unmapped separately */
@@ -1189,23 +837,16 @@ static void test_alias_and_adjacent(void **state)
 
 /* ------------------------------------------------------------ dirty pages */
 
-static int dirty_flags(struct ap_ctx *ctx, int c, uint32_t flags)
-{
-	struct vfio_iommu_type1_dirty_bitmap d = { .argsz = sizeof(d), .flags = flags };
-
-	return verr(ctx, c, VFIO_IOMMU_DIRTY_PAGES, &d);
-}
-
-/* GET_BITMAP of [iova, iova+size) at 4 KiB into bits (zeroed first). */
-static int get_bitmap(struct ap_ctx *ctx, int c, uint64_t iova, uint64_t size, uint64_t *bits,
-		      size_t words)
+/* GET_BITMAP of [iova, iova+size) at pgsize into bits (zeroed first). */
+static int get_bitmap(struct ap_ctx *ctx, int c, uint64_t iova, uint64_t size, uint64_t pgsize,
+		      uint64_t *bits, size_t words)
 {
 	uint8_t raw[sizeof(struct vfio_iommu_type1_dirty_bitmap) +
 		    sizeof(struct vfio_iommu_type1_dirty_bitmap_get)];
 	struct vfio_iommu_type1_dirty_bitmap *d = (struct vfio_iommu_type1_dirty_bitmap *)raw;
 	struct vfio_iommu_type1_dirty_bitmap_get g = {
 		.iova = iova, .size = size,
-		.bitmap = { .pgsize = PG, .size = words * 8, .data = (__u64 *)(void *)bits },
+		.bitmap = { .pgsize = pgsize, .size = words * 8, .data = (__u64 *)(void *)bits },
 	};
 
 	memset(bits, 0, words * 8);
@@ -1238,20 +879,17 @@ static void test_dirty_tracking(void **state)
 
 	(void)state;
 	buf = buf_alloc(96 * PG);
-	c = open_container(ctx);
-	g = open_group(ctx, dev);
-	set_container(ctx, g, c);
-	set_iommu(ctx, c);
+	c = open_type1v2(ctx, dev, &g);
 	MAP_OK(ctx, c, buf, A, 80 * PG, RW);
 	MAP_OK(ctx, c, buf + 80 * PG, B, 16 * PG, RW);
 
 	/* not started: GET_BITMAP is EINVAL */
-	EXPECT(get_bitmap(ctx, c, A, 80 * PG, bits, 2) == EINVAL, "GET_BITMAP before START");
+	EXPECT(get_bitmap(ctx, c, A, 80 * PG, PG, bits, 2) == EINVAL, "GET_BITMAP before START");
 	/* a write before START is not reported */
 	assert_int_equal(ap_dma_write(dev, A + 2 * PG, tmp, 4, NULL), 0);
 	EXPECT(dirty_flags(ctx, c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START) == 0, "START");
 	EXPECT(dirty_flags(ctx, c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START) == 0, "START is idempotent");
-	EXPECT(get_bitmap(ctx, c, A, 80 * PG, bits, 2) == 0, "GET_BITMAP");
+	EXPECT(get_bitmap(ctx, c, A, 80 * PG, PG, bits, 2) == 0, "GET_BITMAP");
 	expect_bits(bits, 2, (const uint64_t[]){ 0, 0 }, "nothing written since START");
 
 	/* writes dirty pages; reads do not */
@@ -1265,18 +903,18 @@ static void test_dirty_tracking(void **state)
 	/* a faulting write dirties nothing */
 	assert_int_equal(ap_dma_write(dev, A + 80 * PG - 4, tmp, 8, NULL), -EFAULT);
 
-	EXPECT(get_bitmap(ctx, c, A, 80 * PG, bits, 2) == 0, "GET_BITMAP");
+	EXPECT(get_bitmap(ctx, c, A, 80 * PG, PG, bits, 2) == 0, "GET_BITMAP");
 	expect_bits(bits, 2,
 		    (const uint64_t[]){ (1ull << 1) | (1ull << 5) | (1ull << 7) | (1ull << 8),
 					1ull << (70 - 64) },
 		    "mapping A");
 	/* after a report the bits are reset */
-	EXPECT(get_bitmap(ctx, c, A, 80 * PG, bits, 2) == 0, "GET_BITMAP again");
+	EXPECT(get_bitmap(ctx, c, A, 80 * PG, PG, bits, 2) == 0, "GET_BITMAP again");
 	expect_bits(bits, 2, (const uint64_t[]){ 0, 0 }, "mapping A, reported already");
 
 	/* a range covering both mappings and the gap: bit i is page i from iova */
 	assert_int_equal(ap_dma_write(dev, A + 79 * PG, tmp, 1, NULL), 0);
-	EXPECT(get_bitmap(ctx, c, A, B + 16 * PG - A, bits, 2) == 0, "GET_BITMAP over A and B");
+	EXPECT(get_bitmap(ctx, c, A, B + 16 * PG - A, PG, bits, 2) == 0, "GET_BITMAP over A and B");
 	expect_bits(bits, 2, (const uint64_t[]){ 0, (1ull << (79 - 64)) | (1ull << (96 + 3 - 64)) },
 		    "A, gap and B");
 
@@ -1305,16 +943,16 @@ static void test_dirty_tracking(void **state)
 	assert_int_equal(ap_dma_write(dev, A + 9 * PG, tmp, 1, NULL), 0);
 	EXPECT(dirty_flags(ctx, c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) == 0, "STOP");
 	EXPECT(dirty_flags(ctx, c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) == 0, "STOP is idempotent");
-	EXPECT(get_bitmap(ctx, c, A, 80 * PG, bits, 2) == EINVAL, "GET_BITMAP after STOP");
+	EXPECT(get_bitmap(ctx, c, A, 80 * PG, PG, bits, 2) == EINVAL, "GET_BITMAP after STOP");
 	assert_int_equal(ap_dma_write(dev, A + 10 * PG, tmp, 1, NULL), 0);
 	EXPECT(dirty_flags(ctx, c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START) == 0, "START");
 	assert_int_equal(ap_dma_write(dev, A + 11 * PG, tmp, 1, NULL), 0);
 	/* a mapping made while tracking is on is tracked too */
 	MAP_OK(ctx, c, buf + 80 * PG, B, 16 * PG, RW);
 	assert_int_equal(ap_dma_write(dev, B, tmp, 1, NULL), 0);
-	EXPECT(get_bitmap(ctx, c, A, 80 * PG, bits, 2) == 0, "GET_BITMAP");
+	EXPECT(get_bitmap(ctx, c, A, 80 * PG, PG, bits, 2) == 0, "GET_BITMAP");
 	expect_bits(bits, 2, (const uint64_t[]){ 1ull << 11, 0 }, "after STOP/START");
-	EXPECT(get_bitmap(ctx, c, B, 16 * PG, bits, 1) == 0, "GET_BITMAP");
+	EXPECT(get_bitmap(ctx, c, B, 16 * PG, PG, bits, 1) == 0, "GET_BITMAP");
 	expect_bits(bits, 1, (const uint64_t[]){ 1 }, "new mapping");
 
 	/* a group behind another instance joins while tracking is on: its
@@ -1324,10 +962,10 @@ static void test_dirty_tracking(void **state)
 		struct ap_device *late = mk_dev(ctx, "late", s1, 7, AP_GROUP_OWN);
 		int gl = open_group(ctx, late);
 
-		set_container(ctx, gl, c);
+		join_container(ctx, gl, c);
 		assert_int_equal(ap_dma_write(late, A + 63 * PG, tmp, 2, NULL), 0);
 		assert_int_equal(ap_dma_read(late, A + 62 * PG, tmp, 2, NULL), 0);
-		EXPECT(get_bitmap(ctx, c, A, 80 * PG, bits, 2) == 0, "GET_BITMAP");
+		EXPECT(get_bitmap(ctx, c, A, 80 * PG, PG, bits, 2) == 0, "GET_BITMAP");
 		expect_bits(bits, 2, (const uint64_t[]){ 1ull << 63, 0 }, "write by a late group");
 		assert_int_equal(ap_vfio_close(ctx, gl), 0);
 	}
@@ -1344,12 +982,10 @@ static struct ap_iommu *mk_iommu_pg(struct ap_ctx *ctx, const char *name, enum a
 				    uint64_t pgsizes)
 {
 	struct ap_iommu_config c;
-	struct ap_iommu *iommu = NULL;
 
 	ap_iommu_config_init(&c, kind);
 	c.pgsize_bitmap = pgsizes;
-	assert_int_equal(ap_iommu_new(ctx, name, &c, &iommu), 0);
-	return iommu;
+	return mk_iommu_cfg(ctx, name, &c);
 }
 
 /* §1.3: iova_pgsizes is the AND of the domains' sizes; §1.4 step 6: MAP's
@@ -1383,9 +1019,9 @@ static void test_pgsizes(void **state)
 	ca = open_container(ctx);
 	g4 = open_group(ctx, d4);
 	gv = open_group(ctx, dv);
-	set_container(ctx, g4, ca);
-	set_container(ctx, gv, ca);
-	set_iommu(ctx, ca);
+	join_container(ctx, g4, ca);
+	join_container(ctx, gv, ca);
+	set_type1v2(ctx, ca);
 	get_info(ctx, ca, &v);
 	EXPECT(v.pgsizes == PG, "4K|2M|1G with 4K: iova_pgsizes 0x%llx", (ull)v.pgsizes);
 
@@ -1395,8 +1031,8 @@ static void test_pgsizes(void **state)
 	cb = open_container(ctx);
 	gm = open_group(ctx, dm);
 	g64b = open_group(ctx, d64b);
-	set_container(ctx, gm, cb);
-	set_iommu(ctx, cb);
+	join_container(ctx, gm, cb);
+	set_type1v2(ctx, cb);
 	get_info(ctx, cb, &v);
 	EXPECT(v.pgsizes == (PG | SZ_2M | SZ_1G), "multi-granule SMMU: iova_pgsizes 0x%llx",
 	       (ull)v.pgsizes);
@@ -1411,10 +1047,7 @@ static void test_pgsizes(void **state)
 	EXPECT(group_flags(ctx, g64b) == VFIO_GROUP_FLAGS_VIABLE, "refused group is in a container");
 
 	/* 64K only: MAP and the dirty bitmap work in 64K pages */
-	cc = open_container(ctx);
-	g64 = open_group(ctx, d64);
-	set_container(ctx, g64, cc);
-	set_iommu(ctx, cc);
+	cc = open_type1v2(ctx, d64, &g64);
 	get_info(ctx, cc, &v);
 	EXPECT(v.pgsizes == (SZ_64K | 0x20000000ull), "64K SMMU: iova_pgsizes 0x%llx",
 	       (ull)v.pgsizes);
@@ -1428,29 +1061,15 @@ static void test_pgsizes(void **state)
 	MAP_OK(ctx, cc, buf, 0x100000, 2 * SZ_64K, RW);
 	dma_read_is(d64, 0x100000 + SZ_64K + 0x100, buf + SZ_64K + 0x100, 64);
 	/* the 64K group that was refused elsewhere joins here */
-	set_container(ctx, g64b, cc);
+	join_container(ctx, g64b, cc);
 	dma_read_is(d64b, 0x100000 + 0x40, buf + 0x40, 64);
 	EXPECT(dirty_flags(ctx, cc, VFIO_IOMMU_DIRTY_PAGES_FLAG_START) == 0, "START");
 	assert_int_equal(ap_dma_write(d64, 0x100000 + SZ_64K + 0x2000, tmp, 1, NULL), 0);
-	EXPECT(get_bitmap(ctx, cc, 0x100000, 2 * SZ_64K, bits, 1) == EINVAL,
+	EXPECT(get_bitmap(ctx, cc, 0x100000, 2 * SZ_64K, PG, bits, 1) == EINVAL,
 	       "GET_BITMAP at 4K in a 64K container");
-	{
-		uint8_t rawd[sizeof(struct vfio_iommu_type1_dirty_bitmap) +
-			     sizeof(struct vfio_iommu_type1_dirty_bitmap_get)];
-		struct vfio_iommu_type1_dirty_bitmap *d = (struct vfio_iommu_type1_dirty_bitmap *)rawd;
-		struct vfio_iommu_type1_dirty_bitmap_get g = {
-			.iova = 0x100000, .size = 2 * SZ_64K,
-			.bitmap = { .pgsize = SZ_64K, .size = 8, .data = (__u64 *)(void *)bits },
-		};
-
-		bits[0] = 0;
-		memset(rawd, 0, sizeof(rawd));
-		d->argsz = sizeof(rawd);
-		d->flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
-		memcpy(d->data, &g, sizeof(g));
-		IOCTL_OK(ctx, cc, VFIO_IOMMU_DIRTY_PAGES, d);
-		EXPECT(bits[0] == 2, "64K dirty bitmap 0x%llx, expected bit 1", (ull)bits[0]);
-	}
+	EXPECT(get_bitmap(ctx, cc, 0x100000, 2 * SZ_64K, SZ_64K, bits, 1) == 0,
+	       "GET_BITMAP at 64K");
+	EXPECT(bits[0] == 2, "64K dirty bitmap 0x%llx, expected bit 1", (ull)bits[0]);
 	unmap_expect(ctx, cc, 0x100000, 2 * SZ_64K, 2 * SZ_64K);
 
 	assert_int_equal(ap_vfio_close(ctx, g4), 0);
@@ -1485,9 +1104,9 @@ static void test_large_mapping(void **state)
 	c = open_container(ctx);
 	ga = open_group(ctx, a);
 	gb = open_group(ctx, b);
-	set_container(ctx, ga, c);
-	set_container(ctx, gb, c);
-	set_iommu(ctx, c);
+	join_container(ctx, ga, c);
+	join_container(ctx, gb, c);
+	set_type1v2(ctx, c);
 	MAP_OK(ctx, c, buf, iova, size, RW);
 	for (off = 0; off < size; off += 0x3f000 + 0x123) {
 		dma_read_is(a, iova + off, buf + off, 64);

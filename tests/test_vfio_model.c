@@ -25,25 +25,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-
-#include <linux/vfio.h>
-
-#include <aperture/core.h>
-#include <aperture/vfio.h>
-
-#define PG 0x1000ull
-#define SZ_64K 0x10000ull
-#define SZ_1M 0x100000ull
-#define TOP48 ((1ull << 48) - 1)
-#define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
-#define R_ VFIO_DMA_MAP_FLAG_READ
-#define W_ VFIO_DMA_MAP_FLAG_WRITE
+#include "rng.h"
+#include "vfio_util.h"
 
 #define BUF_SIZE (4 * SZ_1M)  /* the test's memory, then ... */
 #define GUARD SZ_1M           /* ... a PROT_NONE guard */
@@ -53,36 +36,9 @@
 #define NGROUPS 3
 #define NDEVS 4
 
-typedef unsigned long long ull;
-
 static uint64_t g_seed = 0x5eed2026a9e77e5ull;
 static unsigned g_steps = 6000;
-
-/* ------------------------------------------------------------ random */
-
-static uint64_t rng_state;
 static unsigned map_errs[160], unmap_errs[160]; /* outcomes seen, by errno */
-
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static bool chance(unsigned percent)
-{
-	return below(100) < percent;
-}
 
 /* ------------------------------------------------------------ the model */
 
@@ -96,9 +52,9 @@ struct resv {
 };
 
 static const struct resv group_resv[NGROUPS] = {
-	{ 0x8000000, 0x80fffff },  /* SMMU SW_MSI */
-	{ 0x8000000, 0x80fffff },  /* SMMU SW_MSI */
-	{ 0xfee00000, 0xfeefffff }, /* VT-d MSI */
+	{ SW_MSI_START, SW_MSI_END },
+	{ SW_MSI_START, SW_MSI_END },
+	{ VTD_MSI_START, VTD_MSI_END },
 };
 
 struct model {
@@ -217,27 +173,8 @@ static struct rig *R;
 		}                                                                          \
 	} while (0)
 
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case 0: return "success";
-	case EINVAL: return "EINVAL";
-	case EFAULT: return "EFAULT";
-	case ENOMEM: return "ENOMEM";
-	case ENOSPC: return "ENOSPC";
-	case EEXIST: return "EEXIST";
-	case EOVERFLOW: return "EOVERFLOW";
-	case EBUSY: return "EBUSY";
-	case EPERM: return "EPERM";
-	default:
-		snprintf(other, sizeof(other), "errno %d", e);
-		return other;
-	}
-}
-
-static int verr(int fd, unsigned long req, void *arg)
+/* vfio_util.h's verr() on the rig's context, failing with the step. */
+static int rig_verr(int fd, unsigned long req, void *arg)
 {
 	int r;
 
@@ -251,17 +188,14 @@ static int verr(int fd, unsigned long req, void *arg)
 
 static void rig_init(struct rig *rig)
 {
-	struct ap_iommu_config cfg;
-	struct ap_iommu *s0 = NULL, *s1 = NULL, *v0 = NULL;
+	struct ap_iommu *s0, *s1, *v0;
 	char path[32];
 	int i;
 
 	memset(rig, 0, sizeof(*rig));
 	R = rig;
 	rig->op = "setup";
-	rig->mem = mmap(NULL, BUF_SIZE + GUARD, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(rig->mem != MAP_FAILED);
+	rig->mem = buf_alloc(BUF_SIZE + GUARD);
 	assert_int_equal(mprotect(rig->mem + BUF_SIZE, GUARD, PROT_NONE), 0);
 	rig->shadow = malloc(BUF_SIZE);
 	assert_non_null(rig->shadow);
@@ -276,31 +210,28 @@ static void rig_init(struct rig *rig)
 	assert_non_null(rig->ctx);
 	ap_vfio_set_dma_entry_limit(rig->ctx, ENTRY_LIMIT);
 	ap_vfio_set_memlock_limit(rig->ctx, MEMLOCK);
-	ap_iommu_config_init(&cfg, AP_IOMMU_ARM_SMMU_V3);
-	assert_int_equal(ap_iommu_new(rig->ctx, "smmu0", &cfg, &s0), 0);
-	assert_int_equal(ap_iommu_new(rig->ctx, "smmu1", &cfg, &s1), 0);
-	ap_iommu_config_init(&cfg, AP_IOMMU_INTEL_VTD);
-	assert_int_equal(ap_iommu_new(rig->ctx, "dmar0", &cfg, &v0), 0);
-	assert_int_equal(ap_device_new(rig->ctx, "a0", s0, 0x10, 10, &rig->dev[0]), 0);
-	assert_int_equal(ap_device_new(rig->ctx, "a1", s0, 0x11, 10, &rig->dev[1]), 0);
-	assert_int_equal(ap_device_new(rig->ctx, "b0", s1, 0x10, 11, &rig->dev[2]), 0);
-	assert_int_equal(ap_device_new(rig->ctx, "c0", v0, 0x10, 12, &rig->dev[3]), 0);
+	s0 = mk_smmu(rig->ctx, "smmu0", 48);
+	s1 = mk_smmu(rig->ctx, "smmu1", 48);
+	v0 = mk_vtd(rig->ctx, "dmar0");
+	rig->dev[0] = mk_dev(rig->ctx, "a0", s0, 0x10, 10);
+	rig->dev[1] = mk_dev(rig->ctx, "a1", s0, 0x11, 10);
+	rig->dev[2] = mk_dev(rig->ctx, "b0", s1, 0x10, 11);
+	rig->dev[3] = mk_dev(rig->ctx, "c0", v0, 0x10, 12);
 	rig->devgroup[0] = 0;
 	rig->devgroup[1] = 0;
 	rig->devgroup[2] = 1;
 	rig->devgroup[3] = 2;
 
-	rig->c = ap_vfio_open(rig->ctx, "/dev/vfio/vfio");
-	CHECK(rig->c >= 0, "open container: %s", ename(errno));
+	rig->c = open_container(rig->ctx);
 	for (i = 0; i < NGROUPS; i++) {
 		snprintf(path, sizeof(path), "/dev/vfio/%d", 10 + i);
 		rig->g[i] = ap_vfio_open(rig->ctx, path);
 		CHECK(rig->g[i] >= 0, "open %s: %s", path, ename(errno));
-		CHECK(verr(rig->g[i], VFIO_GROUP_SET_CONTAINER, &rig->c) == 0, "SET_CONTAINER %d: %s",
-		      i, ap_ctx_error(rig->ctx));
+		CHECK(rig_verr(rig->g[i], VFIO_GROUP_SET_CONTAINER, &rig->c) == 0,
+		      "SET_CONTAINER %d: %s", i, ap_ctx_error(rig->ctx));
 		rig->md.member[i] = true;
 	}
-	CHECK(verr(rig->c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU) == 0,
+	CHECK(rig_verr(rig->c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU) == 0,
 	      "SET_IOMMU: %s", ap_ctx_error(rig->ctx));
 }
 
@@ -319,44 +250,23 @@ static void rig_fini(struct rig *rig)
 
 /* ------------------------------------------------------------ GET_INFO */
 
+/* GET_INFO, its chain checked (vfio_util.h), against the model: DMA_AVAIL
+ * and the IOVA ranges. */
 static void check_info(struct rig *rig)
 {
-	uint64_t raw[128];
-	uint8_t *buf = (uint8_t *)raw;
-	struct vfio_iommu_type1_info *info = (struct vfio_iommu_type1_info *)buf;
 	struct vfio_iova_range want[NGROUPS + 1];
-	unsigned nwant = model_ranges(&rig->md, want), i, seen = 0;
-	uint32_t off;
-	int e;
+	unsigned nwant = model_ranges(&rig->md, want), i;
+	struct info_view v;
 
 	rig->op = "GET_INFO";
-	memset(raw, 0, sizeof(raw));
-	info->argsz = sizeof(raw);
-	e = verr(rig->c, VFIO_IOMMU_GET_INFO, info);
-	CHECK(e == 0, "GET_INFO: %s", ename(e));
-	CHECK(info->cap_offset != 0, "no capabilities");
-	for (off = info->cap_offset; off && seen < 8; seen++) {
-		struct vfio_info_cap_header *h = (struct vfio_info_cap_header *)(buf + off);
-
-		CHECK(off + 8 <= sizeof(raw), "capability beyond the buffer");
-		if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
-			uint32_t a = ((struct vfio_iommu_type1_info_dma_avail *)h)->avail;
-
-			CHECK(a == ENTRY_LIMIT - rig->md.n, "DMA_AVAIL %u, model %u", a,
-			      ENTRY_LIMIT - rig->md.n);
-		} else if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-			struct vfio_iommu_type1_info_cap_iova_range *r = (void *)h;
-
-			CHECK(r->nr_iovas == nwant, "%u IOVA ranges, model %u", r->nr_iovas, nwant);
-			for (i = 0; i < nwant; i++)
-				CHECK(r->iova_ranges[i].start == want[i].start &&
-					      r->iova_ranges[i].end == want[i].end,
-				      "range %u [0x%llx, 0x%llx], model [0x%llx, 0x%llx]", i,
-				      (ull)r->iova_ranges[i].start, (ull)r->iova_ranges[i].end,
-				      (ull)want[i].start, (ull)want[i].end);
-		}
-		off = h->next;
-	}
+	get_info(rig->ctx, rig->c, &v);
+	CHECK(v.dma_avail == ENTRY_LIMIT - rig->md.n, "DMA_AVAIL %u, model %u", v.dma_avail,
+	      ENTRY_LIMIT - rig->md.n);
+	CHECK(v.nr == nwant, "%u IOVA ranges, model %u", v.nr, nwant);
+	for (i = 0; i < nwant; i++)
+		CHECK(v.r[i].start == want[i].start && v.r[i].end == want[i].end,
+		      "range %u [0x%llx, 0x%llx], model [0x%llx, 0x%llx]", i, (ull)v.r[i].start,
+		      (ull)v.r[i].end, (ull)want[i].start, (ull)want[i].end);
 }
 
 /* ------------------------------------------------------------ MAP_DMA */
@@ -375,28 +285,28 @@ static const struct window windows[] = {
 
 static uint64_t pick_iova(void)
 {
-	unsigned w = (unsigned)below(100);
+	unsigned w = (unsigned)rnd_below(100);
 	const struct window *win = w < 50 ? &windows[0] : w < 88 ? &windows[1]
 					   : w < 96 ? &windows[2] : &windows[3];
 
-	return win->base + below(win->size / PG) * PG;
+	return win->base + rnd_below(win->size / PG) * PG;
 }
 
 static uint64_t pick_size(void)
 {
-	unsigned w = (unsigned)below(100);
+	unsigned w = (unsigned)rnd_below(100);
 
 	if (w < 60)
-		return (1 + below(16)) * PG;
+		return (1 + rnd_below(16)) * PG;
 	if (w < 85)
-		return (17 + below(48)) * PG;
+		return (17 + rnd_below(48)) * PG;
 	if (w < 95)
-		return (65 + below(192)) * PG;
+		return (65 + rnd_below(192)) * PG;
 	if (w < 97)
 		return 0;
 	if (w < 99)
-		return (1 + below(16)) * PG + 0x800;
-	return 0ull - (1 + below(64)) * PG; /* enormous: wraps */
+		return (1 + rnd_below(16)) * PG + 0x800;
+	return 0ull - (1 + rnd_below(64)) * PG; /* enormous: wraps */
 }
 
 static int model_map(struct model *md, uint32_t flags, uint64_t vaddr, uint64_t base_va,
@@ -441,30 +351,30 @@ static void op_map(struct rig *rig)
 	uint64_t base_va = (uint64_t)(uintptr_t)rig->mem;
 	uint64_t iova = pick_iova(), size = pick_size(), off = 0, vaddr;
 	uint32_t flags;
-	unsigned w = (unsigned)below(100);
+	unsigned w = (unsigned)rnd_below(100);
 	bool either;
 	int want, e;
 
 	rig->op = "MAP_DMA";
 	flags = w < 70 ? RW : w < 82 ? R_ : w < 94 ? W_ : w < 97 ? 0 : RW | 8;
 	if (chance(3))
-		iova += 1 + below(PG - 1);
+		iova += 1 + rnd_below(PG - 1);
 	/* an existing mapping's neighbourhood, to make overlaps common */
 	if (rig->md.n && chance(30)) {
-		const struct ment *x = &rig->md.m[below(rig->md.n)];
+		const struct ment *x = &rig->md.m[rnd_below(rig->md.n)];
 
-		iova = x->iova + (below(2 * x->size / PG + 8) * PG) - 4 * PG;
+		iova = x->iova + (rnd_below(2 * x->size / PG + 8) * PG) - 4 * PG;
 	}
 	if (size <= BUF_SIZE) {
-		off = below((BUF_SIZE + 64 * PG - size) / PG + 1) * PG;
+		off = rnd_below((BUF_SIZE + 64 * PG - size) / PG + 1) * PG;
 		if (off + size > BUF_SIZE + GUARD)
 			off = BUF_SIZE + GUARD - size;
 	}
 	vaddr = base_va + off;
 	if (chance(2))
-		vaddr += 1 + below(PG - 1);
+		vaddr += 1 + rnd_below(PG - 1);
 	if (chance(2))
-		vaddr = 0ull - (1 + below(8)) * PG; /* near the top: wraps or no memory */
+		vaddr = 0ull - (1 + rnd_below(8)) * PG; /* near the top: wraps or no memory */
 	want = model_map(&rig->md, flags, vaddr, base_va, iova, size, &either);
 
 	memset(&m, 0, sizeof(m));
@@ -473,7 +383,7 @@ static void op_map(struct rig *rig)
 	m.vaddr = vaddr;
 	m.iova = iova;
 	m.size = size;
-	e = verr(rig->c, VFIO_IOMMU_MAP_DMA, &m);
+	e = rig_verr(rig->c, VFIO_IOMMU_MAP_DMA, &m);
 	if (either)
 		CHECK(e == EFAULT || e == ENOMEM,
 		      "MAP flags 0x%x iova 0x%llx size 0x%llx off 0x%llx: %s, model EFAULT or ENOMEM",
@@ -548,7 +458,7 @@ static void op_unmap(struct rig *rig)
 	struct model *md = &rig->md;
 	uint64_t iova, size, want_bytes;
 	uint32_t flags = 0;
-	unsigned w = (unsigned)below(100);
+	unsigned w = (unsigned)rnd_below(100);
 	int want, e;
 
 	rig->op = "UNMAP_DMA";
@@ -563,12 +473,12 @@ static void op_unmap(struct rig *rig)
 				size = pick_size();
 		}
 	} else if (w < 45 && md->n) {
-		const struct ment *x = &md->m[below(md->n)];
+		const struct ment *x = &md->m[rnd_below(md->n)];
 
 		iova = x->iova;
 		size = x->size;
 	} else if (w < 65 && md->n) {
-		unsigned i = (unsigned)below(md->n), j = (unsigned)below(md->n);
+		unsigned i = (unsigned)rnd_below(md->n), j = (unsigned)rnd_below(md->n);
 
 		if (i > j) {
 			unsigned t = i;
@@ -576,19 +486,20 @@ static void op_unmap(struct rig *rig)
 			i = j;
 			j = t;
 		}
-		iova = md->m[i].iova - (chance(50) ? below(4) * PG : 0);
-		size = md->m[j].iova + md->m[j].size - iova + (chance(50) ? below(4) * PG : 0);
+		iova = md->m[i].iova - (chance(50) ? rnd_below(4) * PG : 0);
+		size = md->m[j].iova + md->m[j].size - iova + (chance(50) ? rnd_below(4) * PG : 0);
 	} else if (w < 85 && md->n) {
 		/* bisecting: a page boundary inside a mapping */
-		const struct ment *x = &md->m[below(md->n)];
+		const struct ment *x = &md->m[rnd_below(md->n)];
 
-		iova = x->iova + (x->size > PG && chance(50) ? (1 + below(x->size / PG - 1)) * PG : 0);
-		size = (1 + below(x->size / PG + 2)) * PG;
+		iova = x->iova +
+		       (x->size > PG && chance(50) ? (1 + rnd_below(x->size / PG - 1)) * PG : 0);
+		size = (1 + rnd_below(x->size / PG + 2)) * PG;
 	} else {
 		iova = pick_iova();
 		size = pick_size();
 		if (chance(5))
-			iova += 1 + below(PG - 1);
+			iova += 1 + rnd_below(PG - 1);
 		if (chance(3))
 			flags = 8;
 	}
@@ -599,7 +510,7 @@ static void op_unmap(struct rig *rig)
 	u.flags = flags;
 	u.iova = iova;
 	u.size = size;
-	e = verr(rig->c, VFIO_IOMMU_UNMAP_DMA, &u);
+	e = rig_verr(rig->c, VFIO_IOMMU_UNMAP_DMA, &u);
 	CHECK(e == want, "UNMAP flags 0x%x iova 0x%llx size 0x%llx: %s, model %s", flags,
 	      (ull)iova, (ull)size, ename(e), ename(want));
 	unmap_errs[e < 160 ? e : 0]++;
@@ -643,20 +554,20 @@ static int model_dma(const struct rig *rig, int d, uint64_t iova, uint64_t len, 
 static void op_dma(struct rig *rig)
 {
 	struct model *md = &rig->md;
-	int d = (int)below(NDEVS);
+	int d = (int)rnd_below(NDEVS);
 	bool write = chance(50);
-	uint64_t len = 1 + below(chance(80) ? 64 : 256), iova, j;
+	uint64_t len = 1 + rnd_below(chance(80) ? 64 : 256), iova, j;
 	uint8_t data[256], got[256];
 	struct ap_fault f;
 	int want, r;
 
 	rig->op = write ? "DMA write" : "DMA read";
 	if (md->n && chance(75)) {
-		const struct ment *x = &md->m[below(md->n)];
+		const struct ment *x = &md->m[rnd_below(md->n)];
 
-		iova = x->iova + below(x->size + 64) - 32;
+		iova = x->iova + rnd_below(x->size + 64) - 32;
 	} else {
-		iova = pick_iova() + below(PG);
+		iova = pick_iova() + rnd_below(PG);
 	}
 	want = model_dma(rig, d, iova, len, write);
 	if (want == -1)
@@ -710,11 +621,11 @@ static void op_dma(struct rig *rig)
 
 static void op_group(struct rig *rig)
 {
-	int g = 1 + (int)below(NGROUPS - 1), e, want = 0;
+	int g = 1 + (int)rnd_below(NGROUPS - 1), e, want = 0;
 
 	if (rig->md.member[g]) {
 		rig->op = "UNSET_CONTAINER";
-		e = verr(rig->g[g], VFIO_GROUP_UNSET_CONTAINER, NULL);
+		e = rig_verr(rig->g[g], VFIO_GROUP_UNSET_CONTAINER, NULL);
 		CHECK(e == 0, "group %d leaving: %s", g, ename(e));
 		rig->md.member[g] = false;
 	} else {
@@ -722,7 +633,7 @@ static void op_group(struct rig *rig)
 		/* §1.2 step 5: its reserved window must not hold a mapping */
 		if (model_overlaps(&rig->md, group_resv[g].start, group_resv[g].end))
 			want = EINVAL;
-		e = verr(rig->g[g], VFIO_GROUP_SET_CONTAINER, &rig->c);
+		e = rig_verr(rig->g[g], VFIO_GROUP_SET_CONTAINER, &rig->c);
 		CHECK(e == want, "group %d joining: %s, model %s (%s)", g, ename(e), ename(want),
 		      ap_ctx_error(rig->ctx));
 		if (e == 0)
@@ -747,7 +658,7 @@ static void test_model(void **state)
 		/* phases of 300 steps: mostly filling (to the entry and memlock
 		 * limits), then mostly draining */
 		bool fill = (rig.step / 300) % 2 == 0;
-		unsigned w = (unsigned)below(100);
+		unsigned w = (unsigned)rnd_below(100);
 		unsigned pmap = fill ? 55 : 22, punmap = fill ? 10 : 40;
 
 		if (w < pmap) {
@@ -778,7 +689,7 @@ static void test_model(void **state)
 
 		for (i = 0; i < rig.md.n; i++)
 			total += rig.md.m[i].size;
-		CHECK(verr(rig.c, VFIO_IOMMU_UNMAP_DMA, &u) == 0, "UNMAP_ALL failed");
+		CHECK(rig_verr(rig.c, VFIO_IOMMU_UNMAP_DMA, &u) == 0, "UNMAP_ALL failed");
 		CHECK(u.size == total, "UNMAP_ALL unmapped 0x%llx, model 0x%llx", (ull)u.size,
 		      (ull)total);
 		got = u.size;

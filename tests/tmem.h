@@ -1,6 +1,6 @@
 /*
- * Test support shared by the page-table tests: size constants, EXPECT, and
- * a simulated physical memory for tables.
+ * Test support shared by the page-table tests: size constants, EXPECT (from
+ * expect.h), and a simulated physical memory for tables.
  *
  * The memory is an arena at a fake physical base, handing out naturally
  * aligned, zeroed blocks and counting every allocation, so that each test can
@@ -19,6 +19,8 @@
 
 #include <aperture/pgtable.h>
 
+#include "expect.h"
+
 #define SZ_4K 0x1000ull
 #define SZ_8K 0x2000ull
 #define SZ_16K 0x4000ull
@@ -36,18 +38,6 @@
 #define BM_64K (SZ_64K | SZ_512M)
 
 #define RW (AP_PROT_READ | AP_PROT_WRITE)
-
-/* Fail with a formatted explanation (cmocka's asserts print only values). */
-#define EXPECT(cond, ...)                                    \
-	do {                                                 \
-		if (!(cond)) {                               \
-			print_error(__VA_ARGS__);            \
-			print_error("\n");                   \
-			fail_msg("check failed: %s", #cond); \
-		}                                            \
-	} while (0)
-
-typedef unsigned long long ull;
 
 /* ================================================================ memory */
 

@@ -1,0 +1,641 @@
+/*
+ * Page-table test helpers and a model of live leaves, shared by the
+ * page-table tests (test_pgtable.c: ARM LPAE, test_pgtable_vtd.c: VT-d,
+ * test_pgtable_matrix.c: Linux's configuration matrix):
+ *
+ *   - tables: allocate (and refuse) one in tmem.h's memory, map, translate,
+ *     collect leaves, walk with ap_pt_walk();
+ *   - the leaf model: live leaves sorted by iova, what a map or unmap does
+ *     to them, and what a leaf's prot reads back as in each format;
+ *   - randomized runs: map/unmap ops crowding a few slots of three windows,
+ *     checked against the model, with counters of what each path saw.
+ *
+ * Include after <cmocka.h>.
+ */
+#ifndef AP_TEST_PTMODEL_H
+#define AP_TEST_PTMODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rng.h"
+#include "tmem.h"
+
+/* ================================================================ tables */
+
+static inline struct ap_pt_cfg pt_cfg(enum ap_pt_format fmt, unsigned ias, unsigned oas,
+				      uint64_t bitmap, uint64_t host, bool coherent,
+				      uint32_t quirks)
+{
+	struct ap_pt_cfg cfg = {
+		.format = fmt,
+		.ias = ias,
+		.oas = oas,
+		.pgsize_bitmap = bitmap,
+		.host_page_size = host,
+		.coherent_walk = coherent,
+		.quirks = quirks,
+	};
+
+	return cfg;
+}
+
+static inline struct ap_pt *mkpt_full(struct tmem *m, enum ap_pt_format fmt, unsigned ias,
+				      unsigned oas, uint64_t bitmap, uint64_t host, bool coherent,
+				      uint32_t quirks)
+{
+	struct ap_pt_cfg cfg = pt_cfg(fmt, ias, oas, bitmap, host, coherent, quirks);
+	struct ap_pt *pt = NULL;
+	int err = ap_pt_alloc(&cfg, &m->mem, &pt);
+
+	EXPECT(err == 0, "ap_pt_alloc(%s ias %u oas %u bitmap %llx host %llx quirks %#x) = %d",
+	       ap_pt_format_name(fmt), ias, oas, (ull)bitmap, (ull)host, quirks, err);
+	assert_non_null(pt);
+	return pt;
+}
+
+static inline struct ap_pt *mkpt(struct tmem *m, enum ap_pt_format fmt, unsigned ias,
+				 unsigned oas, uint64_t bitmap)
+{
+	return mkpt_full(m, fmt, ias, oas, bitmap, 0, true, 0);
+}
+
+/* ap_pt_alloc()'s answer; either way nothing stays allocated, and on a
+ * refusal *out is untouched. */
+static inline int try_alloc(struct tmem *m, enum ap_pt_format fmt, unsigned ias, unsigned oas,
+			    uint64_t bitmap, uint64_t host, uint32_t quirks)
+{
+	struct ap_pt_cfg cfg = pt_cfg(fmt, ias, oas, bitmap, host, true, quirks);
+	struct ap_pt *pt = (struct ap_pt *)(uintptr_t)0x1234; /* must stay untouched */
+	int err = ap_pt_alloc(&cfg, &m->mem, &pt);
+
+	if (err)
+		assert_ptr_equal(pt, (struct ap_pt *)(uintptr_t)0x1234);
+	else
+		ap_pt_free(pt);
+	tmem_assert_empty(m);
+	return err;
+}
+
+/* One page; *mapped is all of it or nothing. */
+static inline int map1(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t size,
+		       unsigned prot)
+{
+	uint64_t mapped = 0;
+	int err = ap_pt_map_pages(pt, iova, pa, size, 1, prot, &mapped);
+
+	if (!err)
+		assert_int_equal(mapped, size);
+	else
+		assert_int_equal(mapped, 0);
+	return err;
+}
+
+/* Map [iova, iova+size) -> pa as iommu_map does, looping on map_pages;
+ * *calls (if given) counts the map_pages calls. */
+static inline int map_range(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t size,
+			    unsigned prot, uint64_t *calls)
+{
+	struct ap_pt_cfg cfg;
+
+	ap_pt_get_cfg(pt, &cfg);
+	while (size) {
+		uint64_t count, mapped = 0;
+		uint64_t pgsize = ap_pt_pgsize(cfg.pgsize_bitmap, iova, pa, size, &count);
+		int err;
+
+		if (!pgsize)
+			return -EINVAL;
+		err = ap_pt_map_pages(pt, iova, pa, pgsize, count, prot, &mapped);
+		if (calls)
+			(*calls)++;
+		if (err)
+			return err;
+		assert_true(mapped > 0 && mapped <= pgsize * count);
+		iova += mapped;
+		pa += mapped;
+		size -= mapped;
+	}
+	return 0;
+}
+
+static inline void expect_phys(const struct ap_pt *pt, uint64_t iova, uint64_t want)
+{
+	uint64_t pa = 0xdeadbeef;
+
+	EXPECT(ap_pt_iova_to_phys(pt, iova, &pa), "iova %llx: not mapped, want pa %llx",
+	       (ull)iova, (ull)want);
+	EXPECT(pa == want, "iova %llx: pa %llx, want %llx", (ull)iova, (ull)pa, (ull)want);
+}
+
+static inline void expect_unmapped(const struct ap_pt *pt, uint64_t iova)
+{
+	uint64_t pa = 0;
+
+	EXPECT(!ap_pt_iova_to_phys(pt, iova, &pa), "iova %llx: mapped to %llx, want nothing",
+	       (ull)iova, (ull)pa);
+}
+
+/* Leaves collected by ap_pt_for_each_leaf. */
+struct leafvec {
+	struct ap_pt_leaf *v;
+	size_t n, cap;
+};
+
+static inline int collect_cb(void *arg, const struct ap_pt_leaf *leaf)
+{
+	struct leafvec *lv = arg;
+
+	if (lv->n == lv->cap) {
+		lv->cap = lv->cap ? 2 * lv->cap : 64;
+		lv->v = realloc(lv->v, lv->cap * sizeof(*lv->v));
+		assert_non_null(lv->v);
+	}
+	lv->v[lv->n++] = *leaf;
+	return 0;
+}
+
+static inline void collect(const struct ap_pt *pt, uint64_t first, uint64_t last,
+			   struct leafvec *lv)
+{
+	lv->n = 0;
+	assert_int_equal(ap_pt_for_each_leaf(pt, first, last, collect_cb, lv), 0);
+}
+
+/* The one leaf mapping iova. */
+static inline struct ap_pt_leaf leaf_at(const struct ap_pt *pt, uint64_t iova)
+{
+	struct leafvec lv = { 0 };
+	struct ap_pt_leaf leaf;
+
+	collect(pt, iova, iova, &lv);
+	EXPECT(lv.n == 1, "iova %llx: %zu leaves, want 1", (ull)iova, lv.n);
+	leaf = lv.v[0];
+	free(lv.v);
+	return leaf;
+}
+
+static inline uint64_t root_pa(const struct ap_pt *pt)
+{
+	struct ap_pt_walk_cfg wc;
+
+	ap_pt_get_walk_cfg(pt, &wc);
+	return wc.root;
+}
+
+/* An LPAE descriptor's output address (4K/16K granule, no LPA: bits 47:12). */
+#define LPAE_OA_BITS 0x0000fffffffff000ull
+
+static inline uint64_t desc_addr(uint64_t d)
+{
+	return d & LPAE_OA_BITS;
+}
+
+/* ================================================================ walks */
+
+static inline void walk_ok(const struct ap_pt_walk_cfg *wc, struct tmem *m, uint64_t iova,
+			   unsigned access, uint64_t want_pa, int want_level)
+{
+	struct ap_pt_walk_result res;
+	int rc = ap_pt_walk(wc, &m->mem, iova, access, &res);
+
+	EXPECT(rc == 0 && res.fault == AP_FAULT_NONE,
+	       "walk %llx access %#x: rc %d fault %s at level %d", (ull)iova, access, rc,
+	       ap_fault_kind_name(res.fault), res.level);
+	EXPECT(res.pa == want_pa && res.level == want_level,
+	       "walk %llx: pa %llx level %d, want %llx level %d", (ull)iova, (ull)res.pa,
+	       res.level, (ull)want_pa, want_level);
+}
+
+/* want_level < 0: any level. */
+static inline void walk_fault(const struct ap_pt_walk_cfg *wc, struct tmem *m, uint64_t iova,
+			      unsigned access, enum ap_fault_kind want, int want_level)
+{
+	struct ap_pt_walk_result res;
+	int rc = ap_pt_walk(wc, &m->mem, iova, access, &res);
+
+	EXPECT(rc == -EFAULT && res.fault == want && (want_level < 0 || res.level == want_level),
+	       "walk %llx access %#x: rc %d fault %s level %d, want %s level %d", (ull)iova,
+	       access, rc, ap_fault_kind_name(res.fault), res.level, ap_fault_kind_name(want),
+	       want_level);
+}
+
+/* A walker configuration (wc, possibly narrower than the table) and
+ * iova_to_phys agree at every probe below wc's ias; above it the walker
+ * reports an address size fault. */
+static inline void agree_below(struct ap_pt *pt, struct tmem *m, const struct ap_pt_walk_cfg *wc,
+			       const uint64_t *probes, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct ap_pt_walk_result res;
+		uint64_t pa = 0;
+		bool mapped = ap_pt_iova_to_phys(pt, probes[i], &pa);
+		int rc = ap_pt_walk(wc, &m->mem, probes[i], AP_ACCESS_PRIV, &res);
+
+		if (probes[i] >> wc->ias) {
+			EXPECT(rc == -EFAULT && res.fault == AP_FAULT_ADDRESS_SIZE,
+			       "iova %llx beyond ias %u: rc %d fault %s", (ull)probes[i], wc->ias,
+			       rc, ap_fault_kind_name(res.fault));
+			continue;
+		}
+		EXPECT((rc == 0) == mapped, "iova %llx: walk rc %d (%s), iova_to_phys %d",
+		       (ull)probes[i], rc, ap_fault_kind_name(res.fault), mapped);
+		if (mapped)
+			EXPECT(res.pa == pa, "iova %llx: walk pa %llx, iova_to_phys %llx",
+			       (ull)probes[i], (ull)res.pa, (ull)pa);
+		else
+			EXPECT(res.fault == AP_FAULT_TRANSLATION, "iova %llx: fault %s",
+			       (ull)probes[i], ap_fault_kind_name(res.fault));
+	}
+}
+
+/* ================================================================ leaf model */
+
+struct mleaf {
+	uint64_t iova, size, pa;
+	unsigned prot;
+};
+
+/* The model: live leaves, sorted by iova, never overlapping. */
+struct model {
+	struct mleaf *v;
+	size_t n, cap;
+	uint64_t by_size[64];
+};
+
+/* Index of the first leaf that ends after addr. */
+static inline size_t model_first_end_after(const struct model *md, uint64_t addr)
+{
+	size_t lo = 0, hi = md->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (md->v[mid].iova + md->v[mid].size > addr)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static inline const struct mleaf *model_find(const struct model *md, uint64_t addr)
+{
+	size_t i = model_first_end_after(md, addr);
+
+	return i < md->n && md->v[i].iova <= addr ? &md->v[i] : NULL;
+}
+
+static inline bool model_overlaps(const struct model *md, uint64_t lo, uint64_t hi)
+{
+	size_t i = model_first_end_after(md, lo);
+
+	return i < md->n && md->v[i].iova < hi;
+}
+
+/* n leaves of pgsize from iova -> pa, where nothing overlaps them. */
+static inline void model_insert(struct model *md, uint64_t iova, uint64_t pa, uint64_t pgsize,
+				uint64_t n, unsigned prot)
+{
+	size_t at = model_first_end_after(md, iova), k;
+
+	if (md->n + n > md->cap) {
+		while (md->n + n > md->cap)
+			md->cap = md->cap ? 2 * md->cap : 1024;
+		md->v = realloc(md->v, md->cap * sizeof(*md->v));
+		assert_non_null(md->v);
+	}
+	memmove(&md->v[at + n], &md->v[at], (md->n - at) * sizeof(*md->v));
+	for (k = 0; k < n; k++) {
+		md->v[at + k].iova = iova + k * pgsize;
+		md->v[at + k].size = pgsize;
+		md->v[at + k].pa = pa + k * pgsize;
+		md->v[at + k].prot = prot;
+	}
+	md->n += n;
+	md->by_size[__builtin_ctzll(pgsize)] += n;
+}
+
+/* Leaves [from, to). */
+static inline void model_remove(struct model *md, size_t from, size_t to)
+{
+	size_t k;
+
+	if (from == to)
+		return;
+	for (k = from; k < to; k++)
+		md->by_size[__builtin_ctzll(md->v[k].size)]--;
+	memmove(&md->v[from], &md->v[to], (md->n - to) * sizeof(*md->v));
+	md->n -= to - from;
+}
+
+/*
+ * What an unmap of pgsize pages over [iova, end) takes: leaves in order
+ * from iova, up to a hole or a leaf the range cuts.  A leaf larger than
+ * pgsize is never taken, even when the pages would cover it: that is
+ * Linux's "partial unmap of a large IOPTE" refusal (reference section 2.7).
+ * Removes them; returns their bytes.
+ */
+static inline uint64_t model_unmap(struct model *md, uint64_t iova, uint64_t pgsize,
+				   uint64_t end)
+{
+	size_t i = model_first_end_after(md, iova), from = i;
+	uint64_t cur = iova;
+
+	while (cur < end && i < md->n && md->v[i].iova == cur &&
+	       md->v[i].iova + md->v[i].size <= end && md->v[i].size <= pgsize) {
+		cur += md->v[i].size;
+		i++;
+	}
+	model_remove(md, from, i);
+	return cur - iova;
+}
+
+/* Forget every leaf (the storage stays). */
+static inline void model_clear(struct model *md)
+{
+	md->n = 0;
+	memset(md->by_size, 0, sizeof(md->by_size));
+}
+
+/* The sizes in use, as ap_pt_sizes_in_use() reports them. */
+static inline uint64_t model_sizes(const struct model *md)
+{
+	uint64_t bm = 0;
+	unsigned s;
+
+	for (s = 0; s < 64; s++)
+		if (md->by_size[s])
+			bm |= 1ull << s;
+	return bm;
+}
+
+/* The level a 4K, 2M or 1G leaf sits at (4K granule for LPAE). */
+static inline int leaf_level(enum ap_pt_format fmt, uint64_t size)
+{
+	if (fmt == AP_PT_INTEL_VTD_SL)
+		return size == SZ_4K ? 1 : size == SZ_2M ? 2 : 3;
+	return size == SZ_4K ? 3 : size == SZ_2M ? 2 : 1;
+}
+
+/* What a stage-1 leaf's prot reads back as: AP[2] clear means writable. */
+static inline unsigned s1_decoded(unsigned prot)
+{
+	unsigned want = AP_PROT_READ;
+
+	if (prot & AP_PROT_WRITE)
+		want |= AP_PROT_WRITE;
+	want |= prot & (AP_PROT_NOEXEC | AP_PROT_PRIV);
+	if (prot & AP_PROT_MMIO)
+		want |= AP_PROT_MMIO;
+	else if (prot & AP_PROT_CACHE)
+		want |= AP_PROT_CACHE;
+	return want;
+}
+
+/* What a stage-2 leaf's prot reads back as: S2AP as given, no PRIV. */
+static inline unsigned s2_decoded(unsigned prot)
+{
+	unsigned want = prot & (AP_PROT_READ | AP_PROT_WRITE | AP_PROT_NOEXEC);
+
+	if (prot & AP_PROT_MMIO)
+		want |= AP_PROT_MMIO;
+	else if (prot & AP_PROT_CACHE)
+		want |= AP_PROT_CACHE;
+	return want;
+}
+
+/* What a VT-d leaf's prot reads back as: R and W as given, CACHE iff SNP. */
+static inline unsigned vtd_decoded(unsigned prot, bool snoop)
+{
+	return (prot & RW) | (snoop ? AP_PROT_CACHE : 0);
+}
+
+/* A leaf descriptor's output address field: LPAE's bits 47:12; for VT-d
+ * every bit above 11 (51:12, and a leaf's 63:52 are zero). */
+static inline uint64_t pte_oa(enum ap_pt_format fmt, uint64_t pte)
+{
+	return fmt == AP_PT_INTEL_VTD_SL ? pte & ~0xfffull : desc_addr(pte);
+}
+
+/* ================================================================ random runs */
+
+/* One randomized run: the table's configuration, three 4 GiB windows where
+ * ops crowd, the output addresses maps draw from, and the prots they use. */
+struct rrun {
+	enum ap_pt_format fmt;
+	unsigned ias, oas;
+	bool snoop;         /* VT-d: leaves carry SNP */
+	uint64_t pa_span;   /* maps take output addresses below this */
+	const unsigned *prots;
+	size_t nprots;
+	uint64_t windows[3]; /* set by rrun_windows() */
+};
+
+/* The bottom; across the boundary between root entries 0 and 1 (a separate
+ * subtree), or across the middle for a 3-level table; the top, ending at
+ * 2^ias. */
+static inline void rrun_windows(struct rrun *r)
+{
+	r->windows[0] = 0;
+	if (r->ias > 48)
+		r->windows[1] = (1ull << 48) - 2 * SZ_1G;
+	else if (r->ias > 39)
+		r->windows[1] = (1ull << 39) - 2 * SZ_1G;
+	else
+		r->windows[1] = (1ull << (r->ias - 1)) - 2 * SZ_1G;
+	r->windows[2] = (1ull << r->ias) - 4 * SZ_1G;
+}
+
+/* What a leaf's prot reads back as in the run's format. */
+static inline unsigned rrun_decoded(const struct rrun *r, unsigned prot)
+{
+	if (r->fmt == AP_PT_ARM_LPAE_S1)
+		return s1_decoded(prot);
+	if (r->fmt == AP_PT_ARM_LPAE_S2)
+		return s2_decoded(prot);
+	return vtd_decoded(prot, r->snoop);
+}
+
+/* Addresses crowd a few slots of each level, so that ops collide. */
+static inline uint64_t pick_slot(void)
+{
+	uint64_t r = rnd_below(24);
+
+	return r < 12 ? r : 488 + r; /* 0..11, 500..511 */
+}
+
+static inline uint64_t pick_iova(const struct rrun *r, uint64_t pgsize)
+{
+	uint64_t iova = r->windows[rnd_below(3)] + rnd_below(4) * SZ_1G;
+
+	if (pgsize == SZ_1G)
+		return iova;
+	iova += pick_slot() * SZ_2M;
+	if (pgsize == SZ_2M)
+		return iova;
+	return iova + pick_slot() * SZ_4K;
+}
+
+static inline uint64_t pick_pgsize(void)
+{
+	uint64_t r = rnd_below(20);
+
+	return r < 11 ? SZ_4K : r < 18 ? SZ_2M : SZ_1G;
+}
+
+static inline uint64_t pick_count(void)
+{
+	return rnd_below(16) == 0 ? 1 + rnd_below(600) : 1 + rnd_below(4);
+}
+
+/* Leaves a map or unmap of pgsize at iova may touch: to the end of its
+ * table, and never past 2^ias (a narrow root uses only part of its page). */
+static inline uint64_t clip_end(const struct rrun *r, uint64_t iova, uint64_t pgsize,
+				uint64_t count)
+{
+	uint64_t table_end = (iova | (pgsize * 512 - 1)) + 1;
+	uint64_t want = iova + pgsize * count;
+
+	if (table_end > (1ull << r->ias))
+		table_end = 1ull << r->ias;
+	return want < table_end ? want : table_end;
+}
+
+/* What the ops of a run saw. */
+struct rstats {
+	unsigned maps_ok, maps_eexist, unmaps_full, unmaps_partial, unmaps_zero, probes;
+	uint64_t max_leaves;
+};
+
+/*
+ * The table-changing part of one random op, checked against the model:
+ * map 45%, unmap 35%, nothing 20%.  *iova_out and *end_out: the range it
+ * aimed at, for the caller's probes.
+ */
+static inline void random_map_unmap(const struct rrun *r, struct ap_pt *pt, struct model *md,
+				    struct rstats *st, unsigned op, uint64_t *iova_out,
+				    uint64_t *end_out)
+{
+	uint64_t kind = rnd_below(100);
+	uint64_t pgsize = pick_pgsize(), iova = pick_iova(r, pgsize), count = pick_count();
+	uint64_t end;
+
+	/* Half the unmaps start where a live leaf starts, or at its table. */
+	if (kind >= 60 && kind < 80 && md->n)
+		iova = md->v[rnd_below(md->n)].iova & ~(pgsize - 1);
+	end = clip_end(r, iova, pgsize, count);
+
+	if (kind < 45) {
+		uint64_t pa = rnd_below(r->pa_span / pgsize) * pgsize;
+		unsigned prot = r->prots[rnd_below(r->nprots)];
+		uint64_t mapped = 0x42, n = (end - iova) / pgsize;
+		bool clash = model_overlaps(md, iova, end);
+		int err = ap_pt_map_pages(pt, iova, pa, pgsize, count, prot, &mapped);
+
+		if (clash) {
+			EXPECT(err == -EEXIST && mapped == 0x42,
+			       "op %u: map %llx+%llux%llx over a live leaf: %d, mapped %llx", op,
+			       (ull)iova, (ull)count, (ull)pgsize, err, (ull)(mapped - 0x42));
+			st->maps_eexist++;
+		} else {
+			EXPECT(err == 0 && mapped == 0x42 + n * pgsize,
+			       "op %u: map %llx+%llux%llx: %d, mapped %llx, want %llx", op,
+			       (ull)iova, (ull)count, (ull)pgsize, err, (ull)(mapped - 0x42),
+			       (ull)(n * pgsize));
+			model_insert(md, iova, pa, pgsize, n, prot);
+			st->maps_ok++;
+		}
+	} else if (kind < 80) {
+		uint64_t want = model_unmap(md, iova, pgsize, end);
+		uint64_t got = ap_pt_unmap_pages(pt, iova, pgsize, count);
+
+		EXPECT(got == want, "op %u: unmap %llx+%llux%llx: %llx, model %llx", op, (ull)iova,
+		       (ull)count, (ull)pgsize, (ull)got, (ull)want);
+		if (got == 0)
+			st->unmaps_zero++;
+		else if (got < end - iova)
+			st->unmaps_partial++;
+		else
+			st->unmaps_full++;
+	}
+	*iova_out = iova;
+	*end_out = end;
+}
+
+/* After an op: the table's leaf count and sizes are the model's. */
+static inline void check_counts(const struct ap_pt *pt, const struct model *md,
+				struct rstats *st, unsigned op)
+{
+	EXPECT(ap_pt_leaf_count(pt) == md->n, "op %u: leaf count %llu, model %zu", op,
+	       (ull)ap_pt_leaf_count(pt), md->n);
+	EXPECT(ap_pt_sizes_in_use(pt) == model_sizes(md), "op %u: sizes %llx, model %llx", op,
+	       (ull)ap_pt_sizes_in_use(pt), (ull)model_sizes(md));
+	if (md->n > st->max_leaves)
+		st->max_leaves = md->n;
+}
+
+/* Every leaf of the table is the model's, in order, and the table's bytes
+ * are what the provider handed out. */
+static inline void full_compare(const struct rrun *r, const struct ap_pt *pt,
+				const struct model *md, struct tmem *m, struct leafvec *lv,
+				unsigned op)
+{
+	size_t i;
+
+	collect(pt, 0, ~0ull, lv);
+	EXPECT(lv->n == md->n, "op %u: %zu leaves in the table, %zu in the model", op, lv->n,
+	       md->n);
+	for (i = 0; i < lv->n; i++) {
+		const struct ap_pt_leaf *a = &lv->v[i];
+		const struct mleaf *b = &md->v[i];
+
+		EXPECT(a->iova == b->iova && a->size == b->size && a->pa == b->pa &&
+			       a->level == leaf_level(r->fmt, b->size) &&
+			       a->prot == rrun_decoded(r, b->prot) &&
+			       pte_oa(r->fmt, a->pte) == b->pa,
+		       "op %u: leaf %zu: table iova %llx size %llx pa %llx lvl %d prot %#x "
+		       "pte %llx; model iova %llx size %llx pa %llx prot %#x",
+		       op, i, (ull)a->iova, (ull)a->size, (ull)a->pa, a->level, a->prot,
+		       (ull)a->pte, (ull)b->iova, (ull)b->size, (ull)b->pa, b->prot);
+	}
+	EXPECT(ap_pt_table_bytes(pt) == m->bytes_out, "op %u: table bytes %llu, provider %llu",
+	       op, (ull)ap_pt_table_bytes(pt), (ull)m->bytes_out);
+}
+
+/* The run's line, then: each path was really exercised. */
+static inline void rstats_report(const char *name, unsigned nops, const struct rstats *st,
+				 const struct tmem *m)
+{
+	printf("%s: %u ops, %u probes: maps ok %u, eexist %u; unmaps whole %u, partial %u, "
+	       "zero %u; max %llu leaves, peak %llu KiB of tables\n",
+	       name, nops, st->probes, st->maps_ok, st->maps_eexist, st->unmaps_full,
+	       st->unmaps_partial, st->unmaps_zero, (ull)st->max_leaves,
+	       (ull)(m->peak_bytes >> 10));
+	assert_true(st->maps_ok > nops / 20 && st->maps_eexist > nops / 20);
+	assert_true(st->unmaps_full > nops / 20 && st->unmaps_partial > nops / 100 &&
+		    st->unmaps_zero > nops / 20);
+}
+
+/* Tear down leaf by leaf, then nothing is left; frees the table. */
+static inline void teardown(struct ap_pt *pt, struct model *md, struct tmem *m,
+			    struct leafvec *lv)
+{
+	while (md->n) {
+		struct mleaf l = md->v[0];
+
+		EXPECT(ap_pt_unmap_pages(pt, l.iova, l.size, 1) == l.size, "final unmap of %llx",
+		       (ull)l.iova);
+		model_remove(md, 0, 1);
+	}
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+	assert_int_equal(ap_pt_sizes_in_use(pt), 0);
+	collect(pt, 0, ~0ull, lv);
+	assert_int_equal(lv->n, 0);
+	ap_pt_free(pt);
+	tmem_assert_empty(m);
+}
+
+#endif /* AP_TEST_PTMODEL_H */
