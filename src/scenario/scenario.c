@@ -697,12 +697,18 @@ static int cmd_dump(struct run *r)
 
 /* ------------------------------------------------------------ expect */
 
-static void describe_outcome(const struct outcome *o, char *buf, size_t len)
+/* What the last command did, for a mismatch message or (verbose, with the
+ * fault's stream and instance) for the echo of the run. */
+static void describe_outcome(const struct outcome *o, bool verbose, char *buf, size_t len)
 {
 	if (!o->valid)
 		snprintf(buf, len, "no command before it");
 	else if (o->err)
-		snprintf(buf, len, "error %s (%s)", ap_errno_name(o->err), o->msg);
+		snprintf(buf, len, "error %s: %s", ap_errno_name(o->err), o->msg);
+	else if (o->fault && verbose)
+		snprintf(buf, len, "fault %s (sid 0x%x, iova 0x%llx, on %s)",
+			 ap_fault_kind_name(o->fault), o->record.sid,
+			 (unsigned long long)o->record.iova, ap_iommu_name(o->record.iommu));
 	else if (o->fault)
 		snprintf(buf, len, "fault %s at iova 0x%llx", ap_fault_kind_name(o->fault),
 			 (unsigned long long)o->record.iova);
@@ -728,7 +734,7 @@ static int expect_outcome(struct run *r, const char *want, bool ok)
 
 	if (ok)
 		return 0;
-	describe_outcome(&r->last, got, sizeof(got));
+	describe_outcome(&r->last, false, got, sizeof(got));
 	return mismatch(r, want, got);
 }
 
@@ -967,26 +973,6 @@ static void echo(struct run *r, const char *result)
 	fprintf(r->out, "%4d  %-50s %s\n", r->line, cmd, result);
 }
 
-static void result_text(const struct run *r, char *buf, size_t len)
-{
-	const struct outcome *o = &r->last;
-
-	if (o->err)
-		snprintf(buf, len, "-> error %s: %s", ap_errno_name(o->err), o->msg);
-	else if (o->fault)
-		snprintf(buf, len, "-> fault %s (sid 0x%x, iova 0x%llx, on %s)",
-			 ap_fault_kind_name(o->fault), o->record.sid,
-			 (unsigned long long)o->record.iova, ap_iommu_name(o->record.iommu));
-	else if (o->has_pa)
-		snprintf(buf, len, "-> ok, pa 0x%llx", (unsigned long long)o->pa);
-	else if (o->has_unmapped)
-		snprintf(buf, len, "-> ok, unmapped 0x%llx", (unsigned long long)o->unmapped);
-	else if (o->has_dirty)
-		snprintf(buf, len, "-> ok, %llu dirty pages", (unsigned long long)o->dirty);
-	else
-		snprintf(buf, len, "-> ok");
-}
-
 /* A failure nobody expected ends the run, named by its own line. */
 static int unexpected_failure(struct run *r)
 {
@@ -1049,7 +1035,8 @@ static int run_line(struct run *r, const char *line, size_t len)
 	}
 	if (commands[i].prints && !rc)
 		return 0;
-	result_text(r, result, sizeof(result));
+	strcpy(result, "-> ");
+	describe_outcome(&r->last, true, result + 3, sizeof(result) - 3);
 	echo(r, result);
 	return 0;
 }
