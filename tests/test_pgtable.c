@@ -547,6 +547,7 @@ static void test_mixed(void **state)
 
 	(void)state;
 	assert_int_equal(map_range(pt, start, start, end - start, RW, &calls), 0);
+	assert_int_equal(calls, 3); /* 14 x 2M, 3 x 1G, 3 x 2M: one run each */
 	assert_int_equal(ap_pt_leaf_count(pt), 20);
 	assert_int_equal(ap_pt_sizes_in_use(pt), SZ_2M | SZ_1G);
 	collect(pt, 0, ~0ull, &lv);

@@ -238,7 +238,7 @@ static int iommu_option(struct run *r, const char *word, struct ap_iommu_config 
 {
 	static const char usage[] = "ias=N oas=N pgsizes=LIST stage=1|2 "
 				    "unmatched=abort|bypass aperture=forced|open evtq=N "
-				    "coherent=yes|no sagaw=LIST";
+				    "coherent=yes|no sagaw=LIST hostpage=SIZE";
 	const char *val = NULL;
 	char tok[32];
 	uint64_t v;
@@ -263,6 +263,8 @@ static int iommu_option(struct run *r, const char *word, struct ap_iommu_config 
 	}
 	if (!strcmp(tok, "sagaw"))
 		return sagaw_list(r, val, &cfg->sagaw);
+	if (!strcmp(tok, "hostpage"))
+		return number(r, val, "hostpage=SIZE", &cfg->host_page_size);
 	if (!strcmp(tok, "aperture")) {
 		if (!strcmp(val, "forced") || !strcmp(val, "open")) {
 			cfg->force_aperture = val[0] == 'f';
