@@ -36,7 +36,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
 TEST_UNIT := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn tests/bad/*.scn))
 
-.PHONY: all run check check-unit check-scenarios valgrind bench install clean
+.PHONY: all run deps check valgrind bench install clean
 all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture
 
 $(B)/%.o: %.c $(wildcard include/aperture/*.h src/*/*.h bench/*.h tests/*.h)
@@ -74,10 +74,17 @@ $(B)/tests/%: tests/%.c $(B)/libaperture.a $(wildcard tests/*.h)
 	$(CC) $(ALL_CFLAGS) -fvisibility=default -Itests $< -o $@ $(B)/libaperture.a \
 		$(LDFLAGS_ALL) -lcmocka -lm
 
-check: all $(TEST_UNIT)
+# On a fresh Debian machine, as root, the first check installs cmocka.
+deps:
+	@tools/ensure-deps
+
+check: deps
+	@$(MAKE) --no-print-directory all $(TEST_UNIT)
 	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
 
-valgrind: all $(TEST_UNIT)
+valgrind:
+	@tools/ensure-deps valgrind
+	@$(MAKE) --no-print-directory all $(TEST_UNIT)
 	@VALGRIND=1 tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
 
 $(B)/bench/ap-bench: bench/main.c bench/bench.c $(B)/libaperture.a
