@@ -638,4 +638,128 @@ static inline void teardown(struct ap_pt *pt, struct model *md, struct tmem *m,
 	tmem_assert_empty(m);
 }
 
+/*
+ * The map rules every 4K/2M/1G tree obeys (pt_tree.c, whatever the format):
+ * on a fresh 48-bit table with 4K, 2M and 1G pages.  EEXIST over live
+ * leaves and under blocks with nothing written or allocated; an empty table
+ * replaced by a block and freed; clipping at the end of a table page; PA 0
+ * mapped; bad arguments changing nothing.  Format-specific checks stay with
+ * each format's test.
+ */
+static inline void check_tree_map_rules(struct tmem *m, struct ap_pt *pt)
+{
+	const unsigned extra = AP_PROT_CACHE | AP_PROT_NOEXEC | AP_PROT_MMIO | AP_PROT_PRIV;
+	uint64_t bytes, mapped, pa, leaves;
+
+	/* A live 4K leaf under the second 2M slot: root and three tables. */
+	assert_int_equal(map1(pt, 0x201000, 0x90001000, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), 4 * SZ_4K);
+	assert_int_equal(m->bytes_out, 4 * SZ_4K);
+
+	/* A table with live leaves at the target level: -EEXIST, nothing written. */
+	assert_int_equal(map1(pt, 0x200000, 0x80000000, SZ_2M, RW), -EEXIST);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 0, 0x80000000, SZ_2M, 2, RW, &mapped), -EEXIST);
+	assert_int_equal(mapped, 0);
+	expect_unmapped(pt, 0); /* slot 0 was free, but the call wrote nothing */
+	expect_unmapped(pt, 0x200000);
+	assert_int_equal(map1(pt, 0, 0x80000000, SZ_1G, RW), -EEXIST);
+	assert_int_equal(map1(pt, 0x201000, 0x80000000, SZ_4K, RW), -EEXIST);
+	assert_int_equal(map1(pt, 0x201000, 0x80000000, SZ_4K, AP_PROT_WRITE), -EEXIST);
+	assert_int_equal(ap_pt_leaf_count(pt), 1);
+	expect_phys(pt, 0x201010, 0x90001010);
+	assert_int_equal(ap_pt_table_bytes(pt), 4 * SZ_4K);
+
+	/* A block on the way down: -EEXIST, and no table is allocated under it. */
+	assert_int_equal(map1(pt, 0x400000, 0xa0000000, SZ_2M, RW), 0);
+	bytes = ap_pt_table_bytes(pt);
+	assert_int_equal(map1(pt, 0x401000, 0x80000000, SZ_4K, RW), -EEXIST);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(m->bytes_out, bytes);
+	assert_int_equal(map1(pt, 3 * SZ_1G, 0, SZ_1G, RW), 0);
+	assert_int_equal(map1(pt, 3 * SZ_1G + SZ_2M, 0, SZ_2M, RW), -EEXIST);
+	assert_int_equal(map1(pt, 3 * SZ_1G + SZ_4K, 0, SZ_4K, RW), -EEXIST);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(m->bytes_out, bytes);
+	assert_int_equal(ap_pt_leaf_count(pt), 3);
+
+	/* Empty the last-level table; it stays until something replaces it. */
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x201000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	expect_unmapped(pt, 0x201000);
+	/* A block over the empty table replaces it, and the table is freed. */
+	assert_int_equal(map1(pt, 0x200000, 0x80000000, SZ_2M, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes - SZ_4K);
+	assert_int_equal(m->bytes_out, bytes - SZ_4K);
+	assert_int_equal(leaf_at(pt, 0x200000).level, leaf_at(pt, 0x400000).level);
+	expect_phys(pt, 0x201010, 0x80001010);
+
+	/* Nested empty tables (a 2M-level table holding an empty 4K-level one)
+	 * under a 1G block. */
+	bytes = ap_pt_table_bytes(pt);
+	assert_int_equal(map1(pt, SZ_2G + 0x3000, 0x3000, SZ_4K, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes + 2 * SZ_4K);
+	assert_int_equal(ap_pt_unmap_pages(pt, SZ_2G + 0x3000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(map1(pt, SZ_2G, 0xc0000000, SZ_1G, RW), 0);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	assert_int_equal(m->bytes_out, bytes);
+	expect_phys(pt, SZ_2G + 0x3000, 0xc0003000);
+
+	/* map_pages stops at the end of the table page and adds to *mapped. */
+	mapped = 0x100;
+	assert_int_equal(ap_pt_map_pages(pt, 0x7fe000, 0x10000000, SZ_4K, 5, RW, &mapped), 0);
+	assert_int_equal(mapped, 0x100 + 2 * SZ_4K);
+	expect_phys(pt, 0x7ff000, 0x10001000);
+	expect_unmapped(pt, 0x800000);
+	assert_int_equal(ap_pt_map_pages(pt, 0x800000, 0x10002000, SZ_4K, 3, RW, &mapped), 0);
+	assert_int_equal(mapped, 0x100 + 5 * SZ_4K);
+	expect_phys(pt, 0x802fff, 0x10004fff);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 0x3fe00000ull, 0x20000000, SZ_2M, 4, RW, &mapped),
+			 0);
+	assert_int_equal(mapped, SZ_2M);
+	expect_unmapped(pt, SZ_1G);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 510 * SZ_1G, 0, SZ_1G, 4, RW, &mapped), 0);
+	assert_int_equal(mapped, 2 * SZ_1G);
+	expect_unmapped(pt, 1ull << 39);
+
+	/* PA 0 is a mapping like any other. */
+	assert_int_equal(map1(pt, 0x10000000, 0, SZ_4K, RW), 0);
+	pa = 0xdead;
+	assert_true(ap_pt_iova_to_phys(pt, 0x10000000, &pa));
+	assert_int_equal(pa, 0);
+	expect_phys(pt, 0x10000010, 0x10);
+	assert_true(ap_pt_iova_to_phys(pt, 0x10000000, NULL));
+
+	/* Errors, none of which changes anything. */
+	bytes = ap_pt_table_bytes(pt);
+	leaves = ap_pt_leaf_count(pt);
+	mapped = 0;
+	assert_int_equal(ap_pt_map_pages(pt, 1ull << 48, 0, SZ_4K, 1, RW, &mapped), -ERANGE);
+	assert_int_equal(ap_pt_map_pages(pt, ~0ull << 12, 0, SZ_4K, 1, RW, &mapped), -ERANGE);
+	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 1ull << 48, SZ_4K, 1, RW, &mapped),
+			 -ERANGE);
+	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_4K, 1, 0, &mapped), -EINVAL);
+	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_4K, 1, extra, &mapped), -EINVAL);
+	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_16K, 1, RW, &mapped), -EINVAL);
+	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_64K, 1, RW, &mapped), -EINVAL);
+	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, 0, 1, RW, &mapped), -EINVAL);
+	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, 3 * SZ_4K, 1, RW, &mapped), -EINVAL);
+	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, 1ull << 39, 1, RW, &mapped), -EINVAL);
+	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_4K, 0, RW, &mapped), -EINVAL);
+	assert_int_equal(mapped, 0);
+	assert_int_equal(ap_pt_leaf_count(pt), leaves);
+	assert_int_equal(ap_pt_table_bytes(pt), bytes);
+	expect_unmapped(pt, 0x5000000);
+
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, SZ_16K, 1), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, SZ_64K, 1), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, SZ_4K, 0), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, 0, 1), 0);
+	assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000 | (1ull << 48), SZ_4K, 1), 0);
+	assert_int_equal(ap_pt_leaf_count(pt), leaves);
+	expect_unmapped(pt, 0x10000000 | (1ull << 48));
+}
+
 #endif /* AP_TEST_PTMODEL_H */

@@ -524,100 +524,10 @@ static void test_map_semantics(void **state)
 {
 	struct tmem *m = tmem_new();
 	struct ap_pt *pt = mkpt(m, VTD, 48, 48, BM_ALL);
-	uint64_t bytes, mapped, pa, leaves;
+	uint64_t mapped;
 
 	(void)state;
-	/* A live 4K leaf under PDE 1: root, PDPT, PD, PT. */
-	assert_int_equal(map1(pt, 0x201000, 0x90001000, SZ_4K, RW), 0);
-	assert_int_equal(ap_pt_table_bytes(pt), 4 * SZ_4K);
-
-	/* A table with live leaves at the target level: -EEXIST, nothing written. */
-	assert_int_equal(map1(pt, 0x200000, 0x80000000, SZ_2M, RW), -EEXIST);
-	mapped = 0;
-	assert_int_equal(ap_pt_map_pages(pt, 0, 0x80000000, SZ_2M, 2, RW, &mapped), -EEXIST);
-	assert_int_equal(mapped, 0);
-	expect_unmapped(pt, 0); /* slot 0 was free, but the call wrote nothing */
-	assert_int_equal(map1(pt, 0, 0x80000000, SZ_1G, RW), -EEXIST);
-	assert_int_equal(map1(pt, 0x201000, 0x80000000, SZ_4K, AP_PROT_WRITE), -EEXIST);
-	assert_int_equal(ap_pt_leaf_count(pt), 1);
-	expect_phys(pt, 0x201010, 0x90001010);
-
-	/* A superpage on the way down: -EEXIST, and no table under it. */
-	assert_int_equal(map1(pt, 0x400000, 0xa0000000, SZ_2M, RW), 0);
-	bytes = ap_pt_table_bytes(pt);
-	assert_int_equal(map1(pt, 0x401000, 0x80000000, SZ_4K, RW), -EEXIST);
-	assert_int_equal(map1(pt, 3 * SZ_1G, 0, SZ_1G, RW), 0);
-	assert_int_equal(map1(pt, 3 * SZ_1G + SZ_2M, 0, SZ_2M, RW), -EEXIST);
-	assert_int_equal(map1(pt, 3 * SZ_1G + SZ_4K, 0, SZ_4K, RW), -EEXIST);
-	assert_int_equal(ap_pt_table_bytes(pt), bytes);
-	assert_int_equal(m->bytes_out, bytes);
-	assert_int_equal(ap_pt_leaf_count(pt), 3);
-
-	/* Empty the PT; it stays until something replaces it. */
-	assert_int_equal(ap_pt_unmap_pages(pt, 0x201000, SZ_4K, 1), SZ_4K);
-	assert_int_equal(ap_pt_table_bytes(pt), bytes);
-	assert_int_equal(map1(pt, 0x200000, 0x80000000, SZ_2M, RW), 0);
-	assert_int_equal(ap_pt_table_bytes(pt), bytes - SZ_4K);
-	assert_int_equal(leaf_at(pt, 0x200000).level, 2);
-	expect_phys(pt, 0x201010, 0x80001010);
-
-	/* Nested empty tables (a PD holding an empty PT) under a 1G page. */
-	bytes = ap_pt_table_bytes(pt);
-	assert_int_equal(map1(pt, SZ_2G + 0x3000, 0x3000, SZ_4K, RW), 0);
-	assert_int_equal(ap_pt_table_bytes(pt), bytes + 2 * SZ_4K);
-	assert_int_equal(ap_pt_unmap_pages(pt, SZ_2G + 0x3000, SZ_4K, 1), SZ_4K);
-	assert_int_equal(map1(pt, SZ_2G, 0xc0000000, SZ_1G, RW), 0);
-	assert_int_equal(ap_pt_table_bytes(pt), bytes);
-	assert_int_equal(m->bytes_out, bytes);
-	expect_phys(pt, SZ_2G + 0x3000, 0xc0003000);
-
-	/* map_pages stops at the end of the table page and adds to *mapped. */
-	mapped = 0x100;
-	assert_int_equal(ap_pt_map_pages(pt, 0x7fe000, 0x10000000, SZ_4K, 5, RW, &mapped), 0);
-	assert_int_equal(mapped, 0x100 + 2 * SZ_4K);
-	expect_phys(pt, 0x7ff000, 0x10001000);
-	expect_unmapped(pt, 0x800000);
-	mapped = 0;
-	assert_int_equal(ap_pt_map_pages(pt, 0x3fe00000ull, 0x20000000, SZ_2M, 4, RW, &mapped),
-			 0);
-	assert_int_equal(mapped, SZ_2M);
-	expect_unmapped(pt, SZ_1G);
-	mapped = 0;
-	assert_int_equal(ap_pt_map_pages(pt, 510 * SZ_1G, 0, SZ_1G, 4, RW, &mapped), 0);
-	assert_int_equal(mapped, 2 * SZ_1G);
-	expect_unmapped(pt, SZ_512G);
-
-	/* PA 0 is a mapping like any other. */
-	assert_int_equal(map1(pt, 0x10000000, 0, SZ_4K, AP_PROT_WRITE), 0);
-	pa = 0xdead;
-	assert_true(ap_pt_iova_to_phys(pt, 0x10000000, &pa));
-	assert_int_equal(pa, 0);
-	assert_true(ap_pt_iova_to_phys(pt, 0x10000000, NULL));
-
-	/* Errors, none of which changes anything. */
-	bytes = ap_pt_table_bytes(pt);
-	leaves = ap_pt_leaf_count(pt);
-	mapped = 0;
-	assert_int_equal(ap_pt_map_pages(pt, 1ull << 48, 0, SZ_4K, 1, RW, &mapped), -ERANGE);
-	assert_int_equal(ap_pt_map_pages(pt, ~0ull << 12, 0, SZ_4K, 1, RW, &mapped), -ERANGE);
-	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 1ull << 48, SZ_4K, 1, RW, &mapped),
-			 -ERANGE);
-	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_4K, 1, 0, &mapped), -EINVAL);
-	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_4K, 1, EXTRA, &mapped), -EINVAL);
-	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_64K, 1, RW, &mapped), -EINVAL);
-	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, 0, 1, RW, &mapped), -EINVAL);
-	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, 3 * SZ_4K, 1, RW, &mapped), -EINVAL);
-	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_512G, 1, RW, &mapped), -EINVAL);
-	assert_int_equal(ap_pt_map_pages(pt, 0x5000000, 0, SZ_4K, 0, RW, &mapped), -EINVAL);
-	assert_int_equal(mapped, 0);
-	assert_int_equal(ap_pt_leaf_count(pt), leaves);
-	assert_int_equal(ap_pt_table_bytes(pt), bytes);
-	expect_unmapped(pt, 0x5000000);
-	assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, SZ_64K, 1), 0);
-	assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, SZ_4K, 0), 0);
-	assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000, 0, 1), 0);
-	assert_int_equal(ap_pt_unmap_pages(pt, 0x10000000 | (1ull << 48), SZ_4K, 1), 0);
-	assert_int_equal(ap_pt_leaf_count(pt), leaves);
+	check_tree_map_rules(m, pt);
 	ap_pt_free(pt);
 	tmem_assert_empty(m);
 
