@@ -15,6 +15,9 @@ VERSION := 0.1.0
 ifeq ($(SANITIZE),1)
 B := build-asan
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(TSAN),1)
+B := build-tsan
+SAN := -fsanitize=thread -fno-omit-frame-pointer
 else
 B := build
 SAN :=
@@ -26,6 +29,8 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SAN) -fPIC \
 	-fvisibility=hidden -Iinclude
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
+# What a program linking libaperture.a also links (pkg-config: Libs.private).
+LIBS := -lurcu-bp -pthread -lm
 
 LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/vfio/*.c) \
 	$(wildcard src/scenario/*.c)
@@ -39,7 +44,12 @@ SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn 
 .PHONY: all run deps check valgrind bench install clean
 all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture
 
-$(B)/%.o: %.c $(wildcard include/aperture/*.h src/*/*.h bench/*.h tests/*.h)
+# The library needs liburcu (Debian: liburcu-dev), installed here if missing.
+$(B)/.deps-build: tools/ensure-deps
+	@tools/ensure-deps build
+	@mkdir -p $(B) && touch $@
+
+$(B)/%.o: %.c $(wildcard include/aperture/*.h src/*/*.h bench/*.h tests/*.h) | $(B)/.deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -48,7 +58,7 @@ $(B)/libaperture.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/libaperture.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libaperture.so.0 $(LDFLAGS_ALL) -o $@ $^
+	$(CC) -shared -Wl,-soname,libaperture.so.0 $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 # The default scenario is a readable file, embedded as a C string.
 $(B)/tools/aperture/default_scenario.c: tools/aperture/default.scn
@@ -63,7 +73,7 @@ $(B)/tools/aperture/default_scenario.o: $(B)/tools/aperture/default_scenario.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(B)/aperture: $(CLI_OBJ) $(B)/libaperture.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(B)/libaperture.a -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(B)/libaperture.a $(LIBS)
 
 run: $(B)/aperture
 	$(B)/aperture run
@@ -72,24 +82,24 @@ run: $(B)/aperture
 $(B)/tests/%: tests/%.c $(B)/libaperture.a $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fvisibility=default -Itests $< -o $@ $(B)/libaperture.a \
-		$(LDFLAGS_ALL) -lcmocka -lm
+		$(LDFLAGS_ALL) -lcmocka $(LIBS)
 
 # On a fresh Debian machine, as root, the first check installs cmocka.
 deps:
-	@tools/ensure-deps
+	@tools/ensure-deps build test $(if $(filter 1,$(TSAN)),tsan)
 
 check: deps
 	@$(MAKE) --no-print-directory all $(TEST_UNIT)
 	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
 
 valgrind:
-	@tools/ensure-deps valgrind
+	@tools/ensure-deps build test valgrind
 	@$(MAKE) --no-print-directory all $(TEST_UNIT)
 	@VALGRIND=1 tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
 
 $(B)/bench/ap-bench: bench/main.c bench/bench.c $(B)/libaperture.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) bench/main.c bench/bench.c -o $@ $(B)/libaperture.a $(LDFLAGS_ALL) -lm
+	$(CC) $(ALL_CFLAGS) bench/main.c bench/bench.c -o $@ $(B)/libaperture.a $(LDFLAGS_ALL) $(LIBS)
 
 bench: $(B)/bench/ap-bench
 	$(B)/bench/ap-bench
@@ -107,4 +117,7 @@ install: all
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/aperture.pc
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
+
+# Further targets, one file a concern (fuzzing, static analysis, coverage).
+include $(sort $(wildcard mk/*.mk))
