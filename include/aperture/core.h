@@ -419,6 +419,24 @@ typedef void (*ap_dma_write_observer)(void *arg, const struct ap_device *dev, ui
 AP_API void ap_ctx_set_dma_write_observer(struct ap_ctx *ctx, ap_dma_write_observer fn,
 					  void *arg);
 
+/* ---------------------------------------------------------------- memory */
+
+/*
+ * The context's allocator, for layers built on the core (the VFIO container,
+ * the scenario executor, your own frontend): what they allocate here is
+ * counted by ap_ctx_mem_stats() and can be made to fail by
+ * ap_ctx_fail_nth(), like the core's own allocations.
+ *
+ * ap_mem_alloc: size bytes, zeroed (size 0 is taken as 1); NULL when out of
+ * memory or ctx is NULL.  ap_mem_realloc: p (from ap_mem_alloc/realloc of
+ * the same ctx, or NULL) resized to size, any new tail zeroed; NULL on
+ * failure, and then p is unchanged and still owned by the caller.
+ * ap_mem_free: p from the same ctx, or NULL.  Thread-safe.
+ */
+AP_API void *ap_mem_alloc(struct ap_ctx *ctx, size_t size);
+AP_API void *ap_mem_realloc(struct ap_ctx *ctx, void *p, size_t size);
+AP_API void ap_mem_free(struct ap_ctx *ctx, void *p);
+
 /* ---------------------------------------------------------------- testing */
 
 /*

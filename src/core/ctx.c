@@ -49,15 +49,29 @@ const char *ap_ctx_error(const struct ap_ctx *ctx)
 	return ctx ? ctx->err : "no context";
 }
 
-/* True if this allocation is the one the test asked to fail. */
+/* True if this allocation is the one the test asked to fail.  Threads may
+ * allocate at once (map and unmap of one domain run in parallel): the
+ * countdown is atomic, so exactly one allocation takes the failure. */
 static bool inject_failure(struct ap_ctx *ctx)
 {
-	if (!ctx->fail_nth)
-		return false;
-	if (--ctx->fail_nth)
-		return false;
-	ctx->fail_fired = true;
-	return true;
+	unsigned long n = __atomic_load_n(&ctx->fail_nth, __ATOMIC_RELAXED);
+
+	while (n) {
+		if (__atomic_compare_exchange_n(&ctx->fail_nth, &n, n - 1, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+			if (n != 1)
+				return false;
+			__atomic_store_n(&ctx->fail_fired, true, __ATOMIC_RELAXED);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void account(struct ap_ctx *ctx, int64_t allocs, int64_t bytes)
+{
+	__atomic_add_fetch(&ctx->live_allocs, (uint64_t)allocs, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&ctx->live_bytes, (uint64_t)bytes, __ATOMIC_RELAXED);
 }
 
 void *ap__zalloc(struct ap_ctx *ctx, size_t size)
@@ -70,8 +84,7 @@ void *ap__zalloc(struct ap_ctx *ctx, size_t size)
 	if (!h)
 		return NULL;
 	h->size = size;
-	ctx->live_allocs++;
-	ctx->live_bytes += size;
+	account(ctx, 1, (int64_t)size);
 	return h + 1;
 }
 
@@ -82,9 +95,46 @@ void ap__free(struct ap_ctx *ctx, void *p)
 	if (!p)
 		return;
 	h = (struct alloc_hdr *)p - 1;
-	ctx->live_allocs--;
-	ctx->live_bytes -= h->size;
+	account(ctx, -1, -(int64_t)h->size);
 	free(h);
+}
+
+/* Grow or shrink; the new tail is zeroed.  On failure p is untouched. */
+static void *zrealloc(struct ap_ctx *ctx, void *p, size_t size)
+{
+	struct alloc_hdr *h, *g;
+	size_t old;
+
+	if (!p)
+		return ap__zalloc(ctx, size);
+	if (inject_failure(ctx) || size > SIZE_MAX - sizeof(*h))
+		return NULL;
+	h = (struct alloc_hdr *)p - 1;
+	old = h->size;
+	g = realloc(h, sizeof(*g) + size);
+	if (!g)
+		return NULL;
+	if (size > old)
+		memset((char *)(g + 1) + old, 0, size - old);
+	g->size = size;
+	account(ctx, 0, (int64_t)size - (int64_t)old);
+	return g + 1;
+}
+
+void *ap_mem_alloc(struct ap_ctx *ctx, size_t size)
+{
+	return ctx ? ap__zalloc(ctx, size ? size : 1) : NULL;
+}
+
+void *ap_mem_realloc(struct ap_ctx *ctx, void *p, size_t size)
+{
+	return ctx ? zrealloc(ctx, p, size ? size : 1) : NULL;
+}
+
+void ap_mem_free(struct ap_ctx *ctx, void *p)
+{
+	if (ctx)
+		ap__free(ctx, p);
 }
 
 void *ap__alloc_pages(struct ap_ctx *ctx, size_t size)
@@ -96,8 +146,7 @@ void *ap__alloc_pages(struct ap_ctx *ctx, size_t size)
 	p = aligned_alloc(4096, (size + 4095) & ~(size_t)4095);
 	if (!p)
 		return NULL;
-	ctx->live_allocs++;
-	ctx->live_bytes += size;
+	account(ctx, 1, (int64_t)size);
 	return p;
 }
 
@@ -105,8 +154,7 @@ void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size)
 {
 	if (!p)
 		return;
-	ctx->live_allocs--;
-	ctx->live_bytes -= size;
+	account(ctx, -1, -(int64_t)size);
 	free(p);
 }
 
@@ -206,19 +254,19 @@ void ap_ctx_free(struct ap_ctx *ctx)
 
 void ap_ctx_fail_nth(struct ap_ctx *ctx, unsigned long n)
 {
-	ctx->fail_nth = n;
-	ctx->fail_fired = false;
+	__atomic_store_n(&ctx->fail_fired, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&ctx->fail_nth, n, __ATOMIC_RELAXED);
 }
 
 bool ap_ctx_fail_fired(const struct ap_ctx *ctx)
 {
-	return ctx->fail_fired;
+	return __atomic_load_n(&ctx->fail_fired, __ATOMIC_RELAXED);
 }
 
 void ap_ctx_mem_stats(const struct ap_ctx *ctx, uint64_t *allocations, uint64_t *bytes)
 {
 	if (allocations)
-		*allocations = ctx->live_allocs;
+		*allocations = __atomic_load_n(&ctx->live_allocs, __ATOMIC_RELAXED);
 	if (bytes)
-		*bytes = ctx->live_bytes;
+		*bytes = __atomic_load_n(&ctx->live_bytes, __ATOMIC_RELAXED);
 }
