@@ -17,7 +17,7 @@
  * "/dev/vfio/N" (group N of the context's topology, as ap_device_group_id()
  * numbers them) and returns the lowest free handle, or -1 with errno
  * (ENOENT for a path that names nothing, EBUSY for a group already open,
- * EFAULT for a NULL path).  Handles are per context and are not file
+ * EFAULT for a NULL path, ENOMEM).  Handles are per context and are not file
  * descriptors of the process; a bad one gives EBADF.  Requests whose
  * argument is a value (VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU) take it cast to
  * a pointer: (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU.  A NULL struct pointer
@@ -164,10 +164,12 @@ AP_API int ap_vfio_close(struct ap_ctx *ctx, int fd);
  * DMA mappings a container may hold (dma_entry_limit, default 65535) and the
  * locked-memory limit in bytes (default: the process's RLIMIT_MEMLOCK, read
  * at every MAP_DMA; UINT64_MAX means unlimited).  They apply to containers
- * opened afterwards.
+ * opened afterwards.  0, or -EINVAL (NULL context) or -ENOMEM (the context's
+ * VFIO state, made on its first VFIO call, could not be allocated; nothing
+ * is set then).
  */
-AP_API void ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit);
-AP_API void ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes);
+AP_API int ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit);
+AP_API int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes);
 
 /* ------------------------------------------------------------ views */
 

@@ -50,6 +50,7 @@ struct run {
 };
 
 static int syntax(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int unexpected_failure(struct run *r);
 
 /* Set the context's message, with this line's FILE:LINE in front or not. */
 static void set_message(struct run *r, bool located, const char *fmt, va_list ap)
@@ -175,6 +176,7 @@ static int key_value(struct run *r, const char *tok, const char *usage, char key
 {
 	const char *eq = strchr(tok, '=');
 
+	*value = ""; /* never NULL, even to a caller that misses the error */
 	if (!eq || eq == tok || eq - tok >= 32)
 		return syntax(r, "expected key=value (%s), got '%s'", usage, tok);
 	memcpy(key, tok, (size_t)(eq - tok));
@@ -589,15 +591,13 @@ static int vfio_limit(struct run *r)
 			return SYNTAX;
 		if (v > UINT32_MAX)
 			return syntax(r, "expected dma-entries below 2^32, got '%s'", r->tok[3]);
-		ap_vfio_set_dma_entry_limit(r->ctx, (uint32_t)v);
-		return 0;
+		return ap_vfio_set_dma_entry_limit(r->ctx, (uint32_t)v);
 	}
 	if (strcmp(r->tok[2], "memlock"))
 		return syntax(r, "expected '%s', got 'vfio limit %s'", usage, r->tok[2]);
 	if (strcmp(r->tok[3], "unlimited") && number(r, r->tok[3], "SIZE", &v))
 		return SYNTAX;
-	ap_vfio_set_memlock_limit(r->ctx, v);
-	return 0;
+	return ap_vfio_set_memlock_limit(r->ctx, v);
 }
 
 static int cmd_vfio(struct run *r)
@@ -648,9 +648,9 @@ static int cmd_dma(struct run *r)
 	dev = device_named(r, r->tok[1]);
 	if (!dev)
 		return -ENOENT;
-	buf = malloc((size_t)len);
+	buf = ap_mem_alloc(r->ctx, (size_t)len);
 	if (!buf)
-		return refuse(r, -ENOMEM, "cannot allocate a %llu-byte DMA buffer",
+		return refuse(r, -ENOMEM, "out of memory for a %llu-byte DMA buffer",
 			      (unsigned long long)len);
 	for (i = 0; i < len; i++)
 		buf[i] = write ? pattern_byte(iova, i) : 0;
@@ -658,7 +658,7 @@ static int cmd_dma(struct run *r)
 		err = ap_dma_write(dev, iova, buf, (size_t)len, &r->last.record);
 	else
 		err = ap_dma_read(dev, iova, buf, (size_t)len, &r->last.record);
-	free(buf);
+	ap_mem_free(r->ctx, buf);
 	if (err == -EFAULT) {
 		r->last.fault = r->last.record.kind;
 		return 0;
@@ -730,14 +730,18 @@ static int mismatch(struct run *r, const char *want, const char *got)
 	return -EPROTO;
 }
 
+/* A command that ran out of memory stops the run with ENOMEM: what it
+ * would have done is unknown, so the script is not shown wrong. */
 static int expect_outcome(struct run *r, const char *want, bool ok)
 {
 	char got[600];
+	int err;
 
 	if (ok)
 		return 0;
 	describe_outcome(&r->last, false, got, sizeof(got));
-	return mismatch(r, want, got);
+	err = mismatch(r, want, got);
+	return r->last.err == -ENOMEM ? -ENOMEM : err;
 }
 
 static int expect_geometry(struct run *r, const char *want)
@@ -783,14 +787,24 @@ static int container_info(struct run *r, uint64_t *pgsizes, struct vfio_iova_ran
 	return err;
 }
 
+/* An expectation GET_INFO could not check; out of memory is no mismatch. */
+static int info_mismatch(struct run *r, const char *want, const char *got, int err)
+{
+	int rc = mismatch(r, want, got);
+
+	return err == -ENOMEM ? -ENOMEM : rc;
+}
+
 static int expect_container_pgsizes(struct run *r, const char *want, uint64_t bitmap)
 {
 	uint64_t pgsizes = 0;
 	char got[600], list[96];
 	size_t n;
+	int err;
 
-	if (container_info(r, &pgsizes, NULL, 0, &n, got, sizeof(got)))
-		return mismatch(r, want, got);
+	err = container_info(r, &pgsizes, NULL, 0, &n, got, sizeof(got));
+	if (err)
+		return info_mismatch(r, want, got, err);
 	snprintf(got, sizeof(got), "pgsizes %s of container '%s'",
 		 ap__fmt_pgsizes(pgsizes, list, sizeof(list)), r->container);
 	return pgsizes == bitmap ? 0 : mismatch(r, want, got);
@@ -843,12 +857,14 @@ static int expect_iova(struct run *r, const char *want)
 	size_t nw, ng, at;
 	uint64_t pgsizes;
 	char got[MAX_LINE];
+	int err;
 
 	if (want_args(r, 2, 2, "expect iova START-END[,START-END...]") ||
 	    range_list(r, r->tok[2], wanted, &nw))
 		return SYNTAX;
-	if (container_info(r, &pgsizes, got_r, MAX_IOVAS, &ng, got, sizeof(got)))
-		return mismatch(r, want, got);
+	err = container_info(r, &pgsizes, got_r, MAX_IOVAS, &ng, got, sizeof(got));
+	if (err)
+		return info_mismatch(r, want, got, err);
 	at = (size_t)snprintf(got, sizeof(got), "iova ");
 	for (size_t i = 0; i < ng && at < sizeof(got); i++)
 		at += (size_t)snprintf(got + at, sizeof(got) - at, "%s0x%llx-0x%llx", i ? "," : "",
@@ -913,6 +929,11 @@ static int cmd_expect(struct run *r, const char *want)
 			return SYNTAX;
 		return expect_outcome(r, want, o->valid && !o->err && o->has_dirty && o->dirty == v);
 	}
+	/* the rest look at the machine, not at the outcome: after a failure
+	 * nobody expected, that failure is what stops the run */
+	if (r->pending && (!strcmp(what, "iova") || !strcmp(what, "geometry") ||
+			   !strcmp(what, "pgsizes")))
+		return unexpected_failure(r);
 	if (!strcmp(what, "iova"))
 		return expect_iova(r, want);
 	if (!strcmp(what, "geometry"))
@@ -978,8 +999,9 @@ static void echo(struct run *r, const char *result)
 /* A failure nobody expected ends the run, named by its own line. */
 static int unexpected_failure(struct run *r)
 {
-	ap_ctx_set_error(r->ctx, "%s:%d: %s failed with %s: %s (expected by no 'expect error %s')",
-			 r->file, r->last.line, r->last.cmd, ap_errno_name(r->last.err), r->last.msg,
+	ap_ctx_set_error(r->ctx, "%s:%d: %s failed with %s%s: %s (expected by no 'expect error %s')",
+			 r->file, r->last.line, r->last.cmd, ap_errno_name(r->last.err),
+			 r->last.err == -ENOMEM ? " (out of memory)" : "", r->last.msg,
 			 ap_errno_name(r->last.err));
 	return r->last.err;
 }
@@ -1052,9 +1074,11 @@ int ap_scenario_run(struct ap_ctx *ctx, const char *name, const char *text, FILE
 
 	if (!ctx || !text)
 		return -EINVAL;
-	r = calloc(1, sizeof(*r));
-	if (!r)
+	r = ap_mem_alloc(ctx, sizeof(*r));
+	if (!r) {
+		ap_ctx_set_error(ctx, "%s: out of memory to run it", name ? name : "<scenario>");
 		return -ENOMEM;
+	}
 	r->ctx = ctx;
 	r->file = name ? name : "<scenario>";
 	r->out = out;
@@ -1069,7 +1093,7 @@ int ap_scenario_run(struct ap_ctx *ctx, const char *name, const char *text, FILE
 	}
 	if (!rc && r->pending)
 		rc = unexpected_failure(r);
-	free(r);
+	ap_mem_free(ctx, r);
 	return rc;
 }
 
@@ -1080,11 +1104,14 @@ int ap_scenario_exec(struct ap_ctx *ctx, const char *text)
 
 int ap_scenario_run_file(struct ap_ctx *ctx, const char *path, FILE *out, unsigned flags)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f;
 	char *text = NULL;
 	size_t len = 0, cap = 0;
 	int rc, err;
 
+	if (!ctx || !path)
+		return -EINVAL;
+	f = fopen(path, "rb");
 	if (!f) {
 		err = errno;
 		ap_ctx_set_error(ctx, "cannot open %s: %s", path, strerror(err));
@@ -1092,10 +1119,10 @@ int ap_scenario_run_file(struct ap_ctx *ctx, const char *path, FILE *out, unsign
 	}
 	for (;;) {
 		if (len + 4096 + 1 > cap) {
-			char *grown = realloc(text, cap = cap ? cap * 2 : 65536);
+			char *grown = ap_mem_realloc(ctx, text, cap = cap ? cap * 2 : 65536);
 
 			if (!grown) {
-				free(text);
+				ap_mem_free(ctx, text);
 				fclose(f);
 				ap_ctx_set_error(ctx, "out of memory reading %s", path);
 				return -ENOMEM;
@@ -1111,17 +1138,17 @@ int ap_scenario_run_file(struct ap_ctx *ctx, const char *path, FILE *out, unsign
 	err = ferror(f) ? EIO : 0;
 	fclose(f);
 	if (err) {
-		free(text);
+		ap_mem_free(ctx, text);
 		ap_ctx_set_error(ctx, "cannot read %s", path);
 		return -err;
 	}
 	text[len] = '\0';
 	if (strlen(text) != len) {
-		free(text);
+		ap_mem_free(ctx, text);
 		ap_ctx_set_error(ctx, "%s: expected text, got a NUL byte", path);
 		return -EINVAL;
 	}
 	rc = ap_scenario_run(ctx, path, text, out, flags);
-	free(text);
+	ap_mem_free(ctx, text);
 	return rc;
 }

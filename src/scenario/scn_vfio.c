@@ -35,6 +35,7 @@ struct scn_mem {
 };
 
 struct scn_vfio {
+	struct ap_ctx *ctx;          /* whose allocator holds the arrays */
 	struct scn_container *c;
 	size_t nc;
 	struct scn_group *g;
@@ -49,10 +50,10 @@ static void scn_destroy(void *arg)
 
 	for (size_t i = 0; i < s->nm; i++)
 		munmap(s->m[i].base, s->m[i].len);
-	free(s->c);
-	free(s->g);
-	free(s->m);
-	free(s);
+	ap_mem_free(s->ctx, s->c);
+	ap_mem_free(s->ctx, s->g);
+	ap_mem_free(s->ctx, s->m);
+	ap_mem_free(s->ctx, s);
 }
 
 static struct scn_vfio *scn_state(struct ap_ctx *ctx, bool create)
@@ -61,22 +62,31 @@ static struct scn_vfio *scn_state(struct ap_ctx *ctx, bool create)
 
 	if (s || !create)
 		return s;
-	s = calloc(1, sizeof(*s));
-	if (s && ap_ctx_set_frontend(ctx, SCN_KEY, s, scn_destroy)) {
-		free(s);
+	s = ap_mem_alloc(ctx, sizeof(*s));
+	if (!s) {
+		ap_ctx_set_error(ctx, "out of memory for the scenario's VFIO state");
+		return NULL;
+	}
+	s->ctx = ctx;
+	if (ap_ctx_set_frontend(ctx, SCN_KEY, s, scn_destroy)) {
+		ap_mem_free(ctx, s);
 		s = NULL;
 	}
 	return s;
 }
 
-/* Grow an array by one element; false when out of memory. */
-static bool grow(void **arr, size_t n, size_t elem)
+/* Room for one more element at index n; -ENOMEM (with the reason set) and
+ * the array unchanged when out of memory. */
+static int grow(struct ap_ctx *ctx, void **arr, size_t n, size_t elem)
 {
-	void *p = realloc(*arr, (n + 1) * elem);
+	void *p = ap_mem_realloc(ctx, *arr, (n + 1) * elem);
 
-	if (p)
-		*arr = p;
-	return p != NULL;
+	if (!p) {
+		ap_ctx_set_error(ctx, "out of memory for the scenario's VFIO bookkeeping");
+		return -ENOMEM;
+	}
+	*arr = p;
+	return 0;
 }
 
 /* The failure of a VFIO call, as a negative errno (its reason is already in
@@ -126,13 +136,13 @@ int ap__scn_vfio_open(struct ap_ctx *ctx, const char *name)
 		ap_ctx_set_error(ctx, "container name '%s' is too long", name);
 		return -EINVAL;
 	}
-	if (!grow((void **)&s->c, s->nc, sizeof(*s->c))) {
-		ap_ctx_set_error(ctx, "out of memory");
-		return -ENOMEM;
-	}
 	fd = ap_vfio_open(ctx, "/dev/vfio/vfio");
 	if (fd < 0)
 		return vfio_errno();
+	if (grow(ctx, (void **)&s->c, s->nc, sizeof(*s->c))) {
+		ap_vfio_close(ctx, fd);
+		return -ENOMEM;
+	}
 	c = &s->c[s->nc++];
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->fd = fd;
@@ -147,7 +157,11 @@ static struct scn_group *group_held(struct scn_vfio *s, int id)
 	return NULL;
 }
 
-/* Open /dev/vfio/N and put the group in the container. */
+/*
+ * Open /dev/vfio/N and put the group in the container.  Here, as in open
+ * and map, the script's own bookkeeping grows after the VFIO call, so that
+ * the call's errors come first (an `expect error ENOMEM` is about VFIO's).
+ */
 int ap__scn_vfio_add(struct ap_ctx *ctx, const char *name, int id)
 {
 	const struct scn_container *c = container_named(ctx, name);
@@ -162,10 +176,6 @@ int ap__scn_vfio_add(struct ap_ctx *ctx, const char *name, int id)
 				 ap__scn_vfio_name(ctx, group_held(s, id)->container_fd));
 		return -EBUSY;
 	}
-	if (!grow((void **)&s->g, s->ng, sizeof(*s->g))) {
-		ap_ctx_set_error(ctx, "out of memory");
-		return -ENOMEM;
-	}
 	snprintf(path, sizeof(path), "/dev/vfio/%d", id);
 	fd = ap_vfio_open(ctx, path);
 	if (fd < 0)
@@ -176,6 +186,10 @@ int ap__scn_vfio_add(struct ap_ctx *ctx, const char *name, int id)
 
 		ap_vfio_close(ctx, fd);
 		return err;
+	}
+	if (grow(ctx, (void **)&s->g, s->ng, sizeof(*s->g))) {
+		ap_vfio_close(ctx, fd); /* takes the group out again; cannot fail */
+		return -ENOMEM;
 	}
 	s->g[s->ng++] = (struct scn_group){ id, fd, c->fd };
 	return 0;
@@ -261,10 +275,6 @@ int ap__scn_vfio_map(struct ap_ctx *ctx, const char *name, uint64_t iova, uint64
 
 	if (!c)
 		return -ENOENT;
-	if (!grow((void **)&s->m, s->nm, sizeof(*s->m))) {
-		ap_ctx_set_error(ctx, "out of memory");
-		return -ENOMEM;
-	}
 	va = size ? mem_new(ctx, size, map_alignment(ctx, c->fd), &mem) : NULL;
 	if (size && !va)
 		return -ENOMEM;
@@ -277,6 +287,16 @@ int ap__scn_vfio_map(struct ap_ctx *ctx, const char *name, uint64_t iova, uint64
 		if (va)
 			munmap(mem.base, mem.len);
 		return err;
+	}
+	if (grow(ctx, (void **)&s->m, s->nm, sizeof(*s->m))) {
+		struct vfio_iommu_type1_dma_unmap undo = {
+			.argsz = sizeof(undo), .iova = iova, .size = size,
+		};
+
+		ap_vfio_ioctl(ctx, c->fd, VFIO_IOMMU_UNMAP_DMA, &undo);
+		munmap(mem.base, mem.len);
+		ap_ctx_set_error(ctx, "out of memory for the scenario's VFIO bookkeeping");
+		return -ENOMEM;
 	}
 	s->m[s->nm++] = mem;
 	return 0;
@@ -331,9 +351,9 @@ int ap__scn_vfio_dirty_count(struct ap_ctx *ctx, const char *name, uint64_t iova
 	page = map_alignment(ctx, c->fd);
 	npages = size / page;
 	words = (npages + 63) / 64;
-	bits = calloc(words ? words : 1, sizeof(*bits));
+	bits = ap_mem_alloc(ctx, (words ? words : 1) * sizeof(*bits));
 	if (!bits) {
-		ap_ctx_set_error(ctx, "out of memory");
+		ap_ctx_set_error(ctx, "out of memory for a dirty bitmap");
 		return -ENOMEM;
 	}
 	range = (struct vfio_iommu_type1_dirty_bitmap_get){
@@ -348,7 +368,7 @@ int ap__scn_vfio_dirty_count(struct ap_ctx *ctx, const char *name, uint64_t iova
 	*count = 0;
 	for (uint64_t w = 0; !err && w < words; w++)
 		*count += (uint64_t)__builtin_popcountll(bits[w]);
-	free(bits);
+	ap_mem_free(ctx, bits);
 	return err;
 }
 
@@ -366,9 +386,9 @@ int ap__scn_vfio_info(struct ap_ctx *ctx, const char *name, uint64_t *pgsizes,
 		return -ENOENT;
 	if (ap_vfio_ioctl(ctx, c->fd, VFIO_IOMMU_GET_INFO, &probe))
 		return vfio_errno();
-	info = calloc(1, probe.argsz);
+	info = ap_mem_alloc(ctx, probe.argsz);
 	if (!info) {
-		ap_ctx_set_error(ctx, "out of memory");
+		ap_ctx_set_error(ctx, "out of memory for VFIO_IOMMU_GET_INFO");
 		return -ENOMEM;
 	}
 	info->argsz = probe.argsz;
@@ -384,6 +404,6 @@ int ap__scn_vfio_info(struct ap_ctx *ctx, const char *name, uint64_t *pgsizes,
 				ranges[*n] = cap->iova_ranges[*n];
 		}
 	}
-	free(info);
+	ap_mem_free(ctx, info);
 	return err;
 }

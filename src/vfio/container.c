@@ -7,22 +7,21 @@
  */
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "vfio_internal.h"
 
 int ap__vcontainer_open(struct vstate *vs)
 {
-	struct vcontainer *c = calloc(1, sizeof(*c));
+	struct vcontainer *c = ap_mem_alloc(vs->ctx, sizeof(*c));
 	struct vcontainer **pp;
 	int fd;
 
 	if (!c)
-		return ap__vfio_fail(vs, -ENOMEM, "out of memory");
+		return ap__vfio_fail(vs, -ENOMEM, "out of memory for a VFIO container");
 	fd = ap__vfio_handle_new(vs, VH_CONTAINER, c);
 	if (fd < 0) {
-		free(c);
+		ap_mem_free(vs->ctx, c);
 		return fd;
 	}
 	c->vs = vs;
@@ -44,8 +43,8 @@ void ap__vcontainer_free(struct vcontainer *c)
 	for (pp = &c->vs->containers; *pp != c; pp = &(*pp)->next)
 		;
 	*pp = c->next;
-	free(c->groups);
-	free(c);
+	ap_mem_free(c->vs->ctx, c->groups);
+	ap_mem_free(c->vs->ctx, c);
 }
 
 void ap__vcontainer_close(struct vcontainer *c)
@@ -64,28 +63,35 @@ uint64_t ap__vcontainer_min_pgsize(const struct vcontainer *c)
 
 /* ------------------------------------------------------------ groups */
 
-/* SET_CONTAINER: claim the group's DMA, attach it to the backend if there
- * is one, and keep it (newest first, as Linux's group_list). */
+/*
+ * SET_CONTAINER: claim the group's DMA, attach it to the backend if there
+ * is one, and keep it (newest first, as Linux's group_list).  The longer
+ * list is allocated first and installed last, so that a refusal leaves the
+ * container exactly as it was, its memory included.
+ */
 int ap__vcontainer_attach_group(struct vcontainer *c, struct vgroup *g)
 {
-	struct vgroup **grown = realloc(c->groups, (c->ngroups + 1) * sizeof(*grown));
+	struct ap_ctx *ctx = c->vs->ctx;
+	struct vgroup **list = ap_mem_alloc(ctx, (c->ngroups + 1) * sizeof(*list));
 	int err;
 
-	if (!grown)
-		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory");
-	c->groups = grown;
+	if (!list)
+		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory for the container's groups");
 	err = ap__vgroup_claim(g);
-	if (err)
-		return err;
-	if (c->type) {
+	if (!err && c->type) {
 		err = ap__type1_attach_group(c, g);
-		if (err) {
+		if (err)
 			ap__vgroup_release(g);
-			return err;
-		}
 	}
-	memmove(c->groups + 1, c->groups, c->ngroups * sizeof(*c->groups));
-	c->groups[0] = g;
+	if (err) {
+		ap_mem_free(ctx, list);
+		return err;
+	}
+	list[0] = g;
+	if (c->ngroups)
+		memcpy(list + 1, c->groups, c->ngroups * sizeof(*list));
+	ap_mem_free(ctx, c->groups);
+	c->groups = list;
 	c->ngroups++;
 	g->c = c;
 	return 0;
@@ -99,7 +105,7 @@ void ap__vcontainer_detach_group(struct vgroup *g)
 	size_t i;
 
 	if (c->type)
-		ap__type1_detach_group(c, g);
+		ap__type1_detach_group(c, g, true);
 	ap__vgroup_release(g);
 	for (i = 0; c->groups[i] != g; i++)
 		;
@@ -143,7 +149,7 @@ static int set_iommu(struct vcontainer *c, unsigned long type)
 	}
 	if (err) {
 		while (i--)
-			ap__type1_detach_group(c, c->groups[i]);
+			ap__type1_detach_group(c, c->groups[i], false);
 		ap__type1_release(c);
 		return err;
 	}

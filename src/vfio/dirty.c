@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "vfio_internal.h"
@@ -64,7 +63,7 @@ int ap__dirty_bitmap_alloc(struct vcontainer *c, struct vdma *d)
 	if (npages > VFIO_DIRTY_PAGES_MAX)
 		return ap__vfio_fail(c->vs, -EINVAL, "mapping at 0x%llx has more than INT_MAX pages "
 				     "to track", (unsigned long long)d->iova);
-	d->bitmap = calloc(VFIO_DIRTY_BITMAP_BYTES(npages) / 8 + 1, sizeof(uint64_t));
+	d->bitmap = ap_mem_alloc(c->vs->ctx, VFIO_DIRTY_BITMAP_BYTES(npages) + sizeof(uint64_t));
 	if (!d->bitmap)
 		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory for a dirty bitmap");
 	d->bitmap_shift = shift;
@@ -165,7 +164,7 @@ static int start(struct vcontainer *c)
 		err = ap__dirty_bitmap_alloc(c, t->dmas[i]);
 	if (err) {
 		while (i--) {
-			free(t->dmas[i]->bitmap);
+			ap_mem_free(c->vs->ctx, t->dmas[i]->bitmap);
 			t->dmas[i]->bitmap = NULL;
 		}
 		return err;
@@ -179,7 +178,7 @@ static void stop(struct vcontainer *c)
 	struct type1 *t = &c->t1;
 
 	for (size_t i = 0; i < t->ndmas; i++) {
-		free(t->dmas[i]->bitmap);
+		ap_mem_free(c->vs->ctx, t->dmas[i]->bitmap);
 		t->dmas[i]->bitmap = NULL;
 	}
 	t->dirty_tracking = false;
@@ -216,7 +215,7 @@ static int get_bitmap_args(struct vcontainer *c, const struct vfio_iommu_type1_d
 static int get_bitmap(struct vcontainer *c, const struct vfio_iommu_type1_dirty_bitmap *dirty)
 {
 	const struct type1 *t = &c->t1;
-	struct vfio_iommu_type1_dirty_bitmap_get range;
+	struct vfio_iommu_type1_dirty_bitmap_get range = { 0 }; /* get_bitmap_args() fills it */
 	const struct vdma *d;
 	uint64_t last = 0;
 	size_t i;

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "vfio_internal.h"
@@ -45,22 +44,6 @@ struct vdma *ap__dma_find(const struct type1 *t, uint64_t start, uint64_t last)
 	return i < t->ndmas && t->dmas[i]->iova <= last ? t->dmas[i] : NULL;
 }
 
-static int dmas_reserve(struct vcontainer *c)
-{
-	struct type1 *t = &c->t1;
-	struct vdma **grown;
-	size_t cap = t->dmas_cap ? t->dmas_cap * 2 : 16;
-
-	if (t->ndmas < t->dmas_cap)
-		return 0;
-	grown = realloc(t->dmas, cap * sizeof(*grown));
-	if (!grown)
-		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory");
-	t->dmas = grown;
-	t->dmas_cap = cap;
-	return 0;
-}
-
 /* Take d out of the first n domains (each holds it whole: no leaf is cut). */
 static void unmap_domains(struct vcontainer *c, const struct vdma *d, size_t n)
 {
@@ -87,8 +70,8 @@ static void dma_remove_at(struct vcontainer *c, size_t i)
 	memmove(t->dmas + i, t->dmas + i + 1, (t->ndmas - i - 1) * sizeof(*t->dmas));
 	t->ndmas--;
 	t->dma_avail++;
-	free(d->bitmap);
-	free(d);
+	ap_mem_free(c->vs->ctx, d->bitmap);
+	ap_mem_free(c->vs->ctx, d);
 }
 
 void ap__dma_remove_all(struct vcontainer *c)
@@ -134,8 +117,9 @@ static int map_domains(struct vcontainer *c, const struct vdma *d)
 	return 0;
 }
 
-/* Room in the arrays and the pages themselves, before anything changes. */
-static int pin_prepare(struct vcontainer *c, uint64_t vaddr, uint64_t size, unsigned prot)
+/* The pages themselves, before anything changes: mapped, within the
+ * locked-memory limit, and accessible as the device will access them. */
+static int pin_check(struct vcontainer *c, uint64_t vaddr, uint64_t size, unsigned prot)
 {
 	struct vstate *vs = c->vs;
 	uint64_t limit = ap__vfio_memlock_limit(c);
@@ -148,57 +132,104 @@ static int pin_prepare(struct vcontainer *c, uint64_t vaddr, uint64_t size, unsi
 		return ap__vfio_fail(vs, -ENOMEM, "RLIMIT_MEMLOCK (%llu bytes) exceeded: %llu are "
 				     "pinned, 0x%llx more asked", (unsigned long long)limit,
 				     (unsigned long long)vs->locked, (unsigned long long)size);
-	err = ap__pin_populate(vs, vaddr, size, prot & AP_PROT_WRITE);
+	return ap__pin_populate(vs, vaddr, size, prot & AP_PROT_WRITE);
+}
+
+/* What a new mapping installs: the mapping, and bigger arrays for the
+ * container's list and the pa index when they are full. */
+struct map_plan {
+	struct vdma *d;
+	struct vdma **dmas, **by_pa;
+	size_t dmas_cap, pa_cap;
+};
+
+static void map_plan_drop(struct vstate *vs, struct map_plan *p)
+{
+	if (p->d)
+		ap_mem_free(vs->ctx, p->d->bitmap);
+	ap_mem_free(vs->ctx, p->d);
+	ap_mem_free(vs->ctx, p->dmas);
+	ap_mem_free(vs->ctx, p->by_pa);
+}
+
+/* Allocations that cannot wait for the domains: the mapping and its dirty
+ * bitmap (whose page-count check comes after the map, as Linux's). */
+static int map_plan_room(struct vcontainer *c, struct map_plan *p)
+{
+	struct vstate *vs = c->vs;
+	int err;
+
+	err = ap__vdma_array_room(vs, c->t1.ndmas, c->t1.dmas_cap, &p->dmas, &p->dmas_cap);
 	if (!err)
-		err = dmas_reserve(c);
-	if (!err)
-		err = ap__pin_index_reserve(vs);
+		err = ap__vdma_array_room(vs, vs->npa, vs->pa_cap, &p->by_pa, &p->pa_cap);
 	return err;
 }
 
-/* Steps 10-12 of vfio_dma_do_map: pin, map everywhere, track; all or nothing. */
-static int map_new(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t vaddr,
-		   unsigned prot)
+/* Install a mapping that every domain holds and RAM backs; nothing fails. */
+static void map_commit(struct vcontainer *c, struct map_plan *p)
 {
 	struct type1 *t = &c->t1;
 	struct vstate *vs = c->vs;
-	struct vdma *d;
+	struct vdma *d = p->d;
 	size_t at;
-	int err;
 
-	err = pin_prepare(c, vaddr, size, prot);
-	if (err)
-		return err;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return ap__vfio_fail(vs, -ENOMEM, "out of memory");
-	*d = (struct vdma){ .iova = iova, .size = size, .vaddr = vaddr, .prot = prot, .c = c };
-	err = ap__pin_place(c, iova, size, &d->pa);
-	if (!err)
-		err = ap_ram_add(vs->ctx, d->pa, size, (void *)(uintptr_t)vaddr);
-	if (err) {
-		free(d);
-		return err;
-	}
-	err = map_domains(c, d);
-	if (!err && t->dirty_tracking) {
-		err = ap__dirty_bitmap_alloc(c, d);
-		if (err)
-			unmap_domains(c, d, t->ndomains);
-	}
-	if (err) {
-		ap_ram_remove(vs->ctx, d->pa);
-		free(d);
-		return err;
-	}
-	at = ap__dma_lower_bound(t, iova);
+	ap__vdma_array_install(vs, &t->dmas, t->ndmas, &t->dmas_cap, &p->dmas, p->dmas_cap);
+	ap__vdma_array_install(vs, &vs->by_pa, vs->npa, &vs->pa_cap, &p->by_pa, p->pa_cap);
+	at = ap__dma_lower_bound(t, d->iova);
 	memmove(t->dmas + at + 1, t->dmas + at, (t->ndmas - at) * sizeof(*t->dmas));
 	t->dmas[at] = d;
 	t->ndmas++;
 	t->dma_avail--;
 	ap__pin_index_add(vs, d);
-	c->locked += size;
-	vs->locked += size;
+	c->locked += d->size;
+	vs->locked += d->size;
+	p->d = NULL;
+}
+
+/*
+ * Steps 10-12 of vfio_dma_do_map: pin, map everywhere, track; all or
+ * nothing.  The physical address is chosen first and registered as RAM
+ * last, after the domains hold the mapping and every array has room: the
+ * core's RAM list may grow on that registration, and a failure after it
+ * would leave the core holding more memory than before the call.
+ */
+static int map_new(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t vaddr,
+		   unsigned prot)
+{
+	struct type1 *t = &c->t1;
+	struct vstate *vs = c->vs;
+	struct map_plan p = { 0 };
+	uint64_t pa;
+	int err;
+
+	err = pin_check(c, vaddr, size, prot);
+	if (!err)
+		err = ap__pin_place(c, iova, size, &pa);
+	if (err)
+		return err;
+	p.d = ap_mem_alloc(vs->ctx, sizeof(*p.d));
+	if (!p.d)
+		return ap__vfio_fail(vs, -ENOMEM, "out of memory for a DMA mapping");
+	*p.d = (struct vdma){ .iova = iova, .size = size, .vaddr = vaddr, .pa = pa, .prot = prot,
+			      .c = c };
+	err = map_domains(c, p.d);
+	if (err) {
+		map_plan_drop(vs, &p);
+		return err;
+	}
+	if (t->dirty_tracking)
+		err = ap__dirty_bitmap_alloc(c, p.d);
+	if (!err)
+		err = map_plan_room(c, &p);
+	if (!err)
+		err = ap_ram_add(vs->ctx, pa, size, (void *)(uintptr_t)vaddr);
+	if (err) {
+		unmap_domains(c, p.d, t->ndomains);
+		map_plan_drop(vs, &p);
+		return err;
+	}
+	map_commit(c, &p);
+	map_plan_drop(vs, &p);
 	return 0;
 }
 

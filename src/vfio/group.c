@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "vfio_internal.h"
 
@@ -69,14 +68,14 @@ int ap__vgroup_open(struct vstate *vs, int id)
 	err = refuse_incoherent(vs, dev);
 	if (err)
 		return err;
-	g = calloc(1, sizeof(*g));
+	g = ap_mem_alloc(vs->ctx, sizeof(*g));
 	if (!g)
-		return ap__vfio_fail(vs, -ENOMEM, "out of memory");
+		return ap__vfio_fail(vs, -ENOMEM, "out of memory for a VFIO group");
 	g->vs = vs;
 	g->id = id;
 	fd = ap__vfio_handle_new(vs, VH_GROUP, g);
 	if (fd < 0) {
-		free(g);
+		ap_mem_free(vs->ctx, g);
 		return fd;
 	}
 	g->fd = fd;
@@ -88,7 +87,7 @@ void ap__vgroup_close(struct vgroup *g)
 	if (g->c)
 		ap__vcontainer_detach_group(g);
 	ap__vfio_handle_free(g->vs, g->fd);
-	free(g);
+	ap_mem_free(g->vs->ctx, g);
 }
 
 /* ------------------------------------------------------------ ownership */

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "vfio_internal.h"
@@ -86,12 +85,12 @@ int ap__info_ioctl(struct vcontainer *c, void *arg)
 	if (info->argsz < need) {
 		out.argsz = (uint32_t)need; /* ask again with this much; no capability now */
 	} else {
-		caps = calloc(1, need - CAPS_BASE);
-		if (!caps)
-			return ap__vfio_fail(c->vs, -ENOMEM, "out of memory");
+		caps = ap_mem_alloc(c->vs->ctx, need - CAPS_BASE);
+		if (!caps) /* as Linux: nothing is written back */
+			return ap__vfio_fail(c->vs, -ENOMEM, "out of memory for the capability chain");
 		caps_build(c, caps);
 		memcpy((uint8_t *)info + CAPS_BASE, caps, need - CAPS_BASE);
-		free(caps);
+		ap_mem_free(c->vs->ctx, caps);
 		out.cap_offset = (uint32_t)CAPS_BASE;
 	}
 	memcpy(info, &out, info->argsz < sizeof(out) ? info->argsz : sizeof(out));

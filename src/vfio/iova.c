@@ -7,42 +7,56 @@
  * refused attach leaves the container's list as it was.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "vfio_internal.h"
 
-int ap__iova_list_copy(struct vstate *vs, const struct type1 *t, struct vfio_iova_range **out,
-		       size_t *n)
+/* Room for `want` ranges; on failure the list is as it was. */
+int ap__iova_list_reserve(struct vstate *vs, struct iova_list *l, size_t want)
 {
-	*out = NULL;
-	*n = 0;
+	struct vfio_iova_range *grown;
+
+	if (want <= l->cap)
+		return 0;
+	grown = ap_mem_realloc(vs->ctx, l->r, want * sizeof(*grown));
+	if (!grown)
+		return ap__vfio_fail(vs, -ENOMEM, "out of memory for the IOVA list");
+	l->r = grown;
+	l->cap = want;
+	return 0;
+}
+
+int ap__iova_list_copy(struct vstate *vs, const struct type1 *t, struct iova_list *out)
+{
+	int err;
+
+	*out = (struct iova_list){ NULL, 0, 0 };
 	if (!t->niovas)
 		return 0;
-	*out = malloc(t->niovas * sizeof(**out));
-	if (!*out)
-		return ap__vfio_fail(vs, -ENOMEM, "out of memory");
-	memcpy(*out, t->iovas, t->niovas * sizeof(**out));
-	*n = t->niovas;
+	err = ap__iova_list_reserve(vs, out, t->niovas);
+	if (err)
+		return err;
+	memcpy(out->r, t->iovas, t->niovas * sizeof(*out->r));
+	out->n = t->niovas;
 	return 0;
 }
 
 /* Narrow the list to [start, end]; an empty list becomes that range. */
-int ap__iova_list_clip(struct vstate *vs, struct vfio_iova_range **r, size_t *n, uint64_t start,
-		       uint64_t end)
+int ap__iova_list_clip(struct vstate *vs, struct iova_list *l, uint64_t start, uint64_t end)
 {
 	size_t i, kept = 0;
+	int err;
 
-	if (!*n) {
-		*r = malloc(sizeof(**r));
-		if (!*r)
-			return ap__vfio_fail(vs, -ENOMEM, "out of memory");
-		(*r)[0] = (struct vfio_iova_range){ start, end };
-		*n = 1;
+	if (!l->n) {
+		err = ap__iova_list_reserve(vs, l, 1);
+		if (err)
+			return err;
+		l->r[0] = (struct vfio_iova_range){ start, end };
+		l->n = 1;
 		return 0;
 	}
-	for (i = 0; i < *n; i++) {
-		struct vfio_iova_range x = (*r)[i];
+	for (i = 0; i < l->n; i++) {
+		struct vfio_iova_range x = l->r[i];
 
 		if (x.end < start || x.start > end)
 			continue;
@@ -50,43 +64,42 @@ int ap__iova_list_clip(struct vstate *vs, struct vfio_iova_range **r, size_t *n,
 			x.start = start;
 		if (x.end > end)
 			x.end = end;
-		(*r)[kept++] = x;
+		l->r[kept++] = x;
 	}
-	*n = kept;
+	l->n = kept;
 	return 0;
 }
 
-/* Cut [start, end] out of the list, splitting a range it falls inside. */
-static int cut(struct vstate *vs, struct vfio_iova_range **r, size_t *n, uint64_t start,
-	       uint64_t end)
+/* Cut [start, end] out of the list, splitting a range it falls inside (the
+ * one case that needs room for one more range). */
+static int cut(struct vstate *vs, struct iova_list *l, uint64_t start, uint64_t end)
 {
 	size_t i = 0;
+	int err;
 
-	while (i < *n) {
-		struct vfio_iova_range x = (*r)[i];
+	while (i < l->n) {
+		struct vfio_iova_range x = l->r[i];
 
 		if (end < x.start || start > x.end) {
 			i++;
 			continue;
 		}
 		if (start > x.start && end < x.end) {
-			struct vfio_iova_range *grown = realloc(*r, (*n + 1) * sizeof(**r));
-
-			if (!grown)
-				return ap__vfio_fail(vs, -ENOMEM, "out of memory");
-			*r = grown;
-			memmove(grown + i + 2, grown + i + 1, (*n - i - 1) * sizeof(*grown));
-			grown[i].end = start - 1;
-			grown[i + 1] = (struct vfio_iova_range){ end + 1, x.end };
-			(*n)++;
+			err = ap__iova_list_reserve(vs, l, l->n < l->cap ? l->cap : 2 * l->n);
+			if (err)
+				return err;
+			memmove(l->r + i + 2, l->r + i + 1, (l->n - i - 1) * sizeof(*l->r));
+			l->r[i].end = start - 1;
+			l->r[i + 1] = (struct vfio_iova_range){ end + 1, x.end };
+			l->n++;
 			i += 2;
 		} else if (start > x.start) {
-			(*r)[i++].end = start - 1;
+			l->r[i++].end = start - 1;
 		} else if (end < x.end) {
-			(*r)[i++].start = end + 1;
+			l->r[i++].start = end + 1;
 		} else {
-			memmove(*r + i, *r + i + 1, (*n - i - 1) * sizeof(**r));
-			(*n)--;
+			memmove(l->r + i, l->r + i + 1, (l->n - i - 1) * sizeof(*l->r));
+			l->n--;
 		}
 	}
 	return 0;
@@ -99,8 +112,7 @@ static bool must_exclude(const struct ap_resv *r)
 	return r->type != AP_RESV_DIRECT_RELAXABLE;
 }
 
-int ap__iova_list_exclude_resv(struct vstate *vs, struct vfio_iova_range **r, size_t *n,
-			       const struct vgroup *g)
+int ap__iova_list_exclude_resv(struct vstate *vs, struct iova_list *l, const struct vgroup *g)
 {
 	struct ap_device *d;
 	struct ap_resv resv;
@@ -111,12 +123,31 @@ int ap__iova_list_exclude_resv(struct vstate *vs, struct vfio_iova_range **r, si
 			continue;
 		for (size_t i = 0; !err && !ap_device_resv(d, i, &resv); i++)
 			if (must_exclude(&resv))
-				err = cut(vs, r, n, resv.start, resv.end);
+				err = cut(vs, l, resv.start, resv.end);
 	}
-	if (!err && !*n)
+	if (!err && !l->n)
 		err = ap__vfio_fail(vs, -EINVAL, "group %d: no usable IOVA would be left (aperture "
 				    "minus reserved regions)", g->id);
 	return err;
+}
+
+/* The regions ap__iova_list_exclude_resv() cuts for the group: each adds at
+ * most one range, so a list rebuilt from one range never needs more than
+ * one plus their sum over its groups. */
+size_t ap__iova_list_resv_count(const struct vgroup *g)
+{
+	struct ap_ctx *ctx = g->vs->ctx;
+	struct ap_device *d;
+	struct ap_resv resv;
+	size_t n = 0;
+
+	for (d = ap_device_next(ctx, NULL); d; d = ap_device_next(ctx, d)) {
+		if (ap_device_group_id(d) != g->id)
+			continue;
+		for (size_t i = 0; !ap_device_resv(d, i, &resv); i++)
+			n += must_exclude(&resv);
+	}
+	return n;
 }
 
 /*

@@ -9,7 +9,6 @@
  * memory.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -242,22 +241,8 @@ static size_t pa_lower_bound(const struct vstate *vs, uint64_t pa)
 	return lo;
 }
 
-/* Make room first, so that a mapping can be indexed without failing. */
-int ap__pin_index_reserve(struct vstate *vs)
-{
-	struct vdma **grown;
-	size_t cap = vs->pa_cap ? vs->pa_cap * 2 : 16;
-
-	if (vs->npa < vs->pa_cap)
-		return 0;
-	grown = realloc(vs->by_pa, cap * sizeof(*grown));
-	if (!grown)
-		return ap__vfio_fail(vs, -ENOMEM, "out of memory");
-	vs->by_pa = grown;
-	vs->pa_cap = cap;
-	return 0;
-}
-
+/* The caller made room first (ap__vdma_array_room), so that a mapping is
+ * indexed without failing. */
 void ap__pin_index_add(struct vstate *vs, struct vdma *d)
 {
 	size_t at = pa_lower_bound(vs, d->pa);

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "vfio_internal.h"
@@ -54,16 +53,18 @@ int ap__type1_open(struct vcontainer *c, unsigned long type)
 
 void ap__type1_release(struct vcontainer *c)
 {
+	struct ap_ctx *ctx = c->vs->ctx;
 	struct type1 *t = &c->t1;
 
 	ap__dma_remove_all(c);
 	for (size_t i = 0; i < t->ndomains; i++) {
 		ap_domain_free(t->domains[i]->dom);
-		free(t->domains[i]);
+		ap_mem_free(ctx, t->domains[i]);
 	}
-	free(t->domains);
-	free(t->iovas);
-	free(t->dmas);
+	ap_mem_free(ctx, t->domains);
+	ap_mem_free(ctx, t->iovas);
+	ap_mem_free(ctx, t->iovas_spare);
+	ap_mem_free(ctx, t->dmas);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -103,17 +104,20 @@ static uint64_t pgsizes_with(const struct vcontainer *c, uint64_t extra)
 /* What a group's attach will install, prepared before anything changes. */
 struct attach_plan {
 	struct ap_domain *fresh;         /* allocated for the group's instance */
-	struct vfio_iova_range *iovas;   /* the container's list with it */
-	size_t niovas;
+	struct iova_list iovas;          /* the container's list with it */
+	struct vfio_iova_range *spare;   /* as much room again, for detaches */
 	struct vdomain *vd;              /* the fresh domain, if it is kept */
+	struct vdomain **domains;        /* room for the domain list with it */
 };
 
-static void plan_drop(struct attach_plan *p)
+static void plan_drop(struct ap_ctx *ctx, struct attach_plan *p)
 {
 	if (p->fresh)
 		ap_domain_free(p->fresh);
-	free(p->iovas);
-	free(p->vd);
+	ap_mem_free(ctx, p->iovas.r);
+	ap_mem_free(ctx, p->spare);
+	ap_mem_free(ctx, p->vd);
+	ap_mem_free(ctx, p->domains);
 }
 
 /* "vfio<C>.d<N>", N the lowest free: a refused group's name is reused. */
@@ -124,6 +128,31 @@ static void domain_name(const struct vcontainer *c, char *buf, size_t len)
 		if (!ap_domain_find(c->vs->ctx, buf))
 			return;
 	}
+}
+
+/*
+ * A detach rebuilds the list from the remaining groups' reserved regions
+ * and, closing a handle, must not fail: room for the largest list any set
+ * of the container's groups can leave, and a spare list as large to build
+ * it in, are made when a group attaches.
+ */
+static int plan_detach_room(struct vcontainer *c, struct vgroup *g, struct attach_plan *p)
+{
+	size_t need = 1 + ap__iova_list_resv_count(g);
+	int err;
+
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (c->groups[i] != g)
+			need += ap__iova_list_resv_count(c->groups[i]);
+	if (need < p->iovas.n)
+		need = p->iovas.n;
+	err = ap__iova_list_reserve(c->vs, &p->iovas, need);
+	if (err)
+		return err;
+	p->spare = ap_mem_alloc(c->vs->ctx, p->iovas.cap * sizeof(*p->spare));
+	if (!p->spare)
+		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory for the IOVA list");
+	return 0;
 }
 
 /* Steps 3-6 of Linux's attach: a domain for the group's instance, and the
@@ -149,29 +178,48 @@ static int plan_iovas(struct vcontainer *c, struct vgroup *g, struct attach_plan
 	if (ap__iova_list_resv_conflict(t, g))
 		return ap__vfio_fail(c->vs, -EINVAL,
 				     "group %d: one of its reserved regions overlaps a mapping", g->id);
-	err = ap__iova_list_copy(c->vs, t, &p->iovas, &p->niovas);
+	err = ap__iova_list_copy(c->vs, t, &p->iovas);
 	if (!err)
-		err = ap__iova_list_clip(c->vs, &p->iovas, &p->niovas, geo.start, geo.end);
+		err = ap__iova_list_clip(c->vs, &p->iovas, geo.start, geo.end);
 	if (!err)
-		err = ap__iova_list_exclude_resv(c->vs, &p->iovas, &p->niovas, g);
+		err = ap__iova_list_exclude_resv(c->vs, &p->iovas, g);
+	if (!err)
+		err = plan_detach_room(c, g, p);
 	return err;
 }
 
-/* Step 9: the newest domain the core lets the group join, or NULL. */
-static struct vdomain *join_existing(struct vcontainer *c, struct vgroup *g)
+/*
+ * Step 9: the newest domain the core lets the group join (*out, NULL if
+ * none).  A refusal means "not compatible, try the next"; running out of
+ * memory is no verdict on compatibility, and fails the attach rather than
+ * give the group a domain of its own it would not have had otherwise.
+ */
+static int join_existing(struct vcontainer *c, struct vgroup *g, struct vdomain **out)
 {
 	struct ap_device *dev = ap__vgroup_device(g);
 
-	for (size_t i = 0; i < c->t1.ndomains; i++)
-		if (!ap_replace(c->t1.domains[i]->dom, dev))
-			return c->t1.domains[i];
-	return NULL;
+	*out = NULL;
+	for (size_t i = 0; i < c->t1.ndomains; i++) {
+		struct ap_domain *dom = c->t1.domains[i]->dom;
+		int err = ap_replace(dom, dev);
+
+		if (!err) {
+			*out = c->t1.domains[i];
+			return 0;
+		}
+		if (err == -ENOMEM)
+			return ap__vfio_fail(c->vs, err, "group %d: joining '%s': %s", g->id,
+					     ap_domain_name(dom), ap_ctx_error(c->vs->ctx));
+	}
+	return 0;
 }
 
-/* Step 10: the group keeps its own domain, holding every mapping. */
+/* Step 10: the group keeps its own domain, holding every mapping.  The
+ * longer domain list is made first and installed last. */
 static int take_fresh(struct vcontainer *c, struct vgroup *g, struct attach_plan *p)
 {
-	struct vdomain **grown;
+	struct ap_ctx *ctx = c->vs->ctx;
+	struct type1 *t = &c->t1;
 	int err;
 
 	if (!pgsizes_with(c, ap_domain_pgsizes(p->fresh)))
@@ -179,13 +227,10 @@ static int take_fresh(struct vcontainer *c, struct vgroup *g, struct attach_plan
 				     "group %d: %s shares no page size with the container's domains "
 				     "(a rule of ours: type1 would be left with none)", g->id,
 				     ap_iommu_name(ap_device_iommu(ap__vgroup_device(g))));
-	grown = realloc(c->t1.domains, (c->t1.ndomains + 1) * sizeof(*grown));
-	if (!grown)
-		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory");
-	c->t1.domains = grown;
-	p->vd = calloc(1, sizeof(*p->vd));
-	if (!p->vd)
-		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory");
+	p->domains = ap_mem_alloc(ctx, (t->ndomains + 1) * sizeof(*p->domains));
+	p->vd = ap_mem_alloc(ctx, sizeof(*p->vd));
+	if (!p->domains || !p->vd)
+		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory for the container's domains");
 	err = ap__dma_replay(c, p->fresh);
 	if (err)
 		return err;
@@ -194,9 +239,13 @@ static int take_fresh(struct vcontainer *c, struct vgroup *g, struct attach_plan
 		return err;
 	p->vd->dom = p->fresh;
 	p->fresh = NULL;
-	memmove(c->t1.domains + 1, c->t1.domains, c->t1.ndomains * sizeof(*c->t1.domains));
-	c->t1.domains[0] = p->vd;
-	c->t1.ndomains++;
+	p->domains[0] = p->vd;
+	if (t->ndomains)
+		memcpy(p->domains + 1, t->domains, t->ndomains * sizeof(*t->domains));
+	ap_mem_free(ctx, t->domains);
+	t->domains = p->domains;
+	p->domains = NULL;
+	t->ndomains++;
 	return 0;
 }
 
@@ -204,7 +253,7 @@ int ap__type1_attach_group(struct vcontainer *c, struct vgroup *g)
 {
 	struct type1 *t = &c->t1;
 	struct attach_plan p = { 0 };
-	struct vdomain *vd;
+	struct vdomain *vd = NULL;
 	int err;
 
 	if (t->vaddr_invalid)
@@ -213,25 +262,27 @@ int ap__type1_attach_group(struct vcontainer *c, struct vgroup *g)
 	err = ap__vgroup_refuse_bypass(g);
 	if (!err)
 		err = plan_iovas(c, g, &p);
+	if (!err)
+		err = join_existing(c, g, &vd);
+	if (!err && !vd)
+		err = take_fresh(c, g, &p);
 	if (err) {
-		plan_drop(&p);
+		plan_drop(c->vs->ctx, &p);
 		return err;
 	}
-	vd = join_existing(c, g);
-	if (!vd) {
-		err = take_fresh(c, g, &p);
-		if (err) {
-			plan_drop(&p);
-			return err;
-		}
+	if (!vd) { /* take_fresh() installed the group's own domain */
 		vd = p.vd;
 		p.vd = NULL;
 	}
-	free(t->iovas);
-	t->iovas = p.iovas;
-	t->niovas = p.niovas;
-	p.iovas = NULL;
-	plan_drop(&p);
+	ap_mem_free(c->vs->ctx, t->iovas);
+	ap_mem_free(c->vs->ctx, t->iovas_spare);
+	t->iovas = p.iovas.r;
+	t->niovas = p.iovas.n;
+	t->iovas_cap = p.iovas.cap;
+	t->iovas_spare = p.spare;
+	p.iovas.r = NULL;
+	p.spare = NULL;
+	plan_drop(c->vs->ctx, &p);
 	vd->ngroups++;
 	g->vd = vd;
 	t->pgsize_bitmap = pgsizes_with(c, UINT64_MAX);
@@ -261,28 +312,60 @@ static void aperture_expand(struct type1 *t)
 	t->iovas[t->niovas - 1].end = end;
 }
 
-/* Reserved regions may be shared, so the list is rebuilt from the
- * remaining groups' (vfio_iommu_resv_refresh); on failure it stays. */
+/*
+ * Room in both lists for `need` ranges, when groups got reserved regions
+ * after they attached; on failure the room stays as it was.
+ */
+static int iovas_room(struct vcontainer *c, size_t need)
+{
+	struct type1 *t = &c->t1;
+	struct iova_list a = { t->iovas, t->niovas, t->iovas_cap };
+	struct iova_list b = { t->iovas_spare, 0, t->iovas_cap };
+	int err;
+
+	err = ap__iova_list_reserve(c->vs, &a, need);
+	t->iovas = a.r; /* moved, or as it was */
+	if (!err)
+		err = ap__iova_list_reserve(c->vs, &b, need);
+	t->iovas_spare = b.r;
+	if (!err)
+		t->iovas_cap = need;
+	return err;
+}
+
+/*
+ * Reserved regions may be shared, so the list is rebuilt from the remaining
+ * groups' (vfio_iommu_resv_refresh), in the spare list, which has the room
+ * (plan_detach_room).  Should it not (a region added to a device since its
+ * group attached) and none be left, the old list stays, stricter than
+ * needed, as Linux keeps it when its copy cannot be allocated.
+ */
 static void resv_refresh(struct vcontainer *c)
 {
 	struct type1 *t = &c->t1;
-	struct vfio_iova_range *r = NULL;
-	size_t n = 0;
-	int err;
+	struct iova_list l;
+	struct vfio_iova_range *old;
+	size_t need = 1;
+	int err = 0;
 
 	if (!t->niovas)
 		return;
-	err = ap__iova_list_clip(c->vs, &r, &n, t->iovas[0].start, t->iovas[t->niovas - 1].end);
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (c->groups[i]->vd)
+			need += ap__iova_list_resv_count(c->groups[i]);
+	if (need > t->iovas_cap && iovas_room(c, need))
+		return;
+	l = (struct iova_list){ t->iovas_spare, 0, t->iovas_cap };
+	err = ap__iova_list_clip(c->vs, &l, t->iovas[0].start, t->iovas[t->niovas - 1].end);
 	for (size_t i = 0; !err && i < c->ngroups; i++)
 		if (c->groups[i]->vd)
-			err = ap__iova_list_exclude_resv(c->vs, &r, &n, c->groups[i]);
-	if (err) {
-		free(r);
-		return;
-	}
-	free(t->iovas);
-	t->iovas = r;
-	t->niovas = n;
+			err = ap__iova_list_exclude_resv(c->vs, &l, c->groups[i]);
+	if (err)
+		return; /* nothing usable left: cannot be, the list only widens */
+	old = t->iovas;
+	t->iovas = l.r;
+	t->niovas = l.n;
+	t->iovas_spare = old;
 }
 
 static void domain_drop(struct vcontainer *c, struct vdomain *vd)
@@ -297,16 +380,24 @@ static void domain_drop(struct vcontainer *c, struct vdomain *vd)
 	memmove(t->domains + i, t->domains + i + 1, (t->ndomains - i - 1) * sizeof(*t->domains));
 	t->ndomains--;
 	ap_domain_free(vd->dom);
-	free(vd);
+	ap_mem_free(c->vs->ctx, vd);
 	aperture_expand(t);
 	t->pgsize_bitmap = pgsizes_with(c, UINT64_MAX);
 }
 
-void ap__type1_detach_group(struct vcontainer *c, struct vgroup *g)
+/*
+ * Off its domain: back onto its blocking domain while it stays in the
+ * container (a refused SET_IOMMU), or onto none when it is leaving, which
+ * then needs no memory: closing a handle cannot fail.
+ */
+void ap__type1_detach_group(struct vcontainer *c, struct vgroup *g, bool leaving)
 {
 	struct vdomain *vd = g->vd;
 
-	ap__vgroup_reblock(g);
+	if (leaving)
+		ap_detach(ap__vgroup_device(g));
+	else
+		ap__vgroup_reblock(g);
 	g->vd = NULL;
 	if (!--vd->ngroups)
 		domain_drop(c, vd);

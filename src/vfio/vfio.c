@@ -33,18 +33,19 @@ int ap__vfio_fail(struct vstate *vs, int err, const char *fmt, ...)
 static void state_destroy(void *arg)
 {
 	struct vstate *vs = arg;
+	struct ap_ctx *ctx = vs->ctx;
 
 	/* Groups first: closing them releases the containers they hold. */
-	ap_ctx_set_dma_write_observer(vs->ctx, NULL, NULL);
+	ap_ctx_set_dma_write_observer(ctx, NULL, NULL);
 	for (size_t fd = 0; fd < vs->nh; fd++)
 		if (vs->h[fd].kind == VH_GROUP)
 			ap__vgroup_close(vs->h[fd].obj);
 	for (size_t fd = 0; fd < vs->nh; fd++)
 		if (vs->h[fd].kind == VH_CONTAINER)
 			ap__vcontainer_close(vs->h[fd].obj);
-	free(vs->h);
-	free(vs->by_pa);
-	free(vs);
+	ap_mem_free(ctx, vs->h);
+	ap_mem_free(ctx, vs->by_pa);
+	ap_mem_free(ctx, vs);
 }
 
 static uint64_t host_page_size(void)
@@ -61,16 +62,16 @@ struct vstate *ap__vfio_state(struct ap_ctx *ctx, bool create)
 
 	if (vs || !create)
 		return vs;
-	vs = calloc(1, sizeof(*vs));
+	vs = ap_mem_alloc(ctx, sizeof(*vs));
 	if (!vs) {
-		ap_ctx_set_error(ctx, "out of memory");
+		ap_ctx_set_error(ctx, "out of memory for the VFIO state");
 		return NULL;
 	}
 	vs->ctx = ctx;
 	vs->dma_entry_limit = VFIO_DEFAULT_DMA_ENTRIES;
 	vs->host_page = host_page_size();
 	if (ap_ctx_set_frontend(ctx, VFIO_FRONTEND_KEY, vs, state_destroy)) {
-		free(vs);
+		ap_mem_free(ctx, vs);
 		return NULL;
 	}
 	ap_ctx_set_dma_write_observer(ctx, ap__dirty_observe, vs);
@@ -96,6 +97,41 @@ int ap__vfio_domain_new(struct vstate *vs, const char *base, struct ap_iommu *io
 	return err;
 }
 
+/*
+ * Arrays of mappings grow in two steps, so that a change that fails after
+ * making room leaves the old array, and the memory the context holds, as
+ * they were: ap__vdma_array_room() allocates a bigger array (*room, NULL
+ * if the n entries leave room in cap already), and the change installs it
+ * with ap__vdma_array_install() once nothing can fail, or frees it.
+ */
+int ap__vdma_array_room(struct vstate *vs, size_t n, size_t cap, struct vdma ***room,
+			size_t *room_cap)
+{
+	*room = NULL;
+	*room_cap = cap;
+	if (n < cap)
+		return 0;
+	*room_cap = cap ? cap * 2 : 16;
+	*room = ap_mem_alloc(vs->ctx, *room_cap * sizeof(**room));
+	if (!*room)
+		return ap__vfio_fail(vs, -ENOMEM, "out of memory for the list of DMA mappings");
+	return 0;
+}
+
+/* Move the n entries of *arr into *room (if any), which takes its place. */
+void ap__vdma_array_install(struct vstate *vs, struct vdma ***arr, size_t n, size_t *cap,
+			    struct vdma ***room, size_t room_cap)
+{
+	if (!*room)
+		return;
+	if (n)
+		memcpy(*room, *arr, n * sizeof(**arr));
+	ap_mem_free(vs->ctx, *arr);
+	*arr = *room;
+	*cap = room_cap;
+	*room = NULL;
+}
+
 /* ------------------------------------------------------------ handles */
 
 /* The lowest free handle, as open(2) picks file descriptors. */
@@ -111,10 +147,10 @@ int ap__vfio_handle_new(struct vstate *vs, enum vhandle_kind kind, void *obj)
 
 		if (fd >= INT32_MAX)
 			return ap__vfio_fail(vs, -EMFILE, "too many open VFIO handles");
-		grown = realloc(vs->h, n * sizeof(*grown));
+		/* the new tail comes zeroed: VH_FREE */
+		grown = ap_mem_realloc(vs->ctx, vs->h, n * sizeof(*grown));
 		if (!grown)
-			return ap__vfio_fail(vs, -ENOMEM, "out of memory");
-		memset(grown + vs->nh, 0, (n - vs->nh) * sizeof(*grown));
+			return ap__vfio_fail(vs, -ENOMEM, "out of memory for VFIO handles");
 		vs->h = grown;
 		vs->nh = n;
 	}
@@ -224,22 +260,33 @@ int ap_vfio_close(struct ap_ctx *ctx, int fd)
 
 /* ------------------------------------------------------------ tunables */
 
-void ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit)
+/* The tunables live in the VFIO state, which the first of them may have to
+ * allocate: a setting that cannot be kept is an error, never dropped. */
+int ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit)
 {
-	struct vstate *vs = ctx ? ap__vfio_state(ctx, true) : NULL;
+	struct vstate *vs;
 
-	if (vs)
-		vs->dma_entry_limit = limit;
+	if (!ctx)
+		return -EINVAL;
+	vs = ap__vfio_state(ctx, true);
+	if (!vs)
+		return -ENOMEM;
+	vs->dma_entry_limit = limit;
+	return 0;
 }
 
-void ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes)
+int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes)
 {
-	struct vstate *vs = ctx ? ap__vfio_state(ctx, true) : NULL;
+	struct vstate *vs;
 
-	if (vs) {
-		vs->memlock_limit = bytes;
-		vs->memlock_set = true;
-	}
+	if (!ctx)
+		return -EINVAL;
+	vs = ap__vfio_state(ctx, true);
+	if (!vs)
+		return -ENOMEM;
+	vs->memlock_limit = bytes;
+	vs->memlock_set = true;
+	return 0;
 }
 
 /* The limit a MAP_DMA is held to: the tunable, or the process's rlimit read

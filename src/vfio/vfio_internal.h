@@ -56,6 +56,12 @@ struct vgroup {
 	struct vdomain *vd;        /* type1's domain for it, or NULL */
 };
 
+/* An IOVA list being built, with the room allocated for it. */
+struct iova_list {
+	struct vfio_iova_range *r;
+	size_t n, cap;
+};
+
 /* The type1 backend of a container (SET_IOMMU to the last group leaving). */
 struct type1 {
 	bool v2;
@@ -63,6 +69,8 @@ struct type1 {
 	size_t ndomains;
 	struct vfio_iova_range *iovas; /* usable IOVA, sorted, inclusive ends */
 	size_t niovas;
+	struct vfio_iova_range *iovas_spare; /* where a detach rebuilds the list */
+	size_t iovas_cap;          /* room in both for any detach's rebuild */
 	struct vdma **dmas;        /* sorted by iova */
 	size_t ndmas, dmas_cap;
 	uint32_t dma_avail;
@@ -123,6 +131,10 @@ struct vhandle *ap__vfio_handle(struct vstate *vs, int fd);
 uint64_t ap__vfio_memlock_limit(const struct vcontainer *c);
 int ap__vfio_domain_new(struct vstate *vs, const char *base, struct ap_iommu *iommu,
 			enum ap_domain_type type, struct ap_domain **out);
+int ap__vdma_array_room(struct vstate *vs, size_t n, size_t cap, struct vdma ***room,
+			size_t *room_cap);
+void ap__vdma_array_install(struct vstate *vs, struct vdma ***arr, size_t n, size_t *cap,
+			    struct vdma ***room, size_t room_cap);
 
 /* group.c */
 int ap__vgroup_open(struct vstate *vs, int id);
@@ -148,16 +160,15 @@ int ap__type1_check_extension(const struct vcontainer *c, unsigned long ext);
 int ap__type1_open(struct vcontainer *c, unsigned long type);
 void ap__type1_release(struct vcontainer *c);
 int ap__type1_attach_group(struct vcontainer *c, struct vgroup *g);
-void ap__type1_detach_group(struct vcontainer *c, struct vgroup *g);
+void ap__type1_detach_group(struct vcontainer *c, struct vgroup *g, bool leaving);
 unsigned ap__type1_min_oas(const struct vcontainer *c);
 
 /* iova.c */
-int ap__iova_list_copy(struct vstate *vs, const struct type1 *t, struct vfio_iova_range **out,
-		       size_t *n);
-int ap__iova_list_clip(struct vstate *vs, struct vfio_iova_range **r, size_t *n, uint64_t start,
-		       uint64_t end);
-int ap__iova_list_exclude_resv(struct vstate *vs, struct vfio_iova_range **r, size_t *n,
-			       const struct vgroup *g);
+int ap__iova_list_reserve(struct vstate *vs, struct iova_list *l, size_t want);
+int ap__iova_list_copy(struct vstate *vs, const struct type1 *t, struct iova_list *out);
+int ap__iova_list_clip(struct vstate *vs, struct iova_list *l, uint64_t start, uint64_t end);
+int ap__iova_list_exclude_resv(struct vstate *vs, struct iova_list *l, const struct vgroup *g);
+size_t ap__iova_list_resv_count(const struct vgroup *g);
 bool ap__iova_list_aperture_conflict(const struct type1 *t, uint64_t start, uint64_t end);
 bool ap__iova_list_resv_conflict(const struct type1 *t, const struct vgroup *g);
 bool ap__iova_list_fits(const struct type1 *t, uint64_t start, uint64_t last);
@@ -175,7 +186,6 @@ int ap__pin_check_mapped(struct vstate *vs, uint64_t vaddr, uint64_t size);
 int ap__pin_populate(struct vstate *vs, uint64_t vaddr, uint64_t size, bool write);
 int ap__pin_place(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t *pa);
 void ap__pin_forget(struct vstate *vs, uint64_t pa);
-int ap__pin_index_reserve(struct vstate *vs);
 void ap__pin_index_add(struct vstate *vs, struct vdma *d);
 void ap__pin_index_remove(struct vstate *vs, struct vdma *d);
 struct vdma *ap__pin_lookup_pa(const struct vstate *vs, uint64_t pa);
