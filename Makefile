@@ -26,7 +26,7 @@ endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wvla -Wformat=2 -Wundef
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SAN) -fPIC \
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SAN) -fPIC -ftls-model=initial-exec \
 	-fvisibility=hidden -Iinclude
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 # What a program linking libaperture.a also links (pkg-config: Libs.private).

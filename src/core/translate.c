@@ -85,31 +85,38 @@ static int walk(const struct ap_device *dev, const struct ap_attachment *att, ui
 	return 0;
 }
 
-/* Through a paging domain: the IOTLB, else a walk. */
-static int translate_paging(const struct ap_device *dev, const struct ap_attachment *att,
-			    uint64_t iova, unsigned access, struct ap_translation *out,
-			    struct ap_fault *fault, bool record)
+/*
+ * The hit path: a paging domain, inside its aperture, and an IOTLB entry
+ * that allows the access.  Small enough to inline into every caller; all
+ * else (and the miss count) is translate()'s.  Inside a read-side section:
+ * the attachment stays valid until it ends.
+ */
+#define AP_ALWAYS_INLINE inline __attribute__((always_inline))
+
+static AP_ALWAYS_INLINE bool translate_hit(const struct ap_device *dev, uint64_t iova,
+					  unsigned access, struct ap_translation *out)
 {
+	const struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
 	struct ap_iotlb *tlb = &dev->iommu->tlb;
 	struct ap_iotlb_hit hit;
 
-	if (tlb->sets) {
-		if (ap__iotlb_lookup(tlb, &att->sizes, att->tag, iova, access, &hit)) {
-			ap__iotlb_count(&ap__iotlb_shard(tlb)->hits);
-			out->pa = hit.pa;
-			out->size = hit.size;
-			out->prot = hit.prot;
-			out->bypass = false;
-			return 0;
-		}
-		ap__iotlb_count(&ap__iotlb_shard(tlb)->misses);
-	}
-	return walk(dev, att, iova, access, out, fault, record);
+	if (!att || !att->tag || !tlb->sets ||
+	    iova < __atomic_load_n(&att->dom->geo.start, __ATOMIC_RELAXED) ||
+	    iova > __atomic_load_n(&att->dom->geo.end, __ATOMIC_RELAXED) ||
+	    !ap__iotlb_lookup(tlb, &att->sizes, att->tag, iova, access, &hit))
+		return false;
+	ap__iotlb_count(&ap__iotlb_shard(tlb)->hits);
+	out->pa = hit.pa;
+	out->size = hit.size;
+	out->prot = hit.prot;
+	out->bypass = false;
+	return true;
 }
 
-/* Inside a read-side section: the attachment stays valid until it ends. */
-static int translate(const struct ap_device *dev, uint64_t iova, unsigned access,
-		     struct ap_translation *out, struct ap_fault *fault, bool record)
+/* What translate_hit() did not answer: anything but a paging domain, the
+ * aperture, and the walk after a miss. */
+static int translate_rest(const struct ap_device *dev, uint64_t iova, unsigned access,
+			  struct ap_translation *out, struct ap_fault *fault, bool record)
 {
 	const struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
 	const struct ap_domain *dom;
@@ -138,7 +145,25 @@ static int translate(const struct ap_device *dev, uint64_t iova, unsigned access
 		}
 		return refuse(dev, iova, access, AP_FAULT_ADDRESS_SIZE, -1, record, fault);
 	}
-	return translate_paging(dev, att, iova, access, out, fault, record);
+	if (dev->iommu->tlb.sets)
+		ap__iotlb_count(&ap__iotlb_shard(&dev->iommu->tlb)->misses);
+	return walk(dev, att, iova, access, out, fault, record);
+}
+
+static __attribute__((noinline)) int translate_slow(const struct ap_device *dev, uint64_t iova,
+						    unsigned access, struct ap_translation *out,
+						    struct ap_fault *fault, bool record)
+{
+	return translate_rest(dev, iova, access, out, fault, record);
+}
+
+static AP_ALWAYS_INLINE int translate(const struct ap_device *dev, uint64_t iova, unsigned access,
+				      struct ap_translation *out, struct ap_fault *fault,
+				      bool record)
+{
+	if (__builtin_expect(translate_hit(dev, iova, access, out), 1))
+		return 0;
+	return translate_slow(dev, iova, access, out, fault, record);
 }
 
 int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
