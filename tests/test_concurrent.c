@@ -74,11 +74,16 @@ static uint64_t next_rand(uint64_t *s)
 	return *s * 0x2545f4914f6cdd1dull;
 }
 
-static void wait_ms(unsigned ms)
+static void wait_us(unsigned us)
 {
-	struct timespec ts = { 0, (long)ms * 1000000 };
+	struct timespec ts = { 0, (long)us * 1000 };
 
 	nanosleep(&ts, NULL);
+}
+
+static void wait_ms(unsigned ms)
+{
+	wait_us(ms * 1000);
 }
 
 /* ------------------------------------------------------------ stale entries */
@@ -439,6 +444,7 @@ static void *rb_failer(void *arg)
 		if (ap_map(r->dom, RB_FAIL, FAKE_PA, RB_BLOCK + SZ_4K - RB_FAIL, RW) != -EEXIST)
 			r->bad = 1;
 		r->rollbacks++;
+		wait_us(50); /* a rollback runs alone: leave the filler room */
 	}
 	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
 	return NULL;

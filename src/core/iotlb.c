@@ -118,8 +118,8 @@ void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t
 		__atomic_store_n(&w->meta, meta, __ATOMIC_RELEASE);
 		return;
 	}
-	__atomic_store_n(&w->key, key, __ATOMIC_RELAXED);
-	__atomic_store_n(&w->pa, pa | (prot & PA_PROT_MASK), __ATOMIC_RELAXED);
+	__atomic_store_n(&w->key, key, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->pa, pa | (prot & PA_PROT_MASK), __ATOMIC_RELEASE);
 	__atomic_store_n(&w->meta, meta_of(meta_seq(meta) + 2, tag, allowed), __ATOMIC_RELEASE);
 	ap__iotlb_count(&ap__iotlb_shard(t)->fills);
 }
@@ -153,8 +153,7 @@ static bool drop_way(struct ap_iotlb_way *w, uint16_t tag, uint64_t first, uint6
 		}
 		if (!meta_tag(meta) || (tag && meta_tag(meta) != tag))
 			return false;
-		key = __atomic_load_n(&w->key, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		key = __atomic_load_n(&w->key, __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&w->meta, __ATOMIC_RELAXED) != meta)
 			continue;
 		if (!key_overlaps(key, first, last))

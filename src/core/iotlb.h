@@ -111,11 +111,12 @@ static inline bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag,
 
 	if ((uint16_t)(meta >> 32) != tag || !((meta >> 48) >> (access & 15) & 1) || (meta & 1))
 		return false;
-	key = __atomic_load_n(&w->key, __ATOMIC_RELAXED);
+	/* Acquire loads keep the re-read of meta after them (no fence:
+	 * free on x86, and visible to ThreadSanitizer). */
+	key = __atomic_load_n(&w->key, __ATOMIC_ACQUIRE);
 	if (key != (base | shift))
 		return false;
-	pa = __atomic_load_n(&w->pa, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	pa = __atomic_load_n(&w->pa, __ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&w->meta, __ATOMIC_RELAXED) != meta)
 		return false;
 	out->pa = (pa & ~0xffull) + (iova - base);

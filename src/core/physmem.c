@@ -59,27 +59,31 @@ static bool ram_overlaps(const struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 	return i < ctx->nram && ranges_overlap(ctx->ram[i].pa, ctx->ram[i].size, pa, size);
 }
 
-/* A region's fields, stored so that a seqlock reader may read them. */
+/*
+ * A region's fields, stored so that a seqlock reader may read them: stores
+ * with release and loads with acquire order them against ram_seq without
+ * fences (which ThreadSanitizer cannot follow): a reader that sees a new
+ * field sees the odd ram_seq stored before it.
+ */
 static void ram_store(struct ap_ram *dst, const struct ap_ram *src)
 {
-	__atomic_store_n(&dst->pa, src->pa, __ATOMIC_RELAXED);
-	__atomic_store_n(&dst->size, src->size, __ATOMIC_RELAXED);
-	__atomic_store_n(&dst->host, src->host, __ATOMIC_RELAXED);
-	__atomic_store_n(&dst->owned, src->owned, __ATOMIC_RELAXED);
+	__atomic_store_n(&dst->pa, src->pa, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->size, src->size, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->host, src->host, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->owned, src->owned, __ATOMIC_RELEASE);
 }
 
 static void ram_load(struct ap_ram *dst, const struct ap_ram *src)
 {
-	dst->pa = __atomic_load_n(&src->pa, __ATOMIC_RELAXED);
-	dst->size = __atomic_load_n(&src->size, __ATOMIC_RELAXED);
-	dst->host = __atomic_load_n(&src->host, __ATOMIC_RELAXED);
-	dst->owned = __atomic_load_n(&src->owned, __ATOMIC_RELAXED);
+	dst->pa = __atomic_load_n(&src->pa, __ATOMIC_ACQUIRE);
+	dst->size = __atomic_load_n(&src->size, __ATOMIC_ACQUIRE);
+	dst->host = __atomic_load_n(&src->host, __ATOMIC_ACQUIRE);
+	dst->owned = __atomic_load_n(&src->owned, __ATOMIC_ACQUIRE);
 }
 
 static void ram_write_begin(struct ap_ctx *ctx)
 {
 	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 static void ram_write_end(struct ap_ctx *ctx)
@@ -129,7 +133,6 @@ static bool ram_lookup(const struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out
 				break;
 			}
 		}
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&ctx->ram_seq, __ATOMIC_RELAXED) == seq)
 			return found;
 	}
@@ -147,7 +150,7 @@ static int ram_retire(struct ap_ctx *ctx, struct ap_ram *old)
 		return -ENOMEM;
 	r->p = old;
 	r->next = ctx->retired;
-	ctx->retired = r;
+	__atomic_store_n(&ctx->retired, r, __ATOMIC_RELAXED); /* see ap__reclaim_pending */
 	return 0;
 }
 
@@ -309,7 +312,6 @@ int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t
 			continue;
 		if (in)
 			ram_load(&r, &ram[index]);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&ctx->ram_seq, __ATOMIC_RELAXED) != seq)
 			continue;
 		if (!in)
@@ -584,7 +586,8 @@ static void pool_free(void *cookie, void *table, uint64_t pa, size_t size)
 		ctx->deferred = grown;
 		ctx->deferred_cap = cap;
 	}
-	ctx->deferred[ctx->ndeferred++] = (struct ap_deferred){ .pa = pa, .size = size };
+	ctx->deferred[ctx->ndeferred] = (struct ap_deferred){ .pa = pa, .size = size };
+	__atomic_store_n(&ctx->ndeferred, ctx->ndeferred + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&ctx->pool_lock);
 }
 
@@ -616,11 +619,12 @@ void ap__reclaim(struct ap_ctx *ctx)
 	frees = ctx->deferred;
 	n = ctx->ndeferred;
 	ctx->deferred = NULL;
-	ctx->ndeferred = ctx->deferred_cap = 0;
+	ctx->deferred_cap = 0;
+	__atomic_store_n(&ctx->ndeferred, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&ctx->pool_lock);
 	pthread_mutex_lock(&ctx->ram_lock);
 	retired = ctx->retired;
-	ctx->retired = NULL;
+	__atomic_store_n(&ctx->retired, NULL, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&ctx->ram_lock);
 	if (!n && !retired) {
 		free(frees);
@@ -635,6 +639,8 @@ void ap__reclaim(struct ap_ctx *ctx)
 	free_retired(ctx, retired);
 }
 
+/* A hint, read without the locks: a writer that just missed something
+ * pending leaves it to the next one (nothing is lost, only delayed). */
 bool ap__reclaim_pending(struct ap_ctx *ctx)
 {
 	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) != 0 ||
