@@ -4,7 +4,9 @@
 #   make run          run the embedded default scenario
 #   make check        build and run every test
 #   make check SANITIZE=1   the same under ASan + UBSan (build-asan/)
+#   make check TSAN=1 the concurrent tests under ThreadSanitizer (build-tsan/)
 #   make valgrind     the unit tests and scenarios under valgrind
+#   make stress       the concurrent tests for longer (STRESS_MS per phase)
 #   make bench        benchmarks (not part of check)
 #   make install PREFIX=DIR
 
@@ -26,7 +28,7 @@ endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wvla -Wformat=2 -Wundef
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SAN) -fPIC \
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SAN) -fPIC -ftls-model=initial-exec \
 	-fvisibility=hidden -Iinclude
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 # What a program linking libaperture.a also links (pkg-config: Libs.private).
@@ -40,8 +42,15 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
 
 TEST_UNIT := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn tests/bad/*.scn))
+# The tests that run threads: what TSan checks (the rest are one thread).
+CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb
+ifeq ($(TSAN),1)
+TEST_UNIT := $(CONCURRENT_TESTS)
+SCENARIOS :=
+endif
+STRESS_MS ?= 5000
 
-.PHONY: all run deps check valgrind bench install clean
+.PHONY: all run deps check valgrind stress bench install clean
 all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture
 
 # The library needs liburcu (Debian: liburcu-dev), installed here if missing.
@@ -96,6 +105,10 @@ valgrind:
 	@tools/ensure-deps build test valgrind
 	@$(MAKE) --no-print-directory all $(TEST_UNIT)
 	@VALGRIND=1 tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
+
+stress: deps
+	@$(MAKE) --no-print-directory $(CONCURRENT_TESTS)
+	@AP_STRESS_MS=$(STRESS_MS) tools/run-tests $(B) $(CONCURRENT_TESTS) --
 
 $(B)/bench/ap-bench: bench/main.c bench/bench.c $(B)/libaperture.a
 	@mkdir -p $(dir $@)

@@ -292,13 +292,14 @@ static void test_iommu_new(void **state)
 	struct iommu_args a = { .name = "smmu0" };
 
 	ap_iommu_config_init(&a.cfg, AP_IOMMU_ARM_SMMU_V3);
-	assert_int_equal(run_flow(ctx, "ap_iommu_new", flow_iommu_new, &a, &pr), 2);
+	/* the instance, its event queue, its IOTLB */
+	assert_int_equal(run_flow(ctx, "ap_iommu_new", flow_iommu_new, &a, &pr), 3);
 	assert_non_null(ap_iommu_find(ctx, "smmu0"));
 	a.name = "smmu1";
 	a.cfg.evtq_size = 65536;
 	assert_int_equal(run_flow(ctx, "ap_iommu_new (second, big queue)", flow_iommu_new, &a,
 				  &pr),
-			 2);
+			 3);
 }
 
 struct dev_args {

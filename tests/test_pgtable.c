@@ -1151,23 +1151,24 @@ static void test_map_transaction(void **state)
 	/* 3 MiB of 4K pages from 0x7fe00000 needs a new L3 below 2 GiB, then
 	 * a new L2 and L3 above it: fail each of the three allocations. */
 	for (i = 1; i <= 5; i++) {
+		struct ap_pt_txn txn;
 		uint64_t done = 0, iova = 0x7fe00000, left = 3 * SZ_2M / 2;
 
-		ap_pt_txn_begin(pt);
+		ap_pt_txn_begin(pt, &txn);
 		m->fail_in = (int)i;
 		err = 0;
 		while (left && !err) {
 			uint64_t mapped = 0, count;
 			uint64_t pg = ap_pt_pgsize(SZ_4K, iova, iova, left, &count);
 
-			err = ap_pt_map_pages(pt, iova, iova, pg, count, RW, &mapped);
+			err = ap_pt_txn_map_pages(&txn, iova, iova, pg, count, RW, &mapped);
 			iova += mapped;
 			left -= mapped;
 			done += mapped;
 		}
 		m->fail_in = 0;
 		if (!err) {
-			ap_pt_txn_end(pt, false);
+			ap_pt_txn_end(&txn, false);
 			assert_true(i > 3);
 			assert_int_equal(ap_pt_unmap_pages(pt, 0x7fe00000, SZ_4K, 512) +
 						 ap_pt_unmap_pages(pt, 0x80000000, SZ_4K, 256),
@@ -1184,7 +1185,7 @@ static void test_map_transaction(void **state)
 			assert_true(got > 0);
 			done -= got;
 		}
-		ap_pt_txn_end(pt, true);
+		ap_pt_txn_end(&txn, true);
 		assert_int_equal(ap_pt_leaf_count(pt), 0);
 		assert_int_equal(ap_pt_table_bytes(pt), kept);
 		assert_int_equal(m->bytes_out, kept);

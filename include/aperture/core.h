@@ -12,7 +12,31 @@
  * observable (mappings, geometry, attachments).  After any failure,
  * ap_ctx_error() holds a one-line explanation.
  *
- * Threads.  A context and everything in it is used by one thread at a time.
+ * Threads.  The data path is concurrent; the control path is not.
+ *   - Any number of threads may call ap_translate(), ap_dma_read/write(),
+ *     ap_device_iova_to_phys() and the fault-queue functions, while other
+ *     threads call ap_map() and ap_unmap() on the same domains, and
+ *     ap_ram_add/alloc/remove().  Translation takes no lock when the IOTLB
+ *     hits; walks and DMA run inside RCU read-side sections (liburcu), and
+ *     freed tables, RAM and attachments are given back only after every
+ *     section that could see them has ended.
+ *   - ap_map() and ap_unmap() of disjoint ranges run in parallel, even in
+ *     one domain; writers of overlapping ranges must be serialised by the
+ *     caller (as with Linux's iommu_map), or get unspecified (but memory-
+ *     safe) results.
+ *   - Unmap is strict: when ap_unmap() returns, every IOTLB entry for the
+ *     range is gone, and no translation or DMA that starts afterwards can
+ *     use it.  A DMA that started before may still complete.
+ *   - ap_attach/replace/detach() may run while other devices translate, and
+ *     while the moving device does (each translation sees the old domain or
+ *     the new one); detach returns once no DMA can use the old domain.
+ *   - Everything else (creating and freeing instances, devices, domains,
+ *     setting the table window, attach against attach) is the control path:
+ *     one thread at a time, and not while ap_map/ap_unmap run on the domain
+ *     concerned.
+ *   - Functions that wait for readers (ap_unmap, ap_ram_remove, detach)
+ *     must not be called from inside a DMA, i.e. from a DMA write observer;
+ *     ap_ram_remove() then fails with -EDEADLK.
  *
  * No bypass.  A device's DMA reaches memory only through a translation its
  * domain holds.  The two exceptions are explicit per-instance choices, and
@@ -148,11 +172,16 @@ struct ap_iommu_config {
 	unsigned sagaw;          /* VT-d: bit n = AGAW n (1: 39-bit 3-level,
 				    2: 48-bit 4-level, 3: 57-bit 5-level);
 				    0 = just the depth ias needs */
+	unsigned iotlb_entries;  /* IOTLB size: 0 (none: every translation
+				    walks the tables) or a power of two,
+				    2..1048576 */
 };
+
+#define AP_IOTLB_DEFAULT_ENTRIES 4096
 
 /* Defaults for a kind: 48-bit in and out, 4K|2M|1G, stage 1 (SMMU) or 2
  * (VT-d), abort, forced aperture, coherent walks, 128-entry event queue,
- * 4 KiB host pages. */
+ * 4 KiB host pages, a 4096-entry IOTLB. */
 AP_API void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind kind);
 
 /* "arm-smmu-v3", "intel-vtd" -> kind; 0 if unknown.  And back ("?"). */
@@ -197,6 +226,39 @@ AP_API bool ap_iommu_fault_overflow(const struct ap_iommu *iommu);
 AP_API void ap_iommu_fault_clear_overflow(struct ap_iommu *iommu);
 /* Faults of one kind (AP_FAULT_NONE: all kinds) since creation. */
 AP_API uint64_t ap_iommu_fault_count(const struct ap_iommu *iommu, enum ap_fault_kind kind);
+
+/* ---------------------------------------------------------------- IOTLB */
+
+/*
+ * Every instance with iotlb_entries > 0 caches leaf translations at their
+ * real size (4K, 2M, 1G, ...) with the permissions they grant, tagged by
+ * the domain's ASID (SMMU stage 1), VMID (stage 2) or domain ID (VT-d) on
+ * that instance.  A translation is looked up there first and walks the
+ * tables on a miss; faults are never cached.  Unmap drops the entries of
+ * its range before it returns (strict mode); detach and domain free drop
+ * the tag's entries.  The counters below are since creation, summed over
+ * threads (a thread's count can be lost, never invented, when more than 64
+ * threads translate at once).
+ */
+struct ap_iotlb_stats {
+	unsigned entries;       /* capacity (0: no IOTLB) */
+	uint64_t hits;          /* translations served from the IOTLB */
+	uint64_t misses;        /* lookups that found nothing usable */
+	uint64_t walks;         /* table walks (misses, and every translation
+				   without an IOTLB) */
+	uint64_t fills;         /* entries written after a walk */
+	uint64_t invalidations; /* invalidation commands: range, tag, all */
+	uint64_t dropped;       /* entries those commands removed */
+};
+
+AP_API void ap_iommu_iotlb_stats(const struct ap_iommu *iommu, struct ap_iotlb_stats *out);
+
+/* Drop every entry (an invalidate-all command). */
+AP_API void ap_iommu_iotlb_flush(struct ap_iommu *iommu);
+
+/* The tag (ASID/VMID/domain ID) of a paging domain on an instance it is
+ * attached through; -ENOENT if it is not attached there. */
+AP_API int ap_domain_tag(const struct ap_domain *dom, const struct ap_iommu *iommu);
 
 /* ---------------------------------------------------------------- devices */
 

@@ -16,9 +16,20 @@
  * Sizes are in bytes, page sizes are powers of two, and a "pgsize bitmap" has
  * bit N set when 2^N is a supported page size (Linux's pgsize_bitmap).
  *
- * Thread safety: none yet.  Descriptors are read and written single-copy
- * atomically, but unmap and block replacement free tables at once, so the
- * caller serialises walks with changes.
+ * Threads.  Descriptors are read and written single-copy atomically, and a
+ * table is hung in its slot by compare-and-swap, as Linux's io-pgtable does:
+ * any number of threads may walk (ap_pt_walk, ap_pt_iova_to_phys,
+ * ap_pt_for_each_leaf) while others map and unmap, and maps and unmaps of
+ * disjoint ranges may run in parallel, even where they share tables.  This
+ * needs two things of the caller:
+ *   - the provider's alloc and free are thread-safe, and free defers the
+ *     reuse of a table until every walk that may still read it has ended
+ *     (the core does this with RCU);
+ *   - writers of overlapping ranges are serialised (two threads unmapping
+ *     the same range get unspecified results, though still no double free).
+ * A walk that runs beside a change sees each descriptor either before or
+ * after it.  ap_pt_leaf_count() and ap_pt_sizes_in_use() count what they
+ * find while changes go on.
  */
 #ifndef APERTURE_PGTABLE_H
 #define APERTURE_PGTABLE_H
@@ -151,7 +162,7 @@ AP_API int ap_pt_get_regs(const struct ap_pt_walk_cfg *cfg, bool coherent_walk,
 			  struct ap_pt_regs *out);
 
 /*
- * Map pgcount pages of pgsize at iova -> pa.  As Linux's map_pages, it maps
+ * Map pgcount pages of pgsize at iova -> pa (outside any transaction).  As Linux's map_pages, it maps
  * at most up to the end of the table page that holds the first entry and
  * adds what it mapped to *mapped (the caller loops for the rest).
  *
@@ -168,14 +179,28 @@ AP_API int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa,
 /*
  * Map transactions.  Tables stay once allocated, as in Linux (which frees
  * them only with the whole table).  A caller that maps a range in several
- * ap_pt_map_pages() calls and must undo a failure opens a transaction first:
- * every table allocated from then on is remembered, and after the caller has
- * unmapped what it mapped, ap_pt_txn_end(pt, true) frees those of them that
- * hold no leaf; ap_pt_txn_end(pt, false) keeps them.  Inside a transaction
- * a map may also fail with -ENOMEM for want of memory to remember a table.
+ * calls and must undo a failure opens a transaction, in storage of its own,
+ * and maps through it: every table those maps allocate is remembered, and
+ * after the caller has unmapped what it mapped, ap_pt_txn_end(txn, true)
+ * frees those of them that hold no leaf; ap_pt_txn_end(txn, false) keeps
+ * them.  Either way the transaction is over and holds no memory.  Inside a
+ * transaction a map may also fail with -ENOMEM for want of memory to
+ * remember a table.  Each writer has its own transaction, so that writers
+ * can map in parallel; but a rollback must not run while another thread
+ * maps or unmaps in the same table (the core makes it exclusive).
  */
-AP_API void ap_pt_txn_begin(struct ap_pt *pt);
-AP_API void ap_pt_txn_end(struct ap_pt *pt, bool rollback);
+struct ap_pt_txn {
+	/* private to the table layer */
+	struct ap_pt *pt;
+	void *entries;
+	size_t len, cap;
+};
+
+AP_API void ap_pt_txn_begin(struct ap_pt *pt, struct ap_pt_txn *txn);
+AP_API int ap_pt_txn_map_pages(struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+			       uint64_t pgsize, uint64_t pgcount, unsigned prot,
+			       uint64_t *mapped);
+AP_API void ap_pt_txn_end(struct ap_pt_txn *txn, bool rollback);
 
 /*
  * Unmap pgcount pages of pgsize at iova; returns the bytes unmapped, which
@@ -214,7 +239,9 @@ AP_API int ap_pt_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t 
 			       int (*fn)(void *arg, const struct ap_pt_leaf *leaf),
 			       void *arg);
 
-/* Bitmap of the leaf sizes present in the table right now. */
+/* Bitmap of the leaf sizes present in the table right now.  This and the
+ * leaf count are found by walking every table (they are not kept as
+ * counters, which parallel writers would contend on): O(table memory). */
 AP_API uint64_t ap_pt_sizes_in_use(const struct ap_pt *pt);
 
 /* Number of live leaves, and bytes of table memory held. */
@@ -227,6 +254,10 @@ struct ap_pt_walk_result {
 	int level;                /* level of the leaf, or where it faulted */
 	uint64_t pa;              /* translated address (when no fault) */
 	struct ap_pt_leaf leaf;   /* the leaf used (when one was reached) */
+	/* When translated: bit v set for every access value v (an OR of enum
+	 * ap_access, 0..15) the same walk would allow, so that a cache of the
+	 * translation (an IOTLB) decides permissions exactly as the walker. */
+	uint16_t allowed;
 };
 
 /*

@@ -183,6 +183,8 @@ struct ap_ctx *ap_ctx_new(void)
 
 	if (!ctx)
 		return NULL;
+	pthread_mutex_init(&ctx->ram_lock, NULL);
+	pthread_mutex_init(&ctx->pool_lock, NULL);
 	ap__pool_init_mem(ctx);
 	return ctx;
 }
@@ -249,6 +251,8 @@ void ap_ctx_free(struct ap_ctx *ctx)
 	ap__devices_free(ctx);
 	ap__iommus_free(ctx);
 	ap__physmem_free(ctx);
+	pthread_mutex_destroy(&ctx->pool_lock);
+	pthread_mutex_destroy(&ctx->ram_lock);
 	free(ctx);
 }
 

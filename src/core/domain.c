@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rcu.h"
 
 #define PROT_ALL (AP_PROT_READ | AP_PROT_WRITE | AP_PROT_CACHE | AP_PROT_NOEXEC | \
 		  AP_PROT_MMIO | AP_PROT_PRIV)
@@ -110,6 +111,7 @@ int ap_domain_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
 	if (!dom)
 		return ap__err(ctx, -ENOMEM, "out of memory");
 	dom->ctx = ctx;
+	pthread_mutex_init(&dom->excl_lock, NULL);
 	strcpy(dom->name, name);
 	dom->type = type;
 	dom->owner = iommu;
@@ -117,6 +119,7 @@ int ap_domain_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
 	if (type == AP_DOMAIN_PAGING) {
 		err = paging_init(ctx, dom);
 		if (err) {
+			pthread_mutex_destroy(&dom->excl_lock);
 			ap__free(ctx, dom);
 			return err;
 		}
@@ -131,15 +134,23 @@ int ap_domain_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
 	return 0;
 }
 
+static void attachment_free(struct ap_ctx *ctx, struct ap_attachment *a)
+{
+	if (a->tag)
+		ap__tag_free(a->iommu, a->tag);
+	ap__free(ctx, a);
+}
+
 static void domain_release(struct ap_ctx *ctx, struct ap_domain *dom)
 {
 	while (dom->attached) {
 		struct ap_attachment *a = dom->attached;
 
 		dom->attached = a->next;
-		ap__free(ctx, a);
+		attachment_free(ctx, a);
 	}
 	ap_pt_free(dom->pt);
+	pthread_mutex_destroy(&dom->excl_lock);
 	ap__free(ctx, dom);
 }
 
@@ -158,6 +169,7 @@ int ap_domain_free(struct ap_domain *dom)
 		;
 	*pp = dom->next;
 	domain_release(ctx, dom);
+	ap__reclaim(ctx); /* its tables, once no walk can be inside them */
 	return 0;
 }
 
@@ -236,6 +248,13 @@ int ap_domain_regs(const struct ap_domain *dom, const struct ap_iommu *iommu,
 const struct ap_pt *ap_domain_pt(const struct ap_domain *dom)
 {
 	return dom->pt;
+}
+
+int ap_domain_tag(const struct ap_domain *dom, const struct ap_iommu *iommu)
+{
+	const struct ap_attachment *att = dom && iommu ? ap__attachment_of(dom, iommu) : NULL;
+
+	return att && att->tag ? att->tag : -ENOENT;
 }
 
 struct ap_attachment *ap__attachment_of(const struct ap_domain *dom, const struct ap_iommu *iommu)
@@ -382,7 +401,27 @@ static int walker_for(struct ap_domain *dom, const struct ap_iommu *iommu,
 	return 0;
 }
 
-/* Put group g on dom through att (NULL, NULL: off any domain). */
+/* What an attachment of a paging domain needs: its walker, its tag, and
+ * the leaf sizes its IOTLB lookups probe (every size the tables can hold). */
+static int attachment_paging(struct ap_domain *dom, struct ap_iommu *iommu, const struct join *j,
+			     struct ap_attachment *att)
+{
+	struct ap_pt_cfg pc;
+	int err = walker_for(dom, iommu, j, &att->walk);
+
+	if (err)
+		return err;
+	if (ap__tag_alloc(iommu, &att->tag))
+		return ap__err(dom->ctx, -ENOSPC, "%s has no free %s left", iommu->name,
+			       iommu->cfg.kind == AP_IOMMU_INTEL_VTD ? "domain ID" :
+			       iommu->cfg.stage == 2 ? "VMID" : "ASID");
+	ap_pt_get_cfg(dom->pt, &pc);
+	ap__iotlb_sizes(&att->sizes, pc.pgsize_bitmap);
+	return 0;
+}
+
+/* Put group g on dom through att (NULL, NULL: off any domain).  Each
+ * device's translations switch with one pointer store. */
 static void group_set(struct ap_ctx *ctx, struct ap_group *g, struct ap_domain *dom,
 		      struct ap_attachment *att)
 {
@@ -391,11 +430,12 @@ static void group_set(struct ap_ctx *ctx, struct ap_group *g, struct ap_domain *
 	g->domain = dom;
 	for (d = ctx->devices; d; d = d->next)
 		if (d->group == g)
-			d->att = att;
+			__atomic_store_n(&d->att, att, __ATOMIC_RELEASE);
 }
 
-/* Take dev's group off its domain (it must have one). */
-static void group_leave(struct ap_device *dev)
+/* Count dev's group off its domain (it must have one); the attachment if
+ * that was its last group, unlinked, for retire_attachment(). */
+static struct ap_attachment *group_leave(struct ap_device *dev)
 {
 	struct ap_group *g = dev->group;
 	struct ap_domain *dom = g->domain;
@@ -403,13 +443,25 @@ static void group_leave(struct ap_device *dev)
 
 	att->ndev -= g->ndev;
 	dom->ndev -= g->ndev;
-	if (!att->ndev) {
-		for (pp = &dom->attached; *pp != att; pp = &(*pp)->next)
-			;
-		*pp = att->next;
-		ap__free(dom->ctx, att);
-	}
-	group_set(dom->ctx, g, NULL, NULL);
+	if (att->ndev)
+		return NULL;
+	for (pp = &dom->attached; *pp != att; pp = &(*pp)->next)
+		;
+	*pp = att->next;
+	return att;
+}
+
+/*
+ * Free an attachment no device points at any more: once every translation
+ * that may have read it has ended, so that none can fill the IOTLB with its
+ * tag after the tag's entries are dropped (the tag is then reused).
+ */
+static void retire_attachment(struct ap_ctx *ctx, struct ap_attachment *att)
+{
+	if (!att)
+		return;
+	ap__rcu_synchronize();
+	attachment_free(ctx, att);
 }
 
 /*
@@ -421,7 +473,7 @@ static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool repla
 {
 	struct ap_ctx *ctx;
 	struct ap_group *g;
-	struct ap_attachment *att;
+	struct ap_attachment *att, *old;
 	struct join j;
 	int err;
 
@@ -430,6 +482,8 @@ static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool repla
 	ctx = dom->ctx;
 	if (dev->ctx != ctx)
 		return ap__err(ctx, -EINVAL, "device and domain belong to different contexts");
+	if (ap__rcu_reading())
+		return ap__err(ctx, -EDEADLK, "attach from inside a DMA (a write observer)");
 	g = dev->group;
 	if (g->domain == dom)
 		return 0;
@@ -438,11 +492,11 @@ static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool repla
 			       g->id, dev->name, g->domain->name);
 	att = ap__attachment_of(dom, dev->iommu);
 	if (att) {
-		if (g->domain)
-			group_leave(dev);
+		old = g->domain ? group_leave(dev) : NULL;
 		att->ndev += g->ndev;
 		dom->ndev += g->ndev;
 		group_set(ctx, g, dom, att);
+		retire_attachment(ctx, old);
 		return 0;
 	}
 	memset(&j, 0, sizeof(j));
@@ -458,22 +512,26 @@ static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool repla
 	if (!att)
 		return ap__err(ctx, -ENOMEM, "out of memory");
 	att->iommu = dev->iommu;
+	att->dom = dom;
 	if (dom->type == AP_DOMAIN_PAGING) {
-		err = walker_for(dom, dev->iommu, &j, &att->walk);
+		err = attachment_paging(dom, dev->iommu, &j, att);
 		if (err) {
 			ap__free(ctx, att);
 			return err;
 		}
 	}
-	if (g->domain)
-		group_leave(dev);
+	old = g->domain ? group_leave(dev) : NULL;
 	att->ndev = g->ndev;
 	AP_APPEND(dom->attached, att);
-	dom->geo = j.geo;
+	/* Translations read the aperture without a lock: whole words. */
+	__atomic_store_n(&dom->geo.start, j.geo.start, __ATOMIC_RELAXED);
+	__atomic_store_n(&dom->geo.end, j.geo.end, __ATOMIC_RELAXED);
+	dom->geo.force = j.geo.force;
 	dom->pgsizes = j.pgsizes;
 	dom->oas = j.oas;
 	dom->ndev += g->ndev;
 	group_set(ctx, g, dom, att);
+	retire_attachment(ctx, old);
 	return 0;
 }
 
@@ -489,19 +547,66 @@ int ap_replace(struct ap_domain *dom, struct ap_device *dev)
 
 int ap_detach(struct ap_device *dev)
 {
+	struct ap_attachment *old;
+
 	if (!dev)
 		return -EINVAL;
 	if (!dev->group->domain)
 		return ap__err(dev->ctx, -EINVAL, "'%s' is not attached to a domain", dev->name);
-	group_leave(dev);
+	if (ap__rcu_reading())
+		return ap__err(dev->ctx, -EDEADLK, "detach from inside a DMA (a write observer)");
+	old = group_leave(dev);
+	group_set(dev->ctx, dev->group, NULL, NULL);
+	retire_attachment(dev->ctx, old);
 	return 0;
 }
 
 /* ------------------------------------------------------------ map/unmap */
 
+/*
+ * Writers of a domain's tables.  Map and unmap run in parallel, each inside
+ * a read-side section (the tables they walk may be freed by an overlapping
+ * writer).  A failed map's rollback frees tables other writers could be
+ * about to fill, so it runs alone: see struct ap_domain.
+ */
+static void writer_enter(struct ap_domain *dom)
+{
+	for (;;) {
+		ap__rcu_read_lock();
+		if (!__atomic_load_n(&dom->exclusive, __ATOMIC_ACQUIRE))
+			return;
+		ap__rcu_read_unlock();
+		pthread_mutex_lock(&dom->excl_lock); /* wait for the rollback */
+		pthread_mutex_unlock(&dom->excl_lock);
+	}
+}
+
+static void writer_exit(struct ap_domain *dom)
+{
+	(void)dom;
+	ap__rcu_read_unlock();
+}
+
+/* Strict invalidation: drop every IOTLB entry of the domain for
+ * [iova, iova + size), leaves no larger than 2^max_shift, on every instance
+ * it is attached through. */
+static void invalidate_range(struct ap_domain *dom, uint64_t iova, uint64_t size,
+			     unsigned max_shift)
+{
+	struct ap_attachment *a;
+
+	if (!size)
+		return;
+	for (a = dom->attached; a; a = a->next)
+		ap__iotlb_invalidate(&a->iommu->tlb, &a->sizes, a->tag, iova, iova + (size - 1),
+				     max_shift);
+}
+
+/* Unmap [iova, iova + size) up to the first hole, and drop what the IOTLBs
+ * hold of it; the bytes unmapped. */
 static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 {
-	uint64_t done = 0;
+	uint64_t done = 0, largest = 0;
 
 	while (done < size) {
 		uint64_t count, got;
@@ -514,8 +619,26 @@ static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 		if (!got)
 			break;
 		done += got;
+		largest |= pgsize;
 	}
+	if (done)
+		invalidate_range(dom, iova, done, 63u - (unsigned)__builtin_clzll(largest));
 	return done;
+}
+
+/* A failed map: give back the tables it allocated, alone in the domain. */
+static void rollback_alone(struct ap_domain *dom, struct ap_pt_txn *txn)
+{
+	if (ap__rcu_reading()) {
+		ap_pt_txn_end(txn, false); /* cannot wait here: keep them */
+		return;
+	}
+	pthread_mutex_lock(&dom->excl_lock);
+	__atomic_store_n(&dom->exclusive, 1, __ATOMIC_SEQ_CST);
+	ap__rcu_synchronize(); /* writers already inside are done */
+	ap_pt_txn_end(txn, true);
+	__atomic_store_n(&dom->exclusive, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&dom->excl_lock);
 }
 
 static int map_check(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size,
@@ -549,6 +672,7 @@ static int map_check(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t
 int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot)
 {
 	struct ap_ctx *ctx;
+	struct ap_pt_txn txn;
 	uint64_t done = 0;
 	int err;
 
@@ -560,21 +684,28 @@ int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, uns
 	err = map_check(dom, iova, pa, size, prot);
 	if (err)
 		return err;
-	ap_pt_txn_begin(dom->pt);
+	writer_enter(dom);
+	ap_pt_txn_begin(dom->pt, &txn);
 	while (done < size) {
 		uint64_t count, mapped = 0;
 		uint64_t pgsize = ap_pt_pgsize(dom->pgsizes, iova + done, pa + done, size - done,
 					       &count);
 
-		err = ap_pt_map_pages(dom->pt, iova + done, pa + done, pgsize, count, prot,
-				      &mapped);
+		err = ap_pt_txn_map_pages(&txn, iova + done, pa + done, pgsize, count, prot,
+					  &mapped);
 		done += mapped;
 		if (err)
 			break;
 	}
 	if (err)
-		unmap_run(dom, iova, done);
-	ap_pt_txn_end(dom->pt, err != 0); /* a failed map leaves no table behind */
+		unmap_run(dom, iova, done); /* readers may have cached some */
+	else
+		ap_pt_txn_end(&txn, false);
+	writer_exit(dom);
+	if (err)
+		rollback_alone(dom, &txn); /* a failed map leaves no table behind */
+	if (ap__reclaim_pending(ctx))
+		ap__reclaim(ctx);
 	if (!err)
 		return 0;
 	if (err == -EEXIST)
@@ -604,7 +735,11 @@ int ap_unmap(struct ap_domain *dom, uint64_t iova, uint64_t size, uint64_t *unma
 	if (iova + size < iova && iova + size != 0)
 		return ap__err(dom->ctx, -EINVAL, "0x%llx+0x%llx wraps the address space",
 			       (unsigned long long)iova, (unsigned long long)size);
+	writer_enter(dom);
 	done = unmap_run(dom, iova, size);
+	writer_exit(dom);
+	if (ap__reclaim_pending(dom->ctx))
+		ap__reclaim(dom->ctx); /* tables it emptied, after a grace period */
 	if (unmapped)
 		*unmapped = done;
 	return 0;

@@ -5,7 +5,11 @@
 #ifndef AP_CORE_INTERNAL_H
 #define AP_CORE_INTERNAL_H
 
+#include <pthread.h>
+
 #include <aperture/core.h>
+
+#include "iotlb.h"
 
 #define AP_NAME_MAX 64 /* including the NUL */
 #define AP_POOL_CHUNK_SHIFT 21 /* host memory is taken 2 MiB at a time */
@@ -29,15 +33,20 @@ struct ap_pool {
 	uint64_t frames_used;
 };
 
+#define AP_TAGS 65536 /* 16-bit ASID, VMID and domain ID */
+
 struct ap_iommu {
 	struct ap_iommu *next;
 	struct ap_ctx *ctx;
 	char name[AP_NAME_MAX];
 	struct ap_iommu_config cfg;
+	pthread_mutex_t evtq_lock; /* translations fault from any thread */
 	struct ap_fault *evtq;
 	unsigned evtq_head, evtq_count;
 	bool evtq_overflow;
 	uint64_t faults[AP_FAULT_KIND_COUNT];
+	uint64_t tags_used[AP_TAGS / 64]; /* ASIDs/VMIDs/DIDs of attachments */
+	struct ap_iotlb tlb;
 };
 
 struct ap_group {
@@ -48,11 +57,19 @@ struct ap_group {
 	unsigned ndev;
 };
 
-/* One instance a domain is attached through, and how it walks the tables. */
+/*
+ * One instance a domain is attached through: how that instance walks the
+ * tables, and the tag (ASID, VMID or domain ID) its IOTLB entries for the
+ * domain carry.  A device's translation reads its attachment only, so a
+ * device moves between domains by one pointer store.
+ */
 struct ap_attachment {
 	struct ap_attachment *next;
+	struct ap_domain *dom;
 	struct ap_iommu *iommu;
 	unsigned ndev;
+	uint16_t tag;               /* 0: no IOTLB entries (not paging) */
+	struct ap_iotlb_probe sizes; /* leaf sizes its lookups probe */
 	struct ap_pt_walk_cfg walk;
 };
 
@@ -69,7 +86,9 @@ struct ap_device {
 	struct ap_iommu *iommu;
 	uint32_t sid;
 	struct ap_group *group;
-	struct ap_attachment *att; /* the group's domain, through our instance */
+	/* the group's domain, through our instance; read by translations
+	 * (atomically, inside a read-side section), written by attach */
+	struct ap_attachment *att;
 };
 
 struct ap_domain {
@@ -84,6 +103,22 @@ struct ap_domain {
 	struct ap_pt *pt;
 	struct ap_attachment *attached;
 	unsigned ndev;
+	/* Map and unmap run in parallel; a failed map's rollback frees tables
+	 * and so runs alone: it raises `exclusive` (under excl_lock), waits a
+	 * grace period for writers already inside, and writers arriving
+	 * meanwhile wait on excl_lock. */
+	pthread_mutex_t excl_lock;
+	unsigned exclusive;
+};
+
+struct ap_retired {
+	struct ap_retired *next;
+	void *p;
+};
+
+struct ap_deferred {
+	uint64_t pa;
+	size_t size;
 };
 
 /* State a layer above the core keeps in the context (ap_ctx_set_frontend). */
@@ -103,10 +138,16 @@ struct ap_ctx {
 	unsigned long fail_nth;
 	bool fail_fired;
 	uint64_t live_allocs, live_bytes;
-	/* physical memory */
+	/* physical memory (physmem.c says how threads share it) */
+	pthread_mutex_t ram_lock;
+	unsigned ram_seq;         /* odd while the RAM array changes */
 	struct ap_ram *ram;       /* sorted by pa */
 	size_t nram, ram_cap;
+	struct ap_retired *retired; /* outgrown RAM arrays */
+	pthread_mutex_t pool_lock;
 	struct ap_pool pool;
+	struct ap_deferred *deferred; /* freed table frames awaiting a grace period */
+	size_t ndeferred, deferred_cap;
 	struct ap_pt_mem ptmem;
 	/* objects, each list in creation order */
 	struct ap_iommu *iommus;
@@ -131,10 +172,14 @@ void ap__physmem_free(struct ap_ctx *ctx);
 uint64_t ap__ram_span(struct ap_ctx *ctx, uint64_t pa, uint8_t **host);
 void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len);
 void ap__pool_init_mem(struct ap_ctx *ctx);
+void ap__reclaim(struct ap_ctx *ctx);
+bool ap__reclaim_pending(struct ap_ctx *ctx);
 
 /* iommu.c */
 void ap__fault_record(struct ap_iommu *iommu, const struct ap_fault *f);
 void ap__iommus_free(struct ap_ctx *ctx);
+int ap__tag_alloc(struct ap_iommu *iommu, uint16_t *tag);
+void ap__tag_free(struct ap_iommu *iommu, uint16_t tag);
 
 /* device.c */
 void ap__devices_free(struct ap_ctx *ctx);

@@ -48,6 +48,7 @@ void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind kind)
 	cfg->coherent_walk = true;
 	cfg->evtq_size = 128;
 	cfg->host_page_size = 4096;
+	cfg->iotlb_entries = AP_IOTLB_DEFAULT_ENTRIES;
 }
 
 static bool oas_valid(unsigned oas)
@@ -111,7 +112,25 @@ static int config_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
 		return ap__err(ctx, -EINVAL, "event queue size %u: 1..65536", c->evtq_size);
 	if (c->host_page_size < 4096 || (c->host_page_size & (c->host_page_size - 1)))
 		return ap__err(ctx, -EINVAL, "host page size must be a power of two >= 4K");
+	if (c->iotlb_entries && (c->iotlb_entries < AP_IOTLB_WAYS || c->iotlb_entries > 1u << 20 ||
+				 (c->iotlb_entries & (c->iotlb_entries - 1))))
+		return ap__err(ctx, -EINVAL,
+			       "IOTLB of %u entries: 0 (none) or a power of two, 2..1048576",
+			       c->iotlb_entries);
 	return 0;
+}
+
+static void *iotlb_zalloc(void *ctx, size_t size)
+{
+	return ap__zalloc(ctx, size);
+}
+
+static void iommu_release(struct ap_ctx *ctx, struct ap_iommu *iommu)
+{
+	pthread_mutex_destroy(&iommu->evtq_lock);
+	ap__free(ctx, iommu->tlb.sets);
+	ap__free(ctx, iommu->evtq);
+	ap__free(ctx, iommu);
 }
 
 int ap_iommu_new(struct ap_ctx *ctx, const char *name, const struct ap_iommu_config *cfg,
@@ -133,9 +152,10 @@ int ap_iommu_new(struct ap_ctx *ctx, const char *name, const struct ap_iommu_con
 	iommu = ap__zalloc(ctx, sizeof(*iommu));
 	if (!iommu)
 		return ap__err(ctx, -ENOMEM, "out of memory");
+	pthread_mutex_init(&iommu->evtq_lock, NULL);
 	iommu->evtq = ap__zalloc(ctx, cfg->evtq_size * sizeof(*iommu->evtq));
-	if (!iommu->evtq) {
-		ap__free(ctx, iommu);
+	if (!iommu->evtq || ap__iotlb_init(&iommu->tlb, cfg->iotlb_entries, iotlb_zalloc, ctx)) {
+		iommu_release(ctx, iommu);
 		return ap__err(ctx, -ENOMEM, "out of memory");
 	}
 	iommu->ctx = ctx;
@@ -178,50 +198,138 @@ void ap__iommus_free(struct ap_ctx *ctx)
 		struct ap_iommu *i = ctx->iommus;
 
 		ctx->iommus = i->next;
-		ap__free(ctx, i->evtq);
-		ap__free(ctx, i);
+		iommu_release(ctx, i);
 	}
 }
 
+/* ------------------------------------------------------------ tags */
+
+/*
+ * The lowest free tag: ASIDs and VMIDs from 1, as Linux's SMMUv3 driver
+ * allocates them; VT-d domain IDs from 2 (Linux keeps 0 and 1 back).
+ * -ENOSPC when all 16 bits are taken.
+ */
+int ap__tag_alloc(struct ap_iommu *iommu, uint16_t *tag)
+{
+	unsigned t = iommu->cfg.kind == AP_IOMMU_INTEL_VTD ? 2 : 1;
+
+	for (; t < AP_TAGS; t++) {
+		if (!(iommu->tags_used[t / 64] & (1ull << (t % 64)))) {
+			iommu->tags_used[t / 64] |= 1ull << (t % 64);
+			*tag = (uint16_t)t;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* Give a tag back once nothing of it can be in the IOTLB. */
+void ap__tag_free(struct ap_iommu *iommu, uint16_t tag)
+{
+	ap__iotlb_invalidate_tag(&iommu->tlb, tag);
+	iommu->tags_used[tag / 64] &= ~(1ull << (tag % 64));
+}
+
+/* ------------------------------------------------------------ IOTLB */
+
+void ap_iommu_iotlb_stats(const struct ap_iommu *iommu, struct ap_iotlb_stats *out)
+{
+	const struct ap_iotlb *t = &iommu->tlb;
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	out->entries = t->sets ? (t->set_mask + 1) * AP_IOTLB_WAYS : 0;
+	for (i = 0; i < AP_IOTLB_STAT_SHARDS; i++) {
+		const struct ap_iotlb_shard *s = &t->shard[i];
+
+		out->hits += __atomic_load_n(&s->hits, __ATOMIC_RELAXED);
+		out->misses += __atomic_load_n(&s->misses, __ATOMIC_RELAXED);
+		out->walks += __atomic_load_n(&s->walks, __ATOMIC_RELAXED);
+		out->fills += __atomic_load_n(&s->fills, __ATOMIC_RELAXED);
+	}
+	out->invalidations = __atomic_load_n(&t->invalidations, __ATOMIC_RELAXED);
+	out->dropped = __atomic_load_n(&t->dropped, __ATOMIC_RELAXED);
+}
+
+void ap_iommu_iotlb_flush(struct ap_iommu *iommu)
+{
+	ap__iotlb_invalidate_all(&iommu->tlb);
+}
+
 /* ------------------------------------------------------------ events */
+
+/* Faults come from any translating thread: the queue has a lock (faults
+ * are the slow path).  Readers of a const instance lock it too: the lock
+ * is not part of what const promises. */
+static pthread_mutex_t *evtq_mutex(const struct ap_iommu *iommu)
+{
+	return (pthread_mutex_t *)(uintptr_t)&iommu->evtq_lock;
+}
+
+static void evtq_lock(const struct ap_iommu *iommu)
+{
+	pthread_mutex_lock(evtq_mutex(iommu));
+}
+
+static void evtq_unlock(const struct ap_iommu *iommu)
+{
+	pthread_mutex_unlock(evtq_mutex(iommu));
+}
 
 void ap__fault_record(struct ap_iommu *iommu, const struct ap_fault *f)
 {
 	unsigned size = iommu->cfg.evtq_size;
 
+	evtq_lock(iommu);
 	iommu->faults[f->kind]++;
-	if (iommu->evtq_count == size) {
+	if (iommu->evtq_count == size)
 		iommu->evtq_overflow = true;
-		return;
-	}
-	iommu->evtq[(iommu->evtq_head + iommu->evtq_count) % size] = *f;
-	iommu->evtq_count++;
+	else
+		iommu->evtq[(iommu->evtq_head + iommu->evtq_count++) % size] = *f;
+	evtq_unlock(iommu);
 }
 
 bool ap_iommu_fault_pop(struct ap_iommu *iommu, struct ap_fault *out)
 {
-	if (!iommu->evtq_count)
-		return false;
-	if (out)
-		*out = iommu->evtq[iommu->evtq_head];
-	iommu->evtq_head = (iommu->evtq_head + 1) % iommu->cfg.evtq_size;
-	iommu->evtq_count--;
-	return true;
+	bool got;
+
+	evtq_lock(iommu);
+	got = iommu->evtq_count != 0;
+	if (got) {
+		if (out)
+			*out = iommu->evtq[iommu->evtq_head];
+		iommu->evtq_head = (iommu->evtq_head + 1) % iommu->cfg.evtq_size;
+		iommu->evtq_count--;
+	}
+	evtq_unlock(iommu);
+	return got;
 }
 
 unsigned ap_iommu_fault_pending(const struct ap_iommu *iommu)
 {
-	return iommu->evtq_count;
+	unsigned n;
+
+	evtq_lock(iommu);
+	n = iommu->evtq_count;
+	evtq_unlock(iommu);
+	return n;
 }
 
 bool ap_iommu_fault_overflow(const struct ap_iommu *iommu)
 {
-	return iommu->evtq_overflow;
+	bool o;
+
+	evtq_lock(iommu);
+	o = iommu->evtq_overflow;
+	evtq_unlock(iommu);
+	return o;
 }
 
 void ap_iommu_fault_clear_overflow(struct ap_iommu *iommu)
 {
+	evtq_lock(iommu);
 	iommu->evtq_overflow = false;
+	evtq_unlock(iommu);
 }
 
 uint64_t ap_iommu_fault_count(const struct ap_iommu *iommu, enum ap_fault_kind kind)
@@ -229,9 +337,12 @@ uint64_t ap_iommu_fault_count(const struct ap_iommu *iommu, enum ap_fault_kind k
 	uint64_t total = 0;
 	unsigned k;
 
+	evtq_lock(iommu);
 	if (kind != AP_FAULT_NONE)
-		return (unsigned)kind < AP_FAULT_KIND_COUNT ? iommu->faults[kind] : 0;
-	for (k = 1; k < AP_FAULT_KIND_COUNT; k++)
-		total += iommu->faults[k];
+		total = (unsigned)kind < AP_FAULT_KIND_COUNT ? iommu->faults[kind] : 0;
+	else
+		for (k = 1; k < AP_FAULT_KIND_COUNT; k++)
+			total += iommu->faults[k];
+	evtq_unlock(iommu);
 	return total;
 }

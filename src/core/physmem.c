@@ -2,11 +2,25 @@
  * Physical memory of a context: RAM regions the caller registers (DMA lands
  * there) and the table pool (page tables live there).  Both are reachable by
  * physical address; only RAM is reachable by DMA.
+ *
+ * Threads.  DMA and table walks read both while other threads add and
+ * remove RAM and allocate and free tables:
+ *   - The RAM array is a seqlock: writers (serialised by ram_lock) change
+ *     it between two bumps of ram_seq, every field stored atomically; a
+ *     reader retries a lookup that ran while ram_seq moved.  An array
+ *     outgrown is retired, not freed: a reader may still be searching it.
+ *   - A removed region's memory, a freed table frame and a retired array go
+ *     back only after a grace period (rcu.h): DMA and walks run inside
+ *     read-side sections.
+ *   - The pool's bitmap and chunks change under pool_lock; walkers read
+ *     them with atomic loads.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "rcu.h"
 
 #define POOL_DEFAULT_SIZE (256ull << 20)
 #define POOL_MAX_SIZE (16ull << 30)
@@ -20,7 +34,8 @@ static bool ranges_overlap(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsiz
 	return a <= b + (bsize - 1) && b <= a + (asize - 1);
 }
 
-/* Index of the first region that ends at or above pa (nram if none). */
+/* Index of the first region that ends at or above pa (nram if none).
+ * Writers only (under ram_lock). */
 static size_t ram_lower_bound(const struct ap_ctx *ctx, uint64_t pa)
 {
 	size_t lo = 0, hi = ctx->nram;
@@ -42,6 +57,101 @@ static bool ram_overlaps(const struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 	size_t i = ram_lower_bound(ctx, pa);
 
 	return i < ctx->nram && ranges_overlap(ctx->ram[i].pa, ctx->ram[i].size, pa, size);
+}
+
+/*
+ * A region's fields, stored so that a seqlock reader may read them: stores
+ * with release and loads with acquire order them against ram_seq without
+ * fences (which ThreadSanitizer cannot follow): a reader that sees a new
+ * field sees the odd ram_seq stored before it.
+ */
+static void ram_store(struct ap_ram *dst, const struct ap_ram *src)
+{
+	__atomic_store_n(&dst->pa, src->pa, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->size, src->size, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->host, src->host, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->owned, src->owned, __ATOMIC_RELEASE);
+}
+
+static void ram_load(struct ap_ram *dst, const struct ap_ram *src)
+{
+	dst->pa = __atomic_load_n(&src->pa, __ATOMIC_ACQUIRE);
+	dst->size = __atomic_load_n(&src->size, __ATOMIC_ACQUIRE);
+	dst->host = __atomic_load_n(&src->host, __ATOMIC_ACQUIRE);
+	dst->owned = __atomic_load_n(&src->owned, __ATOMIC_ACQUIRE);
+}
+
+static void ram_write_begin(struct ap_ctx *ctx)
+{
+	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELAXED);
+}
+
+static void ram_write_end(struct ap_ctx *ctx)
+{
+	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Move n regions from src to dst (either direction), field by field. */
+static void ram_move(struct ap_ram *dst, struct ap_ram *src, size_t n)
+{
+	size_t i;
+
+	if (dst < src) {
+		for (i = 0; i < n; i++)
+			ram_store(&dst[i], &src[i]);
+	} else {
+		for (i = n; i--;)
+			ram_store(&dst[i], &src[i]);
+	}
+}
+
+/*
+ * The region holding pa, copied out (false if none), as one consistent
+ * snapshot whatever writers do meanwhile.  For DMA: the host memory stays
+ * valid while the caller's read-side section lasts.
+ */
+static bool ram_lookup(const struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out)
+{
+	for (;;) {
+		unsigned seq = __atomic_load_n(&ctx->ram_seq, __ATOMIC_ACQUIRE);
+		const struct ap_ram *ram = __atomic_load_n(&ctx->ram, __ATOMIC_RELAXED);
+		size_t lo = 0, hi = __atomic_load_n(&ctx->nram, __ATOMIC_RELAXED);
+		bool found = false;
+
+		if (seq & 1)
+			continue;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			ram_load(out, &ram[mid]);
+			if (pa < out->pa) {
+				hi = mid;
+			} else if (pa - out->pa >= out->size) {
+				lo = mid + 1;
+			} else {
+				found = true;
+				break;
+			}
+		}
+		if (__atomic_load_n(&ctx->ram_seq, __ATOMIC_RELAXED) == seq)
+			return found;
+	}
+}
+
+/* Keep an outgrown array until the next grace period. */
+static int ram_retire(struct ap_ctx *ctx, struct ap_ram *old)
+{
+	struct ap_retired *r;
+
+	if (!old)
+		return 0;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->p = old;
+	r->next = ctx->retired;
+	__atomic_store_n(&ctx->retired, r, __ATOMIC_RELAXED); /* see ap__reclaim_pending */
+	return 0;
 }
 
 /* ------------------------------------------------------------------ RAM */
@@ -66,7 +176,8 @@ static int ram_place_check(struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 }
 
 /* Room for one more region.  The array grows by doubling, so that a layer
- * registering many regions (one per VFIO mapping) stays linear. */
+ * registering many regions (one per VFIO mapping) stays linear; the old
+ * array is retired, since readers may be searching it. */
 static int ram_reserve(struct ap_ctx *ctx)
 {
 	struct ap_ram *grown;
@@ -77,16 +188,21 @@ static int ram_reserve(struct ap_ctx *ctx)
 	grown = ap__zalloc(ctx, cap * sizeof(*grown));
 	if (!grown)
 		return ap__err(ctx, -ENOMEM, "out of memory");
+	if (ram_retire(ctx, ctx->ram)) {
+		ap__free(ctx, grown);
+		return ap__err(ctx, -ENOMEM, "out of memory");
+	}
 	if (ctx->nram)
 		memcpy(grown, ctx->ram, ctx->nram * sizeof(*grown));
-	ap__free(ctx, ctx->ram);
-	ctx->ram = grown;
+	__atomic_store_n(&ctx->ram, grown, __ATOMIC_RELEASE);
 	ctx->ram_cap = cap;
 	return 0;
 }
 
-static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host, bool owned)
+static int ram_insert_locked(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host,
+			     bool owned)
 {
+	struct ap_ram r = { .pa = pa, .size = size, .host = host, .owned = owned };
 	size_t at;
 	int err = ram_place_check(ctx, pa, size);
 
@@ -98,23 +214,57 @@ static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host
 	if (err)
 		return err;
 	at = ram_lower_bound(ctx, pa);
-	memmove(ctx->ram + at + 1, ctx->ram + at, (ctx->nram - at) * sizeof(*ctx->ram));
-	ctx->ram[at] = (struct ap_ram){ .pa = pa, .size = size, .host = host, .owned = owned };
-	ctx->nram++;
+	ram_write_begin(ctx);
+	ram_move(ctx->ram + at + 1, ctx->ram + at, ctx->nram - at);
+	ram_store(&ctx->ram[at], &r);
+	__atomic_store_n(&ctx->nram, ctx->nram + 1, __ATOMIC_RELAXED);
+	ram_write_end(ctx);
 	return 0;
+}
+
+static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host, bool owned)
+{
+	int err;
+
+	pthread_mutex_lock(&ctx->ram_lock);
+	err = ram_insert_locked(ctx, pa, size, host, owned);
+	pthread_mutex_unlock(&ctx->ram_lock);
+	return err;
+}
+
+/* Take the region at `at` out of the array; what it was goes to *out. */
+static void ram_cut(struct ap_ctx *ctx, size_t at, struct ap_ram *out)
+{
+	*out = ctx->ram[at];
+	ram_write_begin(ctx);
+	__atomic_store_n(&ctx->nram, ctx->nram - 1, __ATOMIC_RELAXED);
+	ram_move(ctx->ram + at, ctx->ram + at + 1, ctx->nram - at);
+	ram_write_end(ctx);
 }
 
 int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
 {
-	size_t at = ram_lower_bound(ctx, pa);
+	struct ap_ram gone;
+	size_t at;
 
-	if (at == ctx->nram || ctx->ram[at].pa != pa)
+	if (ap__rcu_reading())
+		return ap__err(ctx, -EDEADLK,
+			       "RAM cannot be removed from inside a DMA (a write observer)");
+	pthread_mutex_lock(&ctx->ram_lock);
+	at = ram_lower_bound(ctx, pa);
+	if (at == ctx->nram || ctx->ram[at].pa != pa) {
+		pthread_mutex_unlock(&ctx->ram_lock);
 		return ap__err(ctx, -ENOENT, "no RAM region starts at 0x%llx",
 			       (unsigned long long)pa);
-	if (ctx->ram[at].owned)
-		ap__free(ctx, ctx->ram[at].host);
-	ctx->nram--;
-	memmove(ctx->ram + at, ctx->ram + at + 1, (ctx->nram - at) * sizeof(*ctx->ram));
+	}
+	ram_cut(ctx, at, &gone);
+	pthread_mutex_unlock(&ctx->ram_lock);
+	/* A DMA that found the region before it went may still be copying:
+	 * the region is the caller's again only once every such DMA ended. */
+	ap__rcu_synchronize();
+	if (gone.owned)
+		ap__free(ctx, gone.host);
+	ap__reclaim(ctx);
 	return 0;
 }
 
@@ -128,12 +278,14 @@ int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
 	void *mem;
 	int err;
 
-	err = ram_place_check(ctx, pa, size);
-	if (err)
-		return err;
 	if (size > SIZE_MAX - 4096)
 		return ap__err(ctx, -EINVAL, "RAM size 0x%llx cannot be allocated",
 			       (unsigned long long)size);
+	pthread_mutex_lock(&ctx->ram_lock);
+	err = ram_place_check(ctx, pa, size);
+	pthread_mutex_unlock(&ctx->ram_lock);
+	if (err)
+		return err;
 	mem = ap__zalloc(ctx, (size_t)size);
 	if (!mem)
 		return ap__err(ctx, -ENOMEM, "cannot allocate 0x%llx bytes of RAM",
@@ -148,50 +300,45 @@ int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
 	return 0;
 }
 
-static const struct ap_ram *ram_find(const struct ap_ctx *ctx, uint64_t pa)
-{
-	size_t lo = 0, hi = ctx->nram;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct ap_ram *r = &ctx->ram[mid];
-
-		if (pa < r->pa)
-			hi = mid;
-		else if (pa - r->pa >= r->size)
-			lo = mid + 1;
-		else
-			return r;
-	}
-	return NULL;
-}
-
 int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t *size)
 {
-	if (index >= ctx->nram)
-		return -ENOENT;
-	*pa = ctx->ram[index].pa;
-	*size = ctx->ram[index].size;
-	return 0;
+	for (;;) {
+		unsigned seq = __atomic_load_n(&ctx->ram_seq, __ATOMIC_ACQUIRE);
+		const struct ap_ram *ram = __atomic_load_n(&ctx->ram, __ATOMIC_RELAXED);
+		struct ap_ram r = { 0 };
+		bool in = index < __atomic_load_n(&ctx->nram, __ATOMIC_RELAXED);
+
+		if (seq & 1)
+			continue;
+		if (in)
+			ram_load(&r, &ram[index]);
+		if (__atomic_load_n(&ctx->ram_seq, __ATOMIC_RELAXED) != seq)
+			continue;
+		if (!in)
+			return -ENOENT;
+		*pa = r.pa;
+		*size = r.size;
+		return 0;
+	}
 }
 
 uint64_t ap__ram_span(struct ap_ctx *ctx, uint64_t pa, uint8_t **host)
 {
-	const struct ap_ram *r = ram_find(ctx, pa);
+	struct ap_ram r;
 
-	if (!r)
+	if (!ram_lookup(ctx, pa, &r))
 		return 0;
-	*host = r->host + (pa - r->pa);
-	return r->size - (pa - r->pa);
+	*host = r.host + (pa - r.pa);
+	return r.size - (pa - r.pa);
 }
 
 void *ap_ram_ptr(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
 {
-	const struct ap_ram *r = ram_find(ctx, pa);
+	struct ap_ram r;
 
-	if (!r || len > r->size - (pa - r->pa))
+	if (!ram_lookup(ctx, pa, &r) || len > r.size - (pa - r.pa))
 		return NULL;
-	return r->host + (pa - r->pa);
+	return r.host + (pa - r.pa);
 }
 
 /* ------------------------------------------------------------ table pool */
@@ -217,7 +364,7 @@ static int pool_set(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 	return 0;
 }
 
-int ap_ctx_set_table_window(struct ap_ctx *ctx, uint64_t base, uint64_t size)
+static int set_window_locked(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 {
 	if (ctx->pool.size)
 		return ap__err(ctx, -EBUSY, "the page-table window is already in use");
@@ -230,13 +377,23 @@ int ap_ctx_set_table_window(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 	return pool_set(ctx, base, size);
 }
 
+int ap_ctx_set_table_window(struct ap_ctx *ctx, uint64_t base, uint64_t size)
+{
+	int err;
+
+	pthread_mutex_lock(&ctx->ram_lock);
+	err = set_window_locked(ctx, base, size);
+	pthread_mutex_unlock(&ctx->ram_lock);
+	return err;
+}
+
 void ap_ctx_get_table_window(const struct ap_ctx *ctx, uint64_t *base, uint64_t *size)
 {
 	*base = ctx->pool.base;
 	*size = ctx->pool.size;
 }
 
-int ap__pool_ensure(struct ap_ctx *ctx)
+static int choose_window_locked(struct ap_ctx *ctx)
 {
 	uint64_t base;
 
@@ -252,6 +409,20 @@ int ap__pool_ensure(struct ap_ctx *ctx)
 		       "no RAM-free 256 MiB window below 4 GiB for page tables; set one");
 }
 
+/* The window is chosen by the first paging domain (control plane), before
+ * any table exists; RAM changes meanwhile are excluded by ram_lock. */
+int ap__pool_ensure(struct ap_ctx *ctx)
+{
+	int err;
+
+	if (ctx->pool.size)
+		return 0;
+	pthread_mutex_lock(&ctx->ram_lock);
+	err = choose_window_locked(ctx);
+	pthread_mutex_unlock(&ctx->ram_lock);
+	return err;
+}
+
 /* Forget a window that nothing lives in yet (undoes ap__pool_ensure()). */
 void ap__pool_forget(struct ap_ctx *ctx)
 {
@@ -264,12 +435,18 @@ void ap__pool_forget(struct ap_ctx *ctx)
 	memset(p, 0, sizeof(*p));
 }
 
+/* The bitmap word of frame i: walkers read it without pool_lock. */
+static uint64_t used_word(const struct ap_pool *p, uint64_t i)
+{
+	return __atomic_load_n(&p->used[i / 64], __ATOMIC_RELAXED);
+}
+
 static bool frames_free(const struct ap_pool *p, uint64_t first, uint64_t n)
 {
 	uint64_t i;
 
 	for (i = first; i < first + n; i++)
-		if (p->used[i / 64] & (1ull << (i % 64)))
+		if (used_word(p, i) & (1ull << (i % 64)))
 			return false;
 	return true;
 }
@@ -280,9 +457,10 @@ static void frames_mark(struct ap_pool *p, uint64_t first, uint64_t n, bool used
 
 	for (i = first; i < first + n; i++) {
 		if (used)
-			p->used[i / 64] |= 1ull << (i % 64);
+			__atomic_or_fetch(&p->used[i / 64], 1ull << (i % 64), __ATOMIC_RELAXED);
 		else
-			p->used[i / 64] &= ~(1ull << (i % 64));
+			__atomic_and_fetch(&p->used[i / 64], ~(1ull << (i % 64)),
+					   __ATOMIC_RELAXED);
 	}
 }
 
@@ -298,7 +476,7 @@ static uint64_t frames_find(const struct ap_pool *p, uint64_t n)
 	uint64_t i = p->hint + ((n - ((p->hint + skew) & (n - 1))) & (n - 1));
 
 	for (; i + n <= total; i += n) {
-		if (n == 1 && p->used[i / 64] == ~0ull) {
+		if (n == 1 && used_word(p, i) == ~0ull) {
 			i |= 63;
 			continue;
 		}
@@ -310,57 +488,163 @@ static uint64_t frames_find(const struct ap_pool *p, uint64_t n)
 	return UINT64_MAX;
 }
 
-static void *pool_alloc(void *cookie, size_t size, uint64_t *pa)
+static uint64_t frames_for(size_t size)
 {
-	struct ap_ctx *ctx = cookie;
-	struct ap_pool *p = &ctx->pool;
-	uint64_t n = 1, first;
-	struct ap_pool_chunk *c;
-	uint8_t *host;
+	uint64_t n = 1;
 
 	while ((n << AP_FRAME_SHIFT) < size)
 		n <<= 1;
-	if (n > FRAMES_PER_CHUNK || ap__pool_ensure(ctx))
-		return NULL;
-	first = frames_find(p, n);
+	return n;
+}
+
+static void *pool_alloc_locked(struct ap_ctx *ctx, uint64_t n, uint64_t *pa)
+{
+	struct ap_pool *p = &ctx->pool;
+	uint64_t first = frames_find(p, n);
+	struct ap_pool_chunk *c;
+	uint8_t *host;
+
 	if (first == UINT64_MAX)
 		return NULL;
 	c = &p->chunks[first / FRAMES_PER_CHUNK];
 	if (!c->host) {
-		c->host = ap__alloc_pages(ctx, CHUNK_BYTES);
-		if (!c->host)
+		host = ap__alloc_pages(ctx, CHUNK_BYTES);
+		if (!host)
 			return NULL;
+		__atomic_store_n(&c->host, host, __ATOMIC_RELEASE);
 	}
+	host = c->host + ((first % FRAMES_PER_CHUNK) << AP_FRAME_SHIFT);
+	/* Zeroed with atomic stores: a walker that read this frame before
+	 * it was freed (a grace period ago) is gone, but the tools cannot
+	 * know that, and a table's words are only ever accessed atomically. */
+	for (uint64_t i = 0; i < (n << AP_FRAME_SHIFT) / 8; i++)
+		__atomic_store_n((uint64_t *)host + i, 0, __ATOMIC_RELAXED);
 	frames_mark(p, first, n, true);
 	c->frames += (uint32_t)n;
 	p->frames_used += n;
 	if (n == 1 && first == p->hint)
 		p->hint = first + 1;
-	host = c->host + ((first % FRAMES_PER_CHUNK) << AP_FRAME_SHIFT);
-	memset(host, 0, n << AP_FRAME_SHIFT);
 	*pa = p->base + (first << AP_FRAME_SHIFT);
 	return host;
 }
 
-static void pool_free(void *cookie, void *table, uint64_t pa, size_t size)
+static void *pool_alloc(void *cookie, size_t size, uint64_t *pa)
 {
 	struct ap_ctx *ctx = cookie;
+	uint64_t n = frames_for(size);
+	void *host;
+
+	if (n > FRAMES_PER_CHUNK || ap__pool_ensure(ctx))
+		return NULL;
+	pthread_mutex_lock(&ctx->pool_lock);
+	host = pool_alloc_locked(ctx, n, pa);
+	pthread_mutex_unlock(&ctx->pool_lock);
+	return host;
+}
+
+/* Give frames back now: no walker can reach them any more. */
+static void pool_release_locked(struct ap_ctx *ctx, uint64_t pa, size_t size)
+{
 	struct ap_pool *p = &ctx->pool;
-	uint64_t first = (pa - p->base) >> AP_FRAME_SHIFT, n = 1;
+	uint64_t first = (pa - p->base) >> AP_FRAME_SHIFT, n = frames_for(size);
 	struct ap_pool_chunk *c = &p->chunks[first / FRAMES_PER_CHUNK];
 
-	(void)table;
-	while ((n << AP_FRAME_SHIFT) < size)
-		n <<= 1;
 	frames_mark(p, first, n, false);
 	c->frames -= (uint32_t)n;
 	p->frames_used -= n;
 	if (first < p->hint)
 		p->hint = first;
 	if (!c->frames) {
-		ap__free_pages(ctx, c->host, CHUNK_BYTES);
-		c->host = NULL;
+		uint8_t *host = c->host;
+
+		__atomic_store_n(&c->host, NULL, __ATOMIC_RELAXED);
+		ap__free_pages(ctx, host, CHUNK_BYTES);
 	}
+}
+
+/*
+ * A table the layer below has unhooked: walkers that entered it before may
+ * still be reading it, so it waits for the next grace period (ap__reclaim).
+ * If we cannot even remember it, the frame stays taken (lost to the pool,
+ * never reused while someone reads it).
+ */
+static void pool_free(void *cookie, void *table, uint64_t pa, size_t size)
+{
+	struct ap_ctx *ctx = cookie;
+	struct ap_deferred *grown;
+
+	(void)table;
+	pthread_mutex_lock(&ctx->pool_lock);
+	if (ctx->ndeferred == ctx->deferred_cap) {
+		size_t cap = ctx->deferred_cap ? ctx->deferred_cap * 2 : 64;
+
+		grown = realloc(ctx->deferred, cap * sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&ctx->pool_lock);
+			return;
+		}
+		ctx->deferred = grown;
+		ctx->deferred_cap = cap;
+	}
+	ctx->deferred[ctx->ndeferred] = (struct ap_deferred){ .pa = pa, .size = size };
+	__atomic_store_n(&ctx->ndeferred, ctx->ndeferred + 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ctx->pool_lock);
+}
+
+static void free_retired(struct ap_ctx *ctx, struct ap_retired *r)
+{
+	while (r) {
+		struct ap_retired *next = r->next;
+
+		ap__free(ctx, r->p);
+		free(r);
+		r = next;
+	}
+}
+
+/*
+ * Wait for a grace period and give back what was retired before it began:
+ * freed tables, outgrown RAM arrays.  Not from inside a read-side section
+ * (that would wait for itself): then it is left for a later call.
+ */
+void ap__reclaim(struct ap_ctx *ctx)
+{
+	struct ap_deferred *frees;
+	struct ap_retired *retired;
+	size_t n, i;
+
+	if (ap__rcu_reading())
+		return;
+	pthread_mutex_lock(&ctx->pool_lock);
+	frees = ctx->deferred;
+	n = ctx->ndeferred;
+	ctx->deferred = NULL;
+	ctx->deferred_cap = 0;
+	__atomic_store_n(&ctx->ndeferred, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ctx->pool_lock);
+	pthread_mutex_lock(&ctx->ram_lock);
+	retired = ctx->retired;
+	__atomic_store_n(&ctx->retired, NULL, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ctx->ram_lock);
+	if (!n && !retired) {
+		free(frees);
+		return;
+	}
+	ap__rcu_synchronize();
+	pthread_mutex_lock(&ctx->pool_lock);
+	for (i = 0; i < n; i++)
+		pool_release_locked(ctx, frees[i].pa, frees[i].size);
+	pthread_mutex_unlock(&ctx->pool_lock);
+	free(frees);
+	free_retired(ctx, retired);
+}
+
+/* A hint, read without the locks: a writer that just missed something
+ * pending leaves it to the next one (nothing is lost, only delayed). */
+bool ap__reclaim_pending(struct ap_ctx *ctx)
+{
+	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) != 0 ||
+	       __atomic_load_n(&ctx->retired, __ATOMIC_RELAXED) != NULL;
 }
 
 void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len)
@@ -371,12 +655,13 @@ void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len)
 	if (pa >= p->base && off < p->size) {
 		uint64_t frame = off >> AP_FRAME_SHIFT;
 		const struct ap_pool_chunk *c = &p->chunks[frame / FRAMES_PER_CHUNK];
+		uint8_t *host = __atomic_load_n(&c->host, __ATOMIC_ACQUIRE);
 		uint64_t in_chunk = off & (CHUNK_BYTES - 1);
 
-		if (!c->host || len > CHUNK_BYTES - in_chunk ||
-		    !(p->used[frame / 64] & (1ull << (frame % 64))))
+		if (!host || len > CHUNK_BYTES - in_chunk ||
+		    !(used_word(p, frame) & (1ull << (frame % 64))))
 			return NULL;
-		return c->host + in_chunk;
+		return host + in_chunk;
 	}
 	return ap_ram_ptr(ctx, pa, len);
 }
@@ -412,6 +697,13 @@ void ap__physmem_free(struct ap_ctx *ctx)
 {
 	struct ap_pool *p = &ctx->pool;
 	size_t i;
+
+	/* Nothing reads any more: what waited for a grace period goes now. */
+	free(ctx->deferred);
+	ctx->deferred = NULL;
+	ctx->ndeferred = ctx->deferred_cap = 0;
+	free_retired(ctx, ctx->retired);
+	ctx->retired = NULL;
 
 	if (p->chunks) {
 		for (i = 0; i < (p->size + CHUNK_BYTES - 1) >> AP_POOL_CHUNK_SHIFT; i++)

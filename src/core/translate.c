@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rcu.h"
 
 #define PROT_RW (AP_PROT_READ | AP_PROT_WRITE)
 
@@ -56,26 +57,86 @@ static bool beyond_input(const struct ap_iommu *iommu, uint64_t iova)
 	return iommu->cfg.ias < 64 && (iova >> iommu->cfg.ias) != 0;
 }
 
-static int translate(const struct ap_device *dev, uint64_t iova, unsigned access,
-		     struct ap_translation *out, struct ap_fault *fault, bool record)
+/* A walk of the domain's tables, as the instance's hardware would walk
+ * them; on success the leaf goes into the IOTLB unless an invalidation
+ * passed meanwhile (iotlb.h). */
+static int walk(const struct ap_device *dev, const struct ap_attachment *att, uint64_t iova,
+		unsigned access, struct ap_translation *out, struct ap_fault *fault, bool record)
 {
-	const struct ap_domain *dom = dev->group->domain;
+	struct ap_iotlb *tlb = &dev->iommu->tlb;
 	struct ap_pt_walk_result res;
+	struct ap_iotlb_probe probe;
 
-	if (!dom) {
+	if (tlb->sets) {
+		probe = att->sizes;
+		ap__iotlb_fill_begin(tlb, &probe, att->tag, iova);
+	}
+	ap__iotlb_count(&ap__iotlb_shard(tlb)->walks);
+	if (ap_pt_walk(&att->walk, &dev->ctx->ptmem, iova, access, &res))
+		return refuse(dev, iova, access, res.fault, res.level, record, fault);
+	if (tlb->sets)
+		ap__iotlb_fill(tlb, &probe, att->tag, res.leaf.iova,
+			       (unsigned)__builtin_ctzll(res.leaf.size), res.leaf.pa, res.leaf.prot,
+			       res.allowed);
+	out->pa = res.pa;
+	out->size = res.leaf.size - (iova & (res.leaf.size - 1));
+	out->prot = res.leaf.prot;
+	out->bypass = false;
+	return 0;
+}
+
+/*
+ * The hit path: a paging domain, inside its aperture, and an IOTLB entry
+ * that allows the access.  Small enough to inline into every caller; all
+ * else (and the miss count) is translate()'s.  Inside a read-side section:
+ * the attachment stays valid until it ends.
+ */
+#define AP_ALWAYS_INLINE inline __attribute__((always_inline))
+
+static AP_ALWAYS_INLINE bool translate_hit(const struct ap_device *dev, uint64_t iova,
+					  unsigned access, struct ap_translation *out)
+{
+	const struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
+	struct ap_iotlb *tlb = &dev->iommu->tlb;
+	struct ap_iotlb_hit hit;
+
+	if (!att || !att->tag || !tlb->sets ||
+	    iova < __atomic_load_n(&att->dom->geo.start, __ATOMIC_RELAXED) ||
+	    iova > __atomic_load_n(&att->dom->geo.end, __ATOMIC_RELAXED) ||
+	    !ap__iotlb_lookup(tlb, &att->sizes, att->tag, iova, access, &hit))
+		return false;
+	ap__iotlb_count(&ap__iotlb_shard(tlb)->hits);
+	out->pa = hit.pa;
+	out->size = hit.size;
+	out->prot = hit.prot;
+	out->bypass = false;
+	return true;
+}
+
+/* What translate_hit() did not answer: anything but a paging domain, the
+ * aperture, and the walk after a miss. */
+static int translate_rest(const struct ap_device *dev, uint64_t iova, unsigned access,
+			  struct ap_translation *out, struct ap_fault *fault, bool record)
+{
+	const struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
+	const struct ap_domain *dom;
+
+	if (!att) {
 		if (dev->iommu->cfg.unmatched == AP_UNMATCHED_BYPASS) {
 			passthrough(iova, out);
 			return 0;
 		}
 		return refuse(dev, iova, access, AP_FAULT_BAD_STREAM, -1, record, fault);
 	}
+	dom = att->dom;
 	if (dom->type == AP_DOMAIN_BLOCKED)
 		return refuse(dev, iova, access, AP_FAULT_TRANSLATION, -1, record, fault);
 	if (dom->type == AP_DOMAIN_IDENTITY) {
 		passthrough(iova, out);
 		return 0;
 	}
-	if (iova < dom->geo.start || iova > dom->geo.end) {
+	if (iova < __atomic_load_n(&dom->geo.start, __ATOMIC_RELAXED) ||
+	    iova > __atomic_load_n(&dom->geo.end, __ATOMIC_RELAXED)) {
 		/* An open aperture passes what lies beyond the instance's own
 		 * input range; the part a shared domain narrowed away faults. */
 		if (!dev->iommu->cfg.force_aperture && beyond_input(dev->iommu, iova)) {
@@ -84,30 +145,52 @@ static int translate(const struct ap_device *dev, uint64_t iova, unsigned access
 		}
 		return refuse(dev, iova, access, AP_FAULT_ADDRESS_SIZE, -1, record, fault);
 	}
-	if (ap_pt_walk(&dev->att->walk, &dev->ctx->ptmem, iova, access, &res))
-		return refuse(dev, iova, access, res.fault, res.level, record, fault);
-	out->pa = res.pa;
-	out->size = res.leaf.size - (iova & (res.leaf.size - 1));
-	out->prot = res.leaf.prot;
-	out->bypass = false;
-	return 0;
+	if (dev->iommu->tlb.sets)
+		ap__iotlb_count(&ap__iotlb_shard(&dev->iommu->tlb)->misses);
+	return walk(dev, att, iova, access, out, fault, record);
+}
+
+static __attribute__((noinline)) int translate_slow(const struct ap_device *dev, uint64_t iova,
+						    unsigned access, struct ap_translation *out,
+						    struct ap_fault *fault, bool record)
+{
+	return translate_rest(dev, iova, access, out, fault, record);
+}
+
+static AP_ALWAYS_INLINE int translate(const struct ap_device *dev, uint64_t iova, unsigned access,
+				      struct ap_translation *out, struct ap_fault *fault,
+				      bool record)
+{
+	if (__builtin_expect(translate_hit(dev, iova, access, out), 1))
+		return 0;
+	return translate_slow(dev, iova, access, out, fault, record);
 }
 
 int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
 		 struct ap_translation *out, struct ap_fault *fault)
 {
 	struct ap_translation t;
+	int err;
 
 	if (!dev)
 		return -EINVAL;
-	return translate(dev, iova, access, out ? out : &t, fault, true);
+	ap__rcu_read_lock();
+	err = translate(dev, iova, access, out ? out : &t, fault, true);
+	ap__rcu_read_unlock();
+	return err;
 }
 
 bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova, uint64_t *pa)
 {
 	struct ap_translation t;
+	int err;
 
-	if (!dev || translate(dev, iova, AP_ACCESS_PRIV, &t, NULL, false))
+	if (!dev)
+		return false;
+	ap__rcu_read_lock();
+	err = translate(dev, iova, AP_ACCESS_PRIV, &t, NULL, false);
+	ap__rcu_read_unlock();
+	if (err)
 		return false;
 	if (pa)
 		*pa = t.pa;
@@ -167,7 +250,9 @@ static int dma_copy(struct ap_device *dev, uint64_t iova, size_t len, unsigned a
 	int err;
 
 	for (; done < len; done += piece) {
-		err = dma_piece(dev, iova + done, len - done, access, false, fault, &host, &pa,
+		/* Recorded: only an unmap racing this DMA can fault here, and
+		 * then the device sees it as a real one would, mid-transfer. */
+		err = dma_piece(dev, iova + done, len - done, access, true, fault, &host, &pa,
 				&piece);
 		if (err)
 			return err;
@@ -198,10 +283,14 @@ static int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t
 	if (iova + (len - 1) < iova)
 		return ap__err(dev->ctx, -EINVAL, "DMA at 0x%llx + %zu wraps the address space",
 			       (unsigned long long)iova, len);
+	/* The RAM and attachment found stay valid until the section ends,
+	 * whatever other threads unmap, detach or remove meanwhile. */
+	ap__rcu_read_lock();
 	err = dma_check(dev, iova, len, access, fault);
-	if (err)
-		return err;
-	return dma_copy(dev, iova, len, access, dst, src, fault);
+	if (!err)
+		err = dma_copy(dev, iova, len, access, dst, src, fault);
+	ap__rcu_read_unlock();
+	return err;
 }
 
 int ap_dma_read(struct ap_device *dev, uint64_t iova, void *buf, size_t len,

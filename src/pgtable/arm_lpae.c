@@ -427,24 +427,34 @@ static bool block_allowed(const struct lpae_shape *s, int lvl)
 	}
 }
 
-static bool access_allowed(uint64_t pte, bool stage2, unsigned access)
+/*
+ * The access values (bit v: the OR of enum ap_access v) a leaf allows, all
+ * sixteen decided at once.  Stage 2: HAP read and write, XN for fetches.
+ * Stage 1: without AP[1] only privileged accesses; AP[2] makes it read-only;
+ * a fetch needs PXN clear when privileged and UXN clear when not.
+ */
+static uint16_t allowed_accesses(uint64_t pte, bool stage2)
 {
-	bool priv = access & AP_ACCESS_PRIV;
+	unsigned ok = AP_ACCESS_VALUES_ALL;
 
 	if (stage2) {
-		if ((access & AP_ACCESS_READ) && !(pte & S2_HAP_READ))
-			return false;
-		if ((access & AP_ACCESS_WRITE) && !(pte & S2_HAP_WRITE))
-			return false;
-		return !((access & AP_ACCESS_EXEC) && (pte & PTE_XN));
+		if (!(pte & S2_HAP_READ))
+			ok &= ~AP_ACCESS_VALUES_READ;
+		if (!(pte & S2_HAP_WRITE))
+			ok &= ~AP_ACCESS_VALUES_WRITE;
+		if (pte & PTE_XN)
+			ok &= ~AP_ACCESS_VALUES_EXEC;
+		return (uint16_t)ok;
 	}
-	if (!priv && !(pte & PTE_AP_UNPRIV))
-		return false;
-	if ((access & AP_ACCESS_WRITE) && (pte & PTE_AP_RDONLY))
-		return false;
-	if (access & AP_ACCESS_EXEC)
-		return !(pte & (priv ? PTE_PXN : PTE_UXN));
-	return true;
+	if (!(pte & PTE_AP_UNPRIV))
+		ok &= AP_ACCESS_VALUES_PRIV;
+	if (pte & PTE_AP_RDONLY)
+		ok &= ~AP_ACCESS_VALUES_WRITE;
+	if (pte & PTE_PXN)
+		ok &= ~(AP_ACCESS_VALUES_EXEC & AP_ACCESS_VALUES_PRIV);
+	if (pte & PTE_UXN)
+		ok &= ~(AP_ACCESS_VALUES_EXEC & ~AP_ACCESS_VALUES_PRIV);
+	return (uint16_t)ok;
 }
 
 static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
@@ -491,7 +501,8 @@ static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *m
 			return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 		if (!(pte & PTE_AF))
 			return ap_pt_walk_fault(res, AP_FAULT_ACCESS_FLAG, lvl);
-		if (!access_allowed(pte, s.stage2, access))
+		res->allowed = allowed_accesses(pte, s.stage2);
+		if (!(res->allowed >> (access & 15) & 1))
 			return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
 		res->level = lvl;
 		res->pa = out | (iova & (size - 1));

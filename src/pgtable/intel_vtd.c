@@ -242,6 +242,19 @@ static bool ps_reserved(uint64_t pte, int lvl)
 	       (lvl == VTD_LEAF_LEVEL || lvl > VTD_MAX_LEAF_LEVEL);
 }
 
+/* The access values R and W along the whole walk allow; execute and
+ * privilege are not checked by second-level tables. */
+static uint16_t vtd_allowed(uint64_t rights)
+{
+	unsigned ok = AP_ACCESS_VALUES_ALL;
+
+	if (!(rights & DMA_PTE_READ))
+		ok &= ~AP_ACCESS_VALUES_READ;
+	if (!(rights & DMA_PTE_WRITE))
+		ok &= ~AP_ACCESS_VALUES_WRITE;
+	return (uint16_t)ok;
+}
+
 /*
  * Second-level access rights are those of every entry on the walk (the R and
  * W of a PML4E govern its whole 512 GiB): an entry that lacks the right
@@ -252,7 +265,7 @@ static int vtd_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *me
 {
 	struct vtd_shape s;
 	uint64_t table_pa = cfg->root;
-	uint64_t need = 0;
+	uint64_t need = 0, rights = DMA_PTE_READ | DMA_PTE_WRITE;
 	int lvl;
 
 	memset(res, 0, sizeof(*res));
@@ -285,6 +298,7 @@ static int vtd_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *me
 				return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 			if (need & ~pte)
 				return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
+			rights &= pte;
 			continue;
 		}
 		size = lvl_size(lvl);
@@ -294,6 +308,7 @@ static int vtd_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *me
 			return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 		if (need & ~pte)
 			return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
+		res->allowed = vtd_allowed(rights & pte);
 		res->level = lvl;
 		res->pa = out | (iova & (size - 1));
 		return 0;

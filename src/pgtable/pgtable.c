@@ -86,50 +86,67 @@ static void meta_free(struct ap_pt *pt, void *p)
 		free(p);
 }
 
-void ap_pt_txn_begin(struct ap_pt *pt)
+void ap_pt_txn_begin(struct ap_pt *pt, struct ap_pt_txn *txn)
 {
-	pt->txn_open = true;
-	pt->txn_len = 0;
+	*txn = (struct ap_pt_txn){ .pt = pt };
 }
 
-int ap_pt_txn_note(struct ap_pt *pt, const struct ap_pt_txn_entry *e)
+int ap_pt_txn_note(struct ap_pt_txn *txn, const struct ap_pt_txn_entry *e)
 {
-	if (!pt->txn_open)
+	struct ap_pt_txn_entry *entries;
+
+	if (!txn)
 		return 0;
-	if (pt->txn_len == pt->txn_cap) {
-		size_t cap = pt->txn_cap ? pt->txn_cap * 2 : 16;
-		struct ap_pt_txn_entry *grown = meta_alloc(pt, cap * sizeof(*grown));
+	entries = txn->entries;
+	if (txn->len == txn->cap) {
+		size_t cap = txn->cap ? txn->cap * 2 : 16;
+		struct ap_pt_txn_entry *grown = meta_alloc(txn->pt, cap * sizeof(*grown));
 
 		if (!grown)
 			return -ENOMEM;
-		if (pt->txn_len)
-			memcpy(grown, pt->txn, pt->txn_len * sizeof(*grown));
-		meta_free(pt, pt->txn);
-		pt->txn = grown;
-		pt->txn_cap = cap;
+		if (txn->len)
+			memcpy(grown, entries, txn->len * sizeof(*grown));
+		meta_free(txn->pt, entries);
+		txn->entries = entries = grown;
+		txn->cap = cap;
 	}
-	pt->txn[pt->txn_len++] = *e;
+	entries[txn->len++] = *e;
 	return 0;
 }
 
-void ap_pt_txn_end(struct ap_pt *pt, bool rollback)
+void ap_pt_txn_forget(struct ap_pt_txn *txn)
 {
-	size_t i = pt->txn_len;
+	if (txn && txn->len)
+		txn->len--;
+}
+
+int ap_pt_txn_map_pages(struct ap_pt_txn *txn, uint64_t iova, uint64_t pa, uint64_t pgsize,
+			uint64_t pgcount, unsigned prot, uint64_t *mapped)
+{
+	uint64_t dummy = 0;
+	struct ap_pt *pt = txn->pt;
+
+	return pt->ops->map_pages(pt, txn, iova, pa, pgsize, pgcount, prot,
+				  mapped ? mapped : &dummy);
+}
+
+void ap_pt_txn_end(struct ap_pt_txn *txn, bool rollback)
+{
+	const struct ap_pt_txn_entry *entries = txn->entries;
+	struct ap_pt *pt = txn->pt;
+	size_t i = txn->len;
 
 	/* Newest first: a table's children were allocated after it. */
 	while (i--)
-		pt->ops->txn_end_entry(pt, &pt->txn[i], rollback);
-	meta_free(pt, pt->txn);
-	pt->txn = NULL;
-	pt->txn_len = pt->txn_cap = 0;
-	pt->txn_open = false;
+		pt->ops->txn_end_entry(pt, &entries[i], rollback);
+	meta_free(pt, txn->entries);
+	*txn = (struct ap_pt_txn){ .pt = pt };
 }
 
 void ap_pt_free(struct ap_pt *pt)
 {
 	if (!pt)
 		return;
-	meta_free(pt, pt->txn);
 	pt->ops->destroy(pt);
 	handle_free(pt);
 }
@@ -176,7 +193,8 @@ int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsiz
 {
 	uint64_t dummy = 0;
 
-	return pt->ops->map_pages(pt, iova, pa, pgsize, pgcount, prot, mapped ? mapped : &dummy);
+	return pt->ops->map_pages(pt, NULL, iova, pa, pgsize, pgcount, prot,
+				  mapped ? mapped : &dummy);
 }
 
 uint64_t ap_pt_unmap_pages(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount)
@@ -204,25 +222,40 @@ int ap_pt_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
 	return pt->ops->for_each_leaf(pt, first, last, fn, arg);
 }
 
+struct leaf_census {
+	uint64_t sizes, count;
+};
+
+static int count_leaf(void *arg, const struct ap_pt_leaf *leaf)
+{
+	struct leaf_census *c = arg;
+
+	c->sizes |= leaf->size;
+	c->count++;
+	return 0;
+}
+
+static struct leaf_census census(const struct ap_pt *pt)
+{
+	struct leaf_census c = { 0, 0 };
+
+	pt->ops->for_each_leaf(pt, 0, UINT64_MAX, count_leaf, &c);
+	return c;
+}
+
 uint64_t ap_pt_sizes_in_use(const struct ap_pt *pt)
 {
-	uint64_t bitmap = 0;
-	unsigned i;
-
-	for (i = 0; i < 64; i++)
-		if (pt->leaves_by_shift[i])
-			bitmap |= 1ull << i;
-	return bitmap;
+	return census(pt).sizes;
 }
 
 uint64_t ap_pt_leaf_count(const struct ap_pt *pt)
 {
-	return pt->leaves;
+	return census(pt).count;
 }
 
 uint64_t ap_pt_table_bytes(const struct ap_pt *pt)
 {
-	return pt->table_bytes;
+	return __atomic_load_n(&pt->table_bytes, __ATOMIC_RELAXED);
 }
 
 int ap_pt_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem, uint64_t iova,

@@ -123,8 +123,8 @@ struct ap_pt_ops {
 	int (*init)(struct ap_pt *pt);
 	/* Free every table below and including the root. */
 	void (*destroy)(struct ap_pt *pt);
-	int (*map_pages)(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
-			 uint64_t pgcount, unsigned prot, uint64_t *mapped);
+	int (*map_pages)(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+			 uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped);
 	uint64_t (*unmap_pages)(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
 				uint64_t pgcount);
 	int (*for_each_leaf)(const struct ap_pt *pt, uint64_t first, uint64_t last,
@@ -182,22 +182,18 @@ struct ap_pt {
 	signed char depth_of_shift[64];
 	uint64_t root_pa;
 	uint64_t *root;
-	uint64_t table_bytes;     /* table memory held, root included */
-	uint64_t leaves_by_shift[64]; /* live leaves, by log2 of their size */
-	uint64_t leaves;
+	uint64_t table_bytes;     /* table memory held, root included (atomic) */
 	/* Roots handed to smaller walkers (ap_pt_walk_cfg_for_ias): tables a
 	 * hardware unit points at, which must outlive every map and unmap. */
 	uint64_t pinned[AP_PT_MAX_PINNED];
 	unsigned npinned;
-	/* Tables allocated since ap_pt_txn_begin(), oldest first. */
-	bool txn_open;
-	struct ap_pt_txn_entry *txn;
-	size_t txn_len, txn_cap;
 };
 
-/* Remember a table the format just allocated; -ENOMEM if we cannot, and
- * then the caller frees the table and fails. */
-int ap_pt_txn_note(struct ap_pt *pt, const struct ap_pt_txn_entry *e);
+/* Remember in txn (NULL: no transaction) a table the format just allocated
+ * or displaced; -ENOMEM if we cannot, and then the caller frees the table
+ * and fails.  ap_pt_txn_forget drops the newest entry again. */
+int ap_pt_txn_note(struct ap_pt_txn *txn, const struct ap_pt_txn_entry *e);
+void ap_pt_txn_forget(struct ap_pt_txn *txn);
 
 /*
  * The tree algorithms, shared by every format (pt_tree.c): the ops of the
@@ -207,8 +203,8 @@ int ap_pt_txn_note(struct ap_pt *pt, const struct ap_pt_txn_entry *e);
  */
 int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree);
 void ap_pt_tree_destroy(struct ap_pt *pt);
-int ap_pt_tree_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
-		   uint64_t pgcount, unsigned prot, uint64_t *mapped);
+int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+		   uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped);
 uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount);
 int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
 			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg);
@@ -230,6 +226,21 @@ static inline void ap_pte_write(uint64_t *p, uint64_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
+/* Replace `old` by `v` unless another writer got there first; the entry
+ * found is left in *old either way. */
+static inline bool ap_pte_cmpxchg(uint64_t *p, uint64_t *old, uint64_t v)
+{
+	return __atomic_compare_exchange_n(p, old, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* Access values (0..15, ORs of enum ap_access) that have a given flag:
+ * bit v of the mask is set when value v has it. */
+#define AP_ACCESS_VALUES_ALL 0xffffu
+#define AP_ACCESS_VALUES_READ 0xaaaau  /* v & AP_ACCESS_READ */
+#define AP_ACCESS_VALUES_WRITE 0xccccu /* v & AP_ACCESS_WRITE */
+#define AP_ACCESS_VALUES_EXEC 0xf0f0u  /* v & AP_ACCESS_EXEC */
+#define AP_ACCESS_VALUES_PRIV 0xff00u  /* v & AP_ACCESS_PRIV */
+
 static inline unsigned ap_log2(uint64_t v)
 {
 	return 63u - (unsigned)__builtin_clzll(v);
@@ -249,10 +260,5 @@ static inline int ap_pt_walk_fault(struct ap_pt_walk_result *res, enum ap_fault_
 	return -EFAULT;
 }
 
-static inline void ap_pt_count_leaves(struct ap_pt *pt, unsigned shift, int64_t delta)
-{
-	pt->leaves_by_shift[shift] += (uint64_t)delta;
-	pt->leaves += (uint64_t)delta;
-}
 
 #endif /* AP_PT_INTERNAL_H */

@@ -17,6 +17,14 @@
  * turn that address back into a host pointer through the memory provider,
  * never through a side pointer, so what we walk is what a hardware walker
  * would walk.
+ *
+ * Parallel writers (pgtable.h, "Threads"): a slot changes from empty to a
+ * table, and from a table to empty when the table is freed, only by
+ * compare-and-swap, so two writers that meet at a slot agree on one table
+ * and a table is freed once.  Leaves are plain single-copy-atomic stores:
+ * writers of one leaf slot are writers of overlapping ranges, which the
+ * caller serialises.  Nothing here counts leaves, so disjoint writers share
+ * no counter; table_bytes changes only with a table, atomically.
  */
 #include <errno.h>
 #include <string.h>
@@ -148,18 +156,18 @@ static uint64_t *table_alloc(struct ap_pt *pt, size_t size, uint64_t *pa)
 	uint64_t *t = pt->mem.alloc(pt->mem.cookie, size, pa);
 
 	if (t)
-		pt->table_bytes += size;
+		__atomic_add_fetch(&pt->table_bytes, size, __ATOMIC_RELAXED);
 	return t;
 }
 
 static void table_release(struct ap_pt *pt, uint64_t *t, uint64_t pa, size_t size)
 {
 	pt->mem.free(pt->mem.cookie, t, pa, size);
-	pt->table_bytes -= size;
+	__atomic_sub_fetch(&pt->table_bytes, size, __ATOMIC_RELAXED);
 }
 
 /* Free the non-root table behind the level-L descriptor `pte` and
- * everything below it. */
+ * everything below it (no longer reachable from the root). */
 static void free_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L)
 {
 	const struct ap_pt_level *below = L + 1;
@@ -174,6 +182,17 @@ static void free_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_leve
 				free_subtree(pt, t[i], below);
 	}
 	table_release(pt, t, table_pa(pt, pte), table_size(pt));
+}
+
+/* Empty a slot that holds the table `pte`, and free that table and what
+ * hangs below it, unless another writer changed the slot first. */
+static void unhang_subtree(struct ap_pt *pt, uint64_t *slot, uint64_t pte,
+			   const struct ap_pt_level *L)
+{
+	uint64_t seen = pte;
+
+	if (ap_pte_cmpxchg(slot, &seen, 0))
+		free_subtree(pt, pte, L);
 }
 
 static bool table_pinned(const struct ap_pt *pt, uint64_t pa)
@@ -262,30 +281,35 @@ static bool blocks_descent(const struct ap_pt *pt, const struct ap_pt_level *L, 
 	return !is_table(L, pte); /* a leaf, or a descriptor we will not follow */
 }
 
-/* Hang a new, empty table in the empty level-L slot; its entry, or 0 for
- * want of memory (for the table, or to remember it in a transaction). */
-static uint64_t add_table(struct ap_pt *pt, uint64_t *slot, uint64_t iova,
-			  const struct ap_pt_level *L)
+/* Hang a new, empty table in the empty level-L slot; the slot's entry
+ * then (ours, or what a parallel writer put there first), or 0 for want of
+ * memory (for the table, or to remember it in a transaction). */
+static uint64_t add_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot,
+			  uint64_t iova, const struct ap_pt_level *L)
 {
 	struct ap_pt_txn_entry e = { .iova = iova, .level = L[1].num };
-	uint64_t pte;
+	uint64_t pte, seen = 0;
 	uint64_t *child = table_alloc(pt, table_size(pt), &e.pte);
 
 	if (!child)
 		return 0;
-	if (ap_pt_txn_note(pt, &e)) {
+	if (ap_pt_txn_note(txn, &e)) {
 		table_release(pt, child, e.pte, table_size(pt));
 		return 0;
 	}
 	pte = fmt_of(pt)->table_pte(pt, e.pte);
-	ap_pte_write(slot, pte);
-	return pte;
+	if (ap_pte_cmpxchg(slot, &seen, pte))
+		return pte;
+	/* Lost the race: nobody has seen our table, so it goes at once. */
+	ap_pt_txn_forget(txn);
+	table_release(pt, child, e.pte, table_size(pt));
+	return seen;
 }
 
 /* The table of level-T entries on iova's path, allocating the tables
  * missing on the way; 0 or -EEXIST, -ENOMEM, -EFAULT. */
-static int map_path(struct ap_pt *pt, uint64_t iova, const struct ap_pt_level *T,
-		    uint64_t **out)
+static int map_path(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova,
+		    const struct ap_pt_level *T, uint64_t **out)
 {
 	const struct ap_pt_level *L;
 	uint64_t *table = pt->root;
@@ -295,10 +319,11 @@ static int map_path(struct ap_pt *pt, uint64_t iova, const struct ap_pt_level *T
 		uint64_t pte = ap_pte_read(slot);
 
 		if (!pte) {
-			pte = add_table(pt, slot, iova, L);
+			pte = add_table(pt, txn, slot, iova, L);
 			if (!pte)
 				return -ENOMEM;
-		} else if (blocks_descent(pt, L, pte)) {
+		}
+		if (blocks_descent(pt, L, pte)) {
 			return -EEXIST; /* a leaf, or what we cannot follow */
 		}
 		table = child_of(pt, pte);
@@ -327,22 +352,24 @@ static int check_slots(const struct ap_pt *pt, const uint64_t *slot, uint64_t n,
 	return 0;
 }
 
-/* Write n leaves from slot on, over the empty tables check_slots let by.
- * As in Linux, prot is turned into descriptor bits once, not per leaf. */
 /* Take an empty table out of its slot for a block, as Linux does.  Inside
  * a transaction it is kept until the end, so a rollback can put it back. */
-static void displace_table(struct ap_pt *pt, uint64_t *slot, uint64_t old,
-			   const struct ap_pt_level *L, uint64_t iova)
+static void displace_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot,
+			   uint64_t old, const struct ap_pt_level *L, uint64_t iova)
 {
 	struct ap_pt_txn_entry e = { .iova = iova, .pte = old, .level = L->num,
 				     .replaced = true };
+	uint64_t seen = old;
 
-	ap_pte_write(slot, 0);
-	if (!pt->txn_open || ap_pt_txn_note(pt, &e))
+	if (!ap_pte_cmpxchg(slot, &seen, 0))
+		return; /* an overlapping writer took it: theirs to free */
+	if (!txn || ap_pt_txn_note(txn, &e))
 		free_subtree(pt, old, L);
 }
 
-static void write_leaves(struct ap_pt *pt, uint64_t *slot, uint64_t n,
+/* Write n leaves from slot on, over the empty tables check_slots let by.
+ * As in Linux, prot is turned into descriptor bits once, not per leaf. */
+static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot, uint64_t n,
 			 const struct ap_pt_level *L, uint64_t iova, uint64_t pa, unsigned prot)
 {
 	const struct ap_pt_tree_fmt *f = fmt_of(pt);
@@ -353,14 +380,13 @@ static void write_leaves(struct ap_pt *pt, uint64_t *slot, uint64_t n,
 		uint64_t old = ap_pte_read(&slot[i]);
 
 		if (old)
-			displace_table(pt, &slot[i], old, L, iova + i * pgsize);
+			displace_table(pt, txn, &slot[i], old, L, iova + i * pgsize);
 		ap_pte_write(&slot[i], attrs | ap_pt_oa_to_pte(f, pa + i * pgsize));
 	}
-	ap_pt_count_leaves(pt, L->shift, (int64_t)n);
 }
 
-int ap_pt_tree_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
-		   uint64_t pgcount, unsigned prot, uint64_t *mapped)
+int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+		   uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped)
 {
 	const struct ap_pt_level *T;
 	uint64_t *table, idx, n;
@@ -379,7 +405,7 @@ int ap_pt_tree_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize
 	 * changes nothing), else down again allocating the missing ones. */
 	table = table_at(pt, iova, T);
 	if (!table) {
-		err = map_path(pt, iova, T, &table);
+		err = map_path(pt, txn, iova, T, &table);
 		if (err)
 			return err;
 	}
@@ -392,7 +418,7 @@ int ap_pt_tree_map(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize
 		return err;
 	if ((pa + (n * pgsize - 1)) >> pt->cfg.oas)
 		return -ERANGE; /* stricter than Linux: the last page too */
-	write_leaves(pt, &table[idx], n, T, iova & ~(pgsize - 1), pa, prot);
+	write_leaves(pt, txn, &table[idx], n, T, iova & ~(pgsize - 1), pa, prot);
 	*mapped += n * pgsize;
 	return 0;
 }
@@ -434,7 +460,6 @@ static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
 
 		if (is_leaf(L, pte)) {
 			ap_pte_write(slot, 0);
-			ap_pt_count_leaves(pt, L->shift, -1);
 			total += pgsize;
 			continue;
 		}
@@ -446,8 +471,7 @@ static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
 			break;
 		if (subtree_has_leaves(pt, pte, L))
 			continue; /* emptied, but a walker's root lives in it */
-		ap_pte_write(slot, 0);
-		free_subtree(pt, pte, L);
+		unhang_subtree(pt, slot, pte, L);
 	}
 	return total;
 }
@@ -637,8 +661,7 @@ static void release_new_table(struct ap_pt *pt, uint64_t iova, int lvl, uint64_t
 	if (!is_table(parent, pte) || table_pa(pt, pte) != pa ||
 	    subtree_has_leaves(pt, pte, parent))
 		return;
-	ap_pte_write(slot, 0);
-	free_subtree(pt, pte, parent);
+	unhang_subtree(pt, slot, pte, parent);
 }
 
 /* A table a block displaced: back in its slot on rollback (the block is
@@ -648,10 +671,9 @@ static void settle_displaced(struct ap_pt *pt, const struct ap_pt_txn_entry *e, 
 	const struct ap_pt_level *L = level_numbered(pt, e->level);
 	uint64_t *table = rollback ? table_at(pt, e->iova, L) : NULL;
 	uint64_t *slot = table ? &table[lvl_index(L, e->iova)] : NULL;
+	uint64_t seen = 0;
 
-	if (slot && !ap_pte_read(slot))
-		ap_pte_write(slot, e->pte);
-	else
+	if (!slot || !ap_pte_cmpxchg(slot, &seen, e->pte))
 		free_subtree(pt, e->pte, L);
 }
 

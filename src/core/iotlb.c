@@ -1,0 +1,232 @@
+/*
+ * The IOTLB (iotlb.h): fills after walks, and invalidation by range, by tag
+ * and of everything.  Lookups are inline in iotlb.h, for the hit path.
+ */
+#include <sched.h>
+#include <stddef.h>
+
+#include "iotlb.h"
+
+#define META_SEQ_MASK 0xffffffffull
+#define PA_PROT_MASK 0xffull
+#define KEY_SHIFT_MASK 0x3full
+
+__thread unsigned ap__iotlb_tls_shard __attribute__((tls_model("initial-exec")));
+static unsigned next_shard;
+
+/* Threads take shards in turn; the 65th shares with the first. */
+unsigned ap__iotlb_pick_shard(void)
+{
+	unsigned s = __atomic_fetch_add(&next_shard, 1, __ATOMIC_RELAXED) % AP_IOTLB_STAT_SHARDS;
+
+	ap__iotlb_tls_shard = s + 1;
+	return s;
+}
+
+static uint64_t meta_of(uint32_t seq, uint16_t tag, uint16_t allowed)
+{
+	return seq | ((uint64_t)tag << 32) | ((uint64_t)allowed << 48);
+}
+
+static uint32_t meta_seq(uint64_t meta)
+{
+	return (uint32_t)(meta & META_SEQ_MASK);
+}
+
+static uint16_t meta_tag(uint64_t meta)
+{
+	return (uint16_t)(meta >> 32);
+}
+
+int ap__iotlb_init(struct ap_iotlb *t, unsigned entries, void *(*zalloc)(void *, size_t),
+		   void *cookie)
+{
+	unsigned nsets = entries / AP_IOTLB_WAYS;
+
+	t->set_mask = 0;
+	t->sets = NULL;
+	if (!nsets)
+		return 0;
+	t->sets = zalloc(cookie, nsets * sizeof(*t->sets));
+	if (!t->sets)
+		return -1;
+	t->set_mask = nsets - 1;
+	return 0;
+}
+
+void ap__iotlb_sizes(struct ap_iotlb_probe *p, uint64_t pgsizes)
+{
+	p->n = 0;
+	while (pgsizes && p->n < AP_IOTLB_MAX_SIZES) {
+		p->shift[p->n++] = (uint8_t)__builtin_ctzll(pgsizes);
+		pgsizes &= pgsizes - 1;
+	}
+}
+
+void ap__iotlb_fill_begin(struct ap_iotlb *t, struct ap_iotlb_probe *p, uint16_t tag,
+			  uint64_t iova)
+{
+	unsigned i;
+
+	for (i = 0; i < p->n; i++) {
+		p->set[i] = ap__iotlb_set(t, tag, iova, p->shift[i]);
+		p->gen[i] = __atomic_load_n(&p->set[i]->gen, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* The way a fill of `key` takes: the one holding it already, else an
+ * empty one, else the set's next victim. */
+static struct ap_iotlb_way *fill_way(struct ap_iotlb_set *set, uint16_t tag, uint64_t key)
+{
+	unsigned w, v;
+
+	for (w = 0; w < AP_IOTLB_WAYS; w++) {
+		uint64_t meta = __atomic_load_n(&set->way[w].meta, __ATOMIC_RELAXED);
+
+		if (meta_tag(meta) == tag &&
+		    __atomic_load_n(&set->way[w].key, __ATOMIC_RELAXED) == key)
+			return &set->way[w];
+	}
+	for (w = 0; w < AP_IOTLB_WAYS; w++)
+		if (!meta_tag(__atomic_load_n(&set->way[w].meta, __ATOMIC_RELAXED)))
+			return &set->way[w];
+	v = __atomic_load_n(&set->victim, __ATOMIC_RELAXED);
+	__atomic_store_n(&set->victim, v + 1, __ATOMIC_RELAXED);
+	return &set->way[v % AP_IOTLB_WAYS];
+}
+
+void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
+		    uint64_t base, unsigned shift, uint64_t pa, unsigned prot, uint16_t allowed)
+{
+	struct ap_iotlb_way *w;
+	uint64_t key = base | shift, meta;
+	unsigned i;
+
+	for (i = 0; i < p->n && p->shift[i] != shift; i++)
+		;
+	if (i == p->n || !tag)
+		return; /* a size no lookup probes: caching it would be useless */
+	w = fill_way(p->set[i], tag, key);
+	meta = __atomic_load_n(&w->meta, __ATOMIC_RELAXED);
+	if ((meta & 1) ||
+	    !__atomic_compare_exchange_n(&w->meta, &meta, meta | 1, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_RELAXED))
+		return; /* another writer has the way: skip, the next miss fills */
+	if (__atomic_load_n(&p->set[i]->gen, __ATOMIC_SEQ_CST) != p->gen[i]) {
+		/* An invalidation passed since our walk began: what we read
+		 * may be stale.  Leave the way as it was. */
+		__atomic_store_n(&w->meta, meta, __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&w->key, key, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->pa, pa | (prot & PA_PROT_MASK), __ATOMIC_RELEASE);
+	__atomic_store_n(&w->meta, meta_of(meta_seq(meta) + 2, tag, allowed), __ATOMIC_RELEASE);
+	ap__iotlb_count(&ap__iotlb_shard(t)->fills);
+}
+
+static bool key_overlaps(uint64_t key, uint64_t first, uint64_t last)
+{
+	uint64_t base = key & ~KEY_SHIFT_MASK;
+	uint64_t end = base + ((1ull << (key & KEY_SHIFT_MASK)) - 1);
+
+	return base <= last && first <= end;
+}
+
+/*
+ * Empty the way if it holds one of tag's entries (any tag when tag is 0)
+ * overlapping [first, last].  A way being written is waited for: its
+ * writer checked the set's generation before we bumped it, so what it
+ * writes may be what we must drop.
+ */
+static bool drop_way(struct ap_iotlb_way *w, uint16_t tag, uint64_t first, uint64_t last)
+{
+	unsigned spins = 0;
+
+	for (;;) {
+		uint64_t meta = __atomic_load_n(&w->meta, __ATOMIC_SEQ_CST);
+		uint64_t key;
+
+		if (meta & 1) {
+			if (++spins % 64 == 0)
+				sched_yield(); /* its writer may be preempted */
+			continue;
+		}
+		if (!meta_tag(meta) || (tag && meta_tag(meta) != tag))
+			return false;
+		key = __atomic_load_n(&w->key, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&w->meta, __ATOMIC_RELAXED) != meta)
+			continue;
+		if (!key_overlaps(key, first, last))
+			return false;
+		if (__atomic_compare_exchange_n(&w->meta, &meta, meta_of(meta_seq(meta) + 2, 0, 0),
+						false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			return true;
+	}
+}
+
+static uint64_t drop_in_set(struct ap_iotlb_set *set, uint16_t tag, uint64_t first,
+			    uint64_t last)
+{
+	uint64_t n = 0;
+	unsigned w;
+
+	__atomic_add_fetch(&set->gen, 1, __ATOMIC_SEQ_CST);
+	for (w = 0; w < AP_IOTLB_WAYS; w++)
+		n += drop_way(&set->way[w], tag, first, last);
+	return n;
+}
+
+static uint64_t drop_everywhere(struct ap_iotlb *t, uint16_t tag, uint64_t first,
+				uint64_t last)
+{
+	uint64_t n = 0, s;
+
+	for (s = 0; s <= t->set_mask; s++)
+		n += drop_in_set(&t->sets[s], tag, first, last);
+	return n;
+}
+
+static void count_invalidation(struct ap_iotlb *t, uint64_t dropped)
+{
+	__atomic_add_fetch(&t->invalidations, 1, __ATOMIC_RELAXED);
+	if (dropped)
+		__atomic_add_fetch(&t->dropped, dropped, __ATOMIC_RELAXED);
+}
+
+void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
+			  uint64_t first, uint64_t last, unsigned max_shift)
+{
+	uint64_t dropped = 0, page, pages;
+	unsigned i;
+
+	if (!t->sets || !tag)
+		return;
+	for (i = 0; i < p->n && p->shift[i] <= max_shift; i++) {
+		unsigned s = p->shift[i];
+
+		pages = (last >> s) - (first >> s);
+		if (pages >= t->set_mask) {
+			/* More pages than sets: one pass over every set. */
+			dropped += drop_everywhere(t, tag, first, last);
+			break;
+		}
+		for (page = first >> s; page <= last >> s; page++)
+			dropped += drop_in_set(ap__iotlb_set(t, tag, page << s, s), tag, first,
+					       last);
+	}
+	count_invalidation(t, dropped);
+}
+
+void ap__iotlb_invalidate_tag(struct ap_iotlb *t, uint16_t tag)
+{
+	if (!t->sets || !tag)
+		return;
+	count_invalidation(t, drop_everywhere(t, tag, 0, UINT64_MAX));
+}
+
+void ap__iotlb_invalidate_all(struct ap_iotlb *t)
+{
+	if (!t->sets)
+		return;
+	count_invalidation(t, drop_everywhere(t, 0, 0, UINT64_MAX));
+}

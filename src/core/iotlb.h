@@ -1,0 +1,165 @@
+/*
+ * The IOTLB of one IOMMU instance: leaf translations cached at their real
+ * size (4K, 2M, 1G, ...) with the access values they allow, tagged by the
+ * domain's ASID/VMID (SMMU) or domain ID (VT-d) on that instance.
+ *
+ * Set-associative: a set is one cache line of two ways.  A translation of
+ * size 2^s for iova lives in set hash(tag, iova >> s, s); a lookup probes the
+ * sets of every leaf size the attachment's tables can hold, smallest first.
+ *
+ * Readers take no lock.  Each way is a seqlock: its `meta` word holds a
+ * sequence number (odd while a writer owns the way) with the tag and the
+ * allowed access values, and a reader that sees meta change under it treats
+ * the way as a miss.  Writers own a way by compare-and-swap of meta.
+ *
+ * Strict invalidation needs one more thing: a walk that read a descriptor
+ * before an unmap cleared it must not put the old translation into the
+ * IOTLB after the unmap's invalidation has passed.  Every set has a
+ * generation that invalidation bumps before it looks at the set's ways; a
+ * filler reads the generations of its candidate sets before it walks and
+ * gives up the fill if the one it fills has moved on.  Both sides use
+ * sequentially consistent operations, so either the filler sees the new
+ * generation or the invalidation sees the filler's way (and waits for it).
+ */
+#ifndef AP_CORE_IOTLB_H
+#define AP_CORE_IOTLB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AP_IOTLB_WAYS 2
+#define AP_IOTLB_STAT_SHARDS 64
+#define AP_IOTLB_MAX_SIZES 8 /* leaf sizes one lookup probes, at most */
+
+struct ap_iotlb_way {
+	/* bits 0-31 sequence (odd: being written), 32-47 tag (0: empty),
+	 * 48-63 allowed access values */
+	uint64_t meta;
+	uint64_t key; /* iova of the leaf's first byte | log2 of its size */
+	uint64_t pa;  /* output of the leaf's first byte | its prot (bits 0-7) */
+};
+
+struct ap_iotlb_set {
+	struct ap_iotlb_way way[AP_IOTLB_WAYS];
+	uint32_t gen;    /* bumped by every invalidation that looks here */
+	uint32_t victim; /* next way to replace */
+} __attribute__((aligned(64)));
+
+/* Per-thread counters, one cache line each, so readers never share one. */
+struct ap_iotlb_shard {
+	uint64_t hits, misses, walks, fills;
+} __attribute__((aligned(64)));
+
+struct ap_iotlb {
+	struct ap_iotlb_set *sets;
+	uint32_t set_mask;      /* sets - 1; no sets: no IOTLB */
+	uint64_t invalidations; /* commands (range, tag, all), atomic */
+	uint64_t dropped;       /* entries they removed, atomic */
+	struct ap_iotlb_shard shard[AP_IOTLB_STAT_SHARDS];
+};
+
+/* A hit: what the cached leaf gives for the address looked up. */
+struct ap_iotlb_hit {
+	uint64_t pa;    /* translated address */
+	uint64_t size;  /* bytes from it to the end of the leaf */
+	unsigned prot;  /* enum ap_prot of the leaf */
+};
+
+/* Which leaf sizes a lookup probes and, for a fill, the generations of
+ * their sets as they were before the walk. */
+struct ap_iotlb_probe {
+	unsigned n;
+	uint8_t shift[AP_IOTLB_MAX_SIZES];
+	uint32_t gen[AP_IOTLB_MAX_SIZES];
+	struct ap_iotlb_set *set[AP_IOTLB_MAX_SIZES];
+};
+
+/* This thread's counter shard + 1 (0: not chosen yet). */
+extern __thread unsigned ap__iotlb_tls_shard __attribute__((tls_model("initial-exec")));
+unsigned ap__iotlb_pick_shard(void);
+
+static inline struct ap_iotlb_shard *ap__iotlb_shard(struct ap_iotlb *t)
+{
+	unsigned s = ap__iotlb_tls_shard;
+
+	return &t->shard[s ? s - 1 : ap__iotlb_pick_shard()];
+}
+
+/* Counters: this thread's shard only, so plain relaxed load and store;
+ * threads beyond the shard count share, and may lose a count, never more. */
+static inline void ap__iotlb_count(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+static inline struct ap_iotlb_set *ap__iotlb_set(const struct ap_iotlb *t, uint16_t tag,
+						 uint64_t iova, unsigned shift)
+{
+	uint64_t h = ((iova >> shift) ^ ((uint64_t)tag << 40) ^ ((uint64_t)shift << 58)) *
+		     0x9e3779b97f4a7c15ull;
+
+	return &t->sets[(h >> 32) & t->set_mask];
+}
+
+/* Look iova up in one way; true on a hit allowing `access`. */
+static inline bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag, uint64_t iova,
+				     unsigned shift, unsigned access, struct ap_iotlb_hit *out)
+{
+	uint64_t meta = __atomic_load_n(&w->meta, __ATOMIC_ACQUIRE);
+	uint64_t base = iova & ~((1ull << shift) - 1);
+	uint64_t key, pa;
+
+	if ((uint16_t)(meta >> 32) != tag || !((meta >> 48) >> (access & 15) & 1) || (meta & 1))
+		return false;
+	/* Acquire loads keep the re-read of meta after them (no fence:
+	 * free on x86, and visible to ThreadSanitizer). */
+	key = __atomic_load_n(&w->key, __ATOMIC_ACQUIRE);
+	if (key != (base | shift))
+		return false;
+	pa = __atomic_load_n(&w->pa, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&w->meta, __ATOMIC_RELAXED) != meta)
+		return false;
+	out->pa = (pa & ~0xffull) + (iova - base);
+	out->size = (1ull << shift) - (iova - base);
+	out->prot = (unsigned)(pa & 0xff);
+	return true;
+}
+
+/*
+ * The hit path: probe the sets of the sizes in `probe` (filled by
+ * ap__iotlb_probe_init) for iova.  Tag 0 never hits.
+ */
+static inline bool ap__iotlb_lookup(struct ap_iotlb *t, const struct ap_iotlb_probe *sizes,
+				    uint16_t tag, uint64_t iova, unsigned access,
+				    struct ap_iotlb_hit *out)
+{
+	unsigned i, w;
+
+	for (i = 0; i < sizes->n; i++) {
+		const struct ap_iotlb_set *set = ap__iotlb_set(t, tag, iova, sizes->shift[i]);
+
+		for (w = 0; w < AP_IOTLB_WAYS; w++)
+			if (ap__iotlb_way_hit(&set->way[w], tag, iova, sizes->shift[i], access, out))
+				return true;
+	}
+	return false;
+}
+
+int ap__iotlb_init(struct ap_iotlb *t, unsigned entries, void *(*zalloc)(void *, size_t),
+		   void *cookie);
+/* Sizes a lookup probes for tables whose leaves may be any of pgsizes. */
+void ap__iotlb_sizes(struct ap_iotlb_probe *p, uint64_t pgsizes);
+/* Before a walk: the generations of the sets iova could be filled into. */
+void ap__iotlb_fill_begin(struct ap_iotlb *t, struct ap_iotlb_probe *p, uint16_t tag,
+			  uint64_t iova);
+/* After a walk that found the leaf [base, base + 2^shift) -> pa. */
+void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
+		    uint64_t base, unsigned shift, uint64_t pa, unsigned prot, uint16_t allowed);
+/* Drop tag's entries that overlap [first, last] and are leaves of a size
+ * in p no larger than 2^max_shift (an unmap removes no larger leaf). */
+void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
+			  uint64_t first, uint64_t last, unsigned max_shift);
+void ap__iotlb_invalidate_tag(struct ap_iotlb *t, uint16_t tag);
+void ap__iotlb_invalidate_all(struct ap_iotlb *t);
+
+#endif /* AP_CORE_IOTLB_H */
