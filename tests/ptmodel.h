@@ -91,6 +91,20 @@ static inline int map1(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t si
 	return err;
 }
 
+/* One page inside a transaction; the same contract as map1(). */
+static inline int txn_map1(struct ap_pt_txn *txn, uint64_t iova, uint64_t pa, uint64_t size,
+			   unsigned prot)
+{
+	uint64_t mapped = 0;
+	int err = ap_pt_txn_map_pages(txn, iova, pa, size, 1, prot, &mapped);
+
+	if (!err)
+		assert_int_equal(mapped, size);
+	else
+		assert_int_equal(mapped, 0);
+	return err;
+}
+
 /* Map [iova, iova+size) -> pa as iommu_map does, looping on map_pages;
  * *calls (if given) counts the map_pages calls. */
 static inline int map_range(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t size,

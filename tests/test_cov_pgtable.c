@@ -67,6 +67,7 @@ static void test_alloc_argument_refusals(void **state)
  * C heap, and the provider sees only table memory. */
 static void test_default_handle_allocator(void **state)
 {
+	struct ap_pt_txn txn;
 	struct tmem *m = tmem_new();
 	struct ap_pt_cfg cfg = pt_cfg(S1, 48, 48, BM_4K, 0, true, 0);
 	struct ap_pt_mem mem = m->mem;
@@ -76,10 +77,10 @@ static void test_default_handle_allocator(void **state)
 	mem.zalloc = NULL;
 	mem.release = NULL;
 	assert_int_equal(ap_pt_alloc(&cfg, &mem, &pt), 0);
-	ap_pt_txn_begin(pt);
-	assert_int_equal(map1(pt, 1ull << 39, 0x80000000, SZ_4K, RW), 0);
+	ap_pt_txn_begin(pt, &txn);
+	assert_int_equal(txn_map1(&txn, 1ull << 39, 0x80000000, SZ_4K, RW), 0);
 	assert_int_equal(ap_pt_unmap_pages(pt, 1ull << 39, SZ_4K, 1), SZ_4K);
-	ap_pt_txn_end(pt, true); /* the three new tables go again */
+	ap_pt_txn_end(&txn, true); /* the three new tables go again */
 	assert_int_equal(ap_pt_table_bytes(pt), SZ_4K);
 	assert_int_equal(m->allocs - m->frees, 1);
 	assert_int_equal(map1(pt, 0, 0, SZ_2M, RW), 0);
@@ -268,6 +269,7 @@ static void test_pgsize_boundary_at_2_64(void **state)
  */
 static void test_txn_displace_without_memory(void **state)
 {
+	struct ap_pt_txn txn;
 	struct tmem *m = tmem_new();
 	struct ap_pt *pt = mkpt(m, S1, 48, 48, BM_4K);
 	uint64_t bytes, frees;
@@ -278,17 +280,17 @@ static void test_txn_displace_without_memory(void **state)
 	bytes = ap_pt_table_bytes(pt);
 	assert_int_equal(bytes, 4 * SZ_4K); /* the empty leaf table stays */
 
-	ap_pt_txn_begin(pt);
+	ap_pt_txn_begin(pt, &txn);
 	m->fail_handle = true;
 	frees = m->frees;
-	assert_int_equal(map1(pt, SZ_2M, 0x400000, SZ_2M, RW), 0);
+	assert_int_equal(txn_map1(&txn, SZ_2M, 0x400000, SZ_2M, RW), 0);
 	assert_int_equal(m->frees, frees + 1);
 	assert_int_equal(ap_pt_table_bytes(pt), bytes - SZ_4K);
 	expect_phys(pt, SZ_2M + 0x1234, 0x401234);
 	assert_int_equal(leaf_at(pt, SZ_2M).size, SZ_2M);
 	assert_int_equal(ap_pt_unmap_pages(pt, SZ_2M, SZ_2M, 1), SZ_2M);
 	m->fail_handle = false;
-	ap_pt_txn_end(pt, true);
+	ap_pt_txn_end(&txn, true);
 	/* Nothing to put back: the table went with the failed note. */
 	assert_int_equal(ap_pt_table_bytes(pt), bytes - SZ_4K);
 	assert_int_equal(ap_pt_leaf_count(pt), 0);
@@ -324,17 +326,18 @@ static void test_64k_level1_block(void **state)
  * caller left mapped keeps its tables. */
 static void test_txn_rollback_keeps_live_tables(void **state)
 {
+	struct ap_pt_txn txn;
 	struct tmem *m = tmem_new();
 	struct ap_pt *pt = mkpt(m, S1, 48, 48, BM_4K);
 	const uint64_t a = 1ull << 39, b = (1ull << 39) + SZ_2M;
 
 	(void)state;
-	ap_pt_txn_begin(pt);
-	assert_int_equal(map1(pt, a, 0x100000, SZ_4K, RW), 0);  /* L1, L2, L3 tables */
-	assert_int_equal(map1(pt, b, 0x200000, SZ_4K, RW), 0);  /* one more L3 table */
+	ap_pt_txn_begin(pt, &txn);
+	assert_int_equal(txn_map1(&txn, a, 0x100000, SZ_4K, RW), 0);  /* L1, L2, L3 tables */
+	assert_int_equal(txn_map1(&txn, b, 0x200000, SZ_4K, RW), 0);  /* one more L3 table */
 	assert_int_equal(ap_pt_table_bytes(pt), 5 * SZ_4K);
 	assert_int_equal(ap_pt_unmap_pages(pt, b, SZ_4K, 1), SZ_4K);
-	ap_pt_txn_end(pt, true);
+	ap_pt_txn_end(&txn, true);
 	assert_int_equal(ap_pt_table_bytes(pt), 4 * SZ_4K);
 	expect_phys(pt, a + 0x10, 0x100010);
 	expect_unmapped(pt, b);
@@ -347,6 +350,7 @@ static void test_txn_rollback_keeps_live_tables(void **state)
  * has no slot to go back to: it is freed, and the block stays. */
 static void test_txn_rollback_block_stays(void **state)
 {
+	struct ap_pt_txn txn;
 	struct tmem *m = tmem_new();
 	struct ap_pt *pt = mkpt(m, S1, 48, 48, BM_4K);
 	uint64_t bytes;
@@ -355,10 +359,10 @@ static void test_txn_rollback_block_stays(void **state)
 	assert_int_equal(map1(pt, SZ_2M, 0x100000, SZ_4K, RW), 0);
 	assert_int_equal(ap_pt_unmap_pages(pt, SZ_2M, SZ_4K, 1), SZ_4K);
 	bytes = ap_pt_table_bytes(pt);
-	ap_pt_txn_begin(pt);
-	assert_int_equal(map1(pt, SZ_2M, 0x400000, SZ_2M, RW), 0);
+	ap_pt_txn_begin(pt, &txn);
+	assert_int_equal(txn_map1(&txn, SZ_2M, 0x400000, SZ_2M, RW), 0);
 	assert_int_equal(ap_pt_table_bytes(pt), bytes); /* kept for a rollback */
-	ap_pt_txn_end(pt, true);
+	ap_pt_txn_end(&txn, true);
 	assert_int_equal(ap_pt_table_bytes(pt), bytes - SZ_4K);
 	assert_int_equal(leaf_at(pt, SZ_2M).size, SZ_2M);
 	expect_phys(pt, SZ_2M + 8, 0x400008);
