@@ -16,7 +16,8 @@ VERSION := 0.1.0
 
 ifeq ($(SANITIZE),1)
 B := build-asan
-SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	-DAP_URCU_CALLS
 else ifeq ($(TSAN),1)
 B := build-tsan
 SAN := -fsanitize=thread -fno-omit-frame-pointer

@@ -4,6 +4,11 @@
  * What it measures, each figure the median of several timed runs after a
  * warm-up that also calibrates the iteration count:
  *
+ *   iotlb        the IOTLB and threads: a translation that hits, against one
+ *                L1-resident load; a miss (a full walk, no IOTLB) for each
+ *                table depth; translations on 1 and 2 threads; 4K map+unmap
+ *                pairs on 1 and 2 threads over disjoint ranges of one
+ *                attached domain (strict invalidation included).
  *   translate    ap_translate() on pre-generated random addresses inside a
  *                domain's mapped range (4K pages, small and large sets, and
  *                2M blocks), against two baselines over the same address
@@ -39,6 +44,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,11 +78,12 @@ enum section {
 	SEC_DMA = 1u << 3,
 	SEC_FORMATS = 1u << 4,
 	SEC_VFIO = 1u << 5,
-	SEC_ALL = (1u << 6) - 1,
+	SEC_IOTLB = 1u << 6,
+	SEC_ALL = (1u << 7) - 1,
 };
 
 static const char *const section_names[] = { "translate", "map", "table", "dma", "formats",
-					      "vfio" };
+					      "vfio", "iotlb" };
 
 struct bench {
 	FILE *out;
@@ -491,8 +498,7 @@ static int bench_translate(struct bench *b)
 	return err;
 }
 
-/* ------------------------------------------------------------ map/unmap */
-
+/* 4K map+unmap pairs cycling through n addresses (also the threads' work). */
 struct mu_state {
 	struct ap_domain *dom;
 	uint64_t iova, pa, n; /* n: addresses cycled through, a power of two */
@@ -517,6 +523,279 @@ static uint64_t run_map_unmap(void *arg, uint64_t iters)
 	m->pos = pos;
 	return acc;
 }
+
+/* ------------------------------------------------------------ IOTLB and threads */
+
+#define HIT_PAGES 64 /* a working set every IOTLB here holds */
+#define THREAD_MS_FULL 400
+#define THREAD_MS_QUICK 40
+
+/* A context with one instance of `kind`, `ias` bits and an IOTLB of
+ * `entries` (0: none), a paging domain and a device on it. */
+static struct ap_ctx *iotlb_machine(struct bench *b, enum ap_iommu_kind kind, unsigned ias,
+				    unsigned entries, struct ap_domain **dom,
+				    struct ap_device **dev)
+{
+	struct ap_iommu_config cfg;
+	struct ap_iommu *iommu;
+	struct ap_ctx *ctx = ap_ctx_new();
+
+	if (!ctx) {
+		fail(b, "ap_ctx_new failed", NULL);
+		return NULL;
+	}
+	ap_iommu_config_init(&cfg, kind);
+	cfg.ias = ias;
+	if (kind == AP_IOMMU_INTEL_VTD)
+		cfg.sagaw = ias <= 39 ? 2 : ias <= 48 ? 4 : 8;
+	cfg.iotlb_entries = entries;
+	if (need(b, ctx, ap_iommu_new(ctx, "mmu", &cfg, &iommu), "ap_iommu_new") ||
+	    domain_with_device(b, ctx, iommu, "d", 1, dom, dev)) {
+		ap_ctx_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* The translate set of n 4K pages at IOVA_4K_SMALL, checked. */
+static int iotlb_set(struct bench *b, struct ap_ctx *ctx, struct ap_domain *dom,
+		     struct ap_device *dev, struct xlate_set *s, uint64_t n, const uint64_t *l1,
+		     uint64_t *rng, const char *label)
+{
+	memset(s, 0, sizeof(*s));
+	s->label = label;
+	s->dev = dev;
+	s->l1 = l1;
+	s->naddr = b->quick ? 1u << 12 : 1u << 14;
+	if (xlate_setup(b, ctx, dom, s, IOVA_4K_SMALL, SZ_4K, n, rng))
+		return -1;
+	return xlate_check(b, s, IOVA_4K_SMALL + n * SZ_4K);
+}
+
+/* Hits: HIT_PAGES pages, every translation after the first round hits. */
+static int iotlb_hit(struct bench *b, const uint64_t *l1, uint64_t *rng)
+{
+	struct ap_domain *dom;
+	struct ap_device *dev;
+	struct xlate_set s;
+	struct ap_iotlb_stats st;
+	struct ap_ctx *ctx = iotlb_machine(b, AP_IOMMU_ARM_SMMU_V3, 48, AP_IOTLB_DEFAULT_ENTRIES,
+					   &dom, &dev);
+	double t_hit, t_l1;
+	int err;
+
+	if (!ctx)
+		return -1;
+	err = iotlb_set(b, ctx, dom, dev, &s, HIT_PAGES, l1, rng, "hit");
+	if (!err) {
+		t_hit = measure(b, run_translate, &s);
+		t_l1 = measure(b, run_l1, &s);
+		ap_iommu_iotlb_stats(ap_iommu_find(ctx, "mmu"), &st);
+		if (s.errors || st.hits < 10 * st.walks)
+			err = fail(b, "the hit benchmark did not hit", NULL);
+		fprintf(b->out, "  IOTLB hit (%d pages, 4K)        %8.2f ns/op   L1 load %5.2f ns/op"
+			"   ratio %5.1fx   (%.4f%% walks)\n", HIT_PAGES, t_hit, t_l1, t_hit / t_l1,
+			100.0 * (double)st.walks / (double)(st.hits + st.walks));
+	}
+	xlate_free(&s);
+	ap_ctx_free(ctx);
+	return err;
+}
+
+/* Misses: no IOTLB, so every translation is a full walk, for each depth. */
+static int iotlb_miss(struct bench *b, const uint64_t *l1, uint64_t *rng)
+{
+	static const struct {
+		const char *label;
+		enum ap_iommu_kind kind;
+		unsigned ias, levels;
+	} cases[] = {
+		{ "SMMU S1 4K, 39-bit", AP_IOMMU_ARM_SMMU_V3, 39, 3 },
+		{ "SMMU S1 4K, 48-bit", AP_IOMMU_ARM_SMMU_V3, 48, 4 },
+		{ "VT-d, 39-bit", AP_IOMMU_INTEL_VTD, 39, 3 },
+		{ "VT-d, 48-bit", AP_IOMMU_INTEL_VTD, 48, 4 },
+		{ "VT-d, 57-bit", AP_IOMMU_INTEL_VTD, 57, 5 },
+	};
+	unsigned i;
+	int err = 0;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]) && !err; i++) {
+		struct ap_domain *dom;
+		struct ap_device *dev;
+		struct xlate_set s;
+		struct ap_ctx *ctx = iotlb_machine(b, cases[i].kind, cases[i].ias, 0, &dom, &dev);
+		double t_walk, t_l1;
+
+		if (!ctx)
+			return -1;
+		err = iotlb_set(b, ctx, dom, dev, &s, 4096, l1, rng, cases[i].label);
+		if (!err) {
+			t_walk = measure(b, run_translate, &s);
+			t_l1 = measure(b, run_l1, &s);
+			if (s.errors)
+				err = fail(b, "a timed walk failed", cases[i].label);
+			fprintf(b->out, "  miss, %u-level walk: %-20s %7.2f ns/op   ratio to L1 "
+				"%5.1fx\n", cases[i].levels, cases[i].label, t_walk, t_walk / t_l1);
+		}
+		xlate_free(&s);
+		ap_ctx_free(ctx);
+	}
+	return err;
+}
+
+/* Threads that each run one operation in a loop until told to stop. */
+struct worker {
+	pthread_t tid;
+	const int *stop;
+	uint64_t (*fn)(void *arg, uint64_t iters);
+	void *arg;
+	uint64_t ops, sink;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	while (!__atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
+		w->sink += w->fn(w->arg, 256);
+		w->ops += 256;
+	}
+	return NULL;
+}
+
+/* Operations per second of `nthreads` workers running fn(args[i]) for the
+ * bench's thread time; -1 if a thread cannot start. */
+static double throughput(struct bench *b, unsigned nthreads,
+			 uint64_t (*fn)(void *arg, uint64_t iters), void **args)
+{
+	struct worker w[2];
+	int stop = 0;
+	uint64_t t0, ops = 0;
+	unsigned i;
+
+	for (i = 0; i < nthreads; i++) {
+		w[i] = (struct worker){ .stop = &stop, .fn = fn, .arg = args[i] };
+		if (pthread_create(&w[i].tid, NULL, worker_main, &w[i])) {
+			__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+			while (i--)
+				pthread_join(w[i].tid, NULL);
+			return -1;
+		}
+	}
+	t0 = now_ns();
+	while (now_ns() - t0 < (b->quick ? THREAD_MS_QUICK : THREAD_MS_FULL) * 1000000ull)
+		usleep(1000);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(w[i].tid, NULL);
+		ops += w[i].ops;
+		b->sink += w[i].sink;
+	}
+	return (double)ops * 1e9 / (double)(now_ns() - t0);
+}
+
+/* The best of three runs: threads scale only when the machine lets them. */
+static double best_throughput(struct bench *b, unsigned nthreads,
+			      uint64_t (*fn)(void *arg, uint64_t iters), void **args)
+{
+	double best = 0;
+	int r;
+
+	for (r = 0; r < 3; r++) {
+		double t = throughput(b, nthreads, fn, args);
+
+		if (t < 0)
+			return t;
+		if (t > best)
+			best = t;
+	}
+	return best;
+}
+
+/* Translations (hits) on one and two threads, each its own address stream
+ * over the same domain. */
+static int iotlb_scaling(struct bench *b, const uint64_t *l1, uint64_t *rng)
+{
+	struct ap_domain *dom;
+	struct ap_device *dev;
+	struct xlate_set s[2];
+	void *args[2] = { &s[0], &s[1] };
+	struct ap_ctx *ctx = iotlb_machine(b, AP_IOMMU_ARM_SMMU_V3, 48, AP_IOTLB_DEFAULT_ENTRIES,
+					   &dom, &dev);
+	double one, two;
+	int err;
+
+	if (!ctx)
+		return -1;
+	err = iotlb_set(b, ctx, dom, dev, &s[0], HIT_PAGES, l1, rng, "thread 0");
+	s[1] = s[0];
+	s[1].pos = s[0].naddr / 2;
+	if (!err) {
+		one = best_throughput(b, 1, run_translate, args);
+		two = best_throughput(b, 2, run_translate, args);
+		if (one < 0 || two < 0 || s[0].errors || s[1].errors)
+			err = fail(b, "the translate threads failed", NULL);
+		fprintf(b->out, "  translate (hits), 1 thread %8.1f M/s   2 threads %8.1f M/s"
+			"   scaling %4.2fx\n", one / 1e6, two / 1e6, two / one);
+	}
+	xlate_free(&s[0]);
+	ap_ctx_free(ctx);
+	return err;
+}
+
+/* 4K map+unmap pairs on 1 and 2 threads, each over a range of its own in
+ * one attached domain; the ranges share their upper tables. */
+static int iotlb_map_scaling(struct bench *b)
+{
+	struct ap_domain *dom;
+	struct ap_device *dev;
+	struct mu_state mu[2];
+	void *args[2] = { &mu[0], &mu[1] };
+	struct ap_ctx *ctx = iotlb_machine(b, AP_IOMMU_ARM_SMMU_V3, 48, AP_IOTLB_DEFAULT_ENTRIES,
+					   &dom, &dev);
+	double one, two;
+	unsigned i;
+	int err = 0;
+
+	if (!ctx)
+		return -1;
+	for (i = 0; i < 2; i++)
+		mu[i] = (struct mu_state){ .dom = dom, .iova = IOVA_4K_SMALL + i * SZ_2M * 64,
+					   .pa = PA_MAPPED + i * SZ_2M * 64, .n = 4096 };
+	one = best_throughput(b, 1, run_map_unmap, args);
+	two = best_throughput(b, 2, run_map_unmap, args);
+	if (one < 0 || two < 0 || mu[0].errors || mu[1].errors)
+		err = fail(b, "the map/unmap threads failed", NULL);
+	fprintf(b->out, "  4K map+unmap, 1 thread %8.2f M pairs/s   2 threads %8.2f M pairs/s"
+		"   scaling %4.2fx\n", one / 1e6, two / 1e6, two / one);
+	ap_ctx_free(ctx);
+	return err;
+}
+
+static int bench_iotlb(struct bench *b)
+{
+	uint64_t rng = b->seed ^ 0x107b, *l1 = xmalloc(512 * sizeof(*l1));
+	int i, err;
+
+	for (i = 0; i < 512; i++)
+		l1[i] = splitmix64(&rng);
+	fprintf(b->out, "\nIOTLB and threads (ap_translate, read access; L1 load = one load from a\n"
+		"  4 KiB table per address, same address stream; threads: ops/s over %d ms,\n"
+		"  best of 3, on this %ld-CPU machine)\n",
+		b->quick ? THREAD_MS_QUICK : THREAD_MS_FULL, sysconf(_SC_NPROCESSORS_ONLN));
+	err = iotlb_hit(b, l1, &rng);
+	if (!err)
+		err = iotlb_miss(b, l1, &rng);
+	if (!err)
+		err = iotlb_scaling(b, l1, &rng);
+	if (!err)
+		err = iotlb_map_scaling(b);
+	free(l1);
+	return err;
+}
+
+/* ------------------------------------------------------------ map/unmap */
+
 
 /*
  * n maps of pgsize (one ap_map each, consecutive IOVAs, scattered PAs),
@@ -1657,7 +1936,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ap-bench [--quick] [--seed N] [--only LIST]\n"
 		"  --quick      small counts, about 2 s in all (smoke test)\n"
 		"  --seed N     seed of the random address streams (default 1)\n"
-		"  --only LIST  comma-separated sections: translate,map,table,dma,formats,vfio\n");
+		"  --only LIST  comma-separated sections: "
+		"iotlb,translate,map,table,dma,formats,vfio\n");
 }
 
 static int parse_sections(const char *s, unsigned *out)
@@ -1721,7 +2001,7 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 
 			if (parse_sections(v, &b.sections)) {
 				fprintf(stderr, "ap-bench: --only needs a list of "
-					"translate,map,table,dma,formats,vfio\n");
+					"iotlb,translate,map,table,dma,formats,vfio\n");
 				usage(stderr);
 				return 2;
 			}
@@ -1738,6 +2018,8 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 	b.runs = b.quick ? 3 : 9;
 	print_machine(&b);
 	warm_cpu(&b);
+	if (!err && (b.sections & SEC_IOTLB))
+		err = bench_iotlb(&b);
 	if (!err && (b.sections & SEC_TRANSLATE))
 		err = bench_translate(&b);
 	if (!err && (b.sections & SEC_MAP))

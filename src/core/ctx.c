@@ -11,11 +11,15 @@
 
 #include "internal.h"
 
-/* Every block carries its size in front, so that frees can be accounted. */
+/* Every block carries its size in front, so that frees can be accounted,
+ * and how far in front of the header its allocation starts (0, or more
+ * for a cache-line-aligned block). */
 struct alloc_hdr {
 	size_t size;
-	size_t pad; /* keeps the payload 16-byte aligned */
+	size_t lead; /* also keeps the payload 16-byte aligned */
 };
+
+#define CACHE_LINE 64
 
 static void set_error(struct ap_ctx *ctx, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
@@ -88,6 +92,26 @@ void *ap__zalloc(struct ap_ctx *ctx, size_t size)
 	return h + 1;
 }
 
+/* Zeroed, and aligned to a cache line: for what threads share per line
+ * (IOTLB sets, per-thread counters).  Freed with ap__free(). */
+void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size)
+{
+	struct alloc_hdr *h;
+	char *base;
+
+	if (inject_failure(ctx) || size > SIZE_MAX - 2 * CACHE_LINE)
+		return NULL;
+	base = aligned_alloc(CACHE_LINE, (CACHE_LINE + size + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1));
+	if (!base)
+		return NULL;
+	memset(base, 0, CACHE_LINE + size);
+	h = (struct alloc_hdr *)(base + CACHE_LINE) - 1;
+	h->size = size;
+	h->lead = CACHE_LINE - sizeof(*h);
+	account(ctx, 1, (int64_t)size);
+	return h + 1;
+}
+
 void ap__free(struct ap_ctx *ctx, void *p)
 {
 	struct alloc_hdr *h;
@@ -96,10 +120,11 @@ void ap__free(struct ap_ctx *ctx, void *p)
 		return;
 	h = (struct alloc_hdr *)p - 1;
 	account(ctx, -1, -(int64_t)h->size);
-	free(h);
+	free((char *)h - h->lead);
 }
 
-/* Grow or shrink; the new tail is zeroed.  On failure p is untouched. */
+/* Grow or shrink (not a cache-line-aligned block); the new tail is zeroed.
+ * On failure p is untouched. */
 static void *zrealloc(struct ap_ctx *ctx, void *p, size_t size)
 {
 	struct alloc_hdr *h, *g;

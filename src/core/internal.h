@@ -160,6 +160,7 @@ struct ap_ctx {
 int ap__err(struct ap_ctx *ctx, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void *ap__zalloc(struct ap_ctx *ctx, size_t size);
+void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size);
 void ap__free(struct ap_ctx *ctx, void *p);
 void *ap__alloc_pages(struct ap_ctx *ctx, size_t size);
 void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size);

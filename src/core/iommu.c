@@ -122,7 +122,7 @@ static int config_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
 
 static void *iotlb_zalloc(void *ctx, size_t size)
 {
-	return ap__zalloc(ctx, size);
+	return ap__zalloc_lines(ctx, size);
 }
 
 static void iommu_release(struct ap_ctx *ctx, struct ap_iommu *iommu)
@@ -149,7 +149,7 @@ int ap_iommu_new(struct ap_ctx *ctx, const char *name, const struct ap_iommu_con
 	err = config_check(ctx, cfg);
 	if (err)
 		return err;
-	iommu = ap__zalloc(ctx, sizeof(*iommu));
+	iommu = ap__zalloc_lines(ctx, sizeof(*iommu)); /* its counters share no line */
 	if (!iommu)
 		return ap__err(ctx, -ENOMEM, "out of memory");
 	pthread_mutex_init(&iommu->evtq_lock, NULL);

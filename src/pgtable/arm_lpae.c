@@ -105,9 +105,11 @@ static int shape_for(enum ap_pt_format fmt, unsigned pg_shift, unsigned ias, uns
 	s->oas = oas;
 	s->stage2 = fmt == AP_PT_ARM_LPAE_S2;
 	va_bits = ias - pg_shift;
-	levels = (va_bits + s->bpl - 1) / s->bpl;
-	if (levels > 4)
-		return -EINVAL;
+	/* levels = ceil(va_bits / bpl), without a division: every walk
+	 * derives its shape, and a divide is a good part of a walk's cost */
+	for (levels = 0; levels * s->bpl < va_bits; levels++)
+		if (levels == 4)
+			return -EINVAL;
 	s->start = 4 - (int)levels;
 	s->pgd_bits = va_bits - s->bpl * (levels - 1);
 	if (s->stage2 && concat_mandatory(s, ias)) {
