@@ -28,8 +28,8 @@
  *   - writers of overlapping ranges are serialised (two threads unmapping
  *     the same range get unspecified results, though still no double free).
  * A walk that runs beside a change sees each descriptor either before or
- * after it.  ap_pt_leaf_count() and ap_pt_sizes_in_use() count what they
- * find while changes go on.
+ * after it.  ap_pt_leaf_count() and ap_pt_sizes_in_use() are exact once the
+ * writers are done; while they run, they may be off by what is in flight.
  */
 #ifndef APERTURE_PGTABLE_H
 #define APERTURE_PGTABLE_H
@@ -239,9 +239,7 @@ AP_API int ap_pt_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t 
 			       int (*fn)(void *arg, const struct ap_pt_leaf *leaf),
 			       void *arg);
 
-/* Bitmap of the leaf sizes present in the table right now.  This and the
- * leaf count are found by walking every table (they are not kept as
- * counters, which parallel writers would contend on): O(table memory). */
+/* Bitmap of the leaf sizes present in the table right now. */
 AP_API uint64_t ap_pt_sizes_in_use(const struct ap_pt *pt);
 
 /* Number of live leaves, and bytes of table memory held. */

@@ -222,35 +222,36 @@ int ap_pt_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
 	return pt->ops->for_each_leaf(pt, first, last, fn, arg);
 }
 
-struct leaf_census {
-	uint64_t sizes, count;
-};
-
-static int count_leaf(void *arg, const struct ap_pt_leaf *leaf)
+/* Live leaves at depth d, summed over the counting shards. */
+static int64_t leaves_at(const struct ap_pt *pt, unsigned d)
 {
-	struct leaf_census *c = arg;
+	int64_t n = 0;
+	unsigned s;
 
-	c->sizes |= leaf->size;
-	c->count++;
-	return 0;
-}
-
-static struct leaf_census census(const struct ap_pt *pt)
-{
-	struct leaf_census c = { 0, 0 };
-
-	pt->ops->for_each_leaf(pt, 0, UINT64_MAX, count_leaf, &c);
-	return c;
+	for (s = 0; s <= AP_PT_COUNT_SHARDS; s++)
+		n += __atomic_load_n(&pt->counts[s].leaves[d], __ATOMIC_RELAXED);
+	return n;
 }
 
 uint64_t ap_pt_sizes_in_use(const struct ap_pt *pt)
 {
-	return census(pt).sizes;
+	uint64_t bitmap = 0;
+	unsigned d;
+
+	for (d = 0; d < pt->levels; d++)
+		if (leaves_at(pt, d) > 0)
+			bitmap |= 1ull << pt->lvl[d].shift;
+	return bitmap;
 }
 
 uint64_t ap_pt_leaf_count(const struct ap_pt *pt)
 {
-	return census(pt).count;
+	int64_t n = 0;
+	unsigned d;
+
+	for (d = 0; d < pt->levels; d++)
+		n += leaves_at(pt, d);
+	return n > 0 ? (uint64_t)n : 0;
 }
 
 uint64_t ap_pt_table_bytes(const struct ap_pt *pt)

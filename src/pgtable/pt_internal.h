@@ -164,6 +164,23 @@ struct ap_pt_level {
 	struct ap_pt_level_fmt fmt;
 };
 
+/*
+ * Live leaves, counted per depth (index into pt->lvl) by each writing thread
+ * in a shard of its own: disjoint writers running in parallel must not
+ * share a counter's cache line.  The first AP_PT_COUNT_SHARDS threads of the
+ * process own a shard each and count with plain stores; later threads share
+ * the last one and count atomically.  A count is the sum over the shards
+ * (a thread's shard may go negative: it unmaps what another mapped).  The
+ * 128-byte stride keeps two shards off one cache line without asking for
+ * an alignment the handle's allocator may not give.
+ */
+#define AP_PT_COUNT_SHARDS 16
+
+struct ap_pt_count_shard {
+	int64_t leaves[AP_PT_MAX_LEVELS];
+	char pad[128 - AP_PT_MAX_LEVELS * sizeof(int64_t)];
+};
+
 /* A table: configuration, shape and bookkeeping common to all formats. */
 struct ap_pt {
 	const struct ap_pt_ops *ops;
@@ -183,6 +200,7 @@ struct ap_pt {
 	uint64_t root_pa;
 	uint64_t *root;
 	uint64_t table_bytes;     /* table memory held, root included (atomic) */
+	struct ap_pt_count_shard counts[AP_PT_COUNT_SHARDS + 1];
 	/* Roots handed to smaller walkers (ap_pt_walk_cfg_for_ias): tables a
 	 * hardware unit points at, which must outlive every map and unmap. */
 	uint64_t pinned[AP_PT_MAX_PINNED];
@@ -249,6 +267,22 @@ static inline unsigned ap_log2(uint64_t v)
 static inline unsigned ap_ctz(uint64_t v)
 {
 	return (unsigned)__builtin_ctzll(v);
+}
+
+/* This thread's counting shard (pt_tree.c). */
+extern __thread unsigned ap_pt_tls_shard __attribute__((tls_model("initial-exec")));
+unsigned ap_pt_pick_shard(void);
+
+/* Add delta live leaves at depth d (an index into pt->lvl). */
+static inline void ap_pt_count_leaves(struct ap_pt *pt, unsigned d, int64_t delta)
+{
+	unsigned s = ap_pt_tls_shard ? ap_pt_tls_shard - 1 : ap_pt_pick_shard();
+	int64_t *c = &pt->counts[s].leaves[d];
+
+	if (s < AP_PT_COUNT_SHARDS)
+		__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + delta, __ATOMIC_RELAXED);
+	else
+		__atomic_add_fetch(c, delta, __ATOMIC_RELAXED);
 }
 
 /* A walker's fault: what and at which level; ap_pt_walk()'s -EFAULT. */

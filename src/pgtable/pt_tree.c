@@ -23,8 +23,9 @@
  * compare-and-swap, so two writers that meet at a slot agree on one table
  * and a table is freed once.  Leaves are plain single-copy-atomic stores:
  * writers of one leaf slot are writers of overlapping ranges, which the
- * caller serialises.  Nothing here counts leaves, so disjoint writers share
- * no counter; table_bytes changes only with a table, atomically.
+ * caller serialises.  Leaves are counted in per-thread shards (pt_internal.h),
+ * so disjoint writers share no counter; table_bytes changes only with a
+ * table, atomically.
  */
 #include <errno.h>
 #include <string.h>
@@ -34,6 +35,20 @@
 static const struct ap_pt_tree_fmt *fmt_of(const struct ap_pt *pt)
 {
 	return pt->tree;
+}
+
+__thread unsigned ap_pt_tls_shard __attribute__((tls_model("initial-exec")));
+static unsigned shards_given;
+
+/* The first threads to write own a counting shard each; the rest share. */
+unsigned ap_pt_pick_shard(void)
+{
+	unsigned s = __atomic_fetch_add(&shards_given, 1, __ATOMIC_RELAXED);
+
+	if (s > AP_PT_COUNT_SHARDS)
+		s = AP_PT_COUNT_SHARDS;
+	ap_pt_tls_shard = s + 1;
+	return s;
 }
 
 /* ------------------------------------------------------------ levels */
@@ -383,6 +398,7 @@ static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot
 			displace_table(pt, txn, &slot[i], old, L, iova + i * pgsize);
 		ap_pte_write(&slot[i], attrs | ap_pt_oa_to_pte(f, pa + i * pgsize));
 	}
+	ap_pt_count_leaves(pt, (unsigned)(L - pt->lvl), (int64_t)n);
 }
 
 int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
@@ -447,7 +463,7 @@ static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
 				  const struct ap_pt_level *L, uint64_t iova, uint64_t pgcount)
 {
 	uint64_t pgsize = lvl_size(L), idx = lvl_index(L, iova);
-	uint64_t n, i, total = 0;
+	uint64_t n, i, total = 0, gone = 0;
 
 	n = entries_left(pt, L, idx);
 	if (n > pgcount)
@@ -461,6 +477,7 @@ static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
 		if (is_leaf(L, pte)) {
 			ap_pte_write(slot, 0);
 			total += pgsize;
+			gone++;
 			continue;
 		}
 		if (!is_table(L, pte))
@@ -473,6 +490,8 @@ static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
 			continue; /* emptied, but a walker's root lives in it */
 		unhang_subtree(pt, slot, pte, L);
 	}
+	if (gone)
+		ap_pt_count_leaves(pt, (unsigned)(L - pt->lvl), -(int64_t)gone);
 	return total;
 }
 

@@ -240,7 +240,7 @@ static int iommu_option(struct run *r, const char *word, struct ap_iommu_config 
 {
 	static const char usage[] = "ias=N oas=N pgsizes=LIST stage=1|2 "
 				    "unmatched=abort|bypass aperture=forced|open evtq=N "
-				    "coherent=yes|no sagaw=LIST hostpage=SIZE";
+				    "coherent=yes|no sagaw=LIST hostpage=SIZE iotlb=N|off";
 	const char *val = NULL;
 	char tok[32];
 	uint64_t v;
@@ -267,6 +267,18 @@ static int iommu_option(struct run *r, const char *word, struct ap_iommu_config 
 		return sagaw_list(r, val, &cfg->sagaw);
 	if (!strcmp(tok, "hostpage"))
 		return number(r, val, "hostpage=SIZE", &cfg->host_page_size);
+	if (!strcmp(tok, "iotlb")) {
+		if (!strcmp(val, "off")) {
+			cfg->iotlb_entries = 0;
+			return 0;
+		}
+		if (number(r, val, "iotlb=N", &v))
+			return SYNTAX;
+		if (v > UINT32_MAX)
+			return syntax(r, "expected iotlb below 2^32, got '%s'", val);
+		cfg->iotlb_entries = (unsigned)v; /* ap_iommu_new checks the size */
+		return 0;
+	}
 	if (!strcmp(tok, "aperture")) {
 		if (!strcmp(val, "forced") || !strcmp(val, "open")) {
 			cfg->force_aperture = val[0] == 'f';

@@ -52,6 +52,21 @@ static void show_ram(struct ap_ctx *ctx, FILE *out)
 		fprintf(out, "no window yet (chosen with the first paging domain)\n");
 }
 
+static void show_iotlb(FILE *out, const struct ap_iommu *i)
+{
+	struct ap_iotlb_stats s;
+
+	ap_iommu_iotlb_stats(i, &s);
+	if (!s.entries) {
+		fprintf(out, "  %-12s no IOTLB: %llu walks\n", "", (unsigned long long)s.walks);
+		return;
+	}
+	fprintf(out, "  %-12s iotlb %u entries: %llu hits, %llu misses, %llu walks, "
+		"%llu invalidations (%llu entries dropped)\n", "", s.entries, (unsigned long long)s.hits,
+		(unsigned long long)s.misses, (unsigned long long)s.walks,
+		(unsigned long long)s.invalidations, (unsigned long long)s.dropped);
+}
+
 static void show_iommu(FILE *out, const struct ap_iommu *i)
 {
 	const struct ap_iommu_config *c = ap_iommu_get_config(i);
@@ -73,6 +88,7 @@ static void show_iommu(FILE *out, const struct ap_iommu *i)
 	}
 	if (!c->coherent_walk)
 		fprintf(out, "  %-12s non-coherent table walks\n", "");
+	show_iotlb(out, i);
 	if (ap_iommu_fault_overflow(i))
 		fprintf(out, "  %-12s !! event queue overflowed: fault records were lost\n", "");
 }

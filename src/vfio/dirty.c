@@ -95,12 +95,19 @@ void ap__dirty_report(struct vdma *d, uint64_t base, __u64 *user)
 	uint64_t nbits = d->size >> d->bitmap_shift;
 	uint64_t first = (d->iova - base) >> d->bitmap_shift;
 	uint64_t w0 = first / 64, wl = (first + nbits - 1) / 64, shift = first % 64;
+	/* bitmap.data need not be 8-aligned (Linux copies with copy_to_user):
+	 * go through memcpy, not a __u64 access */
+	unsigned char *out = (unsigned char *)user;
+	uint64_t word;
 
 	for (uint64_t w = w0; w <= wl; w++) {
-		if (w == w0 && shift)
-			user[w] = (user[w] & ((1ull << shift) - 1)) | d->bitmap[0] << shift;
-		else
-			user[w] = bits_at(d->bitmap, w * 64 - first);
+		if (w == w0 && shift) {
+			memcpy(&word, out + w * 8, sizeof(word));
+			word = (word & ((1ull << shift) - 1)) | d->bitmap[0] << shift;
+		} else {
+			word = bits_at(d->bitmap, w * 64 - first);
+		}
+		memcpy(out + w * 8, &word, sizeof(word));
 	}
 	bitmap_clear_all(d);
 }
