@@ -520,9 +520,9 @@ static void *mover_reader(void *arg)
 		if (ap_translate(m->dev, 0x10000, AP_ACCESS_READ, &t, NULL) || t.bypass)
 			m->bad = 1; /* no moment without a domain */
 		else if (t.pa == FAKE_PA)
-			m->seen_a++;
+			__atomic_add_fetch(&m->seen_a, 1, __ATOMIC_RELAXED);
 		else if (t.pa == FAKE_PA + SZ_2M)
-			m->seen_b++;
+			__atomic_add_fetch(&m->seen_b, 1, __ATOMIC_RELAXED);
 		else
 			m->bad = 2;
 	}
@@ -553,7 +553,12 @@ static void test_replace_while_translating(void **state)
 	assert_int_equal(ap_attach(a, m.dev), 0);
 	assert_int_equal(pthread_create(&r, NULL, mover_reader, &m), 0);
 	end = now_ms() + stress_ms();
-	while (now_ms() < end || moves < 20) {
+	/* until the time is up and the reader saw both domains (a slow or
+	 * serialising machine, valgrind, may starve it for a while) */
+	while (now_ms() < end || moves < 20 || !__atomic_load_n(&m.seen_a, __ATOMIC_RELAXED) ||
+	       !__atomic_load_n(&m.seen_b, __ATOMIC_RELAXED)) {
+		if (now_ms() > end + 20000)
+			break;
 		assert_int_equal(ap_replace(moves % 2 ? a : b, m.dev), 0);
 		moves++;
 		if (moves % 64 == 0)
