@@ -1,5 +1,6 @@
 # Coverage: the library and the whole test suite built with gcc --coverage
-# -O0 in build-cov/, run, and summarised by gcovr per layer.
+# -O0 in build-cov/, run, and summarised by gcovr per layer.  Counters are
+# updated atomically: the concurrent tests run threads.
 #
 #   make coverage                 build, run every test, print the table
 #   make coverage COVERAGE_MIN_LINES=90 COVERAGE_MIN_BRANCHES=80
@@ -14,7 +15,7 @@
 
 COV_B := build-cov
 COV_MAKE = $(MAKE) --no-print-directory B=$(COV_B) SANITIZE= TSAN= \
-	CFLAGS='-O0 -g --coverage' LDFLAGS=--coverage
+	CFLAGS='-O0 -g --coverage -fprofile-update=atomic' LDFLAGS=--coverage
 # Branches the compiler adds on its own (exception edges, and branches gcov
 # can see are never taken by construction) are not decisions in our code.
 COV_GCOVR = gcovr -r . --object-directory $(COV_B) \
