@@ -19,13 +19,15 @@
 
 /*
  * liburcu's short inline read-side primitives, except under UBSan
- * (AP_URCU_CALLS, set by `make SANITIZE=1`): liburcu 0.13 places its reader
- * records 32 bytes into a 128-byte-aligned arena though their type asks for
- * 128-byte alignment, harmless but reported in the inline code; the library's
- * own, uninstrumented copies are called instead.
+ * and static analysis (AP_URCU_CALLS, set by `make SANITIZE=1` and
+ * tools/lint): liburcu 0.13 places its reader records 32 bytes into a
+ * 128-byte-aligned arena though their type asks for 128-byte alignment,
+ * harmless but reported in the inline code, and the analyser cannot see that
+ * registration sets the reader pointer; the library's own copies are called
+ * instead.
  */
 #ifndef AP_URCU_CALLS
-#define _LGPL_SOURCE 1
+#define _LGPL_SOURCE 1 /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): liburcu's switch */
 #endif
 #include <urcu-bp.h>
 

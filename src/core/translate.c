@@ -205,7 +205,7 @@ static int dma_piece(struct ap_device *dev, uint64_t at, uint64_t left, unsigned
 		     bool record, struct ap_fault *fault, uint8_t **host, uint64_t *pa,
 		     uint64_t *len)
 {
-	struct ap_translation t;
+	struct ap_translation t = { 0 }; /* every success sets it; the analyser cannot tell */
 	uint64_t span;
 	int err;
 
