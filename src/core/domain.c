@@ -417,7 +417,24 @@ static int attachment_paging(struct ap_domain *dom, struct ap_iommu *iommu, cons
 			       iommu->cfg.stage == 2 ? "VMID" : "ASID");
 	ap_pt_get_cfg(dom->pt, &pc);
 	ap__iotlb_sizes(&att->sizes, pc.pgsize_bitmap);
+	att->sets = iommu->tlb.sets;
+	att->set_mask = iommu->tlb.set_mask;
+	att->shards = iommu->tlb.shard;
 	return 0;
+}
+
+/* The domain's aperture, into every attachment's copy too. */
+static void set_geometry(struct ap_domain *dom, const struct ap_geometry *geo)
+{
+	struct ap_attachment *a;
+
+	__atomic_store_n(&dom->geo.start, geo->start, __ATOMIC_RELAXED);
+	__atomic_store_n(&dom->geo.end, geo->end, __ATOMIC_RELAXED);
+	dom->geo.force = geo->force;
+	for (a = dom->attached; a; a = a->next) {
+		__atomic_store_n(&a->geo_start, geo->start, __ATOMIC_RELAXED);
+		__atomic_store_n(&a->geo_end, geo->end, __ATOMIC_RELAXED);
+	}
 }
 
 /* Put group g on dom through att (NULL, NULL: off any domain).  Each
@@ -523,10 +540,7 @@ static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool repla
 	old = g->domain ? group_leave(dev) : NULL;
 	att->ndev = g->ndev;
 	AP_APPEND(dom->attached, att);
-	/* Translations read the aperture without a lock: whole words. */
-	__atomic_store_n(&dom->geo.start, j.geo.start, __ATOMIC_RELAXED);
-	__atomic_store_n(&dom->geo.end, j.geo.end, __ATOMIC_RELAXED);
-	dom->geo.force = j.geo.force;
+	set_geometry(dom, &j.geo); /* translations read it without a lock */
 	dom->pgsizes = j.pgsizes;
 	dom->oas = j.oas;
 	dom->ndev += g->ndev;

@@ -64,12 +64,20 @@ struct ap_group {
  * device moves between domains by one pointer store.
  */
 struct ap_attachment {
+	/* What a hit reads, together: copies, so that it follows no pointer
+	 * but to the IOTLB set.  geo_* is the domain's aperture (rewritten,
+	 * atomically, when a join narrows it); sets/set_mask/shards are the
+	 * instance's IOTLB (NULL sets: none). */
+	uint16_t tag;               /* 0: no IOTLB entries (not paging) */
+	uint32_t set_mask;
+	uint64_t geo_start, geo_end;
+	struct ap_iotlb_set *sets;
+	struct ap_iotlb_shard *shards;
+	struct ap_iotlb_probe sizes; /* leaf sizes its lookups probe */
 	struct ap_attachment *next;
 	struct ap_domain *dom;
 	struct ap_iommu *iommu;
 	unsigned ndev;
-	uint16_t tag;               /* 0: no IOTLB entries (not paging) */
-	struct ap_iotlb_probe sizes; /* leaf sizes its lookups probe */
 	struct ap_pt_walk_cfg walk;
 };
 

@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define AP_IOTLB_WAYS 2
+#define AP_IOTLB_WAYS 2 /* ap__iotlb_probe_size() probes both */
 #define AP_IOTLB_STAT_SHARDS 64
 #define AP_IOTLB_MAX_SIZES 8 /* leaf sizes one lookup probes, at most */
 
@@ -85,6 +85,13 @@ static inline struct ap_iotlb_shard *ap__iotlb_shard(struct ap_iotlb *t)
 	return &t->shard[s ? s - 1 : ap__iotlb_pick_shard()];
 }
 
+static inline struct ap_iotlb_shard *ap__iotlb_shard_in(struct ap_iotlb_shard *shards)
+{
+	unsigned s = ap__iotlb_tls_shard;
+
+	return &shards[s ? s - 1 : ap__iotlb_pick_shard()];
+}
+
 /* Counters: this thread's shard only, so plain relaxed load and store;
  * threads beyond the shard count share, and may lose a count, never more. */
 static inline void ap__iotlb_count(uint64_t *c)
@@ -92,13 +99,20 @@ static inline void ap__iotlb_count(uint64_t *c)
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
+static inline struct ap_iotlb_set *ap__iotlb_set_in(struct ap_iotlb_set *sets, uint32_t mask,
+						    uint16_t tag, uint64_t iova, unsigned shift)
+{
+	/* No multiply on the hit path: consecutive pages take consecutive
+	 * sets, and the tag and size move a domain's pages elsewhere. */
+	uint64_t h = (iova >> shift) ^ ((uint64_t)tag * 0x9e37u) ^ ((uint64_t)shift << 9);
+
+	return &sets[h & mask];
+}
+
 static inline struct ap_iotlb_set *ap__iotlb_set(const struct ap_iotlb *t, uint16_t tag,
 						 uint64_t iova, unsigned shift)
 {
-	uint64_t h = ((iova >> shift) ^ ((uint64_t)tag << 40) ^ ((uint64_t)shift << 58)) *
-		     0x9e3779b97f4a7c15ull;
-
-	return &t->sets[(h >> 32) & t->set_mask];
+	return ap__iotlb_set_in(t->sets, t->set_mask, tag, iova, shift);
 }
 
 /* Look iova up in one way; true on a hit allowing `access`. */
@@ -126,23 +140,32 @@ static inline bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag,
 }
 
 /*
- * The hit path: probe the sets of the sizes in `probe` (filled by
- * ap__iotlb_probe_init) for iova.  Tag 0 never hits.
+ * The hit path: probe the sets (of an IOTLB's `sets` and `mask`) of the
+ * sizes in `sizes` (ap__iotlb_sizes) for iova.  Tag 0 never hits.
  */
-static inline bool ap__iotlb_lookup(struct ap_iotlb *t, const struct ap_iotlb_probe *sizes,
-				    uint16_t tag, uint64_t iova, unsigned access,
-				    struct ap_iotlb_hit *out)
+static inline bool ap__iotlb_probe_size(struct ap_iotlb_set *sets, uint32_t mask,
+					uint16_t tag, uint64_t iova, unsigned shift,
+					unsigned access, struct ap_iotlb_hit *out)
 {
-	unsigned i, w;
+	const struct ap_iotlb_set *set = ap__iotlb_set_in(sets, mask, tag, iova, shift);
 
-	for (i = 0; i < sizes->n; i++) {
-		const struct ap_iotlb_set *set = ap__iotlb_set(t, tag, iova, sizes->shift[i]);
+	return ap__iotlb_way_hit(&set->way[0], tag, iova, shift, access, out) ||
+	       ap__iotlb_way_hit(&set->way[1], tag, iova, shift, access, out);
+}
 
-		for (w = 0; w < AP_IOTLB_WAYS; w++)
-			if (ap__iotlb_way_hit(&set->way[w], tag, iova, sizes->shift[i], access, out))
-				return true;
-	}
-	return false;
+bool ap__iotlb_lookup_larger(struct ap_iotlb_set *sets, uint32_t mask,
+			     const struct ap_iotlb_probe *sizes, uint16_t tag, uint64_t iova,
+			     unsigned access, struct ap_iotlb_hit *out);
+
+/* The smallest size inline (the common hit), the larger ones out of line. */
+static inline bool ap__iotlb_lookup(struct ap_iotlb_set *sets, uint32_t mask,
+				    const struct ap_iotlb_probe *sizes, uint16_t tag,
+				    uint64_t iova, unsigned access, struct ap_iotlb_hit *out)
+{
+	if (ap__iotlb_probe_size(sets, mask, tag, iova, sizes->shift[0], access, out))
+		return true;
+	return sizes->n > 1 &&
+	       ap__iotlb_lookup_larger(sets, mask, sizes, tag, iova, access, out);
 }
 
 int ap__iotlb_init(struct ap_iotlb *t, unsigned entries, void *(*zalloc)(void *, size_t),

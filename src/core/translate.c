@@ -97,15 +97,14 @@ static AP_ALWAYS_INLINE bool translate_hit(const struct ap_device *dev, uint64_t
 					  unsigned access, struct ap_translation *out)
 {
 	const struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
-	struct ap_iotlb *tlb = &dev->iommu->tlb;
 	struct ap_iotlb_hit hit;
 
-	if (!att || !att->tag || !tlb->sets ||
-	    iova < __atomic_load_n(&att->dom->geo.start, __ATOMIC_RELAXED) ||
-	    iova > __atomic_load_n(&att->dom->geo.end, __ATOMIC_RELAXED) ||
-	    !ap__iotlb_lookup(tlb, &att->sizes, att->tag, iova, access, &hit))
+	if (!att || !att->sets || iova < __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED) ||
+	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED) ||
+	    !ap__iotlb_lookup(att->sets, att->set_mask, &att->sizes, att->tag, iova, access,
+			      &hit))
 		return false;
-	ap__iotlb_count(&ap__iotlb_shard(tlb)->hits);
+	ap__iotlb_count(&ap__iotlb_shard_in(att->shards)->hits);
 	out->pa = hit.pa;
 	out->size = hit.size;
 	out->prot = hit.prot;
