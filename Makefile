@@ -131,7 +131,7 @@ install: all
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/aperture.pc
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-cov build-fuzz
 
 # Further targets, one file a concern (fuzzing, static analysis, coverage).
 include $(sort $(wildcard mk/*.mk))

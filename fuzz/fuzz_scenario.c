@@ -1,0 +1,164 @@
+/*
+ * fuzz/fuzz_scenario.c - libFuzzer target: the scenario parser and executor.
+ *
+ * The input is a scenario script.  It runs in a fresh context (echo on for
+ * odd-length inputs, so the echo path is covered too); then, whatever the
+ * outcome, every view a tool offers on what the script built is printed:
+ * `show` of the machine and of each object by name, `dump` of each domain,
+ * `audit`.  The output goes to /dev/null; the sanitizers are the oracle.
+ *
+ * Scripts may ask for a lot of memory legitimately (`ram 0 1T`, a 1G
+ * `vfio map`, a 256M `dma`); a fuzzer that finds those learns nothing about
+ * the parser and runs out of memory.  So inputs that would allocate more
+ * than a small budget are skipped before they run (see budget_ok()).  The
+ * budget is counted from the words the library would see, with its own
+ * number parser.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <aperture/aperture.h>
+
+#define MAX_RAM (64ull << 20)       /* RAM and VFIO memory a script may allocate */
+#define MAX_DMA (1ull << 20)        /* bytes one `dma` may move */
+#define MAX_MAPPED (4ull << 30)     /* bytes all `map`s together may cover */
+#define MAX_DIRTY (4ull << 30)      /* span a `vfio dirty` may count */
+#define MAX_WORDS 8
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct budget {
+	uint64_t ram, mapped;
+};
+
+/* The size word `at` of a line, or 0 when it is not a number (the library
+ * will refuse the line itself). */
+static uint64_t size_word(char **w, int n, int at)
+{
+	uint64_t v = 0;
+
+	if (at >= n || ap_parse_size(w[at], &v))
+		return 0;
+	return v;
+}
+
+/* Charge one line against the budget; false if it would exceed it. */
+static bool line_ok(char *line, struct budget *b)
+{
+	char *w[MAX_WORDS], *save = NULL, *hash = strchr(line, '#'), *p;
+	int n = 0;
+
+	if (hash)
+		*hash = '\0';
+	for (p = strtok_r(line, " \t\r\f\v", &save); p && n < MAX_WORDS;
+	     p = strtok_r(NULL, " \t\r\f\v", &save))
+		w[n++] = p;
+	if (n == 0)
+		return true;
+	if (!strcmp(w[0], "ram"))
+		b->ram += size_word(w, n, 2) > MAX_RAM ? MAX_RAM + 1 : size_word(w, n, 2);
+	else if (!strcmp(w[0], "dma"))
+		return size_word(w, n, 4) <= MAX_DMA;
+	else if (!strcmp(w[0], "map"))
+		b->mapped += size_word(w, n, 4) > MAX_MAPPED ? MAX_MAPPED + 1 : size_word(w, n, 4);
+	else if (!strcmp(w[0], "vfio") && n > 1 && !strcmp(w[1], "map"))
+		b->ram += size_word(w, n, 4) > MAX_RAM ? MAX_RAM + 1 : size_word(w, n, 4);
+	else if (!strcmp(w[0], "vfio") && n > 1 && !strcmp(w[1], "dirty"))
+		return size_word(w, n, 4) <= MAX_DIRTY;
+	return b->ram <= MAX_RAM && b->mapped <= MAX_MAPPED;
+}
+
+/* Whether the script stays within the harness's memory and time budget. */
+static bool budget_ok(const char *text)
+{
+	struct budget b = { 0, 0 };
+	char line[1100];
+
+	while (*text) {
+		const char *nl = strchr(text, '\n');
+		size_t len = nl ? (size_t)(nl - text) : strlen(text);
+
+		/* longer lines are refused by the parser before they run */
+		if (len < sizeof(line)) {
+			memcpy(line, text, len);
+			line[len] = '\0';
+			if (!line_ok(line, &b))
+				return false;
+		}
+		text += len + (nl ? 1 : 0);
+	}
+	return true;
+}
+
+static FILE *sink(void)
+{
+	static FILE *devnull;
+
+	if (!devnull)
+		devnull = fopen("/dev/null", "w");
+	if (!devnull)
+		abort();
+	return devnull;
+}
+
+/* Every view of what the script left behind, as `aperture show|dump|audit`. */
+static void views(struct ap_ctx *ctx, FILE *out)
+{
+	struct ap_iommu *i = NULL;
+	struct ap_device *d = NULL;
+	struct ap_domain *dom = NULL;
+	struct ap_vfio_container_info ci;
+
+	ap_show(ctx, out, NULL);
+	ap_audit(ctx, out);
+	while ((i = ap_iommu_next(ctx, i)))
+		ap_show(ctx, out, ap_iommu_name(i));
+	while ((d = ap_device_next(ctx, d)))
+		ap_show(ctx, out, ap_device_name(d));
+	while ((dom = ap_domain_next(ctx, dom))) {
+		ap_show(ctx, out, ap_domain_name(dom));
+		ap_dump(dom, out);
+	}
+	ap_show(ctx, out, "no-such-object");
+	for (size_t c = 0; !ap_vfio_container_info(ctx, c, &ci); c++) {
+		int g;
+		uint64_t s, e;
+
+		for (size_t n = 0; !ap_vfio_container_group(ctx, c, n, &g); n++)
+			;
+		for (size_t n = 0; ap_vfio_container_domain(ctx, c, n); n++)
+			;
+		for (size_t n = 0; !ap_vfio_container_iova(ctx, c, n, &s, &e); n++)
+			;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ap_ctx *ctx;
+	char *text;
+
+	text = malloc(size + 1);
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (!budget_ok(text)) {
+		free(text);
+		return -1; /* not worth keeping in the corpus */
+	}
+	ctx = ap_ctx_new();
+	if (ctx) {
+		/* VFIO maps must not depend on the fuzzing machine's ulimit -l */
+		ap_vfio_set_memlock_limit(ctx, UINT64_MAX);
+		ap_scenario_run(ctx, "fuzz.scn", text, sink(), (size & 1) ? AP_SCENARIO_ECHO : 0);
+		(void)ap_ctx_error(ctx);
+		views(ctx, sink());
+		ap_ctx_free(ctx);
+	}
+	free(text);
+	return 0;
+}

@@ -1,0 +1,50 @@
+# libFuzzer targets (fuzz/*.c), built with clang and ASan + UBSan.
+#
+#   make fuzz-build           build every target into build-fuzz/
+#   make fuzz [FUZZ_TIME=60]  build, then run each target FUZZ_TIME seconds
+#                             (default 60) on a copy of its seed corpus
+#   make fuzz FUZZ_TARGETS="fuzz_scenario"   only some targets
+#
+# The library is compiled again here, by clang with the fuzzer's coverage
+# instrumentation (objects made by gcc in build/ carry none).  A target that
+# crashes, leaks or times out fails `make fuzz`; its input is kept in
+# build-fuzz/artifacts/TARGET/.  Inputs in fuzz/regress/TARGET/ (past crashes)
+# are replayed at the start of every run.
+
+FUZZ_CC := clang
+FUZZ_TIME ?= 60
+FZ := build-fuzz
+# AP_URCU_CALLS: liburcu's out-of-line read side, as `make SANITIZE=1` uses
+# (its inline one trips UBSan's alignment check; see src/core/rcu.h).
+FZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -DAP_URCU_CALLS
+FZ_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) -O1 -g $(FZ_SAN) -Iinclude
+FZ_LIB_OBJ := $(LIB_SRC:%.c=$(FZ)/%.o)
+FUZZ_TARGETS ?= $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FZ_BIN := $(FUZZ_TARGETS:%=$(FZ)/%)
+
+.PHONY: fuzz fuzz-build fuzz-deps
+
+fuzz-deps:
+	@tools/ensure-deps build clang
+
+$(FZ)/.deps: tools/ensure-deps
+	@tools/ensure-deps build clang
+	@mkdir -p $(FZ) && touch $@
+
+$(FZ)/src/%.o: src/%.c $(wildcard include/aperture/*.h src/*/*.h) mk/fuzz.mk | $(FZ)/.deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FZ)/libaperture.a: $(FZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FZ)/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(FZ)/libaperture.a
+	$(FUZZ_CC) $(FZ_CFLAGS) -fsanitize=fuzzer $< -o $@ $(FZ)/libaperture.a $(LIBS)
+
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory $(FZ_BIN)
+
+fuzz: fuzz-build
+	@fuzz/run-fuzz $(FZ) $(FUZZ_TIME) $(FUZZ_TARGETS)
