@@ -54,18 +54,6 @@ int ap__iotlb_init(struct ap_iotlb *t, unsigned entries, void *(*zalloc)(void *,
 	return 0;
 }
 
-bool ap__iotlb_lookup_larger(struct ap_iotlb_set *sets, uint32_t mask,
-			     const struct ap_iotlb_probe *sizes, uint16_t tag, uint64_t iova,
-			     unsigned access, struct ap_iotlb_hit *out)
-{
-	unsigned i;
-
-	for (i = 1; i < sizes->n; i++)
-		if (ap__iotlb_probe_size(sets, mask, tag, iova, sizes->shift[i], access, out))
-			return true;
-	return false;
-}
-
 void ap__iotlb_sizes(struct ap_iotlb_probe *p, uint64_t pgsizes)
 {
 	p->n = 0;

@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define AP_IOTLB_WAYS 2 /* ap__iotlb_probe_size() probes both */
+#define AP_IOTLB_WAYS 2
 #define AP_IOTLB_STAT_SHARDS 64
 #define AP_IOTLB_MAX_SIZES 8 /* leaf sizes one lookup probes, at most */
 
@@ -143,29 +143,21 @@ static inline bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag,
  * The hit path: probe the sets (of an IOTLB's `sets` and `mask`) of the
  * sizes in `sizes` (ap__iotlb_sizes) for iova.  Tag 0 never hits.
  */
-static inline bool ap__iotlb_probe_size(struct ap_iotlb_set *sets, uint32_t mask,
-					uint16_t tag, uint64_t iova, unsigned shift,
-					unsigned access, struct ap_iotlb_hit *out)
-{
-	const struct ap_iotlb_set *set = ap__iotlb_set_in(sets, mask, tag, iova, shift);
-
-	return ap__iotlb_way_hit(&set->way[0], tag, iova, shift, access, out) ||
-	       ap__iotlb_way_hit(&set->way[1], tag, iova, shift, access, out);
-}
-
-bool ap__iotlb_lookup_larger(struct ap_iotlb_set *sets, uint32_t mask,
-			     const struct ap_iotlb_probe *sizes, uint16_t tag, uint64_t iova,
-			     unsigned access, struct ap_iotlb_hit *out);
-
-/* The smallest size inline (the common hit), the larger ones out of line. */
 static inline bool ap__iotlb_lookup(struct ap_iotlb_set *sets, uint32_t mask,
 				    const struct ap_iotlb_probe *sizes, uint16_t tag,
 				    uint64_t iova, unsigned access, struct ap_iotlb_hit *out)
 {
-	if (ap__iotlb_probe_size(sets, mask, tag, iova, sizes->shift[0], access, out))
-		return true;
-	return sizes->n > 1 &&
-	       ap__iotlb_lookup_larger(sets, mask, sizes, tag, iova, access, out);
+	unsigned i, w;
+
+	for (i = 0; i < sizes->n; i++) {
+		const struct ap_iotlb_set *set = ap__iotlb_set_in(sets, mask, tag, iova,
+								  sizes->shift[i]);
+
+		for (w = 0; w < AP_IOTLB_WAYS; w++)
+			if (ap__iotlb_way_hit(&set->way[w], tag, iova, sizes->shift[i], access, out))
+				return true;
+	}
+	return false;
 }
 
 int ap__iotlb_init(struct ap_iotlb *t, unsigned entries, void *(*zalloc)(void *, size_t),
