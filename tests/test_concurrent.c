@@ -436,7 +436,8 @@ static void *rb_failer(void *arg)
 	struct rb *r = arg;
 	uint64_t end = now_ms() + stress_ms();
 
-	while (now_ms() < end && !r->bad) {
+	/* the time, and at least a few rollbacks however slow the machine */
+	while ((now_ms() < end || r->rollbacks < 3) && !r->bad && now_ms() < end + 20000) {
 		/* RB_BLOCK holds a live page: a map from RB_FAIL up to and
 		 * over it allocates tables (some shared with the filler's
 		 * range below RB_FAIL), then fails with -EEXIST and must give
