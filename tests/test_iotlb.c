@@ -207,6 +207,37 @@ static void test_unmap_drops_only_its_range(void **state)
 	rig_down(&r);
 }
 
+/*
+ * A 2M-aligned unmap of 2M over a table of 4K pages removes 4K leaves: the
+ * invalidation must be of 4K entries (what the table layer reports it
+ * removed), not of a 2M one.
+ */
+static void test_unmap_drops_the_sizes_it_removed(void **state)
+{
+	struct rig r;
+	uint64_t got = 0, sizes = 0;
+	unsigned i;
+
+	(void)state;
+	rig_up(&r, AP_IOMMU_ARM_SMMU_V3, AP_IOTLB_DEFAULT_ENTRIES);
+	/* the PA is not 2M-aligned: 512 pages of 4K */
+	assert_int_equal(ap_map(r.dom, SZ_2M, PA_BASE + SZ_4K, SZ_2M, RW), 0);
+	for (i = 0; i < 512; i += 37)
+		expect_pa(r.dev, SZ_2M + i * SZ_4K, AP_ACCESS_READ, PA_BASE + SZ_4K + i * SZ_4K);
+	assert_int_equal(ap_unmap(r.dom, SZ_2M, SZ_2M, &got), 0);
+	assert_int_equal(got, SZ_2M);
+	assert_int_equal(stats(r.iommu).dropped, 14);
+	for (i = 0; i < 512; i += 37)
+		expect_fault(r.dev, SZ_2M + i * SZ_4K, AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+	/* the table layer reports what it removed */
+	assert_int_equal(ap_map(r.dom, 2 * SZ_2M, PA_BASE, SZ_2M, RW), 0);
+	assert_int_equal(ap_pt_unmap_pages_sizes((struct ap_pt *)(uintptr_t)ap_domain_pt(r.dom),
+						 2 * SZ_2M, SZ_2M, 1, &sizes),
+			 SZ_2M);
+	assert_int_equal(sizes, SZ_2M);
+	rig_down(&r);
+}
+
 /* Tags: ASIDs from 1 per instance, VMIDs for stage 2, VT-d DIDs from 2. */
 static void test_tags(void **state)
 {
@@ -431,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_permissions_cached),
 		cmocka_unit_test(test_unmap_is_strict),
 		cmocka_unit_test(test_unmap_drops_only_its_range),
+		cmocka_unit_test(test_unmap_drops_the_sizes_it_removed),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_reused_tag_starts_empty),
 		cmocka_unit_test(test_shared_domain_both_invalidated),

@@ -214,6 +214,12 @@ AP_API void ap_pt_txn_end(struct ap_pt_txn *txn, bool rollback);
 AP_API uint64_t ap_pt_unmap_pages(struct ap_pt *pt, uint64_t iova,
 				  uint64_t pgsize, uint64_t pgcount);
 
+/* The same, and ORs into *sizes the size of every leaf it removed: what a
+ * TLB must drop for the range (a 2M unmap of a table of 4K leaves removed
+ * 4K leaves, not a 2M one). */
+AP_API uint64_t ap_pt_unmap_pages_sizes(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+					uint64_t pgcount, uint64_t *sizes);
+
 /*
  * Software walk of our own table.  Returns true and the physical address
  * when iova is mapped; false otherwise (PA 0 is a valid answer here, unlike

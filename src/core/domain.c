@@ -602,10 +602,10 @@ static void writer_exit(struct ap_domain *dom)
 }
 
 /* Strict invalidation: drop every IOTLB entry of the domain for
- * [iova, iova + size), leaves no larger than 2^max_shift, on every instance
- * it is attached through. */
+ * [iova, iova + size) that holds a leaf of one of `sizes` (those unmap
+ * removed), on every instance it is attached through. */
 static void invalidate_range(struct ap_domain *dom, uint64_t iova, uint64_t size,
-			     unsigned max_shift)
+			     uint64_t sizes)
 {
 	struct ap_attachment *a;
 
@@ -613,14 +613,14 @@ static void invalidate_range(struct ap_domain *dom, uint64_t iova, uint64_t size
 		return;
 	for (a = dom->attached; a; a = a->next)
 		ap__iotlb_invalidate(&a->iommu->tlb, &a->sizes, a->tag, iova, iova + (size - 1),
-				     max_shift);
+				     sizes);
 }
 
 /* Unmap [iova, iova + size) up to the first hole, and drop what the IOTLBs
  * hold of it; the bytes unmapped. */
 static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 {
-	uint64_t done = 0, largest = 0;
+	uint64_t done = 0, removed = 0;
 
 	while (done < size) {
 		uint64_t count, got;
@@ -629,14 +629,12 @@ static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 
 		if (!pgsize)
 			break;
-		got = ap_pt_unmap_pages(dom->pt, iova + done, pgsize, count);
+		got = ap_pt_unmap_pages_sizes(dom->pt, iova + done, pgsize, count, &removed);
 		if (!got)
 			break;
 		done += got;
-		largest |= pgsize;
 	}
-	if (done)
-		invalidate_range(dom, iova, done, 63u - (unsigned)__builtin_clzll(largest));
+	invalidate_range(dom, iova, done, removed);
 	return done;
 }
 

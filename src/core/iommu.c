@@ -246,9 +246,9 @@ void ap_iommu_iotlb_stats(const struct ap_iommu *iommu, struct ap_iotlb_stats *o
 		out->misses += __atomic_load_n(&s->misses, __ATOMIC_RELAXED);
 		out->walks += __atomic_load_n(&s->walks, __ATOMIC_RELAXED);
 		out->fills += __atomic_load_n(&s->fills, __ATOMIC_RELAXED);
+		out->invalidations += __atomic_load_n(&s->invalidations, __ATOMIC_RELAXED);
+		out->dropped += __atomic_load_n(&s->dropped, __ATOMIC_RELAXED);
 	}
-	out->invalidations = __atomic_load_n(&t->invalidations, __ATOMIC_RELAXED);
-	out->dropped = __atomic_load_n(&t->dropped, __ATOMIC_RELAXED);
 }
 
 void ap_iommu_iotlb_flush(struct ap_iommu *iommu)

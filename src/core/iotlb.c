@@ -186,24 +186,30 @@ static uint64_t drop_everywhere(struct ap_iotlb *t, uint16_t tag, uint64_t first
 	return n;
 }
 
+/* In this thread's shard: parallel unmaps must not share a counter line. */
 static void count_invalidation(struct ap_iotlb *t, uint64_t dropped)
 {
-	__atomic_add_fetch(&t->invalidations, 1, __ATOMIC_RELAXED);
+	struct ap_iotlb_shard *s = ap__iotlb_shard(t);
+
+	ap__iotlb_count(&s->invalidations);
 	if (dropped)
-		__atomic_add_fetch(&t->dropped, dropped, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->dropped, __atomic_load_n(&s->dropped, __ATOMIC_RELAXED) + dropped,
+				 __ATOMIC_RELAXED);
 }
 
 void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
-			  uint64_t first, uint64_t last, unsigned max_shift)
+			  uint64_t first, uint64_t last, uint64_t sizes)
 {
 	uint64_t dropped = 0, page, pages;
 	unsigned i;
 
 	if (!t->sets || !tag)
 		return;
-	for (i = 0; i < p->n && p->shift[i] <= max_shift; i++) {
+	for (i = 0; i < p->n; i++) {
 		unsigned s = p->shift[i];
 
+		if (!(sizes >> s & 1))
+			continue;
 		pages = (last >> s) - (first >> s);
 		if (pages >= t->set_mask) {
 			/* More pages than sets: one pass over every set. */

@@ -47,14 +47,12 @@ struct ap_iotlb_set {
 
 /* Per-thread counters, one cache line each, so readers never share one. */
 struct ap_iotlb_shard {
-	uint64_t hits, misses, walks, fills;
+	uint64_t hits, misses, walks, fills, invalidations, dropped;
 } __attribute__((aligned(64)));
 
 struct ap_iotlb {
 	struct ap_iotlb_set *sets;
 	uint32_t set_mask;      /* sets - 1; no sets: no IOTLB */
-	uint64_t invalidations; /* commands (range, tag, all), atomic */
-	uint64_t dropped;       /* entries they removed, atomic */
 	struct ap_iotlb_shard shard[AP_IOTLB_STAT_SHARDS];
 };
 
@@ -171,9 +169,9 @@ void ap__iotlb_fill_begin(struct ap_iotlb *t, struct ap_iotlb_probe *p, uint16_t
 void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
 		    uint64_t base, unsigned shift, uint64_t pa, unsigned prot, uint16_t allowed);
 /* Drop tag's entries that overlap [first, last] and are leaves of a size
- * in p no larger than 2^max_shift (an unmap removes no larger leaf). */
+ * both in p and in the bitmap `sizes` (the leaves an unmap removed). */
 void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
-			  uint64_t first, uint64_t last, unsigned max_shift);
+			  uint64_t first, uint64_t last, uint64_t sizes);
 void ap__iotlb_invalidate_tag(struct ap_iotlb *t, uint16_t tag);
 void ap__iotlb_invalidate_all(struct ap_iotlb *t);
 

@@ -199,7 +199,17 @@ int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsiz
 
 uint64_t ap_pt_unmap_pages(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount)
 {
-	return pt->ops->unmap_pages(pt, iova, pgsize, pgcount);
+	uint64_t sizes = 0;
+
+	return pt->ops->unmap_pages(pt, iova, pgsize, pgcount, &sizes);
+}
+
+uint64_t ap_pt_unmap_pages_sizes(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				 uint64_t pgcount, uint64_t *sizes)
+{
+	uint64_t dummy = 0;
+
+	return pt->ops->unmap_pages(pt, iova, pgsize, pgcount, sizes ? sizes : &dummy);
 }
 
 bool ap_pt_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa)

@@ -442,25 +442,26 @@ int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint6
 /* ------------------------------------------------------------ unmap */
 
 static uint64_t unmap_span(struct ap_pt *pt, uint64_t *table, const struct ap_pt_level *L,
-			   uint64_t iova, uint64_t pgcount);
+			   uint64_t iova, uint64_t pgcount, uint64_t *sizes);
 
 /* Empty a whole table leaf by leaf; returns the bytes unmapped, which equal
  * the table's span only if every slot held a leaf or a full subtree. */
 static uint64_t unmap_table(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L,
-			    uint64_t base)
+			    uint64_t base, uint64_t *sizes)
 {
 	uint64_t *child = child_of(pt, pte);
 
 	if (!child)
 		return 0;
-	return unmap_span(pt, child, L + 1, base, ptes_per_table(pt));
+	return unmap_span(pt, child, L + 1, base, ptes_per_table(pt), sizes);
 }
 
 /* Unmap up to pgcount level-L entries of `table` from iova's on, to the end
  * of its table page: leaves, and tables whose whole span goes (freed then).
  * Stops at a hole, and after a table that keeps something. */
 static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
-				  const struct ap_pt_level *L, uint64_t iova, uint64_t pgcount)
+				  const struct ap_pt_level *L, uint64_t iova, uint64_t pgcount,
+				  uint64_t *sizes)
 {
 	uint64_t pgsize = lvl_size(L), idx = lvl_index(L, iova);
 	uint64_t n, i, total = 0, gone = 0;
@@ -482,7 +483,7 @@ static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
 		}
 		if (!is_table(L, pte))
 			break;
-		got = unmap_table(pt, pte, L, base);
+		got = unmap_table(pt, pte, L, base, sizes);
 		total += got;
 		if (got != pgsize)
 			break;
@@ -490,12 +491,15 @@ static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
 			continue; /* emptied, but a walker's root lives in it */
 		unhang_subtree(pt, slot, pte, L);
 	}
-	if (gone)
+	if (gone) {
 		ap_pt_count_leaves(pt, (unsigned)(L - pt->lvl), -(int64_t)gone);
+		*sizes |= pgsize;
+	}
 	return total;
 }
 
-uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount)
+uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+			  uint64_t *sizes)
 {
 	const struct ap_pt_level *T;
 	uint64_t *table;
@@ -511,7 +515,7 @@ uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint
 	table = table_at(pt, iova, T);
 	if (!table)
 		return 0;
-	return unmap_span(pt, table, T, iova, pgcount);
+	return unmap_span(pt, table, T, iova, pgcount, sizes);
 }
 
 /* ------------------------------------------------------------ leaves */
