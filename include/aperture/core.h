@@ -471,9 +471,9 @@ AP_API int ap_dma_write(struct ap_device *dev, uint64_t iova, const void *buf,
 			size_t len, struct ap_fault *fault);
 
 /*
- * Watch device writes: after ap_dma_write() has copied a piece (the rest of
- * one leaf within one RAM region) it calls fn(arg, dev, iova, pa, len) for
- * that piece, in order.  For dirty tracking, which needs to see what devices
+ * Watch device writes: after ap_dma_write() has copied a stretch (pieces
+ * contiguous in IOVA and PA, within one RAM region) it calls
+ * fn(arg, dev, iova, pa, len) for that stretch, in order.  For dirty tracking, which needs to see what devices
  * wrote.  One observer per context; fn NULL removes it.
  */
 typedef void (*ap_dma_write_observer)(void *arg, const struct ap_device *dev, uint64_t iova,

@@ -178,7 +178,9 @@ int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name);
 int ap__pool_ensure(struct ap_ctx *ctx);
 void ap__pool_forget(struct ap_ctx *ctx);
 void ap__physmem_free(struct ap_ctx *ctx);
-uint64_t ap__ram_span(struct ap_ctx *ctx, uint64_t pa, uint8_t **host);
+/* The region holding pa, copied (for DMA, inside a read-side section, in
+ * which its memory stays valid); false if none. */
+bool ap__ram_find(struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out);
 void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len);
 void ap__pool_init_mem(struct ap_ctx *ctx);
 void ap__reclaim(struct ap_ctx *ctx);

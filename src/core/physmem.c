@@ -322,14 +322,9 @@ int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t
 	}
 }
 
-uint64_t ap__ram_span(struct ap_ctx *ctx, uint64_t pa, uint8_t **host)
+bool ap__ram_find(struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out)
 {
-	struct ap_ram r;
-
-	if (!ram_lookup(ctx, pa, &r))
-		return 0;
-	*host = r.host + (pa - r.pa);
-	return r.size - (pa - r.pa);
+	return ram_lookup(ctx, pa, out);
 }
 
 void *ap_ram_ptr(struct ap_ctx *ctx, uint64_t pa, uint64_t len)

@@ -197,72 +197,126 @@ bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova, uint64_t
 }
 
 /*
- * The piece of a transfer that starts at `at`: the rest of one leaf, or of
- * one RAM region, whichever ends first (at most `left` bytes).
+ * A DMA is checked whole before any byte moves, and the pieces found
+ * (each the rest of one leaf, or of one RAM region) are kept as runs:
+ * pieces contiguous in IOVA, PA and host memory merge, so that a transfer
+ * through many small pages is one memcpy per contiguous stretch, and the
+ * copy does not translate again.  Up to DMA_RUNS runs are kept; beyond them
+ * the copy translates what is left piece by piece.
  */
+#define DMA_RUNS 16
+
+struct dma_run {
+	uint64_t off, pa, len; /* off: from the start of the transfer */
+	uint8_t *host;
+};
+
+struct dma_plan {
+	struct dma_run run[DMA_RUNS];
+	unsigned n;
+	uint64_t planned; /* bytes the runs cover, from offset 0 */
+	struct ap_ram ram; /* the last RAM region found (size 0: none) */
+};
+
+/* The piece of a transfer that starts at `at` (at most `left` bytes). */
 static int dma_piece(struct ap_device *dev, uint64_t at, uint64_t left, unsigned access,
-		     bool record, struct ap_fault *fault, uint8_t **host, uint64_t *pa,
-		     uint64_t *len)
+		     bool record, struct ap_fault *fault, struct ap_ram *ram, uint8_t **host,
+		     uint64_t *pa, uint64_t *len)
 {
 	struct ap_translation t = { 0 }; /* every success sets it; the analyser cannot tell */
-	uint64_t span;
+	uint64_t in;
 	int err;
 
 	err = translate(dev, at, access, &t, fault, record);
 	if (err)
 		return err;
-	span = ap__ram_span(dev->ctx, t.pa, host);
-	if (!span)
+	/* pages of one transfer mostly land in one region: look it up once */
+	if ((!ram->size || t.pa - ram->pa >= ram->size) && !ap__ram_find(dev->ctx, t.pa, ram)) {
+		ram->size = 0;
 		return refuse_at(dev, at, access, AP_FAULT_EXTERNAL, -1, t.pa, record, fault);
+	}
+	in = t.pa - ram->pa;
+	*host = ram->host + in;
 	*pa = t.pa;
 	*len = left;
 	if (t.size < *len)
 		*len = t.size;
-	if (span < *len)
-		*len = span;
+	if (ram->size - in < *len)
+		*len = ram->size - in;
 	return 0;
+}
+
+static void plan_add(struct dma_plan *p, uint64_t off, uint64_t pa, uint64_t len, uint8_t *host)
+{
+	struct dma_run *last = p->n ? &p->run[p->n - 1] : NULL;
+
+	if (p->planned != off)
+		return; /* the runs are full: the copy finds the rest itself */
+	if (last && last->pa + last->len == pa && last->host + last->len == host) {
+		last->len += len;
+	} else if (p->n < DMA_RUNS) {
+		p->run[p->n++] = (struct dma_run){ off, pa, len, host };
+	} else {
+		return;
+	}
+	p->planned += len;
 }
 
 /* Every piece translates into RAM, or the first fault, recorded. */
 static int dma_check(struct ap_device *dev, uint64_t iova, size_t len, unsigned access,
-		     struct ap_fault *fault)
+		     struct ap_fault *fault, struct dma_plan *p)
 {
 	uint64_t done = 0, pa, piece;
 	uint8_t *host;
 	int err;
 
 	for (; done < len; done += piece) {
-		err = dma_piece(dev, iova + done, len - done, access, true, fault, &host, &pa, &piece);
+		err = dma_piece(dev, iova + done, len - done, access, true, fault, &p->ram, &host,
+				&pa, &piece);
 		if (err)
 			return err;
+		plan_add(p, done, pa, piece, host);
 	}
 	return 0;
 }
 
-/* Move the bytes of a checked transfer: into RAM from `src`, or out of it
- * into `dst`; device writes are reported to the observer. */
-static int dma_copy(struct ap_device *dev, uint64_t iova, size_t len, unsigned access,
-		    uint8_t *dst, const uint8_t *src, struct ap_fault *fault)
+/* Move one stretch: into RAM from `src`, or out of it into `dst`; device
+ * writes are reported to the observer. */
+static void dma_move(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t *src,
+		     const struct dma_run *r)
 {
-	uint64_t done = 0, pa, piece;
-	uint8_t *host;
+	if (src) {
+		memcpy(r->host, src + r->off, (size_t)r->len);
+		if (dev->ctx->dma_write_fn)
+			dev->ctx->dma_write_fn(dev->ctx->dma_write_arg, dev, iova + r->off, r->pa,
+					       (size_t)r->len);
+	} else {
+		memcpy(dst + r->off, r->host, (size_t)r->len);
+	}
+}
+
+/* Move the bytes of a checked transfer: the planned runs, then the rest
+ * translated again piece by piece. */
+static int dma_copy(struct ap_device *dev, uint64_t iova, size_t len, unsigned access,
+		    uint8_t *dst, const uint8_t *src, struct ap_fault *fault, struct dma_plan *p)
+{
+	uint64_t done;
+	unsigned i;
 	int err;
 
-	for (; done < len; done += piece) {
+	for (i = 0; i < p->n; i++)
+		dma_move(dev, iova, dst, src, &p->run[i]);
+	for (done = p->planned; done < len;) {
+		struct dma_run r = { .off = done };
+
 		/* Recorded: only an unmap racing this DMA can fault here, and
 		 * then the device sees it as a real one would, mid-transfer. */
-		err = dma_piece(dev, iova + done, len - done, access, true, fault, &host, &pa,
-				&piece);
+		err = dma_piece(dev, iova + done, len - done, access, true, fault, &p->ram, &r.host,
+				&r.pa, &r.len);
 		if (err)
 			return err;
-		if (src) {
-			memcpy(host, src + done, (size_t)piece);
-			if (dev->ctx->dma_write_fn)
-				dev->ctx->dma_write_fn(dev->ctx->dma_write_arg, dev, iova + done, pa,
-						       (size_t)piece);
-		} else {
-			memcpy(dst + done, host, (size_t)piece);
-		}
+		dma_move(dev, iova, dst, src, &r);
+		done += r.len;
 	}
 	return 0;
 }
@@ -271,6 +325,7 @@ static int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t
 	       size_t len, struct ap_fault *fault)
 {
 	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
+	struct dma_plan plan;
 	int err;
 
 	if (!dev)
@@ -282,12 +337,15 @@ static int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t
 	if (iova + (len - 1) < iova)
 		return ap__err(dev->ctx, -EINVAL, "DMA at 0x%llx + %zu wraps the address space",
 			       (unsigned long long)iova, len);
+	plan.n = 0;
+	plan.planned = 0;
+	plan.ram.size = 0;
 	/* The RAM and attachment found stay valid until the section ends,
 	 * whatever other threads unmap, detach or remove meanwhile. */
 	ap__rcu_read_lock();
-	err = dma_check(dev, iova, len, access, fault);
+	err = dma_check(dev, iova, len, access, fault, &plan);
 	if (!err)
-		err = dma_copy(dev, iova, len, access, dst, src, fault);
+		err = dma_copy(dev, iova, len, access, dst, src, fault, &plan);
 	ap__rcu_read_unlock();
 	return err;
 }
