@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <aperture/core.h>
 
@@ -653,6 +654,231 @@ static void test_ram_remove_beside_dma(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------------ review regressions */
+
+/* RAM regions added (the array outgrows itself) beside DMA whose lookups
+ * miss: a lookup must never read the old array with the new count. */
+struct ramgrow {
+	struct ap_device *dev;
+	int stop;
+	uint64_t faults;
+	int bad;
+};
+
+static void *ramgrow_dma(void *arg)
+{
+	struct ramgrow *g = arg;
+
+	while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
+		uint8_t buf[64];
+		struct ap_fault f;
+
+		if (ap_dma_read(g->dev, 0x90000, buf, sizeof(buf), &f) != -EFAULT ||
+		    f.kind != AP_FAULT_EXTERNAL)
+			g->bad = 1;
+		g->faults++;
+	}
+	return NULL;
+}
+
+static void test_ram_growth_beside_dma(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu_config c;
+	struct ap_iommu *iommu;
+	struct ap_domain *d;
+	struct ramgrow g;
+	pthread_t t;
+	static uint8_t backing[SZ_4K];
+	unsigned i, round;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
+	assert_int_equal(ap_iommu_new(ctx, "smmu", &c, &iommu), 0);
+	assert_int_equal(ap_domain_new(ctx, "d", iommu, AP_DOMAIN_PAGING, &d), 0);
+	assert_int_equal(ap_device_new(ctx, "dev", iommu, 1, AP_GROUP_OWN, &g.dev), 0);
+	assert_int_equal(ap_attach(d, g.dev), 0);
+	/* maps to a PA above every region added: each lookup searches them all */
+	assert_int_equal(ap_map(d, 0x90000, 0x80000000000ull, SZ_4K, RW), 0);
+	assert_int_equal(pthread_create(&t, NULL, ramgrow_dma, &g), 0);
+	for (round = 0; round < 8; round++) {
+		for (i = 0; i < 600; i++)
+			assert_int_equal(ap_ram_add(ctx, RAM_PA + (uint64_t)i * SZ_2M, SZ_4K, backing),
+					 0);
+		for (i = 0; i < 600; i++)
+			assert_int_equal(ap_ram_remove(ctx, RAM_PA + (uint64_t)i * SZ_2M), 0);
+	}
+	__atomic_store_n(&g.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	print_message("  %llu faulting DMAs beside 9600 RAM changes\n", (ull)g.faults);
+	assert_int_equal(g.bad, 0);
+	ap_ctx_free(ctx);
+}
+
+/*
+ * A write observer maps (inside the DMA's read-side section) while another
+ * thread's failing maps roll back alone: the observer's map must not wait
+ * for the rollback that waits for it (it fails with -EDEADLK instead).
+ */
+struct nested {
+	struct ap_domain *dom;
+	struct ap_device *dev;
+	int stop;
+	uint64_t maps, deadlk, dmas;
+	bool mapped;
+	int bad;
+};
+
+/* Map a page, and unmap it again (the next time, if refused now). */
+static void nested_observer(void *arg, const struct ap_device *dev, uint64_t iova, uint64_t pa,
+			    size_t len)
+{
+	struct nested *n = arg;
+	int err;
+
+	(void)dev, (void)iova, (void)pa, (void)len;
+	if (!n->mapped) {
+		err = ap_map(n->dom, 0x7000000, FAKE_PA, SZ_4K, RW);
+		if (!err) {
+			n->maps++;
+			n->mapped = true;
+		} else if (err == -EDEADLK) {
+			n->deadlk++;
+		} else {
+			n->bad = 2;
+		}
+	}
+	if (n->mapped) {
+		err = ap_unmap(n->dom, 0x7000000, SZ_4K, NULL);
+		if (!err)
+			n->mapped = false;
+		else if (err == -EDEADLK)
+			n->deadlk++;
+		else
+			n->bad = 1;
+	}
+}
+
+static void *nested_dma(void *arg)
+{
+	struct nested *n = arg;
+	uint8_t buf[16] = { 0 };
+
+	while (!__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
+		if (ap_dma_write(n->dev, 0x80000, buf, sizeof(buf), NULL))
+			n->bad = 3;
+		n->dmas++;
+	}
+	return NULL;
+}
+
+static void test_map_from_observer_beside_rollback(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu_config c;
+	struct ap_iommu *iommu;
+	struct nested n;
+	pthread_t t;
+	uint64_t end;
+	unsigned rollbacks = 0;
+
+	(void)state;
+	memset(&n, 0, sizeof(n));
+	alarm(120); /* a deadlock fails the test instead of hanging CI */
+	ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
+	c.pgsize_bitmap = SZ_4K;
+	assert_int_equal(ap_iommu_new(ctx, "smmu", &c, &iommu), 0);
+	assert_int_equal(ap_domain_new(ctx, "d", iommu, AP_DOMAIN_PAGING, &n.dom), 0);
+	assert_int_equal(ap_device_new(ctx, "dev", iommu, 1, AP_GROUP_OWN, &n.dev), 0);
+	assert_int_equal(ap_attach(n.dom, n.dev), 0);
+	assert_int_equal(ap_ram_alloc(ctx, RAM_PA, SZ_4K, NULL), 0);
+	assert_int_equal(ap_map(n.dom, 0x80000, RAM_PA, SZ_4K, RW), 0);
+	assert_int_equal(ap_map(n.dom, RB_BLOCK, FAKE_PA, SZ_4K, RW), 0);
+	ap_ctx_set_dma_write_observer(ctx, nested_observer, &n);
+	assert_int_equal(pthread_create(&t, NULL, nested_dma, &n), 0);
+	end = now_ms() + stress_ms();
+	while (now_ms() < end || rollbacks < 3) {
+		/* allocates tables, then meets RB_BLOCK: rolled back alone */
+		assert_int_equal(ap_map(n.dom, RB_FAIL, FAKE_PA, RB_BLOCK + SZ_4K - RB_FAIL, RW),
+				 -EEXIST);
+		rollbacks++;
+	}
+	__atomic_store_n(&n.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	alarm(0);
+	print_message("  %u rollbacks; observer: %llu maps, %llu refused (EDEADLK) in %llu DMAs\n",
+		      rollbacks, (ull)n.maps, (ull)n.deadlk, (ull)n.dmas);
+	assert_int_equal(n.bad, 0);
+	assert_true(n.dmas > 0);
+	ap_ctx_free(ctx);
+}
+
+/*
+ * Detach of a device whose group shares the attachment with another group:
+ * it must still wait for the device's DMA in flight (no attachment is freed,
+ * but the promise is about the DMA).
+ */
+struct slowdma {
+	struct ap_device *dev;
+	int started, calls;
+};
+
+static void slow_observer(void *arg, const struct ap_device *dev, uint64_t iova, uint64_t pa,
+			  size_t len)
+{
+	struct slowdma *s = arg;
+
+	(void)dev, (void)iova, (void)pa, (void)len;
+	if (__atomic_add_fetch(&s->calls, 1, __ATOMIC_ACQ_REL) == 1) {
+		__atomic_store_n(&s->started, 1, __ATOMIC_RELEASE);
+		wait_ms(100);
+	}
+}
+
+static void *slow_dma(void *arg)
+{
+	struct slowdma *s = arg;
+	uint8_t buf[2 * SZ_4K] = { 0 };
+
+	ap_dma_write(s->dev, 0x10000, buf, sizeof(buf), NULL);
+	return NULL;
+}
+
+static void test_detach_waits_for_dma_on_shared_attachment(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu_config c;
+	struct ap_iommu *iommu;
+	struct ap_domain *d;
+	struct ap_device *b;
+	struct slowdma s;
+	pthread_t t;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
+	assert_int_equal(ap_iommu_new(ctx, "smmu", &c, &iommu), 0);
+	assert_int_equal(ap_domain_new(ctx, "d", iommu, AP_DOMAIN_PAGING, &d), 0);
+	assert_int_equal(ap_device_new(ctx, "a", iommu, 1, AP_GROUP_OWN, &s.dev), 0);
+	assert_int_equal(ap_device_new(ctx, "b", iommu, 2, AP_GROUP_OWN, &b), 0);
+	assert_int_equal(ap_attach(d, s.dev), 0);
+	assert_int_equal(ap_attach(d, b), 0); /* the same attachment */
+	assert_int_equal(ap_ram_alloc(ctx, RAM_PA, 4 * SZ_4K, NULL), 0);
+	/* two pages, apart in PA: the write is two stretches */
+	assert_int_equal(ap_map(d, 0x10000, RAM_PA, SZ_4K, RW), 0);
+	assert_int_equal(ap_map(d, 0x11000, RAM_PA + 2 * SZ_4K, SZ_4K, RW), 0);
+	ap_ctx_set_dma_write_observer(ctx, slow_observer, &s);
+	assert_int_equal(pthread_create(&t, NULL, slow_dma, &s), 0);
+	while (!__atomic_load_n(&s.started, __ATOMIC_ACQUIRE))
+		wait_us(100);
+	assert_int_equal(ap_detach(s.dev), 0);
+	/* the DMA was in flight through the old domain: it has ended */
+	assert_int_equal(__atomic_load_n(&s.calls, __ATOMIC_ACQUIRE), 2);
+	pthread_join(t, NULL);
+	ap_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +889,9 @@ int main(void)
 		cmocka_unit_test(test_rollback_beside_writer),
 		cmocka_unit_test(test_replace_while_translating),
 		cmocka_unit_test(test_ram_remove_beside_dma),
+		cmocka_unit_test(test_ram_growth_beside_dma),
+		cmocka_unit_test(test_map_from_observer_beside_rollback),
+		cmocka_unit_test(test_detach_waits_for_dma_on_shared_attachment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,14 +29,16 @@
  *     use it.  A DMA that started before may still complete.
  *   - ap_attach/replace/detach() may run while other devices translate, and
  *     while the moving device does (each translation sees the old domain or
- *     the new one); detach returns once no DMA can use the old domain.
+ *     the new one); detach and replace return once no DMA can use the old
+ *     domain.  Not while ap_map/ap_unmap run on the domains concerned.
  *   - Everything else (creating and freeing instances, devices, domains,
  *     setting the table window, attach against attach) is the control path:
  *     one thread at a time, and not while ap_map/ap_unmap run on the domain
  *     concerned.
- *   - Functions that wait for readers (ap_unmap, ap_ram_remove, detach)
- *     must not be called from inside a DMA, i.e. from a DMA write observer;
- *     ap_ram_remove() then fails with -EDEADLK.
+ *   - Inside a DMA (from a DMA write observer) nothing may wait for DMA to
+ *     end: ap_ram_remove, attach, replace and detach fail with -EDEADLK
+ *     there, and so do ap_map/ap_unmap if a failed map is being rolled back
+ *     in the same domain at that moment.
  *
  * No bypass.  A device's DMA reaches memory only through a translation its
  * domain holds.  The two exceptions are explicit per-instance choices, and

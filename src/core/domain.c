@@ -469,16 +469,17 @@ static struct ap_attachment *group_leave(struct ap_device *dev)
 }
 
 /*
- * Free an attachment no device points at any more: once every translation
- * that may have read it has ended, so that none can fill the IOTLB with its
- * tag after the tag's entries are dropped (the tag is then reused).
+ * After devices moved off an attachment: wait until every translation and
+ * DMA that may still use the old one has ended (detach and replace promise
+ * that), then free it if no group uses it any more (`att`, unlinked), so
+ * that none can fill the IOTLB with its tag after the tag's entries are
+ * dropped and the tag is reused.
  */
 static void retire_attachment(struct ap_ctx *ctx, struct ap_attachment *att)
 {
-	if (!att)
-		return;
 	ap__rcu_synchronize();
-	attachment_free(ctx, att);
+	if (att)
+		attachment_free(ctx, att);
 }
 
 /*
@@ -492,6 +493,7 @@ static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool repla
 	struct ap_group *g;
 	struct ap_attachment *att, *old;
 	struct join j;
+	bool moved;
 	int err;
 
 	if (!dom || !dev)
@@ -509,11 +511,13 @@ static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool repla
 			       g->id, dev->name, g->domain->name);
 	att = ap__attachment_of(dom, dev->iommu);
 	if (att) {
-		old = g->domain ? group_leave(dev) : NULL;
+		moved = g->domain != NULL;
+		old = moved ? group_leave(dev) : NULL;
 		att->ndev += g->ndev;
 		dom->ndev += g->ndev;
 		group_set(ctx, g, dom, att);
-		retire_attachment(ctx, old);
+		if (moved)
+			retire_attachment(ctx, old);
 		return 0;
 	}
 	memset(&j, 0, sizeof(j));
@@ -537,7 +541,8 @@ static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool repla
 			return err;
 		}
 	}
-	old = g->domain ? group_leave(dev) : NULL;
+	moved = g->domain != NULL;
+	old = moved ? group_leave(dev) : NULL;
 	att->ndev = g->ndev;
 	AP_APPEND(dom->attached, att);
 	set_geometry(dom, &j.geo); /* translations read it without a lock */
@@ -545,7 +550,8 @@ static int attach_group(struct ap_domain *dom, struct ap_device *dev, bool repla
 	dom->oas = j.oas;
 	dom->ndev += g->ndev;
 	group_set(ctx, g, dom, att);
-	retire_attachment(ctx, old);
+	if (moved)
+		retire_attachment(ctx, old);
 	return 0;
 }
 
@@ -583,13 +589,21 @@ int ap_detach(struct ap_device *dev)
  * writer).  A failed map's rollback frees tables other writers could be
  * about to fill, so it runs alone: see struct ap_domain.
  */
-static void writer_enter(struct ap_domain *dom)
+static int writer_enter(struct ap_domain *dom)
 {
+	/* A writer called from inside a DMA (its write observer) holds a
+	 * read-side section the rollback is waiting for: it must not wait. */
+	bool nested = ap__rcu_reading();
+
 	for (;;) {
 		ap__rcu_read_lock();
 		if (!__atomic_load_n(&dom->exclusive, __ATOMIC_ACQUIRE))
-			return;
+			return 0;
 		ap__rcu_read_unlock();
+		if (nested)
+			return ap__err(dom->ctx, -EDEADLK,
+				       "'%s' is being rolled back; a write observer cannot wait for it",
+				       dom->name);
 		pthread_mutex_lock(&dom->excl_lock); /* wait for the rollback */
 		pthread_mutex_unlock(&dom->excl_lock);
 	}
@@ -638,11 +652,13 @@ static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 	return done;
 }
 
-/* A failed map: give back the tables it allocated, alone in the domain. */
+/* A failed map: give back the tables it allocated, alone in the domain
+ * (nothing to do, and no need to be alone, if it allocated none: the
+ * common -EEXIST). */
 static void rollback_alone(struct ap_domain *dom, struct ap_pt_txn *txn)
 {
-	if (ap__rcu_reading()) {
-		ap_pt_txn_end(txn, false); /* cannot wait here: keep them */
+	if (!txn->len || ap__rcu_reading()) {
+		ap_pt_txn_end(txn, false); /* inside a DMA it cannot wait: keep them */
 		return;
 	}
 	pthread_mutex_lock(&dom->excl_lock);
@@ -694,9 +710,10 @@ int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, uns
 	if (!size && dom->type == AP_DOMAIN_PAGING)
 		return 0;
 	err = map_check(dom, iova, pa, size, prot);
+	if (!err)
+		err = writer_enter(dom);
 	if (err)
 		return err;
-	writer_enter(dom);
 	ap_pt_txn_begin(dom->pt, &txn);
 	while (done < size) {
 		uint64_t count, mapped = 0;
@@ -747,7 +764,8 @@ int ap_unmap(struct ap_domain *dom, uint64_t iova, uint64_t size, uint64_t *unma
 	if (iova + size < iova && iova + size != 0)
 		return ap__err(dom->ctx, -EINVAL, "0x%llx+0x%llx wraps the address space",
 			       (unsigned long long)iova, (unsigned long long)size);
-	writer_enter(dom);
+	if (writer_enter(dom))
+		return -EDEADLK;
 	done = unmap_run(dom, iova, size);
 	writer_exit(dom);
 	if (ap__reclaim_pending(dom->ctx))

@@ -114,8 +114,11 @@ static bool ram_lookup(const struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out
 {
 	for (;;) {
 		unsigned seq = __atomic_load_n(&ctx->ram_seq, __ATOMIC_ACQUIRE);
-		const struct ap_ram *ram = __atomic_load_n(&ctx->ram, __ATOMIC_RELAXED);
-		size_t lo = 0, hi = __atomic_load_n(&ctx->nram, __ATOMIC_RELAXED);
+		/* the count first: the array seen after it holds at least
+		 * that many (arrays only grow, and a grown one is published
+		 * before the count that needs it) */
+		size_t lo = 0, hi = __atomic_load_n(&ctx->nram, __ATOMIC_ACQUIRE);
+		const struct ap_ram *ram = __atomic_load_n(&ctx->ram, __ATOMIC_ACQUIRE);
 		bool found = false;
 
 		if (seq & 1)
@@ -217,7 +220,7 @@ static int ram_insert_locked(struct ap_ctx *ctx, uint64_t pa, uint64_t size, voi
 	ram_write_begin(ctx);
 	ram_move(ctx->ram + at + 1, ctx->ram + at, ctx->nram - at);
 	ram_store(&ctx->ram[at], &r);
-	__atomic_store_n(&ctx->nram, ctx->nram + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&ctx->nram, ctx->nram + 1, __ATOMIC_RELEASE);
 	ram_write_end(ctx);
 	return 0;
 }
@@ -237,7 +240,7 @@ static void ram_cut(struct ap_ctx *ctx, size_t at, struct ap_ram *out)
 {
 	*out = ctx->ram[at];
 	ram_write_begin(ctx);
-	__atomic_store_n(&ctx->nram, ctx->nram - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&ctx->nram, ctx->nram - 1, __ATOMIC_RELEASE);
 	ram_move(ctx->ram + at, ctx->ram + at + 1, ctx->nram - at);
 	ram_write_end(ctx);
 }
@@ -300,13 +303,15 @@ int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
 	return 0;
 }
 
-int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t *size)
+/* Inside a read-side section: an outgrown array it reads is not freed
+ * under it. */
+static int ram_region_at(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t *size)
 {
 	for (;;) {
 		unsigned seq = __atomic_load_n(&ctx->ram_seq, __ATOMIC_ACQUIRE);
-		const struct ap_ram *ram = __atomic_load_n(&ctx->ram, __ATOMIC_RELAXED);
+		bool in = index < __atomic_load_n(&ctx->nram, __ATOMIC_ACQUIRE);
+		const struct ap_ram *ram = __atomic_load_n(&ctx->ram, __ATOMIC_ACQUIRE);
 		struct ap_ram r = { 0 };
-		bool in = index < __atomic_load_n(&ctx->nram, __ATOMIC_RELAXED);
 
 		if (seq & 1)
 			continue;
@@ -327,11 +332,25 @@ bool ap__ram_find(struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out)
 	return ram_lookup(ctx, pa, out);
 }
 
+int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t *size)
+{
+	int err;
+
+	ap__rcu_read_lock();
+	err = ram_region_at(ctx, index, pa, size);
+	ap__rcu_read_unlock();
+	return err;
+}
+
 void *ap_ram_ptr(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
 {
 	struct ap_ram r;
+	bool found;
 
-	if (!ram_lookup(ctx, pa, &r) || len > r.size - (pa - r.pa))
+	ap__rcu_read_lock(); /* for the array, not the region: that is the caller's */
+	found = ram_lookup(ctx, pa, &r);
+	ap__rcu_read_unlock();
+	if (!found || len > r.size - (pa - r.pa))
 		return NULL;
 	return r.host + (pa - r.pa);
 }

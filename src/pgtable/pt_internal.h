@@ -208,8 +208,10 @@ struct ap_pt {
 };
 
 /* Remember in txn (NULL: no transaction) a table the format just allocated
- * or displaced; -ENOMEM if we cannot, and then the caller frees the table
- * and fails.  ap_pt_txn_forget drops the newest entry again. */
+ * or displaced; -ENOMEM if we cannot.  Then a new table is freed and the
+ * map fails; a displaced one (empty) is freed at once and the map goes on,
+ * since a rollback has nothing to put back for it.  ap_pt_txn_forget drops
+ * the newest entry again. */
 int ap_pt_txn_note(struct ap_pt_txn *txn, const struct ap_pt_txn_entry *e);
 void ap_pt_txn_forget(struct ap_pt_txn *txn);
 
