@@ -100,11 +100,13 @@ static inline void ap__iotlb_count(uint64_t *c)
 static inline struct ap_iotlb_set *ap__iotlb_set_in(struct ap_iotlb_set *sets, uint32_t mask,
 						    uint16_t tag, uint64_t iova, unsigned shift)
 {
-	/* No multiply on the hit path: consecutive pages take consecutive
-	 * sets, and the tag and size move a domain's pages elsewhere. */
-	uint64_t h = (iova >> shift) ^ ((uint64_t)tag * 0x9e37u) ^ ((uint64_t)shift << 9);
+	/* A multiplicative hash: ranges a power of two apart (two threads'
+	 * buffers, two domains' identical layouts) must not share sets, as
+	 * they would if low page bits picked the set. */
+	uint64_t h = ((iova >> shift) ^ ((uint64_t)tag << 40) ^ ((uint64_t)shift << 58)) *
+		     0x9e3779b97f4a7c15ull;
 
-	return &sets[h & mask];
+	return &sets[(h >> 32) & mask];
 }
 
 static inline struct ap_iotlb_set *ap__iotlb_set(const struct ap_iotlb *t, uint16_t tag,
