@@ -76,18 +76,17 @@ struct ap_iotlb_probe {
 extern __thread unsigned ap__iotlb_tls_shard __attribute__((tls_model("initial-exec")));
 unsigned ap__iotlb_pick_shard(void);
 
-static inline struct ap_iotlb_shard *ap__iotlb_shard(struct ap_iotlb *t)
-{
-	unsigned s = ap__iotlb_tls_shard;
-
-	return &t->shard[s ? s - 1 : ap__iotlb_pick_shard()];
-}
-
+/* This thread's shard of an IOTLB's `shards` array. */
 static inline struct ap_iotlb_shard *ap__iotlb_shard_in(struct ap_iotlb_shard *shards)
 {
 	unsigned s = ap__iotlb_tls_shard;
 
 	return &shards[s ? s - 1 : ap__iotlb_pick_shard()];
+}
+
+static inline struct ap_iotlb_shard *ap__iotlb_shard(struct ap_iotlb *t)
+{
+	return ap__iotlb_shard_in(t->shard);
 }
 
 /* Counters: this thread's shard only, so plain relaxed load and store;

@@ -113,9 +113,11 @@ static AP_ALWAYS_INLINE bool translate_hit(const struct ap_device *dev, uint64_t
 }
 
 /* What translate_hit() did not answer: anything but a paging domain, the
- * aperture, and the walk after a miss. */
-static int translate_rest(const struct ap_device *dev, uint64_t iova, unsigned access,
-			  struct ap_translation *out, struct ap_fault *fault, bool record)
+ * aperture, and the walk after a miss.  Out of line, so that the hit path
+ * spills nothing for it. */
+static __attribute__((noinline)) int translate_slow(const struct ap_device *dev, uint64_t iova,
+						    unsigned access, struct ap_translation *out,
+						    struct ap_fault *fault, bool record)
 {
 	const struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
 	const struct ap_domain *dom;
@@ -147,13 +149,6 @@ static int translate_rest(const struct ap_device *dev, uint64_t iova, unsigned a
 	if (dev->iommu->tlb.sets)
 		ap__iotlb_count(&ap__iotlb_shard(&dev->iommu->tlb)->misses);
 	return walk(dev, att, iova, access, out, fault, record);
-}
-
-static __attribute__((noinline)) int translate_slow(const struct ap_device *dev, uint64_t iova,
-						    unsigned access, struct ap_translation *out,
-						    struct ap_fault *fault, bool record)
-{
-	return translate_rest(dev, iova, access, out, fault, record);
 }
 
 static AP_ALWAYS_INLINE int translate(const struct ap_device *dev, uint64_t iova, unsigned access,
