@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "domsnap.h"
 #include "vfio_util.h"
 
 #define SZ_2M 0x200000ull
@@ -176,36 +177,9 @@ struct snap {
 		bool ok[MAXPROBE];
 		uint64_t pa[MAXPROBE];
 	} dev[MAXDEV];
-	struct {
-		const struct ap_domain *p;
-		char name[64];
-		enum ap_domain_type type;
-		struct ap_geometry geo;
-		uint64_t pgsizes, leaves, sizes, digest;
-		unsigned oas;
-		bool ok[MAXPROBE];
-		uint64_t pa[MAXPROBE];
-	} dom[MAXDOM];
+	struct domsnap dom[MAXDOM];
 	uint64_t ram[MAXRAM][2];
 };
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-	return h * 0xff51afd7ed558ccdull;
-}
-
-static int digest_leaf(void *arg, const struct ap_pt_leaf *l)
-{
-	uint64_t *h = arg;
-
-	*h = mix(*h, l->iova);
-	*h = mix(*h, l->size);
-	*h = mix(*h, l->pa);
-	*h = mix(*h, l->pte);
-	*h = mix(*h, (uint64_t)l->level);
-	return 0;
-}
 
 /* The bytes GET_INFO writes with the argsz it asks for (0 if no IOMMU). */
 static void snap_info(struct ap_ctx *ctx, int fd, struct csnap *cs)
@@ -265,22 +239,7 @@ static void snap_core(struct ap_ctx *ctx, const struct rig *rig, struct snap *s)
 	}
 	for (m = ap_domain_next(ctx, NULL); m; m = ap_domain_next(ctx, m)) {
 		assert_true(s->ndom < MAXDOM);
-		s->dom[s->ndom].p = m;
-		snprintf(s->dom[s->ndom].name, 64, "%s", ap_domain_name(m));
-		s->dom[s->ndom].type = ap_domain_type(m);
-		ap_domain_geometry(m, &s->dom[s->ndom].geo);
-		s->dom[s->ndom].pgsizes = ap_domain_pgsizes(m);
-		s->dom[s->ndom].oas = ap_domain_oas(m);
-		if (ap_domain_pt(m)) {
-			s->dom[s->ndom].leaves = ap_pt_leaf_count(ap_domain_pt(m));
-			s->dom[s->ndom].sizes = ap_pt_sizes_in_use(ap_domain_pt(m));
-			ap_pt_for_each_leaf(ap_domain_pt(m), 0, UINT64_MAX, digest_leaf,
-					    &s->dom[s->ndom].digest);
-		}
-		for (unsigned k = 0; k < rig->nprobe; k++)
-			s->dom[s->ndom].ok[k] =
-				ap_domain_iova_to_phys(m, rig->probe[k], &s->dom[s->ndom].pa[k]);
-		s->ndom++;
+		domsnap_take(m, rig->probe, rig->nprobe, &s->dom[s->ndom++]);
 	}
 	for (s->nram = 0; !ap_ram_region(ctx, s->nram, &s->ram[s->nram][0], &s->ram[s->nram][1]);
 	     s->nram++)
@@ -356,15 +315,10 @@ static void check_core(const struct snap *a, const struct snap *b, bool same_ctx
 		       flow, n, a->dom[i].name, b->dom[i].name);
 		EXPECT(!same_ctx || a->dom[i].p == b->dom[i].p, "%s, n=%lu: domain '%s' replaced",
 		       flow, n, a->dom[i].name);
-		EXPECT(a->dom[i].type == b->dom[i].type &&
-			       !memcmp(&a->dom[i].geo, &b->dom[i].geo, sizeof(a->dom[i].geo)) &&
-			       a->dom[i].pgsizes == b->dom[i].pgsizes && a->dom[i].oas == b->dom[i].oas,
+		EXPECT(domsnap_same_shape(&a->dom[i], &b->dom[i]),
 		       "%s, n=%lu: domain '%s': type, geometry, page sizes or OAS changed", flow, n,
 		       a->dom[i].name);
-		EXPECT(a->dom[i].leaves == b->dom[i].leaves && a->dom[i].sizes == b->dom[i].sizes &&
-			       a->dom[i].digest == b->dom[i].digest &&
-			       !memcmp(a->dom[i].ok, b->dom[i].ok, sizeof(a->dom[i].ok)) &&
-			       !memcmp(a->dom[i].pa, b->dom[i].pa, sizeof(a->dom[i].pa)),
+		EXPECT(domsnap_same_mappings(&a->dom[i], &b->dom[i]),
 		       "%s, n=%lu: domain '%s': mappings changed (%llu leaves -> %llu)", flow, n,
 		       a->dom[i].name, (ull)a->dom[i].leaves, (ull)b->dom[i].leaves);
 	}
