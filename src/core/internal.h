@@ -73,7 +73,7 @@ struct ap_attachment {
 	uint64_t geo_start, geo_end;
 	struct ap_iotlb_set *sets;
 	struct ap_iotlb_shard *shards;
-	struct ap_iotlb_probe sizes; /* leaf sizes its lookups probe */
+	struct ap_iotlb_sizes sizes; /* leaf sizes its lookups probe */
 	struct ap_attachment *next;
 	struct ap_domain *dom;
 	struct ap_iommu *iommu;

@@ -54,7 +54,7 @@ int ap__iotlb_init(struct ap_iotlb *t, unsigned entries, void *(*zalloc)(void *,
 	return 0;
 }
 
-void ap__iotlb_sizes(struct ap_iotlb_probe *p, uint64_t pgsizes)
+void ap__iotlb_sizes(struct ap_iotlb_sizes *p, uint64_t pgsizes)
 {
 	p->n = 0;
 	while (pgsizes && p->n < AP_IOTLB_MAX_SIZES) {
@@ -63,13 +63,14 @@ void ap__iotlb_sizes(struct ap_iotlb_probe *p, uint64_t pgsizes)
 	}
 }
 
-void ap__iotlb_fill_begin(struct ap_iotlb *t, struct ap_iotlb_probe *p, uint16_t tag,
-			  uint64_t iova)
+void ap__iotlb_fill_begin(struct ap_iotlb *t, const struct ap_iotlb_sizes *sizes,
+			  struct ap_iotlb_probe *p, uint16_t tag, uint64_t iova)
 {
 	unsigned i;
 
-	for (i = 0; i < p->n; i++) {
-		p->set[i] = ap__iotlb_set(t, tag, iova, p->shift[i]);
+	p->sizes = sizes;
+	for (i = 0; i < sizes->n; i++) {
+		p->set[i] = ap__iotlb_set(t, tag, iova, sizes->shift[i]);
 		p->gen[i] = __atomic_load_n(&p->set[i]->gen, __ATOMIC_SEQ_CST);
 	}
 }
@@ -102,9 +103,9 @@ void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t
 	uint64_t key = base | shift, meta;
 	unsigned i;
 
-	for (i = 0; i < p->n && p->shift[i] != shift; i++)
+	for (i = 0; i < p->sizes->n && p->sizes->shift[i] != shift; i++)
 		;
-	if (i == p->n || !tag)
+	if (i == p->sizes->n || !tag)
 		return; /* a size no lookup probes: caching it would be useless */
 	w = fill_way(p->set[i], tag, key);
 	meta = __atomic_load_n(&w->meta, __ATOMIC_RELAXED);
@@ -197,7 +198,7 @@ static void count_invalidation(struct ap_iotlb *t, uint64_t dropped)
 				 __ATOMIC_RELAXED);
 }
 
-void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
+void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, uint16_t tag,
 			  uint64_t first, uint64_t last, uint64_t sizes)
 {
 	uint64_t dropped = 0, page, pages;

@@ -63,11 +63,16 @@ struct ap_iotlb_hit {
 	unsigned prot;  /* enum ap_prot of the leaf */
 };
 
-/* Which leaf sizes a lookup probes and, for a fill, the generations of
- * their sets as they were before the walk. */
-struct ap_iotlb_probe {
+/* The leaf sizes a lookup probes (log2, smallest first). */
+struct ap_iotlb_sizes {
 	unsigned n;
 	uint8_t shift[AP_IOTLB_MAX_SIZES];
+};
+
+/* For a fill: the sets of those sizes for one IOVA, and their generations
+ * as they were before the walk. */
+struct ap_iotlb_probe {
+	const struct ap_iotlb_sizes *sizes;
 	uint32_t gen[AP_IOTLB_MAX_SIZES];
 	struct ap_iotlb_set *set[AP_IOTLB_MAX_SIZES];
 };
@@ -143,7 +148,7 @@ static inline bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag,
  * sizes in `sizes` (ap__iotlb_sizes) for iova.  Tag 0 never hits.
  */
 static inline bool ap__iotlb_lookup(struct ap_iotlb_set *sets, uint32_t mask,
-				    const struct ap_iotlb_probe *sizes, uint16_t tag,
+				    const struct ap_iotlb_sizes *sizes, uint16_t tag,
 				    uint64_t iova, unsigned access, struct ap_iotlb_hit *out)
 {
 	unsigned i, w;
@@ -162,16 +167,16 @@ static inline bool ap__iotlb_lookup(struct ap_iotlb_set *sets, uint32_t mask,
 int ap__iotlb_init(struct ap_iotlb *t, unsigned entries, void *(*zalloc)(void *, size_t),
 		   void *cookie);
 /* Sizes a lookup probes for tables whose leaves may be any of pgsizes. */
-void ap__iotlb_sizes(struct ap_iotlb_probe *p, uint64_t pgsizes);
+void ap__iotlb_sizes(struct ap_iotlb_sizes *s, uint64_t pgsizes);
 /* Before a walk: the generations of the sets iova could be filled into. */
-void ap__iotlb_fill_begin(struct ap_iotlb *t, struct ap_iotlb_probe *p, uint16_t tag,
-			  uint64_t iova);
+void ap__iotlb_fill_begin(struct ap_iotlb *t, const struct ap_iotlb_sizes *sizes,
+			  struct ap_iotlb_probe *p, uint16_t tag, uint64_t iova);
 /* After a walk that found the leaf [base, base + 2^shift) -> pa. */
 void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
 		    uint64_t base, unsigned shift, uint64_t pa, unsigned prot, uint16_t allowed);
 /* Drop tag's entries that overlap [first, last] and are leaves of a size
  * both in p and in the bitmap `sizes` (the leaves an unmap removed). */
-void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
+void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, uint16_t tag,
 			  uint64_t first, uint64_t last, uint64_t sizes);
 void ap__iotlb_invalidate_tag(struct ap_iotlb *t, uint16_t tag);
 void ap__iotlb_invalidate_all(struct ap_iotlb *t);

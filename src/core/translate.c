@@ -67,10 +67,8 @@ static int walk(const struct ap_device *dev, const struct ap_attachment *att, ui
 	struct ap_pt_walk_result res;
 	struct ap_iotlb_probe probe;
 
-	if (tlb->sets) {
-		probe = att->sizes;
-		ap__iotlb_fill_begin(tlb, &probe, att->tag, iova);
-	}
+	if (tlb->sets)
+		ap__iotlb_fill_begin(tlb, &att->sizes, &probe, att->tag, iova);
 	ap__iotlb_count(&ap__iotlb_shard(tlb)->walks);
 	if (ap_pt_walk(&att->walk, &dev->ctx->ptmem, iova, access, &res))
 		return refuse(dev, iova, access, res.fault, res.level, record, fault);
