@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # aperture - a userspace IOMMU.  GNU Make, C11.
 #
 #   make              library (static + shared) and the aperture CLI
@@ -73,7 +74,8 @@ $(B)/libaperture.so: $(LIB_OBJ)
 # The default scenario is a readable file, embedded as a C string.
 $(B)/tools/aperture/default_scenario.c: tools/aperture/default.scn
 	@mkdir -p $(dir $@)
-	@{ echo '/* generated from tools/aperture/default.scn */'; \
+	@{ echo '/* SPDX-License-Identifier: MIT */'; \
+	   echo '/* generated from tools/aperture/default.scn */'; \
 	   echo 'extern const char ap_default_scenario[];'; \
 	   echo 'const char ap_default_scenario[] ='; \
 	   sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
@@ -99,6 +101,7 @@ deps:
 	@tools/ensure-deps build test $(if $(filter 1,$(TSAN)),tsan)
 
 check: deps
+	@tools/check-spdx
 	@$(MAKE) --no-print-directory all $(TEST_UNIT)
 	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench.c - aperture's benchmark suite, on the public API only.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench.h - aperture's benchmark suite, shared by the stand-alone
  * ap-bench binary and `aperture bench`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/main.c - stand-alone driver of the benchmark suite (make bench). */
 #include "bench.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_api_seq.c - libFuzzer target: sequences of core operations
  * checked against a plain interval model.

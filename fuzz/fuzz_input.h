@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_input.h - turning the fuzzer's bytes into choices.
  *

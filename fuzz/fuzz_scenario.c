@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_scenario.c - libFuzzer target: the scenario parser and executor.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz/fuzz_vfio_ioctl.c - libFuzzer target: ap_vfio_open/ioctl/close.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Coverage: the library and the whole test suite built with gcc --coverage
 # -O0 in build-cov/, run, and summarised by gcovr per layer.  Counters are
 # updated atomically: the concurrent tests run threads.

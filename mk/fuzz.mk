@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # libFuzzer targets (fuzz/*.c), built with clang and ASan + UBSan.
 #
 #   make fuzz-build           build every target into build-fuzz/

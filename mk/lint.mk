@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Static analysis: `make lint` runs cppcheck and clang-tidy over the library,
 # the CLI and the benchmarks, and fails on any finding.  Checks: .clang-tidy;
 # suppressions, each with its reason: tools/cppcheck-suppressions.txt,

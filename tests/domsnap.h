@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What a domain looks like from outside, for the fail-nth tests: its name,
  * type, geometry, page sizes and OAS, its leaves (count, sizes and a digest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * EXPECT and ull, for every test: a check that explains itself when it
  * fails (cmocka's asserts print only values).  Include after <cmocka.h>.

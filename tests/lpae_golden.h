@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ARM LPAE leaf descriptors for every prot, as a 4K page at 0x40001000, for
  * stage 1 and stage 2: literals worked out by hand from the bit table of

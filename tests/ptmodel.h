@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Page-table test helpers and a model of live leaves, shared by the
  * page-table tests (test_pgtable.c: ARM LPAE, test_pgtable_vtd.c: VT-d,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The randomized tests' numbers: xorshift64*, small, fast, the same
  * everywhere, so that a printed seed replays a run on any machine.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the core (include/aperture/core.h): context and RAM,
  * instance configuration, names, devices and groups, domain geometry and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The core's less travelled paths, through the public API only: the
  * context allocator for frontends, reserved-region refusals and ordering,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The page-table layer's less travelled paths, through the public API
  * (include/aperture/pgtable.h): argument refusals of ap_pt_alloc, a memory

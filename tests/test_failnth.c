@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Allocation-failure injection, in the manner of Linux's iommufd fail_nth
  * selftest: every flow runs with ap_ctx_fail_nth(ctx, n) for n = 1, 2, ...

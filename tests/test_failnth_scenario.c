@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Allocation-failure injection through the scenario executor: each script
  * runs on a fresh context with ap_ctx_fail_nth(ctx, n) for n = 1, 2, ...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Allocation-failure injection through the VFIO API and the scenario
  * executor, in the manner of Linux's iommufd fail_nth selftest: each step

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Regression tests for what the libFuzzer targets (fuzz/) found in the VFIO
  * layer and the core's API.  Each test names the target and the reproducer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The IOTLB, one thread: entries at their real leaf size, the permissions
  * they carry, hits and misses counted, strict invalidation by unmap, tags

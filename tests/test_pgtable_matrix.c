@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The page-table formats across every configuration Linux's io-pgtable-arm
  * selftest runs (3 granule bitmaps x 21 IAS <= OAS pairs x stage 1 and 2):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the page-table layer (include/aperture/pgtable.h), Intel VT-d
  * second-level tables (AP_PT_INTEL_VTD_SL).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the scenario layer through its public API: number and errno
  * parsing, running text in a context, error messages naming FILE:LINE, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Acceptance tests of the VFIO type1 container (include/aperture/vfio.h),
  * written from the behaviour spec (shared/reference/

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Errno acceptance tests of the VFIO type1 container (include/aperture/
  * vfio.h), table-driven, from the behaviour spec (shared/reference/

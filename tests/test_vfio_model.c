@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Randomized acceptance test of the VFIO type1 container against a model
  * of type1 v2's rules (shared/reference/linux-iommu-vfio-semantics.md §1.2,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Test support shared by the page-table tests: size constants, EXPECT (from
  * expect.h), and a simulated physical memory for tables.

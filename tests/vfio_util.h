@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * VFIO test helpers shared by test_vfio.c, test_vfio_errno.c and
  * test_vfio_model.c: names of errnos, the ioctl convention (-1 and errno)

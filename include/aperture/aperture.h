@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * aperture/aperture.h - the whole public API of aperture, a userspace IOMMU.
  *

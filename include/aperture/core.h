@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * aperture/core.h - the machine model: context, RAM, IOMMU instances,
  * devices and groups, domains, map/unmap, translation, DMA and faults.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * aperture/pgtable.h - hardware page-table formats.
  *

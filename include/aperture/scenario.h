@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * aperture/scenario.h - the scenario language, and the human-readable views
  * (show, dump, audit) it shares with the command-line tool.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * aperture/types.h - vocabulary shared by every layer of aperture.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * aperture/vfio.h - a VFIO type1 container over the core, driven through
  * the real uapi of <linux/vfio.h>.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The context: error messages, the one allocator every object goes through
  * (so that failure injection and leak accounting see every allocation), and

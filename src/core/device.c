@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Devices (requesters with a stream ID behind one instance) and the groups
  * they belong to.  A group is the unit of isolation: attach and detach move

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Domains: allocated for one instance, attachable to devices on several.
  * The geometry and page sizes a domain reports always hold for every device

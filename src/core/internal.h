@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Inside the core: object layouts and helpers shared by the files of src/core.
  * Frontends use the public headers only.

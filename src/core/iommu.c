@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * IOMMU instances: capabilities as hardware exposes them, and the bounded
  * event queue every refused transaction lands in.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The IOTLB (iotlb.h): fills after walks, and invalidation by range, by tag
  * and of everything.  Lookups are inline in iotlb.h, for the hit path.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The IOTLB of one IOMMU instance: leaf translations cached at their real
  * size (4K, 2M, 1G, ...) with the access values they allow, tagged by the

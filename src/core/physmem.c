@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Physical memory of a context: RAM regions the caller registers (DMA lands
  * there) and the table pool (page tables live there).  Both are reachable by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Grace periods (rcu.h). */
 #include "rcu.h"
 

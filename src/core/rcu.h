@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Read-copy-update for the core, from liburcu's "bulletproof" flavour: it
  * needs no thread registration, so that any thread of the embedding program

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Translation and DMA: what a device's transaction becomes.  Every refusal is
  * a fault record in the instance's event queue; a DMA moves no byte until

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ARM VMSAv8-64 long-descriptor (LPAE) tables, stage 1 and stage 2, 4K/16K/64K
  * granules: the descriptors Linux's io-pgtable-arm writes, bit for bit

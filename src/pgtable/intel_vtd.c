@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Intel VT-d second-level (second-stage) tables: the descriptors Linux's
  * legacy dma_pte code and generic_pt's vtdss format write, bit for bit

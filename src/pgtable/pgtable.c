@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The page-table layer's front door: argument checks common to every format,
  * then a call through the format's ops table.

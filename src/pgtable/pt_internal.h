@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Inside the page-table layer: the ops table every format implements and the
  * state every table shares.  Nothing outside src/pgtable includes this.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The tree algorithms of every table format, written once: map, unmap, leaf
  * iteration, freeing, the release of a transaction's tables and entering the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The scenario language (DESIGN.md, "Scenario scripts"): one command a line,
  * each checked by the `expect` lines after it.  This file parses and runs;

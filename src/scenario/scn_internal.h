@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Inside the scenario layer: formatting helpers shared by its files. */
 #ifndef AP_SCN_INTERNAL_H
 #define AP_SCN_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What scenario `vfio` commands need beyond the VFIO API: names for the
  * containers a script opens, the group handles it holds, and the process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Views for people: show (state, aligned, hex where hardware people expect
  * hex), dump (one line per leaf: a contract that tools compare bit for bit)

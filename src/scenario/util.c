@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Small parsers and names shared by the scenario language and the tools.
  */

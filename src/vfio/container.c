@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Container handles (/dev/vfio/vfio), as Linux's drivers/vfio/container.c:
  * the requests every container answers (API version, extensions,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Dirty page tracking: VFIO_IOMMU_DIRTY_PAGES (START, STOP, GET_BITMAP) and
  * UNMAP_DMA's GET_DIRTY_BITMAP, with type1's bitmap rules: one bit per page

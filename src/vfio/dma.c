@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA, with the checks of Linux
  * 6.18's vfio_dma_do_map / vfio_dma_do_unmap in their order and with their

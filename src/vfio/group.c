@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Group handles (/dev/vfio/N): GET_STATUS, SET_CONTAINER, UNSET_CONTAINER,
  * and what joining a container asks of a group: DMA ownership (Linux's

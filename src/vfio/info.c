@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * VFIO_IOMMU_GET_INFO, as vfio_iommu_type1_get_info(): the page sizes and a
  * capability chain (MIGRATION, DMA_AVAIL, IOVA_RANGE, in that order), each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The container's usable IOVA: the intersection of its domains' apertures
  * minus the non-relaxable reserved regions of its groups, as a sorted list

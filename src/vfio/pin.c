@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * "Pinning" process memory, in a userspace model of the machine: the caller's
  * pages must exist with the access the device is given (type1's

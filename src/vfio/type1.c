@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The type1 backend's groups and domains, as drivers/vfio/vfio_iommu_type1.c
  * (vfio_iommu_type1_attach_group / _detach_group): a group gets a domain

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The VFIO layer's entry points: the per-context state (kept in the
  * context's frontend slot "vfio"), handles that behave like file

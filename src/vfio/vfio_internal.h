@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Inside the VFIO layer: the objects behind the handles and the helpers the
  * files of src/vfio share.  Everything here sits on the core's public API;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * aperture: the command-line front end.  Runs scenarios, shows state, dumps
  * page tables, audits for bypass and runs the benchmarks.
