@@ -57,14 +57,14 @@ int ap__lpae_check_pgsizes(struct ap_ctx *ctx, const char *kind, uint64_t pgsize
 
 /*
  * TTBR0, TCR (its fields) and MAIR for stage 1; VTTBR and VTCR (its fields)
- * for stage 2.  names: what this kind calls the three registers.
+ * for stage 2; appended to out.  names: what this kind calls the three
+ * registers.
  */
 void ap__lpae_reg_view(const struct ap_pt_regs *r, const char *const names[3],
 		       struct ap_reg_view *out)
 {
 	bool s2 = r->format == AP_PT_ARM_LPAE_S2;
 
-	out->n = 0;
 	ap__reg_push(out, names[0], r->ttbr, AP_REG_HEX, 16);
 	ap__reg_push(out, names[1], r->tcr, AP_REG_HEX, s2 ? 8 : 10);
 	ap__reg_push(out, "T0SZ", r->tsz, AP_REG_FIELD, 0);

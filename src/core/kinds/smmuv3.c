@@ -109,6 +109,7 @@ static void v3_reg_view(const struct ap_iommu *iommu, uint16_t tag, const struct
 
 	(void)iommu;
 	(void)tag;
+	out->n = 0;
 	ap__lpae_reg_view(r, r->format == AP_PT_ARM_LPAE_S2 ? s2 : s1, out);
 }
 
