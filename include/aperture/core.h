@@ -545,13 +545,18 @@ AP_API enum ap_domain_type ap_domain_type(const struct ap_domain *dom);
 AP_API struct ap_iommu *ap_domain_owner(const struct ap_domain *dom);
 
 /*
- * The geometry and page sizes that hold for every device attached now.  They
- * start as the owner's and only ever narrow: attaching a less capable
- * instance intersects them; detaching never widens them.
+ * The geometry and page sizes that hold for every device attached now.  The
+ * aperture and page sizes start as the owner's and only ever narrow:
+ * attaching a less capable instance intersects them; detaching never widens
+ * them.  geometry.force says whether DMA outside the aperture faults for
+ * every device: false while an instance with an open aperture is attached
+ * (or owns the domain), true again once the last such instance has left.
  */
 AP_API void ap_domain_geometry(const struct ap_domain *dom, struct ap_geometry *out);
 AP_API uint64_t ap_domain_pgsizes(const struct ap_domain *dom);
-/* Largest output address bits every attached instance can emit. */
+/* The output size mappings are checked against: the smallest of the
+ * owner's and of every instance attached since the domain was made (like
+ * the aperture, it never widens again after a detach). */
 AP_API unsigned ap_domain_oas(const struct ap_domain *dom);
 /*
  * The registers `iommu` is programmed with to walk this paging domain
@@ -658,10 +663,12 @@ AP_API int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
 			struct ap_translation *out, struct ap_fault *fault);
 
 /*
- * Where iova of dev translates to, as a privileged read would, without a
- * record or a fault: true with the PA, false if that access would fault.
- * It does not check that the PA is RAM (a DMA there faults external) nor
- * an unprivileged access's permissions.  For tools and tests.
+ * Where a transaction of dev at iova would go, whatever its permissions:
+ * true with the PA if iova has a translation (a mapping of any permission,
+ * or an untranslated path such as an identity domain), false if every
+ * access would fault for want of one.  No fault is recorded.  It does not
+ * check that the PA is RAM (a DMA there faults external).  For tools and
+ * tests; ap_translate() decides an access.
  */
 AP_API bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova,
 				   uint64_t *pa);

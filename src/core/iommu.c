@@ -314,6 +314,7 @@ int ap_iommu_new(struct ap_ctx *ctx, const char *name, const struct ap_iommu_con
 	iommu->cfg = *cfg;
 	iommu->model = ap__model(cfg->kind);
 	iommu->unmatched = cfg->unmatched;
+	iommu->bypass_limit = iommu->model->bypass_limit(cfg);
 	if (iommu->model->init && iommu->model->init(iommu)) {
 		iommu_release(ctx, iommu);
 		return ap__err(ctx, -ENOMEM, "out of memory");

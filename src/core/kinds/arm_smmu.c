@@ -478,6 +478,7 @@ const struct ap_iommu_model ap__model_arm_smmu = {
 	.tag_value = smmu_tag_value,
 	.stream_match = smmu_stream_match,
 	.stream_bind = smmu_stream_bind,
+	.bypass_limit = ap__lpae_bypass_limit,
 	.resv = smmu_resv,
 	.capable = smmu_capable,
 	.reg_view = smmu_reg_view,
