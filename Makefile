@@ -102,6 +102,7 @@ deps:
 
 check: deps
 	@tools/check-spdx
+	@tools/check-layers
 	@$(MAKE) --no-print-directory all $(TEST_UNIT)
 	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
 

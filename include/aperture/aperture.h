@@ -15,27 +15,11 @@
 #ifndef APERTURE_APERTURE_H
 #define APERTURE_APERTURE_H
 
-#define AP_VERSION_MAJOR 0
-#define AP_VERSION_MINOR 1
-#define AP_VERSION_PATCH 0
-#define AP_VERSION_STRING "0.1.0"
-
 #include <aperture/types.h>
 #include <aperture/pgtable.h>
 #include <aperture/core.h>
 #include <aperture/vfio.h>
 #include <aperture/view.h>
 #include <aperture/scenario.h>
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* Version of the library actually linked, "0.1.0". */
-AP_API const char *ap_version(void);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* APERTURE_APERTURE_H */
