@@ -7,6 +7,7 @@
  *   aperture/core.h      context, RAM, instances, devices, domains, DMA
  *   aperture/vfio.h      the VFIO type1 container (open/ioctl/close)
  *   aperture/scenario.h  the scenario language, show/dump/audit
+ *   aperture/firmware.h  machine descriptions from ACPI DMAR/IORT, devicetree, sysfs
  *
  * Start with ap_ctx_new(); everything hangs off a context and is freed with
  * ap_ctx_free().
@@ -24,6 +25,7 @@
 #include <aperture/core.h>
 #include <aperture/vfio.h>
 #include <aperture/scenario.h>
+#include <aperture/firmware.h>
 
 #ifdef __cplusplus
 extern "C" {
