@@ -6,7 +6,8 @@
  *   aperture/pgtable.h   page-table formats (build, walk)
  *   aperture/core.h      context, RAM, instances, devices, domains, DMA
  *   aperture/vfio.h      the VFIO type1 container (open/ioctl/close)
- *   aperture/scenario.h  the scenario language, show/dump/audit
+ *   aperture/view.h      show, dump and audit a machine
+ *   aperture/scenario.h  the scenario language
  *   aperture/firmware.h  machine descriptions from ACPI DMAR/IORT, devicetree, sysfs
  *
  * Start with ap_ctx_new(); everything hangs off a context and is freed with
@@ -24,6 +25,7 @@
 #include <aperture/pgtable.h>
 #include <aperture/core.h>
 #include <aperture/vfio.h>
+#include <aperture/view.h>
 #include <aperture/scenario.h>
 #include <aperture/firmware.h>
 

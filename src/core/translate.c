@@ -122,7 +122,7 @@ static __attribute__((noinline)) int translate_slow(const struct ap_device *dev,
 	const struct ap_domain *dom;
 
 	if (!att) {
-		if (dev->iommu->cfg.unmatched == AP_UNMATCHED_BYPASS) {
+		if (ap_iommu_unmatched(dev->iommu) == AP_UNMATCHED_BYPASS) {
 			passthrough(iova, out);
 			return 0;
 		}
