@@ -204,10 +204,10 @@ static int iommu_target(struct dt *d, int node, const char *prop, unsigned idx, 
 	if (!c || len != 4)
 		return dt_err(d, node, prop, "entry %u: phandle 0x%x names a node without "
 			      "#iommu-cells", idx, ph);
+	if (fdt32_ld(c) > 2)
+		return dt_err(d, node, prop, "entry %u: #iommu-cells %u (an Arm SMMU has 1 or 2)",
+			      idx, fdt32_ld(c));
 	*ncells = (int)fdt32_ld(c);
-	if (*ncells > 2)
-		return dt_err(d, node, prop, "entry %u: #iommu-cells %d (an Arm SMMU has 1 or 2)",
-			      idx, *ncells);
 	return target;
 }
 
@@ -451,6 +451,40 @@ static int masters(struct dt *d)
 	return 0;
 }
 
+/*
+ * Walk the structure block's tags, each step forward, before handing the
+ * blob to fdt_check_full(): libfdt 1.6.1's check spins for ever on some
+ * corrupt blobs (found by fuzz_dtb; fuzz/regress/fuzz_dtb has one).
+ */
+static int walk_tags(const void *fdt)
+{
+	int off = 0, next = 0, depth = 0;
+	unsigned steps = 0, max = fdt_size_dt_struct(fdt) / 4 + 2;
+
+	for (;;) {
+		uint32_t tag = fdt_next_tag(fdt, off, &next);
+
+		if (tag == FDT_END)
+			return depth == 0 && next > 0 ? 0 : -FDT_ERR_BADSTRUCTURE;
+		if (next <= off || ++steps > max)
+			return -FDT_ERR_BADSTRUCTURE;
+		if (tag == FDT_BEGIN_NODE)
+			depth++;
+		else if (tag == FDT_END_NODE && --depth < 0)
+			return -FDT_ERR_BADSTRUCTURE;
+		else if (tag == FDT_PROP) {
+			/* nameoff, byte by byte: the block may be unaligned */
+			const uint8_t *p = fdt_offset_ptr(fdt, off + 8, 4);
+			int nlen;
+
+			if (!p || !fdt_get_string(fdt, (int)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+							     (uint32_t)p[2] << 8 | p[3]), &nlen))
+				return -FDT_ERR_BADSTRUCTURE;
+		}
+		off = next;
+	}
+}
+
 static int parse_dtb(struct dt *d, const void *buf, size_t len)
 {
 	struct ap_fw_table *t = ap__fw_push(d->fw, FV_TABLE);
@@ -462,7 +496,8 @@ static int parse_dtb(struct dt *d, const void *buf, size_t len)
 	if (!buf || len < FDT_V1_SIZE)
 		return ap__fw_err(d->fw, "DTB +0x0: %zu bytes, shorter than a devicetree header",
 				  buf ? len : 0);
-	if ((rc = fdt_check_full(buf, len)))
+	if ((rc = fdt_check_header(buf)) || (fdt_totalsize(buf) > len && (rc = -FDT_ERR_TRUNCATED)) ||
+	    (rc = walk_tags(buf)) || (rc = fdt_check_full(buf, len)))
 		return ap__fw_err(d->fw, "DTB +0x0: not a valid devicetree blob of %zu bytes: %s",
 				  len, fdt_strerror(rc));
 	d->fdt = buf;
