@@ -8,7 +8,11 @@
 #ifndef AP_TEST_FWTAB_H
 #define AP_TEST_FWTAB_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct tw {
@@ -205,6 +209,30 @@ static inline size_t tw_rc(struct tw *t, uint32_t segment, uint8_t limit, uint32
 	P32(t, 0);
 	tw_map(t, in, count_minus_1, out, ref, 0);
 	return at;
+}
+
+/* Compile a .dtsi excerpt as the real-inputs README says, into `out`. */
+static inline bool build_dtb(const char *dtsi, const char *out)
+{
+	char cmd[3 * PATH_MAX], full[PATH_MAX], wrap[PATH_MAX];
+	FILE *fp;
+
+	snprintf(wrap, sizeof(wrap), "%s.dts", out);
+	if (!realpath(dtsi, full) || !(fp = fopen(wrap, "w")))
+		return false;
+	fprintf(fp, "/dts-v1/;\n#define GIC_SPI 0\n#define IRQ_TYPE_LEVEL_HIGH 4\n"
+		"/ { #address-cells = <2>; #size-cells = <2>;\n"
+		"gic: interrupt-controller@2c010000 { compatible = \"arm,gic-400\"; "
+		"reg = <0 0x2c010000 0 0x1000>; #interrupt-cells = <3>; interrupt-controller; };\n"
+		"v2m_0: v2m@2c1c0000 { compatible = \"arm,gic-v2m-frame\"; msi-controller; "
+		"reg = <0 0x2c1c0000 0 0x10000>; };\n"
+		"its: msi-controller@6020000 { compatible = \"arm,gic-v3-its\"; msi-controller; "
+		"#msi-cells = <1>; reg = <0 0x6020000 0 0x20000>; }; };\n"
+		"#include \"%s\"\n", full);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "cpp -nostdinc -undef -x assembler-with-cpp -P %s "
+		 "| dtc -q -I dts -O dtb -o %s -", wrap, out);
+	return system(cmd) == 0;
 }
 
 #endif

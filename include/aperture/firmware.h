@@ -33,6 +33,8 @@
 #ifndef APERTURE_FIRMWARE_H
 #define APERTURE_FIRMWARE_H
 
+#include <stdio.h>
+
 #include <aperture/core.h>
 #include <aperture/types.h>
 
@@ -278,6 +280,43 @@ AP_API int ap_fw_add_sysfs(struct ap_fw *fw, const char *root);
  * the description's context; free with ap_mem_free.  -ENOENT, -EIO,
  * -EFBIG, -ENOMEM, with ap_fw_error() set. */
 AP_API int ap_fw_read_file(struct ap_fw *fw, const char *path, void **buf, size_t *len);
+
+/*
+ * Build the description's machine in `ctx`, which must hold no instance or
+ * device yet: an instance per unit whose kind this build has (capabilities
+ * through ap_iommu_config_set(), so assumed ones are the stated defaults),
+ * a device per stream range of each DMA master (named after it, ".1",
+ * ".2"... for further ranges; its first stream ID, or a VT-d device's
+ * requester ID), the masters' streams on one unit sharing a group (sysfs
+ * group numbers kept), reserved regions on the devices they name (IORT
+ * RMR: on the devices whose stream IDs they list).  With `scenario`, the
+ * same machine is written there as scenario lines, comments saying where
+ * each unit came from and which ID ranges a device stands for.  Errors:
+ * -EINVAL (ctx not empty, or the core refused a unit or device: the
+ * reason is in ap_fw_error()), -ENOMEM; the context then holds part of
+ * the machine and should be freed.
+ */
+AP_API int ap_fw_apply(struct ap_fw *fw, struct ap_ctx *ctx, FILE *scenario);
+
+/* One way DMA escapes translation, as the description shows it. */
+struct ap_fw_bypass {
+	char who[72];        /* the device, or the unit */
+	const char *why;     /* a sentence, static */
+	uint64_t start, end; /* the addresses it reaches, inclusive */
+};
+
+/*
+ * The index-th bypass path (0-based), -ENOENT past the last: devices no
+ * IOMMU translates (no unit, or a host whose sysfs shows no IOMMU group for
+ * a DMA-capable PCI device), identity (passthrough) groups, direct regions
+ * (RMRR, IORT RMR, devicetree 1:1 iommu-addresses, sysfs direct regions),
+ * units whose hardware can pass DMA through (VT-d ECAP.PT) or that let
+ * unmatched streams pass (SMMUv2 sCR0.USFCFG=0 or CLIENTPD=1, Linux's
+ * arm-smmu disable_bypass=0).
+ */
+AP_API int ap_fw_bypass(const struct ap_fw *fw, size_t index, struct ap_fw_bypass *out);
+/* True when the description has no IOMMU unit at all. */
+AP_API bool ap_fw_no_iommu(const struct ap_fw *fw);
 
 /* The description as it stands. */
 AP_API const struct ap_fw_desc *ap_fw_desc(const struct ap_fw *fw);
