@@ -179,6 +179,8 @@ AP_API void ap_ctx_get_table_window(const struct ap_ctx *ctx, uint64_t *base,
 enum ap_iommu_kind {
 	AP_IOMMU_ARM_SMMU_V3 = 1, /* "arm-smmu-v3": ARM LPAE tables, stage 1 or 2 */
 	AP_IOMMU_INTEL_VTD = 2,   /* "intel-vtd": VT-d second-level tables */
+	AP_IOMMU_ARM_SMMU = 3,    /* "arm-smmu": SMMUv1/v2 (MMU-400, -401, -500),
+				     ARM LPAE tables in context banks */
 };
 
 /* What a stream that matches no configuration (a device with no domain)
@@ -191,6 +193,35 @@ enum ap_unmatched {
 /* arm-smmu-v3: the translation stage its domains use. */
 struct ap_smmuv3_config {
 	unsigned stage; /* 1 (default) or 2 */
+};
+
+/* arm-smmu: which implementation of the SMMUv1/v2 architecture.  The model
+ * sets what its ID registers can say (granules, sizes, stages). */
+enum ap_arm_smmu_model {
+	AP_ARM_SMMU_V1 = 1, /* "smmu-v1": the SMMUv1 architecture */
+	AP_ARM_SMMU_V2 = 2, /* "smmu-v2": the SMMUv2 architecture */
+	AP_ARM_MMU_400 = 3, /* "mmu-400": CoreLink MMU-400 (SMMUv1) */
+	AP_ARM_MMU_401 = 4, /* "mmu-401": CoreLink MMU-401 (SMMUv1) */
+	AP_ARM_MMU_500 = 5, /* "mmu-500": CoreLink MMU-500 (SMMUv2) */
+};
+
+/*
+ * arm-smmu: what ID0 and ID1 say.  Domains are translated by context banks,
+ * one per domain and instance, allocated when the domain is attached through
+ * the instance and freed when its last device there detaches; when none is
+ * left, attach fails with -ENOSPC.  Streams are matched by stream match
+ * registers (SMR: an ID and a mask of ignored bits), or, with smrs = 0, by
+ * indexing (the stream ID selects the entry).
+ */
+struct ap_arm_smmu_config {
+	enum ap_arm_smmu_model model;
+	unsigned stage;            /* 1 or 2: the stage its domains use */
+	unsigned context_banks;    /* ID1.NUMCB, 1..128 */
+	unsigned s2_context_banks; /* ID1.NUMS2CB: banks 0..n-1 do stage 2
+				      only, so stage-1 domains take the rest */
+	unsigned smrs;             /* ID0.NUMSMRG 1..128; 0: stream indexing */
+	unsigned streamid_bits;    /* ID0.NUMSIDB, 1..16: stream IDs and SMR
+				      masks are this wide */
 };
 
 /* intel-vtd: the translation stage its domains use, and the second-level
@@ -232,6 +263,7 @@ struct ap_iommu_config {
 				    2..1048576 */
 	union {                  /* the member of `kind` */
 		struct ap_smmuv3_config smmuv3;
+		struct ap_arm_smmu_config arm_smmu;
 		struct ap_vtd_config vtd;
 		uint64_t reserved_[8]; /* room for kinds to come */
 	};
@@ -513,13 +545,18 @@ AP_API enum ap_domain_type ap_domain_type(const struct ap_domain *dom);
 AP_API struct ap_iommu *ap_domain_owner(const struct ap_domain *dom);
 
 /*
- * The geometry and page sizes that hold for every device attached now.  They
- * start as the owner's and only ever narrow: attaching a less capable
- * instance intersects them; detaching never widens them.
+ * The geometry and page sizes that hold for every device attached now.  The
+ * aperture and page sizes start as the owner's and only ever narrow:
+ * attaching a less capable instance intersects them; detaching never widens
+ * them.  geometry.force says whether DMA outside the aperture faults for
+ * every device: false while an instance with an open aperture is attached
+ * (or owns the domain), true again once the last such instance has left.
  */
 AP_API void ap_domain_geometry(const struct ap_domain *dom, struct ap_geometry *out);
 AP_API uint64_t ap_domain_pgsizes(const struct ap_domain *dom);
-/* Largest output address bits every attached instance can emit. */
+/* The output size mappings are checked against: the smallest of the
+ * owner's and of every instance attached since the domain was made (like
+ * the aperture, it never widens again after a detach). */
 AP_API unsigned ap_domain_oas(const struct ap_domain *dom);
 /*
  * The registers `iommu` is programmed with to walk this paging domain
@@ -626,10 +663,12 @@ AP_API int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
 			struct ap_translation *out, struct ap_fault *fault);
 
 /*
- * Where iova of dev translates to, as a privileged read would, without a
- * record or a fault: true with the PA, false if that access would fault.
- * It does not check that the PA is RAM (a DMA there faults external) nor
- * an unprivileged access's permissions.  For tools and tests.
+ * Where a transaction of dev at iova would go, whatever its permissions:
+ * true with the PA if iova has a translation (a mapping of any permission,
+ * or an untranslated path such as an identity domain), false if every
+ * access would fault for want of one.  No fault is recorded.  It does not
+ * check that the PA is RAM (a DMA there faults external).  For tools and
+ * tests; ap_translate() decides an access.
  */
 AP_API bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova,
 				   uint64_t *pa);

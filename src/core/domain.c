@@ -413,6 +413,20 @@ static void group_set(struct ap_ctx *ctx, struct ap_group *g, struct ap_domain *
 			__atomic_store_n(&d->att, att, __ATOMIC_RELEASE);
 }
 
+/* Whether DMA outside the aperture faults for every device that can reach
+ * the domain: its owner's and every attached instance's choice.  An open
+ * instance that leaves takes its openness with it (the aperture itself
+ * never widens again). */
+static bool forced_by_all(const struct ap_domain *dom)
+{
+	const struct ap_attachment *a;
+	bool forced = dom->owner->cfg.force_aperture;
+
+	for (a = dom->attached; a && forced; a = a->next)
+		forced = a->iommu->cfg.force_aperture;
+	return forced;
+}
+
 /* Count dev's group off its domain (it must have one); the attachment if
  * that was its last group, unlinked, for retire_attachment(). */
 static struct ap_attachment *group_leave(struct ap_device *dev)
@@ -428,6 +442,8 @@ static struct ap_attachment *group_leave(struct ap_device *dev)
 	for (pp = &dom->attached; *pp != att; pp = &(*pp)->next)
 		;
 	*pp = att->next;
+	if (dom->type == AP_DOMAIN_PAGING)
+		dom->geo.force = forced_by_all(dom);
 	return att;
 }
 

@@ -48,6 +48,7 @@ struct ap_iommu {
 	const struct ap_iommu_model *model; /* what its kind does (kinds/) */
 	void *kind_state;                   /* the model's own, or NULL */
 	unsigned unmatched;                 /* enum ap_unmatched, now */
+	uint64_t bypass_limit;              /* highest untranslated address */
 	pthread_mutex_t evtq_lock; /* translations fault from any thread */
 	struct ap_fault *evtq;
 	unsigned evtq_head, evtq_count;

@@ -162,42 +162,73 @@ int ap_iommu_config_set(struct ap_iommu_config *cfg, const char *key, const char
 	return err;
 }
 
+/* cfg's defaults once `words` (key=value, what the kind wrote) are read:
+ * the baseline a reader of the whole text compares the rest against (an
+ * arm-smmu model= changes the defaults of ias, oas and pgsizes). */
+static void defaults_after(const struct ap_iommu_config *cfg, const char *words,
+			   struct ap_iommu_config *d)
+{
+	char copy[512], *save = NULL, *w;
+
+	ap_iommu_config_init(d, cfg->kind);
+	snprintf(copy, sizeof(copy), "%s", words);
+	for (w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(w, '=');
+
+		if (eq) {
+			*eq = '\0';
+			ap_iommu_config_set(d, w, eq + 1, NULL);
+		}
+	}
+}
+
+/* The generic options that differ from d, appended at `at`. */
+static size_t generic_format(const struct ap_iommu_config *cfg, const struct ap_iommu_config *d,
+			     char *buf, size_t len, size_t at)
+{
+	char list[96];
+
+	if (cfg->ias != d->ias)
+		at = ap__word(buf, len, at, "ias=%u", cfg->ias);
+	if (cfg->oas != d->oas)
+		at = ap__word(buf, len, at, "oas=%u", cfg->oas);
+	if (cfg->pgsize_bitmap != d->pgsize_bitmap)
+		at = ap__word(buf, len, at, "pgsizes=%s",
+			      ap_format_pgsizes(cfg->pgsize_bitmap, list, sizeof(list)));
+	if (cfg->unmatched != d->unmatched)
+		at = ap__word(buf, len, at, "unmatched=%s",
+			      cfg->unmatched == AP_UNMATCHED_BYPASS ? "bypass" : "abort");
+	if (cfg->force_aperture != d->force_aperture)
+		at = ap__word(buf, len, at, "aperture=%s", cfg->force_aperture ? "forced" : "open");
+	if (cfg->evtq_size != d->evtq_size)
+		at = ap__word(buf, len, at, "evtq=%u", cfg->evtq_size);
+	if (cfg->coherent_walk != d->coherent_walk)
+		at = ap__word(buf, len, at, "coherent=%s", cfg->coherent_walk ? "yes" : "no");
+	if (cfg->host_page_size != d->host_page_size)
+		at = ap__word(buf, len, at, "hostpage=%llu", (unsigned long long)cfg->host_page_size);
+	if (cfg->iotlb_entries != d->iotlb_entries)
+		at = cfg->iotlb_entries ? ap__word(buf, len, at, "iotlb=%u", cfg->iotlb_entries)
+					: ap__word(buf, len, at, "iotlb=off");
+	return at;
+}
+
+/* The kind's own words first: an arm-smmu model= sets the defaults of the
+ * rest, which are then written against those. */
 size_t ap_iommu_config_format(const struct ap_iommu_config *cfg, char *buf, size_t len)
 {
 	const struct ap_iommu_model *m = cfg ? ap__model(cfg->kind) : NULL;
 	struct ap_iommu_config d;
-	char list[96];
+	char text[512] = "";
 	size_t at = 0;
 
+	if (m && m->config_format)
+		at = m->config_format(cfg, text, sizeof(text), 0);
+	if (m) {
+		defaults_after(cfg, at < sizeof(text) ? text : "", &d);
+		at = generic_format(cfg, &d, text, sizeof(text), at);
+	}
 	if (len)
-		buf[0] = '\0';
-	if (!m)
-		return 0;
-	ap_iommu_config_init(&d, cfg->kind);
-	if (m->config_format) /* first: an arm-smmu model= sets the defaults of the rest */
-		at = m->config_format(cfg, buf, len, at);
-	if (cfg->ias != d.ias)
-		at = ap__word(buf, len, at, "ias=%u", cfg->ias);
-	if (cfg->oas != d.oas)
-		at = ap__word(buf, len, at, "oas=%u", cfg->oas);
-	if (cfg->pgsize_bitmap != d.pgsize_bitmap)
-		at = ap__word(buf, len, at, "pgsizes=%s",
-			      ap_format_pgsizes(cfg->pgsize_bitmap, list, sizeof(list)));
-	if (cfg->unmatched != d.unmatched)
-		at = ap__word(buf, len, at, "unmatched=%s",
-			     cfg->unmatched == AP_UNMATCHED_BYPASS ? "bypass" : "abort");
-	if (cfg->force_aperture != d.force_aperture)
-		at = ap__word(buf, len, at, "aperture=%s", cfg->force_aperture ? "forced" : "open");
-	if (cfg->evtq_size != d.evtq_size)
-		at = ap__word(buf, len, at, "evtq=%u", cfg->evtq_size);
-	if (cfg->coherent_walk != d.coherent_walk)
-		at = ap__word(buf, len, at, "coherent=%s", cfg->coherent_walk ? "yes" : "no");
-	if (cfg->host_page_size != d.host_page_size)
-		at = ap__word(buf, len, at, "hostpage=%llu",
-			     (unsigned long long)cfg->host_page_size);
-	if (cfg->iotlb_entries != d.iotlb_entries)
-		at = cfg->iotlb_entries ? ap__word(buf, len, at, "iotlb=%u", cfg->iotlb_entries)
-					: ap__word(buf, len, at, "iotlb=off");
+		snprintf(buf, len, "%s", at ? text : "");
 	return at;
 }
 
@@ -283,6 +314,7 @@ int ap_iommu_new(struct ap_ctx *ctx, const char *name, const struct ap_iommu_con
 	iommu->cfg = *cfg;
 	iommu->model = ap__model(cfg->kind);
 	iommu->unmatched = cfg->unmatched;
+	iommu->bypass_limit = iommu->model->bypass_limit(cfg);
 	if (iommu->model->init && iommu->model->init(iommu)) {
 		iommu_release(ctx, iommu);
 		return ap__err(ctx, -ENOMEM, "out of memory");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The scenario language (DESIGN.md, "Scenario scripts"): one command a line,
+ * The scenario language (doc/scenario.md is its reference): one command a line,
  * each checked by the `expect` lines after it.  This file parses and runs;
  * every message names FILE:LINE and what was expected.
  */

@@ -77,6 +77,11 @@ struct ap_iommu_model {
 	void (*stream_bind)(struct ap_iommu *iommu, const struct ap_stream_match *m, uint32_t sid,
 			    uint32_t mask, struct ap_group *group);
 
+	/* The highest address an untranslated transaction (a passed
+	 * unmatched stream, an identity domain, an open aperture) may carry;
+	 * beyond it the hardware refuses it with an address-size fault. */
+	uint64_t (*bypass_limit)(const struct ap_iommu_config *cfg);
+
 	/* Reserved regions the driver gives every device of the instance
 	 * (its MSI window); fills up to max, returns how many there are. */
 	size_t (*resv)(const struct ap_iommu *iommu, struct ap_resv *out, size_t max);
@@ -113,6 +118,7 @@ enum ap_pt_format ap__lpae_format(unsigned stage);
 bool ap__lpae_oas_valid(unsigned oas);
 int ap__lpae_check_pgsizes(struct ap_ctx *ctx, const char *kind, uint64_t pgsizes,
 			   uint64_t allowed);
+uint64_t ap__lpae_bypass_limit(const struct ap_iommu_config *cfg);
 void ap__lpae_reg_view(const struct ap_pt_regs *r, const char *const names[3],
 		       struct ap_reg_view *out);
 

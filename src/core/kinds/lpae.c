@@ -78,3 +78,15 @@ void ap__lpae_reg_view(const struct ap_pt_regs *r, const char *const names[3],
 	if (!s2 && names[2])
 		ap__reg_push(out, names[2], r->mair, AP_REG_HEX, 16);
 }
+
+/*
+ * SMMUv3 aborts a bypassed transaction (STE.Config bypass) whose address is
+ * at or above 2^OAS and records F_ADDR_SIZE; IAS plays no part (IHI 0070,
+ * "Address sizes").  The SMMUv2 specification's text was not found: its
+ * output mask applies to bypass too, and aperture takes the SMMUv3 rule
+ * (doc/kinds/arm-smmu.md says so).
+ */
+uint64_t ap__lpae_bypass_limit(const struct ap_iommu_config *cfg)
+{
+	return cfg->oas >= 64 ? UINT64_MAX : (1ull << cfg->oas) - 1;
+}

@@ -126,6 +126,7 @@ const struct ap_iommu_model ap__model_smmuv3 = {
 	.walks_format = v3_walks,
 	.tag_range = v3_tag_range,
 	.tag_name = v3_tag_name,
+	.bypass_limit = ap__lpae_bypass_limit,
 	.resv = v3_resv,
 	.capable = v3_capable,
 	.reg_view = v3_reg_view,

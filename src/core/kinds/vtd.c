@@ -156,6 +156,22 @@ static int vtd_walk_ias(struct ap_ctx *ctx, const struct ap_iommu *iommu, unsign
 		       have);
 }
 
+/*
+ * A pass-through context entry (TT = 10b) carries the widest AGAW the unit
+ * has in AW, and requests above 2^min(MGAW, AW) - 1 are blocked (fault
+ * reason 4h); the output must also fit the host address width.
+ */
+static uint64_t vtd_bypass_limit(const struct ap_iommu_config *c)
+{
+	unsigned bits = vtd_table_ias(c);
+
+	if (c->ias < bits)
+		bits = c->ias;
+	if (c->oas < bits)
+		bits = c->oas;
+	return (1ull << bits) - 1;
+}
+
 static void vtd_tag_range(const struct ap_iommu *iommu, unsigned *first, unsigned *end)
 {
 	(void)iommu;
@@ -226,6 +242,7 @@ const struct ap_iommu_model ap__model_vtd = {
 	.walk_ias = vtd_walk_ias,
 	.tag_range = vtd_tag_range,
 	.tag_name = vtd_tag_name,
+	.bypass_limit = vtd_bypass_limit,
 	.resv = vtd_resv,
 	.capable = vtd_capable,
 	.reg_view = vtd_reg_view,
