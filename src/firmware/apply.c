@@ -80,6 +80,17 @@ static int unit_config(struct apply *a, const struct ap_fw_unit *u, struct ap_io
 	    (rc = set(a, cfg, "coherent", c->coherent ? "yes" : "no")) ||
 	    (rc = set(a, cfg, "unmatched", c->unmatched_bypass || c->clientpd ? "bypass" : "abort")))
 		return rc;
+	if (u->kind == AP_FW_ARM_SMMU) {
+		if (u->model != AP_FW_SMMU_THUNDERX &&
+		    (rc = set(a, cfg, "model", ap_fw_smmu_model_name(u->model))))
+			return rc;
+		snprintf(num, sizeof(num), "%u", c->context_banks);
+		if ((rc = set(a, cfg, "context-banks", num)))
+			return rc;
+		snprintf(num, sizeof(num), "%u", c->smrs);
+		if (c->stream_match && (rc = set(a, cfg, "smrs", num)))
+			return rc;
+	}
 	if (u->kind != AP_FW_VTD) {
 		snprintf(num, sizeof(num), "%u", c->stage);
 		return set(a, cfg, "stage", num);
@@ -137,7 +148,22 @@ static int make_device(struct apply *a, size_t di, int unit, uint32_t sid, unsig
 	clean_name(name, sizeof(name), fd->name, k ? suffix : NULL);
 	if (ap_device_find(a->ctx, name))
 		return 0;
-	rc = ap_device_new(a->ctx, name, a->inst[unit], sid, group, NULL);
+	struct ap_device *dev = NULL;
+
+	rc = ap_device_new(a->ctx, name, a->inst[unit], sid, group, &dev);
+	/* arm-smmu: a stream another device's match register covers joins
+	 * that device's group, as Linux groups them */
+	if (rc == -EINVAL && ap_iommu_get_config(a->inst[unit])->kind == ap_iommu_kind_from_name("arm-smmu")) {
+		rc = ap_device_new(a->ctx, name, a->inst[unit], sid, AP_GROUP_OWN, &dev);
+		if (!rc)
+			group = ap_device_group_id(dev);
+	}
+	if (rc == -ENOSPC) {
+		/* more streams than the unit's (assumed) stream match registers */
+		if (a->out)
+			fprintf(a->out, "# %s sid=0x%x: %s\n", name, sid, ap_ctx_error(a->ctx));
+		return 0;
+	}
 	if (rc)
 		return rc == -ENOMEM ? ap__fw_nomem(a->fw)
 				     : ap__fw_err(a->fw, "%s: %s", name, ap_ctx_error(a->ctx));

@@ -153,9 +153,10 @@ static void decode_arm_smmu(struct ap_fw_unit *u, bool bypass_param)
 
 	c->from_regs = have(u, AP_FW_REG_ID0) && have(u, AP_FW_REG_ID1) && have(u, AP_FW_REG_ID2);
 	c->coherent = u->flags & AP_FW_UNIT_COHACC;
-	c->stages = 1 | 2;
-	c->context_banks = 8;
-	c->smrs = 16;
+	/* MMU-400 and MMU-401 translate stage 2 only */
+	c->stages = u->model == AP_FW_SMMU_MMU400 || u->model == AP_FW_SMMU_MMU401 ? 2 : 1 | 2;
+	c->context_banks = 128; /* MMU-500's maximum */
+	c->smrs = 128;
 	c->stream_match = true;
 	c->sid_bits = 15;
 	c->pgsizes = SZ_4K | SZ_2M | SZ_1G;
