@@ -29,8 +29,8 @@ static void clean_name(char *dst, size_t size, const char *src, const char *suff
 	size_t n = 0;
 
 	for (; *src && n + 1 < size; src++)
-		dst[n++] = (*src <= ' ' || *src == '#' || *src == '=' || *src == ',' || *src > '~')
-			   ? '_' : *src;
+		dst[n++] = (char)((*src <= ' ' || *src == '#' || *src == '=' || *src == ',' ||
+				   *src > '~') ? '_' : *src);
 	dst[n] = '\0';
 	if (suffix && n + strlen(suffix) < size)
 		strcat(dst, suffix);
@@ -269,7 +269,7 @@ int ap_fw_apply(struct ap_fw *fw, struct ap_ctx *ctx, FILE *scenario)
 		return -EINVAL;
 	if (ap_iommu_next(ctx, NULL) || ap_device_next(ctx, NULL))
 		return ap__fw_err(fw, "the context already holds a machine");
-	a.inst = ap_mem_alloc(fw->ctx, (FW_N(fw, FV_UNIT) + 1) * sizeof(*a.inst));
+	a.inst = ap_mem_alloc(fw->ctx, (FW_N(fw, FV_UNIT) + 1) * sizeof(struct ap_iommu *));
 	a.group = ap_mem_alloc(fw->ctx, (FW_N(fw, FV_UNIT) + 1) * sizeof(*a.group));
 	if (!a.inst || !a.group) {
 		ap_mem_free(fw->ctx, a.inst);

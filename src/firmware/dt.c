@@ -259,7 +259,7 @@ static int iommus(struct dt *d, int node)
 	if (!p || len % 4)
 		return p ? dt_err(d, node, "iommus", "length %d is not whole cells", len) : 0;
 	for (unsigned idx = 0; at < len / 4; idx++) {
-		int ncells, target = iommu_target(d, node, "iommus", idx, fdt32_ld(p + at), &ncells);
+		int ncells = 0, target = iommu_target(d, node, "iommus", idx, fdt32_ld(p + at), &ncells);
 		struct ap_fw_stream *s;
 
 		if (target < 0)
@@ -299,7 +299,7 @@ static int iommu_map(struct dt *d, int node)
 		return dev;
 	for (unsigned idx = 0; idx < (unsigned)len / 16; idx++) {
 		const fdt32_t *e = p + idx * 4;
-		int ncells, target = iommu_target(d, node, "iommu-map", idx, fdt32_ld(e + 1), &ncells);
+		int ncells = 0, target = iommu_target(d, node, "iommu-map", idx, fdt32_ld(e + 1), &ncells);
 		uint32_t rid = fdt32_ld(e);
 		struct ap_fw_stream *s;
 
