@@ -8,6 +8,7 @@
  *   aperture/vfio.h      the VFIO type1 container (open/ioctl/close)
  *   aperture/view.h      show, dump and audit a machine
  *   aperture/scenario.h  the scenario language
+ *   aperture/firmware.h  machine descriptions from ACPI DMAR/IORT, devicetree, sysfs
  *
  * Start with ap_ctx_new(); everything hangs off a context and is freed with
  * ap_ctx_free().
@@ -21,5 +22,6 @@
 #include <aperture/vfio.h>
 #include <aperture/view.h>
 #include <aperture/scenario.h>
+#include <aperture/firmware.h>
 
 #endif /* APERTURE_APERTURE_H */
