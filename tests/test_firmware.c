@@ -680,6 +680,96 @@ static void test_dmar_hostile(void **state)
 	expect_refused(ap_fw_add_dmar, t.b, t.n, "RMRR End Address 0xfff is below");
 }
 
+/* A copy of every array a description shows, to prove that a failed
+ * import left it exactly as it was. */
+struct desc_snap {
+	size_t n[7];
+	void *mem[7];
+};
+
+static void desc_arrays(const struct fx *f, const void *p[7], size_t n[7], size_t size[7])
+{
+	const struct ap_fw_desc *d = D(f);
+	const void *ps[7] = { d->units, d->devs, d->streams, d->resv, d->groups, d->notes,
+			      d->tables };
+	size_t ns[7] = { d->n_units, d->n_devs, d->n_streams, d->n_resv, d->n_groups,
+			 d->n_notes, d->n_tables };
+	size_t ss[7] = { sizeof(*d->units), sizeof(*d->devs), sizeof(*d->streams),
+			 sizeof(*d->resv), sizeof(*d->groups), sizeof(*d->notes),
+			 sizeof(*d->tables) };
+
+	memcpy(p, ps, sizeof(ps));
+	memcpy(n, ns, sizeof(ns));
+	memcpy(size, ss, sizeof(ss));
+}
+
+static void snap_take(const struct fx *f, struct desc_snap *s)
+{
+	const void *p[7];
+	size_t size[7];
+
+	desc_arrays(f, p, s->n, size);
+	for (int i = 0; i < 7; i++) {
+		s->mem[i] = malloc(s->n[i] * size[i] + 1);
+		assert_non_null(s->mem[i]);
+		if (s->n[i])
+			memcpy(s->mem[i], p[i], s->n[i] * size[i]);
+	}
+}
+
+static void snap_check(const struct fx *f, struct desc_snap *s, const char *what)
+{
+	static const char *const names[7] = { "units", "devices", "streams", "reserved regions",
+					      "groups", "notes", "tables" };
+	const void *p[7];
+	size_t n[7], size[7];
+
+	desc_arrays(f, p, n, size);
+	for (int i = 0; i < 7; i++) {
+		EXPECT(n[i] == s->n[i] && (!n[i] || !memcmp(p[i], s->mem[i], n[i] * size[i])),
+		       "%s: the failed import changed the %s", what, names[i]);
+		free(s->mem[i]);
+	}
+}
+
+/* A failed import that had already changed what earlier imports made
+ * (a device's unit, a unit's register values) undoes that too: the
+ * description is exactly as it was, and no device names a unit that the
+ * roll-back removed. */
+static void test_failed_import_changes_nothing(void **state)
+{
+	struct fx f = fresh();
+	struct desc_snap s;
+	struct tw t;
+	const char *ok = "0xfed90000 CAP=0xc0020e60262 ECAP=0xf050da\n";
+	const char *bad = "0xfed90000 CAP=0xd2008c40660462 ECAP=0xf050df\n0x1000 FOO=1\n";
+
+	(void)state;
+	/* 00:14.0 is named by an RMRR only: no unit yet */
+	tw_dmar(&t, 46, 1);
+	tw_drhd(&t, 0, 0xfed90000, -1, 0, 0);
+	tw_rmrr(&t, 0x1000, 0x1fff, 0, 0x14, 0);
+	tw_seal(&t);
+	assert_int_equal(ap_fw_add_dmar(f.fw, t.b, t.n), 0);
+	assert_int_equal(ap_fw_add_regs(f.fw, ok, strlen(ok), "ok.regs"), 0);
+	assert_int_equal(D(&f)->devs[dev_named(&f, "0000:00:14.0")].unit, -1);
+
+	/* a second table's DRHD takes 00:14.0, then an RMRR is refused */
+	snap_take(&f, &s);
+	tw_dmar(&t, 46, 1);
+	tw_drhd(&t, 0, 0xfed91000, 0, 0x14, 0);
+	tw_rmrr(&t, 0x2000, 0xfff, 0, 0x14, 0);
+	tw_seal(&t);
+	assert_int_equal(ap_fw_add_dmar(f.fw, t.b, t.n), -EINVAL);
+	snap_check(&f, &s, "DMAR");
+
+	/* a register set extended, then a bad line */
+	snap_take(&f, &s);
+	assert_int_equal(ap_fw_add_regs(f.fw, bad, strlen(bad), "bad.regs"), -EINVAL);
+	snap_check(&f, &s, "regs");
+	done(&f);
+}
+
 static void test_dmar_warnings(void **state)
 {
 	struct fx f = fresh();
@@ -1127,6 +1217,7 @@ int main(void)
 		cmocka_unit_test(test_regs_errors),
 		cmocka_unit_test(test_dmar_hostile),
 		cmocka_unit_test(test_dmar_warnings),
+		cmocka_unit_test(test_failed_import_changes_nothing),
 		cmocka_unit_test(test_iort_hostile),
 		cmocka_unit_test(test_iort_id_rules),
 		cmocka_unit_test(test_dt_hostile),

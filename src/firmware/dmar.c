@@ -491,7 +491,8 @@ int ap_fw_add_dmar(struct ap_fw *fw, const void *buf, size_t len)
 
 	if (!fw)
 		return -EINVAL;
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	d = ap_mem_alloc(fw->ctx, sizeof(*d));
 	if (!d)
 		return ap__fw_finish(fw, &m, ap__fw_nomem(fw));

@@ -520,7 +520,8 @@ int ap_fw_add_dtb(struct ap_fw *fw, const void *buf, size_t len)
 
 	if (!fw)
 		return -EINVAL;
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	d.first_unit = FW_N(fw, FV_UNIT);
 	if (buf && len && !(copy = ap_mem_alloc(fw->ctx, len)))
 		return ap__fw_finish(fw, &m, ap__fw_nomem(fw));

@@ -132,11 +132,32 @@ int ap__fw_note(struct ap_fw *fw, enum ap_fw_note_level level, const char *fmt, 
 	return 0;
 }
 
-void ap__fw_mark(const struct ap_fw *fw, struct fw_mark *m)
+static void mark_free(struct ap_fw *fw, struct fw_mark *m)
 {
-	for (int i = 0; i < FV_COUNT; i++)
+	for (int i = 0; i < FV_COUNT; i++) {
+		ap_mem_free(fw->ctx, m->saved[i]);
+		m->saved[i] = NULL;
+	}
+}
+
+int ap__fw_mark(struct ap_fw *fw, struct fw_mark *m)
+{
+	for (int i = 0; i < FV_COUNT; i++) {
+		size_t bytes = fw->vec[i].n * ap__fw_elem_size[i];
+
 		m->n[i] = fw->vec[i].n;
+		m->saved[i] = NULL;
+		if (!bytes)
+			continue;
+		m->saved[i] = ap_mem_alloc(fw->ctx, bytes);
+		if (!m->saved[i]) {
+			mark_free(fw, m);
+			return ap__fw_nomem(fw);
+		}
+		memcpy(m->saved[i], fw->vec[i].v, bytes);
+	}
 	m->bypass = fw->smmu_bypass_param;
+	return 0;
 }
 
 /* Register sets apply to units by base address; later values win. */
@@ -159,15 +180,19 @@ static void apply_regs(struct ap_fw *fw)
 	}
 }
 
-int ap__fw_finish(struct ap_fw *fw, const struct fw_mark *m, int rc)
+int ap__fw_finish(struct ap_fw *fw, struct fw_mark *m, int rc)
 {
 	if (rc < 0) {
-		for (int i = 0; i < FV_COUNT; i++)
+		for (int i = 0; i < FV_COUNT; i++) {
 			fw->vec[i].n = m->n[i];
+			if (m->saved[i])
+				memcpy(fw->vec[i].v, m->saved[i], m->n[i] * ap__fw_elem_size[i]);
+		}
 		fw->smmu_bypass_param = m->bypass;
 	} else {
 		fw->err[0] = '\0';
 	}
+	mark_free(fw, m);
 	apply_regs(fw);
 	sync_desc(fw);
 	return rc;

@@ -42,16 +42,21 @@ struct ap_fw {
 /* The sizes in enum fw_vecs order. */
 extern const size_t ap__fw_elem_size[FV_COUNT];
 
-/* A saved state of every array, for rolling a failed import back. */
+/* A saved state of every array, for rolling a failed import back: the
+ * lengths, and a copy of the elements, which an import may change in
+ * place (a device's unit and flags, a register set's values). */
 struct fw_mark {
 	size_t n[FV_COUNT];
+	void *saved[FV_COUNT];
 	bool bypass;
 };
 
-void ap__fw_mark(const struct ap_fw *fw, struct fw_mark *m);
+/* Take the mark; -ENOMEM (with the error set, nothing to finish) when the
+ * copies cannot be made. */
+int ap__fw_mark(struct ap_fw *fw, struct fw_mark *m);
 /* Finish an import: on rc < 0 roll back to m; then recompute
- * capabilities.  Returns rc. */
-int ap__fw_finish(struct ap_fw *fw, const struct fw_mark *m, int rc);
+ * capabilities and free the mark's copies.  Returns rc. */
+int ap__fw_finish(struct ap_fw *fw, struct fw_mark *m, int rc);
 
 /* A new zeroed element at the end of array `which`, NULL (and the error
  * set) when out of memory.  Earlier element pointers may move. */

@@ -588,7 +588,8 @@ int ap_fw_add_iort(struct ap_fw *fw, const void *buf, size_t len)
 
 	if (!fw)
 		return -EINVAL;
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	rc = parse_iort(&io, buf, len);
 	ap_mem_free(fw->ctx, io.off);
 	ap_mem_free(fw->ctx, io.unit);

@@ -355,7 +355,8 @@ int ap_fw_add_regs(struct ap_fw *fw, const char *text, size_t len, const char *f
 		return -EINVAL;
 	if (!file)
 		file = "regs";
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	while (p && p < end && !rc) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;

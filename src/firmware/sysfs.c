@@ -526,9 +526,11 @@ int ap_fw_add_sysfs(struct ap_fw *fw, const char *root)
 {
 	struct sysfs s = { .fw = fw, .root = root };
 	struct fw_mark m;
+	int rc;
 
 	if (!fw || !root || !*root)
 		return -EINVAL;
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	return ap__fw_finish(fw, &m, import(&s));
 }
