@@ -819,6 +819,20 @@ static void test_iort_hostile(void **state)
 	tw_nc(&t, "\\_SB.DEV0", 40, 0, 0, 5, 48, 1);
 	tw_seal(&t);
 	expect_refused(ap_fw_add_iort, t.b, t.n, "closes a loop");
+	/* a loop longer than any depth limit: 70 SMMUv3 nodes, each mapping
+	 * its IDs to the next, the last to the first */
+	tw_iort(&t, 0, 70);
+	for (uint32_t k = 0; k < 70; k++) {
+		size_t at = t.n;
+
+		tw_smmuv3(&t, 0x1000000 + k * 0x20000, 0);
+		tw_set(&t, at + 1, 68 + 20, 2);
+		tw_set(&t, at + 8, 1, 4);
+		tw_set(&t, at + 12, 68, 4);
+		tw_map(&t, 0, 0, 0, 48 + (k + 1) % 70 * 88, 0);
+	}
+	tw_seal(&t);
+	expect_refused(ap_fw_add_iort, t.b, t.n, "closes a loop");
 	/* node length 0, node past the end, node count that cannot fit */
 	tw_iort(&t, 0, 1);
 	tw_smmuv3(&t, 0x1000000, 0);
