@@ -169,6 +169,27 @@ static inline size_t tw_smmuv3(struct tw *t, uint64_t base, uint32_t flags)
 	return at;
 }
 
+/* An SMMUv1/v2 node (node revision 0, 76 bytes: its fields and the
+ * global interrupt array, no context interrupts, no mappings). */
+static inline size_t tw_smmu2(struct tw *t, uint64_t base, uint32_t model)
+{
+	size_t at = t->n;
+
+	tw_node(t, 3, 76, 0, 0, 0, 0);
+	P64(t, base);
+	P64(t, 0x10000);           /* span */
+	P32(t, model);
+	P32(t, 0);                 /* flags */
+	P32(t, 60);                /* global interrupt array */
+	P32(t, 0);                 /* context interrupts */
+	P32(t, 0);
+	P32(t, 0);                 /* PMU interrupts */
+	P32(t, 0);
+	for (int i = 0; i < 4; i++)
+		P32(t, 0);
+	return at;
+}
+
 /* A named component with one ID mapping (node revision 4). */
 static inline size_t tw_nc(struct tw *t, const char *name, uint8_t limit, uint32_t in,
 			   uint32_t count_minus_1, uint32_t out, uint32_t ref, uint32_t flags)

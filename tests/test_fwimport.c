@@ -181,6 +181,60 @@ static void test_seed_machine(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* What an SMMUv1/v2's ID registers say reaches the instance: the number
+ * of stage-2-only context banks, stream indexing (ID0.SMS = 0) and the
+ * stream ID width; and the written scenario reads back to the same. */
+static void test_apply_arm_smmu_ids(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new(), *again = ap_ctx_new();
+	const struct ap_iommu_config *c;
+	struct ap_fw *fw;
+	struct tw t;
+	char *scn = NULL;
+	size_t slen = 0;
+	FILE *f = open_memstream(&scn, &slen);
+	size_t s0, s1;
+	/* unit 0: MMU-500, S1TS|S2TS, indexing, 10-bit IDs; 8 banks, 4 of
+	 * them stage 2 only.  unit 1: MMU-401, S2TS, 8 SMRs; 4 banks, all
+	 * stage 2 only */
+	static const char regs[] = "0x2b400000 ID0=0x60001400 ID1=0x00040008 ID2=0x1555\n"
+				   "0x2b500000 ID0=0x28001e08 ID1=0x00040004 ID2=0x0022\n";
+
+	(void)state;
+	assert_non_null(f);
+	tw_iort(&t, 0, 4);
+	s0 = tw_smmu2(&t, 0x2b400000, 3);
+	s1 = tw_smmu2(&t, 0x2b500000, 4);
+	tw_nc(&t, "\\_SB.DMA0", 48, 0, 0, 0x3ff, (uint32_t)s0, 1);
+	tw_nc(&t, "\\_SB.DMA1", 40, 0, 0, 0x7, (uint32_t)s1, 1);
+	tw_seal(&t);
+	assert_int_equal(ap_fw_new(ctx, &fw), 0);
+	assert_int_equal(ap_fw_add_iort(fw, t.b, t.n), 0);
+	EXPECT(ap_fw_add_regs(fw, regs, strlen(regs), "ids.regs") == 0, "%s", ap_fw_error(fw));
+	EXPECT(ap_fw_apply(fw, ctx, f) == 0, "%s", ap_fw_error(fw));
+	fclose(f);
+	c = ap_iommu_get_config(ap_iommu_find(ctx, "smmu_0"));
+	assert_int_equal(c->arm_smmu.model, AP_ARM_MMU_500);
+	assert_int_equal(c->arm_smmu.context_banks, 8);
+	assert_int_equal(c->arm_smmu.s2_context_banks, 4);
+	assert_int_equal(c->arm_smmu.smrs, 0);
+	assert_int_equal(c->arm_smmu.streamid_bits, 10);
+	c = ap_iommu_get_config(ap_iommu_find(ctx, "smmu_1"));
+	assert_int_equal(c->arm_smmu.model, AP_ARM_MMU_401);
+	assert_int_equal(c->arm_smmu.context_banks, 4);
+	assert_int_equal(c->arm_smmu.s2_context_banks, 4);
+	assert_int_equal(c->arm_smmu.smrs, 8);
+	EXPECT(ap_scenario_exec(again, scn) == 0, "%s\n%s", ap_ctx_error(again), scn);
+	c = ap_iommu_get_config(ap_iommu_find(again, "smmu_0"));
+	assert_int_equal(c->arm_smmu.s2_context_banks, 4);
+	assert_int_equal(c->arm_smmu.smrs, 0);
+	assert_int_equal(c->arm_smmu.streamid_bits, 10);
+	free(scn);
+	ap_fw_free(fw);
+	ap_ctx_free(ctx);
+	ap_ctx_free(again);
+}
+
 /* The audit on descriptions with each kind of bypass. */
 static size_t bypasses(struct ap_fw *fw, const char *needle)
 {
@@ -274,6 +328,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_real),
 		cmocka_unit_test(test_seed_machine),
+		cmocka_unit_test(test_apply_arm_smmu_ids),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_audit_this_host),
 	};

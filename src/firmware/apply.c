@@ -48,6 +48,31 @@ static int set(struct apply *a, struct ap_iommu_config *cfg, const char *key, co
 	return 0;
 }
 
+/* An SMMUv1/v2's ID1 banks and ID0 stream mapping: every field, since the
+ * model's defaults are not what this unit's registers say (smrs 0 is
+ * stream indexing, ID0.SMS = 0). */
+static int arm_smmu_ids(struct apply *a, const struct ap_fw_caps *c, struct ap_iommu_config *cfg)
+{
+	const struct {
+		const char *key;
+		unsigned value;
+	} ids[] = {
+		{ "context-banks", c->context_banks },
+		{ "s2-context-banks", c->s2_context_banks },
+		{ "smrs", c->stream_match ? c->smrs : 0 },
+		{ "streamid-bits", c->sid_bits },
+	};
+	char num[32];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		snprintf(num, sizeof(num), "%u", ids[i].value);
+		if ((rc = set(a, cfg, ids[i].key, num)))
+			return rc;
+	}
+	return 0;
+}
+
 static int unit_config(struct apply *a, const struct ap_fw_unit *u, struct ap_iommu_config *cfg)
 {
 	const struct ap_fw_caps *c = &u->caps;
@@ -70,14 +95,8 @@ static int unit_config(struct apply *a, const struct ap_fw_unit *u, struct ap_io
 	    (rc = set(a, cfg, "coherent", c->coherent ? "yes" : "no")) ||
 	    (rc = set(a, cfg, "unmatched", c->unmatched_bypass || c->clientpd ? "bypass" : "abort")))
 		return rc;
-	if (u->kind == AP_FW_ARM_SMMU) {
-		snprintf(num, sizeof(num), "%u", c->context_banks);
-		if ((rc = set(a, cfg, "context-banks", num)))
-			return rc;
-		snprintf(num, sizeof(num), "%u", c->smrs);
-		if (c->stream_match && (rc = set(a, cfg, "smrs", num)))
-			return rc;
-	}
+	if (u->kind == AP_FW_ARM_SMMU && (rc = arm_smmu_ids(a, c, cfg)))
+		return rc;
 	if (u->kind != AP_FW_VTD) {
 		snprintf(num, sizeof(num), "%u", c->stage);
 		return set(a, cfg, "stage", num);
