@@ -592,6 +592,34 @@ static void test_regs_errors(void **state)
 	expect_regs_error("0x1000\n", "no REG=VALUE");
 	expect_regs_error("0x1000 IDR1=0x100000000\n", "32-bit register");
 	expect_regs_error("0x1000 ID0=0x0\n", "neither S1TS nor S2TS");
+	/* Linux's arm_smmu_device_cfg_probe() refuses these with -ENODEV */
+	expect_regs_error("0x1000 ID0=0x68000000\n", "ID0=0x68000000: SMS is set and NUMSMRG is 0");
+	expect_regs_error("0x1000 ID1=0x00090008\n", "ID1=0x90008: NUMS2CB 9 is more than NUMCB 8");
+}
+
+/* An MMU-401 (Linux's ARM_SMMU_V1_64K) has the AArch64 64K granule on top
+ * of SMMUv1's AArch32 long format, whatever ID2 says (SMMUv1's ID2 has no
+ * PTFS fields). */
+static void test_regs_mmu401(void **state)
+{
+	static const char regs[] = "0x2b500000 ID0=0x28001e08 ID1=0x00040004 ID2=0x0022\n";
+	const uint64_t pg4k = (1ull << 12) | (1ull << 21) | (1ull << 30);
+	const uint64_t pg64k = (1ull << 16) | (1ull << 29);
+	struct fx f = fresh();
+	struct tw t;
+
+	(void)state;
+	tw_iort(&t, 0, 2);
+	tw_smmu2(&t, 0x2b400000, AP_FW_SMMU_MMU400);
+	tw_smmu2(&t, 0x2b500000, AP_FW_SMMU_MMU401);
+	tw_seal(&t);
+	assert_int_equal(ap_fw_add_iort(f.fw, t.b, t.n), 0);
+	assert_int_equal(D(&f)->units[0].caps.pgsizes, pg4k);
+	assert_int_equal(D(&f)->units[1].caps.pgsizes, pg4k | pg64k);
+	assert_int_equal(ap_fw_add_regs(f.fw, regs, strlen(regs), "t"), 0);
+	assert_true(D(&f)->units[1].caps.from_regs);
+	assert_int_equal(D(&f)->units[1].caps.pgsizes, pg4k | pg64k);
+	done(&f);
 }
 
 /* ------------------------------------------------------------ hostile */
@@ -1229,6 +1257,7 @@ int main(void)
 		cmocka_unit_test(test_regs_smmuv3),
 		cmocka_unit_test(test_regs_smmuv2),
 		cmocka_unit_test(test_regs_errors),
+		cmocka_unit_test(test_regs_mmu401),
 		cmocka_unit_test(test_dmar_hostile),
 		cmocka_unit_test(test_dmar_warnings),
 		cmocka_unit_test(test_failed_import_changes_nothing),

@@ -70,13 +70,14 @@ const struct ap_fw_desc *ap_fw_desc(const struct ap_fw *fw)
 	return &fw->desc;
 }
 
-void ap__fw_strf(char *dst, size_t size, const char *fmt, ...)
+const char *ap__fw_strf(char *dst, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(dst, size, fmt, ap);
 	va_end(ap);
+	return dst;
 }
 
 int ap__fw_err(struct ap_fw *fw, const char *fmt, ...)

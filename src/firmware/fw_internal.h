@@ -129,8 +129,8 @@ int ap__fw_regs_set(struct ap_fw *fw, uint64_t base, enum ap_fw_reg r, uint64_t 
 int ap__fw_regs_checked(struct ap_fw *fw, const char *what, uint64_t base, enum ap_fw_reg r,
 			uint64_t v);
 
-/* snprintf into a fixed buffer, never failing (truncates). */
-void ap__fw_strf(char *dst, size_t size, const char *fmt, ...)
+/* snprintf into a fixed buffer, never failing (truncates); returns dst. */
+const char *ap__fw_strf(char *dst, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #endif
