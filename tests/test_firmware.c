@@ -1156,6 +1156,41 @@ static void test_sysfs_smmu_bypass(void **state)
 	done(&f);
 }
 
+/* A host whose firmware has a DMAR but whose kernel runs without the
+ * IOMMU (intel_iommu=off): no groups, no class/iommu.  Every DMA-capable
+ * PCI function the host lists is a bypass, the ones a DRHD scope names
+ * as much as the others. */
+static void test_sysfs_iommu_off(void **state)
+{
+	char *root = tmp_root();
+	struct fx f = fresh();
+	struct ap_fw_bypass b;
+	struct tw t;
+	bool gpu = false, audio = false;
+	size_t n = 0;
+
+	(void)state;
+	tw_dmar(&t, 46, 1);
+	tw_drhd(&t, 0, 0xfed90000, 0, 2, 0);             /* the GPU's own unit */
+	tw_drhd(&t, 1, 0xfed91000, -1, 0, 0);            /* the rest */
+	tw_seal(&t);
+	put_file(root, "sys/firmware/acpi/tables/DMAR", t.b, t.n);
+	put_text(root, "sys/bus/pci/devices/0000:00:02.0/class", "0x030000\n");
+	put_text(root, "sys/bus/pci/devices/0000:00:1f.3/class", "0x040380\n");
+	put_text(root, "sys/bus/pci/devices/0000:00:1c.0/class", "0x060400\n");   /* a bridge */
+	EXPECT(ap_fw_add_sysfs(f.fw, root) == 0, "%s", ap_fw_error(f.fw));
+	assert_int_equal(D(&f)->devs[dev_named(&f, "0000:00:02.0")].unit, 0);
+	for (; !ap_fw_bypass(f.fw, n, &b); n++) {
+		gpu |= !strcmp(b.who, "0000:00:02.0") && strstr(b.why, "no IOMMU group");
+		audio |= !strcmp(b.who, "0000:00:1f.3") && strstr(b.why, "no IOMMU group");
+	}
+	assert_true(gpu);
+	assert_true(audio);
+	assert_int_equal(n, 2);
+	done(&f);
+	rm_root(root);
+}
+
 /* ------------------------------------------------------------ fail-nth */
 
 struct input {
@@ -1267,6 +1302,7 @@ int main(void)
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_sysfs_vtd),
 		cmocka_unit_test(test_sysfs_smmu_bypass),
+		cmocka_unit_test(test_sysfs_iommu_off),
 		cmocka_unit_test(test_failnth),
 		cmocka_unit_test(test_failnth_text),
 	};

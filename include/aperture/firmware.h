@@ -160,6 +160,8 @@ enum ap_fw_dev_type {
 #define AP_FW_DEV_ATC_REQ  (1u << 3) /* DMAR SATC ATC_REQUIRED */
 #define AP_FW_DEV_SIDP     (1u << 4) /* named in a DMAR SIDP */
 #define AP_FW_DEV_RMRR     (1u << 5) /* named by a DMAR RMRR */
+#define AP_FW_DEV_HOST     (1u << 6) /* a PCI function a live host's sysfs
+					lists (sys/bus/pci/devices) */
 
 struct ap_fw_dev {
 	char name[64];       /* PCI: "SSSS:BB:DD.F"; ACPI path; dt path */

@@ -483,7 +483,7 @@ static int pci_dev(struct sysfs *s, const char *name)
 		return 0;
 	if ((d = sysfs_dev(s, name)) < 0)
 		return d;
-	FW_DEV(s->fw, (size_t)d)->flags |= AP_FW_DEV_DMA;
+	FW_DEV(s->fw, (size_t)d)->flags |= AP_FW_DEV_DMA | AP_FW_DEV_HOST;
 	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s", name);
 	dev_unit(s, path, d);
 	return 0;
