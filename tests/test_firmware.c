@@ -954,6 +954,23 @@ static void test_dt_hostile(void **state)
 	expect_refused(ap_fw_add_dtb, buf, len, "DTB +0x0: not a valid devicetree blob");
 	expect_refused(ap_fw_add_dtb, buf, 10, "shorter than a devicetree header");
 	free(buf);
+	/* a version-16 header has no size_dt_struct (bytes 36..39): a 36-byte
+	 * blob must not be read past (ASan) */
+	buf = malloc(36);
+	assert_non_null(buf);
+	{
+		static const uint32_t hdr[9] = { 0xd00dfeed, 36, 36, 36, 36, 16, 16, 0, 0 };
+
+		for (int i = 0; i < 9; i++)
+			for (int k = 0; k < 4; k++)
+				((uint8_t *)buf)[4 * i + k] = (uint8_t)(hdr[i] >> (24 - 8 * k));
+	}
+	expect_refused(ap_fw_add_dtb, buf, 36, "DTB +0x0: not a valid devicetree blob");
+	/* nor a version-17 header cut at 36 bytes */
+	((uint8_t *)buf)[23] = 17;
+	expect_refused(ap_fw_add_dtb, buf, 36, "DTB +0x14: 36 bytes, shorter than the 40-byte "
+		       "header of version 17");
+	free(buf);
 }
 
 /* Every prefix and every single-byte change of every real table: no
