@@ -323,7 +323,41 @@ static void test_audit_this_host(void **state)
 	ap_ctx_free(ctx);
 }
 
-int main(void)
+/* The aperture binary beside this test's build directory. */
+static char aperture_bin[512];
+
+/* `aperture import --regs F`: an error in F names F and the line, as every
+ * text input's errors do. */
+static void test_cli_regs_error_names_file(void **state)
+{
+	struct tw t;
+	FILE *fp;
+	char cmd[1200], out[512] = "";
+	size_t n;
+
+	(void)state;
+	tw_dmar(&t, 46, 1);
+	tw_drhd(&t, 1, 0xfed90000, -1, 0, 0);
+	tw_seal(&t);
+	fp = fopen("build/fwcli-test.dmar", "wb");
+	assert_non_null(fp);
+	fwrite(t.b, 1, t.n, fp);
+	fclose(fp);
+	fp = fopen("build/fwcli-test.regs", "w");
+	assert_non_null(fp);
+	fputs("# registers\n0xfed90000 FOO=1\n", fp);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "%s import --dmar build/fwcli-test.dmar "
+		 "--regs build/fwcli-test.regs 2>&1", aperture_bin);
+	fp = popen(cmd, "r");
+	assert_non_null(fp);
+	n = fread(out, 1, sizeof(out) - 1, fp);
+	out[n] = '\0';
+	assert_int_not_equal(pclose(fp), 0);
+	EXPECT(strstr(out, "build/fwcli-test.regs:2: unknown register \"FOO\""), "%s", out);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_real),
@@ -331,7 +365,13 @@ int main(void)
 		cmocka_unit_test(test_apply_arm_smmu_ids),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_audit_this_host),
+		cmocka_unit_test(test_cli_regs_error_names_file),
 	};
+	const char *slash = argc ? strrchr(argv[0], '/') : NULL;
+
+	/* BUILD/tests/test_fwimport -> BUILD/aperture */
+	snprintf(aperture_bin, sizeof(aperture_bin), "%.*s/../aperture",
+		 slash ? (int)(slash - argv[0]) : 1, slash ? argv[0] : ".");
 
 	mkdir("build", 0755); /* scratch files; exists after any build */
 	return cmocka_run_group_tests(tests, NULL, NULL);
