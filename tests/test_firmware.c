@@ -932,6 +932,44 @@ static void test_iort_id_rules(void **state)
 	done(&f);
 }
 
+/* Whether an SMMUv3's DeviceID mapping (its own MSIs) is valid, as Linux's
+ * iort_get_id_mapping_index() decides: up to node revision 4 unless every
+ * interrupt is a wired GSIV, from revision 5 (IORT E.e) only with flag
+ * bit 4 (DeviceID mapping index valid).  A single mapping that is not that
+ * index is a firmware bug Linux skips with a warning. */
+static bool single_warning(uint8_t node_rev, uint32_t flags)
+{
+	struct fx f = fresh();
+	struct tw t;
+	size_t its, smmu;
+	bool warned = false;
+
+	tw_iort(&t, 5, 2);
+	its = tw_its(&t);
+	smmu = tw_smmuv3(&t, 0x1000000, flags);
+	tw_set(&t, smmu + 1, 68 + 20, 2);
+	tw_set(&t, smmu + 3, node_rev, 1);
+	tw_set(&t, smmu + 8, 1, 4);
+	tw_set(&t, smmu + 12, 68, 4);
+	for (int i = 0; i < 4; i++)
+		tw_set(&t, smmu + 44 + 4 * (size_t)i, 0, 4); /* MSIs, no GSIV */
+	tw_map(&t, 0, 0, 0x10000, (uint32_t)its, 1);     /* its own DeviceID, single */
+	tw_seal(&t);
+	EXPECT(ap_fw_add_iort(f.fw, t.b, t.n) == 0, "%s", ap_fw_error(f.fw));
+	for (size_t i = 0; i < D(&f)->n_notes; i++)
+		warned |= strstr(D(&f)->notes[i].text, "single mapping on a SMMUv3 node") != NULL;
+	done(&f);
+	return warned;
+}
+
+static void test_iort_smmuv3_deviceid_index(void **state)
+{
+	(void)state;
+	assert_false(single_warning(2, 0));      /* revision 2: MSIs make the index valid */
+	assert_true(single_warning(5, 0));       /* revision 5: the flag is not set */
+	assert_false(single_warning(5, 1u << 4));
+}
+
 static void test_dt_hostile(void **state)
 {
 	static const char dts[] =
@@ -1315,6 +1353,7 @@ int main(void)
 		cmocka_unit_test(test_failed_import_changes_nothing),
 		cmocka_unit_test(test_iort_hostile),
 		cmocka_unit_test(test_iort_id_rules),
+		cmocka_unit_test(test_iort_smmuv3_deviceid_index),
 		cmocka_unit_test(test_dt_hostile),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_sysfs_vtd),

@@ -247,9 +247,11 @@ static int smmuv3_unit(struct iort *io, uint32_t i)
 
 /* ---------------------------------------------------------------- devices */
 
-/* Linux's iort_get_id_mapping_index(): the mapping an SMMUv3 (node
- * revision >= 1, some interrupt not wired) or PMCG uses for its own MSIs,
- * which ID translation skips; -1 if none. */
+/* Linux's iort_get_id_mapping_index(): the mapping an SMMUv3 or PMCG uses
+ * for its own MSIs, which ID translation skips; -1 if none.  An SMMUv3's
+ * index exists from node revision 1; up to revision 4 it is valid unless
+ * every interrupt is a wired GSIV, from revision 5 (IORT E.e) when flag
+ * bit 4 (DeviceID mapping index valid) says so. */
 static int own_index(const struct iort *io, uint32_t i)
 {
 	size_t o = io->off[i];
@@ -257,8 +259,9 @@ static int own_index(const struct iort *io, uint32_t i)
 	if (ntype(io, i) == SMMUV3) {
 		if (nrev(io, i) < 1 || nlen(io, i) < 68)
 			return -1;
-		if (rd32(&io->t, o + 44) && rd32(&io->t, o + 48) && rd32(&io->t, o + 52) &&
-		    rd32(&io->t, o + 56))
+		if (nrev(io, i) >= 5 ? !(rd32(&io->t, o + 24) & 0x10)
+				     : rd32(&io->t, o + 44) && rd32(&io->t, o + 48) &&
+					       rd32(&io->t, o + 52) && rd32(&io->t, o + 56))
 			return -1;
 		return rd32(&io->t, o + 64) < nmaps(io, i) ? (int)rd32(&io->t, o + 64) : -2;
 	}
