@@ -456,17 +456,10 @@ static int check_namespace(struct dmar *d)
 
 static int parse_dmar(struct dmar *d, const void *buf, size_t len)
 {
-	struct ap_fw_table *r = ap__fw_push(d->fw, FV_TABLE);
 	int rc;
 
-	if (!r)
-		return -ENOMEM;
-	d->rec = FW_N(d->fw, FV_TABLE) - 1;
-	if ((rc = ap__fw_acpi_header(d->fw, buf, len, "DMAR", &d->t, rec(d))))
+	if ((rc = ap__fw_acpi_table(d->fw, buf, len, "DMAR", DMAR_HDR, &d->t, &d->rec)))
 		return rc;
-	if (d->t.len < DMAR_HDR)
-		return ap__fw_err(d->fw, "DMAR +0x4: Length %zu is shorter than the 48-byte DMAR "
-				  "header", d->t.len);
 	d->haw = rd8(&d->t, 36) + 1u;
 	rec(d)->haw = d->haw;
 	rec(d)->flags = rd8(&d->t, 37);

@@ -239,13 +239,17 @@ int ap__fw_dev_get(struct ap_fw *fw, const char *name, enum ap_fw_dev_type type,
 	return (int)FW_N(fw, FV_DEV) - 1;
 }
 
-int ap__fw_acpi_header(struct ap_fw *fw, const void *buf, size_t len, const char *sig,
-		       struct fw_tbl *t, struct ap_fw_table *rec)
+int ap__fw_acpi_table(struct ap_fw *fw, const void *buf, size_t len, const char *sig,
+		      size_t hdr, struct fw_tbl *t, size_t *index)
 {
+	struct ap_fw_table *rec = ap__fw_push(fw, FV_TABLE);
 	const uint8_t *p = buf;
 	uint32_t length;
 	uint8_t sum = 0;
 
+	if (!rec)
+		return -ENOMEM;
+	*index = FW_N(fw, FV_TABLE) - 1;
 	t->p = p;
 	t->sig = sig;
 	if (!buf || len < 36)
@@ -275,6 +279,9 @@ int ap__fw_acpi_header(struct ap_fw *fw, const void *buf, size_t len, const char
 		if (rec->oem_id[i] < 0x20 || rec->oem_id[i] > 0x7e)
 			rec->oem_id[i] = '?';
 	rec->length = length;
+	if (length < hdr)
+		return ap__fw_err(fw, "%s +0x4: Length %u is shorter than the %zu-byte %s header",
+				  sig, length, hdr, sig);
 	if (length < len)
 		return ap__fw_note(fw, AP_FW_NOTE, "%s: %zu bytes given, the table's Length is %u; "
 				   "the rest is ignored", sig, len, length);

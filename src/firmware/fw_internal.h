@@ -106,12 +106,13 @@ static inline bool fw_fits(size_t off, size_t size, size_t end)
 }
 
 /*
- * Check an ACPI table header: at least 36 bytes, the signature, a Length
- * that fits the buffer and covers the header, a zero byte sum.  Fills the
- * table record's header facts and `t`.
+ * Start an ACPI table: a new table record (its index in *rec), then the
+ * header checked: at least 36 bytes, the signature, a Length that fits the
+ * buffer and covers the table's own header of `hdr` bytes, a zero byte
+ * sum.  Fills the record's header facts and `t`.
  */
-int ap__fw_acpi_header(struct ap_fw *fw, const void *buf, size_t len, const char *sig,
-		       struct fw_tbl *t, struct ap_fw_table *rec);
+int ap__fw_acpi_table(struct ap_fw *fw, const void *buf, size_t len, const char *sig,
+		      size_t hdr, struct fw_tbl *t, size_t *rec);
 
 /* Find a unit by base address and kind (0: any), -1 if none. */
 int ap__fw_unit_by_base(const struct ap_fw *fw, uint64_t base, enum ap_fw_unit_kind kind);

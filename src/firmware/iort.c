@@ -551,18 +551,11 @@ static int build(struct iort *io)
 
 static int header(struct iort *io, const void *buf, size_t len)
 {
-	struct ap_fw_table *r = ap__fw_push(io->fw, FV_TABLE);
 	uint32_t first;
 	int rc;
 
-	if (!r)
-		return -ENOMEM;
-	io->rec = FW_N(io->fw, FV_TABLE) - 1;
-	if ((rc = ap__fw_acpi_header(io->fw, buf, len, "IORT", &io->t, rec(io))))
+	if ((rc = ap__fw_acpi_table(io->fw, buf, len, "IORT", 48, &io->t, &io->rec)))
 		return rc;
-	if (io->t.len < 48)
-		return ap__fw_err(io->fw, "IORT +0x4: Length %zu is shorter than the 48-byte IORT "
-				  "header", io->t.len);
 	if (rec(io)->revision == 4)
 		return ap__fw_err(io->fw, "IORT +0x8: Revision 4 (DEN0049E.c) is deprecated and its "
 				  "RMR layout was replaced in E.d; ACPICA does not support it");
