@@ -256,4 +256,27 @@ static inline bool build_dtb(const char *dtsi, const char *out)
 	return system(cmd) == 0;
 }
 
+#ifdef cmocka_unit_test
+/* For the tests (after <cmocka.h> and expect.h): a whole file, malloc'd
+ * with a NUL after it; the test fails if it cannot be read. */
+static inline void *tw_load(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	EXPECT(fp, "cannot open %s (the real inputs live beside the repository)", path);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+#endif
+
 #endif

@@ -56,30 +56,12 @@ static void done(struct fx *f)
 	ap_ctx_free(f->ctx);
 }
 
-static void *load(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	EXPECT(fp, "cannot open %s (the real inputs live beside the repository)", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 typedef int (*import_fn)(struct ap_fw *, const void *, size_t);
 
 static void import_file(struct fx *f, import_fn fn, const char *path)
 {
 	size_t len;
-	void *buf = load(path, &len);
+	void *buf = tw_load(path, &len);
 	int rc = fn(f->fw, buf, len);
 
 	EXPECT(rc == 0, "%s: rc %d: %s", path, rc, ap_fw_error(f->fw));
@@ -545,7 +527,7 @@ static void test_regs_smmuv2(void **state)
 	struct fx f = fresh();
 	const struct ap_fw_unit *u;
 	size_t len;
-	void *buf = load(REAL "iort-lenovo-thinkpad-x13s.dat", &len);
+	void *buf = tw_load(REAL "iort-lenovo-thinkpad-x13s.dat", &len);
 	const char *regs = "0x15000000 ID0=0x68005e80 ID1=0x00080040 ID2=0x5542 SCR0=0\n";
 
 	(void)state;
@@ -985,7 +967,7 @@ static void test_dt_hostile(void **state)
 	fputs(dts, fp);
 	fclose(fp);
 	assert_int_equal(system("dtc -q -I dts -O dtb -o build/fw-bad.dtb build/fw-bad.dts"), 0);
-	buf = load("build/fw-bad.dtb", &len);
+	buf = tw_load("build/fw-bad.dtb", &len);
 	expect_refused(ap_fw_add_dtb, buf, len, "(/dev@2000 iommus): entry 1: phandle 0x77 "
 		       "resolves to no node");
 	((uint8_t *)buf)[7] ^= 0x40;                      /* totalsize */
@@ -1016,7 +998,7 @@ static void test_dt_hostile(void **state)
 static void damage_sweep(import_fn fn, const char *path)
 {
 	size_t len;
-	uint8_t *buf = load(path, &len);
+	uint8_t *buf = tw_load(path, &len);
 	uint8_t *copy = malloc(len);
 	unsigned seed = 1234;
 
@@ -1195,7 +1177,7 @@ static void test_sysfs_smmu_bypass(void **state)
 	char *root = tmp_root();
 	struct fx f = fresh();
 	size_t len;
-	void *buf = load(REAL "iort-lenovo-thinkpad-x13s.dat", &len);
+	void *buf = tw_load(REAL "iort-lenovo-thinkpad-x13s.dat", &len);
 
 	(void)state;
 	put_file(root, "sys/firmware/acpi/tables/IORT", buf, len);
@@ -1298,7 +1280,7 @@ static void test_failnth(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 		size_t len;
-		void *buf = load(inputs[i].path, &len);
+		void *buf = tw_load(inputs[i].path, &len);
 
 		failnth_one(inputs[i].fn, buf, len, inputs[i].path);
 		free(buf);

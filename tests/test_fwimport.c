@@ -37,24 +37,6 @@ static char *show_of(struct ap_ctx *ctx)
 	return text;
 }
 
-static void *load(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	EXPECT(fp, "cannot open %s", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 /* Import, apply, write; run the scenario; compare the two shows. */
 static void round_trip(int (*fn)(struct ap_fw *, const void *, size_t), const void *buf,
 		       size_t len, const char *what)
@@ -111,7 +93,7 @@ static void test_round_trip_real(void **state)
 	assert_true(build_dtb(REAL "fsl-ls1028a-iommu.dtsi", "build/ls1028a.dtb"));
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		size_t len;
-		void *buf = load(in[i].path, &len);
+		void *buf = tw_load(in[i].path, &len);
 
 		round_trip(in[i].fn, buf, len, in[i].path);
 		free(buf);
@@ -258,7 +240,7 @@ static void test_audit(void **state)
 	(void)state;
 	/* RMRRs of the R820: four direct ranges */
 	assert_int_equal(ap_fw_new(ctx, &fw), 0);
-	buf = load(REAL "dmar-dell-poweredge-r820.dat", &len);
+	buf = tw_load(REAL "dmar-dell-poweredge-r820.dat", &len);
 	assert_int_equal(ap_fw_add_dmar(fw, buf, len), 0);
 	free(buf);
 	assert_int_equal(bypasses(fw, "RMRR"), 4);
@@ -266,7 +248,7 @@ static void test_audit(void **state)
 	ap_fw_free(fw);
 	/* CIX: ten RMR streams */
 	assert_int_equal(ap_fw_new(ctx, &fw), 0);
-	buf = load(REAL "iort-cix-sky1-orion-o6.dat", &len);
+	buf = tw_load(REAL "iort-cix-sky1-orion-o6.dat", &len);
 	assert_int_equal(ap_fw_add_iort(fw, buf, len), 0);
 	free(buf);
 	assert_int_equal(bypasses(fw, "IORT RMR"), 10);
