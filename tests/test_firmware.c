@@ -688,6 +688,13 @@ static void test_dmar_hostile(void **state)
 	tw_rmrr(&t, 0x2000, 0xfff, 0, 0x14, 0);
 	tw_seal(&t);
 	expect_refused(ap_fw_add_dmar, t.b, t.n, "RMRR End Address 0xfff is below");
+	/* nor a region of 2^64 bytes, which no size can hold */
+	tw_dmar(&t, 39, 1);
+	tw_drhd(&t, 1, 0xfed91000, 0, 0x14, 0);
+	tw_rmrr(&t, 0, UINT64_MAX, 0, 0x14, 0);
+	tw_seal(&t);
+	expect_refused(ap_fw_add_dmar, t.b, t.n, "DMAR +0x50: RMRR Base Address 0x0 to End "
+		       "Address 0xffffffffffffffff covers the whole address space");
 }
 
 /* A copy of every array a description shows, to prove that a failed
@@ -1169,6 +1176,17 @@ static void test_sysfs_vtd(void **state)
 	assert_int_equal(D(&f)->n_units + D(&f)->n_devs + D(&f)->n_tables, 0);
 	done(&f);
 	assert_int_equal(ap_fw_add_sysfs(NULL, root), -EINVAL);
+
+	/* a reserved region of 2^64 bytes is refused, naming the line */
+	f = fresh();
+	put_text(root, "sys/class/iommu/dmar0/intel-iommu/cap", "c002f0402\n");
+	put_text(root, "sys/kernel/iommu_groups/7/reserved_regions",
+		 "0x00000000fee00000 0x00000000feefffff msi\n"
+		 "0x0000000000000000 0xffffffffffffffff reserved\n");
+	assert_int_equal(ap_fw_add_sysfs(f.fw, root), -EINVAL);
+	EXPECT(strstr(ap_fw_error(f.fw), "7/reserved_regions:2: covers the whole address space"),
+	       "%s", ap_fw_error(f.fw));
+	done(&f);
 	rm_root(root);
 }
 

@@ -254,10 +254,14 @@ static int parse_rmrr(struct dmar *d, size_t sub)
 	struct rmrr_arg r = { base, end - base + 1 };
 	int rc;
 
-	if (end < base || r.size == 0)
+	if (end < base)
 		return ap__fw_err(d->fw, "DMAR +0x%zx: RMRR End Address 0x%llx is below its Base "
 				  "Address 0x%llx", sub + 16, (unsigned long long)end,
 				  (unsigned long long)base);
+	if (r.size == 0)
+		return ap__fw_err(d->fw, "DMAR +0x%zx: RMRR Base Address 0x0 to End Address 0x%llx "
+				  "covers the whole address space, which no region size holds",
+				  sub + 8, (unsigned long long)end);
 	if ((base & 0xfff) || ((end + 1) & 0xfff)) {
 		rc = ap__fw_note(d->fw, AP_FW_WARNING, "DMAR +0x%zx: RMRR [0x%llx-0x%llx] is not "
 				 "4 KiB aligned; Linux warns (\"Your BIOS is broken; bad RMRR\") "

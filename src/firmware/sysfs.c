@@ -370,6 +370,11 @@ static int group_resv(struct sysfs *s, const char *path, const int *devs, size_t
 					line, p);
 			break;
 		}
+		if (end - start == UINT64_MAX) {
+			rc = ap__fw_err(s->fw, "%s:%u: covers the whole address space, which no region "
+					"size holds", path, line);
+			break;
+		}
 		for (size_t k = 0; k < ndev && !rc; k++) {
 			struct ap_fw_resv *r = ap__fw_push(s->fw, FV_RESV);
 
