@@ -217,6 +217,51 @@ static void test_apply_arm_smmu_ids(void **state)
 	ap_ctx_free(again);
 }
 
+/* DMAR device scopes whose path crosses a bridge (two hops from the start
+ * bus): the bus the endpoint sits on is the bridge's secondary bus, which
+ * only PCI config space knows, so the table gives no requester ID.  Two
+ * such endpoints behind two root ports (both 00.0 on their buses) must
+ * not make the import fail; they are left out of the machine with a
+ * comment, and a one-hop endpoint is still made. */
+static void test_apply_dmar_bridge_paths(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new(), *again = ap_ctx_new();
+	struct ap_fw *fw;
+	struct tw t;
+	char *scn = NULL;
+	size_t slen = 0;
+	FILE *f = open_memstream(&scn, &slen);
+
+	(void)state;
+	assert_non_null(f);
+	tw_dmar(&t, 46, 1);
+	P16(&t, 0); P16(&t, 16 + 10 + 10 + 8); P8(&t, 0); P8(&t, 0); P16(&t, 0);
+	P64(&t, 0xfed90000);
+	P8(&t, 1); P8(&t, 10); P16(&t, 0); P8(&t, 0); P8(&t, 0);  /* 00:1c.0 -> 00.0 */
+	P8(&t, 0x1c); P8(&t, 0); P8(&t, 0); P8(&t, 0);
+	P8(&t, 1); P8(&t, 10); P16(&t, 0); P8(&t, 0); P8(&t, 0);  /* 00:1d.0 -> 00.0 */
+	P8(&t, 0x1d); P8(&t, 0); P8(&t, 0); P8(&t, 0);
+	P8(&t, 1); P8(&t, 8); P16(&t, 0); P8(&t, 0); P8(&t, 0);   /* 00:02.0 */
+	P8(&t, 2); P8(&t, 0);
+	tw_seal(&t);
+	assert_int_equal(ap_fw_new(ctx, &fw), 0);
+	EXPECT(ap_fw_add_dmar(fw, t.b, t.n) == 0, "%s", ap_fw_error(fw));
+	assert_int_equal(ap_fw_desc(fw)->n_devs, 3);
+	EXPECT(ap_fw_apply(fw, ctx, f) == 0, "%s", ap_fw_error(fw));
+	fclose(f);
+	assert_non_null(ap_device_find(ctx, "0000:00:02.0"));
+	assert_int_equal(ap_device_sid(ap_device_find(ctx, "0000:00:02.0")), 0x10);
+	assert_null(ap_device_find(ctx, "0000:00:1c.0/00.0"));
+	assert_null(ap_device_find(ctx, "0000:00:1d.0/00.0"));
+	EXPECT(strstr(scn, "# 0000:00:1c.0/00.0: behind a bridge") &&
+	       strstr(scn, "# 0000:00:1d.0/00.0: behind a bridge"), "%s", scn);
+	EXPECT(ap_scenario_exec(again, scn) == 0, "%s\n%s", ap_ctx_error(again), scn);
+	free(scn);
+	ap_fw_free(fw);
+	ap_ctx_free(ctx);
+	ap_ctx_free(again);
+}
+
 /* The audit on descriptions with each kind of bypass. */
 static size_t bypasses(struct ap_fw *fw, const char *needle)
 {
@@ -345,6 +390,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_round_trip_real),
 		cmocka_unit_test(test_seed_machine),
 		cmocka_unit_test(test_apply_arm_smmu_ids),
+		cmocka_unit_test(test_apply_dmar_bridge_paths),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_audit_this_host),
 		cmocka_unit_test(test_cli_regs_error_names_file),

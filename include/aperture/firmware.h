@@ -162,6 +162,10 @@ enum ap_fw_dev_type {
 #define AP_FW_DEV_RMRR     (1u << 5) /* named by a DMAR RMRR */
 #define AP_FW_DEV_HOST     (1u << 6) /* a PCI function a live host's sysfs
 					lists (sys/bus/pci/devices) */
+#define AP_FW_DEV_BEHIND   (1u << 7) /* a DMAR scope path through bridges:
+					its bus (the last bridge's secondary
+					bus) needs PCI config space, so `rid`
+					is not its requester ID */
 
 struct ap_fw_dev {
 	char name[64];       /* PCI: "SSSS:BB:DD.F"; ACPI path; dt path */

@@ -210,8 +210,16 @@ static int make_devices(struct apply *a)
 				return rc;
 		}
 		/* VT-d: the requester ID is what the unit sees */
-		if (!k && fd->unit >= 0 && a->inst[fd->unit] &&
-		    (rc = make_device(a, i, fd->unit, fd->rid, 0, 1,
+		if (k || fd->unit < 0 || !a->inst[fd->unit])
+			continue;
+		if (fd->flags & AP_FW_DEV_BEHIND) {
+			if (a->out)
+				fprintf(a->out, "# %s: behind a bridge; its requester ID needs the "
+					"bridge's secondary bus from PCI config space, so it is left "
+					"out\n", fd->name);
+			continue;
+		}
+		if ((rc = make_device(a, i, fd->unit, fd->rid, 0, 1,
 				      fd->group >= 0 ? fd->group : a->next_group++)))
 			return rc;
 	}

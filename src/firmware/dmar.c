@@ -41,6 +41,7 @@ struct scope {
 	uint16_t segment;
 	char name[64];
 	uint32_t rid;
+	bool behind;             /* a path through bridges: rid unknown */
 };
 
 typedef int (*scope_fn)(struct dmar *d, size_t sub, const struct scope *s, void *arg);
@@ -62,6 +63,7 @@ static int pci_name(struct dmar *d, size_t sub, struct scope *s)
 		return ap__fw_err(d->fw, "DMAR +0x%zx: device scope (type %u) of the %s at +0x%zx "
 				  "has no path entry", s->off, s->type,
 				  type_name[rd16(&d->t, sub)], sub);
+	s->behind = hops > 1;
 	n = snprintf(s->name, sizeof(s->name), "%04x:%02x:%02x.%x", s->segment, s->bus,
 		     rd8(&d->t, at) & 0x1f, rd8(&d->t, at + 1) & 7);
 	s->rid = (uint32_t)s->bus << 8 | (rd8(&d->t, at) & 0x1fu) << 3 | (rd8(&d->t, at + 1) & 7u);
@@ -169,6 +171,8 @@ static int scope_dev(struct dmar *d, const struct scope *s)
 		dev->where = (uint32_t)s->off;
 		if (s->type <= SCOPE_BRIDGE || s->type == SCOPE_NAMESPACE)
 			dev->flags |= AP_FW_DEV_DMA;
+		if (s->behind)
+			dev->flags |= AP_FW_DEV_BEHIND;
 	}
 	return i;
 }
