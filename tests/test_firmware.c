@@ -184,6 +184,9 @@ static void test_dmar_surface(void **state)
 					    "\\_SB.PCI0.I2C2", "\\_SB.PCI0.I2C3",
 					    "\\_SB.PCI0.UA00" };
 	static const unsigned ids[] = { 1, 2, 3, 4, 9 };
+	/* their PCI Paths 15,00 15,01 15,02 15,03 1E,00 on bus 0: the
+	 * requester IDs the unit sees (Linux's dmar_acpi_insert_dev_scope) */
+	static const unsigned rids[] = { 0xa8, 0xa9, 0xaa, 0xab, 0xf0 };
 	int gpu, xhci;
 
 	(void)state;
@@ -198,7 +201,8 @@ static void test_dmar_surface(void **state)
 		const struct ap_fw_dev *d = &D(&f)->devs[dev_named(&f, andd[i])];
 
 		assert_int_equal(d->type, AP_FW_DEV_ACPI);
-		assert_int_equal(d->rid, ids[i]);
+		assert_int_equal(d->enum_id, ids[i]);
+		assert_int_equal(d->rid, rids[i]);
 		assert_int_equal(d->unit, unit_at(&f, 0xFED91000));
 		assert_true(d->flags & AP_FW_DEV_DMA);
 	}

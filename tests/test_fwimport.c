@@ -262,6 +262,46 @@ static void test_apply_dmar_bridge_paths(void **state)
 	ap_ctx_free(again);
 }
 
+/* An ACPI namespace device (ANDD) is seen by its unit under the requester
+ * ID its scope's path gives, which is often a PCI function's too (an I2C
+ * controller at 00:15.0 and its ACPI companion): the unit sees one
+ * requester, so the machine gets one device, and the other is a comment. */
+static void test_apply_dmar_shared_rid(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_fw *fw;
+	struct tw t;
+	char *scn = NULL;
+	size_t slen = 0;
+	FILE *f = open_memstream(&scn, &slen);
+
+	(void)state;
+	assert_non_null(f);
+	tw_dmar(&t, 46, 1);
+	P16(&t, 0); P16(&t, 16 + 8 + 8); P8(&t, 0); P8(&t, 0); P16(&t, 0);
+	P64(&t, 0xfed90000);
+	P8(&t, 5); P8(&t, 8); P16(&t, 0); P8(&t, 1); P8(&t, 0);   /* namespace, enum 1 */
+	P8(&t, 0x15); P8(&t, 0);
+	P8(&t, 1); P8(&t, 8); P16(&t, 0); P8(&t, 0); P8(&t, 0);   /* 00:15.0 */
+	P8(&t, 0x15); P8(&t, 0);
+	P16(&t, 4); P16(&t, 8 + 15); P16(&t, 0); P8(&t, 0); P8(&t, 1);   /* ANDD 1 */
+	memcpy(t.b + t.n, "\\_SB.PCI0.I2C0", 15);
+	t.n += 15;
+	tw_seal(&t);
+	assert_int_equal(ap_fw_new(ctx, &fw), 0);
+	EXPECT(ap_fw_add_dmar(fw, t.b, t.n) == 0, "%s", ap_fw_error(fw));
+	assert_int_equal(ap_fw_desc(fw)->n_devs, 2);
+	EXPECT(ap_fw_apply(fw, ctx, f) == 0, "%s", ap_fw_error(fw));
+	fclose(f);
+	assert_int_equal(ap_device_sid(ap_device_find(ctx, "\\_SB.PCI0.I2C0")), 0xa8);
+	assert_null(ap_device_find(ctx, "0000:00:15.0"));
+	EXPECT(strstr(scn, "# 0000:00:15.0 sid=0xa8: stream 0xa8 on dmar0 is already device"),
+	       "%s", scn);
+	free(scn);
+	ap_fw_free(fw);
+	ap_ctx_free(ctx);
+}
+
 /* The audit on descriptions with each kind of bypass. */
 static size_t bypasses(struct ap_fw *fw, const char *needle)
 {
@@ -391,6 +431,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_seed_machine),
 		cmocka_unit_test(test_apply_arm_smmu_ids),
 		cmocka_unit_test(test_apply_dmar_bridge_paths),
+		cmocka_unit_test(test_apply_dmar_shared_rid),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_audit_this_host),
 		cmocka_unit_test(test_cli_regs_error_names_file),

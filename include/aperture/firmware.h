@@ -173,12 +173,15 @@ struct ap_fw_dev {
 	enum ap_fw_origin origin;
 	int unit;            /* index into units, -1: no IOMMU */
 	uint32_t segment;
-	uint32_t rid;        /* PCI requester ID (bus << 8 | devfn), or the
-			        DMAR enumeration ID of an IOAPIC/HPET/ANDD */
+	uint32_t rid;        /* the requester ID the unit sees (bus << 8 |
+			        devfn; a DMAR scope's start bus and path) */
 	unsigned addr_bits;  /* memory address size limit, 0: not given */
 	int group;           /* IOMMU group (sysfs), -1: none known */
 	unsigned flags;      /* AP_FW_DEV_* */
 	uint32_t where;
+	uint32_t enum_id;    /* DMAR IOAPIC/HPET/ACPI namespace scope: its
+			        Enumeration ID (IOAPIC ID, HPET number, ANDD
+			        device number) */
 };
 
 /*

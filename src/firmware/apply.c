@@ -164,8 +164,10 @@ static int make_device(struct apply *a, size_t di, int unit, uint32_t sid, unsig
 		if (!rc)
 			group = ap_device_group_id(dev);
 	}
-	if (rc == -ENOSPC) {
-		/* more streams than the unit's (assumed) stream match registers */
+	if (rc == -ENOSPC || rc == -EEXIST) {
+		/* more streams than the unit's (assumed) stream match registers;
+		 * or a requester ID another device already is (a DMAR ACPI
+		 * namespace device and its PCI function): one requester */
 		if (a->out)
 			fprintf(a->out, "# %s sid=0x%x: %s\n", name, sid, ap_ctx_error(a->ctx));
 		return 0;

@@ -76,7 +76,8 @@ static int pci_name(struct dmar *d, size_t sub, struct scope *s)
 	return 0;
 }
 
-/* Name an interrupt source or namespace device by its enumeration ID. */
+/* Name an interrupt source or namespace device by its enumeration ID; its
+ * requester ID is the scope's bus and path, as for PCI devices. */
 static void enum_name(struct dmar *d, struct scope *s)
 {
 	size_t ando;
@@ -167,7 +168,8 @@ static int scope_dev(struct dmar *d, const struct scope *s)
 	dev = FW_DEV(d->fw, (size_t)i);
 	if (created) {
 		dev->segment = s->segment;
-		dev->rid = s->type <= SCOPE_BRIDGE ? s->rid : s->enum_id;
+		dev->rid = s->rid;
+		dev->enum_id = s->type <= SCOPE_BRIDGE ? 0 : s->enum_id;
 		dev->where = (uint32_t)s->off;
 		if (s->type <= SCOPE_BRIDGE || s->type == SCOPE_NAMESPACE)
 			dev->flags |= AP_FW_DEV_DMA;
@@ -455,7 +457,7 @@ static int check_namespace(struct dmar *d)
 			continue;
 		rc = ap__fw_note(d->fw, AP_FW_WARNING, "DMAR +0x%x: ACPI namespace scope with "
 				 "enumeration ID %u matches no ANDD; Linux binds no device to it",
-				 dev->where, dev->rid);
+				 dev->where, dev->enum_id);
 		if (rc)
 			return rc;
 	}
