@@ -31,6 +31,9 @@
  *                holding one arm-smmu-v3 group: N maps then N unmaps, and
  *                map+unmap pairs at one IOVA, against ap_map/ap_unmap of the
  *                same sizes on a plain paging domain.
+ *   vfio-scale   VFIO with hundreds of thousands of mappings: the cost of one
+ *                MAP_DMA at 1k and at 256k live mappings, and one UNMAP_DMA
+ *                of them all (bench/vfio_scale.c).
  *
  * Results are accumulated into a volatile sink so that no work is optimised
  * away; every measured answer is checked once before it is timed.
@@ -80,11 +83,12 @@ enum section {
 	SEC_FORMATS = 1u << 4,
 	SEC_VFIO = 1u << 5,
 	SEC_IOTLB = 1u << 6,
-	SEC_ALL = (1u << 7) - 1,
+	SEC_VFIO_SCALE = 1u << 7,
+	SEC_ALL = (1u << 8) - 1,
 };
 
 static const char *const section_names[] = { "translate", "map", "table", "dma", "formats",
-					      "vfio", "iotlb" };
+					      "vfio", "iotlb", "vfio-scale" };
 
 struct bench {
 	FILE *out;
@@ -1938,7 +1942,7 @@ static void usage(FILE *f)
 		"  --quick      small counts, about 2 s in all (smoke test)\n"
 		"  --seed N     seed of the random address streams (default 1)\n"
 		"  --only LIST  comma-separated sections: "
-		"iotlb,translate,map,table,dma,formats,vfio\n");
+		"iotlb,translate,map,table,dma,formats,vfio,vfio-scale\n");
 }
 
 static int parse_sections(const char *s, unsigned *out)
@@ -2002,7 +2006,7 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 
 			if (parse_sections(v, &b.sections)) {
 				fprintf(stderr, "ap-bench: --only needs a list of "
-					"iotlb,translate,map,table,dma,formats,vfio\n");
+					"iotlb,translate,map,table,dma,formats,vfio,vfio-scale\n");
 				usage(stderr);
 				return 2;
 			}
@@ -2033,6 +2037,8 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 		err = bench_formats(&b);
 	if (!err && (b.sections & SEC_VFIO))
 		err = bench_vfio(&b);
+	if (!err && (b.sections & SEC_VFIO_SCALE) && ap_bench_vfio_scale(out, b.quick, b.seed))
+		b.failures++;
 	if (err || b.failures) {
 		fprintf(out, "\nFAILED: a setup step or self-check failed (see stderr)\n");
 		fflush(out);

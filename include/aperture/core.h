@@ -116,7 +116,8 @@ AP_API int ap_ram_add_owned(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void
 /* As ap_ram_add(), with zeroed memory the context allocates and frees. */
 AP_API int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host);
 
-/* The index-th RAM region by address (0-based); -ENOENT past the last. */
+/* The index-th RAM region by address (0-based), in O(log n); -ENOENT past
+ * the last. */
 AP_API int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa,
 			 uint64_t *size);
 
@@ -144,9 +145,20 @@ AP_API int ap_ram_place(struct ap_ctx *ctx, uint64_t size, uint64_t align, uint6
 /*
  * Unregister the RAM region that starts at `pa` (memory ap_ram_alloc() gave
  * is freed).  Mappings that point into it stay; DMA to it then faults as
- * external, so unmap first.  -ENOENT if no region starts at `pa`.
+ * external, so unmap first.  Returns once no DMA can be using the region
+ * (it waits for DMA already inside it), so the memory is the caller's
+ * again.  -ENOENT if no region starts at `pa`; -EDEADLK inside a DMA.
  */
 AP_API int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa);
+
+/*
+ * As ap_ram_remove() for the n regions starting at pa[0..n-1], with one
+ * wait for DMA at the end instead of one per region (removing many regions
+ * costs O(n log N), N the regions registered).  All or nothing: -ENOENT if
+ * an address starts no region, -EINVAL if one is named twice (or pa is
+ * NULL with n > 0), and then no region is removed.
+ */
+AP_API int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n);
 
 /*
  * Host pointer for physical [pa, pa+len) when the whole range lies in one RAM

@@ -113,23 +113,41 @@ void ap__dirty_report(struct vdma *d, uint64_t base, __u64 *user)
 	bitmap_clear_all(d);
 }
 
+/* The highest mapping that starts at or below addr (one exists). */
+static const struct vdma *last_before(const struct type1 *t, uint64_t addr)
+{
+	const struct ap_avl_node *n = t->dmas.root;
+	const struct vdma *best = NULL;
+
+	while (n) {
+		const struct vdma *d = AP_AVL_ENTRY(n, struct vdma, node);
+
+		if (d->iova <= addr) {
+			best = d;
+			n = n->link[1];
+		} else {
+			n = n->link[0];
+		}
+	}
+	return best;
+}
+
 /* The words a report of [iova, last] will write are the process's to
  * write; EFAULT otherwise, before anything changes. */
 int ap__dirty_user_bitmap_ok(struct vcontainer *c, const struct vfio_bitmap *b, uint64_t iova,
 			     uint64_t last)
 {
 	const struct type1 *t = &c->t1;
-	size_t i0 = ap__dma_lower_bound(t, iova), end = ap__dma_lower_bound(t, last);
+	const struct vdma *d0 = ap__dma_find(t, iova, last), *dl;
 	unsigned shift = (unsigned)__builtin_ctzll(b->pgsize);
 	uint64_t w0, wl, addr;
-	const struct vdma *dl;
 
-	if (end < t->ndmas && t->dmas[end]->iova <= last)
-		end++; /* one past the last mapping that starts in range */
-	if (end <= i0)
+	if (!d0)
 		return 0;
-	dl = t->dmas[end - 1];
-	w0 = ((t->dmas[i0]->iova - iova) >> shift) / 64;
+	/* the last mapping that starts in range: the one below last + 1 */
+	dl = last == UINT64_MAX ? NULL : ap__dma_first(t, last + 1);
+	dl = dl && dl->iova <= last ? dl : last_before(t, last);
+	w0 = ((d0->iova - iova) >> shift) / 64;
 	wl = ((dl->iova + (dl->size - 1) - iova) >> shift) / 64;
 	addr = (uint64_t)(uintptr_t)b->data + w0 * 8;
 	if (ap__pin_check_mapped(c->vs, addr, (wl - w0 + 1) * 8) ||
@@ -160,21 +178,27 @@ void ap__dirty_observe(void *arg, const struct ap_device *dev, uint64_t iova, ui
 
 /* ------------------------------------------------------------ DIRTY_PAGES */
 
+/* Free the bitmaps of the mappings from d up to (not including) end. */
+static void bitmaps_free(struct vcontainer *c, struct vdma *d, const struct vdma *end)
+{
+	for (; d != end; d = ap__dma_next(d)) {
+		ap_mem_free(c->vs->ctx, d->bitmap);
+		d->bitmap = NULL;
+	}
+}
+
 static int start(struct vcontainer *c)
 {
 	struct type1 *t = &c->t1;
-	size_t i;
+	struct vdma *d;
 	int err = 0;
 
 	if (t->dirty_tracking)
 		return 0;
-	for (i = 0; i < t->ndmas && !err; i++)
-		err = ap__dirty_bitmap_alloc(c, t->dmas[i]);
+	for (d = ap__dma_first(t, 0); d && !err; d = err ? d : ap__dma_next(d))
+		err = ap__dirty_bitmap_alloc(c, d);
 	if (err) {
-		while (i--) {
-			ap_mem_free(c->vs->ctx, t->dmas[i]->bitmap);
-			t->dmas[i]->bitmap = NULL;
-		}
+		bitmaps_free(c, ap__dma_first(t, 0), d);
 		return err;
 	}
 	t->dirty_tracking = true;
@@ -183,13 +207,8 @@ static int start(struct vcontainer *c)
 
 static void stop(struct vcontainer *c)
 {
-	struct type1 *t = &c->t1;
-
-	for (size_t i = 0; i < t->ndmas; i++) {
-		ap_mem_free(c->vs->ctx, t->dmas[i]->bitmap);
-		t->dmas[i]->bitmap = NULL;
-	}
-	t->dirty_tracking = false;
+	bitmaps_free(c, ap__dma_first(&c->t1, 0), NULL);
+	c->t1.dirty_tracking = false;
 }
 
 /* Checks of vfio_iommu_type1_dirty_pages()'s GET_BITMAP, in order. */
@@ -224,9 +243,8 @@ static int get_bitmap(struct vcontainer *c, const struct vfio_iommu_type1_dirty_
 {
 	const struct type1 *t = &c->t1;
 	struct vfio_iommu_type1_dirty_bitmap_get range = { 0 }; /* get_bitmap_args() fills it */
-	const struct vdma *d;
+	struct vdma *d;
 	uint64_t last = 0;
-	size_t i;
 	int err;
 
 	err = get_bitmap_args(c, dirty, &range, &last);
@@ -244,8 +262,8 @@ static int get_bitmap(struct vcontainer *c, const struct vfio_iommu_type1_dirty_
 	err = ap__dirty_user_bitmap_ok(c, &range.bitmap, range.iova, last);
 	if (err)
 		return err;
-	for (i = ap__dma_lower_bound(t, range.iova); i < t->ndmas && t->dmas[i]->iova <= last; i++)
-		ap__dirty_report(t->dmas[i], range.iova, range.bitmap.data);
+	for (d = ap__dma_first(t, range.iova); d && d->iova <= last; d = ap__dma_next(d))
+		ap__dirty_report(d, range.iova, range.bitmap.data);
 	return 0;
 }
 

@@ -97,41 +97,6 @@ int ap__vfio_domain_new(struct vstate *vs, const char *base, struct ap_iommu *io
 	return err;
 }
 
-/*
- * Arrays of mappings grow in two steps, so that a change that fails after
- * making room leaves the old array, and the memory the context holds, as
- * they were: ap__vdma_array_room() allocates a bigger array (*room, NULL
- * if the n entries leave room in cap already), and the change installs it
- * with ap__vdma_array_install() once nothing can fail, or frees it.
- */
-int ap__vdma_array_room(struct vstate *vs, size_t n, size_t cap, struct vdma ***room,
-			size_t *room_cap)
-{
-	*room = NULL;
-	*room_cap = cap;
-	if (n < cap)
-		return 0;
-	*room_cap = cap ? cap * 2 : 16;
-	*room = ap_mem_alloc(vs->ctx, *room_cap * sizeof(**room));
-	if (!*room)
-		return ap__vfio_fail(vs, -ENOMEM, "out of memory for the list of DMA mappings");
-	return 0;
-}
-
-/* Move the n entries of *arr into *room (if any), which takes its place. */
-void ap__vdma_array_install(struct vstate *vs, struct vdma ***arr, size_t n, size_t *cap,
-			    struct vdma ***room, size_t room_cap)
-{
-	if (!*room)
-		return;
-	if (n)
-		memcpy(*room, *arr, n * sizeof(**arr));
-	ap_mem_free(vs->ctx, *arr);
-	*arr = *room;
-	*cap = room_cap;
-	*room = NULL;
-}
-
 /* ------------------------------------------------------------ handles */
 
 /* The lowest free handle, as open(2) picks file descriptors. */

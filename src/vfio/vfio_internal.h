@@ -19,6 +19,8 @@
 
 #include <aperture/vfio.h>
 
+#include "../util/avl.h"
+
 #define VFIO_FRONTEND_KEY "vfio"
 
 /* Type1's dma_entry_limit default (U16_MAX) and DIRTY_BITMAP_PAGES_MAX. */
@@ -32,6 +34,7 @@ struct vcontainer;
 /* One MAP_DMA: process memory [vaddr, vaddr+size) registered as RAM at pa
  * and mapped at iova in every domain of the container. */
 struct vdma {
+	struct ap_avl_node node; /* in the container's tree, by iova */
 	uint64_t iova, size, vaddr, pa;
 	unsigned prot;          /* AP_PROT_READ | AP_PROT_WRITE, as asked */
 	bool vaddr_invalid;     /* UNMAP_DMA(VADDR) until MAP_DMA(VADDR) */
@@ -72,8 +75,8 @@ struct type1 {
 	size_t niovas;
 	struct vfio_iova_range *iovas_spare; /* where a detach rebuilds the list */
 	size_t iovas_cap;          /* room in both for any detach's rebuild */
-	struct vdma **dmas;        /* sorted by iova */
-	size_t ndmas, dmas_cap;
+	struct ap_avl dmas;        /* struct vdma by iova (type1's dma_list rb-tree) */
+	size_t ndmas;
 	uint32_t dma_avail;
 	uint64_t pgsize_bitmap;
 	bool dirty_tracking;
@@ -130,10 +133,6 @@ struct vhandle *ap__vfio_handle(struct vstate *vs, int fd);
 uint64_t ap__vfio_memlock_limit(const struct vcontainer *c);
 int ap__vfio_domain_new(struct vstate *vs, const char *base, struct ap_iommu *iommu,
 			enum ap_domain_type type, struct ap_domain **out);
-int ap__vdma_array_room(struct vstate *vs, size_t n, size_t cap, struct vdma ***room,
-			size_t *room_cap);
-void ap__vdma_array_install(struct vstate *vs, struct vdma ***arr, size_t n, size_t *cap,
-			    struct vdma ***room, size_t room_cap);
 
 /* group.c */
 int ap__vgroup_open(struct vstate *vs, int id);
@@ -173,7 +172,8 @@ bool ap__iova_list_resv_conflict(const struct type1 *t, const struct vgroup *g);
 bool ap__iova_list_fits(const struct type1 *t, uint64_t start, uint64_t last);
 
 /* dma.c */
-size_t ap__dma_lower_bound(const struct type1 *t, uint64_t addr);
+struct vdma *ap__dma_first(const struct type1 *t, uint64_t addr);
+struct vdma *ap__dma_next(const struct vdma *d);
 struct vdma *ap__dma_find(const struct type1 *t, uint64_t start, uint64_t last);
 int ap__dma_map_ioctl(struct vcontainer *c, void *arg);
 int ap__dma_unmap_ioctl(struct vcontainer *c, void *arg);
