@@ -11,7 +11,9 @@
  * Errors.  Functions returning int return 0 or a negative errno, with
  * Linux's values where Linux defines one, and a failed call changes nothing
  * observable (mappings, geometry, attachments).  After any failure,
- * ap_ctx_error() holds a one-line explanation.
+ * ap_ctx_error() holds a one-line explanation, for the thread that made the
+ * call: each thread reads its own last explanation, never another thread's
+ * (see ap_ctx_error()).
  *
  * Threads.  The data path is concurrent; the control path is not.
  *   - Any number of threads may call ap_translate(), ap_dma_read/write(),
@@ -72,10 +74,18 @@ AP_API struct ap_ctx *ap_ctx_new(void);
 /* Free the context and every object and table it owns.  NULL is a no-op. */
 AP_API void ap_ctx_free(struct ap_ctx *ctx);
 
-/* Explanation of the last failure ("" if none).  Valid until the next call. */
+/*
+ * Explanation of the calling thread's last failure in this context ("" if
+ * it has had none).  Explanations are kept per thread: threads that call
+ * into one context at once (maps of disjoint ranges, DMA, VFIO ioctls) each
+ * read their own, whole.  A thread keeps the explanations of the last 8
+ * contexts it failed on; an older one reads "".  The string is valid until
+ * this thread's next call into the library, or its exit.
+ */
 AP_API const char *ap_ctx_error(const struct ap_ctx *ctx);
 
-/* Replace that explanation (printf format); for layers built on the core. */
+/* Replace the calling thread's explanation (printf format); for layers
+ * built on the core. */
 AP_API void ap_ctx_set_error(struct ap_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

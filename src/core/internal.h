@@ -143,7 +143,7 @@ struct ap_frontend {
 };
 
 struct ap_ctx {
-	char err[512];
+	uint64_t serial;          /* names the context's error slots (ctx.c) */
 	struct ap_frontend *frontends;
 	ap_dma_write_observer dma_write_fn;
 	void *dma_write_arg;
