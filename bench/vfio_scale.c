@@ -37,7 +37,7 @@
 #define SZ_2M (1ull << 21)
 #define SZ_1G (1ull << 30)
 #define SCALE_IOVA 0x100000000ull /* 4 GiB: above the SW_MSI window */
-#define WINDOW 1024               /* maps per timed window */
+#define WINDOW 1024ull            /* maps per timed window */
 
 struct clocks {
 	uint64_t wall, cpu;
@@ -263,7 +263,7 @@ int ap_bench_vfio_scale(FILE *out, bool quick, uint64_t seed)
 	fprintf(out, "\nvfio-scale (MAP_DMA one call per piece at consecutive IOVAs from 0x%llx, "
 		"then one UNMAP_DMA\n  over all: TYPE1v2 container, one arm-smmu-v3 group, "
 		"memlock unlimited; the\n  buffer populated first; ns per MAP_DMA over %d calls "
-		"at each end)\n", SCALE_IOVA, WINDOW);
+		"at each end)\n", SCALE_IOVA, (int)WINDOW);
 	for (size_t k = 0; k < 2 && !err; k++) {
 		struct scale_row *row = &rows[k];
 		struct scale_rig r;

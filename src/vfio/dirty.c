@@ -113,7 +113,7 @@ void ap__dirty_report(struct vdma *d, uint64_t base, __u64 *user)
 	bitmap_clear_all(d);
 }
 
-/* The highest mapping that starts at or below addr (one exists). */
+/* The highest mapping that starts at or below addr, or NULL. */
 static const struct vdma *last_before(const struct type1 *t, uint64_t addr)
 {
 	const struct ap_avl_node *n = t->dmas.root;
@@ -142,11 +142,10 @@ int ap__dirty_user_bitmap_ok(struct vcontainer *c, const struct vfio_bitmap *b, 
 	unsigned shift = (unsigned)__builtin_ctzll(b->pgsize);
 	uint64_t w0, wl, addr;
 
-	if (!d0)
+	/* the last mapping that starts in range */
+	dl = last_before(t, last);
+	if (!d0 || !dl)
 		return 0;
-	/* the last mapping that starts in range: the one below last + 1 */
-	dl = last == UINT64_MAX ? NULL : ap__dma_first(t, last + 1);
-	dl = dl && dl->iova <= last ? dl : last_before(t, last);
 	w0 = ((d0->iova - iova) >> shift) / 64;
 	wl = ((dl->iova + (dl->size - 1) - iova) >> shift) / 64;
 	addr = (uint64_t)(uintptr_t)b->data + w0 * 8;
