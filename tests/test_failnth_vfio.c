@@ -508,19 +508,20 @@ static void test_open(void **state)
 	struct open_arg a = { "/dev/vfio/vfio", -1 };
 	char path[32];
 
-	/* the container and the first handle table */
-	assert_int_equal(run_flow(rig, "open /dev/vfio/vfio (first handle)", step_open, &a), 2);
+	/* the container, its handle (counted: calls hold it) and the first
+	 * handle table */
+	assert_int_equal(run_flow(rig, "open /dev/vfio/vfio (first handle)", step_open, &a), 3);
 	assert_int_equal(a.fd, 0);
-	assert_int_equal(run_flow(rig, "open /dev/vfio/vfio (second)", step_open, &a), 1);
+	assert_int_equal(run_flow(rig, "open /dev/vfio/vfio (second)", step_open, &a), 2);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", ap_device_group_id(rig->a48));
 	a.path = path;
-	assert_int_equal(run_flow(rig, "open /dev/vfio/N", step_open, &a), 1);
+	assert_int_equal(run_flow(rig, "open /dev/vfio/N", step_open, &a), 2);
 	assert_int_equal(group_flags(rig->ctx, a.fd), VFIO_GROUP_FLAGS_VIABLE);
 	for (int i = 3; i < 8; i++)
 		assert_int_equal(open_container(rig->ctx), i);
 	a.path = "/dev/vfio/vfio";
 	assert_int_equal(run_flow(rig, "open /dev/vfio/vfio (handle table grows)", step_open, &a),
-			 2);
+			 3);
 	assert_int_equal(a.fd, 8);
 }
 

@@ -25,6 +25,26 @@
  * gives EFAULT.  Every failure also leaves a one-line reason in
  * ap_ctx_error().
  *
+ * Threads.  Any number of threads may call ap_vfio_open/ioctl/close on
+ * one context at once, with the locking of Linux's VFIO (not one lock
+ * around everything): the requests of one container (MAP_DMA, UNMAP_DMA,
+ * GET_INFO, DIRTY_PAGES, CHECK_EXTENSION) take the container's lock, as
+ * type1's iommu->lock, so maps of disjoint ranges from several threads are
+ * safe but take turns, while different containers' requests run in
+ * parallel; group requests, SET_IOMMU and the opening and release of
+ * handles, which create, attach and free the core's domains, take turns
+ * across the context.  Waiters are served in the order they came.  Device
+ * DMA (ap_dma_read/write) runs beside all of it on any thread; dirty
+ * tracking marks pages inside the DMA under a lock no request holds while
+ * it waits for DMA.  UNMAP_DMA returns once DMA that was already using the
+ * mappings has ended (it lands; later DMA faults), so the memory is the
+ * program's again.  A handle closed while another thread's call is using it
+ * lets that call finish; its object goes when the call returns, and until
+ * then its group still counts as open (EBUSY), as a file on Linux does.
+ * Each thread reads its own explanation in ap_ctx_error().  Views
+ * (ap_vfio_container_*) take the same locks; a domain they return stays
+ * valid only while the container keeps it.
+ *
  * Groups.  VFIO_GROUP_GET_STATUS reports VIABLE when no domain the container
  * did not make owns the group's DMA (a group attached to a domain of its own
  * is "bound to a kernel driver"), and VIABLE | CONTAINER_SET once in a

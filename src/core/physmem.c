@@ -225,10 +225,6 @@ static void ram_free_gone(struct ap_ctx *ctx, struct ram_node *gone)
 	}
 }
 
-int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
-{
-	return ap_ram_remove_many(ctx, &pa, 1);
-}
 
 /* Clear the marks of the first n regions of pa[] (all were found). */
 static void ram_undoom(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
@@ -237,7 +233,13 @@ static void ram_undoom(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
 		ram_at(ctx, pa[n])->doomed = false;
 }
 
-int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
+/*
+ * Remove the n regions starting at pa[]; with `drain_first`, wait first for
+ * DMA already in flight, which may have translated through a mapping of
+ * the regions that the caller has just unmapped: it lands, rather than
+ * fault as external for finding the memory gone.
+ */
+static int ram_remove(struct ap_ctx *ctx, const uint64_t *pa, size_t n, bool drain_first)
 {
 	struct ram_node *gone = NULL;
 	size_t i;
@@ -247,6 +249,8 @@ int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
 	if (ap__rcu_reading())
 		return ap__err(ctx, -EDEADLK,
 			       "RAM cannot be removed from inside a DMA (a write observer)");
+	if (drain_first && n)
+		ap__rcu_synchronize();
 	pthread_mutex_lock(&ctx->ram_lock);
 	/* every address first: a list that names a region twice, or none,
 	 * changes nothing */
@@ -276,6 +280,16 @@ int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
 	ram_free_gone(ctx, gone);
 	ap__reclaim(ctx);
 	return 0;
+}
+
+int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
+{
+	return ram_remove(ctx, &pa, 1, false);
+}
+
+int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
+{
+	return ram_remove(ctx, pa, n, true);
 }
 
 int ap_ram_add(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host)

@@ -102,8 +102,10 @@ struct removal {
 	struct vdma *d[REMOVAL_BATCH];
 };
 
-/* Once no DMA can be inside them: an observer may still hold a mapping it
- * found by the physical address, until the grace period ends. */
+/* Their RAM goes once DMA that translated through them before they were
+ * unmapped has landed (ap_ram_remove_many waits for it), and they go once
+ * no DMA can be inside them: an observer may hold a mapping it found by
+ * the physical address until the grace period ends. */
 static void removal_flush(struct vcontainer *c, struct removal *rm)
 {
 	struct ap_ctx *ctx = c->vs->ctx;
@@ -127,7 +129,7 @@ static void dma_remove(struct vcontainer *c, struct vdma *d, struct removal *rm)
 	t->ndmas--;
 	t->dma_avail++;
 	c->locked -= d->size;
-	c->vs->locked -= d->size;
+	ap__vfio_uncharge(c->vs, d->size);
 	if (d->vaddr_invalid)
 		t->vaddr_invalid--;
 	rm->pa[rm->n] = d->pa;
@@ -182,21 +184,39 @@ static int map_domains(struct vcontainer *c, const struct vdma *d)
 }
 
 /* The pages themselves, before anything changes: mapped, within the
- * locked-memory limit, and accessible as the device will access them. */
+ * locked-memory limit (and then charged to it), and accessible as the
+ * device will access them. */
 static int pin_check(struct vcontainer *c, uint64_t vaddr, uint64_t size, unsigned prot)
 {
 	struct vstate *vs = c->vs;
-	uint64_t limit = ap__vfio_memlock_limit(c);
 	int err;
 
 	err = ap__pin_check_mapped(vs, vaddr, size);
+	if (!err)
+		err = ap__vfio_charge(c, size);
 	if (err)
 		return err;
-	if (vs->locked > limit || size > limit - vs->locked)
-		return ap__vfio_fail(vs, -ENOMEM, "RLIMIT_MEMLOCK (%llu bytes) exceeded: %llu are "
-				     "pinned, 0x%llx more asked", (unsigned long long)limit,
-				     (unsigned long long)vs->locked, (unsigned long long)size);
-	return ap__pin_populate(vs, vaddr, size, prot & AP_PROT_WRITE);
+	err = ap__pin_populate(vs, vaddr, size, prot & AP_PROT_WRITE);
+	if (err)
+		ap__vfio_uncharge(vs, size);
+	return err;
+}
+
+/*
+ * A physical address for d and its registration as RAM.  Other containers
+ * (and the program itself) add RAM from other threads: an address taken
+ * between the choice and the registration is chosen again.
+ */
+static int pin_register(struct vcontainer *c, struct vdma *d)
+{
+	int err = -EADDRINUSE;
+
+	for (unsigned tries = 0; err == -EADDRINUSE && tries < 64; tries++) {
+		err = ap__pin_place(c, d->iova, d->size, &d->pa);
+		if (!err)
+			err = ap__pin_register(c->vs, d, d->vaddr);
+	}
+	return err;
 }
 
 /*
@@ -213,21 +233,20 @@ static int map_new(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t 
 	struct type1 *t = &c->t1;
 	struct vstate *vs = c->vs;
 	struct vdma *d;
-	uint64_t pa;
 	int err;
 
 	err = pin_check(c, vaddr, size, prot);
-	if (!err)
-		err = ap__pin_place(c, iova, size, &pa);
 	if (err)
 		return err;
 	d = ap_mem_alloc(vs->ctx, sizeof(*d));
-	if (!d)
+	if (!d) {
+		ap__vfio_uncharge(vs, size);
 		return ap__vfio_fail(vs, -ENOMEM, "out of memory for a DMA mapping");
-	*d = (struct vdma){ .iova = iova, .size = size, .vaddr = vaddr, .pa = pa, .prot = prot,
-			    .c = c };
-	err = ap__pin_register(vs, d, vaddr);
+	}
+	*d = (struct vdma){ .iova = iova, .size = size, .vaddr = vaddr, .prot = prot, .c = c };
+	err = pin_register(c, d);
 	if (err) {
+		ap__vfio_uncharge(vs, size);
 		ap_mem_free(vs->ctx, d);
 		return err;
 	}
@@ -238,13 +257,14 @@ static int map_new(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t 
 			unmap_domains(c, d, t->ndomains);
 	}
 	if (err) {
-		ap_ram_remove(vs->ctx, d->pa);
+		/* DMA may have gone through the mapping while it was there */
+		ap_ram_remove_many(vs->ctx, &d->pa, 1);
+		ap__vfio_uncharge(vs, size);
 		ap_mem_free(vs->ctx, d);
 		return err;
 	}
 	dma_link(t, d);
 	c->locked += size;
-	vs->locked += size;
 	return 0;
 }
 
