@@ -82,8 +82,14 @@
  * page must be mapped (EFAULT otherwise) and, like type1's pinning, is
  * faulted in for the device's access (MADV_POPULATE_READ/WRITE): memory the
  * process may not read, or write for a writable mapping, is EFAULT.  The
- * size is charged against the locked-memory limit (ENOMEM over it; all
- * containers of the context share one charge, as a process's locked_vm).
+ * size is charged against the locked-memory limit (ENOMEM over it, with a
+ * reason that names the limit and its source; all containers of the
+ * context share one charge, as a process's locked_vm), as type1's
+ * vfio_lock_acct: the limit is the process's RLIMIT_MEMLOCK, read at each
+ * MAP_DMA, except that a caller with CAP_IPC_LOCK in its effective set
+ * (capget(2), read at each MAP_DMA as Linux's capable()) has none, though
+ * its pages are still counted; a limit set with
+ * ap_vfio_set_memlock_limit() replaces both and holds for every caller.
  * The container "pins" the memory by registering it as RAM of the context
  * at a physical address of its own choosing: the lowest free one below the
  * smallest output size of its domains, clear of RAM and of the table
@@ -185,8 +191,11 @@ AP_API int ap_vfio_close(struct ap_ctx *ctx, int fd);
 /*
  * Tunables, as type1's module parameter and the process limit: the number of
  * DMA mappings a container may hold (dma_entry_limit, default 65535) and the
- * locked-memory limit in bytes (default: the process's RLIMIT_MEMLOCK, read
- * at every MAP_DMA; UINT64_MAX means unlimited).  They apply to containers
+ * locked-memory limit in bytes.  Without a limit set here a MAP_DMA is held
+ * to the process's RLIMIT_MEMLOCK, read at every MAP_DMA, unless the caller
+ * has CAP_IPC_LOCK (then to none), as on Linux.  A limit set here applies
+ * instead, to every caller, CAP_IPC_LOCK or not (for tests that want a limit
+ * whoever runs them); UINT64_MAX means unlimited.  They apply to containers
  * opened afterwards.  0, or -EINVAL (NULL context) or -ENOMEM (the context's
  * VFIO state, made on its first VFIO call, could not be allocated; nothing
  * is set then).

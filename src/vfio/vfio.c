@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "vfio_internal.h"
 
@@ -388,28 +391,50 @@ int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes)
 	return 0;
 }
 
-/* The limit a MAP_DMA is held to: the tunable, or the process's rlimit read
- * now (as type1 reads RLIMIT_MEMLOCK on every map). */
-static uint64_t memlock_limit(const struct vcontainer *c)
+/* CAP_IPC_LOCK in the calling thread's effective set, read now as Linux's
+ * capable() is at each MAP_DMA.  A kernel that will not say: not held. */
+static bool can_lock_memory(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK);
+}
+
+/*
+ * The limit a MAP_DMA is held to, as type1's vfio_lock_acct: a limit set
+ * with ap_vfio_set_memlock_limit() holds for every caller; otherwise a
+ * caller with CAP_IPC_LOCK has none, and any other the process's
+ * RLIMIT_MEMLOCK, read now.  *what names it for the error message.
+ */
+static uint64_t memlock_limit(const struct vcontainer *c, const char **what)
 {
 	struct rlimit rl;
 
-	if (c->memlock_set)
+	if (c->memlock_set) {
+		*what = "set with ap_vfio_set_memlock_limit()";
 		return c->memlock_limit;
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+	}
+	*what = "RLIMIT_MEMLOCK; CAP_IPC_LOCK would lift it";
+	if (can_lock_memory() || getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
 		return UINT64_MAX;
 	return (uint64_t)rl.rlim_cur;
 }
 
 /*
- * Charge a new mapping's size against the locked-memory limit, which every
- * container of the context shares (the process's locked_vm); ENOMEM over
- * it, with nothing charged.  ap__vfio_uncharge() gives it back.
+ * Charge a new mapping's size to the locked memory every container of the
+ * context shares (the process's locked_vm), within the limit: ENOMEM over
+ * it, with nothing charged.  Unlimited callers are charged too, as Linux
+ * counts their pages.  ap__vfio_uncharge() gives it back.
  */
 int ap__vfio_charge(struct vcontainer *c, uint64_t size)
 {
 	struct vstate *vs = c->vs;
-	uint64_t limit = memlock_limit(c), locked;
+	const char *what;
+	uint64_t limit = memlock_limit(c, &what), locked;
 
 	pthread_mutex_lock(&vs->acct_lock);
 	locked = vs->locked;
@@ -417,9 +442,10 @@ int ap__vfio_charge(struct vcontainer *c, uint64_t size)
 		vs->locked += size;
 	pthread_mutex_unlock(&vs->acct_lock);
 	if (locked > limit || size > limit - locked)
-		return ap__vfio_fail(vs, -ENOMEM, "RLIMIT_MEMLOCK (%llu bytes) exceeded: %llu are "
-				     "pinned, 0x%llx more asked", (unsigned long long)limit,
-				     (unsigned long long)locked, (unsigned long long)size);
+		return ap__vfio_fail(vs, -ENOMEM, "VFIO_IOMMU_MAP_DMA: 0x%llx more bytes would pass the "
+				     "locked-memory limit of 0x%llx bytes (%s): 0x%llx are pinned",
+				     (unsigned long long)size, (unsigned long long)limit, what,
+				     (unsigned long long)locked);
 	return 0;
 }
 
