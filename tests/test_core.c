@@ -1552,6 +1552,13 @@ static void test_ram_remove_many(void **state)
 	assert_int_equal(pa, 0x200000);
 	assert_int_equal(ap_ram_region(ctx, 1, &pa, &size), -ENOENT);
 	assert_int_equal(ap_ram_remove_many(ctx, all + 2, 1), 0);
+	/* the last removal's node (and memory ap_ram_alloc gave) go after a
+	 * later grace period: the next removal's (the two before went with
+	 * this one's) */
+	ap_ctx_mem_stats(ctx, &allocs, NULL);
+	assert_int_equal(allocs, allocs0 + 2);
+	mk_ram(ctx, 0x400000, SZ_4K);
+	assert_int_equal(ap_ram_remove(ctx, 0x400000), 0);
 	ap_ctx_mem_stats(ctx, &allocs, NULL);
 	assert_int_equal(allocs, allocs0);
 	ap_ctx_free(ctx);

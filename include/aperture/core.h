@@ -162,15 +162,17 @@ AP_API int ap_ram_place(struct ap_ctx *ctx, uint64_t size, uint64_t align, uint6
 AP_API int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa);
 
 /*
- * As ap_ram_remove() for the n regions starting at pa[0..n-1], for a
- * caller that has just unmapped them (VFIO's unmap): it first waits for
- * DMA already in flight, which may have translated through those mappings
- * before they went and then lands in the regions (rather than fault as
- * external for finding them gone), then removes them all, then waits once
- * for DMA that found them, instead of once per region.  Removing k regions
- * costs O(k log N), N the regions registered.  All or nothing: -ENOENT if
- * an address starts no region, -EINVAL if one is named twice (or pa is
- * NULL with n > 0), and then no region is removed; -EDEADLK inside a DMA.
+ * Remove the n regions starting at pa[0..n-1], which no mapping points to
+ * any more (the caller unmapped them; VFIO's unmap): it waits once for DMA
+ * already in flight, which may have translated through those mappings
+ * before they went, so that it lands in the regions rather than fault as
+ * external for finding them gone, then removes them all and returns; no
+ * DMA can reach them then, and their memory is the caller's again.  One
+ * wait, not one per region (nor two): the bookkeeping of the regions is
+ * freed after a later grace period.  Removing k regions costs O(k log N),
+ * N the regions registered.  All or nothing: -ENOENT if an address starts
+ * no region, -EINVAL if one is named twice (or pa is NULL with n > 0), and
+ * then no region is removed; -EDEADLK inside a DMA.
  */
 AP_API int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n);
 

@@ -154,7 +154,8 @@ struct ap_ctx {
 	/* physical memory (physmem.c says how threads share it) */
 	pthread_mutex_t ram_lock;
 	unsigned ram_seq;         /* odd while the RAM tree changes */
-	struct ap_avl ram;        /* regions by pa (physmem.c: struct ram_node) */
+	struct ap_avl ram;        /* regions by pa (physmem.c: struct ap_ram_node) */
+	struct ap_ram_node *ram_gone; /* unlinked, freed after a grace period */
 	uint64_t ram_hint;        /* ap_ram_place: no room starts below this */
 	pthread_mutex_t pool_lock;
 	struct ap_pool pool;

@@ -35,14 +35,14 @@
 #define FRAMES_PER_CHUNK (1u << (AP_POOL_CHUNK_SHIFT - AP_FRAME_SHIFT))
 
 /* A RAM region in the context's tree. */
-struct ram_node {
+struct ap_ram_node {
 	struct ap_avl_node node;
 	struct ap_ram r;              /* fixed while linked */
-	struct ram_node *gone;        /* writers: removals waiting for a grace period */
+	struct ap_ram_node *gone;        /* writers: removals waiting for a grace period */
 	bool doomed;                  /* writers: picked by ap_ram_remove_many() */
 };
 
-#define RAM_NODE(n) AP_AVL_ENTRY(n, struct ram_node, node)
+#define RAM_NODE(n) AP_AVL_ENTRY(n, struct ap_ram_node, node)
 
 static bool ranges_overlap(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsize)
 {
@@ -51,13 +51,13 @@ static bool ranges_overlap(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsiz
 
 /* The lowest region that ends at or above pa (NULL if none).  Writers only
  * (under ram_lock). */
-static struct ram_node *ram_lower_bound(const struct ap_ctx *ctx, uint64_t pa)
+static struct ap_ram_node *ram_lower_bound(const struct ap_ctx *ctx, uint64_t pa)
 {
 	struct ap_avl_node *n = ctx->ram.root;
-	struct ram_node *best = NULL;
+	struct ap_ram_node *best = NULL;
 
 	while (n) {
-		struct ram_node *x = RAM_NODE(n);
+		struct ap_ram_node *x = RAM_NODE(n);
 
 		if (x->r.pa + (x->r.size - 1) < pa) {
 			n = n->link[1];
@@ -70,16 +70,16 @@ static struct ram_node *ram_lower_bound(const struct ap_ctx *ctx, uint64_t pa)
 }
 
 /* The region that starts at pa, or NULL.  Writers only. */
-static struct ram_node *ram_at(const struct ap_ctx *ctx, uint64_t pa)
+static struct ap_ram_node *ram_at(const struct ap_ctx *ctx, uint64_t pa)
 {
-	struct ram_node *x = ram_lower_bound(ctx, pa);
+	struct ap_ram_node *x = ram_lower_bound(ctx, pa);
 
 	return x && x->r.pa == pa ? x : NULL;
 }
 
 static bool ram_overlaps(const struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 {
-	const struct ram_node *x = ram_lower_bound(ctx, pa);
+	const struct ap_ram_node *x = ram_lower_bound(ctx, pa);
 
 	return x && ranges_overlap(x->r.pa, x->r.size, pa, size);
 }
@@ -151,7 +151,7 @@ static int ram_place_check(struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 }
 
 /* Link a new node for r (its place checked). */
-static void ram_link(struct ap_ctx *ctx, struct ram_node *x)
+static void ram_link(struct ap_ctx *ctx, struct ap_ram_node *x)
 {
 	struct ap_avl_node *parent = NULL, *n = ctx->ram.root;
 	int dir = 0;
@@ -168,7 +168,7 @@ static void ram_link(struct ap_ctx *ctx, struct ram_node *x)
 
 static int ram_insert_locked(struct ap_ctx *ctx, const struct ap_ram *r)
 {
-	struct ram_node *x;
+	struct ap_ram_node *x;
 	int err = ram_place_check(ctx, r->pa, r->size);
 
 	if (err)
@@ -198,7 +198,7 @@ static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host
 
 /* Unlink x (under ram_lock) and queue it on *gone for after the grace
  * period. */
-static void ram_unlink(struct ap_ctx *ctx, struct ram_node *x, struct ram_node **gone)
+static void ram_unlink(struct ap_ctx *ctx, struct ap_ram_node *x, struct ap_ram_node **gone)
 {
 	ram_write_begin(ctx);
 	ap__avl_erase(&ctx->ram, &x->node);
@@ -213,10 +213,10 @@ static void ram_unlink(struct ap_ctx *ctx, struct ram_node *x, struct ram_node *
  * After the grace period that followed their unlinking: no DMA can be
  * inside the regions, no search inside the nodes.
  */
-static void ram_free_gone(struct ap_ctx *ctx, struct ram_node *gone)
+static void ram_free_gone(struct ap_ctx *ctx, struct ap_ram_node *gone)
 {
 	while (gone) {
-		struct ram_node *next = gone->gone;
+		struct ap_ram_node *next = gone->gone;
 
 		if (gone->r.owned)
 			ap__free(ctx, gone->r.host);
@@ -233,29 +233,30 @@ static void ram_undoom(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
 		ram_at(ctx, pa[n])->doomed = false;
 }
 
-/*
- * Remove the n regions starting at pa[]; with `drain_first`, wait first for
- * DMA already in flight, which may have translated through a mapping of
- * the regions that the caller has just unmapped: it lands, rather than
- * fault as external for finding the memory gone.
- */
-static int ram_remove(struct ap_ctx *ctx, const uint64_t *pa, size_t n, bool drain_first)
+/* The nodes unlinked by the last ap_ram_remove_many(), taken for freeing
+ * after a grace period that begins later. */
+static struct ap_ram_node *graveyard_take(struct ap_ctx *ctx)
 {
-	struct ram_node *gone = NULL;
+	struct ap_ram_node *g;
+
+	pthread_mutex_lock(&ctx->ram_lock);
+	g = ctx->ram_gone;
+	ctx->ram_gone = NULL;
+	pthread_mutex_unlock(&ctx->ram_lock);
+	return g;
+}
+
+/* Unlink the n regions starting at pa[], all or none, onto *gone. */
+static int ram_unlink_all(struct ap_ctx *ctx, const uint64_t *pa, size_t n,
+			  struct ap_ram_node **gone)
+{
 	size_t i;
 
-	if (!ctx || (n && !pa))
-		return -EINVAL;
-	if (ap__rcu_reading())
-		return ap__err(ctx, -EDEADLK,
-			       "RAM cannot be removed from inside a DMA (a write observer)");
-	if (drain_first && n)
-		ap__rcu_synchronize();
 	pthread_mutex_lock(&ctx->ram_lock);
 	/* every address first: a list that names a region twice, or none,
 	 * changes nothing */
 	for (i = 0; i < n; i++) {
-		struct ram_node *x = ram_at(ctx, pa[i]);
+		struct ap_ram_node *x = ram_at(ctx, pa[i]);
 
 		if (!x || x->doomed) {
 			ram_undoom(ctx, pa, i);
@@ -269,27 +270,75 @@ static int ram_remove(struct ap_ctx *ctx, const uint64_t *pa, size_t n, bool dra
 		x->doomed = true;
 	}
 	for (i = 0; i < n; i++)
-		ram_unlink(ctx, ram_at(ctx, pa[i]), &gone);
+		ram_unlink(ctx, ram_at(ctx, pa[i]), gone);
 	pthread_mutex_unlock(&ctx->ram_lock);
-	if (!gone)
-		return 0;
-	/* A DMA that found a region before it went may still be copying:
-	 * the regions are the caller's again only once every such DMA ended
-	 * (one wait for all of them). */
+	return 0;
+}
+
+static int removal_allowed(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
+{
+	if (!ctx || (n && !pa))
+		return -EINVAL;
+	if (ap__rcu_reading())
+		return ap__err(ctx, -EDEADLK,
+			       "RAM cannot be removed from inside a DMA (a write observer)");
+	return 0;
+}
+
+/*
+ * Unlink, then wait: a DMA that found the region before it went may still
+ * be copying, and the region is the caller's again only once every such
+ * DMA ended.  Nodes an earlier ap_ram_remove_many() left go too.
+ */
+int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
+{
+	struct ap_ram_node *gone = NULL, *old;
+	int err = removal_allowed(ctx, &pa, 1);
+
+	if (!err)
+		err = ram_unlink_all(ctx, &pa, 1, &gone);
+	if (err)
+		return err;
+	old = graveyard_take(ctx);
 	ap__rcu_synchronize();
 	ram_free_gone(ctx, gone);
+	ram_free_gone(ctx, old);
 	ap__reclaim(ctx);
 	return 0;
 }
 
-int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
-{
-	return ram_remove(ctx, &pa, 1, false);
-}
-
+/*
+ * Wait, then unlink: the caller has unmapped the regions, so the only DMA
+ * that can reach them is DMA in flight, which translated before the unmap;
+ * once it has ended, nothing can, and the memory is the caller's as soon
+ * as the regions are unlinked.  A search may still be passing through
+ * their nodes: they are freed after the next grace period (the next
+ * removal's, here or in ap_ram_remove, or the context's end).  So a
+ * removal costs one wait, not two.
+ */
 int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
 {
-	return ram_remove(ctx, pa, n, true);
+	struct ap_ram_node *gone = NULL, *old;
+	int err = removal_allowed(ctx, pa, n);
+
+	if (err || !n)
+		return err;
+	old = graveyard_take(ctx);
+	ap__rcu_synchronize();
+	ram_free_gone(ctx, old);
+	err = ram_unlink_all(ctx, pa, n, &gone);
+	if (err)
+		return err;
+	pthread_mutex_lock(&ctx->ram_lock);
+	while (gone) {
+		struct ap_ram_node *next = gone->gone;
+
+		gone->gone = ctx->ram_gone;
+		ctx->ram_gone = gone;
+		gone = next;
+	}
+	pthread_mutex_unlock(&ctx->ram_lock);
+	return 0;
 }
 
 int ap_ram_add(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host)
@@ -325,7 +374,7 @@ int ap_ram_lookup(const struct ap_ctx *ctx, uint64_t pa, struct ap_ram_info *out
  * ram_lock. */
 static bool occupied(const struct ap_ctx *ctx, uint64_t addr, uint64_t *last)
 {
-	const struct ram_node *x;
+	const struct ap_ram_node *x;
 
 	if (ctx->pool.size && addr >= ctx->pool.base && addr - ctx->pool.base < ctx->pool.size) {
 		*last = ctx->pool.base + (ctx->pool.size - 1);
@@ -356,7 +405,7 @@ static bool congruent_up(uint64_t x, uint64_t align, uint64_t phase, uint64_t *o
 /* The first occupant of [p, last] (RAM or the window): its last byte. */
 static bool first_in(const struct ap_ctx *ctx, uint64_t p, uint64_t last, uint64_t *end)
 {
-	const struct ram_node *x = ram_lower_bound(ctx, p);
+	const struct ap_ram_node *x = ram_lower_bound(ctx, p);
 	bool ram = x && x->r.pa <= last;
 	bool win = ctx->pool.size && ranges_overlap(ctx->pool.base, ctx->pool.size, p,
 						    last - p + 1);
@@ -738,12 +787,13 @@ static void pool_free(void *cookie, void *table, uint64_t pa, size_t size)
 
 /*
  * Wait for a grace period and give back the table frames freed before it
- * began.  Not from inside a read-side section
+ * began (and RAM nodes ap_ram_remove_many() left).  Not from inside a read-side section
  * (that would wait for itself): then it is left for a later call.
  */
 void ap__reclaim(struct ap_ctx *ctx)
 {
 	struct ap_deferred *frees;
+	struct ap_ram_node *gone;
 	size_t n, i;
 
 	if (ap__rcu_reading())
@@ -759,7 +809,9 @@ void ap__reclaim(struct ap_ctx *ctx)
 		free(frees);
 		return;
 	}
+	gone = graveyard_take(ctx); /* the grace period serves them too */
 	ap__rcu_synchronize();
+	ram_free_gone(ctx, gone);
 	pthread_mutex_lock(&ctx->pool_lock);
 	for (i = 0; i < n; i++)
 		pool_release_locked(ctx, frees[i].pa, frees[i].size);
@@ -822,7 +874,7 @@ void ap__pool_init_mem(struct ap_ctx *ctx)
 
 static void ram_node_free(struct ap_avl_node *n, void *arg)
 {
-	struct ram_node *x = RAM_NODE(n);
+	struct ap_ram_node *x = RAM_NODE(n);
 
 	if (x->r.owned)
 		ap__free(arg, x->r.host);
@@ -847,4 +899,6 @@ void ap__physmem_free(struct ap_ctx *ctx)
 	ap__free(ctx, p->chunks);
 	memset(p, 0, sizeof(*p));
 	ap__avl_drain(&ctx->ram, ram_node_free, ctx);
+	ram_free_gone(ctx, ctx->ram_gone);
+	ctx->ram_gone = NULL;
 }

@@ -103,9 +103,9 @@ struct removal {
 };
 
 /* Their RAM goes once DMA that translated through them before they were
- * unmapped has landed (ap_ram_remove_many waits for it), and they go once
- * no DMA can be inside them: an observer may hold a mapping it found by
- * the physical address until the grace period ends. */
+ * unmapped has landed (ap_ram_remove_many waits for it); then no DMA can
+ * reach them, and no write observer can hold one it found by the physical
+ * address: they go. */
 static void removal_flush(struct vcontainer *c, struct removal *rm)
 {
 	struct ap_ctx *ctx = c->vs->ctx;
@@ -257,8 +257,7 @@ static int map_new(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t 
 			unmap_domains(c, d, t->ndomains);
 	}
 	if (err) {
-		/* DMA may have gone through the mapping while it was there */
-		ap_ram_remove_many(vs->ctx, &d->pa, 1);
+		ap_ram_remove(vs->ctx, d->pa);
 		ap__vfio_uncharge(vs, size);
 		ap_mem_free(vs->ctx, d);
 		return err;
