@@ -6,6 +6,7 @@
  *   aperture/pgtable.h   page-table formats (build, walk)
  *   aperture/core.h      context, RAM, instances, devices, domains, DMA
  *   aperture/vfio.h      the VFIO type1 container (open/ioctl/close)
+ *   aperture/virtio_iommu.h  a virtio-iommu device over split virtqueues
  *   aperture/scenario.h  the scenario language, show/dump/audit
  *
  * Start with ap_ctx_new(); everything hangs off a context and is freed with
@@ -23,6 +24,7 @@
 #include <aperture/pgtable.h>
 #include <aperture/core.h>
 #include <aperture/vfio.h>
+#include <aperture/virtio_iommu.h>
 #include <aperture/scenario.h>
 
 #ifdef __cplusplus
