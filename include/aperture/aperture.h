@@ -7,7 +7,8 @@
  *   aperture/core.h      context, RAM, instances, devices, domains, DMA
  *   aperture/vfio.h      the VFIO type1 container (open/ioctl/close)
  *   aperture/virtio_iommu.h  a virtio-iommu device over split virtqueues
- *   aperture/scenario.h  the scenario language, show/dump/audit
+ *   aperture/view.h      show, dump and audit a machine
+ *   aperture/scenario.h  the scenario language
  *
  * Start with ap_ctx_new(); everything hangs off a context and is freed with
  * ap_ctx_free().
@@ -25,6 +26,7 @@
 #include <aperture/core.h>
 #include <aperture/vfio.h>
 #include <aperture/virtio_iommu.h>
+#include <aperture/view.h>
 #include <aperture/scenario.h>
 
 #ifdef __cplusplus
