@@ -23,11 +23,14 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+
+#include <aperture/view.h>
 
 #include "expect.h"
 #include "lib/vmachine.h"
@@ -44,15 +47,29 @@
 #define EPG1 0x21
 #define EP_NONE 0x30
 
-static struct vmachine *up(struct vmachine *m, const struct ap_viommu_config *cfg,
-			   uint64_t want)
+static struct vmachine *up_with(struct vmachine *m, const struct ap_viommu_config *cfg,
+				const struct ap_iommu_config *ic, uint64_t want)
 {
-	int err = vm_create(m, cfg, 0);
+	int err = vm_create(m, cfg, ic);
 
 	EXPECT(err == 0, "machine: %d (%s)", err, m->ctx ? ap_ctx_error(m->ctx) : "");
 	err = vm_driver(m, want, 64);
 	EXPECT(err == 0, "driver init failed, status 0x%x", ap_viommu_status(m->v));
 	return m;
+}
+
+static struct vmachine *up(struct vmachine *m, const struct ap_viommu_config *cfg, uint64_t want)
+{
+	return up_with(m, cfg, NULL, want);
+}
+
+/* A virtio-iommu instance's configuration with one option set. */
+static const struct ap_iommu_config *kind_opt(struct ap_iommu_config *ic, const char *key,
+					      const char *value)
+{
+	ap_iommu_config_init(ic, AP_IOMMU_VIRTIO_IOMMU);
+	EXPECT(ap_iommu_config_set(ic, key, value, NULL) == 0, "%s=%s", key, value);
+	return ic;
 }
 
 /* The device read/write outcome of DMA by endpoint `ep` at iova. */
@@ -114,7 +131,7 @@ static void test_feature_negotiation(void **state)
 	uint8_t st;
 
 	(void)state;
-	EXPECT(vm_create(&m, NULL, 0) == 0, "machine");
+	EXPECT(vm_create(&m, NULL, NULL) == 0, "machine");
 	m.d.t = m.t;
 	offer = ap_viommu_device_features(m.v);
 	EXPECT(offer == (F(VIRTIO_IOMMU_F_INPUT_RANGE) | F(VIRTIO_IOMMU_F_DOMAIN_RANGE) |
@@ -156,7 +173,7 @@ static void test_feature_negotiation(void **state)
 	/* A device offering less; bad configurations are refused. */
 	ap_viommu_config_init(&cfg);
 	cfg.features = F(VIRTIO_IOMMU_F_MAP_UNMAP);
-	EXPECT(vm_create(&m, &cfg, 0) == 0, "machine");
+	EXPECT(vm_create(&m, &cfg, NULL) == 0, "machine");
 	EXPECT(ap_viommu_device_features(m.v) ==
 		       (F(VIRTIO_IOMMU_F_MAP_UNMAP) | F(VIRTIO_F_VERSION_1)),
 	       "offer 0x%llx", (ull)ap_viommu_device_features(m.v));
@@ -172,10 +189,15 @@ static void test_feature_negotiation(void **state)
 	ap_viommu_config_init(&cfg);
 	cfg.queue_size_max = 48;
 	EXPECT(ap_viommu_new(m.ctx, m.iommu, &cfg, NULL) == -EINVAL, "queue size");
-	ap_viommu_config_init(&cfg);
-	cfg.domain_start = 5;
-	cfg.domain_end = 4;
-	EXPECT(ap_viommu_new(m.ctx, m.iommu, &cfg, NULL) == -EINVAL, "domain range");
+	/* Only on an instance of kind virtio-iommu. */
+	{
+		struct ap_iommu_config ic;
+		struct ap_iommu *vtd;
+
+		ap_iommu_config_init(&ic, AP_IOMMU_INTEL_VTD);
+		EXPECT(ap_iommu_new(m.ctx, "vtd", &ic, &vtd) == 0, "vtd");
+		EXPECT(ap_viommu_new(m.ctx, vtd, NULL, NULL) == -EINVAL, "a VT-d instance");
+	}
 	vm_destroy(&m);
 }
 
@@ -185,16 +207,21 @@ static void test_feature_negotiation(void **state)
 static void test_bypass_negotiation(void **state)
 {
 	struct ap_viommu_config cfg;
+	struct ap_iommu_config ic;
 	struct vmachine m;
+	struct ap_fault f;
 	uint32_t gen;
 	uint8_t one = 1, two = 2;
+	uint64_t pa;
 
 	(void)state;
 	/* Offered, initial bypass 1, but the driver does not accept it. */
-	ap_viommu_config_init(&cfg);
-	cfg.boot_bypass = 1;
-	up(&m, &cfg, ALL_FEATURES & ~F(VIRTIO_IOMMU_F_BYPASS_CONFIG));
+	up_with(&m, NULL, kind_opt(&ic, "bypass", "1"),
+		ALL_FEATURES & ~F(VIRTIO_IOMMU_F_BYPASS_CONFIG));
 	EXPECT(!ap_viommu_bypass(m.v), "bypass without the driver accepting it");
+	EXPECT(dma(&m, 0, 0x1000, false, &f) == -EFAULT && f.kind == AP_FAULT_BAD_STREAM,
+	       "an unattached endpoint is blocked");
+	EXPECT(ap_audit(m.ctx, NULL) == 0, "audit: nothing bypasses");
 	/* Writing bypass without the feature is a driver error. */
 	ap_viommu_config_write(m.v, 36, &one, 1); /* same value: nothing */
 	EXPECT(!(ap_viommu_status(m.v) & VIRTIO_CONFIG_S_NEEDS_RESET), "same value");
@@ -208,21 +235,30 @@ static void test_bypass_negotiation(void **state)
 	EXPECT(m.irqs[0] == 1, "configuration interrupt with NEEDS_RESET");
 	vm_destroy(&m);
 
-	/* Offered and accepted: bypass follows the field. */
-	ap_viommu_config_init(&cfg);
-	cfg.boot_bypass = 1;
-	up(&m, &cfg, ALL_FEATURES);
-	EXPECT(ap_viommu_bypass(m.v), "offered, accepted, bypass=1");
+	/* Offered and accepted: bypass follows the field, and the core's
+	 * unmatched streams with it (show and audit see it). */
+	up_with(&m, NULL, kind_opt(&ic, "bypass", "1"), ALL_FEATURES);
+	EXPECT(ap_viommu_bypass(m.v) && strstr(ap_viommu_bypass_reason(m.v), "BYPASS_CONFIG"),
+	       "offered, accepted, bypass=1");
+	EXPECT(translates(&m, 0, 0x1234000, &pa) && pa == 0x1234000,
+	       "§5.13.6: an endpoint in bypass mode translates with the identity");
+	EXPECT(ap_device_bypasses(m.ep[0]) == AP_BYPASS_UNMATCHED && ap_audit(m.ctx, NULL) > 0,
+	       "reported as bypass");
+	EXPECT(vdrv_attach(&m.d, 1, EP0, 0) == 0 && !translates(&m, 0, 0x1234000, &pa),
+	       "attached to an empty domain: no longer");
 	gen = ap_viommu_config_generation(m.v);
 	m.t.config_write(m.t.arg, 36, 1, 0);
 	EXPECT(!ap_viommu_bypass(m.v) && ap_viommu_config_generation(m.v) != gen,
 	       "bypass=0 written: blocked, generation moved");
+	EXPECT(!translates(&m, 1, 0x1234000, &pa) && ap_audit(m.ctx, NULL) == 0,
+	       "unattached endpoints blocked again");
 	m.t.config_write(m.t.arg, 36, 1, 1);
 	EXPECT(ap_viommu_bypass(m.v), "bypass=1 written");
 	/* §5.13.4.2: a device reset keeps the value... */
 	vdrv_negotiate(&m.d, ALL_FEATURES & ~F(VIRTIO_IOMMU_F_BYPASS_CONFIG));
 	EXPECT((uint8_t)m.t.config_read(m.t.arg, 36, 1) == 1, "bypass kept over reset");
-	EXPECT(!ap_viommu_bypass(m.v), "but the new driver did not accept it");
+	EXPECT(!ap_viommu_bypass(m.v) && !translates(&m, 0, 0x1234000, &pa),
+	       "but the new driver did not accept it");
 	vdrv_negotiate(&m.d, ALL_FEATURES);
 	m.t.config_write(m.t.arg, 36, 1, 0);
 	ap_viommu_system_reset(m.v);
@@ -232,6 +268,9 @@ static void test_bypass_negotiation(void **state)
 	vdrv_negotiate(&m.d, ALL_FEATURES);
 	ap_viommu_config_write(m.v, 36, &two, 1);
 	EXPECT(ap_viommu_status(m.v) & VIRTIO_CONFIG_S_NEEDS_RESET, "bypass=2");
+	/* Freeing the device blocks them again. */
+	ap_viommu_free(m.v);
+	EXPECT(ap_iommu_unmatched(m.iommu) == AP_UNMATCHED_ABORT, "blocked without a device");
 	vm_destroy(&m);
 
 	/* The legacy F_BYPASS (§5.13.3): negotiated means bypass. */
@@ -239,9 +278,11 @@ static void test_bypass_negotiation(void **state)
 	cfg.features &= ~F(VIRTIO_IOMMU_F_BYPASS_CONFIG);
 	cfg.features |= F(VIRTIO_IOMMU_F_BYPASS);
 	up(&m, &cfg, ALL_FEATURES);
-	EXPECT(ap_viommu_bypass(m.v), "F_BYPASS negotiated");
+	EXPECT(ap_viommu_bypass(m.v) && strstr(ap_viommu_bypass_reason(m.v), "legacy"),
+	       "F_BYPASS negotiated");
 	vdrv_negotiate(&m.d, ALL_FEATURES & ~F(VIRTIO_IOMMU_F_BYPASS));
-	EXPECT(!ap_viommu_bypass(m.v), "F_BYPASS offered, not accepted");
+	EXPECT(!ap_viommu_bypass(m.v) && !ap_viommu_bypass_reason(m.v)[0],
+	       "F_BYPASS offered, not accepted");
 	vm_destroy(&m);
 }
 
@@ -249,7 +290,7 @@ static void test_bypass_negotiation(void **state)
 
 static void test_attach(void **state)
 {
-	struct ap_viommu_config cfg;
+	struct ap_iommu_config ic;
 	struct vmachine m;
 	uint8_t req[20];
 	uint64_t pa;
@@ -314,10 +355,15 @@ static void test_attach(void **state)
 	vm_destroy(&m);
 
 	/* §5.13.6: domain_range bounds domain IDs (RANGE). */
-	ap_viommu_config_init(&cfg);
-	cfg.domain_start = 4;
-	cfg.domain_end = 8;
-	up(&m, &cfg, ALL_FEATURES);
+	kind_opt(&ic, "domain-start", "4");
+	EXPECT(ap_iommu_config_set(&ic, "domain-end", "8", NULL) == 0, "domain-end");
+	up_with(&m, NULL, &ic, ALL_FEATURES);
+	{
+		struct virtio_iommu_config c;
+
+		vdrv_read_config(&m.d, &c);
+		EXPECT(c.domain_range.start == 4 && c.domain_range.end == 8, "in the config");
+	}
 	EXPECT(vdrv_attach(&m.d, 3, EP0, 0) == VIRTIO_IOMMU_S_RANGE, "below domain_range");
 	EXPECT(vdrv_attach(&m.d, 9, EP0, 0) == VIRTIO_IOMMU_S_RANGE, "above domain_range");
 	EXPECT(vdrv_attach(&m.d, 8, EP0, 0) == 0, "at its end");
@@ -395,6 +441,13 @@ static void test_map(void **state)
 	EXPECT(dma(&m, 0, 0x102000, true, &f) == -EFAULT && f.kind == AP_FAULT_PERMISSION,
 	       "§5.13.6.5.2: MUST NOT allow writes without F_WRITE");
 	EXPECT(dma(&m, 0, 0x103000, false, &f) == -EFAULT, "one past virt_end");
+	/* Write without read: writes pass, reads fault (the kind's stage-2
+	 * tables grant exactly the flags, so §5.13.6.5.2's MAY is not used). */
+	EXPECT(vdrv_map(&m.d, 1, 0x180000, 0x180fff, VM_DATA, VIRTIO_IOMMU_MAP_F_WRITE) == 0,
+	       "map write-only");
+	EXPECT(dma(&m, 0, 0x180000, true, NULL) == 0, "write allowed");
+	EXPECT(dma(&m, 0, 0x180000, false, &f) == -EFAULT && f.kind == AP_FAULT_PERMISSION,
+	       "read of a write-only mapping faults");
 	/* Status rules. */
 	EXPECT(vdrv_map(&m.d, 1, 0x200000, 0x200fff, VM_DATA, 8) == VIRTIO_IOMMU_S_INVAL,
 	       "unknown flag");
@@ -1025,7 +1078,13 @@ static void test_event_overflow(void **state)
 	unsigned i;
 
 	(void)state;
-	EXPECT(vm_create(&m, NULL, 4) == 0, "machine with a 4-entry fault queue");
+	{
+		struct ap_iommu_config ic;
+
+		ap_iommu_config_init(&ic, AP_IOMMU_VIRTIO_IOMMU);
+		ic.evtq_size = 4;
+		EXPECT(vm_create(&m, NULL, &ic) == 0, "machine with a 4-entry fault queue");
+	}
 	EXPECT(vm_driver(&m, ALL_FEATURES, 64) == 0, "driver");
 	for (i = 0; i < 10; i++)
 		dma(&m, 0, 0x100000 + i * K4, false, NULL);
@@ -1060,6 +1119,53 @@ static void test_reset(void **state)
 	/* Not before DRIVER_OK (§3.1.1): the notify does nothing. */
 	m.t.set_status(m.t.arg, 0);
 	EXPECT(ap_viommu_queue_notify(m.v, 0) == -EBUSY, "no queue before DRIVER_OK");
+	vm_destroy(&m);
+}
+
+/* ------------------------------------------------------------ show, audit */
+
+static char *capture(struct ap_ctx *ctx, bool audit, int *rc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	*rc = audit ? ap_audit(ctx, f) : ap_show(ctx, f, NULL);
+	fclose(f);
+	return text;
+}
+
+/* What the guest did is visible to the people auditing the host. */
+static void test_show_audit(void **state)
+{
+	struct ap_iommu_config ic;
+	struct vmachine m;
+	char *text;
+	int rc;
+
+	(void)state;
+	up_with(&m, NULL, kind_opt(&ic, "bypass", "1"), ALL_FEATURES);
+	EXPECT(vdrv_attach(&m.d, 1, EP0, 0) == 0 && vdrv_attach(&m.d, 1, EP1, 0) == 0, "attach");
+	EXPECT(vdrv_map(&m.d, 1, 0x10000, 0x10fff, VM_DATA, 3) == 0, "map");
+	text = capture(m.ctx, false, &rc);
+	EXPECT(rc == 0 && strstr(text, "virtio-iommu devices") &&
+		       strstr(text, "domain 1: viommu.vd1 (paging), 2 endpoints, 1 mapping") &&
+		       strstr(text, "DRIVER_OK") && strstr(text, "boot bypass 1") &&
+		       strstr(text, "unattached BYPASS"),
+	       "show:\n%s", text);
+	free(text);
+	text = capture(m.ctx, true, &rc);
+	EXPECT(rc == 4 && strstr(text, "virtio-iommu: the driver accepted "
+				       "VIRTIO_IOMMU_F_BYPASS_CONFIG and bypass is 1"),
+	       "audit (the instance, three unattached endpoints):\n%s", text);
+	free(text);
+	m.t.config_write(m.t.arg, 36, 1, 0);
+	text = capture(m.ctx, true, &rc);
+	EXPECT(rc == 0, "audit after bypass=0:\n%s", text);
+	free(text);
+	text = capture(m.ctx, false, &rc);
+	EXPECT(strstr(text, "unattached endpoints are blocked") != NULL, "show:\n%s", text);
+	free(text);
 	vm_destroy(&m);
 }
 
@@ -1157,6 +1263,7 @@ int main(void)
 		cmocka_unit_test(test_event_queue),
 		cmocka_unit_test(test_event_overflow),
 		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_show_audit),
 		cmocka_unit_test(test_random_against_model),
 	};
 

@@ -22,10 +22,12 @@
  *     the last one leaves, as the spec says domains come and go.
  *   - Bypass: an endpoint attached to nothing is blocked unless bypass was
  *     both offered and accepted (VIRTIO_IOMMU_F_BYPASS_CONFIG with config
- *     field `bypass` set to 1, or the legacy VIRTIO_IOMMU_F_BYPASS).  This
- *     is stricter than the spec, which lets a device that starts with
- *     `bypass` = 1 pass traffic before any driver accepted anything; see
- *     doc/virtio-iommu.md.
+ *     field `bypass` set to 1, or the legacy VIRTIO_IOMMU_F_BYPASS); the
+ *     device sets the instance's unmatched behaviour accordingly
+ *     (ap_iommu_set_unmatched), so ap_audit() and ap_device_bypasses()
+ *     report it.  This is stricter than the spec, which lets a device that
+ *     starts with `bypass` = 1 pass traffic before any driver accepted
+ *     anything; see doc/virtio-iommu.md.
  *
  * Requests are answered with the status the spec gives for each case;
  * doc/virtio-iommu.md lists every choice the spec leaves to the device and
@@ -73,6 +75,12 @@ struct ap_viommu;
  * and <linux/virtio_config.h>, <linux/virtio_ring.h> (transport bits). */
 #define AP_VIOMMU_FEATURE(bit) (1ull << (bit))
 
+/*
+ * What the device adds to its instance's capabilities (the instance's kind
+ * is virtio-iommu: page_size_mask, input_range, domain_range, the boot
+ * value of `bypass` and the MSI doorbell are its configuration, struct
+ * ap_virtio_iommu_config in core.h).
+ */
 struct ap_viommu_config {
 	/*
 	 * Feature bits the device offers.  Device bits: any of
@@ -83,36 +91,37 @@ struct ap_viommu_config {
 	 * Default: all device bits but the legacy F_BYPASS, and both ring bits.
 	 */
 	uint64_t features;
-	uint32_t domain_start, domain_end; /* domain_range (default 0..~0u) */
-	uint32_t probe_size;               /* PROBE properties bytes, 8..65536,
-					      a multiple of 4 (default 512) */
-	uint8_t boot_bypass;               /* `bypass` after a system reset:
-					      0 (default) or 1 */
-	uint16_t queue_size_max;           /* largest queue size the driver may
-					      choose, a power of two 2..32768
-					      (default 256) */
+	uint32_t probe_size;      /* PROBE properties bytes, 8..65536, a
+				     multiple of 4 (default 512) */
+	uint16_t queue_size_max;  /* largest queue size the driver may
+				     choose, a power of two 2..32768
+				     (default 256) */
 };
 
 /* The defaults above. */
 AP_API void ap_viommu_config_init(struct ap_viommu_config *cfg);
 
 /*
- * A virtio-iommu device for the endpoints behind `iommu`, with page sizes
- * (page_size_mask) and input range [0, 2^ias - 1] of the instance, and
- * the rest from cfg (NULL: defaults).  One device per instance.  Errors:
- * -EINVAL (an instance of another context, a bad cfg field: unknown feature bits, both F_BYPASS and
- * F_BYPASS_CONFIG, domain_start > domain_end, probe_size or queue_size_max
- * out of range), -EEXIST (the instance has a device already), -ENOMEM.
+ * The virtio-iommu device of instance `iommu` (of kind virtio-iommu) and
+ * the endpoints behind it, with the transport side from cfg (NULL:
+ * defaults).  From now on the device decides what the instance does with
+ * unattached endpoints (blocked unless a driver accepted bypass).  One
+ * device per instance.  Errors: -EINVAL (an instance of another context
+ * or kind, a bad cfg field: unknown feature bits, both F_BYPASS and
+ * F_BYPASS_CONFIG, probe_size or queue_size_max out of range), -EEXIST
+ * (the instance has a device already), -ENOMEM.
  */
 AP_API int ap_viommu_new(struct ap_ctx *ctx, struct ap_iommu *iommu,
 			 const struct ap_viommu_config *cfg, struct ap_viommu **out);
 
-/* Free the device now (detaching its endpoints and freeing its domains).
- * NULL is a no-op. */
+/* Free the device now (detaching its endpoints, freeing its domains, and
+ * blocking unattached endpoints again).  NULL is a no-op. */
 AP_API void ap_viommu_free(struct ap_viommu *v);
 
-/* The device of an instance, or NULL. */
+/* The device of an instance, or NULL; and every device of a context:
+ * first with prev == NULL, NULL after the last. */
 AP_API struct ap_viommu *ap_viommu_of(struct ap_ctx *ctx, const struct ap_iommu *iommu);
+AP_API struct ap_viommu *ap_viommu_next(struct ap_ctx *ctx, const struct ap_viommu *prev);
 AP_API struct ap_iommu *ap_viommu_iommu(const struct ap_viommu *v);
 
 /*
@@ -152,8 +161,8 @@ AP_API uint8_t ap_viommu_status(const struct ap_viommu *v);
 AP_API void ap_viommu_set_status(struct ap_viommu *v, uint8_t status);
 
 /*
- * System reset: a device reset, and `bypass` back to boot_bypass
- * (§5.13.4.2).
+ * System reset: a device reset, and `bypass` back to its boot value (the
+ * instance's virtio.bypass, §5.13.4.2).
  */
 AP_API void ap_viommu_system_reset(struct ap_viommu *v);
 
@@ -218,8 +227,10 @@ AP_API int ap_viommu_report_faults(struct ap_viommu *v);
 
 /* ---------------------------------------------------------------- state */
 
-/* Whether unattached endpoints bypass now (both offered and accepted). */
+/* Whether unattached endpoints bypass now (both offered and accepted), and
+ * why, in words ("" when they do not). */
 AP_API bool ap_viommu_bypass(const struct ap_viommu *v);
+AP_API const char *ap_viommu_bypass_reason(const struct ap_viommu *v);
 
 struct ap_viommu_stats {
 	uint64_t requests;         /* requests used */
@@ -235,6 +246,18 @@ struct ap_viommu_stats {
 	const char *needs_reset;   /* why NEEDS_RESET is set, or NULL */
 };
 AP_API void ap_viommu_stats(const struct ap_viommu *v, struct ap_viommu_stats *out);
+
+/* The index-th (0-based) domain the guest has now, by ID; -ENOENT past
+ * the last. */
+struct ap_viommu_domain_info {
+	uint32_t id;            /* the guest's domain ID */
+	struct ap_domain *dom;  /* the aperture domain behind it */
+	bool bypass;            /* made with VIRTIO_IOMMU_ATTACH_F_BYPASS */
+	unsigned endpoints;     /* attached to it */
+	uint64_t mappings;      /* MAP requests it holds */
+};
+AP_API int ap_viommu_domain_info(const struct ap_viommu *v, size_t index,
+				 struct ap_viommu_domain_info *out);
 
 /* The aperture domain of guest domain ID `id`, or NULL if it does not
  * exist; and the domain ID endpoint `ep` is attached to (-ENOENT if

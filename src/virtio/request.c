@@ -359,7 +359,7 @@ static uint8_t do_attach(struct ap_viommu *v, const struct virtio_iommu_req_atta
 		return VIRTIO_IOMMU_S_INVAL;
 	/* §5.13.6: domain_range bounds the domain field when offered. */
 	if ((v->cfg.features & AP_VIOMMU_FEATURE(VIRTIO_IOMMU_F_DOMAIN_RANGE)) &&
-	    (dom_id < v->cfg.domain_start || dom_id > v->cfg.domain_end))
+	    (dom_id < v->domain_start || dom_id > v->domain_end))
 		return VIRTIO_IOMMU_S_RANGE;
 	ep = endpoint_get(v, ep_id, &status);
 	if (!ep)

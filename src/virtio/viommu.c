@@ -16,10 +16,7 @@ void ap_viommu_config_init(struct ap_viommu_config *cfg)
 	/* §5.13.3.2: new devices should not offer the legacy F_BYPASS. */
 	cfg->features = (VIOMMU_DEVICE_BITS & ~AP_VIOMMU_FEATURE(VIRTIO_IOMMU_F_BYPASS)) |
 			VIOMMU_RING_BITS;
-	cfg->domain_start = 0;
-	cfg->domain_end = UINT32_MAX;
 	cfg->probe_size = 512;
-	cfg->boot_bypass = 0;
 	cfg->queue_size_max = 256;
 }
 
@@ -40,18 +37,9 @@ static int check_config(struct ap_ctx *ctx, const struct ap_viommu_config *c)
 		ap_ctx_set_error(ctx, "virtio-iommu: F_BYPASS and F_BYPASS_CONFIG offered together");
 		return -EINVAL;
 	}
-	if (c->domain_start > c->domain_end) {
-		ap_ctx_set_error(ctx, "virtio-iommu: domain range %u..%u is empty", c->domain_start,
-				 c->domain_end);
-		return -EINVAL;
-	}
 	if (c->probe_size < 8 || c->probe_size > 65536 || c->probe_size % 4) {
 		ap_ctx_set_error(ctx, "virtio-iommu: probe_size %u is not 8..65536 in steps of 4",
 				 c->probe_size);
-		return -EINVAL;
-	}
-	if (c->boot_bypass > 1) {
-		ap_ctx_set_error(ctx, "virtio-iommu: boot bypass %u is not 0 or 1", c->boot_bypass);
 		return -EINVAL;
 	}
 	if (c->queue_size_max < 2 || (c->queue_size_max & (c->queue_size_max - 1))) {
@@ -122,6 +110,19 @@ struct ap_viommu *ap_viommu_of(struct ap_ctx *ctx, const struct ap_iommu *iommu)
 	return NULL;
 }
 
+struct ap_viommu *ap_viommu_next(struct ap_ctx *ctx, const struct ap_viommu *prev)
+{
+	struct vstate *vs = ctx ? state(ctx, false) : NULL;
+	size_t i = 0;
+
+	if (!vs)
+		return NULL;
+	if (prev)
+		while (i < vs->ndevs && vs->devs[i++] != prev)
+			;
+	return i < vs->ndevs ? vs->devs[i] : NULL;
+}
+
 struct ap_iommu *ap_viommu_iommu(const struct ap_viommu *v)
 {
 	return v->iommu;
@@ -157,6 +158,12 @@ int ap_viommu_new(struct ap_ctx *ctx, struct ap_iommu *iommu, const struct ap_vi
 			ap_ctx_set_error(ctx, "virtio-iommu: the instance is not this context's");
 		return -EINVAL;
 	}
+	ic = ap_iommu_get_config(iommu);
+	if (ic->kind != AP_IOMMU_VIRTIO_IOMMU) {
+		ap_ctx_set_error(ctx, "virtio-iommu: instance %s is an %s, not a virtio-iommu",
+				 ap_iommu_name(iommu), ap_iommu_kind_name(ic->kind));
+		return -EINVAL;
+	}
 	err = check_config(ctx, cfg);
 	if (err)
 		return err;
@@ -174,7 +181,6 @@ int ap_viommu_new(struct ap_ctx *ctx, struct ap_iommu *iommu, const struct ap_vi
 		return -ENOMEM;
 	}
 	vs->devs = devs;
-	ic = ap_iommu_get_config(iommu);
 	v->ctx = ctx;
 	v->iommu = iommu;
 	v->vs = vs;
@@ -184,7 +190,10 @@ int ap_viommu_new(struct ap_ctx *ctx, struct ap_iommu *iommu, const struct ap_vi
 	v->granule = ic->pgsize_bitmap & -ic->pgsize_bitmap;
 	v->input_start = 0;
 	v->input_end = ic->ias >= 64 ? UINT64_MAX : (1ull << ic->ias) - 1;
-	v->bypass = cfg->boot_bypass;
+	v->domain_start = ic->virtio.domain_start;
+	v->domain_end = ic->virtio.domain_end;
+	v->boot_bypass = (uint8_t)ic->virtio.bypass;
+	v->bypass = v->boot_bypass;
 	v->faults_base = ap_iommu_fault_count(iommu, AP_FAULT_NONE) - ap_iommu_fault_pending(iommu);
 	pthread_mutex_init(&v->lock, NULL);
 	vs->devs[vs->ndevs++] = v;
@@ -204,6 +213,7 @@ void ap_viommu_free(struct ap_viommu *v)
 	vs = v->vs;
 	pthread_mutex_lock(&v->lock);
 	ap__viommu_domains_reset(v);
+	ap_iommu_set_unmatched(v->iommu, AP_UNMATCHED_ABORT);
 	pthread_mutex_unlock(&v->lock);
 	for (i = 0; i < vs->ndevs && vs->devs[i] != v; i++)
 		;
@@ -240,8 +250,27 @@ void ap__viommu_needs_reset(struct ap_viommu *v, const char *why)
  * aperture's stricter reading; see the header). */
 void ap__viommu_update_bypass(struct ap_viommu *v)
 {
-	v->bypass_active = (viommu_has(v, VIRTIO_IOMMU_F_BYPASS_CONFIG) && v->bypass == 1) ||
-			   viommu_has(v, VIRTIO_IOMMU_F_BYPASS);
+	bool cfg = viommu_has(v, VIRTIO_IOMMU_F_BYPASS_CONFIG) && v->bypass == 1;
+	bool legacy = viommu_has(v, VIRTIO_IOMMU_F_BYPASS);
+
+	v->bypass_active = cfg || legacy;
+	v->bypass_reason = cfg ? "the driver accepted VIRTIO_IOMMU_F_BYPASS_CONFIG and bypass is 1"
+			   : legacy ? "the driver accepted the legacy VIRTIO_IOMMU_F_BYPASS"
+				    : "";
+	/* The instance passes unattached endpoints exactly then. */
+	ap_iommu_set_unmatched(v->iommu, v->bypass_active ? AP_UNMATCHED_BYPASS
+							  : AP_UNMATCHED_ABORT);
+}
+
+const char *ap_viommu_bypass_reason(const struct ap_viommu *v)
+{
+	struct ap_viommu *m = (struct ap_viommu *)(uintptr_t)v;
+	const char *r;
+
+	pthread_mutex_lock(&m->lock);
+	r = v->bypass_reason;
+	pthread_mutex_unlock(&m->lock);
+	return r;
 }
 
 bool ap_viommu_bypass(const struct ap_viommu *v)
@@ -353,8 +382,8 @@ void ap_viommu_system_reset(struct ap_viommu *v)
 {
 	pthread_mutex_lock(&v->lock);
 	reset(v);
-	if (v->bypass != v->cfg.boot_bypass) {
-		v->bypass = v->cfg.boot_bypass;
+	if (v->bypass != v->boot_bypass) {
+		v->bypass = v->boot_bypass;
 		v->generation++;
 	}
 	ap__viommu_update_bypass(v);
@@ -369,8 +398,8 @@ static void config_image(const struct ap_viommu *v, struct virtio_iommu_config *
 	c->page_size_mask = htole64(v->page_size_mask);
 	c->input_range.start = htole64(v->input_start);
 	c->input_range.end = htole64(v->input_end);
-	c->domain_range.start = htole32(v->cfg.domain_start);
-	c->domain_range.end = htole32(v->cfg.domain_end);
+	c->domain_range.start = htole32(v->domain_start);
+	c->domain_range.end = htole32(v->domain_end);
 	c->probe_size = htole32(v->cfg.probe_size);
 	c->bypass = v->bypass;
 }
@@ -530,6 +559,23 @@ void ap_viommu_stats(const struct ap_viommu *v, struct ap_viommu_stats *out)
 	pending = ap_iommu_fault_pending(v->iommu);
 	out->events_lost = total > out->events + pending ? total - out->events - pending : 0;
 	out->event_overflow = out->events_lost > 0;
+}
+
+int ap_viommu_domain_info(const struct ap_viommu *v, size_t index,
+			  struct ap_viommu_domain_info *out)
+{
+	struct ap_viommu *m = (struct ap_viommu *)(uintptr_t)v;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	if (index < v->ndoms) {
+		const struct vdom *d = v->doms[index];
+
+		*out = (struct ap_viommu_domain_info){ d->id, d->dom, d->bypass, d->nep, d->nmaps };
+		err = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return err;
 }
 
 struct ap_domain *ap_viommu_domain(const struct ap_viommu *v, uint32_t id)

@@ -115,6 +115,8 @@ struct ap_viommu {
 	struct ap_viommu_config cfg;
 	uint64_t page_size_mask;
 	uint64_t input_start, input_end;
+	uint32_t domain_start, domain_end;
+	uint8_t boot_bypass;
 	uint64_t granule;       /* smallest page size */
 
 	uint8_t status;
@@ -122,6 +124,7 @@ struct ap_viommu {
 	uint64_t negotiated;    /* driver_features once FEATURES_OK stuck */
 	uint8_t bypass;         /* config field */
 	bool bypass_active;     /* unattached endpoints bypass now */
+	const char *bypass_reason;
 	uint32_t generation;
 	const char *needs_reset;
 	ap_viommu_irq_fn irq;

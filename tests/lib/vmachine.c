@@ -16,7 +16,8 @@ static void on_irq(void *arg, int queue)
 	m->irqs[queue + 1]++;
 }
 
-int vm_create(struct vmachine *m, const struct ap_viommu_config *cfg, unsigned evtq)
+int vm_create(struct vmachine *m, const struct ap_viommu_config *cfg,
+	      const struct ap_iommu_config *icfg)
 {
 	struct ap_iommu_config ic;
 	unsigned i;
@@ -29,9 +30,10 @@ int vm_create(struct vmachine *m, const struct ap_viommu_config *cfg, unsigned e
 	err = ap_ram_alloc(m->ctx, VM_RAM, VM_RAM_SIZE, (void **)&m->ram);
 	if (err)
 		return err;
-	ap_iommu_config_init(&ic, AP_IOMMU_INTEL_VTD);
-	if (evtq)
-		ic.evtq_size = evtq;
+	if (icfg)
+		ic = *icfg;
+	else
+		ap_iommu_config_init(&ic, AP_IOMMU_VIRTIO_IOMMU);
 	err = ap_iommu_new(m->ctx, "viommu", &ic, &m->iommu);
 	for (i = 0; !err && i < VM_NEP; i++) {
 		char name[16];

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A small machine with a virtio-iommu for the device's tests: guest RAM,
- * one IOMMU instance with a virtio-iommu device on it, a few endpoints,
- * and the test driver (vdriver.h) attached through aperture's transport.
+ * one virtio-iommu instance with its device, a few endpoints, and the test
+ * driver (vdriver.h) attached through aperture's transport.
  *
  *   RAM        0x40000000, 64 MiB
  *   driver     its rings and buffers in the first MiB of RAM
@@ -35,9 +35,10 @@ struct vmachine {
 
 extern const uint32_t vm_ep_ids[VM_NEP];
 
-/* The machine, with cfg (NULL: defaults) and an instance event queue of
- * evtq entries (0: the default).  0, or a negative errno. */
-int vm_create(struct vmachine *m, const struct ap_viommu_config *cfg, unsigned evtq);
+/* The machine, with the device's cfg and the instance's ic (NULL:
+ * defaults; ic's kind must be virtio-iommu).  0, or a negative errno. */
+int vm_create(struct vmachine *m, const struct ap_viommu_config *cfg,
+	      const struct ap_iommu_config *ic);
 
 /* Bring the driver up with the features in `want` (all offered when ~0)
  * and queues of qsize; 0 on success. */
