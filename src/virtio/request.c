@@ -93,14 +93,46 @@ static int grow(struct ap_ctx *ctx, void ***arr, size_t n, size_t *cap)
 	return 0;
 }
 
-/* The endpoint record of a device, made on first use: NULL with
- * *status = S_NOENT (no such device) or S_NOMEM. */
-static struct vep *endpoint_get(struct ap_viommu *v, uint32_t id, uint8_t *status)
+/* An array left empty goes back, so that a request that failed holds no
+ * more memory than before it. */
+static void shrink_if_empty(struct ap_ctx *ctx, void ***arr, size_t n, size_t *cap)
+{
+	if (n)
+		return;
+	ap_mem_free(ctx, *arr);
+	*arr = NULL;
+	*cap = 0;
+}
+
+static void ep_insert(struct ap_viommu *v, struct vep *ep)
+{
+	size_t i = ep_slot(v, ep->id);
+
+	memmove(&v->eps[i + 1], &v->eps[i], (v->neps - i) * sizeof(*v->eps));
+	v->eps[i] = ep;
+	v->neps++;
+}
+
+/* Undo endpoint_get() for a request that failed. */
+static void ep_forget(struct ap_viommu *v, struct vep *ep)
+{
+	size_t i = ep_slot(v, ep->id);
+
+	memmove(&v->eps[i], &v->eps[i + 1], (v->neps - i - 1) * sizeof(*v->eps));
+	v->neps--;
+	ap_mem_free(v->ctx, ep);
+	shrink_if_empty(v->ctx, (void ***)&v->eps, v->neps, &v->eps_cap);
+}
+
+/* The endpoint record of a device, made on first use (*created): NULL
+ * with *status = S_NOENT (no such device) or S_NOMEM. */
+static struct vep *endpoint_get(struct ap_viommu *v, uint32_t id, uint8_t *status,
+				bool *created)
 {
 	struct vep *ep = ap__viommu_find_ep(v, id);
 	struct ap_device *dev;
-	size_t i;
 
+	*created = false;
 	if (ep)
 		return ep;
 	dev = device_of(v, id);
@@ -109,17 +141,17 @@ static struct vep *endpoint_get(struct ap_viommu *v, uint32_t id, uint8_t *statu
 		return NULL;
 	}
 	*status = VIRTIO_IOMMU_S_NOMEM;
-	if (grow(v->ctx, (void ***)&v->eps, v->neps, &v->eps_cap))
-		return NULL;
 	ep = ap_mem_alloc(v->ctx, sizeof(*ep));
 	if (!ep)
 		return NULL;
+	if (grow(v->ctx, (void ***)&v->eps, v->neps, &v->eps_cap)) {
+		ap_mem_free(v->ctx, ep);
+		return NULL;
+	}
 	ep->id = id;
 	ep->dev = dev;
-	i = ep_slot(v, id);
-	memmove(&v->eps[i + 1], &v->eps[i], (v->neps - i) * sizeof(*v->eps));
-	v->eps[i] = ep;
-	v->neps++;
+	ep_insert(v, ep);
+	*created = true;
 	return ep;
 }
 
@@ -133,11 +165,13 @@ static struct vdom *dom_create(struct ap_viommu *v, uint32_t id, bool bypass, ui
 	int err;
 
 	*status = VIRTIO_IOMMU_S_NOMEM;
-	if (grow(v->ctx, (void ***)&v->doms, v->ndoms, &v->doms_cap))
-		return NULL;
 	d = ap_mem_alloc(v->ctx, sizeof(*d));
 	if (!d)
 		return NULL;
+	if (grow(v->ctx, (void ***)&v->doms, v->ndoms, &v->doms_cap)) {
+		ap_mem_free(v->ctx, d);
+		return NULL;
+	}
 	snprintf(name, sizeof(name), "%s.vd%u", ap_iommu_name(v->iommu), id);
 	err = ap_domain_new(v->ctx, name, v->iommu, bypass ? AP_DOMAIN_IDENTITY : AP_DOMAIN_PAGING,
 			    &d->dom);
@@ -147,6 +181,7 @@ static struct vdom *dom_create(struct ap_viommu *v, uint32_t id, bool bypass, ui
 		*status = err == -ENOMEM || err == -ENOSPC ? VIRTIO_IOMMU_S_NOMEM
 							  : VIRTIO_IOMMU_S_DEVERR;
 		ap_mem_free(v->ctx, d);
+		shrink_if_empty(v->ctx, (void ***)&v->doms, v->ndoms, &v->doms_cap);
 		return NULL;
 	}
 	d->id = id;
@@ -165,6 +200,7 @@ static void dom_destroy(struct ap_viommu *v, struct vdom *d)
 
 	memmove(&v->doms[i], &v->doms[i + 1], (v->ndoms - i - 1) * sizeof(*v->doms));
 	v->ndoms--;
+	shrink_if_empty(v->ctx, (void ***)&v->doms, v->ndoms, &v->doms_cap);
 	ap__itree_destroy(v->ctx, d->maps);
 	/* Nothing is attached any more, so this cannot be refused. */
 	ap_domain_free(d->dom);
@@ -340,34 +376,23 @@ static int core_attach(struct vdom *d, struct vep *ep)
 	return cur ? ap_replace(d->dom, ep->dev) : ap_attach(d->dom, ep->dev);
 }
 
-/* §5.13.6.3 ATTACH. */
-static uint8_t do_attach(struct ap_viommu *v, const struct virtio_iommu_req_attach *r)
+/*
+ * Put endpoint ep in domain dom_id (made if new), in the core; *out is
+ * the domain.  The device's own records of who is where are the caller's
+ * to update.  On failure nothing changed.
+ */
+static uint8_t attach_to(struct ap_viommu *v, struct vep *ep, uint32_t dom_id, bool bypass,
+			 struct vdom **out)
 {
-	uint32_t dom_id = le32toh(r->domain), ep_id = le32toh(r->endpoint);
-	uint32_t flags = le32toh(r->flags);
-	bool bypass = flags & VIRTIO_IOMMU_ATTACH_F_BYPASS, created = false;
-	struct vdom *d, *old;
-	struct vep *ep;
+	struct vdom *d = ap__viommu_find_dom(v, dom_id);
+	bool created = false;
 	uint8_t status;
 	int err;
 
-	/* §5.13.6.3.2: reserved not zero, or a flag the device does not
-	 * recognise (F_BYPASS exists only with BYPASS_CONFIG negotiated,
-	 * §5.13.6.3), MUST be rejected with S_INVAL. */
-	if (!zero(r->reserved, sizeof(r->reserved)) || (flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
-	    (bypass && !viommu_has(v, VIRTIO_IOMMU_F_BYPASS_CONFIG)))
-		return VIRTIO_IOMMU_S_INVAL;
-	/* §5.13.6: domain_range bounds the domain field when offered. */
-	if ((v->cfg.features & AP_VIOMMU_FEATURE(VIRTIO_IOMMU_F_DOMAIN_RANGE)) &&
-	    (dom_id < v->domain_start || dom_id > v->domain_end))
-		return VIRTIO_IOMMU_S_RANGE;
-	ep = endpoint_get(v, ep_id, &status);
-	if (!ep)
-		return status;
-	d = ap__viommu_find_dom(v, dom_id);
 	/* §5.13.6.3.2: the bypass flag must match an existing domain. */
 	if (d && d->bypass != bypass)
 		return VIRTIO_IOMMU_S_INVAL;
+	*out = d;
 	if (d && ep->dom == d)
 		return VIRTIO_IOMMU_S_OK;
 	/* §5.13.6.3: endpoints that cannot be isolated (one group) share a
@@ -398,6 +423,41 @@ static uint8_t do_attach(struct ap_viommu *v, const struct virtio_iommu_req_atta
 		       : err == -EINVAL || err == -EADDRINUSE ? VIRTIO_IOMMU_S_UNSUPP
 							      : VIRTIO_IOMMU_S_DEVERR;
 	}
+	*out = d;
+	return VIRTIO_IOMMU_S_OK;
+}
+
+/* §5.13.6.3 ATTACH. */
+static uint8_t do_attach(struct ap_viommu *v, const struct virtio_iommu_req_attach *r)
+{
+	uint32_t dom_id = le32toh(r->domain), ep_id = le32toh(r->endpoint);
+	uint32_t flags = le32toh(r->flags);
+	bool bypass = flags & VIRTIO_IOMMU_ATTACH_F_BYPASS, ep_created;
+	struct vdom *d, *old;
+	struct vep *ep;
+	uint8_t status;
+
+	/* §5.13.6.3.2: reserved not zero, or a flag the device does not
+	 * recognise (F_BYPASS exists only with BYPASS_CONFIG negotiated,
+	 * §5.13.6.3), MUST be rejected with S_INVAL. */
+	if (!zero(r->reserved, sizeof(r->reserved)) || (flags & ~VIRTIO_IOMMU_ATTACH_F_BYPASS) ||
+	    (bypass && !viommu_has(v, VIRTIO_IOMMU_F_BYPASS_CONFIG)))
+		return VIRTIO_IOMMU_S_INVAL;
+	/* §5.13.6: domain_range bounds the domain field when offered. */
+	if ((v->cfg.features & AP_VIOMMU_FEATURE(VIRTIO_IOMMU_F_DOMAIN_RANGE)) &&
+	    (dom_id < v->domain_start || dom_id > v->domain_end))
+		return VIRTIO_IOMMU_S_RANGE;
+	ep = endpoint_get(v, ep_id, &status, &ep_created);
+	if (!ep)
+		return status;
+	status = attach_to(v, ep, dom_id, bypass, &d);
+	if (status != VIRTIO_IOMMU_S_OK) {
+		if (ep_created)
+			ep_forget(v, ep);
+		return status;
+	}
+	if (ep->dom == d)
+		return VIRTIO_IOMMU_S_OK;
 	/* §5.13.6.3.2: moving is a DETACH from the old domain, then ATTACH. */
 	old = ep->dom;
 	ep->dom = d;
