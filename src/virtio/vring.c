@@ -63,10 +63,11 @@ static uint16_t rd16(const uint8_t *p)
 	return le16toh(v);
 }
 
-static void wr16(uint8_t *p, uint16_t v)
+/* A ring field the driver writes while we run (flags, used_event): one
+ * atomic load, after our used idx in sequential order. */
+static uint16_t load16(const uint8_t *p)
 {
-	v = htole16(v);
-	memcpy(p, &v, 2);
+	return le16toh(__atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_SEQ_CST));
 }
 
 /* One descriptor, copied out of the guest's table before it is trusted. */
@@ -181,24 +182,24 @@ void ap__vq_push(struct ap_viommu *v, struct vq *vq, uint16_t head, uint32_t len
 	(void)v;
 	memcpy(vq->hused + 4 + 8 * (size_t)(vq->used_idx % vq->size), &e, sizeof(e));
 	vq->used_idx++;
-	/* §2.7.8.2: the entry is written before idx moves. */
+	/* §2.7.8.2: the entry is written before idx moves; and idx is out
+	 * before the driver's suppression fields are read (ap__vq_end), a
+	 * store-load order only sequential consistency gives. */
 	__atomic_store_n((uint16_t *)(void *)(vq->hused + 2), htole16(vq->used_idx),
-			 __ATOMIC_RELEASE);
+			 __ATOMIC_SEQ_CST);
 }
 
 void ap__vq_end(struct ap_viommu *v, struct vq *vq, unsigned qi, uint16_t used_before)
 {
 	bool need;
 
-	/* The driver's suppression fields are read after our idx is out. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vq->used_idx == used_before)
 		return;
 	if (viommu_has(v, VIRTIO_RING_F_EVENT_IDX))
-		need = vring_need_event(rd16(vq->havail + 4 + 2 * (size_t)vq->size), vq->used_idx,
+		need = vring_need_event(load16(vq->havail + 4 + 2 * (size_t)vq->size), vq->used_idx,
 					used_before);
 	else
-		need = !(rd16(vq->havail) & VRING_AVAIL_F_NO_INTERRUPT);
+		need = !(load16(vq->havail) & VRING_AVAIL_F_NO_INTERRUPT);
 	if (need)
 		ap__viommu_irq(v, (int)qi);
 }
@@ -208,10 +209,12 @@ bool ap__vq_settle(struct ap_viommu *v, struct vq *vq)
 	if (!viommu_has(v, VIRTIO_RING_F_EVENT_IDX))
 		return false;
 	/* §2.7.10: ask for a notification at the next entry, then look
-	 * again: the driver may have published before it could see that. */
-	wr16(vq->hused + 4 + 8 * (size_t)vq->size, vq->last_avail);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return avail_idx(vq) != vq->last_avail;
+	 * again: the driver may have published before it could see that
+	 * (a store-load order, so both sequentially consistent). */
+	__atomic_store_n((uint16_t *)(void *)(vq->hused + 4 + 8 * (size_t)vq->size),
+			 htole16(vq->last_avail), __ATOMIC_SEQ_CST);
+	return le16toh(__atomic_load_n((const uint16_t *)(const void *)(vq->havail + 2),
+				       __ATOMIC_SEQ_CST)) != vq->last_avail;
 }
 
 /* Visit [off, off+len) of the readable (write == false) or writable bytes
