@@ -496,6 +496,32 @@ static uint8_t do_detach(struct ap_viommu *v, const struct virtio_iommu_req_deta
 	return VIRTIO_IOMMU_S_OK;
 }
 
+/* Nodes for mappings: a few kept from UNMAPs, so that a guest that maps
+ * and unmaps all day does not allocate all day. */
+#define SPARE_NODES 64
+
+static struct vmap *map_node(struct ap_viommu *v)
+{
+	struct vmap *m = v->spare;
+
+	if (!m)
+		return ap_mem_alloc(v->ctx, sizeof(*m));
+	v->spare = m->left;
+	v->nspare--;
+	return m;
+}
+
+static void map_node_put(struct ap_viommu *v, struct vmap *m)
+{
+	if (v->nspare >= SPARE_NODES) {
+		ap_mem_free(v->ctx, m);
+		return;
+	}
+	m->left = v->spare;
+	v->spare = m;
+	v->nspare++;
+}
+
 static unsigned prot_of(uint32_t flags)
 {
 	unsigned prot = 0;
@@ -547,7 +573,7 @@ static uint8_t do_map(struct ap_viommu *v, const struct virtio_iommu_req_map *r)
 	/* §5.13.6.8.1.2: reject a MAP over a RESV_MEM region. */
 	if (hits_resv(v, d, vs, ve))
 		return VIRTIO_IOMMU_S_INVAL;
-	m = ap_mem_alloc(v->ctx, sizeof(*m));
+	m = map_node(v);
 	if (!m)
 		return VIRTIO_IOMMU_S_NOMEM;
 	/* A mapping that allows neither read nor write has no leaves: it
@@ -556,6 +582,8 @@ static uint8_t do_map(struct ap_viommu *v, const struct virtio_iommu_req_map *r)
 		int err = ap_map(d->dom, vs, ps, size, prot_of(flags));
 
 		if (err) {
+			/* Not kept as a spare: a failed request holds no more
+			 * than before it. */
 			ap_mem_free(v->ctx, m);
 			return status_of(err);
 		}
@@ -610,7 +638,7 @@ static uint8_t do_unmap(struct ap_viommu *v, const struct virtio_iommu_req_unmap
 		}
 		ap__itree_remove(&d->maps, m);
 		d->nmaps--;
-		ap_mem_free(v->ctx, m);
+		map_node_put(v, m);
 		m = next;
 	}
 	return status;

@@ -64,6 +64,12 @@ static void release(struct ap_viommu *v)
 		ap_mem_free(v->ctx, v->eps[i]);
 	for (i = 0; i < AP_VIOMMU_NQUEUES; i++)
 		ap_mem_free(v->ctx, v->q[i].segs);
+	while (v->spare) {
+		struct vmap *m = v->spare;
+
+		v->spare = m->left;
+		ap_mem_free(v->ctx, m);
+	}
 	ap_mem_free(v->ctx, v->doms);
 	ap_mem_free(v->ctx, v->eps);
 	pthread_mutex_destroy(&v->lock);
@@ -524,6 +530,7 @@ int ap_viommu_queue_notify(struct ap_viommu *v, unsigned q)
 		return -EBUSY;
 	}
 	before = v->q[q].used_idx;
+	v->ram.size = 0; /* RAM may have changed since the last notify */
 	if (q == AP_VIOMMU_REQUESTQ)
 		ap__viommu_process_requests(v);
 	ap__viommu_report(v);
@@ -537,6 +544,7 @@ int ap_viommu_report_faults(struct ap_viommu *v)
 	int n;
 
 	pthread_mutex_lock(&v->lock);
+	v->ram.size = 0;
 	n = ap__viommu_report(v);
 	pthread_mutex_unlock(&v->lock);
 	return n;

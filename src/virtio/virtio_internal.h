@@ -79,10 +79,12 @@ struct vep {
 
 /* ------------------------------------------------------------ queues */
 
-/* A buffer segment of a chain: guest-physical [pa, pa+len). */
+/* A buffer segment of a chain: guest-physical [pa, pa+len), and its host
+ * view when the whole segment is RAM (else NULL: pieces are looked up). */
 struct vseg {
 	uint64_t pa;
 	uint32_t len;
+	uint8_t *host;
 };
 
 /* A descriptor chain taken from the available ring (§2.7.13). */
@@ -139,6 +141,17 @@ struct ap_viommu {
 
 	struct ap_viommu_stats st;
 	uint64_t faults_base;   /* instance faults before the device existed */
+
+	/* The RAM region the last guest access fell in, kept for one notify
+	 * (rings and buffers mostly share one): a range check instead of a
+	 * lookup.  The guest's RAM may not go while the device uses it. */
+	struct {
+		uint64_t pa, size;
+		uint8_t *host;
+	} ram;
+	/* Mapping nodes UNMAP gave back, for the next MAP (context memory). */
+	struct vmap *spare;
+	unsigned nspare;
 };
 
 /* The context's list of devices. */
@@ -159,6 +172,8 @@ void ap__viommu_irq(struct ap_viommu *v, int queue);
 void ap__viommu_update_bypass(struct ap_viommu *v);
 
 /* vring.c: the device side of a split virtqueue. */
+/* Host view of guest-physical [pa, pa+len) within one RAM region, or NULL. */
+uint8_t *ap__viommu_ram(struct ap_viommu *v, uint64_t pa, uint64_t len);
 int ap__vq_begin(struct ap_viommu *v, struct vq *vq);
 /* 1 with a chain, 0 when the ring is empty, -1 when it is malformed
  * (NEEDS_RESET is set). */

@@ -17,12 +17,25 @@
 
 #include "virtio_internal.h"
 
-/* Host view of guest-physical [pa, pa+len) within one RAM region. */
-static uint8_t *ram(struct ap_viommu *v, uint64_t pa, uint64_t len)
+uint8_t *ap__viommu_ram(struct ap_viommu *v, uint64_t pa, uint64_t len)
 {
+	struct ap_ram_info r;
+
 	if (pa + len < pa)
 		return NULL;
-	return ap_ram_ptr(v->ctx, pa, len ? len : 1);
+	if (pa - v->ram.pa < v->ram.size && len <= v->ram.size - (pa - v->ram.pa))
+		return v->ram.host + (pa - v->ram.pa);
+	if (ap_ram_lookup(v->ctx, pa, &r) || len > r.size - (pa - r.pa))
+		return NULL;
+	v->ram.pa = r.pa;
+	v->ram.size = r.size;
+	v->ram.host = r.host;
+	return v->ram.host + (pa - r.pa);
+}
+
+static uint8_t *ram(struct ap_viommu *v, uint64_t pa, uint64_t len)
+{
+	return ap__viommu_ram(v, pa, len);
 }
 
 static size_t event_word(const struct ap_viommu *v)
@@ -149,7 +162,7 @@ int ap__vq_pop(struct ap_viommu *v, struct vq *vq, struct vchain *c)
 		}
 		if (++count > vq->size)
 			return malformed(v, "a descriptor chain longer than the queue (a loop)");
-		vq->segs[c->nrd + c->nwr] = (struct vseg){ d.addr, d.len };
+		vq->segs[c->nrd + c->nwr] = (struct vseg){ d.addr, d.len, ram(v, d.addr, d.len) };
 		if (d.flags & VRING_DESC_F_WRITE) {
 			c->nwr++;
 			c->wr_len += d.len;
@@ -235,7 +248,7 @@ static int visit(struct ap_viommu *v, const struct vq *vq, const struct vchain *
 			continue;
 		}
 		n = g->len - off < len ? g->len - off : len;
-		h = ram(v, g->pa + off, n);
+		h = g->host ? g->host + off : ram(v, g->pa + off, n);
 		if (!h)
 			return -EFAULT;
 		if (fn)
