@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <linux/virtio_config.h>
@@ -66,7 +67,7 @@
 
 static const uint32_t endpoints[] = { 0x00, 0x08, 0x18, 0x20, 0xf8, 0xfa, 0xfb };
 #define NEP (sizeof(endpoints) / sizeof(endpoints[0]))
-#define QEMU_ARGS "-device virtio-iommu-pci%s -device pci-testdev,addr=03.0 " \
+#define QEMU_ARGS "-device virtio-iommu-pci%s -device %s,addr=03.0 " \
 		  "-device pci-testdev,addr=04.0"
 
 /* ------------------------------------------------------------ the two devices */
@@ -79,6 +80,7 @@ struct side {
 
 struct pair {
 	struct qtest *q;
+	uint64_t edu;    /* the edu device's registers (BAR 0), when it is there */
 	struct qvirtio qv;
 	struct side qemu;
 	struct ap_ctx *ctx;
@@ -97,8 +99,21 @@ static bool qemu_missing(void)
 	return true;
 }
 
+static void pair_start_ex(struct pair *p, bool boot_bypass, bool dma);
+
 /* Both devices, up to (not through) driver initialisation. */
 static void pair_start(struct pair *p, bool boot_bypass)
+{
+	pair_start_ex(p, boot_bypass, false);
+}
+
+/*
+ * dma: endpoint 03.0 is QEMU's "edu" device, whose DMA engine gives an
+ * endpoint that really does DMA through the IOMMU (pci-testdev does none);
+ * its engine runs from a timer, so that machine runs (on a firmware that
+ * only halts) instead of staying stopped.
+ */
+static void pair_start_ex(struct pair *p, bool boot_bypass, bool dma)
 {
 	struct ap_viommu_config vc;
 	struct ap_iommu_config ic;
@@ -107,10 +122,19 @@ static void pair_start(struct pair *p, bool boot_bypass)
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
-	snprintf(args, sizeof(args), QEMU_ARGS, boot_bypass ? "" : ",boot-bypass=off");
-	p->q = qtest_start(args, &why);
+	snprintf(args, sizeof(args), QEMU_ARGS, boot_bypass ? "" : ",boot-bypass=off",
+		 dma ? "edu" : "pci-testdev");
+	p->q = qtest_start_ex(args, dma, &why);
 	EXPECT(p->q, "QEMU: %s", why ? why : "?");
 	EXPECT(qvirtio_open(&p->qv, p->q, 0x1040 + 23, &why) == 0, "virtio-iommu-pci: %s", why);
+	if (dma) {
+		uint64_t bars[6];
+		int devfn = qtest_pci_find(p->q, 0x1234, 0x11e8);
+
+		EXPECT(devfn == 0x18, "edu at 03.0: devfn %d", devfn);
+		qtest_pci_setup(p->q, (unsigned)devfn, bars);
+		p->edu = bars[0];
+	}
 	qvirtio_transport(&p->qv, &p->qemu.t);
 	p->qemu.name = "QEMU";
 
@@ -908,6 +932,226 @@ static void test_malformed_rings(void **state)
 	pair_stop(&p);
 }
 
+/* ------------------------------------------------------------ events */
+
+#define EDU_DMA_BUF 0x40000 /* where edu's own 4 KiB buffer sits, to it */
+
+/* Endpoint 03.0 writes len zero bytes at iova: edu's DMA engine in QEMU,
+ * ap_dma_write() by the same endpoint in aperture, which then reports the
+ * fault it may have recorded.  Returns 0, or -1 if QEMU's engine hung. */
+static int dma_both(struct pair *p, uint64_t iova, uint32_t len)
+{
+	static const uint8_t zeroes[64];
+	unsigned i;
+
+	qtest_writeq(p->q, p->edu + 0x80, EDU_DMA_BUF);
+	qtest_writeq(p->q, p->edu + 0x88, iova);
+	qtest_writeq(p->q, p->edu + 0x90, len);
+	qtest_writeq(p->q, p->edu + 0x98, 1 | 2); /* run, from edu to RAM */
+	for (i = 0; i < 400 && (qtest_readq(p->q, p->edu + 0x98) & 1); i++)
+		usleep(5000);
+	if (ap_dma_write(ap_device_find(p->ctx, "bdf18"), iova, zeroes, len, NULL))
+		ap_viommu_report_faults(p->v);
+	return i < 400 ? 0 : -1;
+}
+
+struct events {
+	unsigned n;
+	struct virtio_iommu_fault f[16];
+};
+
+static void events_take(struct side *s, struct events *e)
+{
+	uint32_t len;
+
+	memset(e, 0, sizeof(*e));
+	while (e->n < 16 && vdrv_event_next(&s->d, &e->f[e->n], &len))
+		e->n++;
+}
+
+static const char *reason_name(unsigned r)
+{
+	return r == VIRTIO_IOMMU_FAULT_R_DOMAIN ? "DOMAIN" : r == VIRTIO_IOMMU_FAULT_R_MAPPING
+		? "MAPPING" : "UNKNOWN";
+}
+
+/* One DMA's events: aperture's one report, and QEMU's, one per access of
+ * the edu engine (4 bytes each: D26), with the reasons and flags each. */
+static void expect_events(struct pair *p, const char *what, unsigned want_ap_reason,
+			  unsigned want_ap_flags, unsigned want_q_reason, unsigned want_q_flags,
+			  uint64_t iova)
+{
+	struct events a, q;
+	unsigned k;
+
+	events_take(&p->ap, &a);
+	events_take(&p->qemu, &q);
+	EXPECT(a.n == 1 && a.f[0].reason == want_ap_reason && a.f[0].flags == want_ap_flags &&
+		       a.f[0].endpoint == 0x18 && a.f[0].address == iova,
+	       "%s: aperture %u events, first %s flags 0x%x address 0x%llx", what, a.n,
+	       reason_name(a.f[0].reason), a.f[0].flags, (ull)a.f[0].address);
+	EXPECT(q.n == 2, "%s: QEMU %u events for an 8-byte DMA (D26: one per 4-byte access)", what,
+	       q.n);
+	for (k = 0; k < q.n; k++)
+		EXPECT(q.f[k].reason == want_q_reason && q.f[k].flags == want_q_flags &&
+			       q.f[k].endpoint == 0x18 && q.f[k].address == iova + 4 * k,
+		       "%s: QEMU event %u: %s flags 0x%x address 0x%llx", what, k,
+		       reason_name(q.f[k].reason), q.f[k].flags, (ull)q.f[k].address);
+}
+
+static uint8_t first_byte(struct side *s, uint64_t pa)
+{
+	uint8_t b = 0x5a;
+
+	s->t.mem_read(s->t.arg, pa, &b, 1);
+	return b;
+}
+
+/*
+ * §5.13.6.9 fault reporting, with an endpoint that really does DMA.  The
+ * reason is the same wherever the spec names one; D26 (events per DMA),
+ * D27 (QEMU's R_UNKNOWN for an endpoint it has not seen attached) and D28
+ * (aperture's READ/WRITE flags on every fault) are pinned as documented.
+ */
+static void test_events(void **state)
+{
+	const unsigned A = VIRTIO_IOMMU_FAULT_F_ADDRESS, W = VIRTIO_IOMMU_FAULT_F_WRITE;
+	struct side *s[2];
+	struct events q, a;
+	struct pair p;
+	unsigned k;
+
+	(void)state;
+	if (qemu_missing())
+		skip();
+	pair_start_ex(&p, false, true);
+	s[0] = &p.qemu;
+	s[1] = &p.ap;
+	pair_init(&p, ALL);
+	for (k = 0; k < 2; k++)
+		vdrv_event_post(&s[k]->d, 32, sizeof(struct virtio_iommu_fault));
+	EXPECT(dma_both(&p, 0x200000, 8) == 0, "edu DMA");
+	expect_events(&p, "unattached, never attached (D27)", VIRTIO_IOMMU_FAULT_R_DOMAIN, W | A,
+		      VIRTIO_IOMMU_FAULT_R_UNKNOWN, A, 0x200000);
+	both(&p, &(struct req){ ATTACH(1, E0, 0) }, OK, OK, "events");
+	EXPECT(dma_both(&p, 0x200000, 8) == 0, "edu DMA");
+	expect_events(&p, "attached, nothing mapped (D28)", VIRTIO_IOMMU_FAULT_R_MAPPING, W | A,
+		      VIRTIO_IOMMU_FAULT_R_MAPPING, A, 0x200000);
+	both(&p, &(struct req){ MAP(1, 0x200000, 0x200fff, 0x300000, VIRTIO_IOMMU_MAP_F_READ) }, OK,
+	     OK, "events");
+	EXPECT(dma_both(&p, 0x200000, 8) == 0, "edu DMA");
+	expect_events(&p, "a write to a read-only mapping", VIRTIO_IOMMU_FAULT_R_MAPPING, W | A,
+		      VIRTIO_IOMMU_FAULT_R_MAPPING, W | A, 0x200000);
+	/* A write that may: lands at phys_start + offset in both. */
+	both(&p, &(struct req){ MAP(1, 0x400000, 0x400fff, 0x500000, 3) }, OK, OK, "events");
+	for (k = 0; k < 2; k++)
+		s[k]->t.mem_write(s[k]->t.arg, 0x500100, "\xee", 1);
+	EXPECT(dma_both(&p, 0x400100, 8) == 0, "edu DMA");
+	events_take(&p.qemu, &q);
+	events_take(&p.ap, &a);
+	EXPECT(!q.n && !a.n && first_byte(&p.qemu, 0x500100) == 0 && first_byte(&p.ap, 0x500100) == 0,
+	       "a mapped write: no event (QEMU %u, aperture %u) and the bytes landed", q.n, a.n);
+	both(&p, &(struct req){ DETACH(1, E0) }, OK, OK, "events");
+	EXPECT(dma_both(&p, 0x400100, 8) == 0, "edu DMA");
+	expect_events(&p, "detached", VIRTIO_IOMMU_FAULT_R_DOMAIN, W | A, VIRTIO_IOMMU_FAULT_R_DOMAIN,
+		      A, 0x400100);
+
+	/* D18: no event buffer.  QEMU drops the report; aperture keeps it in
+	 * the instance's queue until a buffer comes. */
+	pair_init(&p, ALL);
+	EXPECT(dma_both(&p, 0x200000, 8) == 0, "edu DMA");
+	for (k = 0; k < 2; k++)
+		vdrv_event_post(&s[k]->d, 4, sizeof(struct virtio_iommu_fault));
+	events_take(&p.qemu, &q);
+	events_take(&p.ap, &a);
+	EXPECT(q.n == 0 && a.n == 1 && a.f[0].address == 0x200000,
+	       "D18: events after the buffers came: QEMU %u (dropped), aperture %u (kept)", q.n, a.n);
+
+	/* D17: an event buffer too small for a report.  QEMU sets
+	 * NEEDS_RESET; aperture returns it unused and takes the next. */
+	pair_init(&p, ALL);
+	for (k = 0; k < 2; k++) {
+		vdrv_event_post(&s[k]->d, 1, 8);
+		vdrv_event_post(&s[k]->d, 1, sizeof(struct virtio_iommu_fault));
+	}
+	EXPECT(dma_both(&p, 0x200000, 8) == 0, "edu DMA");
+	EXPECT(p.qemu.t.get_status(p.qemu.t.arg) & VIRTIO_CONFIG_S_NEEDS_RESET,
+	       "D17: QEMU sets NEEDS_RESET for a small event buffer");
+	events_take(&p.ap, &a);
+	EXPECT(a.n == 2 && a.f[1].reason == VIRTIO_IOMMU_FAULT_R_DOMAIN &&
+		       !(ap_viommu_status(p.v) & VIRTIO_CONFIG_S_NEEDS_RESET),
+	       "D17: aperture returns the small buffer unused and reports in the next");
+	pair_stop(&p);
+
+	/* D25: the device starts with bypass = 1 and the driver does not
+	 * accept VIRTIO_IOMMU_F_BYPASS_CONFIG.  The spec puts unattached
+	 * endpoints in bypass mode even so, and QEMU lets the DMA through;
+	 * aperture blocks it (bypass only when offered and accepted). */
+	pair_start_ex(&p, true, true);
+	pair_init(&p, ALL & ~F(VIRTIO_IOMMU_F_BYPASS_CONFIG));
+	for (k = 0; k < 2; k++) {
+		vdrv_event_post(&s[k]->d, 4, sizeof(struct virtio_iommu_fault));
+		s[k]->t.mem_write(s[k]->t.arg, 0x600000, "\xee", 1);
+	}
+	EXPECT(dma_both(&p, 0x600000, 8) == 0, "edu DMA");
+	events_take(&p.qemu, &q);
+	events_take(&p.ap, &a);
+	EXPECT(q.n == 0 && first_byte(&p.qemu, 0x600000) == 0,
+	       "D25: QEMU let the unattached endpoint write (bypass, events %u)", q.n);
+	EXPECT(a.n == 1 && a.f[0].reason == VIRTIO_IOMMU_FAULT_R_DOMAIN &&
+		       first_byte(&p.ap, 0x600000) == 0xee,
+	       "D25: aperture blocked it (events %u)", a.n);
+	pair_stop(&p);
+}
+
+/* D19: a request whose body lies outside RAM (its header and tail in it).
+ * The spec gives no rule.  aperture fails that request (S_IOERR) and goes
+ * on; QEMU 7.2 reads unassigned memory as zeroes and carries out the
+ * request those zeroes make: ATTACH of endpoint 0 (the host bridge) to
+ * domain 0. */
+static void test_buffer_outside_ram(void **state)
+{
+	struct pair p;
+	struct side *s[2];
+	unsigned k;
+
+	(void)state;
+	if (qemu_missing())
+		skip();
+	pair_start(&p, false);
+	pair_init(&p, ALL);
+	s[0] = &p.qemu;
+	s[1] = &p.ap;
+	for (k = 0; k < 2; k++) {
+		uint64_t at = vdrv_scratch(&s[k]->d);
+		uint32_t id, len;
+		uint8_t tail = 0xee;
+
+		put_attach(s[k], at);
+		s[k]->t.mem_write(s[k]->t.arg, at + 0x800, &tail, 1);
+		vdrv_put_desc(&s[k]->d, 0, 0, at, 4, VRING_DESC_F_NEXT, 1);
+		vdrv_put_desc(&s[k]->d, 0, 1, 0x200000000ull, 16, VRING_DESC_F_NEXT, 2);
+		vdrv_put_desc(&s[k]->d, 0, 2, at + 0x800, 4, VRING_DESC_F_WRITE, 0);
+		vdrv_publish(&s[k]->d, 0, 0);
+		if (k == 0) {
+			int used = vdrv_used_next(&s[k]->d, 0, &id, &len);
+
+			s[k]->t.mem_read(s[k]->t.arg, at + 0x800, &tail, 1);
+			EXPECT(used && len == 4 && tail == VIRTIO_IOMMU_S_OK,
+			       "D19: QEMU used %d, len %u, status %u", used, len, tail);
+			EXPECT(vdrv_detach(&s[k]->d, 0, 0x00) == VIRTIO_IOMMU_S_OK,
+			       "D19: QEMU attached endpoint 0 to domain 0");
+		} else {
+			s[k]->t.mem_read(s[k]->t.arg, at + 0x800, &tail, 1);
+			EXPECT(vdrv_used_next(&s[k]->d, 0, &id, &len) && len == 4 &&
+				       tail == VIRTIO_IOMMU_S_IOERR &&
+				       !(s[k]->t.get_status(s[k]->t.arg) & VIRTIO_CONFIG_S_NEEDS_RESET),
+			       "D19: aperture: used %u, status %u", len, tail);
+		}
+	}
+	pair_stop(&p);
+}
+
 /* D14: a PROBE whose properties buffer is smaller than probe_size.  The
  * spec (§5.13.6.7.2) wants INVAL; aperture answers so, QEMU 7.2 aborts on
  * an assertion.  Kept as a test so that the doc stays true. */
@@ -942,6 +1186,8 @@ int main(void)
 		cmocka_unit_test(test_hand_written),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_malformed_rings),
+		cmocka_unit_test(test_buffer_outside_ram),
+		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_probe_short_buffer),
 	};
 

@@ -34,6 +34,8 @@ struct qtest {
 	char cmdline[1024];
 	char errlog[64]; /* its stderr, a temporary file */
 	char bin[256];
+	char bios[64];   /* the halting firmware of a running machine, or "" */
+	uint64_t next_bar; /* where the next BAR goes */
 };
 
 static const char *qemu_binary(void)
@@ -160,9 +162,36 @@ static void stderr_excerpt(const struct qtest *q, char *out, size_t len)
 
 static bool read_line(struct qtest *q);
 
+/* Firmware that halts: 64 KiB of HLT, so that the reset vector stops the
+ * CPU for good (interrupts are off at reset) while the clocks run. */
+static int write_hlt_bios(char *path, size_t len)
+{
+	uint8_t buf[4096];
+	int fd, i, ok = 1;
+
+	snprintf(path, len, "/tmp/ap-qtest-bios-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	memset(buf, 0xf4, sizeof(buf));
+	for (i = 0; i < 16 && ok; i++)
+		ok = write(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf);
+	close(fd);
+	if (!ok) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
 struct qtest *qtest_start(const char *args, const char **why)
 {
-	static char fixed[] = "-machine q35 -S -nodefaults -display none -m 256M "
+	return qtest_start_ex(args, false, why);
+}
+
+struct qtest *qtest_start_ex(const char *args, bool running, const char **why)
+{
+	static char fixed[] = "-machine q35 -nodefaults -display none -m 256M "
 			      "-qtest stdio -qtest-log /dev/null";
 	char *argv[QT_MAX_ARGS];
 	char *extra = NULL, *base = NULL;
@@ -187,6 +216,17 @@ struct qtest *qtest_start(const char *args, const char **why)
 	argv[argc++] = q->bin;
 	argv[argc++] = "-accel";
 	argv[argc++] = has_qtest_accel() ? "qtest" : "tcg";
+	if (!running) {
+		argv[argc++] = "-S";
+	} else {
+		if (write_hlt_bios(q->bios, sizeof(q->bios))) {
+			if (why)
+				*why = "cannot write the halting firmware";
+			goto out_free;
+		}
+		argv[argc++] = "-bios";
+		argv[argc++] = q->bios;
+	}
 	if (split_args(base, argv, &argc) || split_args(extra, argv, &argc)) {
 		if (why)
 			*why = "too many QEMU arguments";
@@ -246,6 +286,8 @@ out_pipes:
 	close(q->to_qemu);
 	close(q->from_qemu);
 	unlink(q->errlog);
+	if (q->bios[0])
+		unlink(q->bios);
 	free(q);
 	return NULL;
 out_close:
@@ -264,6 +306,8 @@ nomem:
 	if (why)
 		*why = "out of memory";
 out_free:
+	if (q && q->bios[0])
+		unlink(q->bios);
 	free(base);
 	free(extra);
 	free(q);
@@ -291,6 +335,8 @@ void qtest_quit(struct qtest *q)
 		waitpid(q->pid, &status, 0);
 	}
 	unlink(q->errlog);
+	if (q->bios[0])
+		unlink(q->bios);
 	free(q);
 }
 
@@ -569,6 +615,51 @@ void qtest_pci_write(struct qtest *q, unsigned devfn, unsigned off, unsigned siz
 	default:
 		qtest_outl(q, 0xcfc, v);
 	}
+}
+
+/* Where BARs go: inside q35's 32-bit PCI window, clear of MMCONFIG
+ * (0xb0000000, 256 MiB) and the IOAPIC/LAPIC (0xfec00000 up). */
+#define BAR_BASE 0xc0000000ull
+
+void qtest_pci_setup(struct qtest *q, unsigned devfn, uint64_t addr[6])
+{
+	unsigned bar;
+
+	if (!q->next_bar)
+		q->next_bar = BAR_BASE;
+	for (bar = 0; bar < 6; bar++) {
+		unsigned off = 0x10 + 4 * bar;
+		uint32_t orig = qtest_pci_read(q, devfn, off, 4);
+		uint64_t mask, size;
+		bool is64;
+
+		addr[bar] = 0;
+		if (orig & 1) /* I/O space */
+			continue;
+		is64 = (orig & 6) == 4;
+		qtest_pci_write(q, devfn, off, 4, 0xffffffff);
+		mask = qtest_pci_read(q, devfn, off, 4) & ~0xfull;
+		if (is64) {
+			qtest_pci_write(q, devfn, off + 4, 4, 0xffffffff);
+			mask |= (uint64_t)qtest_pci_read(q, devfn, off + 4, 4) << 32;
+		} else {
+			mask |= 0xffffffff00000000ull;
+		}
+		if (!(mask & 0xffffffff)) {
+			bar += is64;
+			continue;
+		}
+		size = ~mask + 1;
+		q->next_bar = (q->next_bar + size - 1) & ~(size - 1);
+		addr[bar] = q->next_bar;
+		qtest_pci_write(q, devfn, off, 4, (uint32_t)q->next_bar);
+		if (is64)
+			qtest_pci_write(q, devfn, off + 4, 4, (uint32_t)(q->next_bar >> 32));
+		q->next_bar += size;
+		bar += is64;
+	}
+	/* memory space and bus mastering */
+	qtest_pci_write(q, devfn, 0x04, 2, 0x6);
 }
 
 int qtest_pci_find(struct qtest *q, uint16_t vendor, uint16_t device)

@@ -32,6 +32,11 @@ struct qtest;
  */
 struct qtest *qtest_start(const char *args, const char **why);
 
+/* As qtest_start(); running: the machine runs (its clocks advance, so
+ * device timers fire) on a firmware that only halts the CPU, instead of
+ * staying stopped (-S). */
+struct qtest *qtest_start_ex(const char *args, bool running, const char **why);
+
 /* Stop QEMU and free everything.  NULL is a no-op. */
 void qtest_quit(struct qtest *q);
 
@@ -73,6 +78,11 @@ void qtest_memset(struct qtest *q, uint64_t addr, uint8_t v, size_t len);
 uint32_t qtest_pci_read(struct qtest *q, unsigned devfn, unsigned off, unsigned size);
 void qtest_pci_write(struct qtest *q, unsigned devfn, unsigned off, unsigned size,
 		     uint32_t v);
+
+/* Give every memory BAR of bus 0's devfn an address (q35's PCI window),
+ * in addr[] (0 for none), and enable memory space and bus mastering: what
+ * firmware would have done. */
+void qtest_pci_setup(struct qtest *q, unsigned devfn, uint64_t addr[6]);
 
 /* The devfn of the first function on bus 0 with vendor:device, or -1. */
 int qtest_pci_find(struct qtest *q, uint16_t vendor, uint16_t device);

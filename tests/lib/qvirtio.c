@@ -9,51 +9,6 @@
 #include <linux/pci_regs.h>
 #include <linux/virtio_pci.h>
 
-/* Where we put BARs: inside q35's 32-bit PCI window, clear of MMCONFIG
- * (0xb0000000, 256 MiB) and the IOAPIC/LAPIC (0xfec00000 up). */
-#define BAR_BASE 0xc0000000ull
-
-/* Size each memory BAR, give it an address, and remember where it went. */
-static void assign_bars(struct qtest *q, int devfn, uint64_t addr[6])
-{
-	uint64_t next = BAR_BASE;
-	unsigned bar;
-
-	for (bar = 0; bar < 6; bar++) {
-		unsigned off = PCI_BASE_ADDRESS_0 + 4 * bar;
-		uint32_t orig = qtest_pci_read(q, (unsigned)devfn, off, 4);
-		uint64_t mask, size;
-		bool is64;
-
-		addr[bar] = 0;
-		if (orig & PCI_BASE_ADDRESS_SPACE_IO)
-			continue;
-		is64 = (orig & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64;
-		qtest_pci_write(q, (unsigned)devfn, off, 4, 0xffffffff);
-		mask = qtest_pci_read(q, (unsigned)devfn, off, 4) & ~0xfull;
-		if (is64) {
-			qtest_pci_write(q, (unsigned)devfn, off + 4, 4, 0xffffffff);
-			mask |= (uint64_t)qtest_pci_read(q, (unsigned)devfn, off + 4, 4) << 32;
-		} else {
-			mask |= 0xffffffff00000000ull;
-		}
-		if (!(mask & 0xffffffff)) {
-			if (is64)
-				bar++;
-			continue;
-		}
-		size = ~mask + 1;
-		next = (next + size - 1) & ~(size - 1);
-		addr[bar] = next;
-		qtest_pci_write(q, (unsigned)devfn, off, 4, (uint32_t)next);
-		if (is64)
-			qtest_pci_write(q, (unsigned)devfn, off + 4, 4, (uint32_t)(next >> 32));
-		next += size;
-		if (is64)
-			bar++;
-	}
-}
-
 int qvirtio_open(struct qvirtio *v, struct qtest *q, uint16_t device_id, const char **why)
 {
 	uint64_t bars[6];
@@ -66,9 +21,7 @@ int qvirtio_open(struct qvirtio *v, struct qtest *q, uint16_t device_id, const c
 		*why = qtest_failed(q) ? qtest_error(q) : "virtio device not found on bus 0";
 		return -1;
 	}
-	assign_bars(q, v->devfn, bars);
-	qtest_pci_write(q, (unsigned)v->devfn, PCI_COMMAND, 2,
-			PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	qtest_pci_setup(q, (unsigned)v->devfn, bars);
 	if (!(qtest_pci_read(q, (unsigned)v->devfn, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST)) {
 		*why = "virtio device has no capability list";
 		return -1;
