@@ -487,6 +487,7 @@ int ap_viommu_queue_enable(struct ap_viommu *v, unsigned q, const struct ap_viom
 	}
 	segs = ap_mem_alloc(v->ctx, g->size * sizeof(*segs));
 	if (!segs) {
+		ap_ctx_set_error(v->ctx, "virtio-iommu: out of memory for queue %u", q);
 		err = -ENOMEM;
 		goto out;
 	}
