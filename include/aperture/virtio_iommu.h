@@ -140,10 +140,10 @@ AP_API void ap_viommu_set_irq(struct ap_viommu *v, ap_viommu_irq_fn fn, void *ar
 AP_API uint64_t ap_viommu_device_features(const struct ap_viommu *v);
 
 /*
- * The driver's feature bits.  Taken while the status has DRIVER and not
- * FEATURES_OK; -EBUSY otherwise (the transport drops the write).  Bits
- * the device does not offer are kept here and make FEATURES_OK fail
- * (§2.2.1: the device refuses what it did not offer).
+ * The driver's feature bits (§3.1.1 step 5).  Taken until FEATURES_OK is
+ * set, -EBUSY after it (the transport drops the write).  Bits the device
+ * does not offer are kept here and make FEATURES_OK fail (§2.2.1: the
+ * device refuses what it did not offer).
  */
 AP_API int ap_viommu_set_driver_features(struct ap_viommu *v, uint64_t features);
 AP_API uint64_t ap_viommu_driver_features(const struct ap_viommu *v);
