@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Allocation-failure injection over the virtio-iommu device: every flow
- * runs with ap_ctx_fail_nth(ctx, n) for n = 1, 2, ... until it completes
- * without the injected failure firing.  After each injected failure:
+ * Allocation-failure injection over the virtio-iommu device, with the
+ * fail-nth driver the other layers use (failnth.h): every flow runs with
+ * the n-th allocation failing, n = 1, 2, ..., until a run makes no failing
+ * allocation, which must then succeed.  After each injected failure:
  *
  *   - the call says so: -ENOMEM from the API, VIRTIO_IOMMU_S_NOMEM in a
- *     request's status (virtio 1.2 §5.13.6: "Insufficient resources");
+ *     request's status (virtio 1.2 §5.13.6: "Insufficient resources"),
+ *     and the context's reason says memory;
  *   - nothing observable changed: the guest's domains and their aperture
  *     domains, which endpoint is where, every probed page's translation,
  *     the leaves of the domains, the device status and queues;
  *   - the context holds no more allocations than before (capacity a
- *     growing array kept is not an allocation);
- *   - the same request then succeeds without injection.
+ *     growing array kept is not an allocation).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 
 #include "domsnap.h"
 #include "expect.h"
+#include "failnth.h"
 #include "lib/vmachine.h"
 
 #define K4 0x1000ull
@@ -71,40 +73,68 @@ static void vsnap_take(struct vmachine *m, struct vsnap *s)
 	}
 }
 
-static void vsnap_same(struct vmachine *m, const struct vsnap *a, const char *what, unsigned n)
+static void vsnap_same(struct vmachine *m, const struct vsnap *a, const char *what,
+		       unsigned long n)
 {
 	struct vsnap b;
 	unsigned i, e, k;
 
 	vsnap_take(m, &b);
-	EXPECT(b.allocs <= a->allocs, "%s, fail_nth %u: %llu allocations, %llu before", what, n,
+	EXPECT(b.allocs <= a->allocs, "%s, fail_nth %lu: %llu allocations, %llu before", what, n,
 	       (ull)b.allocs, (ull)a->allocs);
 	EXPECT(b.status == a->status && b.qen[0] == a->qen[0] && b.qen[1] == a->qen[1],
-	       "%s, fail_nth %u: status or queues changed", what, n);
-	EXPECT(b.ndoms == a->ndoms, "%s, fail_nth %u: %u domains, %u before", what, n, b.ndoms,
+	       "%s, fail_nth %lu: status or queues changed", what, n);
+	EXPECT(b.ndoms == a->ndoms, "%s, fail_nth %lu: %u domains, %u before", what, n, b.ndoms,
 	       a->ndoms);
 	for (i = 0; i < a->ndoms; i++) {
 		EXPECT(!memcmp(&a->dom[i], &b.dom[i], sizeof(a->dom[i])),
-		       "%s, fail_nth %u: domain %u changed", what, n, a->dom[i].id);
+		       "%s, fail_nth %lu: domain %u changed", what, n, a->dom[i].id);
 		EXPECT(domsnap_same_shape(&a->leaves[i], &b.leaves[i]) &&
 			       domsnap_same_mappings(&a->leaves[i], &b.leaves[i]),
-		       "%s, fail_nth %u: the mappings of domain %u changed", what, n, a->dom[i].id);
+		       "%s, fail_nth %lu: the mappings of domain %u changed", what, n, a->dom[i].id);
 	}
 	for (e = 0; e < VM_NEP; e++) {
 		EXPECT(a->ep_dom[e] == b.ep_dom[e] && a->core_dom[e] == b.core_dom[e],
-		       "%s, fail_nth %u: endpoint 0x%x moved", what, n, vm_ep_ids[e]);
+		       "%s, fail_nth %lu: endpoint 0x%x moved", what, n, vm_ep_ids[e]);
 		for (k = 0; k < NPROBE; k++)
 			EXPECT(a->ok[e][k] == b.ok[e][k] && (!a->ok[e][k] || a->pa[e][k] == b.pa[e][k]),
-			       "%s, fail_nth %u: endpoint 0x%x iova 0x%llx translates differently",
+			       "%s, fail_nth %lu: endpoint 0x%x iova 0x%llx translates differently",
 			       what, n, vm_ep_ids[e], (ull)probe_iova[k]);
 	}
+}
+
+/* The shared driver's snapshot hooks, over one machine. */
+struct vflow {
+	struct vmachine m;
+	struct vsnap snap;
+	int (*op)(struct vmachine *m);
+};
+
+static void flow_before(void *arg)
+{
+	struct vflow *f = arg;
+
+	vsnap_take(&f->m, &f->snap);
+}
+
+static void flow_unchanged(void *arg, const char *flow, unsigned long n)
+{
+	struct vflow *f = arg;
+
+	vsnap_same(&f->m, &f->snap, flow, n);
+}
+
+static int flow_step(void *arg)
+{
+	struct vflow *f = arg;
+
+	return f->op(&f->m);
 }
 
 /* ------------------------------------------------------------ flows */
 
 typedef void (*setup_fn)(struct vmachine *m);
-/* The operation under injection: 0 when it succeeded, 1 when it failed
- * the way an allocation failure must show. */
+/* The operation under injection: 0, or a negative errno. */
 typedef int (*op_fn)(struct vmachine *m);
 
 /* The machine with the driver up.  A paging domain of its own first: the
@@ -147,12 +177,13 @@ static void setup_no_queues(struct vmachine *m)
 	ap_viommu_set_status(m->v, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 }
 
+/* A request's status as the driver's errno: S_NOMEM is -ENOMEM. */
 static int status_op(int st)
 {
 	if (st == VIRTIO_IOMMU_S_OK)
 		return 0;
-	EXPECT(st == VIRTIO_IOMMU_S_NOMEM, "status %d, expected NOMEM", st);
-	return 1;
+	EXPECT(st == VIRTIO_IOMMU_S_NOMEM, "status %d, expected OK or NOMEM", st);
+	return -ENOMEM;
 }
 
 static int op_attach_new(struct vmachine *m)
@@ -211,44 +242,22 @@ static int op_probe(struct vmachine *m)
 static int op_queue_enable(struct vmachine *m)
 {
 	struct ap_viommu_queue q = { 64, VM_RAM + 0x8000, VM_RAM + 0x9000, VM_RAM + 0xa000 };
-	int err = ap_viommu_queue_enable(m->v, 0, &q);
-
-	if (!err)
-		return 0;
-	EXPECT(err == -ENOMEM, "queue enable: %d", err);
-	return 1;
+	return ap_viommu_queue_enable(m->v, 0, &q);
 }
 
 static void run_flow(const char *name, setup_fn setup, op_fn op, bool allocates)
 {
-	unsigned n, fired = 0;
+	static struct vflow f;
+	struct failnth_flow flow = { name, NULL, flow_step, &f, flow_before, flow_unchanged, &f };
+	unsigned long points;
 
-	for (n = 1; n < 1000; n++) {
-		struct vmachine m;
-		struct vsnap before;
-		int failed;
-		bool hit;
-
-		setup(&m);
-		vsnap_take(&m, &before);
-		ap_ctx_fail_nth(m.ctx, n);
-		failed = op(&m);
-		hit = ap_ctx_fail_fired(m.ctx);
-		ap_ctx_fail_nth(m.ctx, 0);
-		if (!hit) {
-			EXPECT(!failed, "%s: failed without an injected failure", name);
-			vm_destroy(&m);
-			break;
-		}
-		fired++;
-		EXPECT(failed, "%s, fail_nth %u: an allocation failed and the request succeeded",
-		       name, n);
-		vsnap_same(&m, &before, name, n);
-		EXPECT(op(&m) == 0, "%s, fail_nth %u: fails again without injection", name, n);
-		vm_destroy(&m);
-	}
-	print_message("  %-32s %u injected failures\n", name, fired);
-	EXPECT(allocates == (fired > 0), "%s: %u allocation points", name, fired);
+	memset(&f, 0, sizeof(f));
+	setup(&f.m);
+	f.op = op;
+	flow.ctx = f.m.ctx;
+	points = failnth_run(&flow);
+	EXPECT(allocates == (points > 0), "%s: %lu allocation points", name, points);
+	vm_destroy(&f.m);
 }
 
 static void test_requests(void **state)
@@ -268,70 +277,72 @@ static void test_requests(void **state)
 }
 
 /* Creating the device: -ENOMEM and no device, or a device. */
+struct newflow {
+	struct ap_ctx *ctx;
+	struct ap_iommu *iommu;
+	uint64_t allocs;
+	bool first; /* the context's first device: its record of devices stays */
+};
+
+static int new_step(void *arg)
+{
+	struct newflow *f = arg;
+	struct ap_viommu *v = NULL;
+	int err = ap_viommu_new(f->ctx, f->iommu, NULL, &v);
+
+	EXPECT(!err == !!v, "a device only on success");
+	return err;
+}
+
+static void new_before(void *arg)
+{
+	struct newflow *f = arg;
+	uint64_t bytes;
+
+	ap_ctx_mem_stats(f->ctx, &f->allocs, &bytes);
+}
+
+static void new_unchanged(void *arg, const char *flow, unsigned long n)
+{
+	struct newflow *f = arg;
+	uint64_t allocs, bytes;
+
+	ap_ctx_mem_stats(f->ctx, &allocs, &bytes);
+	EXPECT(!ap_viommu_of(f->ctx, f->iommu), "%s, fail_nth %lu: a device after all", flow, n);
+	EXPECT(f->first || allocs <= f->allocs, "%s, fail_nth %lu: %llu allocations, %llu before",
+	       flow, n, (ull)allocs, (ull)f->allocs);
+}
+
 static void test_device_new(void **state)
 {
-	unsigned n, fired = 0;
+	unsigned first;
 
 	(void)state;
-	for (n = 1; n < 100; n++) {
-		struct vmachine m;
-		struct ap_viommu *v = NULL;
-		uint64_t a0, a1, b;
-		bool hit;
-		int err;
-
-		EXPECT(vm_create(&m, NULL, NULL) == 0, "machine");
-		ap_viommu_free(m.v);
-		ap_ctx_mem_stats(m.ctx, &a0, &b);
-		ap_ctx_fail_nth(m.ctx, n);
-		err = ap_viommu_new(m.ctx, m.iommu, NULL, &v);
-		hit = ap_ctx_fail_fired(m.ctx);
-		ap_ctx_fail_nth(m.ctx, 0);
-		if (!hit) {
-			EXPECT(err == 0 && v, "device: %d (%s)", err, ap_ctx_error(m.ctx));
-			vm_destroy(&m);
-			break;
-		}
-		fired++;
-		ap_ctx_mem_stats(m.ctx, &a1, &b);
-		EXPECT(err == -ENOMEM && !v && !ap_viommu_of(m.ctx, m.iommu) && a1 <= a0,
-		       "fail_nth %u: %d, %llu allocations (%llu before)", n, err, (ull)a1, (ull)a0);
-		EXPECT(ap_viommu_new(m.ctx, m.iommu, NULL, &v) == 0, "then it works");
-		vm_destroy(&m);
-	}
-	print_message("  %-32s %u injected failures\n", "ap_viommu_new", fired);
-	EXPECT(fired > 0, "ap_viommu_new allocates");
-
 	/* The first device of a context also makes the context's record of
-	 * devices, which stays once made (as the table window does): here
-	 * only the answer and the retry are checked, and leaks by ASan and
-	 * valgrind at ap_ctx_free(). */
-	for (fired = 0, n = 1; n < 100; n++) {
-		struct ap_ctx *ctx = ap_ctx_new();
+	 * devices, which stays once made (as the table window does): there
+	 * only the answer is checked, and leaks by ASan and valgrind at
+	 * ap_ctx_free(). */
+	for (first = 0; first < 2; first++) {
+		struct newflow f = { .first = first };
+		struct failnth_flow flow = { first ? "ap_viommu_new, first device" : "ap_viommu_new",
+					     NULL, new_step, &f, new_before, new_unchanged, &f };
+		struct vmachine m;
 		struct ap_iommu_config ic;
-		struct ap_viommu *v = NULL;
-		struct ap_iommu *iommu;
-		bool hit;
-		int err;
 
-		ap_iommu_config_init(&ic, AP_IOMMU_VIRTIO_IOMMU);
-		EXPECT(ctx && ap_iommu_new(ctx, "v", &ic, &iommu) == 0, "instance");
-		ap_ctx_fail_nth(ctx, n);
-		err = ap_viommu_new(ctx, iommu, NULL, &v);
-		hit = ap_ctx_fail_fired(ctx);
-		ap_ctx_fail_nth(ctx, 0);
-		if (!hit) {
-			EXPECT(err == 0 && v, "device: %d", err);
-			ap_ctx_free(ctx);
-			break;
+		if (first) {
+			f.ctx = ap_ctx_new();
+			ap_iommu_config_init(&ic, AP_IOMMU_VIRTIO_IOMMU);
+			EXPECT(f.ctx && ap_iommu_new(f.ctx, "v", &ic, &f.iommu) == 0, "instance");
+		} else {
+			EXPECT(vm_create(&m, NULL, NULL) == 0, "machine");
+			ap_viommu_free(m.v);
+			f.ctx = m.ctx;
+			f.iommu = m.iommu;
 		}
-		fired++;
-		EXPECT(err == -ENOMEM && !v && !ap_viommu_of(ctx, iommu), "fail_nth %u: %d", n, err);
-		EXPECT(ap_viommu_new(ctx, iommu, NULL, &v) == 0 && v, "then it works");
-		ap_ctx_free(ctx);
+		flow.ctx = f.ctx;
+		EXPECT(failnth_run(&flow) >= (first ? 3u : 1u), "allocation points");
+		ap_ctx_free(f.ctx);
 	}
-	print_message("  %-32s %u injected failures\n", "ap_viommu_new, first device", fired);
-	EXPECT(fired >= 3, "the first device allocates its record too");
 }
 
 int main(void)

@@ -142,10 +142,9 @@ static struct vep *endpoint_get(struct ap_viommu *v, uint32_t id, uint8_t *statu
 	}
 	*status = VIRTIO_IOMMU_S_NOMEM;
 	ep = ap_mem_alloc(v->ctx, sizeof(*ep));
-	if (!ep)
-		return NULL;
-	if (grow(v->ctx, (void ***)&v->eps, v->neps, &v->eps_cap)) {
+	if (!ep || grow(v->ctx, (void ***)&v->eps, v->neps, &v->eps_cap)) {
 		ap_mem_free(v->ctx, ep);
+		ap_ctx_set_error(v->ctx, "virtio-iommu: out of memory for endpoint 0x%x", id);
 		return NULL;
 	}
 	ep->id = id;
@@ -166,10 +165,9 @@ static struct vdom *dom_create(struct ap_viommu *v, uint32_t id, bool bypass, ui
 
 	*status = VIRTIO_IOMMU_S_NOMEM;
 	d = ap_mem_alloc(v->ctx, sizeof(*d));
-	if (!d)
-		return NULL;
-	if (grow(v->ctx, (void ***)&v->doms, v->ndoms, &v->doms_cap)) {
+	if (!d || grow(v->ctx, (void ***)&v->doms, v->ndoms, &v->doms_cap)) {
 		ap_mem_free(v->ctx, d);
+		ap_ctx_set_error(v->ctx, "virtio-iommu: out of memory for domain %u", id);
 		return NULL;
 	}
 	snprintf(name, sizeof(name), "%s.vd%u", ap_iommu_name(v->iommu), id);
@@ -574,8 +572,10 @@ static uint8_t do_map(struct ap_viommu *v, const struct virtio_iommu_req_map *r)
 	if (hits_resv(v, d, vs, ve))
 		return VIRTIO_IOMMU_S_INVAL;
 	m = map_node(v);
-	if (!m)
+	if (!m) {
+		ap_ctx_set_error(v->ctx, "virtio-iommu: out of memory for a mapping");
 		return VIRTIO_IOMMU_S_NOMEM;
+	}
 	/* A mapping that allows neither read nor write has no leaves: it
 	 * holds its range and every access faults. */
 	if (flags & (VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)) {
