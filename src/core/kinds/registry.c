@@ -10,7 +10,8 @@
 #define AP_KINDS(X) \
 	X(smmuv3)   \
 	X(vtd)      \
-	X(arm_smmu)
+	X(arm_smmu) \
+	X(virtio)
 
 #define AP_DECLARE(k) extern const struct ap_iommu_model ap__model_##k;
 #define AP_ENTRY(k) &ap__model_##k,
