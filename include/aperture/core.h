@@ -748,7 +748,10 @@ AP_API int ap_dma_write(struct ap_device *dev, uint64_t iova, const void *buf,
  * Watch device writes: after ap_dma_write() has copied a stretch (pieces
  * contiguous in IOVA and PA, within one RAM region) it calls
  * fn(arg, dev, iova, pa, len) for that stretch, in order.  For dirty tracking, which needs to see what devices
- * wrote.  One observer per context; fn NULL removes it.
+ * wrote.  One observer per context; fn NULL removes it.  Installing one
+ * while devices DMA is safe (a DMA sees it or not); replacing one observer
+ * by another while devices DMA may pair the new function with the old
+ * argument for a moment: remove, wait for DMA to end, then install.
  */
 typedef void (*ap_dma_write_observer)(void *arg, const struct ap_device *dev, uint64_t iova,
 				      uint64_t pa, size_t len);

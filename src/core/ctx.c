@@ -357,8 +357,10 @@ static void frontends_free(struct ap_ctx *ctx)
 
 void ap_ctx_set_dma_write_observer(struct ap_ctx *ctx, ap_dma_write_observer fn, void *arg)
 {
-	ctx->dma_write_fn = fn;
-	ctx->dma_write_arg = fn ? arg : NULL;
+	/* arg before fn: a DMA that sees the new fn sees its arg (installing
+	 * one while devices DMA is fine; see core.h for replacing one) */
+	__atomic_store_n(&ctx->dma_write_arg, fn ? arg : NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&ctx->dma_write_fn, fn, __ATOMIC_RELEASE);
 }
 
 void ap_ctx_free(struct ap_ctx *ctx)
