@@ -257,8 +257,30 @@ static inline bool build_dtb(const char *dtsi, const char *out)
 }
 
 #ifdef cmocka_unit_test
-/* For the tests (after <cmocka.h> and expect.h): a whole file, malloc'd
- * with a NUL after it; the test fails if it cannot be read. */
+/* What the firmware tests share (after <cmocka.h>, <aperture/aperture.h>
+ * and expect.h). */
+
+/* Every real input, and the importer that reads it; the devicetree ones
+ * are compiled by build_dtb() into build/ first. */
+#define REAL "../shared/real-inputs/"
+struct tw_input {
+	int (*fn)(struct ap_fw *, const void *, size_t);
+	const char *path;
+};
+static const struct tw_input tw_real_inputs[] = {
+		{ ap_fw_add_dmar, REAL "dmar-dell-poweredge-r820.dat" },
+		{ ap_fw_add_dmar, REAL "dmar-microsoft-surface-pro.dat" },
+		{ ap_fw_add_dmar, REAL "dmar-asus-nuc14rvh-b.dat" },
+		{ ap_fw_add_iort, REAL "iort-ampere-altra-ava.dat" },
+		{ ap_fw_add_iort, REAL "iort-cix-sky1-orion-o6.dat" },
+		{ ap_fw_add_iort, REAL "iort-lenovo-thinkpad-x13s.dat" },
+		{ ap_fw_add_dtb, "build/juno.dtb" },
+		{ ap_fw_add_dtb, "build/ls1028a.dtb" },
+};
+#define TW_REAL_INPUTS (sizeof(tw_real_inputs) / sizeof(tw_real_inputs[0]))
+
+/* A whole file, malloc'd with a NUL after it; the test fails if it cannot
+ * be read. */
 static inline void *tw_load(const char *path, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");

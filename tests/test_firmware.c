@@ -34,7 +34,6 @@
 #include "expect.h"
 #include "fwtab.h"
 
-#define REAL "../shared/real-inputs/"
 
 struct fx {
 	struct ap_ctx *ctx;
@@ -1252,11 +1251,6 @@ static void test_sysfs_iommu_off(void **state)
 
 /* ------------------------------------------------------------ fail-nth */
 
-struct input {
-	import_fn fn;
-	const char *path;
-};
-
 static void failnth_one(import_fn fn, const void *buf, size_t len, const char *what)
 {
 	unsigned long n;
@@ -1288,23 +1282,12 @@ static void failnth_one(import_fn fn, const void *buf, size_t len, const char *w
 
 static void test_failnth(void **state)
 {
-	static const struct input inputs[] = {
-		{ ap_fw_add_dmar, REAL "dmar-dell-poweredge-r820.dat" },
-		{ ap_fw_add_dmar, REAL "dmar-microsoft-surface-pro.dat" },
-		{ ap_fw_add_dmar, REAL "dmar-asus-nuc14rvh-b.dat" },
-		{ ap_fw_add_iort, REAL "iort-ampere-altra-ava.dat" },
-		{ ap_fw_add_iort, REAL "iort-cix-sky1-orion-o6.dat" },
-		{ ap_fw_add_iort, REAL "iort-lenovo-thinkpad-x13s.dat" },
-		{ ap_fw_add_dtb, "build/juno.dtb" },
-		{ ap_fw_add_dtb, "build/ls1028a.dtb" },
-	};
-
 	(void)state;
-	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+	for (size_t i = 0; i < TW_REAL_INPUTS; i++) {
 		size_t len;
-		void *buf = tw_load(inputs[i].path, &len);
+		void *buf = tw_load(tw_real_inputs[i].path, &len);
 
-		failnth_one(inputs[i].fn, buf, len, inputs[i].path);
+		failnth_one(tw_real_inputs[i].fn, buf, len, tw_real_inputs[i].path);
 		free(buf);
 	}
 }

@@ -23,7 +23,6 @@
 #include "expect.h"
 #include "fwtab.h"
 
-#define REAL "../shared/real-inputs/"
 
 static char *show_of(struct ap_ctx *ctx)
 {
@@ -37,22 +36,34 @@ static char *show_of(struct ap_ctx *ctx)
 	return text;
 }
 
+/* Apply the description to ctx; the scenario it writes (the caller frees
+ * it).  The test fails, with the reason, if apply does. */
+static char *apply_text(struct ap_fw *fw, struct ap_ctx *ctx, const char *what)
+{
+	char *scn = NULL;
+	size_t slen = 0;
+	FILE *f = open_memstream(&scn, &slen);
+	int rc;
+
+	assert_non_null(f);
+	rc = ap_fw_apply(fw, ctx, f);
+	fclose(f);
+	EXPECT(rc == 0, "%s: apply: %s", what, ap_fw_error(fw));
+	return scn;
+}
+
 /* Import, apply, write; run the scenario; compare the two shows. */
 static void round_trip(int (*fn)(struct ap_fw *, const void *, size_t), const void *buf,
 		       size_t len, const char *what)
 {
 	struct ap_ctx *a = ap_ctx_new(), *b = ap_ctx_new();
 	struct ap_fw *fw;
-	char *scn = NULL, *sa, *sb;
-	size_t slen = 0;
-	FILE *f = open_memstream(&scn, &slen);
+	char *scn, *sa, *sb;
 	int rc;
 
 	assert_int_equal(ap_fw_new(a, &fw), 0);
 	EXPECT(fn(fw, buf, len) == 0, "%s: %s", what, ap_fw_error(fw));
-	rc = ap_fw_apply(fw, a, f);
-	fclose(f);
-	EXPECT(rc == 0, "%s: apply: %s", what, ap_fw_error(fw));
+	scn = apply_text(fw, a, what);
 	rc = ap_scenario_exec(b, scn);
 	EXPECT(rc == 0, "%s: the written scenario fails: %s\n%s", what, ap_ctx_error(b), scn);
 	sa = show_of(a);
@@ -63,7 +74,7 @@ static void round_trip(int (*fn)(struct ap_fw *, const void *, size_t), const vo
 	 * imports none of them (the scenario says so in a comment). */
 	EXPECT(ap_iommu_next(a, NULL) != NULL || !ap_iommu_kind_from_name("arm-smmu"),
 	       "%s: no instance imported", what);
-	print_message("round trip %s: %zu bytes of scenario\n", what, slen);
+	print_message("round trip %s: %zu bytes of scenario\n", what, strlen(scn));
 	free(sa);
 	free(sb);
 	free(scn);
@@ -74,28 +85,14 @@ static void round_trip(int (*fn)(struct ap_fw *, const void *, size_t), const vo
 
 static void test_round_trip_real(void **state)
 {
-	static const struct {
-		int (*fn)(struct ap_fw *, const void *, size_t);
-		const char *path;
-	} in[] = {
-		{ ap_fw_add_dmar, REAL "dmar-dell-poweredge-r820.dat" },
-		{ ap_fw_add_dmar, REAL "dmar-microsoft-surface-pro.dat" },
-		{ ap_fw_add_dmar, REAL "dmar-asus-nuc14rvh-b.dat" },
-		{ ap_fw_add_iort, REAL "iort-ampere-altra-ava.dat" },
-		{ ap_fw_add_iort, REAL "iort-cix-sky1-orion-o6.dat" },
-		{ ap_fw_add_iort, REAL "iort-lenovo-thinkpad-x13s.dat" },
-		{ ap_fw_add_dtb, "build/juno.dtb" },
-		{ ap_fw_add_dtb, "build/ls1028a.dtb" },
-	};
-
 	(void)state;
 	assert_true(build_dtb(REAL "juno-base-iommu.dtsi", "build/juno.dtb"));
 	assert_true(build_dtb(REAL "fsl-ls1028a-iommu.dtsi", "build/ls1028a.dtb"));
-	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+	for (size_t i = 0; i < TW_REAL_INPUTS; i++) {
 		size_t len;
-		void *buf = tw_load(in[i].path, &len);
+		void *buf = tw_load(tw_real_inputs[i].path, &len);
 
-		round_trip(in[i].fn, buf, len, in[i].path);
+		round_trip(tw_real_inputs[i].fn, buf, len, tw_real_inputs[i].path);
 		free(buf);
 	}
 }
@@ -172,9 +169,7 @@ static void test_apply_arm_smmu_ids(void **state)
 	const struct ap_iommu_config *c;
 	struct ap_fw *fw;
 	struct tw t;
-	char *scn = NULL;
-	size_t slen = 0;
-	FILE *f = open_memstream(&scn, &slen);
+	char *scn;
 	size_t s0, s1;
 	/* unit 0: MMU-500, S1TS|S2TS, indexing, 10-bit IDs; 8 banks, 4 of
 	 * them stage 2 only.  unit 1: MMU-401, S2TS, 8 SMRs; 4 banks, all
@@ -183,7 +178,6 @@ static void test_apply_arm_smmu_ids(void **state)
 				   "0x2b500000 ID0=0x28001e08 ID1=0x00040004 ID2=0x0022\n";
 
 	(void)state;
-	assert_non_null(f);
 	tw_iort(&t, 0, 4);
 	s0 = tw_smmu2(&t, 0x2b400000, 3);
 	s1 = tw_smmu2(&t, 0x2b500000, 4);
@@ -193,8 +187,7 @@ static void test_apply_arm_smmu_ids(void **state)
 	assert_int_equal(ap_fw_new(ctx, &fw), 0);
 	assert_int_equal(ap_fw_add_iort(fw, t.b, t.n), 0);
 	EXPECT(ap_fw_add_regs(fw, regs, strlen(regs), "ids.regs") == 0, "%s", ap_fw_error(fw));
-	EXPECT(ap_fw_apply(fw, ctx, f) == 0, "%s", ap_fw_error(fw));
-	fclose(f);
+	scn = apply_text(fw, ctx, "apply");
 	c = ap_iommu_get_config(ap_iommu_find(ctx, "smmu_0"));
 	assert_int_equal(c->arm_smmu.model, AP_ARM_MMU_500);
 	assert_int_equal(c->arm_smmu.context_banks, 8);
@@ -228,12 +221,9 @@ static void test_apply_dmar_bridge_paths(void **state)
 	struct ap_ctx *ctx = ap_ctx_new(), *again = ap_ctx_new();
 	struct ap_fw *fw;
 	struct tw t;
-	char *scn = NULL;
-	size_t slen = 0;
-	FILE *f = open_memstream(&scn, &slen);
+	char *scn;
 
 	(void)state;
-	assert_non_null(f);
 	tw_dmar(&t, 46, 1);
 	P16(&t, 0); P16(&t, 16 + 10 + 10 + 8); P8(&t, 0); P8(&t, 0); P16(&t, 0);
 	P64(&t, 0xfed90000);
@@ -247,8 +237,7 @@ static void test_apply_dmar_bridge_paths(void **state)
 	assert_int_equal(ap_fw_new(ctx, &fw), 0);
 	EXPECT(ap_fw_add_dmar(fw, t.b, t.n) == 0, "%s", ap_fw_error(fw));
 	assert_int_equal(ap_fw_desc(fw)->n_devs, 3);
-	EXPECT(ap_fw_apply(fw, ctx, f) == 0, "%s", ap_fw_error(fw));
-	fclose(f);
+	scn = apply_text(fw, ctx, "apply");
 	assert_non_null(ap_device_find(ctx, "0000:00:02.0"));
 	assert_int_equal(ap_device_sid(ap_device_find(ctx, "0000:00:02.0")), 0x10);
 	assert_null(ap_device_find(ctx, "0000:00:1c.0/00.0"));
@@ -271,12 +260,9 @@ static void test_apply_dmar_shared_rid(void **state)
 	struct ap_ctx *ctx = ap_ctx_new();
 	struct ap_fw *fw;
 	struct tw t;
-	char *scn = NULL;
-	size_t slen = 0;
-	FILE *f = open_memstream(&scn, &slen);
+	char *scn;
 
 	(void)state;
-	assert_non_null(f);
 	tw_dmar(&t, 46, 1);
 	P16(&t, 0); P16(&t, 16 + 8 + 8); P8(&t, 0); P8(&t, 0); P16(&t, 0);
 	P64(&t, 0xfed90000);
@@ -291,8 +277,7 @@ static void test_apply_dmar_shared_rid(void **state)
 	assert_int_equal(ap_fw_new(ctx, &fw), 0);
 	EXPECT(ap_fw_add_dmar(fw, t.b, t.n) == 0, "%s", ap_fw_error(fw));
 	assert_int_equal(ap_fw_desc(fw)->n_devs, 2);
-	EXPECT(ap_fw_apply(fw, ctx, f) == 0, "%s", ap_fw_error(fw));
-	fclose(f);
+	scn = apply_text(fw, ctx, "apply");
 	assert_int_equal(ap_device_sid(ap_device_find(ctx, "\\_SB.PCI0.I2C0")), 0xa8);
 	assert_null(ap_device_find(ctx, "0000:00:15.0"));
 	EXPECT(strstr(scn, "# 0000:00:15.0 sid=0xa8: stream 0xa8 on dmar0 is already device"),
