@@ -1292,6 +1292,42 @@ static void test_failnth(void **state)
 	}
 }
 
+/* Fail-nth on an import onto a description that already holds a table:
+ * the roll-back's own copies are allocations too, and every failure
+ * leaves the description as the first import made it. */
+static void test_failnth_second_import(void **state)
+{
+	size_t len1, len2;
+	void *first = tw_load(REAL "dmar-dell-poweredge-r820.dat", &len1);
+	void *second = tw_load(REAL "dmar-microsoft-surface-pro.dat", &len2);
+	unsigned long n;
+
+	(void)state;
+	for (n = 1; n < 1000; n++) {
+		struct fx f = fresh();
+		struct desc_snap s;
+		int rc;
+
+		assert_int_equal(ap_fw_add_dmar(f.fw, first, len1), 0);
+		snap_take(&f, &s);
+		ap_ctx_fail_nth(f.ctx, n);
+		rc = ap_fw_add_dmar(f.fw, second, len2);
+		if (!ap_ctx_fail_fired(f.ctx)) {
+			assert_int_equal(rc, 0);
+			for (int i = 0; i < 7; i++)
+				free(s.mem[i]);
+			done(&f);
+			break;
+		}
+		EXPECT(rc == -ENOMEM, "allocation %lu failed, rc %d (%s)", n, rc, ap_fw_error(f.fw));
+		snap_check(&f, &s, "fail-nth");
+		done(&f);
+	}
+	print_message("fail-nth second import: %lu allocation points\n", n - 1);
+	free(first);
+	free(second);
+}
+
 static int regs_text(struct ap_fw *fw, const void *buf, size_t len)
 {
 	return ap_fw_add_regs(fw, buf, len, "t");
@@ -1348,6 +1384,7 @@ int main(void)
 		cmocka_unit_test(test_sysfs_iommu_off),
 		cmocka_unit_test(test_failnth),
 		cmocka_unit_test(test_failnth_text),
+		cmocka_unit_test(test_failnth_second_import),
 	};
 
 	mkdir("build", 0755); /* scratch files; exists after any build */

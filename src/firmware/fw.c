@@ -143,11 +143,11 @@ static void mark_free(struct ap_fw *fw, struct fw_mark *m)
 
 int ap__fw_mark(struct ap_fw *fw, struct fw_mark *m)
 {
+	memset(m->saved, 0, sizeof(m->saved)); /* a failure below frees them all */
 	for (int i = 0; i < FV_COUNT; i++) {
 		size_t bytes = fw->vec[i].n * ap__fw_elem_size[i];
 
 		m->n[i] = fw->vec[i].n;
-		m->saved[i] = NULL;
 		if (!bytes)
 			continue;
 		m->saved[i] = ap_mem_alloc(fw->ctx, bytes);
