@@ -379,6 +379,10 @@ struct ap_fault {
  */
 AP_API bool ap_iommu_fault_pop(struct ap_iommu *iommu, struct ap_fault *out);
 AP_API unsigned ap_iommu_fault_pending(const struct ap_iommu *iommu);
+/* The index-th record in the queue (0: the oldest), left in place, for
+ * views; -ENOENT past the last. */
+AP_API int ap_iommu_fault_peek(const struct ap_iommu *iommu, unsigned index,
+			       struct ap_fault *out);
 AP_API bool ap_iommu_fault_overflow(const struct ap_iommu *iommu);
 AP_API void ap_iommu_fault_clear_overflow(struct ap_iommu *iommu);
 /* Faults of one kind (AP_FAULT_NONE: all kinds) since creation. */

@@ -20,10 +20,40 @@
 extern "C" {
 #endif
 
-/* Human-readable state: everything, or the one object called `name`
- * (instance, device, domain or VFIO container label, looked up in that
- * order).  out NULL prints nothing.  -EINVAL without a context; -ENOENT if
- * no object has that name. */
+/* How a view is written. */
+enum ap_view_format {
+	AP_VIEW_TEXT = 0, /* for people */
+};
+
+/* The kinds of object a name can belong to; names are unique per kind
+ * only, so one name may be an IOMMU, a device, a domain and a container. */
+enum ap_object_type {
+	AP_OBJECT_ANY = 0,
+	AP_OBJECT_IOMMU = 1,
+	AP_OBJECT_DEVICE = 2,
+	AP_OBJECT_DOMAIN = 3,
+	AP_OBJECT_CONTAINER = 4, /* a VFIO container, by its label */
+};
+
+/* "iommu", "device", "domain", "container" -> type; AP_OBJECT_ANY for any
+ * other word.  And back ("any" for AP_OBJECT_ANY). */
+AP_API enum ap_object_type ap_object_type_from_name(const char *name);
+AP_API const char *ap_object_type_name(enum ap_object_type type);
+
+/*
+ * The state of the machine: RAM and the page-table window; IOMMUs with
+ * their IOTLB counters and the fault records queued; devices with their
+ * reserved regions; domains with their registers; VFIO containers with
+ * their mappings.  With a name, only the objects of `type` called `name`
+ * (AP_OBJECT_ANY: every kind of object with that name, each under its
+ * heading).  -EINVAL without a context or for a bad format or type; out
+ * NULL prints nothing and returns 0; else -ENOENT if no such object
+ * exists.
+ */
+AP_API int ap_show_as(struct ap_ctx *ctx, FILE *out, enum ap_view_format format,
+		      enum ap_object_type type, const char *name);
+
+/* ap_show_as(ctx, out, AP_VIEW_TEXT, AP_OBJECT_ANY, name). */
 AP_API int ap_show(struct ap_ctx *ctx, FILE *out, const char *name);
 
 /*

@@ -497,6 +497,20 @@ bool ap_iommu_fault_pop(struct ap_iommu *iommu, struct ap_fault *out)
 	return got;
 }
 
+int ap_iommu_fault_peek(const struct ap_iommu *iommu, unsigned index, struct ap_fault *out)
+{
+	int err = -ENOENT;
+
+	evtq_lock(iommu);
+	if (index < iommu->evtq_count) {
+		if (out)
+			*out = iommu->evtq[(iommu->evtq_head + index) % iommu->cfg.evtq_size];
+		err = 0;
+	}
+	evtq_unlock(iommu);
+	return err;
+}
+
 unsigned ap_iommu_fault_pending(const struct ap_iommu *iommu)
 {
 	unsigned n;

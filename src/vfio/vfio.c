@@ -383,3 +383,22 @@ int ap_vfio_container_iova(struct ap_ctx *ctx, size_t index, size_t n, uint64_t 
 	*end = c->t1.iovas[n].end;
 	return 0;
 }
+
+int ap_vfio_container_mapping(struct ap_ctx *ctx, size_t index, uint64_t from,
+			      struct ap_vfio_mapping *out)
+{
+	const struct vcontainer *c = container_at(ctx, index);
+	const struct vdma *d;
+	size_t i;
+
+	if (!c || !c->type || !out)
+		return -ENOENT;
+	i = ap__dma_lower_bound(&c->t1, from);
+	if (i >= c->t1.ndmas)
+		return -ENOENT;
+	d = c->t1.dmas[i];
+	*out = (struct ap_vfio_mapping){ .iova = d->iova, .size = d->size, .vaddr = d->vaddr,
+					 .pa = d->pa, .prot = d->prot,
+					 .vaddr_valid = !d->vaddr_invalid };
+	return 0;
+}

@@ -23,3 +23,24 @@ const char *ap__view_bytes(uint64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%.1f %s", v, units[u]);
 	return buf;
 }
+
+const char *ap__view_access(unsigned access, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", access & AP_ACCESS_WRITE ? "write" : "read",
+		 access & AP_ACCESS_EXEC ? "+exec" : "", access & AP_ACCESS_PRIV ? "+priv" : "");
+	return buf;
+}
+
+const char *ap__view_fault_detail(const struct ap_fault *f, char *buf, size_t len)
+{
+	char acc[32];
+
+	ap__view_access(f->access, acc, sizeof(acc));
+	if (f->kind == AP_FAULT_EXTERNAL)
+		snprintf(buf, len, "%s, pa 0x%llx", acc, (unsigned long long)f->pa);
+	else if (f->level >= 0)
+		snprintf(buf, len, "%s, level %d", acc, f->level);
+	else
+		snprintf(buf, len, "%s", acc);
+	return buf;
+}

@@ -49,6 +49,18 @@ static void show_iotlb(FILE *out, const struct ap_iommu *i)
 		(unsigned long long)s.invalidations, (unsigned long long)s.dropped);
 }
 
+/* The records waiting in the event queue, oldest first. */
+static void show_faults(FILE *out, const struct ap_iommu *i)
+{
+	struct ap_fault f;
+	char what[96];
+
+	for (unsigned n = 0; !ap_iommu_fault_peek(i, n, &f); n++)
+		fprintf(out, "  %-12s fault %-12s sid 0x%x iova 0x%llx %s\n", "",
+			ap_fault_kind_name(f.kind), f.sid, (unsigned long long)f.iova,
+			ap__view_fault_detail(&f, what, sizeof(what)));
+}
+
 /* The stage column: what the table format of its domains translates. */
 static unsigned stage_of(const struct ap_iommu *i)
 {
@@ -74,6 +86,7 @@ static void show_iommu(FILE *out, const struct ap_iommu *i)
 	if (!c->coherent_walk)
 		fprintf(out, "  %-12s non-coherent table walks\n", "");
 	show_iotlb(out, i);
+	show_faults(out, i);
 	if (ap_iommu_fault_overflow(i))
 		fprintf(out, "  %-12s !! event queue overflowed: fault records were lost\n", "");
 }
@@ -82,6 +95,7 @@ static void show_device(FILE *out, const struct ap_device *d)
 {
 	const struct ap_domain *dom = ap_device_domain(d);
 	enum ap_bypass b = ap_device_bypasses(d);
+	struct ap_resv r;
 	char where[96];
 
 	if (dom)
@@ -93,6 +107,10 @@ static void show_device(FILE *out, const struct ap_device *d)
 		ap_iommu_name(ap_device_iommu(d)), ap_device_sid(d), ap_device_group_id(d), where);
 	if (b != AP_BYPASS_NONE)
 		fprintf(out, "  %-12s !! BYPASS: %s\n", "", ap_bypass_reason(b));
+	for (size_t n = 0; !ap_device_resv(d, n, &r); n++)
+		fprintf(out, "  %-12s reserved 0x%016llx-0x%016llx %s\n", "",
+			(unsigned long long)r.start, (unsigned long long)r.end,
+			ap_resv_type_name(r.type));
 }
 
 /* "TTBR0 0x... TCR 0x... (T0SZ 16 TG0 0 ...) MAIR 0x...": a register's
@@ -181,6 +199,7 @@ static void container_label(const struct ap_vfio_container_info *ci, char *buf, 
 static void show_container(struct ap_ctx *ctx, FILE *out, size_t index)
 {
 	struct ap_vfio_container_info ci;
+	struct ap_vfio_mapping m;
 	struct ap_domain *dom;
 	uint64_t start, end;
 	char label[64], pg[96], b[32];
@@ -205,6 +224,16 @@ static void show_container(struct ap_ctx *ctx, FILE *out, size_t index)
 	for (size_t n = 0; !ap_vfio_container_iova(ctx, index, n, &start, &end); n++)
 		fprintf(out, "  %-12s iova 0x%016llx-0x%016llx\n", "", (unsigned long long)start,
 			(unsigned long long)end);
+	for (uint64_t from = 0; !ap_vfio_container_mapping(ctx, index, from, &m);) {
+		fprintf(out, "  %-12s map  0x%016llx-0x%016llx %s%s pa 0x%llx vaddr 0x%llx%s\n", "",
+			(unsigned long long)m.iova, (unsigned long long)(m.iova + m.size - 1),
+			m.prot & AP_PROT_READ ? "r" : "-", m.prot & AP_PROT_WRITE ? "w" : "-",
+			(unsigned long long)m.pa, (unsigned long long)m.vaddr,
+			m.vaddr_valid ? "" : " (vaddr invalid)");
+		from = m.iova + m.size;
+		if (!from)
+			break;
+	}
 }
 
 /* The container labelled `name`, as an index. */
@@ -241,35 +270,77 @@ static void device_header(FILE *out)
 		"domain");
 }
 
-int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
+static const char *const object_names[] = {
+	[AP_OBJECT_ANY] = "any",       [AP_OBJECT_IOMMU] = "iommu",
+	[AP_OBJECT_DEVICE] = "device", [AP_OBJECT_DOMAIN] = "domain",
+	[AP_OBJECT_CONTAINER] = "container",
+};
+
+enum ap_object_type ap_object_type_from_name(const char *name)
 {
+	for (unsigned t = AP_OBJECT_IOMMU; name && t <= AP_OBJECT_CONTAINER; t++)
+		if (!strcmp(object_names[t], name))
+			return (enum ap_object_type)t;
+	return AP_OBJECT_ANY;
+}
+
+const char *ap_object_type_name(enum ap_object_type type)
+{
+	return (unsigned)type <= AP_OBJECT_CONTAINER ? object_names[type] : "?";
+}
+
+/* Every object of `type` (or of any type) called name, each under its
+ * heading; false if there is none. */
+static bool show_named(struct ap_ctx *ctx, FILE *out, enum ap_object_type type,
+		       const char *name)
+{
+	bool any = type == AP_OBJECT_ANY, found = false;
 	struct ap_iommu *i;
 	struct ap_device *d;
 	struct ap_domain *dom;
 	size_t index;
 
-	if (!ctx)
-		return -EINVAL;
-	if (!out)
-		return 0;
-	if (name) {
-		if ((i = ap_iommu_find(ctx, name))) {
-			iommu_header(out);
-			show_iommu(out, i);
-		} else if ((d = ap_device_find(ctx, name))) {
-			device_header(out);
-			show_device(out, d);
-		} else if ((dom = ap_domain_find(ctx, name))) {
-			fprintf(out, "domains\n");
-			show_domain(ctx, out, dom);
-		} else if (container_named(ctx, name, &index)) {
-			fprintf(out, "VFIO containers\n");
-			show_container(ctx, out, index);
-		} else {
-			return -ENOENT;
-		}
-		return 0;
+	if ((any || type == AP_OBJECT_IOMMU) && (i = ap_iommu_find(ctx, name))) {
+		iommu_header(out);
+		show_iommu(out, i);
+		found = true;
 	}
+	if ((any || type == AP_OBJECT_DEVICE) && (d = ap_device_find(ctx, name))) {
+		device_header(out);
+		show_device(out, d);
+		found = true;
+	}
+	if ((any || type == AP_OBJECT_DOMAIN) && (dom = ap_domain_find(ctx, name))) {
+		fprintf(out, "domains\n");
+		show_domain(ctx, out, dom);
+		found = true;
+	}
+	if ((any || type == AP_OBJECT_CONTAINER) && container_named(ctx, name, &index)) {
+		fprintf(out, "VFIO containers\n");
+		show_container(ctx, out, index);
+		found = true;
+	}
+	return found;
+}
+
+/* Whether anything of `type` is called name (for an out of NULL). */
+static bool exists(struct ap_ctx *ctx, enum ap_object_type type, const char *name)
+{
+	bool any = type == AP_OBJECT_ANY;
+	size_t index;
+
+	return ((any || type == AP_OBJECT_IOMMU) && ap_iommu_find(ctx, name)) ||
+	       ((any || type == AP_OBJECT_DEVICE) && ap_device_find(ctx, name)) ||
+	       ((any || type == AP_OBJECT_DOMAIN) && ap_domain_find(ctx, name)) ||
+	       ((any || type == AP_OBJECT_CONTAINER) && container_named(ctx, name, &index));
+}
+
+static void show_all(struct ap_ctx *ctx, FILE *out)
+{
+	struct ap_iommu *i;
+	struct ap_device *d;
+	struct ap_domain *dom;
+
 	show_ram(ctx, out);
 	iommu_header(out);
 	for (i = ap_iommu_next(ctx, NULL); i; i = ap_iommu_next(ctx, i))
@@ -281,7 +352,27 @@ int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
 	for (dom = ap_domain_next(ctx, NULL); dom; dom = ap_domain_next(ctx, dom))
 		show_domain(ctx, out, dom);
 	show_containers(ctx, out);
+}
+
+int ap_show_as(struct ap_ctx *ctx, FILE *out, enum ap_view_format format,
+	       enum ap_object_type type, const char *name)
+{
+	if (!ctx || (unsigned)format > AP_VIEW_TEXT || (unsigned)type > AP_OBJECT_CONTAINER)
+		return -EINVAL;
+	if (!out)
+		return 0;
+	if (name && !exists(ctx, type, name))
+		return -ENOENT;
+	if (name)
+		show_named(ctx, out, type, name);
+	else
+		show_all(ctx, out);
 	return 0;
+}
+
+int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
+{
+	return ap_show_as(ctx, out, AP_VIEW_TEXT, AP_OBJECT_ANY, name);
 }
 
 static int dump_leaf(void *arg, const struct ap_pt_leaf *leaf)
