@@ -43,12 +43,15 @@ CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
 
 TEST_UNIT := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+# Tests of the command line, run against $(B)/aperture.
+TEST_SCRIPTS := $(sort $(wildcard tests/cli/test_*.sh))
 SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn tests/bad/*.scn))
 # The tests that run threads: what TSan checks (the rest are one thread).
 CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb
 ifeq ($(TSAN),1)
 TEST_UNIT := $(CONCURRENT_TESTS)
 SCENARIOS :=
+TEST_SCRIPTS :=
 endif
 STRESS_MS ?= 5000
 
@@ -103,7 +106,7 @@ deps:
 check: deps
 	@tools/check-spdx
 	@$(MAKE) --no-print-directory all $(TEST_UNIT)
-	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
+	@tools/run-tests $(B) $(TEST_UNIT) $(TEST_SCRIPTS) -- $(SCENARIOS)
 
 # Valgrind runs one thread at a time and starves spinning ones, so the
 # thread tests are TSan's and ASan's (check TSAN=1, check SANITIZE=1).

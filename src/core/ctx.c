@@ -195,9 +195,18 @@ int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name)
 		return ap__err(ctx, -EINVAL, "%s name must be 1..%d characters", what,
 			       AP_NAME_MAX - 1);
 	for (i = 0; i < len; i++) {
-		char c = name[i];
+		unsigned char c = (unsigned char)name[i];
 
-		if (c <= ' ' || c == '#' || c == '=' || c == ',' || c > '~')
+		/* say which byte, and why: a name is printable ASCII */
+		if (c > '~')
+			return ap__err(ctx, -EINVAL, "%s name has byte 0x%02x at offset %zu, which "
+				       "is not ASCII: names are printable ASCII without blanks",
+				       what, c, i);
+		if (c < ' ' || c == 0x7f)
+			return ap__err(ctx, -EINVAL, "%s name has control character 0x%02x at "
+				       "offset %zu: names are printable ASCII without blanks",
+				       what, c, i);
+		if (c == ' ' || c == '#' || c == '=' || c == ',')
 			return ap__err(ctx, -EINVAL,
 				       "%s name '%s' may not contain blanks, '#', '=' or ','",
 				       what, name);
