@@ -26,6 +26,10 @@
  *                page one call each, ap_pt_walk of random mapped addresses
  *                (against the 4K stage-1 walk and the binary search of the
  *                same leaves), and map/unmap of the largest block.
+ *   devices      ap_device_new() of 1k, 10k and 100k devices behind one
+ *                instance, each in a group of its own (no group number
+ *                given: the lowest free one), time per device at each
+ *                count; the three should match (each add is O(1) expected).
  *   vfio         VFIO_IOMMU_MAP_DMA/UNMAP_DMA of the caller's own memory
  *                (mmap'd; 4K, 2M and 1G pieces) through a TYPE1v2 container
  *                holding one arm-smmu-v3 group: N maps then N unmaps, and
@@ -80,11 +84,12 @@ enum section {
 	SEC_FORMATS = 1u << 4,
 	SEC_VFIO = 1u << 5,
 	SEC_IOTLB = 1u << 6,
-	SEC_ALL = (1u << 7) - 1,
+	SEC_DEVICES = 1u << 7,
+	SEC_ALL = (1u << 8) - 1,
 };
 
 static const char *const section_names[] = { "translate", "map", "table", "dma", "formats",
-					      "vfio", "iotlb" };
+					      "vfio", "iotlb", "devices" };
 
 struct bench {
 	FILE *out;
@@ -903,6 +908,64 @@ static int bench_map(struct bench *b)
 out:
 	ap_ctx_free(ctx);
 	return err;
+}
+
+/* ------------------------------------------------------------ devices */
+
+/* Add n devices, each in a group of its own; ns per add, or < 0. */
+static double devices_add(struct bench *b, uint64_t n)
+{
+	struct ap_iommu *iommu;
+	struct ap_ctx *ctx = machine(b, &iommu);
+	struct ap_device *dev = NULL;
+	char name[32];
+	uint64_t t0, t;
+	double ns = -1;
+
+	if (!ctx)
+		return -1;
+	t0 = now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "dev%" PRIu64, i);
+		if (ap_device_new(ctx, name, iommu, (uint32_t)i, AP_GROUP_OWN, &dev)) {
+			fail(b, "adding a device failed", ap_ctx_error(ctx));
+			goto out;
+		}
+	}
+	t = now_ns() - t0;
+	/* each got the lowest free group, and a lookup by name finds it */
+	snprintf(name, sizeof(name), "dev%" PRIu64, n / 2);
+	if (ap_device_group_id(dev) != (int)(n - 1) || !ap_device_find(ctx, name) ||
+	    ap_device_group_id(ap_device_find(ctx, name)) != (int)(n / 2)) {
+		fail(b, "devices got the wrong groups", NULL);
+		goto out;
+	}
+	ns = (double)t / (double)n;
+out:
+	ap_ctx_free(ctx);
+	return ns;
+}
+
+static int bench_devices(struct bench *b)
+{
+	static const uint64_t counts[] = { 1000, 10000, 100000 };
+	double ns[3], med[MAX_RUNS];
+	int runs = b->quick ? 1 : 3;
+
+	fprintf(b->out, "\ndevices (ap_device_new behind one instance, each in a group of its own:\n"
+		"  the lowest free group number; time per add at each count)\n");
+	for (int c = 0; c < 3; c++) {
+		for (int r = 0; r < runs; r++) {
+			med[r] = devices_add(b, counts[c]);
+			if (med[r] < 0)
+				return -1;
+		}
+		ns[c] = median(med, runs);
+		fprintf(b->out, "  %7" PRIu64 " devices %10.1f ms in all %8.0f ns/device %6.2fx the "
+			"1k figure\n", counts[c], ns[c] * (double)counts[c] / 1e6, ns[c],
+			ns[c] / ns[0]);
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ table bytes */
@@ -1938,7 +2001,7 @@ static void usage(FILE *f)
 		"  --quick      small counts, about 2 s in all (smoke test)\n"
 		"  --seed N     seed of the random address streams (default 1)\n"
 		"  --only LIST  comma-separated sections: "
-		"iotlb,translate,map,table,dma,formats,vfio\n");
+		"iotlb,translate,map,table,dma,formats,devices,vfio\n");
 }
 
 static int parse_sections(const char *s, unsigned *out)
@@ -2002,7 +2065,7 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 
 			if (parse_sections(v, &b.sections)) {
 				fprintf(stderr, "ap-bench: --only needs a list of "
-					"iotlb,translate,map,table,dma,formats,vfio\n");
+					"iotlb,translate,map,table,dma,formats,devices,vfio\n");
 				usage(stderr);
 				return 2;
 			}
@@ -2031,6 +2094,8 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 		err = bench_dma(&b);
 	if (!err && (b.sections & SEC_FORMATS))
 		err = bench_formats(&b);
+	if (!err && (b.sections & SEC_DEVICES))
+		err = bench_devices(&b);
 	if (!err && (b.sections & SEC_VFIO))
 		err = bench_vfio(&b);
 	if (err || b.failures) {
