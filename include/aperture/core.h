@@ -113,7 +113,11 @@ AP_API int ap_ram_add(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host
 AP_API int ap_ram_add_owned(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host,
 			    const void *owner_kind, void *owner);
 
-/* As ap_ram_add(), with zeroed memory the context allocates and frees. */
+/* As ap_ram_add(), with zeroed memory the context allocates and frees.
+ * The memory is reserved, not committed: a page takes host memory only
+ * when something first touches it, so a machine may have more RAM than the
+ * host as long as it uses little of it (-ENOMEM if the address space
+ * cannot be reserved). */
 AP_API int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host);
 
 /* The index-th RAM region by address (0-based); -ENOENT past the last. */

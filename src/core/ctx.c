@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -184,6 +185,34 @@ void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size)
 		return;
 	account(ctx, -1, -(int64_t)size);
 	free(p);
+}
+
+/* RAM the context backs is anonymous memory reserved, not committed: a
+ * page costs host memory only once something touches it, as a machine's
+ * RAM costs nothing until used, so a script may describe more RAM than the
+ * host has (MAP_NORESERVE: no swap is set aside for it either).  Fresh
+ * anonymous pages read as zero.  Counted and failed like every other
+ * allocation. */
+void *ap__alloc_ram(struct ap_ctx *ctx, uint64_t size)
+{
+	void *p;
+
+	if (inject_failure(ctx) || !size || size > SIZE_MAX / 2)
+		return NULL;
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	account(ctx, 1, (int64_t)size);
+	return p;
+}
+
+void ap__free_ram(struct ap_ctx *ctx, void *p, uint64_t size)
+{
+	if (!p)
+		return;
+	account(ctx, -1, -(int64_t)size);
+	munmap(p, (size_t)size);
 }
 
 int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name)

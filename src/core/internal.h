@@ -195,6 +195,9 @@ void *ap__zalloc(struct ap_ctx *ctx, size_t size);
 void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size);
 void ap__free(struct ap_ctx *ctx, void *p);
 void *ap__alloc_pages(struct ap_ctx *ctx, size_t size);
+/* Zeroed RAM for ap_ram_alloc, backed only where touched. */
+void *ap__alloc_ram(struct ap_ctx *ctx, uint64_t size);
+void ap__free_ram(struct ap_ctx *ctx, void *p, uint64_t size);
 void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size);
 int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name);
 

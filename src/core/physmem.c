@@ -275,7 +275,7 @@ int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
 	 * the region is the caller's again only once every such DMA ended. */
 	ap__rcu_synchronize();
 	if (gone.owned)
-		ap__free(ctx, gone.host);
+		ap__free_ram(ctx, gone.host, gone.size);
 	ap__reclaim(ctx);
 	return 0;
 }
@@ -409,13 +409,13 @@ int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
 	pthread_mutex_unlock(&ctx->ram_lock);
 	if (err)
 		return err;
-	mem = ap__zalloc(ctx, (size_t)size);
+	mem = ap__alloc_ram(ctx, size);
 	if (!mem)
-		return ap__err(ctx, -ENOMEM, "cannot allocate 0x%llx bytes of RAM",
+		return ap__err(ctx, -ENOMEM, "cannot reserve 0x%llx bytes of RAM",
 			       (unsigned long long)size);
 	err = ram_insert(ctx, pa, size, mem, NULL, NULL, true);
 	if (err) {
-		ap__free(ctx, mem);
+		ap__free_ram(ctx, mem, size);
 		return err;
 	}
 	if (host)
@@ -848,7 +848,7 @@ void ap__physmem_free(struct ap_ctx *ctx)
 	memset(p, 0, sizeof(*p));
 	for (i = 0; i < ctx->nram; i++)
 		if (ctx->ram[i].owned)
-			ap__free(ctx, ctx->ram[i].host);
+			ap__free_ram(ctx, ctx->ram[i].host, ctx->ram[i].size);
 	ap__free(ctx, ctx->ram);
 	ctx->ram = NULL;
 	ctx->nram = 0;
