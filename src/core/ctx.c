@@ -94,6 +94,13 @@ void *ap__zalloc(struct ap_ctx *ctx, size_t size)
 	return h + 1;
 }
 
+/* Blocks this large come straight from mmap: fresh anonymous pages read as
+ * zero and cost nothing until touched, so a big IOTLB that sees little use
+ * (most instances a test or a fuzzer makes) is neither cleared nor backed.
+ * Their header says so with this lead. */
+#define MMAP_MIN ((size_t)64 << 10)
+#define MMAP_LEAD SIZE_MAX
+
 /* Zeroed, and aligned to a cache line: for what threads share per line
  * (IOTLB sets, per-thread counters).  Freed with ap__free(). */
 void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size)
@@ -103,14 +110,22 @@ void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size)
 
 	if (inject_failure(ctx) || size > SIZE_MAX - 2 * CACHE_LINE)
 		return NULL;
-	/* aligned_alloc wants a multiple of the alignment */
-	base = aligned_alloc(CACHE_LINE, (CACHE_LINE + size + CACHE_LINE - 1) & ~(CACHE_LINE - 1));
-	if (!base)
-		return NULL;
-	memset(base, 0, CACHE_LINE + size);
+	if (size >= MMAP_MIN) {
+		base = mmap(NULL, CACHE_LINE + size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (base == MAP_FAILED)
+			return NULL;
+	} else {
+		/* aligned_alloc wants a multiple of the alignment */
+		base = aligned_alloc(CACHE_LINE,
+				     (CACHE_LINE + size + CACHE_LINE - 1) & ~(CACHE_LINE - 1));
+		if (!base)
+			return NULL;
+		memset(base, 0, CACHE_LINE + size);
+	}
 	h = (struct alloc_hdr *)(base + CACHE_LINE) - 1;
 	h->size = size;
-	h->lead = CACHE_LINE - sizeof(*h);
+	h->lead = size >= MMAP_MIN ? MMAP_LEAD : CACHE_LINE - sizeof(*h);
 	account(ctx, 1, (int64_t)size);
 	/* cppcheck-suppress memleak ; base is reached again through h->lead */
 	return h + 1;
@@ -124,7 +139,10 @@ void ap__free(struct ap_ctx *ctx, void *p)
 		return;
 	h = (struct alloc_hdr *)p - 1;
 	account(ctx, -1, -(int64_t)h->size);
-	free((char *)h - h->lead);
+	if (h->lead == MMAP_LEAD)
+		munmap((char *)(h + 1) - CACHE_LINE, CACHE_LINE + h->size);
+	else
+		free((char *)h - h->lead);
 }
 
 /* Grow or shrink (not a cache-line-aligned block); the new tail is zeroed.
@@ -166,14 +184,18 @@ void ap_mem_free(struct ap_ctx *ctx, void *p)
 		ap__free(ctx, p);
 }
 
+/* Table memory, 2 MiB at a time: straight from mmap, whose fresh pages
+ * read as zero and cost nothing until a table lands on them (a context
+ * with a few tables touches a few pages of its chunk). */
 void *ap__alloc_pages(struct ap_ctx *ctx, size_t size)
 {
 	void *p;
 
 	if (inject_failure(ctx))
 		return NULL;
-	p = aligned_alloc(4096, (size + 4095) & ~(size_t)4095);
-	if (!p)
+	p = mmap(NULL, (size + 4095) & ~(size_t)4095, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
 		return NULL;
 	account(ctx, 1, (int64_t)size);
 	return p;
@@ -184,7 +206,7 @@ void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size)
 	if (!p)
 		return;
 	account(ctx, -1, -(int64_t)size);
-	free(p);
+	munmap(p, (size + 4095) & ~(size_t)4095);
 }
 
 /* RAM the context backs is anonymous memory reserved, not committed: a
@@ -312,6 +334,8 @@ void ap_ctx_free(struct ap_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	/* nothing translates any more: the IOTLBs go without invalidations */
+	ctx->freeing = true;
 	frontends_free(ctx);
 	ap__domains_free(ctx);
 	ap__devices_free(ctx);

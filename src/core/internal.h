@@ -161,6 +161,7 @@ struct ap_ctx {
 	struct ap_frontend *frontends;
 	ap_dma_write_observer dma_write_fn;
 	void *dma_write_arg;
+	bool freeing;             /* ap_ctx_free() is under way */
 	/* allocation accounting and failure injection */
 	unsigned long fail_nth;
 	bool fail_fired;

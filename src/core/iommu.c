@@ -418,7 +418,9 @@ int ap__tag_alloc(struct ap_iommu *iommu, uint16_t *tag)
 /* Give a tag back once nothing of it can be in the IOTLB. */
 void ap__tag_free(struct ap_iommu *iommu, uint16_t tag)
 {
-	ap__iotlb_invalidate_tag(&iommu->tlb, tag);
+	/* when the context goes, nothing can use an entry again */
+	if (!iommu->ctx->freeing)
+		ap__iotlb_invalidate_tag(&iommu->tlb, tag);
 	iommu->tags_used[tag / 64] &= ~(1ull << (tag % 64));
 }
 
