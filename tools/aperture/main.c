@@ -18,6 +18,8 @@
 
 #include <aperture/aperture.h>
 
+#include "fwcli.h"
+
 #include "../../bench/bench.h"
 
 enum {
@@ -80,12 +82,21 @@ static const struct command commands[] = {
 	  "Run FILE quietly, then print one line per live leaf of DOMAIN:\n"
 	  "  leaf lvl=L iova=0x... size=0x... pte=0x%016x",
 	  { { NULL, NULL } }, 2, 2, cmd_dump },
-	{ "audit", "aperture audit [FILE | -]",
+	{ "audit",
+	  "aperture audit [FILE | -]\n"
+	  "  aperture audit --host | [--dmar F] [--iort F] [--dtb F] [--regs F] [--sysfs DIR] [--json]",
 	  "Run FILE (default: the built-in scenario) quietly, then list every way\n"
 	  "DMA can reach memory untranslated: IOMMUs that pass unmatched streams or\n"
 	  "leave the aperture open, devices with no domain on them, identity\n"
-	  "domains.  Exit status 3 if there is any, 0 if there is none.",
+	  "domains.  With firmware options (--host reads this host's /sys): one\n"
+	  "line per bypass path (device, why, range) and a verdict; --json for\n"
+	  "tools.  Exit status 3 if there is any bypass, 0 if there is none.",
 	  { { NULL, NULL } }, 0, 1, cmd_audit },
+	{ "import", "aperture import [--dmar F] [--iort F] [--dtb F] [--regs F] [--sysfs DIR] [-o OUT]",
+	  "Read firmware descriptions (ACPI DMAR/IORT tables, a devicetree blob, a\n"
+	  "host's sysfs under DIR; --regs: `BASE REG=VALUE` register values) and\n"
+	  "write the machine as a scenario (stdout, or OUT).",
+	  { { NULL, NULL } }, 0, 0, NULL },
 	{ "bench", "aperture bench [--quick] [--seed N] [--only LIST]",
 	  "Run the benchmarks and print figures as ratios against baselines.",
 	  { { NULL, NULL } }, 0, 0, NULL },
@@ -141,7 +152,7 @@ static int help(const char *name)
 		return EXIT_OK;
 	}
 	if (name) {
-		complain("no command '%s' (commands: run show dump audit bench help)", name);
+		complain("no command '%s' (commands: run show dump audit import bench help)", name);
 		return EXIT_USAGE;
 	}
 	usage(stdout);
@@ -350,7 +361,7 @@ int main(int argc, char **argv)
 	if (!strcmp(name, "-h") || !strcmp(name, "--help"))
 		return help(NULL);
 	if (!c) {
-		complain("no command '%s' (commands: run show dump audit bench help; "
+		complain("no command '%s' (commands: run show dump audit import bench help; "
 			 "'aperture help' says more)", name);
 		return EXIT_USAGE;
 	}
@@ -365,15 +376,22 @@ int main(int argc, char **argv)
 		return help(name);
 	if (!strcmp(name, "bench"))
 		return ap_bench_run(stdout, argc, argv);
-	rc = parse_args(c, argc, argv, &a);
-	if (rc)
+	/* the firmware commands read their own options */
+	if (!strcmp(name, "import") || (!strcmp(name, "audit") && ap_cli_is_fw_audit(argc, argv)))
+		c = NULL;
+	else if ((rc = parse_args(c, argc, argv, &a)))
 		return rc;
 	ctx = ap_ctx_new();
 	if (!ctx) {
 		complain("out of memory");
 		return EXIT_FAILED;
 	}
-	rc = c->run(ctx, c, &a);
+	if (c)
+		rc = c->run(ctx, c, &a);
+	else if (!strcmp(name, "import"))
+		rc = ap_cli_import(ctx, argc, argv);
+	else
+		rc = ap_cli_fw_audit(ctx, argc, argv);
 	fflush(stdout);
 	ap_ctx_free(ctx);
 	return rc;
