@@ -3,6 +3,9 @@
  * Formatting for people, shared by the views.
  */
 #include <stdio.h>
+#include <string.h>
+
+#include <linux/vfio.h>
 
 #include "view_internal.h"
 
@@ -43,4 +46,40 @@ const char *ap__view_fault_detail(const struct ap_fault *f, char *buf, size_t le
 	else
 		snprintf(buf, len, "%s", acc);
 	return buf;
+}
+
+/* The stage column: what the table format of its domains translates. */
+unsigned ap__view_stage(const struct ap_iommu *i)
+{
+	return ap_iommu_domain_format(i) == AP_PT_ARM_LPAE_S1 ? 1 : 2;
+}
+
+const char *ap__view_container_type(unsigned long iommu)
+{
+	if (iommu == VFIO_TYPE1v2_IOMMU)
+		return "type1v2";
+	if (iommu == VFIO_TYPE1_IOMMU)
+		return "type1";
+	return "no IOMMU set";
+}
+
+/* The container labelled `name`, as an index. */
+bool ap__view_container_named(struct ap_ctx *ctx, const char *name, size_t *index)
+{
+	struct ap_vfio_container_info ci;
+
+	for (*index = 0; !ap_vfio_container_info(ctx, *index, &ci); (*index)++)
+		if (!strcmp(ci.label, name))
+			return true;
+	return false;
+}
+
+const char *ap__view_bypass_kind(enum ap_bypass b)
+{
+	switch (b) {
+	case AP_BYPASS_UNMATCHED: return "unmatched";
+	case AP_BYPASS_IDENTITY: return "identity";
+	case AP_BYPASS_OPEN_APERTURE: return "open-aperture";
+	default: return "none";
+	}
 }

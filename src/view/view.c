@@ -61,12 +61,6 @@ static void show_faults(FILE *out, const struct ap_iommu *i)
 			ap__view_fault_detail(&f, what, sizeof(what)));
 }
 
-/* The stage column: what the table format of its domains translates. */
-static unsigned stage_of(const struct ap_iommu *i)
-{
-	return ap_iommu_domain_format(i) == AP_PT_ARM_LPAE_S1 ? 1 : 2;
-}
-
 static void show_iommu(FILE *out, const struct ap_iommu *i)
 {
 	const struct ap_iommu_config *c = ap_iommu_get_config(i);
@@ -75,7 +69,7 @@ static void show_iommu(FILE *out, const struct ap_iommu *i)
 	char pg[96];
 
 	fprintf(out, "  %-12s %-12s %3u %3u %5u  %-22s %-9s %-8s %3u/%-5u %llu\n", ap_iommu_name(i),
-		ap_iommu_kind_name(c->kind), c->ias, c->oas, stage_of(i),
+		ap_iommu_kind_name(c->kind), c->ias, c->oas, ap__view_stage(i),
 		ap_format_pgsizes(c->pgsize_bitmap, pg, sizeof(pg)),
 		ap_iommu_unmatched(i) == AP_UNMATCHED_BYPASS ? "BYPASS" : "abort",
 		c->force_aperture ? "forced" : "OPEN", ap_iommu_fault_pending(i), c->evtq_size,
@@ -177,15 +171,6 @@ static void show_domain(struct ap_ctx *ctx, FILE *out, const struct ap_domain *d
 
 /* ------------------------------------------------------------ VFIO containers */
 
-static const char *container_type(unsigned long iommu)
-{
-	if (iommu == VFIO_TYPE1v2_IOMMU)
-		return "type1v2";
-	if (iommu == VFIO_TYPE1_IOMMU)
-		return "type1";
-	return "no IOMMU set";
-}
-
 static void container_label(const struct ap_vfio_container_info *ci, char *buf, size_t len)
 {
 	if (ci->label[0])
@@ -207,7 +192,7 @@ static void show_container(struct ap_ctx *ctx, FILE *out, size_t index)
 
 	ap_vfio_container_info(ctx, index, &ci);
 	container_label(&ci, label, sizeof(label));
-	fprintf(out, "  %-12s %s, groups", label, container_type(ci.iommu));
+	fprintf(out, "  %-12s %s, groups", label, ap__view_container_type(ci.iommu));
 	for (size_t n = 0; !ap_vfio_container_group(ctx, index, n, &group); n++)
 		fprintf(out, " %d", group);
 	fprintf(out, "%s\n", ci.ngroups ? "" : " none");
@@ -234,17 +219,6 @@ static void show_container(struct ap_ctx *ctx, FILE *out, size_t index)
 		if (!from)
 			break;
 	}
-}
-
-/* The container labelled `name`, as an index. */
-static bool container_named(struct ap_ctx *ctx, const char *name, size_t *index)
-{
-	struct ap_vfio_container_info ci;
-
-	for (*index = 0; !ap_vfio_container_info(ctx, *index, &ci); (*index)++)
-		if (!strcmp(ci.label, name))
-			return true;
-	return false;
 }
 
 static void show_containers(struct ap_ctx *ctx, FILE *out)
@@ -315,7 +289,7 @@ static bool show_named(struct ap_ctx *ctx, FILE *out, enum ap_object_type type,
 		show_domain(ctx, out, dom);
 		found = true;
 	}
-	if ((any || type == AP_OBJECT_CONTAINER) && container_named(ctx, name, &index)) {
+	if ((any || type == AP_OBJECT_CONTAINER) && ap__view_container_named(ctx, name, &index)) {
 		fprintf(out, "VFIO containers\n");
 		show_container(ctx, out, index);
 		found = true;
@@ -332,7 +306,7 @@ static bool exists(struct ap_ctx *ctx, enum ap_object_type type, const char *nam
 	return ((any || type == AP_OBJECT_IOMMU) && ap_iommu_find(ctx, name)) ||
 	       ((any || type == AP_OBJECT_DEVICE) && ap_device_find(ctx, name)) ||
 	       ((any || type == AP_OBJECT_DOMAIN) && ap_domain_find(ctx, name)) ||
-	       ((any || type == AP_OBJECT_CONTAINER) && container_named(ctx, name, &index));
+	       ((any || type == AP_OBJECT_CONTAINER) && ap__view_container_named(ctx, name, &index));
 }
 
 static void show_all(struct ap_ctx *ctx, FILE *out)
@@ -357,12 +331,16 @@ static void show_all(struct ap_ctx *ctx, FILE *out)
 int ap_show_as(struct ap_ctx *ctx, FILE *out, enum ap_view_format format,
 	       enum ap_object_type type, const char *name)
 {
-	if (!ctx || (unsigned)format > AP_VIEW_TEXT || (unsigned)type > AP_OBJECT_CONTAINER)
+	if (!ctx || (unsigned)format > AP_VIEW_JSON || (unsigned)type > AP_OBJECT_CONTAINER)
 		return -EINVAL;
-	if (!out)
-		return 0;
+	/* the same answer with or without output: a script that shows an
+	 * object runs the same under `aperture show` as under `run` */
 	if (name && !exists(ctx, type, name))
 		return -ENOENT;
+	if (!out)
+		return 0;
+	if (format == AP_VIEW_JSON)
+		return ap__view_show_json(ctx, out, type, name);
 	if (name)
 		show_named(ctx, out, type, name);
 	else
@@ -383,37 +361,127 @@ static int dump_leaf(void *arg, const struct ap_pt_leaf *leaf)
 	return 0;
 }
 
-int ap_dump(const struct ap_domain *dom, FILE *out)
-{
-	const struct ap_pt *pt = dom ? ap_domain_pt(dom) : NULL;
+/* ------------------------------------------------------------ ranges */
 
-	if (!pt)
-		return -EINVAL;
-	if (out)
-		ap_pt_for_each_leaf(pt, 0, UINT64_MAX, dump_leaf, out);
+struct fold {
+	struct ap__range r;
+	bool open;
+	int (*fn)(void *arg, const struct ap__range *r);
+	void *arg;
+};
+
+/* A leaf continues the run when it maps the next IOVA to the next PA at
+ * the same level with the same bits: its descriptor is the last one plus
+ * the leaf size (both formats keep the output address in place). */
+static int fold_leaf(void *arg, const struct ap_pt_leaf *leaf)
+{
+	struct fold *f = arg;
+	struct ap__range *r = &f->r;
+	int rc;
+
+	if (f->open && leaf->level == r->level && leaf->size == r->leaf_size &&
+	    leaf->iova == r->iova + r->count * r->leaf_size &&
+	    leaf->pa == r->pa + r->count * r->leaf_size && leaf->pte == r->last_pte + leaf->size) {
+		r->count++;
+		r->last_pte = leaf->pte;
+		return 0;
+	}
+	if (f->open && (rc = f->fn(f->arg, r)))
+		return rc;
+	*r = (struct ap__range){ .iova = leaf->iova, .pa = leaf->pa, .leaf_size = leaf->size,
+				 .count = 1, .level = leaf->level, .pte = leaf->pte,
+				 .last_pte = leaf->pte, .prot = leaf->prot };
+	f->open = true;
 	return 0;
 }
 
-int ap_audit(struct ap_ctx *ctx, FILE *out)
+int ap__view_ranges(const struct ap_pt *pt, int (*fn)(void *arg, const struct ap__range *r),
+		    void *arg)
 {
+	struct fold f = { .fn = fn, .arg = arg };
+	int rc = ap_pt_for_each_leaf(pt, 0, UINT64_MAX, fold_leaf, &f);
+
+	if (!rc && f.open)
+		rc = fn(arg, &f.r);
+	return rc;
+}
+
+struct range_text {
+	FILE *out;
+	enum ap_pt_format format;
+};
+
+static int range_line(void *arg, const struct ap__range *r)
+{
+	const struct range_text *t = arg;
+	struct ap_pte_field f[AP_PTE_FIELDS_MAX];
+	uint64_t bytes = r->count * r->leaf_size;
+	size_t n = ap__pte_fields(t->format, r->pte, f, AP_PTE_FIELDS_MAX);
+	char sz[32];
+
+	fprintf(t->out, "range iova=0x%llx-0x%llx pa=0x%llx-0x%llx %llux%s lvl=%d pte=0x%016llx",
+		(unsigned long long)r->iova, (unsigned long long)(r->iova + bytes - 1),
+		(unsigned long long)r->pa, (unsigned long long)(r->pa + bytes - 1),
+		(unsigned long long)r->count, ap_format_size(r->leaf_size, sz, sizeof(sz)),
+		r->level, (unsigned long long)r->pte);
+	for (size_t k = 0; k < n && k < AP_PTE_FIELDS_MAX; k++)
+		fprintf(t->out, f[k].meaning[0] ? " %s=%llu(%s)" : " %s=%llu", f[k].name,
+			(unsigned long long)f[k].value, f[k].meaning);
+	fputc('\n', t->out);
+	return 0;
+}
+
+int ap_dump_as(const struct ap_domain *dom, FILE *out, enum ap_view_format format,
+	       unsigned flags)
+{
+	const struct ap_pt *pt = dom ? ap_domain_pt(dom) : NULL;
+	struct ap_pt_walk_cfg w;
+	struct range_text t;
+
+	if (!pt || (unsigned)format > AP_VIEW_JSON || (flags & ~(unsigned)AP_DUMP_RANGES))
+		return -EINVAL;
+	if (!out)
+		return 0;
+	if (format == AP_VIEW_JSON)
+		return ap__view_dump_json(dom, out, flags);
+	if (!(flags & AP_DUMP_RANGES)) {
+		ap_pt_for_each_leaf(pt, 0, UINT64_MAX, dump_leaf, out);
+		return 0;
+	}
+	ap_pt_get_walk_cfg(pt, &w);
+	t = (struct range_text){ out, w.format };
+	ap__view_ranges(pt, range_line, &t);
+	return 0;
+}
+
+int ap_dump(const struct ap_domain *dom, FILE *out)
+{
+	return ap_dump_as(dom, out, AP_VIEW_TEXT, 0);
+}
+
+int ap__view_audit(struct ap_ctx *ctx, void (*fn)(void *arg, const struct ap__finding *f),
+		   void *arg)
+{
+	struct ap__finding f;
 	struct ap_iommu *i;
 	struct ap_device *d;
 	int findings = 0;
 
 	for (i = ap_iommu_next(ctx, NULL); i; i = ap_iommu_next(ctx, i)) {
-		const struct ap_iommu_config *c = ap_iommu_get_config(i);
-
+		f = (struct ap__finding){ .iommu = i };
 		if (ap_iommu_unmatched(i) == AP_UNMATCHED_BYPASS) {
 			findings++;
-			if (out)
-				fprintf(out, "BYPASS  iommu %s passes unmatched streams: a device "
-					"without a domain reaches memory untranslated\n", ap_iommu_name(i));
+			f.kind = "unmatched";
+			f.text = "passes unmatched streams: a device without a domain reaches memory "
+				 "untranslated";
+			fn(arg, &f);
 		}
-		if (!c->force_aperture) {
+		if (!ap_iommu_get_config(i)->force_aperture) {
 			findings++;
-			if (out)
-				fprintf(out, "BYPASS  iommu %s leaves its aperture open: DMA outside a "
-					"domain's aperture reaches memory untranslated\n", ap_iommu_name(i));
+			f.kind = "open-aperture";
+			f.text = "leaves its aperture open: DMA outside a domain's aperture reaches "
+				 "memory untranslated";
+			fn(arg, &f);
 		}
 	}
 	for (d = ap_device_next(ctx, NULL); d; d = ap_device_next(ctx, d)) {
@@ -422,11 +490,43 @@ int ap_audit(struct ap_ctx *ctx, FILE *out)
 		if (b == AP_BYPASS_NONE)
 			continue;
 		findings++;
-		if (out)
-			fprintf(out, "BYPASS  device %s (sid 0x%x on %s): %s\n", ap_device_name(d),
-				ap_device_sid(d), ap_iommu_name(ap_device_iommu(d)), ap_bypass_reason(b));
+		f = (struct ap__finding){ .iommu = ap_device_iommu(d), .device = d,
+					  .kind = ap__view_bypass_kind(b), .text = ap_bypass_reason(b) };
+		fn(arg, &f);
 	}
+	return findings;
+}
+
+static void audit_line(void *arg, const struct ap__finding *f)
+{
+	if (f->device)
+		fprintf(arg, "BYPASS  device %s (sid 0x%x on %s): %s\n", ap_device_name(f->device),
+			ap_device_sid(f->device), ap_iommu_name(f->iommu), f->text);
+	else
+		fprintf(arg, "BYPASS  iommu %s %s\n", ap_iommu_name(f->iommu), f->text);
+}
+
+static void audit_none(void *arg, const struct ap__finding *f)
+{
+	(void)arg;
+	(void)f;
+}
+
+int ap_audit_as(struct ap_ctx *ctx, FILE *out, enum ap_view_format format)
+{
+	int findings;
+
+	if (!ctx || (unsigned)format > AP_VIEW_JSON)
+		return -EINVAL;
+	if (out && format == AP_VIEW_JSON)
+		return ap__view_audit_json(ctx, out);
+	findings = ap__view_audit(ctx, out ? audit_line : audit_none, out);
 	if (out && !findings)
 		fprintf(out, "no bypass: every DMA in this machine is translated or faults\n");
 	return findings;
+}
+
+int ap_audit(struct ap_ctx *ctx, FILE *out)
+{
+	return ap_audit_as(ctx, out, AP_VIEW_TEXT);
 }

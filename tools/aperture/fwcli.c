@@ -169,7 +169,7 @@ int ap_cli_fw_audit(struct ap_ctx *ctx, int argc, char **argv)
 	if (load_fw(ctx, &o, &fw))
 		return 1;
 	if (o.json)
-		printf("{\"bypass\": [");
+		printf("{\"schema\": \"aperture-fw-audit/1\",\n \"bypass\": [");
 	for (; !ap_fw_bypass(fw, n, &b); n++) {
 		if (o.json) {
 			printf("%s\n  {\"device\": ", n ? "," : "");

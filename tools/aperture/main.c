@@ -70,35 +70,43 @@ static const struct command commands[] = {
 	  "does not hold, a command fails unexpectedly or the file holds no command;\n"
 	  "the message names FILE:LINE.",
 	  { { "-q", NULL } }, 0, 1, cmd_run },
-	{ "show", "aperture show [FILE | -] [[iommu|device|domain|container] NAME]",
+	{ "show", "aperture show [--json] [FILE | -] [[iommu|device|domain|container] NAME]",
 	  "Run FILE (default: the built-in scenario) quietly, then print the state\n"
 	  "of the machine: RAM and the page-table window, IOMMUs with their fault\n"
 	  "records, devices with their reserved regions, domains with their\n"
 	  "registers, VFIO containers with their mappings.  With NAME, only the\n"
 	  "objects called NAME; a kind word before it picks one kind of object when\n"
-	  "several share the name.  Exit status 1 if nothing is called NAME.",
-	  { { NULL, NULL } }, 0, 3, cmd_show },
-	{ "dump", "aperture dump FILE|- DOMAIN",
+	  "several share the name.  --json: one JSON document (schema\n"
+	  "aperture-show/1).  Exit status 1 if nothing is called NAME.",
+	  { { "--json", NULL } }, 0, 3, cmd_show },
+	{ "dump", "aperture dump [--ranges] [--json] FILE|- DOMAIN",
 	  "Run FILE quietly, then print one line per live leaf of DOMAIN:\n"
-	  "  leaf lvl=L iova=0x... size=0x... pte=0x%016x",
-	  { { NULL, NULL } }, 2, 2, cmd_dump },
+	  "  leaf lvl=L iova=0x... size=0x... pte=0x%016x\n"
+	  "--ranges: runs of leaves with consecutive IOVA and PA, the same size and\n"
+	  "bits, folded into one line each, the descriptor's fields decoded.\n"
+	  "--json: one JSON document (schema aperture-dump/1).",
+	  { { "--ranges", NULL }, { "--json", NULL } }, 2, 2, cmd_dump },
 	{ "audit",
-	  "aperture audit [FILE | -]\n"
+	  "aperture audit [--json] [FILE | -]\n"
 	  "  aperture audit --host | [--dmar F] [--iort F] [--dtb F] [--regs F] [--sysfs DIR] [--json]",
 	  "Run FILE (default: the built-in scenario) quietly, then list every way\n"
 	  "DMA can reach memory untranslated: IOMMUs that pass unmatched streams or\n"
 	  "leave the aperture open, devices with no domain on them, identity\n"
-	  "domains.  With firmware options (--host reads this host's /sys): one\n"
-	  "line per bypass path (device, why, range) and a verdict; --json for\n"
-	  "tools.  Exit status 3 if there is any bypass, 0 if there is none.",
-	  { { NULL, NULL } }, 0, 1, cmd_audit },
+	  "domains; --json: one JSON document (schema aperture-audit/1).  With\n"
+	  "firmware options (--host reads this host's /sys): one line per bypass\n"
+	  "path (device, why, range) and a verdict; --json for tools (schema\n"
+	  "aperture-fw-audit/1).  Exit status 3 if there is any bypass, 0 if none.",
+	  { { "--json", NULL } }, 0, 1, cmd_audit },
 	{ "import", "aperture import [--dmar F] [--iort F] [--dtb F] [--regs F] [--sysfs DIR] [-o OUT]",
 	  "Read firmware descriptions (ACPI DMAR/IORT tables, a devicetree blob, a\n"
 	  "host's sysfs under DIR; --regs: `BASE REG=VALUE` register values) and\n"
 	  "write the machine as a scenario (stdout, or OUT).",
 	  { { NULL, NULL } }, 0, 0, NULL },
-	{ "bench", "aperture bench [--quick] [--seed N] [--only LIST]",
-	  "Run the benchmarks and print figures as ratios against baselines.",
+	{ "bench", "aperture bench [--quick] [--seed N] [--only LIST] [--json]",
+	  "Run the benchmarks and print figures as ratios against baselines.\n"
+	  "--quick: small counts (a smoke test); --only: some sections of\n"
+	  "iotlb,translate,map,table,dma,formats,devices,vfio; --json: the figures\n"
+	  "as one JSON document (schema aperture-bench/1).",
 	  { { NULL, NULL } }, 0, 0, NULL },
 	{ "help", "aperture help [COMMAND]", "Print help for all commands, or for one.",
 	  { { NULL, NULL } }, 0, 1, NULL },
@@ -299,7 +307,7 @@ static int cmd_show(struct ap_ctx *ctx, const struct command *c, const struct ar
 	}
 	if (load(ctx, a->npos ? a->pos[0] : NULL, NULL, 0))
 		return EXIT_FAILED;
-	if (ap_show_as(ctx, stdout, AP_VIEW_TEXT, type, name)) {
+	if (ap_show_as(ctx, stdout, a->value[0] ? AP_VIEW_JSON : AP_VIEW_TEXT, type, name)) {
 		if (type == AP_OBJECT_ANY)
 			complain("nothing called '%s' in %s", name, file_name(a->pos[0]));
 		else
@@ -322,7 +330,8 @@ static int cmd_dump(struct ap_ctx *ctx, const struct command *c, const struct ar
 		complain("no domain called '%s' in %s", a->pos[1], file_name(a->pos[0]));
 		return EXIT_FAILED;
 	}
-	if (ap_dump(dom, stdout)) {
+	if (ap_dump_as(dom, stdout, a->value[1] ? AP_VIEW_JSON : AP_VIEW_TEXT,
+		       a->value[0] ? AP_DUMP_RANGES : 0)) {
 		complain("domain '%s' is %s, not paging: it has no page table to dump", a->pos[1],
 			 ap_domain_type_name(ap_domain_type(dom)));
 		return EXIT_FAILED;
@@ -335,7 +344,8 @@ static int cmd_audit(struct ap_ctx *ctx, const struct command *c, const struct a
 	(void)c;
 	if (load(ctx, a->npos ? a->pos[0] : NULL, NULL, 0))
 		return EXIT_FAILED;
-	return ap_audit(ctx, stdout) ? EXIT_BYPASS : EXIT_OK;
+	return ap_audit_as(ctx, stdout, a->value[0] ? AP_VIEW_JSON : AP_VIEW_TEXT) ? EXIT_BYPASS
+										   : EXIT_OK;
 }
 
 static bool wants_help(int argc, char **argv)
