@@ -6,7 +6,8 @@
  * odd-length inputs, so the echo path is covered too); then, whatever the
  * outcome, every view a tool offers on what the script built is printed:
  * `show` of the machine and of each object by name, `dump` of each domain,
- * `audit`, and for half the inputs their JSON forms and `dump --ranges`.  The output goes to /dev/null; the sanitizers are the oracle.
+ * `audit`, and for half the inputs their JSON forms, the SVG picture and
+ * `dump --ranges`.  The output goes to /dev/null; the sanitizers are the oracle.
  *
  * Scripts may ask for a lot of memory legitimately (`ram 0 1T`, a 1G
  * `vfio map`, a 256M `dma`); a fuzzer that finds those learns nothing about
@@ -105,7 +106,7 @@ static FILE *sink(void)
 	return devnull;
 }
 
-/* The JSON views and dump --ranges, for some inputs (each view costs what
+/* The JSON views, the picture and dump --ranges, for some inputs (each view costs what
  * the script did again). */
 static void json_views(struct ap_ctx *ctx, FILE *out)
 {
@@ -113,6 +114,7 @@ static void json_views(struct ap_ctx *ctx, FILE *out)
 
 	ap_show_as(ctx, out, AP_VIEW_JSON, AP_OBJECT_ANY, NULL);
 	ap_audit_as(ctx, out, AP_VIEW_JSON);
+	ap_draw_svg(ctx, out, "fuzz <&>");
 	while ((dom = ap_domain_next(ctx, dom))) {
 		ap_show_as(ctx, out, AP_VIEW_JSON, AP_OBJECT_DOMAIN, ap_domain_name(dom));
 		ap_dump_as(dom, out, AP_VIEW_TEXT, AP_DUMP_RANGES);

@@ -95,6 +95,18 @@ AP_API int ap_audit(struct ap_ctx *ctx, FILE *out);
 /* ap_audit() as text or JSON; -EINVAL for a bad format or no context. */
 AP_API int ap_audit_as(struct ap_ctx *ctx, FILE *out, enum ap_view_format format);
 
+/*
+ * The machine as a picture: an SVG document with one bar per instance's
+ * input range (its reserved windows and where its queued faults hit) and
+ * one per domain's aperture (the range its owner gave it dashed around it,
+ * so a shrink shows; mapped extents coloured by page size and shaded by
+ * permission; its devices' reserved regions), on a logarithmic address
+ * axis.  caption (NULL: "aperture") heads it.  Every element has a class
+ * naming what it is and a <title> with the details.  -EINVAL without a
+ * context or a stream.
+ */
+AP_API int ap_draw_svg(struct ap_ctx *ctx, FILE *out, const char *caption);
+
 #ifdef __cplusplus
 }
 #endif

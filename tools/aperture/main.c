@@ -70,15 +70,18 @@ static const struct command commands[] = {
 	  "does not hold, a command fails unexpectedly or the file holds no command;\n"
 	  "the message names FILE:LINE.",
 	  { { "-q", NULL } }, 0, 1, cmd_run },
-	{ "show", "aperture show [--json] [FILE | -] [[iommu|device|domain|container] NAME]",
+	{ "show", "aperture show [--json | --svg OUT] [FILE | -] [[iommu|device|domain|container] NAME]",
 	  "Run FILE (default: the built-in scenario) quietly, then print the state\n"
 	  "of the machine: RAM and the page-table window, IOMMUs with their fault\n"
 	  "records, devices with their reserved regions, domains with their\n"
 	  "registers, VFIO containers with their mappings.  With NAME, only the\n"
 	  "objects called NAME; a kind word before it picks one kind of object when\n"
 	  "several share the name.  --json: one JSON document (schema\n"
-	  "aperture-show/1).  Exit status 1 if nothing is called NAME.",
-	  { { "--json", NULL } }, 0, 3, cmd_show },
+	  "aperture-show/1).  --svg OUT: the machine as a picture in OUT (- for\n"
+	  "stdout): a bar per instance and per domain on a log address axis,\n"
+	  "mappings coloured by page size, reserved regions, faults.  Exit status 1\n"
+	  "if nothing is called NAME.",
+	  { { "--json", NULL }, { "--svg", "OUT" } }, 0, 3, cmd_show },
 	{ "dump", "aperture dump [--ranges] [--json] FILE|- DOMAIN",
 	  "Run FILE quietly, then print one line per live leaf of DOMAIN:\n"
 	  "  leaf lvl=L iova=0x... size=0x... pte=0x%016x\n"
@@ -294,6 +297,27 @@ static int cmd_run(struct ap_ctx *ctx, const struct command *c, const struct arg
 	return EXIT_OK;
 }
 
+/* The picture into OUT ("-": stdout). */
+static int draw(struct ap_ctx *ctx, const char *out, const char *scenario)
+{
+	FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
+	char caption[512];
+	int err;
+
+	if (!f) {
+		complain("cannot write %s: %s", out, strerror(errno));
+		return EXIT_FAILED;
+	}
+	snprintf(caption, sizeof(caption), "aperture %s: %s", ap_version(), scenario);
+	ap_draw_svg(ctx, f, caption);
+	err = f == stdout ? fflush(f) : fclose(f);
+	if (err) {
+		complain("cannot write %s: %s", out, strerror(errno));
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 static int cmd_show(struct ap_ctx *ctx, const struct command *c, const struct args *a)
 {
 	enum ap_object_type type = AP_OBJECT_ANY;
@@ -305,8 +329,12 @@ static int cmd_show(struct ap_ctx *ctx, const struct command *c, const struct ar
 			return bad_usage(c, "expected iommu, device, domain or container before "
 					 "NAME, got '%s'", a->pos[1]);
 	}
+	if (a->value[1] && (a->value[0] || name))
+		return bad_usage(c, "--svg draws the whole machine: no --json, no NAME");
 	if (load(ctx, a->npos ? a->pos[0] : NULL, NULL, 0))
 		return EXIT_FAILED;
+	if (a->value[1])
+		return draw(ctx, a->value[1], file_name(a->npos ? a->pos[0] : NULL));
 	if (ap_show_as(ctx, stdout, a->value[0] ? AP_VIEW_JSON : AP_VIEW_TEXT, type, name)) {
 		if (type == AP_OBJECT_ANY)
 			complain("nothing called '%s' in %s", name, file_name(a->pos[0]));
