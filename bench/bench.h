@@ -14,7 +14,7 @@
  *   --quick      small counts, about two seconds in all (smoke tests)
  *   --seed N     seed of the address generator (default 1)
  *   --only LIST  run only these sections: iotlb,translate,map,table,dma,formats,
- *                devices,vfio
+ *                devices,vfio,virtio
  *   --json       the figures as one JSON document (aperture-bench/1) on `out`
  *                instead of the text report
  * Each option at most once.

@@ -185,6 +185,8 @@ enum ap_iommu_kind {
 	AP_IOMMU_INTEL_VTD = 2,   /* "intel-vtd": VT-d second-level tables */
 	AP_IOMMU_ARM_SMMU = 3,    /* "arm-smmu": SMMUv1/v2 (MMU-400, -401, -500),
 				     ARM LPAE tables in context banks */
+	AP_IOMMU_VIRTIO_IOMMU = 4, /* "virtio-iommu": the paravirtual IOMMU of
+				      virtio 1.2 §5.13 (aperture/virtio_iommu.h) */
 };
 
 /* What a stream that matches no configuration (a device with no domain)
@@ -239,6 +241,26 @@ struct ap_vtd_config {
 };
 
 /*
+ * virtio-iommu: what its configuration space says besides page_size_mask
+ * (pgsizes) and input_range ([0, 2^ias - 1]), and the MSI doorbell every
+ * endpoint reports.  Its domains keep the guest's mappings in ARM LPAE
+ * stage-2 tables (read and write apart, as MAP's flags), which only
+ * aperture walks.  Unattached endpoints are
+ * blocked until a driver accepts bypass (then the device calls
+ * ap_iommu_set_unmatched()); `unmatched` itself must stay abort.
+ */
+struct ap_virtio_iommu_config {
+	uint32_t domain_start;  /* domain_range: default 0 .. */
+	uint32_t domain_end;    /* .. 0xffffffff */
+	unsigned bypass;        /* config `bypass` after a system reset: 0
+				   (default) or 1 */
+	uint64_t msi_start;     /* doorbell reported as RESV_MEM T_MSI:
+				   default 0xfee00000, */
+	uint64_t msi_size;      /* 1 MiB (x86's); 0: none (a guest maps its
+				   doorbells itself, as on Arm) */
+};
+
+/*
  * Capabilities of an instance, as hardware exposes them.  The fields before
  * the union mean the same for every kind; each kind's own capabilities sit
  * in its member of the union, which ap_iommu_config_init() fills.
@@ -251,6 +273,8 @@ struct ap_vtd_config {
  * intel-vtd: ias is the usable input width (MGAW) 32..57, oas the host
  * address width 32..52, pgsizes 4K plus the superpages SLLPS offers (2M,
  * 1G); always second-level (stage 2) tables.
+ * virtio-iommu: ias 32..52 (input_range), oas one of 32,36,40,42,44,48,52,
+ * pgsizes (page_size_mask) from the ARM LPAE granules' sizes.
  */
 struct ap_iommu_config {
 	enum ap_iommu_kind kind;
@@ -269,6 +293,7 @@ struct ap_iommu_config {
 		struct ap_smmuv3_config smmuv3;
 		struct ap_arm_smmu_config arm_smmu;
 		struct ap_vtd_config vtd;
+		struct ap_virtio_iommu_config virtio;
 		uint64_t reserved_[8]; /* room for kinds to come */
 	};
 };
@@ -286,7 +311,8 @@ AP_API void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind
  * Set one capability from text, as the scenario language's `iommu` options
  * do: the generic keys (ias oas pgsizes unmatched aperture evtq coherent
  * hostpage iotlb) and the kind's own (arm-smmu-v3: stage; intel-vtd: sagaw;
- * arm-smmu: model stage context-banks s2-context-banks smrs streamid-bits).
+ * arm-smmu: model stage context-banks s2-context-banks smrs streamid-bits;
+ * virtio-iommu: domain-start domain-end bypass msi).
  * Values are numbers as ap_parse_size() reads them, or words the key lists.
  * Returns 0; -ENOENT for a key this kind does not have; -EINVAL for a
  * value the key cannot take (cfg unchanged).  *expected, if not NULL, gets

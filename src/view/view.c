@@ -277,6 +277,7 @@ static bool show_named(struct ap_ctx *ctx, FILE *out, enum ap_object_type type,
 	if ((any || type == AP_OBJECT_IOMMU) && (i = ap_iommu_find(ctx, name))) {
 		iommu_header(out);
 		show_iommu(out, i);
+		ap__view_virtio(ctx, out, i);
 		found = true;
 	}
 	if ((any || type == AP_OBJECT_DEVICE) && (d = ap_device_find(ctx, name))) {
@@ -326,6 +327,7 @@ static void show_all(struct ap_ctx *ctx, FILE *out)
 	for (dom = ap_domain_next(ctx, NULL); dom; dom = ap_domain_next(ctx, dom))
 		show_domain(ctx, out, dom);
 	show_containers(ctx, out);
+	ap__view_virtio(ctx, out, NULL);
 }
 
 int ap_show_as(struct ap_ctx *ctx, FILE *out, enum ap_view_format format,
@@ -465,15 +467,20 @@ int ap__view_audit(struct ap_ctx *ctx, void (*fn)(void *arg, const struct ap__fi
 	struct ap__finding f;
 	struct ap_iommu *i;
 	struct ap_device *d;
+	char text[320];
 	int findings = 0;
 
 	for (i = ap_iommu_next(ctx, NULL); i; i = ap_iommu_next(ctx, i)) {
 		f = (struct ap__finding){ .iommu = i };
 		if (ap_iommu_unmatched(i) == AP_UNMATCHED_BYPASS) {
+			const char *why = ap__view_virtio_bypass(ctx, i);
+
 			findings++;
 			f.kind = "unmatched";
-			f.text = "passes unmatched streams: a device without a domain reaches memory "
-				 "untranslated";
+			snprintf(text, sizeof(text), "passes unmatched streams: a device without a "
+				 "domain reaches memory untranslated%s%s%s", why ? " (virtio-iommu: " : "",
+				 why ? why : "", why ? ")" : "");
+			f.text = text;
 			fn(arg, &f);
 		}
 		if (!ap_iommu_get_config(i)->force_aperture) {

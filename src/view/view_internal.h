@@ -72,4 +72,10 @@ int ap__view_show_json(struct ap_ctx *ctx, FILE *out, enum ap_object_type type,
 int ap__view_dump_json(const struct ap_domain *dom, FILE *out, unsigned flags);
 int ap__view_audit_json(struct ap_ctx *ctx, FILE *out);
 
+/* virtio.c: the virtio-iommu devices (all, or only's), and why an
+ * instance's virtio-iommu lets unattached endpoints bypass (NULL: it has
+ * none, or they do not). */
+void ap__view_virtio(struct ap_ctx *ctx, FILE *out, const struct ap_iommu *only);
+const char *ap__view_virtio_bypass(struct ap_ctx *ctx, const struct ap_iommu *iommu);
+
 #endif
