@@ -16,4 +16,9 @@ for c in "" run show dump audit bench help; do
 done
 run "$APERTURE" help run
 check_out "two SMMUs of different input sizes" "help run says what the built-in scenario is"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+for page in "$root"/man/*.[0-9]; do
+	[ -f "$page" ] || continue
+	! grep -Eiq "$history" "$page" || fail "$page speaks of history: $(grep -Ei "$history" "$page")"
+done
 finish
