@@ -23,29 +23,30 @@
 #define MAX_DATA 512 /* bytes of a DMA read that `expect data` can check */
 #define SYNTAX 1 /* a handler's "malformed line" result; message already set */
 
-/* What the last command did, for the `expect` lines after it. */
+/* What the last command did, for the `expect` lines after it (each has_X
+ * says whether X was recorded).  Widest fields first: no padding. */
 struct outcome {
-	bool valid;
+	uint64_t pa;
+	uint64_t unmapped;
+	uint64_t dirty;           /* pages a dirty-bitmap query reported */
+	size_t ndata;
+	struct ap_fault record;
 	int line;
 	int err;                  /* 0 or a negative errno */
 	enum ap_fault_kind fault; /* a DMA that faulted */
-	struct ap_fault record;
-	bool has_pa;
-	uint64_t pa;
-	bool has_unmapped;
-	uint64_t unmapped;
-	bool has_dirty;
-	uint64_t dirty;           /* pages a dirty-bitmap query reported */
-	bool has_data;            /* a DMA read: its first bytes, for expect data */
-	size_t ndata;
-	uint8_t data[MAX_DATA];
-	bool has_status;
 	int status;               /* a viommu request's VIRTIO_IOMMU_S_*, -1 unwritten */
-	bool has_events;
 	unsigned events;          /* fault events a `viommu events` read */
-	char detail[256];         /* what a viommu command found (PROBE, events) */
-	char msg[512];            /* the context's explanation of err */
+	bool valid;
+	bool has_pa;
+	bool has_unmapped;
+	bool has_dirty;
+	bool has_data;            /* a DMA read: its first bytes, for expect data */
+	bool has_status;
+	bool has_events;
 	char cmd[16];             /* the command's name */
+	char detail[256];         /* what a viommu command found (PROBE, events) */
+	uint8_t data[MAX_DATA];
+	char msg[512];            /* the context's explanation of err */
 };
 
 struct run {

@@ -190,7 +190,7 @@ static int resv_before(const void *a, const void *b)
 static void resv_marks(struct svg *s, const struct ap_iommu *iommu, const struct ap_domain *dom,
 		       struct lanes *l)
 {
-	struct ap_resv seen[MAX_RESV];
+	struct ap_resv seen[MAX_RESV] = { { 0, 0, AP_RESV_DIRECT } };
 	size_t nseen = 0;
 	struct ap_device *d;
 	struct ap_resv r;
@@ -214,9 +214,15 @@ static void resv_marks(struct svg *s, const struct ap_iommu *iommu, const struct
 		resv_mark(s, &seen[k], l);
 }
 
+/* A queued record, by where it hit (the queue is in time order). */
+struct fault_mark {
+	uint64_t iova;
+	unsigned index;
+};
+
 static int fault_before(const void *a, const void *b)
 {
-	const struct ap_fault *x = a, *y = b;
+	const struct fault_mark *x = a, *y = b;
 
 	return x->iova < y->iova ? -1 : x->iova > y->iova;
 }
@@ -225,29 +231,32 @@ static int fault_before(const void *a, const void *b)
 
 static void fault_marks(struct svg *s, const struct ap_iommu *i)
 {
-	static struct ap_fault f[MAX_FAULT_MARKS]; /* views run on one thread */
+	static struct fault_mark m[MAX_FAULT_MARKS]; /* views run on one thread */
 	char t[200], detail[96];
+	struct ap_fault f;
 	struct lanes l;
 	unsigned n;
 
 	lanes_init(&l, s->y - 4, s->y - 15);
-	for (n = 0; n < MAX_FAULT_MARKS && !ap_iommu_fault_peek(i, n, &f[n]); n++)
-		;
-	qsort(f, n, sizeof(f[0]), fault_before);
+	for (n = 0; n < MAX_FAULT_MARKS && !ap_iommu_fault_peek(i, n, &f); n++)
+		m[n] = (struct fault_mark){ f.iova, n };
+	qsort(m, n, sizeof(m[0]), fault_before);
 	for (unsigned k = 0; k < n; k++) {
-		double x = xpos(s, (double)f[k].iova + 0.5);
+		double x = xpos(s, (double)m[k].iova + 0.5);
 
+		if (ap_iommu_fault_peek(i, m[k].index, &f))
+			break;
 		snprintf(t, sizeof(t), "%s fault: sid 0x%x, iova 0x%" PRIx64 ", %s",
-			 ap_fault_kind_name(f[k].kind), f[k].sid, f[k].iova,
-			 ap__view_fault_detail(&f[k], detail, sizeof(detail)));
+			 ap_fault_kind_name(f.kind), f.sid, f.iova,
+			 ap__view_fault_detail(&f, detail, sizeof(detail)));
 		fprintf(s->f, "<path class=\"fault\" data-kind=\"%s\" data-iova=\"0x%" PRIx64 "\" "
-			"d=\"M%.1f %.1f l-5 -9 h10 z\">", ap_fault_kind_name(f[k].kind), f[k].iova, x,
+			"d=\"M%.1f %.1f l-5 -9 h10 z\">", ap_fault_kind_name(f.kind), f.iova, x,
 			s->y - 1);
 		title(s, t);
 		fputs("</path>\n", s->f);
 		small_label(s, &l, x + 6,
-			    k + 1 < n ? xpos(s, (double)f[k + 1].iova + 0.5) - 6 : X1 + 100,
-			    "fault-label", ap_fault_kind_name(f[k].kind));
+			    k + 1 < n ? xpos(s, (double)m[k + 1].iova + 0.5) - 6 : X1 + 100,
+			    "fault-label", ap_fault_kind_name(f.kind));
 	}
 }
 
@@ -477,12 +486,14 @@ static void legend(struct svg *s, double y)
 	double x;
 
 	fprintf(s->f, "<g class=\"legend\">\n");
-	x = 12;
-	for (size_t k = 0; k < sizeof(row1) / sizeof(row1[0]); k++, x += 110)
-		legend_box(s, x, y, row1[k].cls, row1[k].label);
-	x = 12;
-	for (size_t k = 0; k < sizeof(row2) / sizeof(row2[0]); k++, x += 110)
+	for (size_t k = 0; k < sizeof(row1) / sizeof(row1[0]); k++)
+		legend_box(s, 12.0 + 110.0 * (double)k, y, row1[k].cls, row1[k].label);
+	x = 12.0;
+	for (size_t k = 0; k < sizeof(row2) / sizeof(row2[0]); k++) {
+		x = 12.0 + 110.0 * (double)k;
 		legend_box(s, x, y + 20, row2[k].cls, row2[k].label);
+	}
+	x += 110.0; /* the fault mark after the last entry */
 	fprintf(s->f, "<path class=\"fault\" d=\"M%.1f %.1f l-5 -9 h10 z\"/>\n", x + 11, y + 20);
 	text(s, x + 27, y + 20, "legend-text", "fault (queued record)");
 	text(s, 12, y + 40, "note",
