@@ -35,6 +35,9 @@
  *                holding one arm-smmu-v3 group: N maps then N unmaps, and
  *                map+unmap pairs at one IOVA, against ap_map/ap_unmap of the
  *                same sizes on a plain paging domain.
+ *   vfio-scale   VFIO with hundreds of thousands of mappings: the cost of one
+ *                MAP_DMA at 1k and at 256k live mappings, and one UNMAP_DMA
+ *                of them all (bench/vfio_scale.c).
  *   virtio       virtio-iommu MAP+UNMAP request round trips through the
  *                request queue (a guest driver's rings in guest RAM, one
  *                notify per request and both in one notify), against
@@ -94,12 +97,13 @@ enum section {
 	SEC_VFIO = 1u << 5,
 	SEC_IOTLB = 1u << 6,
 	SEC_VIRTIO = 1u << 7,
-	SEC_DEVICES = 1u << 8,
-	SEC_ALL = (1u << 9) - 1,
+	SEC_VFIO_SCALE = 1u << 8,
+	SEC_DEVICES = 1u << 9,
+	SEC_ALL = (1u << 10) - 1,
 };
 
 static const char *const section_names[] = { "translate", "map", "table", "dma", "formats",
-					      "vfio", "iotlb", "virtio", "devices" };
+					      "vfio", "iotlb", "virtio", "vfio-scale", "devices" };
 
 /* One figure, for --json: what the text report prints, as numbers. */
 struct figure {
@@ -2306,7 +2310,7 @@ static void usage(FILE *f)
 		"  --json       the figures as one JSON document (schema aperture-bench/1)\n"
 		"  --seed N     seed of the random address streams (default 1)\n"
 		"  --only LIST  comma-separated sections: "
-		"iotlb,translate,map,table,dma,formats,devices,vfio,virtio\n");
+		"iotlb,translate,map,table,dma,formats,devices,vfio,virtio,vfio-scale\n");
 }
 
 static int parse_sections(const char *s, unsigned *out)
@@ -2457,7 +2461,8 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 			seen_only = true;
 			if (parse_sections(v, &b.sections))
 				return bad_arg("--only needs a list of iotlb,translate,map,table,dma,"
-					       "formats,devices,vfio,virtio, got '%s'", v ? v : "");
+					       "formats,devices,vfio,virtio,vfio-scale, got '%s'",
+					       v ? v : "");
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(out);
 			return 0;
@@ -2495,6 +2500,9 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 		err = (b.section = "vfio", bench_vfio(&b));
 	if (!err && (b.sections & SEC_VIRTIO))
 		err = (b.section = "virtio", bench_virtio(&b));
+	/* its own report (bench/); with --json only its pass or fail counts */
+	if (!err && (b.sections & SEC_VFIO_SCALE) && ap_bench_vfio_scale(b.out, b.quick, b.seed))
+		b.failures++;
 	if (b.json) {
 		fclose(b.out);
 		print_json(&b, b.json, err || b.failures, (double)(now_ns() - t0) / 1e9);

@@ -6,6 +6,8 @@
 #ifndef APERTURE_BENCH_H
 #define APERTURE_BENCH_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /*
@@ -14,7 +16,7 @@
  *   --quick      small counts, about two seconds in all (smoke tests)
  *   --seed N     seed of the address generator (default 1)
  *   --only LIST  run only these sections: iotlb,translate,map,table,dma,formats,
- *                devices,vfio,virtio
+ *                devices,vfio,virtio,vfio-scale
  *   --json       the figures as one JSON document (aperture-bench/1) on `out`
  *                instead of the text report
  * Each option at most once.
@@ -23,5 +25,8 @@
  * self-check (a translation or a DMA that gave the wrong answer) failed.
  */
 int ap_bench_run(FILE *out, int argc, char **argv);
+
+/* The vfio-scale section (bench/vfio_scale.c); 0 or -1 (reason on stderr). */
+int ap_bench_vfio_scale(FILE *out, bool quick, uint64_t seed);
 
 #endif /* APERTURE_BENCH_H */

@@ -11,7 +11,9 @@
  * Errors.  Functions returning int return 0 or a negative errno, with
  * Linux's values where Linux defines one, and a failed call changes nothing
  * observable (mappings, geometry, attachments).  After any failure,
- * ap_ctx_error() holds a one-line explanation.
+ * ap_ctx_error() holds a one-line explanation, for the thread that made the
+ * call: each thread reads its own last explanation, never another thread's
+ * (see ap_ctx_error()).
  *
  * Threads.  The data path is concurrent; the control path is not.
  *   - Any number of threads may call ap_translate(), ap_dma_read/write(),
@@ -72,10 +74,18 @@ AP_API struct ap_ctx *ap_ctx_new(void);
 /* Free the context and every object and table it owns.  NULL is a no-op. */
 AP_API void ap_ctx_free(struct ap_ctx *ctx);
 
-/* Explanation of the last failure ("" if none).  Valid until the next call. */
+/*
+ * Explanation of the calling thread's last failure in this context ("" if
+ * it has had none).  Explanations are kept per thread: threads that call
+ * into one context at once (maps of disjoint ranges, DMA, VFIO ioctls) each
+ * read their own, whole.  A thread keeps the explanations of the last 8
+ * contexts it failed on; an older one reads "".  The string is valid until
+ * this thread's next call into the library, or its exit.
+ */
 AP_API const char *ap_ctx_error(const struct ap_ctx *ctx);
 
-/* Replace that explanation (printf format); for layers built on the core. */
+/* Replace the calling thread's explanation (printf format); for layers
+ * built on the core. */
 AP_API void ap_ctx_set_error(struct ap_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -120,7 +130,8 @@ AP_API int ap_ram_add_owned(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void
  * cannot be reserved). */
 AP_API int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host);
 
-/* The index-th RAM region by address (0-based); -ENOENT past the last. */
+/* The index-th RAM region by address (0-based), in O(log n); -ENOENT past
+ * the last. */
 AP_API int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa,
 			 uint64_t *size);
 
@@ -148,9 +159,26 @@ AP_API int ap_ram_place(struct ap_ctx *ctx, uint64_t size, uint64_t align, uint6
 /*
  * Unregister the RAM region that starts at `pa` (memory ap_ram_alloc() gave
  * is freed).  Mappings that point into it stay; DMA to it then faults as
- * external, so unmap first.  -ENOENT if no region starts at `pa`.
+ * external, so unmap first.  Returns once no DMA can be using the region
+ * (it waits for DMA already inside it), so the memory is the caller's
+ * again.  -ENOENT if no region starts at `pa`; -EDEADLK inside a DMA.
  */
 AP_API int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa);
+
+/*
+ * Remove the n regions starting at pa[0..n-1], which no mapping points to
+ * any more (the caller unmapped them; VFIO's unmap): it waits once for DMA
+ * already in flight, which may have translated through those mappings
+ * before they went, so that it lands in the regions rather than fault as
+ * external for finding them gone, then removes them all and returns; no
+ * DMA can reach them then, and their memory is the caller's again.  One
+ * wait, not one per region (nor two): the bookkeeping of the regions is
+ * freed after a later grace period.  Removing k regions costs O(k log N),
+ * N the regions registered.  All or nothing: -ENOENT if an address starts
+ * no region, -EINVAL if one is named twice (or pa is NULL with n > 0), and
+ * then no region is removed; -EDEADLK inside a DMA.
+ */
+AP_API int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n);
 
 /*
  * Host pointer for physical [pa, pa+len) when the whole range lies in one RAM
@@ -728,7 +756,10 @@ AP_API int ap_dma_write(struct ap_device *dev, uint64_t iova, const void *buf,
  * Watch device writes: after ap_dma_write() has copied a stretch (pieces
  * contiguous in IOVA and PA, within one RAM region) it calls
  * fn(arg, dev, iova, pa, len) for that stretch, in order.  For dirty tracking, which needs to see what devices
- * wrote.  One observer per context; fn NULL removes it.
+ * wrote.  One observer per context; fn NULL removes it.  Installing one
+ * while devices DMA is safe (a DMA sees it or not); replacing one observer
+ * by another while devices DMA may pair the new function with the old
+ * argument for a moment: remove, wait for DMA to end, then install.
  */
 typedef void (*ap_dma_write_observer)(void *arg, const struct ap_device *dev, uint64_t iova,
 				      uint64_t pa, size_t len);
