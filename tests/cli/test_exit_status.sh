@@ -28,6 +28,19 @@ check_out "BYPASS" "audit of a bypass"
 run "$APERTURE" audit "$T/ok.scn";         check_rc 0 "audit of a clean machine"
 run "$APERTURE" audit "$T/expect.scn";     check_rc 1 "audit of a scenario that stops"
 
+# the firmware audit: 3 for a bypass too, 2 for its command line
+dmar=$(dirname "$0")/../../../shared/real-inputs/dmar-dell-poweredge-r820.dat
+if [ -f "$dmar" ]; then
+	run "$APERTURE" audit --dmar "$dmar"
+	case $rc in 0|3) ;; *) fail "audit --dmar: exit $rc, wanted 0 or 3" ;; esac
+	if [ "$rc" = 3 ]; then check_out "bypass" "audit --dmar exit 3 lists a bypass"; fi
+	run "$APERTURE" audit --dmar "$dmar" --dmar "$dmar"; check_rc 2 "audit --dmar twice"
+	check_err "--dmar given twice" "audit --dmar twice"
+fi
+run "$APERTURE" audit --dmar;              check_rc 2 "audit --dmar without a file"
+check_err "--dmar: needs a value" "audit --dmar without a file"
+run "$APERTURE" import --frob x;           check_rc 2 "import with an unknown option"
+
 # 2: the command line is wrong, and the message says how
 run "$APERTURE" run --frob;                check_rc 2 "an unknown option"
 check_err "unknown option '--frob'" "an unknown option"

@@ -16,7 +16,7 @@ awk 'BEGIN {
 	print "attach dom d99999"
 	print "expect ok"
 }' >"$T/many.scn"
-run timeout 120 "$APERTURE" show "$T/many.scn" device d99999
+run timeout 120 "$APERTURE" show "$T/many.scn" d99999
 check_rc 0 "100,000 devices"
 check_out "0x0001869f 99999  dom (paging)" "the last device is in group 99999, on dom"
 finish
