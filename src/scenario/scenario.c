@@ -679,6 +679,7 @@ static int feature_list(const char *s, uint64_t *out)
 static int viommu_new(struct run *r, struct ap_iommu *iommu)
 {
 	uint64_t offer = 0, accept = ~0ull;
+	bool seen[2] = { false, false };
 	int t;
 
 	for (t = 2; t < r->ntok; t++) {
@@ -690,6 +691,10 @@ static int viommu_new(struct run *r, struct ap_iommu *iommu)
 		if (!dst || !eq)
 			return syntax(r, "expected 'viommu IOMMU [offer=LIST] [accept=LIST]' or a "
 				      "request, got '%s'", r->tok[t]);
+		if (seen[dst == &accept])
+			return syntax(r, "expected each viommu option once, got %.*s twice",
+				      (int)(eq - r->tok[t] + 1), r->tok[t]);
+		seen[dst == &accept] = true;
 		if (feature_list(eq + 1, dst))
 			return syntax(r, "expected a LIST of %s, got '%s'", FEATURE_WORDS, eq + 1);
 		if (dst == &offer && !offer)
