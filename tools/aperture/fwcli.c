@@ -57,6 +57,7 @@ static int parse_opts(int argc, char **argv, struct fwopts *o, bool audit)
 	return 0;
 }
 
+/* A table through fn, or (fn NULL) register text, whose errors name path. */
 static int add_file(struct ap_fw *fw, struct ap_ctx *ctx, const char *path,
 		    int (*fn)(struct ap_fw *, const void *, size_t))
 {
@@ -68,14 +69,9 @@ static int add_file(struct ap_fw *fw, struct ap_ctx *ctx, const char *path,
 		return 0;
 	if ((rc = ap_fw_read_file(fw, path, &buf, &len)))
 		return rc;
-	rc = fn(fw, buf, len);
+	rc = fn ? fn(fw, buf, len) : ap_fw_add_regs(fw, buf, len, path);
 	ap_mem_free(ctx, buf);
 	return rc;
-}
-
-static int add_regs(struct ap_fw *fw, const void *buf, size_t len)
-{
-	return ap_fw_add_regs(fw, buf, len, "regs");
 }
 
 /* Everything the options name, in one description; notes to stderr. */
@@ -91,7 +87,7 @@ static int load_fw(struct ap_ctx *ctx, const struct fwopts *o, struct ap_fw **ou
 	    (rc = add_file(fw, ctx, o->iort, ap_fw_add_iort)) ||
 	    (rc = add_file(fw, ctx, o->dtb, ap_fw_add_dtb)) ||
 	    (o->sysfs && (rc = ap_fw_add_sysfs(fw, o->sysfs))) ||
-	    (rc = add_file(fw, ctx, o->regs, add_regs))) {
+	    (rc = add_file(fw, ctx, o->regs, NULL))) {
 		fprintf(stderr, "aperture: %s\n", ap_fw_error(fw));
 		ap_fw_free(fw);
 		return rc;
