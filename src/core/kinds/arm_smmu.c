@@ -350,12 +350,10 @@ static int match_indexed(struct ap_ctx *ctx, const struct ap_iommu *iommu, uint3
 		return ap__err(ctx, -EINVAL, "%s indexes streams (no SMRs): a stream mask cannot "
 			       "be matched", iommu->name);
 	m->slot = (int)sid;
-	for (d = ctx->devices; d; d = d->next) {
-		if (d->iommu == iommu && d->sid == sid) {
-			m->shared = true;
-			m->group = d->group;
-			break;
-		}
+	d = ap__device_by_sid(ctx, iommu, sid); /* any of them: they share a group */
+	if (d) {
+		m->shared = true;
+		m->group = d->group;
 	}
 	return 0;
 }
