@@ -653,6 +653,34 @@ static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 	return done;
 }
 
+/*
+ * A failed map's leaves, exactly: the runs the map wrote, found again by the
+ * same page-size choice (each lies wholly in what was mapped, so the choice
+ * over that shorter length is the same), taken back leaf by leaf, then what
+ * the IOTLBs may have cached of them.  Not an unmap by the format's rule,
+ * which could take tables that were there before: a failed map leaves the
+ * tables as it found them (Linux's iommu_map unmaps by the rule).
+ */
+static void map_undo(struct ap_domain *dom, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+		     uint64_t done)
+{
+	uint64_t pos = 0, removed = 0;
+
+	while (pos < done) {
+		uint64_t count, got;
+		uint64_t pgsize = ap_pt_pgsize(dom->pgsizes, iova + pos, pa + pos, done - pos,
+					       &count);
+
+		if (!pgsize)
+			break;
+		got = ap_pt_txn_unmap(txn, iova + pos, pgsize, count, &removed);
+		if (!got)
+			break;
+		pos += got;
+	}
+	invalidate_range(dom, iova, done, removed);
+}
+
 /* A failed map: give back the tables it allocated, alone in the domain
  * (nothing to do, and no need to be alone, if it allocated none: the
  * common -EEXIST). */
@@ -728,7 +756,7 @@ int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, uns
 			break;
 	}
 	if (err)
-		unmap_run(dom, iova, done); /* readers may have cached some */
+		map_undo(dom, &txn, iova, pa, done); /* readers may have cached some */
 	else
 		ap_pt_txn_end(&txn, false);
 	writer_exit(dom);

@@ -199,25 +199,32 @@ static void count_invalidation(struct ap_iotlb *t, uint64_t dropped)
 				 __ATOMIC_RELAXED);
 }
 
+/*
+ * Range invalidation, page by page of each size removed, as SMMUv3's range
+ * TLBI commands go; past one probe per set it costs less to invalidate the
+ * whole tag in one pass over the sets, as Linux's SMMUv3 driver switches to
+ * invalidating the whole ASID or VMID beyond its command limit.
+ */
 void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, uint16_t tag,
 			  uint64_t first, uint64_t last, uint64_t sizes)
 {
-	uint64_t dropped = 0, page, pages;
+	uint64_t dropped = 0, page, probes = 0;
 	unsigned i;
 
 	if (!t->sets || !tag)
 		return;
+	for (i = 0; i < p->n; i++)
+		if (sizes >> p->shift[i] & 1)
+			probes += (last >> p->shift[i]) - (first >> p->shift[i]) + 1;
+	if (probes > t->set_mask) {
+		count_invalidation(t, drop_everywhere(t, tag, 0, UINT64_MAX));
+		return;
+	}
 	for (i = 0; i < p->n; i++) {
 		unsigned s = p->shift[i];
 
 		if (!(sizes >> s & 1))
 			continue;
-		pages = (last >> s) - (first >> s);
-		if (pages >= t->set_mask) {
-			/* More pages than sets: one pass over every set. */
-			dropped += drop_everywhere(t, tag, first, last);
-			break;
-		}
 		for (page = first >> s; page <= last >> s; page++)
 			dropped += drop_in_set(ap__iotlb_set(t, tag, page << s, s), tag, first,
 					       last);

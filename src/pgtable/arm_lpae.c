@@ -581,7 +581,8 @@ static int lpae_regs(const struct ap_pt_walk_cfg *cfg, bool coherent, struct ap_
 		.init = lpae_init,                             \
 		.destroy = ap_pt_tree_destroy,                 \
 		.map_pages = ap_pt_tree_map,                   \
-		.unmap_pages = ap_pt_tree_unmap,               \
+		.unmap_pages = ap_pt_tree_unmap_level,         \
+		.unmap_leaves = ap_pt_tree_unmap_leaves,       \
 		.for_each_leaf = ap_pt_tree_for_each_leaf,     \
 		.walk_cfg_for_ias = ap_pt_tree_walk_cfg_for_ias, \
 		.start_level = lpae_start_level,               \

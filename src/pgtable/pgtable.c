@@ -131,6 +131,15 @@ int ap_pt_txn_map_pages(struct ap_pt_txn *txn, uint64_t iova, uint64_t pa, uint6
 				  mapped ? mapped : &dummy);
 }
 
+uint64_t ap_pt_txn_unmap(struct ap_pt_txn *txn, uint64_t iova, uint64_t pgsize,
+			 uint64_t pgcount, uint64_t *sizes)
+{
+	uint64_t dummy = 0;
+	struct ap_pt *pt = txn->pt;
+
+	return pt->ops->unmap_leaves(pt, iova, pgsize, pgcount, sizes ? sizes : &dummy);
+}
+
 void ap_pt_txn_end(struct ap_pt_txn *txn, bool rollback)
 {
 	const struct ap_pt_txn_entry *entries = txn->entries;

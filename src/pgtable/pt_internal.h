@@ -128,6 +128,9 @@ struct ap_pt_ops {
 			 uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped);
 	uint64_t (*unmap_pages)(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
 				uint64_t pgcount, uint64_t *sizes);
+	/* Take back leaves a map of a transaction wrote, no table. */
+	uint64_t (*unmap_leaves)(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				 uint64_t pgcount, uint64_t *sizes);
 	int (*for_each_leaf)(const struct ap_pt *pt, uint64_t first, uint64_t last,
 			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg);
 	int (*walk_cfg_for_ias)(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out);
@@ -226,8 +229,15 @@ int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree);
 void ap_pt_tree_destroy(struct ap_pt *pt);
 int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
 		   uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped);
-uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount,
-			  uint64_t *sizes);
+/* Unmap by each format's Linux rule (pt_tree.c): io-pgtable-arm's, entries
+ * of pgsize's level with tables there going whole; generic_pt's, the range
+ * at every level, stopping at a hole. */
+uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				uint64_t pgcount, uint64_t *sizes);
+uint64_t ap_pt_tree_unmap_range(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				uint64_t pgcount, uint64_t *sizes);
+uint64_t ap_pt_tree_unmap_leaves(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				 uint64_t pgcount, uint64_t *sizes);
 int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
 			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg);
 int ap_pt_tree_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out);

@@ -442,68 +442,138 @@ int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint6
 
 /* ------------------------------------------------------------ unmap */
 
-static uint64_t unmap_span(struct ap_pt *pt, uint64_t *table, const struct ap_pt_level *L,
-			   uint64_t iova, uint64_t pgcount, uint64_t *sizes);
+/*
+ * Unmap follows each format's Linux rule (pgtable.h says which): the
+ * io-pgtable-arm rule for LPAE (ap_pt_tree_unmap_level: whole entries of
+ * the page size's level, a table there going whole) and generic_pt's for
+ * VT-d (ap_pt_tree_unmap_range: the range at every level, stopping at a
+ * hole).  Both leave the table as a walker may see it at any moment: a
+ * table leaves its slot (compare-and-swap) before it is freed.
+ */
 
-/* Empty a whole table leaf by leaf; returns the bytes unmapped, which equal
- * the table's span only if every slot held a leaf or a full subtree. */
-static uint64_t unmap_table(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L,
-			    uint64_t base, uint64_t *sizes)
+/* Live leaves among the n entries of a table at L: the entries a walk of
+ * L would take as leaves.  A plain loop the compiler can vectorise; the
+ * table is out of every writer's reach when this runs. */
+static uint64_t count_leaves(const uint64_t *t, unsigned n, const struct ap_pt_level *L)
 {
-	uint64_t *child = child_of(pt, pte);
+	uint64_t live = L->live, mask = L->fmt.leaf.mask, bits = L->fmt.leaf.bits, c = 0;
+	unsigned i;
 
-	if (!child)
-		return 0;
-	return unmap_span(pt, child, L + 1, base, ptes_per_table(pt), sizes);
+	for (i = 0; i < n; i++)
+		c += (t[i] & live) != 0 && (t[i] & mask) == bits;
+	return c;
 }
 
-/* Unmap up to pgcount level-L entries of `table` from iova's on, to the end
- * of its table page: leaves, and tables whose whole span goes (freed then).
- * Stops at a hole, and after a table that keeps something. */
-static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
-				  const struct ap_pt_level *L, uint64_t iova, uint64_t pgcount,
-				  uint64_t *sizes)
+/* A table that went out of the tree with the level-L descriptor `pte`:
+ * the leaves it held leave the counts (and their sizes go to *sizes, for
+ * the TLB), and it is freed with every table below it. */
+static void drop_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L,
+			 uint64_t *sizes)
 {
-	uint64_t pgsize = lvl_size(L), idx = lvl_index(L, iova);
-	uint64_t n, i, total = 0, gone = 0;
+	const struct ap_pt_level *below = L + 1;
+	uint64_t *t = child_of(pt, pte);
+	uint64_t n;
+	unsigned i;
 
-	n = entries_left(pt, L, idx);
-	if (n > pgcount)
-		n = pgcount;
-	for (i = 0; i < n; i++) {
-		uint64_t *slot = &table[idx + i];
-		uint64_t pte = ap_pte_read(slot);
-		uint64_t base = (iova & ~(pgsize - 1)) + i * pgsize;
-		uint64_t got;
+	if (!t)
+		return; /* not memory the provider gave us */
+	if (below != leaf_level(pt)) {
+		for (i = 0; i < ptes_per_table(pt); i++) {
+			uint64_t e = t[i];
 
-		if (is_leaf(L, pte)) {
-			ap_pte_write(slot, 0);
-			total += pgsize;
-			gone++;
-			continue;
+			if (is_table(below, e))
+				drop_subtree(pt, e, below, sizes);
 		}
-		if (!is_table(L, pte))
-			break;
-		got = unmap_table(pt, pte, L, base, sizes);
-		total += got;
-		if (got != pgsize)
-			break;
-		if (subtree_has_leaves(pt, pte, L))
-			continue; /* emptied, but a walker's root lives in it */
-		unhang_subtree(pt, slot, pte, L);
 	}
-	if (gone) {
-		ap_pt_count_leaves(pt, (unsigned)(L - pt->lvl), -(int64_t)gone);
-		*sizes |= pgsize;
+	n = count_leaves(t, ptes_per_table(pt), below);
+	if (n) {
+		ap_pt_count_leaves(pt, (unsigned)(below - pt->lvl), -(int64_t)n);
+		*sizes |= lvl_size(below);
 	}
-	return total;
+	table_release(pt, t, table_pa(pt, pte), table_size(pt));
 }
 
-uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+/* Whether a walker's root (a pinned table) lies in the subtree of `pte`. */
+static bool subtree_pinned(const struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L)
+{
+	const struct ap_pt_level *below = L + 1;
+	const uint64_t *t;
+	unsigned i;
+
+	if (!pt->npinned)
+		return false;
+	if (table_pinned(pt, table_pa(pt, pte)))
+		return true;
+	t = child_of(pt, pte);
+	if (!t || below == leaf_level(pt))
+		return false;
+	for (i = 0; i < ptes_per_table(pt); i++) {
+		uint64_t e = ap_pte_read(&t[i]);
+
+		if (is_table(below, e) && subtree_pinned(pt, e, below))
+			return true;
+	}
+	return false;
+}
+
+/* Empty the level-L table behind `pte` in place: every leaf goes, and every
+ * table below that holds no walker's root; those that do stay, emptied. */
+static void empty_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L,
 			  uint64_t *sizes)
 {
+	const struct ap_pt_level *below = L + 1;
+	uint64_t *t = child_of(pt, pte);
+	uint64_t gone = 0;
+	unsigned i;
+
+	if (!t)
+		return;
+	for (i = 0; i < ptes_per_table(pt); i++) {
+		uint64_t e = ap_pte_read(&t[i]), seen = e;
+
+		if (is_leaf(below, e)) {
+			ap_pte_write(&t[i], 0);
+			gone++;
+		} else if (is_table(below, e)) {
+			if (subtree_pinned(pt, e, below))
+				empty_subtree(pt, e, below, sizes);
+			else if (ap_pte_cmpxchg(&t[i], &seen, 0))
+				drop_subtree(pt, e, below, sizes);
+		}
+	}
+	if (gone) {
+		ap_pt_count_leaves(pt, (unsigned)(below - pt->lvl), -(int64_t)gone);
+		*sizes |= lvl_size(below);
+	}
+}
+
+/* The table in the level-L slot goes whole, holes and all, as Linux frees
+ * it (io-pgtable-arm's __arm_lpae_free_pgtable), unless a walker's root
+ * lives in it: then it stays, emptied. */
+static void unmap_table_whole(struct ap_pt *pt, uint64_t *slot, uint64_t pte,
+			      const struct ap_pt_level *L, uint64_t *sizes)
+{
+	uint64_t seen = pte;
+
+	if (subtree_pinned(pt, pte, L))
+		empty_subtree(pt, pte, L, sizes);
+	else if (ap_pte_cmpxchg(slot, &seen, 0))
+		drop_subtree(pt, pte, L, sizes);
+	/* else an overlapping writer took it: theirs */
+}
+
+/*
+ * io-pgtable-arm's unmap: walk to the level that maps pgsize (nothing if a
+ * hole or a larger leaf is on the way: a leaf is never split), then take up
+ * to pgcount of its entries, to the end of the table page: a leaf goes, a
+ * table goes whole; the first empty entry stops it.  Each entry taken
+ * counts pgsize.
+ */
+uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				uint64_t pgcount, uint64_t *sizes)
+{
 	const struct ap_pt_level *T;
-	uint64_t *table;
+	uint64_t *table, idx, n, i, gone = 0;
 
 	if (!pgsize_usable(pt, pgsize, pgcount))
 		return 0;
@@ -512,11 +582,143 @@ uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint
 	T = level_of_size(pt, pgsize);
 	if (!T)
 		return 0;
-	/* A hole, or a leaf the range would cut, on the way: nothing. */
 	table = table_at(pt, iova, T);
 	if (!table)
 		return 0;
-	return unmap_span(pt, table, T, iova, pgcount, sizes);
+	idx = lvl_index(T, iova);
+	n = entries_left(pt, T, idx);
+	if (n > pgcount)
+		n = pgcount;
+	for (i = 0; i < n; i++) {
+		uint64_t *slot = &table[idx + i];
+		uint64_t pte = ap_pte_read(slot);
+
+		if (is_leaf(T, pte)) {
+			ap_pte_write(slot, 0);
+			gone++;
+		} else if (is_table(T, pte)) {
+			unmap_table_whole(pt, slot, pte, T, sizes);
+		} else {
+			break;
+		}
+	}
+	if (gone) {
+		ap_pt_count_leaves(pt, (unsigned)(T - pt->lvl), -(int64_t)gone);
+		*sizes |= pgsize;
+	}
+	return i * pgsize;
+}
+
+/*
+ * The leaves a map wrote, exactly: up to pgcount leaves of pgsize from
+ * iova's entry, to the end of the table page, stopping before anything
+ * else; no table goes.  For undoing a failed map (ap_pt_txn_unmap), where
+ * an unmap by the format's rule could also take tables that were there
+ * before.
+ */
+uint64_t ap_pt_tree_unmap_leaves(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				 uint64_t pgcount, uint64_t *sizes)
+{
+	const struct ap_pt_level *T;
+	uint64_t *table, idx, n, i;
+
+	if (!pgsize_usable(pt, pgsize, pgcount) || (iova >> pt->cfg.ias))
+		return 0;
+	T = level_of_size(pt, pgsize);
+	table = T ? table_at(pt, iova, T) : NULL;
+	if (!table)
+		return 0;
+	idx = lvl_index(T, iova);
+	n = entries_left(pt, T, idx);
+	if (n > pgcount)
+		n = pgcount;
+	for (i = 0; i < n && is_leaf(T, ap_pte_read(&table[idx + i])); i++)
+		ap_pte_write(&table[idx + i], 0);
+	if (i) {
+		ap_pt_count_leaves(pt, (unsigned)(T - pt->lvl), -(int64_t)i);
+		*sizes |= pgsize;
+	}
+	return i * pgsize;
+}
+
+struct range_unmap {
+	uint64_t last;     /* last address of the range */
+	uint64_t unmapped; /* bytes of the leaves taken */
+	uint64_t *sizes;
+};
+
+/*
+ * generic_pt's unmap of [va, r->last] in the level-L table: entry by entry
+ * from va's, a leaf goes whole (unless va lies inside it: the start of a
+ * leaf may be unmapped with less than the leaf, its middle never); a table
+ * is unmapped in turn, and freed when the range covers it; a hole stops
+ * everything.  Returns false once stopped.
+ */
+static bool unmap_range_in(struct ap_pt *pt, uint64_t *table, const struct ap_pt_level *L,
+			   uint64_t va, struct range_unmap *r)
+{
+	uint64_t size = lvl_size(L), idx = lvl_index(L, va), nent = lvl_entries(L);
+	uint64_t base = va & ~(size - 1), gone = 0, i;
+	bool go = true;
+
+	for (i = idx; i < nent; i++, base += size) {
+		uint64_t *slot = &table[i];
+		uint64_t pte = ap_pte_read(slot), last = base + (size - 1);
+
+		if (is_leaf(L, pte)) {
+			if (base < va) {
+				go = false; /* va inside the leaf */
+				break;
+			}
+			ap_pte_write(slot, 0);
+			gone++;
+		} else if (is_table(L, pte)) {
+			uint64_t *child = child_of(pt, pte);
+
+			if (!child || !unmap_range_in(pt, child, L + 1, base < va ? va : base, r)) {
+				go = false;
+				break;
+			}
+			if (base >= va && last <= r->last && !subtree_has_leaves(pt, pte, L))
+				unhang_subtree(pt, slot, pte, L);
+		} else {
+			go = false;
+			break;
+		}
+		if (last >= r->last)
+			break;
+	}
+	if (gone) {
+		ap_pt_count_leaves(pt, (unsigned)(L - pt->lvl), -(int64_t)gone);
+		*r->sizes |= size;
+		r->unmapped += gone * size;
+	}
+	return go;
+}
+
+/*
+ * generic_pt's unmap_pages, as the vtdss format runs it: the range
+ * [iova, iova + pgsize * pgcount) is unmapped at every level it spans
+ * (table pages do not clip it), and nothing at all if it does not lie
+ * below 2^ias.  Returns the bytes of the leaves taken, which may exceed
+ * the range when it starts at a leaf's first byte or ends inside a leaf.
+ */
+uint64_t ap_pt_tree_unmap_range(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				uint64_t pgcount, uint64_t *sizes)
+{
+	struct range_unmap r = { .sizes = sizes };
+	uint64_t len;
+
+	if (!pgsize_usable(pt, pgsize, pgcount))
+		return 0;
+	if (pgcount > UINT64_MAX / pgsize)
+		return 0;
+	len = pgsize * pgcount;
+	r.last = iova + (len - 1);
+	if (r.last < iova || (iova >> pt->cfg.ias) || (r.last >> pt->cfg.ias))
+		return 0;
+	unmap_range_in(pt, pt->root, root_level(pt), iova, &r);
+	return r.unmapped;
 }
 
 /* ------------------------------------------------------------ leaves */
