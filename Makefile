@@ -36,8 +36,8 @@ LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 # What a program linking libaperture.a also links (pkg-config: Libs.private).
 LIBS := -lurcu-bp -pthread -lm
 
-LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/vfio/*.c) \
-	$(wildcard src/scenario/*.c)
+LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/core/kinds/*.c) \
+	$(wildcard src/vfio/*.c) $(wildcard src/view/*.c) $(wildcard src/scenario/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
@@ -60,7 +60,7 @@ $(B)/.deps-build: tools/ensure-deps
 	@tools/ensure-deps build
 	@mkdir -p $(B) && touch $@
 
-$(B)/%.o: %.c $(wildcard include/aperture/*.h src/*/*.h bench/*.h tests/*.h) | $(B)/.deps-build
+$(B)/%.o: %.c $(wildcard include/aperture/*.h src/*/*.h src/*/*/*.h bench/*.h tests/*.h) | $(B)/.deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

@@ -548,7 +548,7 @@ static struct ap_ctx *iotlb_machine(struct bench *b, enum ap_iommu_kind kind, un
 	ap_iommu_config_init(&cfg, kind);
 	cfg.ias = ias;
 	if (kind == AP_IOMMU_INTEL_VTD)
-		cfg.sagaw = ias <= 39 ? 2 : ias <= 48 ? 4 : 8;
+		cfg.vtd.sagaw = ias <= 39 ? 2 : ias <= 48 ? 4 : 8;
 	cfg.iotlb_entries = entries;
 	if (need(b, ctx, ap_iommu_new(ctx, "mmu", &cfg, &iommu), "ap_iommu_new") ||
 	    domain_with_device(b, ctx, iommu, "d", 1, dom, dev)) {

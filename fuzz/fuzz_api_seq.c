@@ -441,13 +441,13 @@ static void op_iommu(struct world *w, struct fin *in)
 		c.ias = FIN_PICK(in, vtd_ias);
 		c.oas = FIN_PICK(in, vtd_oas);
 		c.pgsize_bitmap = FIN_PICK(in, vtd_pg);
-		c.sagaw = fin_u8(in) % 8;
+		c.vtd.sagaw = fin_u8(in) % 8;
 	} else {
 		ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
 		c.ias = FIN_PICK(in, smmu_ias);
 		c.oas = FIN_PICK(in, smmu_oas);
 		c.pgsize_bitmap = FIN_PICK(in, smmu_pg);
-		c.stage = fin_u8(in) % 4 == 3 ? 2 : 1;
+		c.smmuv3.stage = fin_u8(in) % 4 == 3 ? 2 : 1;
 	}
 	flags = fin_u8(in);
 	if ((flags & 7) == 1)

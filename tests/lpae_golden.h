@@ -2,8 +2,8 @@
 /*
  * ARM LPAE leaf descriptors for every prot, as a 4K page at 0x40001000, for
  * stage 1 and stage 2: literals worked out by hand from the bit table of
- * shared/reference/pagetable-formats.md section 2.5 (the goldens there
- * agree), none computed by a formula that mirrors the implementation.
+ * doc/formats/arm-lpae.md (what each prot letter becomes), none computed by
+ * a formula that mirrors the implementation.
  * Shared by test_pgtable.c and test_pgtable_matrix.c.
  */
 #ifndef AP_TEST_LPAE_GOLDEN_H

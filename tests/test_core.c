@@ -222,7 +222,7 @@ static void test_iommu_config(void **state)
 	assert_int_equal(c.ias, 48);
 	assert_int_equal(c.oas, 48);
 	assert_int_equal(c.pgsize_bitmap, PG_4K_2M_1G);
-	assert_int_equal(c.stage, 1);
+	assert_int_equal(c.smmuv3.stage, 1);
 	assert_int_equal(c.unmatched, AP_UNMATCHED_ABORT);
 	assert_true(c.force_aperture);
 	assert_int_equal(c.evtq_size, 128);
@@ -252,8 +252,8 @@ static void test_iommu_config(void **state)
 	BAD(oas, 33);
 	BAD(oas, 39);
 	BAD(oas, 56);
-	BAD(stage, 0);
-	BAD(stage, 3);
+	BAD(smmuv3.stage, 0);
+	BAD(smmuv3.stage, 3);
 	BAD(pgsize_bitmap, 0);
 	BAD(pgsize_bitmap, 1ull << 13);             /* 8K: no such size */
 	BAD(pgsize_bitmap, SZ_4K | (1ull << 20));   /* 1M */
@@ -628,7 +628,7 @@ static void test_hetero_pgsizes(void **state)
 	g16k = mk_iommu_cfg(ctx, "g16k", &c);
 	oas32 = mk_iommu(ctx, "oas32", 48, 32, PG_4K_2M_1G);
 	ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
-	c.stage = 2;
+	c.smmuv3.stage = 2;
 	s2 = mk_iommu_cfg(ctx, "s2", &c);
 	db = mk_dev(ctx, "db", big, 1, AP_GROUP_OWN);
 	dn = mk_dev(ctx, "dn", no1g, 1, AP_GROUP_OWN);

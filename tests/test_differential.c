@@ -125,7 +125,7 @@ static const struct inst_def inst_defs[] = {
 	{ "s40", AP_IOMMU_ARM_SMMU_V3, 40, 40, SZ_4K | SZ_2M | SZ_1G, SZ_4K, true,
 	  AP_UNMATCHED_ABORT },
 	{ "s32", AP_IOMMU_ARM_SMMU_V3, 32, 36, SZ_4K | SZ_2M, SZ_4K, true, AP_UNMATCHED_ABORT },
-	{ "open44", AP_IOMMU_ARM_SMMU_V3, 44, 44, SZ_4K | SZ_2M | SZ_1G, SZ_4K, false,
+	{ "open40", AP_IOMMU_ARM_SMMU_V3, 40, 44, SZ_4K | SZ_2M | SZ_1G, SZ_4K, false,
 	  AP_UNMATCHED_BYPASS },
 	{ "g64k", AP_IOMMU_ARM_SMMU_V3, 48, 48, SZ_64K | (1ull << 29), SZ_64K, true,
 	  AP_UNMATCHED_ABORT },
@@ -647,6 +647,16 @@ static int model_detach(unsigned v)
 	m = &doms[g->dom];
 	m->att[g->inst] -= g->ndev;
 	m->ndev -= g->ndev;
+	if (is_paging((unsigned)g->dom)) {
+		/* open while an open instance can reach it: the owner, or one
+		 * still attached; the aperture itself never widens */
+		unsigned i, d = (unsigned)g->dom;
+
+		m->force = inst_defs[dom_defs[d].owner].force;
+		for (i = 0; i < NINST; i++)
+			if (m->att[i] && !inst_defs[i].force)
+				m->force = false;
+	}
 	g->dom = -1;
 	return 0;
 }
@@ -661,8 +671,15 @@ struct mxlate {
 	bool bypass;
 };
 
-static void passthrough(uint64_t iova, struct mxlate *x)
+/* Untranslated: out as it came in, unless it is beyond the output size
+ * (an SMMUv3 aborts bypassed input at or above 2^OAS with F_ADDR_SIZE). */
+static void passthrough(uint64_t iova, const struct inst_def *in, struct mxlate *x)
 {
+	if (in->oas < 64 && (iova >> in->oas)) {
+		x->fault = AP_FAULT_ADDRESS_SIZE;
+		x->level = -1;
+		return;
+	}
 	x->fault = AP_FAULT_NONE;
 	x->pa = iova;
 	x->size = iova ? 0 - iova : UINT64_MAX;
@@ -683,7 +700,7 @@ static void model_xlate(unsigned v, uint64_t iova, unsigned access, struct mxlat
 	x->level = -1;
 	if (g->dom < 0) {
 		if (in->unmatched == AP_UNMATCHED_BYPASS)
-			passthrough(iova, x);
+			passthrough(iova, in, x);
 		else
 			x->fault = AP_FAULT_BAD_STREAM;
 		return;
@@ -694,14 +711,14 @@ static void model_xlate(unsigned v, uint64_t iova, unsigned access, struct mxlat
 		return;
 	}
 	if (dom_defs[g->dom].type == AP_DOMAIN_IDENTITY) {
-		passthrough(iova, x);
+		passthrough(iova, in, x);
 		return;
 	}
 	if (iova > m->geo_end) {
 		/* An open aperture passes only what lies beyond the instance's
 		 * own input range, not what a shared domain narrowed away. */
 		if (!in->force && (iova >> in->ias) != 0)
-			passthrough(iova, x);
+			passthrough(iova, in, x);
 		else
 			x->fault = AP_FAULT_ADDRESS_SIZE;
 		return;

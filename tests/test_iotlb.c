@@ -331,7 +331,7 @@ static void test_tags(void **state)
 	(void)state;
 	ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
 	assert_int_equal(ap_iommu_new(ctx, "smmu", &c, &smmu), 0);
-	c.stage = 2;
+	c.smmuv3.stage = 2;
 	assert_int_equal(ap_iommu_new(ctx, "s2", &c, &s2), 0);
 	ap_iommu_config_init(&c, AP_IOMMU_INTEL_VTD);
 	assert_int_equal(ap_iommu_new(ctx, "vtd", &c, &vtd), 0);

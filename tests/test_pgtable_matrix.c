@@ -286,7 +286,7 @@ static void test_walker_million_probes(void **state)
 	million_probes(AP_PT_ARM_LPAE_S2, 48, SZ_16K | SZ_32M);
 }
 
-/* Register values, literals from pagetable-formats.md section 2.4: TCR
+/* Register values, literals from doc/formats/arm-lpae.md (registers): TCR
  * T0SZ[5:0] IRGN0[9:8] ORGN0[11:10] SH0[13:12] TG0[15:14] IPS[34:32];
  * VTCR the same with SL0[7:6] and PS[18:16]; TG0 4K=0 64K=1 16K=2. */
 static void test_registers(void **state)

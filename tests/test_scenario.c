@@ -154,7 +154,8 @@ static void test_errors_name_file_and_line(void **state)
 		       "t.scn:3: expected ok, got error EEXIST");
 	expect_failure("ram 1 2 3\n", -EINVAL, "t.scn:1: expected 'ram PA SIZE', got 3 arguments");
 	expect_failure("iommu s arm-smmu-v3 pgsizes=4K,3K\n", -EINVAL,
-		       "t.scn:1: expected power-of-two sizes in the LIST, got '3K'");
+		       "t.scn:1: expected a pgsizes LIST of power-of-two sizes such as 4K,2M,1G, "
+		       "got '4K,3K'");
 	expect_failure("iommu s arm-smmu-v3 unmatched=maybe\n", -EINVAL,
 		       "expected unmatched=abort|bypass, got 'maybe'");
 	expect_failure("device d nowhere sid=1\nexpect error ENOENT\nexpect geometry 0 1\n",

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Acceptance tests of the VFIO type1 container (include/aperture/vfio.h),
- * written from the behaviour spec (shared/reference/
- * linux-iommu-vfio-semantics.md §1, §2.5), not from the implementation:
+ * written from the behaviour spec (doc/vfio.md §1, §2.5), not from the
+ * implementation:
  *
  *   - a program that reads like a real VFIO user: container and group,
  *     viability, TYPE1v2, GET_INFO with a too-small then a right-sized

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Errno acceptance tests of the VFIO type1 container (include/aperture/
- * vfio.h), table-driven, from the behaviour spec (shared/reference/
- * linux-iommu-vfio-semantics.md §1.1-§1.7), not from the implementation.
+ * vfio.h), table-driven, from the behaviour spec (doc/vfio.md §1.1-§1.7), not from the implementation.
  *
  * Every check of MAP_DMA (§1.4) and UNMAP_DMA (§1.6) in its order, with
  * combined cases where two checks fail at once and the earlier must win;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Randomized acceptance test of the VFIO type1 container against a model
- * of type1 v2's rules (shared/reference/linux-iommu-vfio-semantics.md §1.2,
+ * of type1 v2's rules (doc/vfio.md §1.2,
  * §1.4, §1.5, §1.6), written from the spec, not from the implementation.
  *
  * Machine: two 48-bit SMMUs and a 48-bit VT-d unit; group 0 (two devices)

@@ -6,7 +6,8 @@
  *   aperture/pgtable.h   page-table formats (build, walk)
  *   aperture/core.h      context, RAM, instances, devices, domains, DMA
  *   aperture/vfio.h      the VFIO type1 container (open/ioctl/close)
- *   aperture/scenario.h  the scenario language, show/dump/audit
+ *   aperture/view.h      show, dump and audit a machine
+ *   aperture/scenario.h  the scenario language
  *
  * Start with ap_ctx_new(); everything hangs off a context and is freed with
  * ap_ctx_free().
@@ -23,6 +24,7 @@
 #include <aperture/pgtable.h>
 #include <aperture/core.h>
 #include <aperture/vfio.h>
+#include <aperture/view.h>
 #include <aperture/scenario.h>
 
 #ifdef __cplusplus

@@ -103,12 +103,43 @@ AP_API void *ap_ctx_frontend(const struct ap_ctx *ctx, const char *key);
  */
 AP_API int ap_ram_add(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host);
 
+/*
+ * As ap_ram_add(), and the region carries `owner`, a pointer of the
+ * caller's that ap_ram_lookup() gives back (a frontend's record of what the
+ * memory is, so that it needs no index of its own by physical address),
+ * with `owner_kind`, the address of something the frontend owns, to tell
+ * its own regions from other layers'.
+ */
+AP_API int ap_ram_add_owned(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host,
+			    const void *owner_kind, void *owner);
+
 /* As ap_ram_add(), with zeroed memory the context allocates and frees. */
 AP_API int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host);
 
 /* The index-th RAM region by address (0-based); -ENOENT past the last. */
 AP_API int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa,
 			 uint64_t *size);
+
+/* The RAM region holding physical address pa, found in O(log n) and safe
+ * beside other threads' RAM changes (and inside a DMA write observer);
+ * -ENOENT if no region holds pa. */
+struct ap_ram_info {
+	uint64_t pa, size;
+	void *host;
+	const void *owner_kind; /* NULL unless added by ap_ram_add_owned() */
+	void *owner;
+};
+AP_API int ap_ram_lookup(const struct ap_ctx *ctx, uint64_t pa, struct ap_ram_info *out);
+
+/*
+ * Room for RAM: the lowest physical address p with p % align == phase and
+ * p + size - 1 <= limit whose range holds no RAM and no part of the table
+ * window, as a machine's firmware would place a new bank.  Nothing is
+ * registered.  align is a power of two and phase < align.  Errors:
+ * -EINVAL (size 0, bad align or phase), -ENOSPC (no such room).
+ */
+AP_API int ap_ram_place(struct ap_ctx *ctx, uint64_t size, uint64_t align, uint64_t phase,
+			uint64_t limit, uint64_t *pa);
 
 /*
  * Unregister the RAM region that starts at `pa` (memory ap_ram_alloc() gave
@@ -139,9 +170,17 @@ AP_API void ap_ctx_get_table_window(const struct ap_ctx *ctx, uint64_t *base,
 
 /* ---------------------------------------------------------------- IOMMUs */
 
+/*
+ * Kinds of IOMMU hardware.  Everything that differs between kinds (limits
+ * of their capabilities, the table format their domains get, how streams
+ * are matched, what a tag is called, the windows they reserve, their
+ * registers) lives with the kind; doc/kinds/ has one page per kind.
+ */
 enum ap_iommu_kind {
-	AP_IOMMU_ARM_SMMU_V3 = 1, /* ARM LPAE tables, stage 1 or 2 */
-	AP_IOMMU_INTEL_VTD = 2,   /* VT-d second-level tables */
+	AP_IOMMU_ARM_SMMU_V3 = 1, /* "arm-smmu-v3": ARM LPAE tables, stage 1 or 2 */
+	AP_IOMMU_INTEL_VTD = 2,   /* "intel-vtd": VT-d second-level tables */
+	AP_IOMMU_ARM_SMMU = 3,    /* "arm-smmu": SMMUv1/v2 (MMU-400, -401, -500),
+				     ARM LPAE tables in context banks */
 };
 
 /* What a stream that matches no configuration (a device with no domain)
@@ -151,45 +190,124 @@ enum ap_unmatched {
 	AP_UNMATCHED_BYPASS = 1,
 };
 
+/* arm-smmu-v3: the translation stage its domains use. */
+struct ap_smmuv3_config {
+	unsigned stage; /* 1 (default) or 2 */
+};
+
+/* arm-smmu: which implementation of the SMMUv1/v2 architecture.  The model
+ * sets what its ID registers can say (granules, sizes, stages). */
+enum ap_arm_smmu_model {
+	AP_ARM_SMMU_V1 = 1, /* "smmu-v1": the SMMUv1 architecture */
+	AP_ARM_SMMU_V2 = 2, /* "smmu-v2": the SMMUv2 architecture */
+	AP_ARM_MMU_400 = 3, /* "mmu-400": CoreLink MMU-400 (SMMUv1) */
+	AP_ARM_MMU_401 = 4, /* "mmu-401": CoreLink MMU-401 (SMMUv1) */
+	AP_ARM_MMU_500 = 5, /* "mmu-500": CoreLink MMU-500 (SMMUv2) */
+};
+
 /*
- * Capabilities of an instance, as hardware exposes them.
+ * arm-smmu: what ID0 and ID1 say.  Domains are translated by context banks,
+ * one per domain and instance, allocated when the domain is attached through
+ * the instance and freed when its last device there detaches; when none is
+ * left, attach fails with -ENOSPC.  Streams are matched by stream match
+ * registers (SMR: an ID and a mask of ignored bits), or, with smrs = 0, by
+ * indexing (the stream ID selects the entry).
+ */
+struct ap_arm_smmu_config {
+	enum ap_arm_smmu_model model;
+	unsigned stage;            /* 1 or 2: the stage its domains use */
+	unsigned context_banks;    /* ID1.NUMCB, 1..128 */
+	unsigned s2_context_banks; /* ID1.NUMS2CB: banks 0..n-1 do stage 2
+				      only, so stage-1 domains take the rest */
+	unsigned smrs;             /* ID0.NUMSMRG 1..128; 0: stream indexing */
+	unsigned streamid_bits;    /* ID0.NUMSIDB, 1..16: stream IDs and SMR
+				      masks are this wide */
+};
+
+/* intel-vtd: the translation stage its domains use, and the second-level
+ * table depths it walks. */
+struct ap_vtd_config {
+	unsigned stage; /* 2: second-level tables (the only stage modelled;
+			   1, first-level tables, is -EOPNOTSUPP) */
+	unsigned sagaw; /* CAP.SAGAW: bit n = AGAW n (1: 39-bit 3-level,
+			   2: 48-bit 4-level, 3: 57-bit 5-level); 0 = just
+			   the depth ias needs */
+};
+
+/*
+ * Capabilities of an instance, as hardware exposes them.  The fields before
+ * the union mean the same for every kind; each kind's own capabilities sit
+ * in its member of the union, which ap_iommu_config_init() fills.
  *
  * arm-smmu-v3: ias 32..52 (above 48 only a 64K granule reaches), oas one of
  * 32,36,40,42,44,48,52 (IDR5.OAS), pgsizes from IDR5's granules (4K,2M,1G /
- * 16K,32M / 64K,512M), stage 1 or 2.
+ * 16K,32M / 64K,512M).
+ * arm-smmu: ias and oas from ID2's size encodings (32,36,40,42,44,48),
+ * pgsizes from the granules its model has.
  * intel-vtd: ias is the usable input width (MGAW) 32..57, oas the host
  * address width 32..52, pgsizes 4K plus the superpages SLLPS offers (2M,
- * 1G), stage 2 (second level), sagaw the table depths it walks.
+ * 1G); always second-level (stage 2) tables.
  */
 struct ap_iommu_config {
 	enum ap_iommu_kind kind;
 	unsigned ias;            /* input address bits */
 	unsigned oas;            /* output address bits */
 	uint64_t pgsize_bitmap;  /* supported page sizes, all granules */
-	unsigned stage;          /* 1 or 2: the table format of its domains */
 	enum ap_unmatched unmatched;
 	bool force_aperture;     /* false: DMA beyond the input range bypasses */
 	bool coherent_walk;      /* table walks snoop CPU caches (COHACC / C) */
 	unsigned evtq_size;      /* event queue entries, 1..65536 */
 	uint64_t host_page_size; /* granule preference for its domains */
-	unsigned sagaw;          /* VT-d: bit n = AGAW n (1: 39-bit 3-level,
-				    2: 48-bit 4-level, 3: 57-bit 5-level);
-				    0 = just the depth ias needs */
 	unsigned iotlb_entries;  /* IOTLB size: 0 (none: every translation
 				    walks the tables) or a power of two,
 				    2..1048576 */
+	union {                  /* the member of `kind` */
+		struct ap_smmuv3_config smmuv3;
+		struct ap_arm_smmu_config arm_smmu;
+		struct ap_vtd_config vtd;
+		uint64_t reserved_[8]; /* room for kinds to come */
+	};
 };
 
 #define AP_IOTLB_DEFAULT_ENTRIES 4096
 
-/* Defaults for a kind: 48-bit in and out, 4K|2M|1G, stage 1 (SMMU) or 2
- * (VT-d), abort, forced aperture, coherent walks, 128-entry event queue,
- * 4 KiB host pages, a 4096-entry IOTLB. */
+/* Defaults for a kind: 48-bit in and out, 4K|2M|1G, abort, forced aperture,
+ * coherent walks, 128-entry event queue, 4 KiB host pages, a 4096-entry
+ * IOTLB, and the kind's own (arm-smmu-v3: stage 1; arm-smmu: doc/kinds/
+ * arm-smmu.md; intel-vtd: sagaw 0).  An unknown kind gets the generic
+ * defaults and kind 0, which ap_iommu_new() refuses. */
 AP_API void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind kind);
 
-/* "arm-smmu-v3", "intel-vtd" -> kind; 0 if unknown.  And back ("?"). */
+/*
+ * Set one capability from text, as the scenario language's `iommu` options
+ * do: the generic keys (ias oas pgsizes unmatched aperture evtq coherent
+ * hostpage iotlb) and the kind's own (arm-smmu-v3: stage; intel-vtd: sagaw;
+ * arm-smmu: model stage context-banks s2-context-banks smrs streamid-bits).
+ * Values are numbers as ap_parse_size() reads them, or words the key lists.
+ * Returns 0; -ENOENT for a key this kind does not have; -EINVAL for a
+ * value the key cannot take (cfg unchanged).  *expected, if not NULL, gets
+ * a static "key=FORM" description for the message.  Ranges are checked by
+ * ap_iommu_new(), not here.
+ */
+AP_API int ap_iommu_config_set(struct ap_iommu_config *cfg, const char *key, const char *value,
+			       const char **expected);
+
+/* The options cfg sets differently from its kind's defaults, as
+ * space-separated "key=value" words that ap_iommu_config_set() reads back
+ * (a scenario's `iommu` line).  snprintf's convention: the length the text
+ * needs, NUL-terminated within len. */
+AP_API size_t ap_iommu_config_format(const struct ap_iommu_config *cfg, char *buf, size_t len);
+
+/* Every option of a kind, "ias=N oas=N ... stage=1|2", for messages; "" for
+ * an unknown kind.  Static storage. */
+AP_API const char *ap_iommu_config_usage(enum ap_iommu_kind kind);
+
+/* Kind names: "arm-smmu-v3", "intel-vtd", "arm-smmu" -> kind; 0 if unknown.
+ * And back ("?" if unknown).  ap_iommu_kind_next() walks the kinds this
+ * build has: 0 starts, 0 ends. */
 AP_API enum ap_iommu_kind ap_iommu_kind_from_name(const char *name);
 AP_API const char *ap_iommu_kind_name(enum ap_iommu_kind kind);
+AP_API enum ap_iommu_kind ap_iommu_kind_next(enum ap_iommu_kind prev);
 
 /*
  * Add an instance named `name` (1..63 characters, unique among instances).
@@ -204,6 +322,42 @@ AP_API const struct ap_iommu_config *ap_iommu_get_config(const struct ap_iommu *
 
 /* Iterate: first with prev == NULL, NULL after the last, creation order. */
 AP_API struct ap_iommu *ap_iommu_next(struct ap_ctx *ctx, struct ap_iommu *prev);
+
+/* The table format paging domains allocated for this instance get. */
+AP_API enum ap_pt_format ap_iommu_domain_format(const struct ap_iommu *iommu);
+
+/* What its tags are called: "ASID", "VMID", "domain ID", "context bank". */
+AP_API const char *ap_iommu_tag_name(const struct ap_iommu *iommu);
+
+/*
+ * What unmatched streams (devices with no domain) do now, and a change of
+ * it, as a driver reprograms the hardware (arm-smmu: sCR0.USFCFG; a
+ * virtio-iommu: its bypass config).  The change applies to translations
+ * that start afterwards.  -EINVAL for a value outside enum ap_unmatched.
+ */
+AP_API enum ap_unmatched ap_iommu_unmatched(const struct ap_iommu *iommu);
+AP_API int ap_iommu_set_unmatched(struct ap_iommu *iommu, enum ap_unmatched unmatched);
+
+/* Properties Linux's iommu_capable() asks about. */
+enum ap_iommu_cap {
+	AP_CAP_CACHE_COHERENCY = 1, /* device DMA can be made cache coherent
+				       (IOMMU_CAP_CACHE_COHERENCY) */
+	AP_CAP_NOEXEC = 2,          /* honours AP_PROT_NOEXEC (IOMMU_CAP_NOEXEC) */
+};
+AP_API bool ap_iommu_capable(const struct ap_iommu *iommu, enum ap_iommu_cap cap);
+
+/*
+ * What a kind shows about an instance beyond the generic capabilities, as
+ * lines of "key value" (intel-vtd: the table depths SAGAW walks; arm-smmu:
+ * its model, context banks and stream match registers in use).  Fills up
+ * to max and returns how many there are.
+ */
+struct ap_iommu_fact {
+	char key[24];
+	char value[104];
+};
+AP_API size_t ap_iommu_facts(const struct ap_iommu *iommu, struct ap_iommu_fact *out,
+			     size_t max);
 
 /* ---------------------------------------------------------------- faults */
 
@@ -267,20 +421,39 @@ AP_API int ap_domain_tag(const struct ap_domain *dom, const struct ap_iommu *iom
 
 #define AP_GROUP_OWN (-1) /* a group of its own */
 
+/* A requester as its IOMMU sees it. */
+struct ap_device_config {
+	uint32_t sid;      /* stream ID (SMMU) or requester ID (VT-d) */
+	uint32_t sid_mask; /* stream ID bits matching ignores: an arm-smmu
+			      SMR mask; 0 (exact) for every other kind */
+	int group;         /* a group number >= 0, or AP_GROUP_OWN */
+};
+
 /*
- * Add a requester behind `iommu` with stream ID `sid`, in group `group`
- * (>= 0), or in a new group of its own (AP_GROUP_OWN: the lowest unused
- * group number).  A group's devices sit behind one instance.  Errors:
- * -EINVAL (bad name, group behind another instance), -EBUSY (the group is
- * attached to a domain), -EEXIST (name taken, or sid already used on that
- * instance), -ENOMEM.
+ * Add a requester behind `iommu`, in group dc->group, or in a new group of
+ * its own (AP_GROUP_OWN: the lowest unused group number).  A group's
+ * devices sit behind one instance.  The kind matches the stream: on
+ * arm-smmu a device whose ID and mask an existing stream match register
+ * covers shares that register, and so its group (AP_GROUP_OWN joins it; a
+ * different group number is -EINVAL), as Linux's arm-smmu driver groups
+ * such devices.  Errors, with nothing added: -EINVAL (bad name, group
+ * behind another instance, a stream ID or mask the instance cannot match,
+ * a stream match that partly overlaps another), -EBUSY (the group is
+ * attached to a domain), -EEXIST (name taken, or the stream is already a
+ * device's on a kind that matches exactly), -ENOSPC (no stream match
+ * register left), -ENOMEM.
  */
+AP_API int ap_device_add(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
+			 const struct ap_device_config *dc, struct ap_device **out);
+
+/* ap_device_add() with an exact stream `sid` in `group`. */
 AP_API int ap_device_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
 			 uint32_t sid, int group, struct ap_device **out);
 AP_API struct ap_device *ap_device_find(struct ap_ctx *ctx, const char *name);
 AP_API struct ap_device *ap_device_next(struct ap_ctx *ctx, struct ap_device *prev);
 AP_API const char *ap_device_name(const struct ap_device *dev);
 AP_API uint32_t ap_device_sid(const struct ap_device *dev);
+AP_API uint32_t ap_device_sid_mask(const struct ap_device *dev);
 AP_API struct ap_iommu *ap_device_iommu(const struct ap_device *dev);
 AP_API int ap_device_group_id(const struct ap_device *dev);
 /* The domain the device's group is attached to, or NULL. */
@@ -333,6 +506,8 @@ enum ap_bypass {
 				   the instance passes DMA through */
 };
 AP_API enum ap_bypass ap_device_bypasses(const struct ap_device *dev);
+/* One line saying what that bypass lets DMA do ("" for none). */
+AP_API const char *ap_bypass_reason(enum ap_bypass bypass);
 
 /* ---------------------------------------------------------------- domains */
 
@@ -341,6 +516,9 @@ enum ap_domain_type {
 	AP_DOMAIN_IDENTITY = 1, /* IOVA == PA */
 	AP_DOMAIN_PAGING = 2,   /* translated through page tables */
 };
+
+/* "blocked", "identity", "paging"; "?" if unknown. */
+AP_API const char *ap_domain_type_name(enum ap_domain_type type);
 
 /* Inclusive aperture; force: DMA outside it faults rather than bypasses. */
 struct ap_geometry {
@@ -367,13 +545,18 @@ AP_API enum ap_domain_type ap_domain_type(const struct ap_domain *dom);
 AP_API struct ap_iommu *ap_domain_owner(const struct ap_domain *dom);
 
 /*
- * The geometry and page sizes that hold for every device attached now.  They
- * start as the owner's and only ever narrow: attaching a less capable
- * instance intersects them; detaching never widens them.
+ * The geometry and page sizes that hold for every device attached now.  The
+ * aperture and page sizes start as the owner's and only ever narrow:
+ * attaching a less capable instance intersects them; detaching never widens
+ * them.  geometry.force says whether DMA outside the aperture faults for
+ * every device: false while an instance with an open aperture is attached
+ * (or owns the domain), true again once the last such instance has left.
  */
 AP_API void ap_domain_geometry(const struct ap_domain *dom, struct ap_geometry *out);
 AP_API uint64_t ap_domain_pgsizes(const struct ap_domain *dom);
-/* Largest output address bits every attached instance can emit. */
+/* The output size mappings are checked against: the smallest of the
+ * owner's and of every instance attached since the domain was made (like
+ * the aperture, it never widens again after a detach). */
 AP_API unsigned ap_domain_oas(const struct ap_domain *dom);
 /*
  * The registers `iommu` is programmed with to walk this paging domain
@@ -383,6 +566,33 @@ AP_API unsigned ap_domain_oas(const struct ap_domain *dom);
  */
 AP_API int ap_domain_regs(const struct ap_domain *dom, const struct ap_iommu *iommu,
 			  struct ap_pt_regs *out);
+
+/*
+ * The same registers as that kind of hardware names them, in order, for
+ * people: arm-smmu-v3 TTBR0/TCR/MAIR (stage 1) or VTTBR/VTCR (stage 2),
+ * arm-smmu the context bank's CB_TTBR0/CB_TCR/CB_MAIR0, intel-vtd
+ * SLPTPTR/AW.  A register is AP_REG_HEX (printed 0x with `digits` hex
+ * digits); AP_REG_FIELD entries after it are fields decoded from it;
+ * AP_REG_DEC is a plain number.  Errors as ap_domain_regs().
+ */
+enum ap_reg_style {
+	AP_REG_HEX = 0,
+	AP_REG_FIELD = 1,
+	AP_REG_DEC = 2,
+};
+struct ap_reg_field {
+	const char *name; /* static storage */
+	uint64_t value;
+	uint8_t style;    /* enum ap_reg_style */
+	uint8_t digits;   /* AP_REG_HEX: hex digits to print */
+};
+#define AP_REG_VIEW_MAX 16
+struct ap_reg_view {
+	unsigned n;
+	struct ap_reg_field f[AP_REG_VIEW_MAX];
+};
+AP_API int ap_domain_reg_view(const struct ap_domain *dom, const struct ap_iommu *iommu,
+			      struct ap_reg_view *out);
 
 /* The page table of a paging domain (NULL otherwise), for inspection. */
 AP_API const struct ap_pt *ap_domain_pt(const struct ap_domain *dom);
@@ -482,10 +692,12 @@ AP_API int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
 			struct ap_translation *out, struct ap_fault *fault);
 
 /*
- * Where iova of dev translates to, as a privileged read would, without a
- * record or a fault: true with the PA, false if that access would fault.
- * It does not check that the PA is RAM (a DMA there faults external) nor
- * an unprivileged access's permissions.  For tools and tests.
+ * Where a transaction of dev at iova would go, whatever its permissions:
+ * true with the PA if iova has a translation (a mapping of any permission,
+ * or an untranslated path such as an identity domain), false if every
+ * access would fault for want of one.  No fault is recorded.  It does not
+ * check that the PA is RAM (a DMA there faults external).  For tools and
+ * tests; ap_translate() decides an access.
  */
 AP_API bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova,
 				   uint64_t *pa);

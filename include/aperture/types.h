@@ -73,6 +73,23 @@ AP_API const char *ap_fault_kind_name(enum ap_fault_kind kind);
 /* Parse a fault-kind name; returns AP_FAULT_NONE for an unknown name. */
 AP_API enum ap_fault_kind ap_fault_kind_from_name(const char *name);
 
+/* Parse "123", "0x1f", "4K", "2M", "1G", "1T"; -EINVAL or -ERANGE. */
+AP_API int ap_parse_size(const char *s, uint64_t *out);
+
+/* "4K,2M,1G" (sizes as ap_parse_size reads them, each a power of two) ->
+ * a page-size bitmap; -EINVAL otherwise. */
+AP_API int ap_parse_pgsizes(const char *s, uint64_t *bitmap);
+
+/* The shortest exact spelling of a size ("4K", "2M", "0x1800"), and of a
+ * page-size bitmap ("4K,2M,1G"; "-" for none).  Return buf. */
+AP_API const char *ap_format_size(uint64_t size, char *buf, size_t len);
+AP_API const char *ap_format_pgsizes(uint64_t bitmap, char *buf, size_t len);
+
+/* Errno <-> name ("EINVAL").  Unknown names give 0; unknown numbers "E?".
+ * Either sign of err names the same errno. */
+AP_API int ap_errno_from_name(const char *name);
+AP_API const char *ap_errno_name(int err);
+
 #ifdef __cplusplus
 }
 #endif

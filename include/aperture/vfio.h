@@ -177,6 +177,7 @@ AP_API int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes);
 /* One container, as tools show it. */
 struct ap_vfio_container_info {
 	int fd;               /* its handle; -1 once closed (a group holds it) */
+	char label[64];       /* what ap_vfio_set_label() called it, or "" */
 	unsigned long iommu;  /* VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, 0: not set */
 	uint64_t pgsizes;     /* iova_pgsizes, as VFIO_IOMMU_GET_INFO says */
 	size_t ngroups;
@@ -195,6 +196,11 @@ struct ap_vfio_container_info {
  * and its n-th usable IOVA range (sorted, inclusive end).  -ENOENT (NULL
  * for the domain) past the last.
  */
+/* Give the container with handle fd a label for people (views print it):
+ * 1..63 characters.  -EBADF if fd is no open container, -EINVAL for a bad
+ * label. */
+AP_API int ap_vfio_set_label(struct ap_ctx *ctx, int fd, const char *label);
+
 AP_API int ap_vfio_container_info(struct ap_ctx *ctx, size_t index,
 				  struct ap_vfio_container_info *out);
 AP_API int ap_vfio_container_group(struct ap_ctx *ctx, size_t index, size_t n, int *group);

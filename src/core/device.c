@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kinds/kind.h"
 
 static struct ap_group *group_find(struct ap_ctx *ctx, int id)
 {
@@ -39,34 +40,75 @@ static struct ap_device *device_by_sid(struct ap_ctx *ctx, const struct ap_iommu
 	return NULL;
 }
 
-int ap_device_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu, uint32_t sid,
-		  int group, struct ap_device **out)
+/* Where the stream lands: the kind decides, or (a kind that matches
+ * exactly) each stream ID is one device's. */
+static int stream_match(struct ap_ctx *ctx, struct ap_iommu *iommu,
+			const struct ap_device_config *dc, struct ap_stream_match *m)
+{
+	struct ap_device *other;
+
+	memset(m, 0, sizeof(*m));
+	m->slot = -1;
+	if (iommu->model->stream_match)
+		return iommu->model->stream_match(ctx, iommu, dc->sid, dc->sid_mask, m);
+	if (dc->sid_mask)
+		return ap__err(ctx, -EINVAL, "%s matches stream IDs exactly: no stream mask",
+			       iommu->name);
+	other = device_by_sid(ctx, iommu, dc->sid);
+	if (other)
+		return ap__err(ctx, -EEXIST, "stream 0x%x on %s is already device '%s'", dc->sid,
+			       iommu->name, other->name);
+	return 0;
+}
+
+/* The group a new device joins: the one it names, the one its stream is
+ * shared with, or (NULL) a fresh one. */
+static int group_for(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
+		     const struct ap_device_config *dc, const struct ap_stream_match *m,
+		     struct ap_group **out)
+{
+	struct ap_group *g = NULL;
+
+	if (dc->group < AP_GROUP_OWN)
+		return ap__err(ctx, -EINVAL, "group %d: groups are numbered from 0", dc->group);
+	if (dc->group >= 0)
+		g = group_find(ctx, dc->group);
+	if (m->shared && dc->group >= 0 && g != m->group)
+		return ap__err(ctx, -EINVAL, "'%s' shares a stream match entry of %s with group %d, "
+			       "so it cannot be in group %d", name, iommu->name, m->group->id,
+			       dc->group);
+	if (m->shared)
+		g = m->group;
+	if (g && g->iommu != iommu)
+		return ap__err(ctx, -EINVAL, "group %d sits behind %s, not %s", g->id,
+			       g->iommu->name, iommu->name);
+	if (g && g->domain)
+		return ap__err(ctx, -EBUSY, "group %d is attached to '%s': detach it first",
+			       g->id, g->domain->name);
+	*out = g;
+	return 0;
+}
+
+int ap_device_add(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
+		  const struct ap_device_config *dc, struct ap_device **out)
 {
 	struct ap_group *g = NULL, *fresh = NULL;
-	struct ap_device *dev, *other;
+	struct ap_stream_match m;
+	struct ap_device *dev;
 	int err;
 
 	err = ap__check_name(ctx, "device", name);
 	if (err)
 		return err;
-	if (!iommu || iommu->ctx != ctx)
+	if (!iommu || iommu->ctx != ctx || !dc)
 		return ap__err(ctx, -EINVAL, "device '%s' needs an IOMMU of this context", name);
 	if (ap_device_find(ctx, name))
 		return ap__err(ctx, -EEXIST, "a device called '%s' exists", name);
-	other = device_by_sid(ctx, iommu, sid);
-	if (other)
-		return ap__err(ctx, -EEXIST, "stream 0x%x on %s is already device '%s'", sid,
-			       iommu->name, other->name);
-	if (group < AP_GROUP_OWN)
-		return ap__err(ctx, -EINVAL, "group %d: groups are numbered from 0", group);
-	if (group >= 0)
-		g = group_find(ctx, group);
-	if (g && g->iommu != iommu)
-		return ap__err(ctx, -EINVAL, "group %d sits behind %s, not %s", group,
-			       g->iommu->name, iommu->name);
-	if (g && g->domain)
-		return ap__err(ctx, -EBUSY, "group %d is attached to '%s': detach it first",
-			       group, g->domain->name);
+	err = stream_match(ctx, iommu, dc, &m);
+	if (!err)
+		err = group_for(ctx, name, iommu, dc, &m, &g);
+	if (err)
+		return err;
 	dev = ap__zalloc(ctx, sizeof(*dev));
 	if (!dev)
 		return ap__err(ctx, -ENOMEM, "out of memory");
@@ -76,7 +118,7 @@ int ap_device_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu, 
 			ap__free(ctx, dev);
 			return ap__err(ctx, -ENOMEM, "out of memory");
 		}
-		fresh->id = group >= 0 ? group : lowest_free_group(ctx);
+		fresh->id = dc->group >= 0 ? dc->group : lowest_free_group(ctx);
 		fresh->iommu = iommu;
 		AP_APPEND(ctx->groups, fresh);
 		g = fresh;
@@ -84,13 +126,24 @@ int ap_device_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu, 
 	dev->ctx = ctx;
 	strcpy(dev->name, name);
 	dev->iommu = iommu;
-	dev->sid = sid;
+	dev->sid = dc->sid;
+	dev->sid_mask = dc->sid_mask;
 	dev->group = g;
 	g->ndev++;
+	if (iommu->model->stream_bind)
+		iommu->model->stream_bind(iommu, &m, dc->sid, dc->sid_mask, g);
 	AP_APPEND(ctx->devices, dev);
 	if (out)
 		*out = dev;
 	return 0;
+}
+
+int ap_device_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu, uint32_t sid,
+		  int group, struct ap_device **out)
+{
+	struct ap_device_config dc = { .sid = sid, .sid_mask = 0, .group = group };
+
+	return ap_device_add(ctx, name, iommu, &dc, out);
 }
 
 struct ap_device *ap_device_find(struct ap_ctx *ctx, const char *name)
@@ -118,6 +171,11 @@ uint32_t ap_device_sid(const struct ap_device *dev)
 	return dev->sid;
 }
 
+uint32_t ap_device_sid_mask(const struct ap_device *dev)
+{
+	return dev->sid_mask;
+}
+
 struct ap_iommu *ap_device_iommu(const struct ap_device *dev)
 {
 	return dev->iommu;
@@ -138,8 +196,8 @@ enum ap_bypass ap_device_bypasses(const struct ap_device *dev)
 	const struct ap_domain *dom = dev->group->domain;
 
 	if (!dom)
-		return dev->iommu->cfg.unmatched == AP_UNMATCHED_BYPASS ? AP_BYPASS_UNMATCHED
-									: AP_BYPASS_NONE;
+		return ap_iommu_unmatched(dev->iommu) == AP_UNMATCHED_BYPASS ? AP_BYPASS_UNMATCHED
+									      : AP_BYPASS_NONE;
 	if (dom->type == AP_DOMAIN_IDENTITY)
 		return AP_BYPASS_IDENTITY;
 	if (dom->type == AP_DOMAIN_PAGING && !dev->iommu->cfg.force_aperture)
@@ -148,31 +206,6 @@ enum ap_bypass ap_device_bypasses(const struct ap_device *dev)
 }
 
 /* ------------------------------------------------------------ reserved */
-
-static const char *const resv_names[] = {
-	[AP_RESV_DIRECT] = "direct",
-	[AP_RESV_DIRECT_RELAXABLE] = "direct-relaxable",
-	[AP_RESV_RESERVED] = "reserved",
-	[AP_RESV_MSI] = "msi",
-	[AP_RESV_SW_MSI] = "sw-msi",
-};
-
-#define RESV_TYPES (sizeof(resv_names) / sizeof(resv_names[0]))
-
-const char *ap_resv_type_name(enum ap_resv_type type)
-{
-	return (unsigned)type < RESV_TYPES ? resv_names[type] : "?";
-}
-
-int ap_resv_type_from_name(const char *name)
-{
-	unsigned t;
-
-	for (t = 0; name && t < RESV_TYPES; t++)
-		if (!strcmp(resv_names[t], name))
-			return (int)t;
-	return -1;
-}
 
 static bool resv_before(const struct ap_resv *a, const struct ap_resv *b)
 {
@@ -186,7 +219,7 @@ int ap_device_add_resv(struct ap_device *dev, uint64_t start, uint64_t size,
 
 	if (!dev)
 		return -EINVAL;
-	if (!size || start + (size - 1) < start || (unsigned)type >= RESV_TYPES)
+	if (!size || start + (size - 1) < start || (unsigned)type > AP_RESV_SW_MSI)
 		return ap__err(dev->ctx, -EINVAL, "a reserved region needs a size, no wrap and "
 			       "a known type");
 	n = ap__zalloc(dev->ctx, sizeof(*n));
@@ -200,30 +233,23 @@ int ap_device_add_resv(struct ap_device *dev, uint64_t start, uint64_t size,
 	return 0;
 }
 
-/* What an instance reserves for each of its devices, as Linux's drivers. */
-static bool instance_resv(const struct ap_iommu *iommu, struct ap_resv *out)
-{
-	if (iommu->cfg.kind == AP_IOMMU_ARM_SMMU_V3)
-		*out = (struct ap_resv){ 0x8000000, 0x80fffff, AP_RESV_SW_MSI };
-	else if (iommu->cfg.kind == AP_IOMMU_INTEL_VTD)
-		*out = (struct ap_resv){ 0xfee00000, 0xfeefffff, AP_RESV_MSI };
-	else
-		return false;
-	return true;
-}
+#define INSTANCE_RESV_MAX 4 /* windows a kind reserves for every device */
 
 int ap_device_resv(const struct ap_device *dev, size_t index, struct ap_resv *out)
 {
 	const struct ap_resv_node *n = dev->resv;
-	struct ap_resv inst = { 0, 0, AP_RESV_RESERVED };
-	bool pending = instance_resv(dev->iommu, &inst);
+	struct ap_resv inst[INSTANCE_RESV_MAX];
+	size_t ninst = 0, i = 0;
 
-	for (;;) {
+	if (dev->iommu->model->resv)
+		ninst = dev->iommu->model->resv(dev->iommu, inst, INSTANCE_RESV_MAX);
+	if (ninst > INSTANCE_RESV_MAX)
+		ninst = INSTANCE_RESV_MAX;
+	for (;;) { /* merge the device's sorted list with the instance's */
 		const struct ap_resv *next;
 
-		if (pending && (!n || !resv_before(&n->r, &inst))) {
-			next = &inst;
-			pending = false;
+		if (i < ninst && (!n || !resv_before(&n->r, &inst[i]))) {
+			next = &inst[i++];
 		} else if (n) {
 			next = &n->r;
 			n = n->next;

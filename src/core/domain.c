@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kinds/kind.h"
 #include "rcu.h"
 
 #define PROT_ALL (AP_PROT_READ | AP_PROT_WRITE | AP_PROT_CACHE | AP_PROT_NOEXEC | \
@@ -18,55 +19,17 @@ static uint64_t input_end(unsigned ias)
 	return ias >= 64 ? UINT64_MAX : (1ull << ias) - 1;
 }
 
-static enum ap_pt_format format_of(const struct ap_iommu *iommu)
-{
-	if (iommu->cfg.kind == AP_IOMMU_INTEL_VTD)
-		return AP_PT_INTEL_VTD_SL;
-	return iommu->cfg.stage == 2 ? AP_PT_ARM_LPAE_S2 : AP_PT_ARM_LPAE_S1;
-}
-
 static unsigned min_u(unsigned a, unsigned b)
 {
 	return a < b ? a : b;
-}
-
-/* VT-d table depth for an input width, and the width a depth covers. */
-static unsigned vtd_levels(unsigned width)
-{
-	return width <= 39 ? 3 : width <= 48 ? 4 : 5;
-}
-
-static unsigned vtd_width(unsigned levels)
-{
-	return 30 + 9 * (levels - 2);
-}
-
-/* SAGAW bit of a depth: AGAW = levels - 2. */
-static unsigned vtd_sagaw(const struct ap_iommu_config *c)
-{
-	return c->sagaw ? c->sagaw : 1u << (vtd_levels(c->ias) - 2);
-}
-
-/* The input width a new table for `iommu` is built with: the instance's own
- * for an SMMU; for VT-d the deepest table its SAGAW walks, as Linux picks
- * iommu->agaw (the aperture is then clipped to MGAW). */
-static unsigned table_ias(const struct ap_iommu_config *c)
-{
-	unsigned levels;
-
-	if (c->kind != AP_IOMMU_INTEL_VTD)
-		return c->ias;
-	for (levels = 5; levels > 3 && !(vtd_sagaw(c) & (1u << (levels - 2))); levels--)
-		;
-	return vtd_width(levels);
 }
 
 static int paging_init(struct ap_ctx *ctx, struct ap_domain *dom)
 {
 	const struct ap_iommu_config *ic = &dom->owner->cfg;
 	struct ap_pt_cfg cfg = {
-		.format = format_of(dom->owner),
-		.ias = table_ias(ic),
+		.format = dom->owner->model->format(ic),
+		.ias = dom->owner->model->table_ias(ic),
 		.oas = ic->oas,
 		.pgsize_bitmap = ic->pgsize_bitmap,
 		.host_page_size = ic->host_page_size,
@@ -246,6 +209,20 @@ int ap_domain_regs(const struct ap_domain *dom, const struct ap_iommu *iommu,
 	return ap_pt_get_regs(&own, iommu->cfg.coherent_walk, out);
 }
 
+int ap_domain_reg_view(const struct ap_domain *dom, const struct ap_iommu *iommu,
+		       struct ap_reg_view *out)
+{
+	const struct ap_attachment *att;
+	struct ap_pt_regs regs;
+	int err = ap_domain_regs(dom, iommu, &regs);
+
+	if (err || !out)
+		return err ? err : -EINVAL;
+	att = ap__attachment_of(dom, iommu);
+	iommu->model->reg_view(iommu, att ? att->tag : 0, &regs, out);
+	return 0;
+}
+
 const struct ap_pt *ap_domain_pt(const struct ap_domain *dom)
 {
 	return dom->pt;
@@ -255,7 +232,9 @@ int ap_domain_tag(const struct ap_domain *dom, const struct ap_iommu *iommu)
 {
 	const struct ap_attachment *att = dom && iommu ? ap__attachment_of(dom, iommu) : NULL;
 
-	return att && att->tag ? att->tag : -ENOENT;
+	if (!att || !att->tag)
+		return -ENOENT;
+	return iommu->model->tag_value ? iommu->model->tag_value(iommu, att->tag) : att->tag;
 }
 
 struct ap_attachment *ap__attachment_of(const struct ap_domain *dom, const struct ap_iommu *iommu)
@@ -291,30 +270,15 @@ static int leaf_beyond_oas(void *arg, const struct ap_pt_leaf *leaf)
 	return 1;
 }
 
-/*
- * The input width `iommu` walks the domain's tables with.  An SMMU programs
- * any input size up to its own.  A VT-d unit walks only the depths its
- * SAGAW lists: the whole table if it can, else the shallowest depth it has
- * that still covers its width, entered through index 0.  -EINVAL if none.
- */
-static int walk_width(const struct ap_iommu_config *ic, unsigned tbl_ias, unsigned *out)
+/* The input width `iommu` walks the domain's tables with: the kind's
+ * answer, or (any width can be programmed) the smaller of the two. */
+static int walk_width(struct ap_ctx *ctx, const struct ap_iommu *iommu, unsigned tbl_ias,
+		      unsigned *out)
 {
-	unsigned want = min_u(ic->ias, tbl_ias), levels, have = vtd_levels(tbl_ias);
-
-	*out = want;
-	if (ic->kind != AP_IOMMU_INTEL_VTD)
-		return 0;
-	if (vtd_sagaw(ic) & (1u << (have - 2))) {
-		*out = tbl_ias;
-		return 0;
-	}
-	for (levels = vtd_levels(want); levels < have; levels++) {
-		if (vtd_sagaw(ic) & (1u << (levels - 2))) {
-			*out = vtd_width(levels);
-			return 0;
-		}
-	}
-	return -EINVAL;
+	if (iommu->model->walk_ias)
+		return iommu->model->walk_ias(ctx, iommu, tbl_ias, out);
+	*out = min_u(iommu->cfg.ias, tbl_ias);
+	return 0;
 }
 
 /* What the domain becomes with `iommu` joining it, or why it cannot. */
@@ -336,15 +300,14 @@ static int join_check(struct ap_domain *dom, const struct ap_iommu *iommu, struc
 
 	ap_pt_get_cfg(dom->pt, &pc);
 	granule = pc.pgsize_bitmap & -pc.pgsize_bitmap;
-	if (ic->kind != dom->owner->cfg.kind || format_of(iommu) != pc.format)
+	if (!iommu->model->walks_format(ic, pc.format))
 		return ap__err(ctx, -EINVAL, "%s cannot walk %s tables of domain '%s'", iommu->name,
 			       ap_pt_format_name(pc.format), dom->name);
 	if (ic->coherent_walk != dom->owner->cfg.coherent_walk)
 		return ap__err(ctx, -EINVAL, "%s walks tables %scoherently, domain '%s' does not",
 			       iommu->name, ic->coherent_walk ? "" : "non-", dom->name);
-	if (walk_width(ic, pc.ias, &j->walk_ias))
-		return ap__err(ctx, -EINVAL, "%s's SAGAW cannot walk the %u-level tables of '%s'",
-			       iommu->name, vtd_levels(pc.ias), dom->name);
+	if (walk_width(ctx, iommu, pc.ias, &j->walk_ias))
+		return -EINVAL;
 	if (!(ic->pgsize_bitmap & granule))
 		return ap__err(ctx, -EINVAL, "%s has no %llu KiB granule for domain '%s'",
 			       iommu->name, (unsigned long long)(granule >> 10), dom->name);
@@ -414,8 +377,7 @@ static int attachment_paging(struct ap_domain *dom, struct ap_iommu *iommu, cons
 		return err;
 	if (ap__tag_alloc(iommu, &att->tag))
 		return ap__err(dom->ctx, -ENOSPC, "%s has no free %s left", iommu->name,
-			       iommu->cfg.kind == AP_IOMMU_INTEL_VTD ? "domain ID" :
-			       iommu->cfg.stage == 2 ? "VMID" : "ASID");
+			       ap_iommu_tag_name(iommu));
 	ap_pt_get_cfg(dom->pt, &pc);
 	ap__iotlb_sizes(&att->sizes, pc.pgsize_bitmap);
 	att->sets = iommu->tlb.sets;
@@ -451,6 +413,20 @@ static void group_set(struct ap_ctx *ctx, struct ap_group *g, struct ap_domain *
 			__atomic_store_n(&d->att, att, __ATOMIC_RELEASE);
 }
 
+/* Whether DMA outside the aperture faults for every device that can reach
+ * the domain: its owner's and every attached instance's choice.  An open
+ * instance that leaves takes its openness with it (the aperture itself
+ * never widens again). */
+static bool forced_by_all(const struct ap_domain *dom)
+{
+	const struct ap_attachment *a;
+	bool forced = dom->owner->cfg.force_aperture;
+
+	for (a = dom->attached; a && forced; a = a->next)
+		forced = a->iommu->cfg.force_aperture;
+	return forced;
+}
+
 /* Count dev's group off its domain (it must have one); the attachment if
  * that was its last group, unlinked, for retire_attachment(). */
 static struct ap_attachment *group_leave(struct ap_device *dev)
@@ -466,6 +442,8 @@ static struct ap_attachment *group_leave(struct ap_device *dev)
 	for (pp = &dom->attached; *pp != att; pp = &(*pp)->next)
 		;
 	*pp = att->next;
+	if (dom->type == AP_DOMAIN_PAGING)
+		dom->geo.force = forced_by_all(dom);
 	return att;
 }
 

@@ -19,7 +19,9 @@
 struct ap_ram {
 	uint64_t pa, size;
 	uint8_t *host;
-	bool owned;
+	const void *owner_kind; /* the caller's, from ap_ram_add_owned() */
+	void *owner;
+	bool owned;  /* host memory is the context's (ap_ram_alloc) */
 };
 
 /* The physical window page tables live in, backed chunk by chunk. */
@@ -36,11 +38,17 @@ struct ap_pool {
 
 #define AP_TAGS 65536 /* 16-bit ASID, VMID and domain ID */
 
+struct ap_iommu_model;
+
 struct ap_iommu {
 	struct ap_iommu *next;
 	struct ap_ctx *ctx;
 	char name[AP_NAME_MAX];
 	struct ap_iommu_config cfg;
+	const struct ap_iommu_model *model; /* what its kind does (kinds/) */
+	void *kind_state;                   /* the model's own, or NULL */
+	unsigned unmatched;                 /* enum ap_unmatched, now */
+	uint64_t bypass_limit;              /* highest untranslated address */
 	pthread_mutex_t evtq_lock; /* translations fault from any thread */
 	struct ap_fault *evtq;
 	unsigned evtq_head, evtq_count;
@@ -93,7 +101,7 @@ struct ap_device {
 	struct ap_ctx *ctx;
 	char name[AP_NAME_MAX];
 	struct ap_iommu *iommu;
-	uint32_t sid;
+	uint32_t sid, sid_mask;
 	struct ap_group *group;
 	/* the group's domain, through our instance; read by translations
 	 * (atomically, inside a read-side section), written by attach */
@@ -152,6 +160,7 @@ struct ap_ctx {
 	unsigned ram_seq;         /* odd while the RAM array changes */
 	struct ap_ram *ram;       /* sorted by pa */
 	size_t nram, ram_cap;
+	uint64_t ram_hint;        /* ap_ram_place: no room starts below this */
 	struct ap_retired *retired; /* outgrown RAM arrays */
 	pthread_mutex_t pool_lock;
 	struct ap_pool pool;

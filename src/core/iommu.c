@@ -4,107 +4,255 @@
  * event queue every refused transaction lands in.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "kinds/kind.h"
 
-#define LPAE_PGSIZES ((1ull << 12) | (1ull << 21) | (1ull << 30) | (1ull << 14) | \
-		      (1ull << 25) | (1ull << 16) | (1ull << 29) | (1ull << 42))
-#define LPAE_GRANULES ((1ull << 12) | (1ull << 14) | (1ull << 16))
-#define VTD_PGSIZES ((1ull << 12) | (1ull << 21) | (1ull << 30))
-#define VTD_SAGAW_ALL 0xeu /* AGAW 1..3: 3-, 4- and 5-level tables */
-
-static const char *const kind_names[] = {
-	[AP_IOMMU_ARM_SMMU_V3] = "arm-smmu-v3",
-	[AP_IOMMU_INTEL_VTD] = "intel-vtd",
-};
+/* ------------------------------------------------------------ kinds */
 
 enum ap_iommu_kind ap_iommu_kind_from_name(const char *name)
 {
-	size_t i;
+	const struct ap_iommu_model *m = ap__model_by_name(name);
 
-	for (i = 1; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
-		if (kind_names[i] && name && !strcmp(kind_names[i], name))
-			return (enum ap_iommu_kind)i;
-	return 0;
+	return m ? m->kind : 0;
 }
 
 const char *ap_iommu_kind_name(enum ap_iommu_kind kind)
 {
-	if ((size_t)kind < sizeof(kind_names) / sizeof(kind_names[0]) && kind_names[kind])
-		return kind_names[kind];
-	return "?";
+	const struct ap_iommu_model *m = ap__model(kind);
+
+	return m ? m->name : "?";
 }
+
+enum ap_iommu_kind ap_iommu_kind_next(enum ap_iommu_kind prev)
+{
+	const struct ap_iommu_model *m = ap__model_next(prev ? ap__model(prev) : NULL);
+
+	return prev && !ap__model(prev) ? 0 : m ? m->kind : 0;
+}
+
+/* ------------------------------------------------------------ configuration */
+
+#define GENERIC_USAGE "ias=N oas=N pgsizes=LIST unmatched=abort|bypass aperture=forced|open " \
+		      "evtq=N coherent=yes|no hostpage=SIZE iotlb=N|off"
 
 void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind kind)
 {
+	const struct ap_iommu_model *m = ap__model(kind);
+
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->kind = kind;
+	cfg->kind = m ? kind : 0;
 	cfg->ias = 48;
 	cfg->oas = 48;
 	cfg->pgsize_bitmap = (1ull << 12) | (1ull << 21) | (1ull << 30);
-	cfg->stage = kind == AP_IOMMU_INTEL_VTD ? 2 : 1;
 	cfg->unmatched = AP_UNMATCHED_ABORT;
 	cfg->force_aperture = true;
 	cfg->coherent_walk = true;
 	cfg->evtq_size = 128;
 	cfg->host_page_size = 4096;
 	cfg->iotlb_entries = AP_IOTLB_DEFAULT_ENTRIES;
+	if (m && m->config_init)
+		m->config_init(cfg);
 }
 
-static bool oas_valid(unsigned oas)
+static int parse_word(const char *value, const char *yes, const char *no, bool *out)
 {
-	return oas == 32 || oas == 36 || oas == 40 || oas == 42 || oas == 44 || oas == 48 ||
-	       oas == 52;
+	if (!strcmp(value, yes) || !strcmp(value, no)) {
+		*out = !strcmp(value, yes);
+		return 0;
+	}
+	return -EINVAL;
 }
 
-static int vtd_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
+/* A number below 2^32; *expected says what went wrong. */
+static int parse_u32(const char *key, const char *value, unsigned *out, const char **expected)
 {
-	if (c->ias < 32 || c->ias > 57)
-		return ap__err(ctx, -EINVAL, "ias=%u: a VT-d input width (MGAW) is 32..57 bits",
-			       c->ias);
-	if (c->oas < 32 || c->oas > 52)
-		return ap__err(ctx, -EINVAL, "oas=%u: a VT-d host address width is 32..52 bits",
-			       c->oas);
-	if (c->stage != 2)
-		return ap__err(ctx, -EOPNOTSUPP,
-			       "stage=%u: only VT-d second-level tables are modelled", c->stage);
-	if (!(c->pgsize_bitmap & (1ull << 12)) || (c->pgsize_bitmap & ~VTD_PGSIZES))
-		return ap__err(ctx, -EINVAL, "pgsizes: VT-d has 4K pages and 2M, 1G superpages");
-	if (c->sagaw & ~VTD_SAGAW_ALL)
-		return ap__err(ctx, -EINVAL, "sagaw: VT-d walks 39-, 48- and 57-bit tables only");
+	static const char *const bad[][2] = {
+		{ "ias", "ias (decimal or 0x hex, optional K M G T)" },
+		{ "oas", "oas (decimal or 0x hex, optional K M G T)" },
+		{ "evtq", "evtq (decimal or 0x hex, optional K M G T)" },
+		{ "iotlb", "iotlb=N|off" },
+	};
+	static const char *const big[][2] = {
+		{ "ias", "ias below 2^32" }, { "oas", "oas below 2^32" },
+		{ "evtq", "evtq below 2^32" }, { "iotlb", "iotlb below 2^32" },
+	};
+	uint64_t v;
+	int err = ap_parse_size(value, &v);
+	size_t i;
+
+	for (i = 0; i < 4 && strcmp(bad[i][0], key); i++)
+		;
+	if (!err && v > UINT32_MAX)
+		err = -ERANGE;
+	if (err)
+		*expected = i < 4 ? (err == -ERANGE ? big[i][1] : bad[i][1]) : "a number below 2^32";
+	if (err)
+		return -EINVAL;
+	*out = (unsigned)v;
 	return 0;
 }
 
-static int smmu_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
+/* The options every kind has. */
+static int generic_set(struct ap_iommu_config *cfg, const char *key, const char *value,
+		       const char **expected)
 {
-	if (c->ias < 32 || c->ias > 52)
-		return ap__err(ctx, -EINVAL, "ias=%u: an SMMU input size is 32..52 bits", c->ias);
-	if (!oas_valid(c->oas))
-		return ap__err(ctx, -EINVAL,
-			       "oas=%u: an SMMU output size is one of 32,36,40,42,44,48,52", c->oas);
-	if (c->stage != 1 && c->stage != 2)
-		return ap__err(ctx, -EINVAL, "stage=%u: stage is 1 or 2", c->stage);
-	if (!c->pgsize_bitmap || (c->pgsize_bitmap & ~LPAE_PGSIZES))
-		return ap__err(ctx, -EINVAL,
-			       "pgsizes: an SMMU supports 4K,2M,1G,16K,32M,64K,512M,4T only");
-	if (!(c->pgsize_bitmap & LPAE_GRANULES))
-		return ap__err(ctx, -EINVAL, "pgsizes: no translation granule (4K, 16K or 64K)");
-	if (c->sagaw)
-		return ap__err(ctx, -EINVAL, "sagaw is a VT-d capability");
-	return 0;
+	bool b;
+	int err;
+
+	if (!strcmp(key, "ias"))
+		return parse_u32(key, value, &cfg->ias, expected);
+	if (!strcmp(key, "oas"))
+		return parse_u32(key, value, &cfg->oas, expected);
+	if (!strcmp(key, "evtq"))
+		return parse_u32(key, value, &cfg->evtq_size, expected);
+	if (!strcmp(key, "pgsizes")) {
+		*expected = "a pgsizes LIST of power-of-two sizes such as 4K,2M,1G";
+		return ap_parse_pgsizes(value, &cfg->pgsize_bitmap);
+	}
+	if (!strcmp(key, "hostpage")) {
+		*expected = "hostpage=SIZE (decimal or 0x hex, optional K M G T)";
+		return ap_parse_size(value, &cfg->host_page_size) ? -EINVAL : 0;
+	}
+	if (!strcmp(key, "iotlb")) {
+		if (!strcmp(value, "off")) {
+			cfg->iotlb_entries = 0;
+			return 0;
+		}
+		return parse_u32(key, value, &cfg->iotlb_entries, expected);
+	}
+	if (!strcmp(key, "unmatched")) {
+		*expected = "unmatched=abort|bypass";
+		err = parse_word(value, "bypass", "abort", &b);
+		if (!err)
+			cfg->unmatched = b ? AP_UNMATCHED_BYPASS : AP_UNMATCHED_ABORT;
+		return err;
+	}
+	if (!strcmp(key, "aperture")) {
+		*expected = "aperture=forced|open";
+		return parse_word(value, "forced", "open", &cfg->force_aperture);
+	}
+	if (!strcmp(key, "coherent")) {
+		*expected = "coherent=yes|no";
+		return parse_word(value, "yes", "no", &cfg->coherent_walk);
+	}
+	return -ENOENT;
 }
 
-static int config_check(struct ap_ctx *ctx, const struct ap_iommu_config *c)
+int ap_iommu_config_set(struct ap_iommu_config *cfg, const char *key, const char *value,
+			const char **expected)
+{
+	const struct ap_iommu_model *m = cfg ? ap__model(cfg->kind) : NULL;
+	struct ap_iommu_config was;
+	const char *exp = "a known option";
+	int err;
+
+	if (!cfg || !key || !value)
+		return -EINVAL;
+	was = *cfg;
+	err = generic_set(cfg, key, value, &exp);
+	if (err == -ENOENT && m && m->config_set)
+		err = m->config_set(cfg, key, value, &exp);
+	if (err)
+		*cfg = was; /* a half-parsed value leaves nothing behind */
+	if (expected)
+		*expected = exp;
+	return err;
+}
+
+/* cfg's defaults once `words` (key=value, what the kind wrote) are read:
+ * the baseline a reader of the whole text compares the rest against (an
+ * arm-smmu model= changes the defaults of ias, oas and pgsizes). */
+static void defaults_after(const struct ap_iommu_config *cfg, const char *words,
+			   struct ap_iommu_config *d)
+{
+	char copy[512], *save = NULL, *w;
+
+	ap_iommu_config_init(d, cfg->kind);
+	snprintf(copy, sizeof(copy), "%s", words);
+	for (w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(w, '=');
+
+		if (eq) {
+			*eq = '\0';
+			ap_iommu_config_set(d, w, eq + 1, NULL);
+		}
+	}
+}
+
+/* The generic options that differ from d, appended at `at`. */
+static size_t generic_format(const struct ap_iommu_config *cfg, const struct ap_iommu_config *d,
+			     char *buf, size_t len, size_t at)
+{
+	char list[96];
+
+	if (cfg->ias != d->ias)
+		at = ap__word(buf, len, at, "ias=%u", cfg->ias);
+	if (cfg->oas != d->oas)
+		at = ap__word(buf, len, at, "oas=%u", cfg->oas);
+	if (cfg->pgsize_bitmap != d->pgsize_bitmap)
+		at = ap__word(buf, len, at, "pgsizes=%s",
+			      ap_format_pgsizes(cfg->pgsize_bitmap, list, sizeof(list)));
+	if (cfg->unmatched != d->unmatched)
+		at = ap__word(buf, len, at, "unmatched=%s",
+			      cfg->unmatched == AP_UNMATCHED_BYPASS ? "bypass" : "abort");
+	if (cfg->force_aperture != d->force_aperture)
+		at = ap__word(buf, len, at, "aperture=%s", cfg->force_aperture ? "forced" : "open");
+	if (cfg->evtq_size != d->evtq_size)
+		at = ap__word(buf, len, at, "evtq=%u", cfg->evtq_size);
+	if (cfg->coherent_walk != d->coherent_walk)
+		at = ap__word(buf, len, at, "coherent=%s", cfg->coherent_walk ? "yes" : "no");
+	if (cfg->host_page_size != d->host_page_size)
+		at = ap__word(buf, len, at, "hostpage=%llu", (unsigned long long)cfg->host_page_size);
+	if (cfg->iotlb_entries != d->iotlb_entries)
+		at = cfg->iotlb_entries ? ap__word(buf, len, at, "iotlb=%u", cfg->iotlb_entries)
+					: ap__word(buf, len, at, "iotlb=off");
+	return at;
+}
+
+/* The kind's own words first: an arm-smmu model= sets the defaults of the
+ * rest, which are then written against those. */
+size_t ap_iommu_config_format(const struct ap_iommu_config *cfg, char *buf, size_t len)
+{
+	const struct ap_iommu_model *m = cfg ? ap__model(cfg->kind) : NULL;
+	struct ap_iommu_config d;
+	char text[512] = "";
+	size_t at = 0;
+
+	if (m && m->config_format)
+		at = m->config_format(cfg, text, sizeof(text), 0);
+	if (m) {
+		defaults_after(cfg, at < sizeof(text) ? text : "", &d);
+		at = generic_format(cfg, &d, text, sizeof(text), at);
+	}
+	if (len)
+		snprintf(buf, len, "%s", at ? text : "");
+	return at;
+}
+
+const char *ap_iommu_config_usage(enum ap_iommu_kind kind)
+{
+	static char usage[8][512];
+	const struct ap_iommu_model *m = ap__model(kind);
+	unsigned k = (unsigned)kind & 7;
+
+	if (!m)
+		return "";
+	if (!usage[k][0]) /* the same text whichever thread writes it first */
+		snprintf(usage[k], sizeof(usage[k]), "%s %s", GENERIC_USAGE, m->usage);
+	return usage[k];
+}
+
+static int config_check(struct ap_ctx *ctx, const struct ap_iommu_config *c,
+			const struct ap_iommu_model *m)
 {
 	int err;
 
-	if (c->kind == AP_IOMMU_ARM_SMMU_V3)
-		err = smmu_check(ctx, c);
-	else if (c->kind == AP_IOMMU_INTEL_VTD)
-		err = vtd_check(ctx, c);
-	else
-		err = ap__err(ctx, -EINVAL, "unknown IOMMU kind %d", (int)c->kind);
+	if (!m)
+		return ap__err(ctx, -EINVAL, "unknown IOMMU kind %d", (int)c->kind);
+	err = m->check(ctx, c);
 	if (err)
 		return err;
 	if (c->unmatched != AP_UNMATCHED_ABORT && c->unmatched != AP_UNMATCHED_BYPASS)
@@ -128,6 +276,8 @@ static void *iotlb_zalloc(void *ctx, size_t size)
 
 static void iommu_release(struct ap_ctx *ctx, struct ap_iommu *iommu)
 {
+	if (iommu->kind_state && iommu->model->release)
+		iommu->model->release(iommu);
 	pthread_mutex_destroy(&iommu->evtq_lock);
 	ap__free(ctx, iommu->tlb.sets);
 	ap__free(ctx, iommu->evtq);
@@ -147,7 +297,7 @@ int ap_iommu_new(struct ap_ctx *ctx, const char *name, const struct ap_iommu_con
 		return ap__err(ctx, -EINVAL, "no IOMMU configuration");
 	if (ap_iommu_find(ctx, name))
 		return ap__err(ctx, -EEXIST, "an IOMMU called '%s' exists", name);
-	err = config_check(ctx, cfg);
+	err = config_check(ctx, cfg, ap__model(cfg->kind));
 	if (err)
 		return err;
 	iommu = ap__zalloc_lines(ctx, sizeof(*iommu)); /* its counters share no line */
@@ -162,6 +312,13 @@ int ap_iommu_new(struct ap_ctx *ctx, const char *name, const struct ap_iommu_con
 	iommu->ctx = ctx;
 	strcpy(iommu->name, name);
 	iommu->cfg = *cfg;
+	iommu->model = ap__model(cfg->kind);
+	iommu->unmatched = cfg->unmatched;
+	iommu->bypass_limit = iommu->model->bypass_limit(cfg);
+	if (iommu->model->init && iommu->model->init(iommu)) {
+		iommu_release(ctx, iommu);
+		return ap__err(ctx, -ENOMEM, "out of memory");
+	}
 	AP_APPEND(ctx->iommus, iommu);
 	if (out)
 		*out = iommu;
@@ -193,6 +350,39 @@ const struct ap_iommu_config *ap_iommu_get_config(const struct ap_iommu *iommu)
 	return &iommu->cfg;
 }
 
+enum ap_pt_format ap_iommu_domain_format(const struct ap_iommu *iommu)
+{
+	return iommu->model->format(&iommu->cfg);
+}
+
+const char *ap_iommu_tag_name(const struct ap_iommu *iommu)
+{
+	return iommu->model->tag_name(&iommu->cfg);
+}
+
+enum ap_unmatched ap_iommu_unmatched(const struct ap_iommu *iommu)
+{
+	return (enum ap_unmatched)__atomic_load_n(&iommu->unmatched, __ATOMIC_ACQUIRE);
+}
+
+int ap_iommu_set_unmatched(struct ap_iommu *iommu, enum ap_unmatched unmatched)
+{
+	if (!iommu || (unmatched != AP_UNMATCHED_ABORT && unmatched != AP_UNMATCHED_BYPASS))
+		return -EINVAL;
+	__atomic_store_n(&iommu->unmatched, (unsigned)unmatched, __ATOMIC_RELEASE);
+	return 0;
+}
+
+bool ap_iommu_capable(const struct ap_iommu *iommu, enum ap_iommu_cap cap)
+{
+	return iommu && iommu->model->capable(iommu, cap);
+}
+
+size_t ap_iommu_facts(const struct ap_iommu *iommu, struct ap_iommu_fact *out, size_t max)
+{
+	return iommu->model->facts ? iommu->model->facts(iommu, out, max) : 0;
+}
+
 void ap__iommus_free(struct ap_ctx *ctx)
 {
 	while (ctx->iommus) {
@@ -206,15 +396,16 @@ void ap__iommus_free(struct ap_ctx *ctx)
 /* ------------------------------------------------------------ tags */
 
 /*
- * The lowest free tag: ASIDs and VMIDs from 1, as Linux's SMMUv3 driver
- * allocates them; VT-d domain IDs from 2 (Linux keeps 0 and 1 back).
- * -ENOSPC when all 16 bits are taken.
+ * The lowest free tag in the range the kind gives (SMMUv3 ASIDs and VMIDs
+ * from 1, VT-d domain IDs from 2, arm-smmu context banks); -ENOSPC when all
+ * are taken.
  */
 int ap__tag_alloc(struct ap_iommu *iommu, uint16_t *tag)
 {
-	unsigned t = iommu->cfg.kind == AP_IOMMU_INTEL_VTD ? 2 : 1;
+	unsigned t, end;
 
-	for (; t < AP_TAGS; t++) {
+	iommu->model->tag_range(iommu, &t, &end);
+	for (; t < end && t < AP_TAGS; t++) {
 		if (!(iommu->tags_used[t / 64] & (1ull << (t % 64)))) {
 			iommu->tags_used[t / 64] |= 1ull << (t % 64);
 			*tag = (uint16_t)t;

@@ -71,6 +71,8 @@ static void ram_store(struct ap_ram *dst, const struct ap_ram *src)
 	__atomic_store_n(&dst->pa, src->pa, __ATOMIC_RELEASE);
 	__atomic_store_n(&dst->size, src->size, __ATOMIC_RELEASE);
 	__atomic_store_n(&dst->host, src->host, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->owner_kind, src->owner_kind, __ATOMIC_RELEASE);
+	__atomic_store_n(&dst->owner, src->owner, __ATOMIC_RELEASE);
 	__atomic_store_n(&dst->owned, src->owned, __ATOMIC_RELEASE);
 }
 
@@ -79,6 +81,8 @@ static void ram_load(struct ap_ram *dst, const struct ap_ram *src)
 	dst->pa = __atomic_load_n(&src->pa, __ATOMIC_ACQUIRE);
 	dst->size = __atomic_load_n(&src->size, __ATOMIC_ACQUIRE);
 	dst->host = __atomic_load_n(&src->host, __ATOMIC_ACQUIRE);
+	dst->owner_kind = __atomic_load_n(&src->owner_kind, __ATOMIC_ACQUIRE);
+	dst->owner = __atomic_load_n(&src->owner, __ATOMIC_ACQUIRE);
 	dst->owned = __atomic_load_n(&src->owned, __ATOMIC_ACQUIRE);
 }
 
@@ -204,9 +208,10 @@ static int ram_reserve(struct ap_ctx *ctx)
 }
 
 static int ram_insert_locked(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host,
-			     bool owned)
+			     const void *owner_kind, void *owner, bool owned)
 {
-	struct ap_ram r = { .pa = pa, .size = size, .host = host, .owned = owned };
+	struct ap_ram r = { .pa = pa, .size = size, .host = host, .owner_kind = owner_kind,
+			    .owner = owner, .owned = owned };
 	size_t at;
 	int err = ram_place_check(ctx, pa, size);
 
@@ -226,12 +231,13 @@ static int ram_insert_locked(struct ap_ctx *ctx, uint64_t pa, uint64_t size, voi
 	return 0;
 }
 
-static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host, bool owned)
+static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host,
+		      const void *owner_kind, void *owner, bool owned)
 {
 	int err;
 
 	pthread_mutex_lock(&ctx->ram_lock);
-	err = ram_insert_locked(ctx, pa, size, host, owned);
+	err = ram_insert_locked(ctx, pa, size, host, owner_kind, owner, owned);
 	pthread_mutex_unlock(&ctx->ram_lock);
 	return err;
 }
@@ -262,6 +268,8 @@ int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
 			       (unsigned long long)pa);
 	}
 	ram_cut(ctx, at, &gone);
+	if (pa < ctx->ram_hint)
+		ctx->ram_hint = pa; /* its room is free again */
 	pthread_mutex_unlock(&ctx->ram_lock);
 	/* A DMA that found the region before it went may still be copying:
 	 * the region is the caller's again only once every such DMA ended. */
@@ -274,7 +282,118 @@ int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
 
 int ap_ram_add(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host)
 {
-	return ram_insert(ctx, pa, size, host, false);
+	return ram_insert(ctx, pa, size, host, NULL, NULL, false);
+}
+
+int ap_ram_add_owned(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host,
+		     const void *owner_kind, void *owner)
+{
+	return ram_insert(ctx, pa, size, host, owner_kind, owner, false);
+}
+
+int ap_ram_lookup(const struct ap_ctx *ctx, uint64_t pa, struct ap_ram_info *out)
+{
+	struct ap_ram r;
+	bool found;
+
+	if (!ctx || !out)
+		return -EINVAL;
+	ap__rcu_read_lock(); /* an outgrown array it searches stays */
+	found = ram_lookup(ctx, pa, &r);
+	ap__rcu_read_unlock();
+	if (!found)
+		return -ENOENT;
+	*out = (struct ap_ram_info){ r.pa, r.size, r.host, r.owner_kind, r.owner };
+	return 0;
+}
+
+/* ------------------------------------------------------------ placement */
+
+/* What occupies addr (RAM or the table window): its last byte.  Under
+ * ram_lock. */
+static bool occupied(const struct ap_ctx *ctx, uint64_t addr, uint64_t *last)
+{
+	size_t i;
+
+	if (ctx->pool.size && addr >= ctx->pool.base && addr - ctx->pool.base < ctx->pool.size) {
+		*last = ctx->pool.base + (ctx->pool.size - 1);
+		return true;
+	}
+	i = ram_lower_bound(ctx, addr);
+	if (i < ctx->nram && ctx->ram[i].pa <= addr) {
+		*last = ctx->ram[i].pa + (ctx->ram[i].size - 1);
+		return true;
+	}
+	return false;
+}
+
+/* The lowest address >= x congruent to phase modulo align; false on wrap. */
+static bool congruent_up(uint64_t x, uint64_t align, uint64_t phase, uint64_t *out)
+{
+	uint64_t base = x & ~(align - 1);
+
+	if (base + phase < x) {
+		if (base > UINT64_MAX - align)
+			return false;
+		base += align;
+	}
+	*out = base + phase;
+	return true;
+}
+
+/* The first occupant of [p, last] (RAM or the window): its last byte. */
+static bool first_in(const struct ap_ctx *ctx, uint64_t p, uint64_t last, uint64_t *end)
+{
+	size_t i = ram_lower_bound(ctx, p);
+	bool ram = i < ctx->nram && ctx->ram[i].pa <= last;
+	bool win = ctx->pool.size && ranges_overlap(ctx->pool.base, ctx->pool.size, p,
+						    last - p + 1);
+
+	if (win && (!ram || ctx->pool.base < ctx->ram[i].pa))
+		*end = ctx->pool.base + (ctx->pool.size - 1);
+	else if (ram)
+		*end = ctx->ram[i].pa + (ctx->ram[i].size - 1);
+	return ram || win;
+}
+
+/* Under ram_lock: the room, from the lowest address that may be free. */
+static int place_locked(struct ap_ctx *ctx, uint64_t size, uint64_t align, uint64_t phase,
+			uint64_t limit, uint64_t *pa)
+{
+	uint64_t x, last, p;
+
+	while (occupied(ctx, ctx->ram_hint, &last) && last < UINT64_MAX)
+		ctx->ram_hint = last + 1; /* nothing is free below it */
+	for (x = ctx->ram_hint;;) {
+		if (!congruent_up(x, align, phase, &p) || p > limit || limit - p < size - 1)
+			return -ENOSPC;
+		if (!first_in(ctx, p, p + (size - 1), &last)) {
+			*pa = p;
+			return 0;
+		}
+		if (last == UINT64_MAX)
+			return -ENOSPC;
+		x = last + 1;
+	}
+}
+
+int ap_ram_place(struct ap_ctx *ctx, uint64_t size, uint64_t align, uint64_t phase,
+		 uint64_t limit, uint64_t *pa)
+{
+	int err;
+
+	if (!ctx || !pa)
+		return -EINVAL;
+	if (!size || !align || (align & (align - 1)) || phase >= align)
+		return ap__err(ctx, -EINVAL, "placing RAM needs a size, a power-of-two alignment "
+			       "and a phase below it");
+	pthread_mutex_lock(&ctx->ram_lock);
+	err = place_locked(ctx, size, align, phase, limit, pa);
+	pthread_mutex_unlock(&ctx->ram_lock);
+	if (err)
+		return ap__err(ctx, err, "no room for 0x%llx bytes of RAM below 0x%llx",
+			       (unsigned long long)size, (unsigned long long)limit);
+	return 0;
 }
 
 int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
@@ -294,7 +413,7 @@ int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
 	if (!mem)
 		return ap__err(ctx, -ENOMEM, "cannot allocate 0x%llx bytes of RAM",
 			       (unsigned long long)size);
-	err = ram_insert(ctx, pa, size, mem, true);
+	err = ram_insert(ctx, pa, size, mem, NULL, NULL, true);
 	if (err) {
 		ap__free(ctx, mem);
 		return err;

@@ -58,6 +58,22 @@ static bool beyond_input(const struct ap_iommu *iommu, uint64_t iova)
 	return iommu->cfg.ias < 64 && (iova >> iommu->cfg.ias) != 0;
 }
 
+/*
+ * An untranslated transaction (unmatched stream passed, identity domain,
+ * open aperture): the address goes out as it came in, if the hardware
+ * lets it; beyond the kind's bypass limit it is refused with an
+ * address-size fault (SMMUv3's F_ADDR_SIZE for bypassed input beyond OAS,
+ * VT-d's "address beyond MGAW/AW"; doc/kinds/).
+ */
+static int bypass(const struct ap_device *dev, uint64_t iova, unsigned access,
+		  struct ap_translation *out, struct ap_fault *fault, bool record)
+{
+	if (iova > dev->iommu->bypass_limit)
+		return refuse(dev, iova, access, AP_FAULT_ADDRESS_SIZE, -1, record, fault);
+	passthrough(iova, out);
+	return 0;
+}
+
 /* A walk of the domain's tables, as the instance's hardware would walk
  * them; on success the leaf goes into the IOTLB unless an invalidation
  * passed meanwhile (iotlb.h). */
@@ -122,27 +138,21 @@ static __attribute__((noinline)) int translate_slow(const struct ap_device *dev,
 	const struct ap_domain *dom;
 
 	if (!att) {
-		if (dev->iommu->cfg.unmatched == AP_UNMATCHED_BYPASS) {
-			passthrough(iova, out);
-			return 0;
-		}
+		if (ap_iommu_unmatched(dev->iommu) == AP_UNMATCHED_BYPASS)
+			return bypass(dev, iova, access, out, fault, record);
 		return refuse(dev, iova, access, AP_FAULT_BAD_STREAM, -1, record, fault);
 	}
 	dom = att->dom;
 	if (dom->type == AP_DOMAIN_BLOCKED)
 		return refuse(dev, iova, access, AP_FAULT_TRANSLATION, -1, record, fault);
-	if (dom->type == AP_DOMAIN_IDENTITY) {
-		passthrough(iova, out);
-		return 0;
-	}
+	if (dom->type == AP_DOMAIN_IDENTITY)
+		return bypass(dev, iova, access, out, fault, record);
 	if (iova < __atomic_load_n(&dom->geo.start, __ATOMIC_RELAXED) ||
 	    iova > __atomic_load_n(&dom->geo.end, __ATOMIC_RELAXED)) {
 		/* An open aperture passes what lies beyond the instance's own
 		 * input range; the part a shared domain narrowed away faults. */
-		if (!dev->iommu->cfg.force_aperture && beyond_input(dev->iommu, iova)) {
-			passthrough(iova, out);
-			return 0;
-		}
+		if (!dev->iommu->cfg.force_aperture && beyond_input(dev->iommu, iova))
+			return bypass(dev, iova, access, out, fault, record);
 		return refuse(dev, iova, access, AP_FAULT_ADDRESS_SIZE, -1, record, fault);
 	}
 	if (dev->iommu->tlb.sets)

@@ -2,7 +2,7 @@
 /*
  * ARM VMSAv8-64 long-descriptor (LPAE) tables, stage 1 and stage 2, 4K/16K/64K
  * granules: the descriptors Linux's io-pgtable-arm writes, bit for bit
- * (shared/reference/pagetable-formats.md section 2 is the specification).
+ * (doc/formats/arm-lpae.md has the facts and their sources).
  *
  * Levels are architectural: 0..3, 3 is the last.  The tree algorithms (map,
  * unmap, leaves, freeing) are pt_tree.c's; this file gives them the

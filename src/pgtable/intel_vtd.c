@@ -2,7 +2,7 @@
 /*
  * Intel VT-d second-level (second-stage) tables: the descriptors Linux's
  * legacy dma_pte code and generic_pt's vtdss format write, bit for bit
- * (shared/reference/pagetable-formats.md section 4 is the specification).
+ * (doc/formats/vtd-sl.md has the facts and their sources).
  *
  * Levels are numbered as VT-d numbers them: 1 is the 4 KiB leaf level (PTE),
  * 2 the PDE (2 MiB superpages), 3 the PDPE (1 GiB superpages), 4 the PML4E

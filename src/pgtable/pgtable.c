@@ -317,28 +317,3 @@ uint64_t ap_pt_pgsize(uint64_t bitmap, uint64_t iova, uint64_t pa, uint64_t size
 	*count = size / pgsize;
 	return pgsize;
 }
-
-static const char *const fault_names[AP_FAULT_KIND_COUNT] = {
-	[AP_FAULT_NONE] = "none",
-	[AP_FAULT_BAD_STREAM] = "bad-stream",
-	[AP_FAULT_TRANSLATION] = "translation",
-	[AP_FAULT_ADDRESS_SIZE] = "address-size",
-	[AP_FAULT_ACCESS_FLAG] = "access-flag",
-	[AP_FAULT_PERMISSION] = "permission",
-	[AP_FAULT_EXTERNAL] = "external",
-};
-
-const char *ap_fault_kind_name(enum ap_fault_kind kind)
-{
-	return (unsigned)kind < AP_FAULT_KIND_COUNT ? fault_names[kind] : "?";
-}
-
-enum ap_fault_kind ap_fault_kind_from_name(const char *name)
-{
-	unsigned k;
-
-	for (k = 1; name && k < AP_FAULT_KIND_COUNT; k++)
-		if (!strcmp(fault_names[k], name))
-			return (enum ap_fault_kind)k;
-	return AP_FAULT_NONE;
-}

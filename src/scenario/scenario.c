@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The scenario language (DESIGN.md, "Scenario scripts"): one command a line,
+ * The scenario language (doc/scenario.md is its reference): one command a line,
  * each checked by the `expect` lines after it.  This file parses and runs;
  * every message names FILE:LINE and what was expected.
  */
@@ -113,44 +113,9 @@ static int number(struct run *r, const char *s, const char *what, uint64_t *out)
 
 static int size_list(struct run *r, const char *s, uint64_t *bitmap)
 {
-	char buf[256], *save = NULL, *item;
-	uint64_t v;
-
-	*bitmap = 0;
-	if (strlen(s) >= sizeof(buf))
-		return syntax(r, "expected a LIST of sizes, got a %zu-character word", strlen(s));
-	strcpy(buf, s);
-	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		if (number(r, item, "a size in the LIST", &v))
-			return SYNTAX;
-		if (!v || (v & (v - 1)))
-			return syntax(r, "expected power-of-two sizes in the LIST, got '%s'", item);
-		*bitmap |= v;
-	}
-	if (!*bitmap)
-		return syntax(r, "expected a LIST of sizes such as 4K,2M,1G, got '%s'", s);
-	return 0;
-}
-
-/* "39,48,57": the VT-d table widths, as SAGAW bits (AGAW = levels - 2). */
-static int sagaw_list(struct run *r, const char *s, unsigned *sagaw)
-{
-	char buf[64], *save = NULL, *item;
-	uint64_t w;
-
-	*sagaw = 0;
-	if (strlen(s) >= sizeof(buf))
-		return syntax(r, "expected sagaw=LIST of 39, 48, 57, got '%s'", s);
-	strcpy(buf, s);
-	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		if (number(r, item, "a table width", &w))
-			return SYNTAX;
-		if (w != 39 && w != 48 && w != 57)
-			return syntax(r, "expected sagaw widths 39, 48 or 57, got '%s'", item);
-		*sagaw |= 1u << ((w - 30) / 9);
-	}
-	if (!*sagaw)
-		return syntax(r, "expected sagaw=LIST of 39, 48, 57, got '%s'", s);
+	if (ap_parse_pgsizes(s, bitmap))
+		return syntax(r, "expected a LIST of power-of-two sizes such as 4K,2M,1G, got '%s'",
+			      s);
 	return 0;
 }
 
@@ -237,132 +202,132 @@ static int cmd_ram(struct run *r)
 	return ap_ram_alloc(r->ctx, pa, size, NULL);
 }
 
-static int iommu_option(struct run *r, const char *word, struct ap_iommu_config *cfg)
+/* The kind whose option `key` is, if not cfg's own (0: none has it). */
+static enum ap_iommu_kind option_owner(const char *key, const char *val)
 {
-	static const char usage[] = "ias=N oas=N pgsizes=LIST stage=1|2 "
-				    "unmatched=abort|bypass aperture=forced|open evtq=N "
-				    "coherent=yes|no sagaw=LIST hostpage=SIZE iotlb=N|off";
-	const char *val = NULL;
-	char tok[32];
-	uint64_t v;
+	struct ap_iommu_config other;
+	enum ap_iommu_kind k;
 
-	if (key_value(r, word, usage, tok, &val))
-		return SYNTAX;
-	if (!strcmp(tok, "pgsizes"))
-		return size_list(r, val, &cfg->pgsize_bitmap);
-	if (!strcmp(tok, "unmatched")) {
-		if (!strcmp(val, "abort") || !strcmp(val, "bypass")) {
-			cfg->unmatched = val[0] == 'a' ? AP_UNMATCHED_ABORT : AP_UNMATCHED_BYPASS;
-			return 0;
-		}
-		return syntax(r, "expected unmatched=abort|bypass, got '%s'", val);
+	for (k = ap_iommu_kind_next(0); k; k = ap_iommu_kind_next(k)) {
+		ap_iommu_config_init(&other, k);
+		if (ap_iommu_config_set(&other, key, val, NULL) != -ENOENT)
+			return k;
 	}
-	if (!strcmp(tok, "coherent")) {
-		if (!strcmp(val, "yes") || !strcmp(val, "no")) {
-			cfg->coherent_walk = val[0] == 'y';
-			return 0;
-		}
-		return syntax(r, "expected coherent=yes|no, got '%s'", val);
-	}
-	if (!strcmp(tok, "sagaw"))
-		return sagaw_list(r, val, &cfg->sagaw);
-	if (!strcmp(tok, "hostpage"))
-		return number(r, val, "hostpage=SIZE", &cfg->host_page_size);
-	if (!strcmp(tok, "iotlb")) {
-		if (!strcmp(val, "off")) {
-			cfg->iotlb_entries = 0;
-			return 0;
-		}
-		if (number(r, val, "iotlb=N", &v))
-			return SYNTAX;
-		if (v > UINT32_MAX)
-			return syntax(r, "expected iotlb below 2^32, got '%s'", val);
-		cfg->iotlb_entries = (unsigned)v; /* ap_iommu_new checks the size */
-		return 0;
-	}
-	if (!strcmp(tok, "aperture")) {
-		if (!strcmp(val, "forced") || !strcmp(val, "open")) {
-			cfg->force_aperture = val[0] == 'f';
-			return 0;
-		}
-		return syntax(r, "expected aperture=forced|open, got '%s'", val);
-	}
-	if (strcmp(tok, "ias") && strcmp(tok, "oas") && strcmp(tok, "stage") && strcmp(tok, "evtq"))
-		return syntax(r, "expected an iommu option (%s), got '%s'", usage, tok);
-	if (number(r, val, tok, &v))
-		return SYNTAX;
-	if (v > UINT32_MAX)
-		return syntax(r, "expected %s below 2^32, got '%s'", tok, val);
-	if (!strcmp(tok, "ias"))
-		cfg->ias = (unsigned)v;
-	else if (!strcmp(tok, "oas"))
-		cfg->oas = (unsigned)v;
-	else if (!strcmp(tok, "stage"))
-		cfg->stage = (unsigned)v;
-	else
-		cfg->evtq_size = (unsigned)v;
 	return 0;
+}
+
+/* key=value of an iommu line: every kind's options, and the kind's own;
+ * a key given twice is an error (which of the two would hold?).  Another
+ * kind's option is a capability this one lacks: the command fails with
+ * EINVAL (*failed), as ap_iommu_new() refuses one. */
+static int iommu_option(struct run *r, const char *word, struct ap_iommu_config *cfg,
+			char seen[][32], int nseen, int *failed)
+{
+	enum ap_iommu_kind owner;
+	const char *val = NULL, *expected = NULL;
+	char key[32];
+	int err, i;
+
+	if (key_value(r, word, ap_iommu_config_usage(cfg->kind), key, &val))
+		return SYNTAX;
+	for (i = 0; i < nseen; i++)
+		if (!strcmp(seen[i], key))
+			return syntax(r, "expected each iommu option once, got %s= twice", key);
+	strcpy(seen[nseen], key);
+	err = ap_iommu_config_set(cfg, key, val, &expected);
+	owner = err == -ENOENT ? option_owner(key, val) : 0;
+	if (owner && !*failed)
+		*failed = refuse(r, -EINVAL, "%s is a capability of %s, which %s has not", key,
+				 ap_iommu_kind_name(owner), ap_iommu_kind_name(cfg->kind));
+	if (owner)
+		return 0;
+	if (err == -ENOENT)
+		return syntax(r, "expected an iommu option of %s (%s), got '%s'",
+			      ap_iommu_kind_name(cfg->kind), ap_iommu_config_usage(cfg->kind), key);
+	if (err)
+		return syntax(r, "expected %s, got '%s'", expected, val);
+	return 0;
+}
+
+/* "arm-smmu-v3, intel-vtd or arm-smmu" */
+static void kind_list(char *buf, size_t len)
+{
+	enum ap_iommu_kind k, next;
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (k = ap_iommu_kind_next(0); k && at < len; k = next) {
+		next = ap_iommu_kind_next(k);
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? (next ? ", " : " or ") : "",
+				       ap_iommu_kind_name(k));
+	}
 }
 
 static int cmd_iommu(struct run *r)
 {
 	struct ap_iommu_config cfg;
 	enum ap_iommu_kind kind;
-	int i;
+	char kinds[128], seen[MAX_TOKENS][32];
+	int i, failed = 0;
 
 	if (want_args(r, 2, MAX_TOKENS - 1, "iommu NAME KIND [option=value ...]"))
 		return SYNTAX;
 	kind = ap_iommu_kind_from_name(r->tok[2]);
-	if (!kind)
-		return syntax(r, "expected KIND arm-smmu-v3 or intel-vtd, got '%s'", r->tok[2]);
+	if (!kind) {
+		kind_list(kinds, sizeof(kinds));
+		return syntax(r, "expected KIND %s, got '%s'", kinds, r->tok[2]);
+	}
 	ap_iommu_config_init(&cfg, kind);
 	for (i = 3; i < r->ntok; i++)
-		if (iommu_option(r, r->tok[i], &cfg))
+		if (iommu_option(r, r->tok[i], &cfg, seen, i - 3, &failed))
 			return SYNTAX;
-	return ap_iommu_new(r->ctx, r->tok[1], &cfg, NULL);
+	return failed ? failed : ap_iommu_new(r->ctx, r->tok[1], &cfg, NULL);
 }
 
 static int cmd_device(struct run *r)
 {
-	static const char usage[] = "device NAME IOMMU sid=N [group=N]";
-	uint64_t sid = 0, group = 0;
-	bool have_sid = false, have_group = false;
+	static const char usage[] = "device NAME IOMMU sid=N [group=N] [smr-mask=M]";
+	static const char *const keys[] = { "sid", "group", "smr-mask" };
+	uint64_t v[3] = { 0, 0, 0 };
+	bool have[3] = { false, false, false };
+	struct ap_device_config dc;
 	struct ap_iommu *iommu;
 	int i;
 
-	if (want_args(r, 3, 4, usage))
+	if (want_args(r, 3, 5, usage))
 		return SYNTAX;
 	for (i = 3; i < r->ntok; i++) {
 		const char *val = NULL;
 		char key[32];
-		uint64_t *dst;
+		unsigned k;
 
-		if (key_value(r, r->tok[i], "sid=N group=N", key, &val))
+		if (key_value(r, r->tok[i], "sid=N group=N smr-mask=M", key, &val))
 			return SYNTAX;
-		if (!strcmp(key, "sid")) {
-			dst = &sid;
-			have_sid = true;
-		} else if (!strcmp(key, "group")) {
-			dst = &group;
-			have_group = true;
-		} else {
-			return syntax(r, "expected sid=N or group=N, got '%s'", r->tok[i]);
-		}
-		if (number(r, val, key, dst))
+		for (k = 0; k < 3 && strcmp(key, keys[k]); k++)
+			;
+		if (k == 3)
+			return syntax(r, "expected sid=N, group=N or smr-mask=M, got '%s'", r->tok[i]);
+		if (have[k])
+			return syntax(r, "expected each device option once, got %s= twice", key);
+		if (number(r, val, key, &v[k]))
 			return SYNTAX;
+		have[k] = true;
 	}
-	if (!have_sid)
+	if (!have[0])
 		return syntax(r, "expected '%s': sid= is missing", usage);
-	if (sid > UINT32_MAX)
-		return syntax(r, "expected a 32-bit stream ID, got 0x%llx", (unsigned long long)sid);
-	if (have_group && group > 0x7fffffff)
+	if (v[0] > UINT32_MAX)
+		return syntax(r, "expected a 32-bit stream ID, got 0x%llx", (unsigned long long)v[0]);
+	if (have[1] && v[1] > 0x7fffffff)
 		return syntax(r, "expected a group number below 2^31, got %llu",
-			      (unsigned long long)group);
+			      (unsigned long long)v[1]);
+	if (v[2] > UINT32_MAX)
+		return syntax(r, "expected a 32-bit stream mask, got 0x%llx", (unsigned long long)v[2]);
 	iommu = iommu_named(r, r->tok[2]);
 	if (!iommu)
 		return -ENOENT;
-	return ap_device_new(r->ctx, r->tok[1], iommu, (uint32_t)sid,
-			     have_group ? (int)group : AP_GROUP_OWN, NULL);
+	dc = (struct ap_device_config){ .sid = (uint32_t)v[0], .sid_mask = (uint32_t)v[2],
+					.group = have[1] ? (int)v[1] : AP_GROUP_OWN };
+	return ap_device_add(r->ctx, r->tok[1], iommu, &dc, NULL);
 }
 
 static int cmd_domain(struct run *r)
@@ -819,7 +784,7 @@ static int expect_container_pgsizes(struct run *r, const char *want, uint64_t bi
 	if (err)
 		return info_mismatch(r, want, got, err);
 	snprintf(got, sizeof(got), "pgsizes %s of container '%s'",
-		 ap__fmt_pgsizes(pgsizes, list, sizeof(list)), r->container);
+		 ap_format_pgsizes(pgsizes, list, sizeof(list)), r->container);
 	return pgsizes == bitmap ? 0 : mismatch(r, want, got);
 }
 
@@ -836,7 +801,7 @@ static int expect_pgsizes(struct run *r, const char *want)
 	if (!dom)
 		return mismatch(r, want, "no domain named before it");
 	snprintf(got, sizeof(got), "pgsizes %s of '%s'",
-		 ap__fmt_pgsizes(ap_domain_pgsizes(dom), list, sizeof(list)), ap_domain_name(dom));
+		 ap_format_pgsizes(ap_domain_pgsizes(dom), list, sizeof(list)), ap_domain_name(dom));
 	return ap_domain_pgsizes(dom) == bitmap ? 0 : mismatch(r, want, got);
 }
 

@@ -9,9 +9,6 @@
 
 #include <aperture/aperture.h>
 
-const char *ap__fmt_pgsizes(uint64_t bitmap, char *buf, size_t len);
-const char *ap__fmt_size(uint64_t size, char *buf, size_t len);
-const char *ap__fmt_bytes(uint64_t bytes, char *buf, size_t len);
 
 /* scn_vfio.c: the `vfio` commands' plumbing; negative errno, with the
  * reason in the context. */

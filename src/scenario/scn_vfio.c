@@ -147,6 +147,7 @@ int ap__scn_vfio_open(struct ap_ctx *ctx, const char *name)
 	c = &s->c[s->nc++];
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->fd = fd;
+	ap_vfio_set_label(ctx, fd, name); /* for the views; the name fits */
 	return 0;
 }
 

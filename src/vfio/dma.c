@@ -62,8 +62,6 @@ static void dma_remove_at(struct vcontainer *c, size_t i)
 
 	unmap_domains(c, d, t->ndomains);
 	ap_ram_remove(c->vs->ctx, d->pa);
-	ap__pin_forget(c->vs, d->pa);
-	ap__pin_index_remove(c->vs, d);
 	c->locked -= d->size;
 	c->vs->locked -= d->size;
 	if (d->vaddr_invalid)
@@ -136,12 +134,12 @@ static int pin_check(struct vcontainer *c, uint64_t vaddr, uint64_t size, unsign
 	return ap__pin_populate(vs, vaddr, size, prot & AP_PROT_WRITE);
 }
 
-/* What a new mapping installs: the mapping, and bigger arrays for the
- * container's list and the pa index when they are full. */
+/* What a new mapping installs: the mapping, and a bigger array for the
+ * container's list when it is full. */
 struct map_plan {
 	struct vdma *d;
-	struct vdma **dmas, **by_pa;
-	size_t dmas_cap, pa_cap;
+	struct vdma **dmas;
+	size_t dmas_cap;
 };
 
 static void map_plan_drop(struct vstate *vs, struct map_plan *p)
@@ -150,20 +148,13 @@ static void map_plan_drop(struct vstate *vs, struct map_plan *p)
 		ap_mem_free(vs->ctx, p->d->bitmap);
 	ap_mem_free(vs->ctx, p->d);
 	ap_mem_free(vs->ctx, p->dmas);
-	ap_mem_free(vs->ctx, p->by_pa);
 }
 
 /* Allocations that cannot wait for the domains: the mapping and its dirty
  * bitmap (whose page-count check comes after the map, as Linux's). */
 static int map_plan_room(struct vcontainer *c, struct map_plan *p)
 {
-	struct vstate *vs = c->vs;
-	int err;
-
-	err = ap__vdma_array_room(vs, c->t1.ndmas, c->t1.dmas_cap, &p->dmas, &p->dmas_cap);
-	if (!err)
-		err = ap__vdma_array_room(vs, vs->npa, vs->pa_cap, &p->by_pa, &p->pa_cap);
-	return err;
+	return ap__vdma_array_room(c->vs, c->t1.ndmas, c->t1.dmas_cap, &p->dmas, &p->dmas_cap);
 }
 
 /* Install a mapping that every domain holds and RAM backs; nothing fails. */
@@ -175,13 +166,11 @@ static void map_commit(struct vcontainer *c, struct map_plan *p)
 	size_t at;
 
 	ap__vdma_array_install(vs, &t->dmas, t->ndmas, &t->dmas_cap, &p->dmas, p->dmas_cap);
-	ap__vdma_array_install(vs, &vs->by_pa, vs->npa, &vs->pa_cap, &p->by_pa, p->pa_cap);
 	at = ap__dma_lower_bound(t, d->iova);
 	memmove(t->dmas + at + 1, t->dmas + at, (t->ndmas - at) * sizeof(*t->dmas));
 	t->dmas[at] = d;
 	t->ndmas++;
 	t->dma_avail--;
-	ap__pin_index_add(vs, d);
 	c->locked += d->size;
 	vs->locked += d->size;
 	p->d = NULL;
@@ -223,7 +212,7 @@ static int map_new(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t 
 	if (!err)
 		err = map_plan_room(c, &p);
 	if (!err)
-		err = ap_ram_add(vs->ctx, pa, size, (void *)(uintptr_t)vaddr);
+		err = ap__pin_register(vs, p.d, vaddr);
 	if (err) {
 		unmap_domains(c, p.d, t->ndomains);
 		map_plan_drop(vs, &p);
@@ -251,9 +240,9 @@ static int map_vaddr(struct vcontainer *c, struct vdma *d, uint64_t vaddr)
 	if (err)
 		return err;
 	ap_ram_remove(ctx, d->pa);
-	err = ap_ram_add(ctx, d->pa, d->size, (void *)(uintptr_t)vaddr);
+	err = ap__pin_register(c->vs, d, vaddr);
 	if (err) {
-		ap_ram_add(ctx, d->pa, d->size, (void *)(uintptr_t)d->vaddr);
+		ap__pin_register(c->vs, d, d->vaddr);
 		return err;
 	}
 	d->vaddr = vaddr;

@@ -40,15 +40,13 @@ static bool group_is_open(struct vstate *vs, int id)
 /*
  * Linux registers no VFIO device whose IOMMU lacks IOMMU_CAP_CACHE_COHERENCY
  * (VFIO always maps with IOMMU_CACHE), so such a group has no /dev/vfio/N.
- * arm-smmu-v3 reports it from IDR0.COHACC, our coherent walks; intel-vtd
- * always reports it.
+ * The kind answers (arm-smmu-v3 from IDR0.COHACC, intel-vtd always).
  */
 static int refuse_incoherent(struct vstate *vs, const struct ap_device *dev)
 {
 	const struct ap_iommu *iommu = ap_device_iommu(dev);
-	const struct ap_iommu_config *cfg = ap_iommu_get_config(iommu);
 
-	if (cfg->kind != AP_IOMMU_ARM_SMMU_V3 || cfg->coherent_walk)
+	if (ap_iommu_capable(iommu, AP_CAP_CACHE_COHERENCY))
 		return 0;
 	return ap__vfio_fail(vs, -ENOENT,
 			     "/dev/vfio/%d: no VFIO group: %s has no coherent table walks "
@@ -163,7 +161,7 @@ int ap__vgroup_refuse_bypass(const struct vgroup *g)
 	struct ap_device *d;
 	struct ap_resv r;
 
-	if (cfg->unmatched == AP_UNMATCHED_BYPASS)
+	if (ap_iommu_unmatched(iommu) == AP_UNMATCHED_BYPASS)
 		return ap__vfio_fail(g->vs, -EPERM,
 				     "group %d: %s passes unmatched streams (unmatched=bypass), so DMA "
 				     "can bypass it; aperture's type1 refuses such IOMMUs", g->id,

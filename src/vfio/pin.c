@@ -89,114 +89,8 @@ int ap__pin_populate(struct vstate *vs, uint64_t vaddr, uint64_t size, bool writ
 
 /* ------------------------------------------------------------ physical placement */
 
-/* Number of RAM regions of the context (the core hands them out by index). */
-static size_t ram_count(struct ap_ctx *ctx)
-{
-	uint64_t pa, size;
-	size_t lo = 0, hi = 1;
-
-	while (!ap_ram_region(ctx, hi - 1, &pa, &size)) {
-		lo = hi;
-		hi *= 2;
-	}
-	while (lo < hi) { /* regions [0, lo) exist, [hi - 1] does not */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (!ap_ram_region(ctx, mid, &pa, &size))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* The RAM region holding an address at or above `addr` first: false if none. */
-static bool ram_from(struct ap_ctx *ctx, size_t n, uint64_t addr, uint64_t *pa, uint64_t *end)
-{
-	size_t lo = 0, hi = n;
-	uint64_t p, s;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		ap_ram_region(ctx, mid, &p, &s);
-		if (p + (s - 1) < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == n)
-		return false;
-	ap_ram_region(ctx, lo, pa, &s);
-	*end = *pa + (s - 1);
-	return true;
-}
-
-/* What already occupies `addr` (RAM or the table window): its last byte. */
-static bool occupied(struct ap_ctx *ctx, size_t n, uint64_t addr, uint64_t *last)
-{
-	uint64_t wbase, wsize, pa, end;
-
-	ap_ctx_get_table_window(ctx, &wbase, &wsize);
-	if (wsize && addr >= wbase && addr - wbase < wsize) {
-		*last = wbase + (wsize - 1);
-		return true;
-	}
-	if (ram_from(ctx, n, addr, &pa, &end) && pa <= addr) {
-		*last = end;
-		return true;
-	}
-	return false;
-}
-
-/* The lowest address >= x that is congruent to rem modulo align; false on wrap. */
-static bool congruent_up(uint64_t x, uint64_t align, uint64_t rem, uint64_t *out)
-{
-	uint64_t base = x & ~(align - 1);
-
-	if (base + rem < x) {
-		if (base > UINT64_MAX - align)
-			return false;
-		base += align;
-	}
-	*out = base + rem;
-	return true;
-}
-
-/*
- * The lowest free [p, p+size) with p = rem (mod align), at or below `top`
- * (inclusive), clear of RAM and of the table window.
- */
-static bool find_gap(struct vstate *vs, uint64_t rem, uint64_t align, uint64_t size,
-		     uint64_t top, uint64_t *out)
-{
-	struct ap_ctx *ctx = vs->ctx;
-	size_t n = ram_count(ctx);
-	uint64_t x, last, wbase, wsize, pa, end;
-
-	while (occupied(ctx, n, vs->pa_hint, &last) && last < UINT64_MAX)
-		vs->pa_hint = last + 1; /* nothing free below the hint */
-	ap_ctx_get_table_window(ctx, &wbase, &wsize);
-	for (x = vs->pa_hint;;) {
-		uint64_t p;
-
-		if (!congruent_up(x, align, rem, &p) || p > top || top - p < size - 1)
-			return false;
-		last = p + (size - 1);
-		if (wsize && p <= wbase + (wsize - 1) && wbase <= last) {
-			x = wbase + wsize;
-		} else if (ram_from(ctx, n, p, &pa, &end) && pa <= last) {
-			if (end == UINT64_MAX)
-				return false;
-			x = end + 1;
-		} else {
-			*out = p;
-			return true;
-		}
-		if (!x)
-			return false;
-	}
-}
+/* What marks the RAM regions pinning registers (ap_ram_add_owned). */
+static const char pinned_kind[] = "vfio pinned memory";
 
 int ap__pin_place(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t *pa)
 {
@@ -208,7 +102,7 @@ int ap__pin_place(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t *
 	for (align = 1ull << 63; align; align >>= 1) {
 		if (!(sizes & align) || align > size)
 			continue;
-		if (find_gap(c->vs, iova & (align - 1), align, size, top, pa))
+		if (!ap_ram_place(c->vs->ctx, size, align, iova & (align - 1), top, pa))
 			return 0;
 	}
 	return ap__vfio_fail(c->vs, -ENOMEM, "no room for 0x%llx bytes of pinned memory in the "
@@ -216,57 +110,19 @@ int ap__pin_place(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t *
 			     (unsigned long long)size, oas);
 }
 
-/* A region went away: its addresses are free again. */
-void ap__pin_forget(struct vstate *vs, uint64_t pa)
+/* Pinned memory becomes RAM of the context, marked as the mapping's. */
+int ap__pin_register(struct vstate *vs, struct vdma *d, uint64_t vaddr)
 {
-	if (pa < vs->pa_hint)
-		vs->pa_hint = pa;
-}
-
-/* ------------------------------------------------------------ pa index */
-
-/* Index of the first mapping whose physical range ends at or above pa. */
-static size_t pa_lower_bound(const struct vstate *vs, uint64_t pa)
-{
-	size_t lo = 0, hi = vs->npa;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct vdma *d = vs->by_pa[mid];
-
-		if (d->pa + (d->size - 1) < pa)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* The caller made room first (ap__vdma_array_room), so that a mapping is
- * indexed without failing. */
-void ap__pin_index_add(struct vstate *vs, struct vdma *d)
-{
-	size_t at = pa_lower_bound(vs, d->pa);
-
-	memmove(vs->by_pa + at + 1, vs->by_pa + at, (vs->npa - at) * sizeof(*vs->by_pa));
-	vs->by_pa[at] = d;
-	vs->npa++;
-}
-
-void ap__pin_index_remove(struct vstate *vs, struct vdma *d)
-{
-	size_t at = pa_lower_bound(vs, d->pa);
-
-	memmove(vs->by_pa + at, vs->by_pa + at + 1, (vs->npa - at - 1) * sizeof(*vs->by_pa));
-	vs->npa--;
+	return ap_ram_add_owned(vs->ctx, d->pa, d->size, (void *)(uintptr_t)vaddr, pinned_kind,
+				d);
 }
 
 /* The mapping whose pinned memory holds physical address pa, or NULL. */
 struct vdma *ap__pin_lookup_pa(const struct vstate *vs, uint64_t pa)
 {
-	size_t at = pa_lower_bound(vs, pa);
+	struct ap_ram_info r;
 
-	if (at < vs->npa && vs->by_pa[at]->pa <= pa)
-		return vs->by_pa[at];
-	return NULL;
+	if (ap_ram_lookup(vs->ctx, pa, &r) || r.owner_kind != pinned_kind)
+		return NULL;
+	return r.owner;
 }

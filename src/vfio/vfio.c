@@ -45,7 +45,6 @@ static void state_destroy(void *arg)
 		if (vs->h[fd].kind == VH_CONTAINER)
 			ap__vcontainer_close(vs->h[fd].obj);
 	ap_mem_free(ctx, vs->h);
-	ap_mem_free(ctx, vs->by_pa);
 	ap_mem_free(ctx, vs);
 }
 
@@ -315,6 +314,21 @@ static struct vcontainer *container_at(struct ap_ctx *ctx, size_t index)
 	return c;
 }
 
+int ap_vfio_set_label(struct ap_ctx *ctx, int fd, const char *label)
+{
+	struct vstate *vs = ctx ? ap_ctx_frontend(ctx, VFIO_FRONTEND_KEY) : NULL;
+	struct vhandle *h = vs ? ap__vfio_handle(vs, fd) : NULL;
+	struct vcontainer *c;
+
+	if (!h || h->kind != VH_CONTAINER)
+		return -EBADF;
+	if (!label || !*label || strlen(label) >= sizeof(c->label))
+		return -EINVAL;
+	c = h->obj;
+	strcpy(c->label, label);
+	return 0;
+}
+
 int ap_vfio_container_info(struct ap_ctx *ctx, size_t index, struct ap_vfio_container_info *out)
 {
 	const struct vcontainer *c = container_at(ctx, index);
@@ -323,6 +337,7 @@ int ap_vfio_container_info(struct ap_ctx *ctx, size_t index, struct ap_vfio_cont
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->fd = c->fd;
+	memcpy(out->label, c->label, sizeof(out->label));
 	out->iommu = c->type;
 	out->ngroups = c->ngroups;
 	out->locked = c->locked;

@@ -86,6 +86,7 @@ struct vcontainer {
 	struct vcontainer *next;
 	struct vstate *vs;
 	unsigned serial;           /* names its domains: vfio<serial>.d<n> */
+	char label[64];            /* ap_vfio_set_label() */
 	int fd;                    /* -1 once closed */
 	unsigned long type;        /* VFIO_TYPE1(v2)_IOMMU, 0 before SET_IOMMU */
 	struct type1 t1;
@@ -116,9 +117,6 @@ struct vstate {
 	bool memlock_set;
 	uint64_t locked;               /* bytes pinned by every container: the
 					  process's locked_vm */
-	struct vdma **by_pa;           /* every mapping, sorted by pa */
-	size_t npa, pa_cap;
-	uint64_t pa_hint;              /* no free physical byte below this */
 	uint64_t host_page;
 };
 
@@ -186,9 +184,7 @@ int ap__dma_replay(struct vcontainer *c, struct ap_domain *dom);
 int ap__pin_check_mapped(struct vstate *vs, uint64_t vaddr, uint64_t size);
 int ap__pin_populate(struct vstate *vs, uint64_t vaddr, uint64_t size, bool write);
 int ap__pin_place(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t *pa);
-void ap__pin_forget(struct vstate *vs, uint64_t pa);
-void ap__pin_index_add(struct vstate *vs, struct vdma *d);
-void ap__pin_index_remove(struct vstate *vs, struct vdma *d);
+int ap__pin_register(struct vstate *vs, struct vdma *d, uint64_t vaddr);
 struct vdma *ap__pin_lookup_pa(const struct vstate *vs, uint64_t pa);
 
 /* info.c */

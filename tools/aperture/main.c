@@ -22,7 +22,7 @@ static const struct help {
 	{ "run", "aperture run [-q] [FILE]",
 	  "Run a scenario script, printing every command and its outcome (-q: only\n"
 	  "what show and dump print).  Without FILE, run the embedded default: the\n"
-	  "founding thread's two-SMMU machine.  Exit status 1 when a line is malformed,\n"
+	  "two SMMUs of different input sizes sharing one domain.  Exit status 1 when a line is malformed,\n"
 	  "an expect does not hold or a command fails unexpectedly; the message names\n"
 	  "FILE:LINE." },
 	{ "show", "aperture show [FILE] [NAME]",

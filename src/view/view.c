@@ -7,30 +7,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "scn_internal.h"
+#include <linux/vfio.h>
 
-static const char *domain_type_name(enum ap_domain_type t)
-{
-	switch (t) {
-	case AP_DOMAIN_BLOCKED: return "blocked";
-	case AP_DOMAIN_IDENTITY: return "identity";
-	default: return "paging";
-	}
-}
+#include <aperture/view.h>
 
-static const char *bypass_reason(enum ap_bypass b)
-{
-	switch (b) {
-	case AP_BYPASS_UNMATCHED:
-		return "no domain, and its IOMMU passes unmatched streams: DMA is NOT translated";
-	case AP_BYPASS_IDENTITY:
-		return "identity domain: IOVA == PA, every address reaches memory";
-	case AP_BYPASS_OPEN_APERTURE:
-		return "its IOMMU leaves the aperture open: DMA outside it is NOT translated";
-	default:
-		return "";
-	}
-}
+#include "view_internal.h"
 
 static void show_ram(struct ap_ctx *ctx, FILE *out)
 {
@@ -41,14 +22,14 @@ static void show_ram(struct ap_ctx *ctx, FILE *out)
 	fprintf(out, "RAM\n");
 	for (n = 0; !ap_ram_region(ctx, n, &base, &size); n++)
 		fprintf(out, "  0x%016llx-0x%016llx %s\n", (unsigned long long)base,
-			(unsigned long long)(base + size - 1), ap__fmt_bytes(size, b, sizeof(b)));
+			(unsigned long long)(base + size - 1), ap__view_bytes(size, b, sizeof(b)));
 	if (!n)
 		fprintf(out, "  none registered\n");
 	ap_ctx_get_table_window(ctx, &base, &size);
 	fprintf(out, "page tables: ");
 	if (size)
 		fprintf(out, "0x%016llx-0x%016llx (%s window)\n", (unsigned long long)base,
-			(unsigned long long)(base + size - 1), ap__fmt_bytes(size, b, sizeof(b)));
+			(unsigned long long)(base + size - 1), ap__view_bytes(size, b, sizeof(b)));
 	else
 		fprintf(out, "no window yet (chosen with the first paging domain)\n");
 }
@@ -68,25 +49,28 @@ static void show_iotlb(FILE *out, const struct ap_iommu *i)
 		(unsigned long long)s.invalidations, (unsigned long long)s.dropped);
 }
 
+/* The stage column: what the table format of its domains translates. */
+static unsigned stage_of(const struct ap_iommu *i)
+{
+	return ap_iommu_domain_format(i) == AP_PT_ARM_LPAE_S1 ? 1 : 2;
+}
+
 static void show_iommu(FILE *out, const struct ap_iommu *i)
 {
 	const struct ap_iommu_config *c = ap_iommu_get_config(i);
+	struct ap_iommu_fact facts[8];
+	size_t n, k;
 	char pg[96];
 
 	fprintf(out, "  %-12s %-12s %3u %3u %5u  %-22s %-9s %-8s %3u/%-5u %llu\n", ap_iommu_name(i),
-		ap_iommu_kind_name(c->kind), c->ias, c->oas, c->stage,
-		ap__fmt_pgsizes(c->pgsize_bitmap, pg, sizeof(pg)),
-		c->unmatched == AP_UNMATCHED_BYPASS ? "BYPASS" : "abort",
+		ap_iommu_kind_name(c->kind), c->ias, c->oas, stage_of(i),
+		ap_format_pgsizes(c->pgsize_bitmap, pg, sizeof(pg)),
+		ap_iommu_unmatched(i) == AP_UNMATCHED_BYPASS ? "BYPASS" : "abort",
 		c->force_aperture ? "forced" : "OPEN", ap_iommu_fault_pending(i), c->evtq_size,
 		(unsigned long long)ap_iommu_fault_count(i, AP_FAULT_NONE));
-	if (c->kind == AP_IOMMU_INTEL_VTD) {
-		fprintf(out, "  %-12s sagaw", "");
-		for (unsigned levels = 3; levels <= 5; levels++)
-			if (!c->sagaw ? levels == (c->ias <= 39 ? 3u : c->ias <= 48 ? 4u : 5u)
-				      : (c->sagaw & (1u << (levels - 2))) != 0)
-				fprintf(out, " %u-bit/%u-level", 30 + 9 * (levels - 2), levels);
-		fprintf(out, "\n");
-	}
+	n = ap_iommu_facts(i, facts, sizeof(facts) / sizeof(facts[0]));
+	for (k = 0; k < n && k < sizeof(facts) / sizeof(facts[0]); k++)
+		fprintf(out, "  %-12s %s %s\n", "", facts[k].key, facts[k].value);
 	if (!c->coherent_walk)
 		fprintf(out, "  %-12s non-coherent table walks\n", "");
 	show_iotlb(out, i);
@@ -102,13 +86,36 @@ static void show_device(FILE *out, const struct ap_device *d)
 
 	if (dom)
 		snprintf(where, sizeof(where), "%s (%s)", ap_domain_name(dom),
-			 domain_type_name(ap_domain_type(dom)));
+			 ap_domain_type_name(ap_domain_type(dom)));
 	else
 		snprintf(where, sizeof(where), "-");
 	fprintf(out, "  %-12s %-12s 0x%08x %5d  %s\n", ap_device_name(d),
 		ap_iommu_name(ap_device_iommu(d)), ap_device_sid(d), ap_device_group_id(d), where);
 	if (b != AP_BYPASS_NONE)
-		fprintf(out, "  %-12s !! BYPASS: %s\n", "", bypass_reason(b));
+		fprintf(out, "  %-12s !! BYPASS: %s\n", "", ap_bypass_reason(b));
+}
+
+/* "TTBR0 0x... TCR 0x... (T0SZ 16 TG0 0 ...) MAIR 0x...": a register's
+ * decoded fields follow it in parentheses. */
+static void show_regs(FILE *out, const char *iommu, const struct ap_reg_view *v)
+{
+	unsigned k;
+
+	fprintf(out, "  %-12s %-10s", "", iommu);
+	for (k = 0; k < v->n; k++) {
+		const struct ap_reg_field *f = &v->f[k];
+		bool first = f->style == AP_REG_FIELD && (!k || v->f[k - 1].style != AP_REG_FIELD);
+		bool last = f->style == AP_REG_FIELD && (k + 1 == v->n ||
+							 v->f[k + 1].style != AP_REG_FIELD);
+
+		if (f->style == AP_REG_HEX)
+			fprintf(out, " %s 0x%0*llx", f->name, (int)f->digits,
+				(unsigned long long)f->value);
+		else
+			fprintf(out, " %s%s %llu%s", first ? "(" : "", f->name,
+				(unsigned long long)f->value, last ? ")" : "");
+	}
+	fprintf(out, "\n");
 }
 
 static void show_domain(struct ap_ctx *ctx, FILE *out, const struct ap_domain *dom)
@@ -120,7 +127,7 @@ static void show_domain(struct ap_ctx *ctx, FILE *out, const struct ap_domain *d
 
 	ap_domain_geometry(dom, &g);
 	fprintf(out, "  %-12s %-8s owner %s\n", ap_domain_name(dom),
-		domain_type_name(ap_domain_type(dom)), ap_iommu_name(ap_domain_owner(dom)));
+		ap_domain_type_name(ap_domain_type(dom)), ap_iommu_name(ap_domain_owner(dom)));
 	if (pt) {
 		struct ap_pt_walk_cfg w;
 
@@ -128,35 +135,20 @@ static void show_domain(struct ap_ctx *ctx, FILE *out, const struct ap_domain *d
 		fprintf(out, "  %-12s aperture 0x%016llx-0x%016llx %s, pgsizes %s, oas %u\n", "",
 			(unsigned long long)g.start, (unsigned long long)g.end,
 			g.force ? "forced" : "open",
-			ap__fmt_pgsizes(ap_domain_pgsizes(dom), pg, sizeof(pg)), ap_domain_oas(dom));
+			ap_format_pgsizes(ap_domain_pgsizes(dom), pg, sizeof(pg)), ap_domain_oas(dom));
 		fprintf(out, "  %-12s %s, %u KiB granule, root 0x%llx (level %d), %llu leaves, "
 			"%s of tables\n", "", ap_pt_format_name(w.format),
 			(1u << w.granule_shift) >> 10, (unsigned long long)w.root,
 			ap_pt_start_level(&w), (unsigned long long)ap_pt_leaf_count(pt),
-			ap__fmt_bytes(ap_pt_table_bytes(pt), tb, sizeof(tb)));
+			ap__view_bytes(ap_pt_table_bytes(pt), tb, sizeof(tb)));
 	}
 	if (pt) {
 		struct ap_iommu *i;
-		struct ap_pt_regs r;
+		struct ap_reg_view v;
 
-		for (i = ap_iommu_next(ctx, NULL); i; i = ap_iommu_next(ctx, i)) {
-			if (ap_domain_regs(dom, i, &r))
-				continue;
-			if (r.format == AP_PT_INTEL_VTD_SL)
-				fprintf(out, "  %-12s %-10s SLPTPTR 0x%016llx AW %u\n", "", ap_iommu_name(i),
-					(unsigned long long)r.ttbr, r.aw);
-			else if (r.format == AP_PT_ARM_LPAE_S2)
-				fprintf(out, "  %-12s %-10s VTTBR 0x%016llx VTCR 0x%08llx (T0SZ %u SL0 %u "
-					"TG0 %u PS %u SH %u IRGN %u ORGN %u)\n", "", ap_iommu_name(i),
-					(unsigned long long)r.ttbr, (unsigned long long)r.tcr, r.tsz, r.sl0,
-					r.tg, r.ps, r.sh, r.irgn, r.orgn);
-			else
-				fprintf(out, "  %-12s %-10s TTBR0 0x%016llx TCR 0x%010llx (T0SZ %u TG0 %u "
-					"IPS %u SH %u IRGN %u ORGN %u) MAIR 0x%016llx\n", "",
-					ap_iommu_name(i), (unsigned long long)r.ttbr,
-					(unsigned long long)r.tcr, r.tsz, r.tg, r.ps, r.sh, r.irgn, r.orgn,
-					(unsigned long long)r.mair);
-		}
+		for (i = ap_iommu_next(ctx, NULL); i; i = ap_iommu_next(ctx, i))
+			if (!ap_domain_reg_view(dom, i, &v))
+				show_regs(out, ap_iommu_name(i), &v);
 	}
 	fprintf(out, "  %-12s devices:", "");
 	for (d = ap_device_next(ctx, NULL); d; d = ap_device_next(ctx, d))
@@ -176,13 +168,10 @@ static const char *container_type(unsigned long iommu)
 	return "no IOMMU set";
 }
 
-static void container_label(struct ap_ctx *ctx, const struct ap_vfio_container_info *ci,
-			    char *buf, size_t len)
+static void container_label(const struct ap_vfio_container_info *ci, char *buf, size_t len)
 {
-	const char *name = ap__scn_vfio_name(ctx, ci->fd);
-
-	if (name)
-		snprintf(buf, len, "%s", name);
+	if (ci->label[0])
+		snprintf(buf, len, "%s", ci->label);
 	else if (ci->fd >= 0)
 		snprintf(buf, len, "fd %d", ci->fd);
 	else
@@ -198,7 +187,7 @@ static void show_container(struct ap_ctx *ctx, FILE *out, size_t index)
 	int group;
 
 	ap_vfio_container_info(ctx, index, &ci);
-	container_label(ctx, &ci, label, sizeof(label));
+	container_label(&ci, label, sizeof(label));
 	fprintf(out, "  %-12s %s, groups", label, container_type(ci.iommu));
 	for (size_t n = 0; !ap_vfio_container_group(ctx, index, n, &group); n++)
 		fprintf(out, " %d", group);
@@ -206,8 +195,8 @@ static void show_container(struct ap_ctx *ctx, FILE *out, size_t index)
 	if (!ci.iommu)
 		return;
 	fprintf(out, "  %-12s pgsizes %s, %llu mappings (%u DMA entries left), %s pinned%s\n", "",
-		ap__fmt_pgsizes(ci.pgsizes, pg, sizeof(pg)), (unsigned long long)ci.mappings,
-		ci.dma_avail, ap__fmt_bytes(ci.locked, b, sizeof(b)),
+		ap_format_pgsizes(ci.pgsizes, pg, sizeof(pg)), (unsigned long long)ci.mappings,
+		ci.dma_avail, ap__view_bytes(ci.locked, b, sizeof(b)),
 		ci.dirty_tracking ? ", dirty tracking on" : "");
 	fprintf(out, "  %-12s domains:", "");
 	for (size_t n = 0; (dom = ap_vfio_container_domain(ctx, index, n)); n++)
@@ -218,17 +207,14 @@ static void show_container(struct ap_ctx *ctx, FILE *out, size_t index)
 			(unsigned long long)end);
 }
 
-/* The container a script called `name`, as an index for the views. */
+/* The container labelled `name`, as an index. */
 static bool container_named(struct ap_ctx *ctx, const char *name, size_t *index)
 {
 	struct ap_vfio_container_info ci;
-	const char *n;
 
-	for (*index = 0; !ap_vfio_container_info(ctx, *index, &ci); (*index)++) {
-		n = ap__scn_vfio_name(ctx, ci.fd);
-		if (n && !strcmp(n, name))
+	for (*index = 0; !ap_vfio_container_info(ctx, *index, &ci); (*index)++)
+		if (!strcmp(ci.label, name))
 			return true;
-	}
 	return false;
 }
 
@@ -326,7 +312,7 @@ int ap_audit(struct ap_ctx *ctx, FILE *out)
 	for (i = ap_iommu_next(ctx, NULL); i; i = ap_iommu_next(ctx, i)) {
 		const struct ap_iommu_config *c = ap_iommu_get_config(i);
 
-		if (c->unmatched == AP_UNMATCHED_BYPASS) {
+		if (ap_iommu_unmatched(i) == AP_UNMATCHED_BYPASS) {
 			findings++;
 			if (out)
 				fprintf(out, "BYPASS  iommu %s passes unmatched streams: a device "
@@ -347,7 +333,7 @@ int ap_audit(struct ap_ctx *ctx, FILE *out)
 		findings++;
 		if (out)
 			fprintf(out, "BYPASS  device %s (sid 0x%x on %s): %s\n", ap_device_name(d),
-				ap_device_sid(d), ap_iommu_name(ap_device_iommu(d)), bypass_reason(b));
+				ap_device_sid(d), ap_iommu_name(ap_device_iommu(d)), ap_bypass_reason(b));
 	}
 	if (out && !findings)
 		fprintf(out, "no bypass: every DMA in this machine is translated or faults\n");

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small parsers and names shared by the scenario language and the tools.
+ * The names the library speaks in, one home for all of them: its version,
+ * numbers as people write them, errno, fault, reserved-region, domain and
+ * bypass names.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <aperture/aperture.h>
 
-#include "scn_internal.h"
+#include "internal.h"
 
 const char *ap_version(void)
 {
@@ -99,8 +102,58 @@ const char *ap_errno_name(int err)
 	return "E?";
 }
 
+static const char *const fault_names[AP_FAULT_KIND_COUNT] = {
+	[AP_FAULT_NONE] = "none",
+	[AP_FAULT_BAD_STREAM] = "bad-stream",
+	[AP_FAULT_TRANSLATION] = "translation",
+	[AP_FAULT_ADDRESS_SIZE] = "address-size",
+	[AP_FAULT_ACCESS_FLAG] = "access-flag",
+	[AP_FAULT_PERMISSION] = "permission",
+	[AP_FAULT_EXTERNAL] = "external",
+};
+
+const char *ap_fault_kind_name(enum ap_fault_kind kind)
+{
+	return (unsigned)kind < AP_FAULT_KIND_COUNT ? fault_names[kind] : "?";
+}
+
+enum ap_fault_kind ap_fault_kind_from_name(const char *name)
+{
+	unsigned k;
+
+	for (k = 1; name && k < AP_FAULT_KIND_COUNT; k++)
+		if (!strcmp(fault_names[k], name))
+			return (enum ap_fault_kind)k;
+	return AP_FAULT_NONE;
+}
+
+static const char *const resv_names[] = {
+	[AP_RESV_DIRECT] = "direct",
+	[AP_RESV_DIRECT_RELAXABLE] = "direct-relaxable",
+	[AP_RESV_RESERVED] = "reserved",
+	[AP_RESV_MSI] = "msi",
+	[AP_RESV_SW_MSI] = "sw-msi",
+};
+
+#define RESV_TYPES (sizeof(resv_names) / sizeof(resv_names[0]))
+
+const char *ap_resv_type_name(enum ap_resv_type type)
+{
+	return (unsigned)type < RESV_TYPES ? resv_names[type] : "?";
+}
+
+int ap_resv_type_from_name(const char *name)
+{
+	unsigned t;
+
+	for (t = 0; name && t < RESV_TYPES; t++)
+		if (!strcmp(resv_names[t], name))
+			return (int)t;
+	return -1;
+}
+
 /* "4K,2M,1G" for a pgsize bitmap, "-" for none. */
-const char *ap__fmt_pgsizes(uint64_t bitmap, char *buf, size_t len)
+const char *ap_format_pgsizes(uint64_t bitmap, char *buf, size_t len)
 {
 	size_t at = 0;
 	unsigned b;
@@ -110,7 +163,7 @@ const char *ap__fmt_pgsizes(uint64_t bitmap, char *buf, size_t len)
 		if (!(bitmap & (1ull << b)))
 			continue;
 		at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? "," : "",
-				       ap__fmt_size(1ull << b, (char[16]){ 0 }, 16));
+				       ap_format_size(1ull << b, (char[16]){ 0 }, 16));
 	}
 	if (!at)
 		snprintf(buf, len, "-");
@@ -118,7 +171,7 @@ const char *ap__fmt_pgsizes(uint64_t bitmap, char *buf, size_t len)
 }
 
 /* Shortest exact spelling of a size: "4K", "2M", "0x1800". */
-const char *ap__fmt_size(uint64_t size, char *buf, size_t len)
+const char *ap_format_size(uint64_t size, char *buf, size_t len)
 {
 	static const char units[] = "KMGT";
 	int u;
@@ -135,20 +188,47 @@ const char *ap__fmt_size(uint64_t size, char *buf, size_t len)
 	return buf;
 }
 
-/* "1.5 GiB" style, for humans. */
-const char *ap__fmt_bytes(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)bytes;
-	int u = 0;
 
-	while (v >= 1024 && u < 6) {
-		v /= 1024;
-		u++;
+/* "4K,2M,1G": power-of-two sizes, as a bitmap; -EINVAL for anything else. */
+int ap_parse_pgsizes(const char *s, uint64_t *bitmap)
+{
+	char buf[256], *save = NULL, *item;
+	uint64_t v, bits = 0;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (ap_parse_size(item, &v) || !v || (v & (v - 1)))
+			return -EINVAL;
+		bits |= v;
 	}
-	if (u == 0 || v == (double)(uint64_t)v)
-		snprintf(buf, len, "%llu %s", (unsigned long long)v, units[u]);
-	else
-		snprintf(buf, len, "%.1f %s", v, units[u]);
-	return buf;
+	if (!bits)
+		return -EINVAL;
+	*bitmap = bits;
+	return 0;
+}
+
+const char *ap_domain_type_name(enum ap_domain_type type)
+{
+	switch (type) {
+	case AP_DOMAIN_BLOCKED: return "blocked";
+	case AP_DOMAIN_IDENTITY: return "identity";
+	case AP_DOMAIN_PAGING: return "paging";
+	default: return "?";
+	}
+}
+
+const char *ap_bypass_reason(enum ap_bypass b)
+{
+	switch (b) {
+	case AP_BYPASS_UNMATCHED:
+		return "no domain, and its IOMMU passes unmatched streams: DMA is NOT translated";
+	case AP_BYPASS_IDENTITY:
+		return "identity domain: IOVA == PA, every address reaches memory";
+	case AP_BYPASS_OPEN_APERTURE:
+		return "its IOMMU leaves the aperture open: DMA outside it is NOT translated";
+	default:
+		return "";
+	}
 }
