@@ -165,25 +165,17 @@ void ap_mem_free(struct ap_ctx *ctx, void *p)
 		ap__free(ctx, p);
 }
 
-void *ap__alloc_pages(struct ap_ctx *ctx, size_t size)
+bool ap__charge(struct ap_ctx *ctx, size_t size)
 {
-	void *p;
-
 	if (inject_failure(ctx))
-		return NULL;
-	p = aligned_alloc(4096, (size + 4095) & ~(size_t)4095);
-	if (!p)
-		return NULL;
+		return false;
 	account(ctx, 1, (int64_t)size);
-	return p;
+	return true;
 }
 
-void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size)
+void ap__uncharge(struct ap_ctx *ctx, size_t size)
 {
-	if (!p)
-		return;
 	account(ctx, -1, -(int64_t)size);
-	free(p);
 }
 
 int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name)

@@ -24,12 +24,17 @@ struct ap_ram {
 	bool owned;  /* host memory is the context's (ap_ram_alloc) */
 };
 
-/* The physical window page tables live in, backed chunk by chunk. */
+/* The physical window page tables live in: one host mapping of the whole
+ * window (reserved, touched page by page), whose chunks are taken into use
+ * and given back as tables need them, so that physical address pa lies at
+ * host + (pa - base). */
 struct ap_pool {
 	uint64_t base, size;  /* size 0: not chosen yet */
+	uint8_t *host;        /* the window's mapping */
+	size_t host_bytes;
 	uint64_t *used;       /* one bit per 4 KiB frame */
 	struct ap_pool_chunk {
-		uint8_t *host;
+		uint8_t *host;    /* NULL while the chunk holds no table */
 		uint32_t frames;
 	} *chunks;
 	uint64_t hint;        /* lowest frame that may be free */
@@ -166,6 +171,7 @@ struct ap_ctx {
 	struct ap_pool pool;
 	struct ap_deferred *deferred; /* freed table frames awaiting a grace period */
 	size_t ndeferred, deferred_cap;
+	bool pool_starved;        /* a map found the pool full of deferred frames */
 	struct ap_pt_mem ptmem;
 	/* objects, each list in creation order */
 	struct ap_iommu *iommus;
@@ -180,8 +186,10 @@ int ap__err(struct ap_ctx *ctx, int err, const char *fmt, ...)
 void *ap__zalloc(struct ap_ctx *ctx, size_t size);
 void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size);
 void ap__free(struct ap_ctx *ctx, void *p);
-void *ap__alloc_pages(struct ap_ctx *ctx, size_t size);
-void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size);
+/* Memory the context's own mappings provide (the table window), counted
+ * and open to failure injection as allocations are. */
+bool ap__charge(struct ap_ctx *ctx, size_t size);
+void ap__uncharge(struct ap_ctx *ctx, size_t size);
 int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name);
 
 /* physmem.c */
@@ -195,6 +203,10 @@ void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len);
 void ap__pool_init_mem(struct ap_ctx *ctx);
 void ap__reclaim(struct ap_ctx *ctx);
 bool ap__reclaim_pending(struct ap_ctx *ctx);
+bool ap__reclaim_due(struct ap_ctx *ctx);
+void ap__reclaim_since(struct ap_ctx *ctx, size_t from);
+/* Table frames freed before a grace period gives them back in one go. */
+#define AP_RECLAIM_BATCH 256
 
 /* iommu.c */
 void ap__fault_record(struct ap_iommu *iommu, const struct ap_fault *f);

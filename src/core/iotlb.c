@@ -213,6 +213,17 @@ void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, ui
 
 	if (!t->sets || !tag)
 		return;
+	/* One leaf (a page-sized unmap): one set, the common case. */
+	if (!(sizes & (sizes - 1)) && last - first == sizes - 1 && !(first & (sizes - 1))) {
+		unsigned s = (unsigned)__builtin_ctzll(sizes);
+
+		for (i = 0; i < p->n && p->shift[i] != s; i++)
+			;
+		if (i < p->n)
+			count_invalidation(t, drop_in_set(ap__iotlb_set(t, tag, first, s), tag,
+							  first, last));
+		return;
+	}
 	for (i = 0; i < p->n; i++)
 		if (sizes >> p->shift[i] & 1)
 			probes += (last >> p->shift[i]) - (first >> p->shift[i]) + 1;

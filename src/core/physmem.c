@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 #include "rcu.h"
@@ -477,25 +478,47 @@ void *ap_ram_ptr(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
 
 /* ------------------------------------------------------------ table pool */
 
+/*
+ * The window is one mapping, reserved without a commit charge: a page
+ * costs memory once a table first touches it, and stays with the context
+ * (a chunk given back is counted as freed, and its pages are reused by the
+ * next tables without faulting again).  One mapping also makes the host
+ * address of a table a sum (ap_pt_mem's linear window), which the table
+ * layer's walks use instead of a call per table.
+ */
 static int pool_set(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 {
 	struct ap_pool *p = &ctx->pool;
 	uint64_t frames = size >> AP_FRAME_SHIFT;
 	uint64_t nchunks = (size + CHUNK_BYTES - 1) >> AP_POOL_CHUNK_SHIFT;
+	void *host;
 
 	p->used = ap__zalloc(ctx, ((frames + 63) / 64) * sizeof(uint64_t));
 	p->chunks = ap__zalloc(ctx, nchunks * sizeof(*p->chunks));
-	if (!p->used || !p->chunks) {
+	host = mmap(NULL, nchunks * CHUNK_BYTES, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!p->used || !p->chunks || host == MAP_FAILED) {
 		ap__free(ctx, p->used);
 		ap__free(ctx, p->chunks);
+		if (host != MAP_FAILED)
+			munmap(host, nchunks * CHUNK_BYTES);
 		p->used = NULL;
 		p->chunks = NULL;
 		return ap__err(ctx, -ENOMEM, "out of memory for the page-table window");
 	}
+	p->host = host;
+	p->host_bytes = nchunks * CHUNK_BYTES;
 	p->base = base;
 	p->size = size;
 	p->hint = 0;
 	return 0;
+}
+
+static void pool_unmap(struct ap_pool *p)
+{
+	if (p->host)
+		munmap(p->host, p->host_bytes);
+	p->host = NULL;
 }
 
 static int set_window_locked(struct ap_ctx *ctx, uint64_t base, uint64_t size)
@@ -566,6 +589,7 @@ void ap__pool_forget(struct ap_ctx *ctx)
 		return;
 	ap__free(ctx, p->used);
 	ap__free(ctx, p->chunks);
+	pool_unmap(p);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -631,28 +655,34 @@ static uint64_t frames_for(size_t size)
 	return n;
 }
 
-static void *pool_alloc_locked(struct ap_ctx *ctx, uint64_t n, uint64_t *pa)
+/* *full: no run of free frames (rather than no host memory). */
+static void *pool_alloc_locked(struct ap_ctx *ctx, uint64_t n, uint64_t *pa, bool *full)
 {
 	struct ap_pool *p = &ctx->pool;
 	uint64_t first = frames_find(p, n);
 	struct ap_pool_chunk *c;
 	uint8_t *host;
 
-	if (first == UINT64_MAX)
+	*full = first == UINT64_MAX;
+	if (*full)
 		return NULL;
 	c = &p->chunks[first / FRAMES_PER_CHUNK];
 	if (!c->host) {
-		host = ap__alloc_pages(ctx, CHUNK_BYTES);
-		if (!host)
+		if (!ap__charge(ctx, CHUNK_BYTES))
 			return NULL;
-		__atomic_store_n(&c->host, host, __ATOMIC_RELEASE);
+		__atomic_store_n(&c->host, p->host + (first / FRAMES_PER_CHUNK) * CHUNK_BYTES,
+				 __ATOMIC_RELEASE);
 	}
 	host = c->host + ((first % FRAMES_PER_CHUNK) << AP_FRAME_SHIFT);
-	/* Zeroed with atomic stores: a walker that read this frame before
-	 * it was freed (a grace period ago) is gone, but the tools cannot
-	 * know that, and a table's words are only ever accessed atomically. */
+	/* A frame freed a grace period ago has no reader left.  Under
+	 * ThreadSanitizer the words are zeroed atomically, as they are read:
+	 * the tool cannot see that the readers are gone. */
+#ifdef AP_TSAN
 	for (uint64_t i = 0; i < (n << AP_FRAME_SHIFT) / 8; i++)
 		__atomic_store_n((uint64_t *)host + i, 0, __ATOMIC_RELAXED);
+#else
+	memset(host, 0, (size_t)(n << AP_FRAME_SHIFT));
+#endif
 	frames_mark(p, first, n, true);
 	c->frames += (uint32_t)n;
 	p->frames_used += n;
@@ -662,18 +692,33 @@ static void *pool_alloc_locked(struct ap_ctx *ctx, uint64_t n, uint64_t *pa)
 	return host;
 }
 
+/*
+ * Frames freed tables wait in (ap__reclaim) may be what a new table needs:
+ * outside a read-side section the allocation waits for them; inside one
+ * (a map) it cannot, and marks the pool starved so that the map can give
+ * them back and try again once it has left its section.
+ */
 static void *pool_alloc(void *cookie, size_t size, uint64_t *pa)
 {
 	struct ap_ctx *ctx = cookie;
 	uint64_t n = frames_for(size);
+	bool full;
 	void *host;
 
 	if (n > FRAMES_PER_CHUNK || ap__pool_ensure(ctx))
 		return NULL;
-	pthread_mutex_lock(&ctx->pool_lock);
-	host = pool_alloc_locked(ctx, n, pa);
-	pthread_mutex_unlock(&ctx->pool_lock);
-	return host;
+	for (;;) {
+		pthread_mutex_lock(&ctx->pool_lock);
+		host = pool_alloc_locked(ctx, n, pa, &full);
+		pthread_mutex_unlock(&ctx->pool_lock);
+		if (host || !full || !ap__reclaim_pending(ctx))
+			return host;
+		if (ap__rcu_reading()) {
+			__atomic_store_n(&ctx->pool_starved, true, __ATOMIC_RELAXED);
+			return NULL;
+		}
+		ap__reclaim(ctx);
+	}
 }
 
 /* Give frames back now: no walker can reach them any more. */
@@ -689,10 +734,8 @@ static void pool_release_locked(struct ap_ctx *ctx, uint64_t pa, size_t size)
 	if (first < p->hint)
 		p->hint = first;
 	if (!c->frames) {
-		uint8_t *host = c->host;
-
 		__atomic_store_n(&c->host, NULL, __ATOMIC_RELAXED);
-		ap__free_pages(ctx, host, CHUNK_BYTES);
+		ap__uncharge(ctx, CHUNK_BYTES);
 	}
 }
 
@@ -773,11 +816,46 @@ void ap__reclaim(struct ap_ctx *ctx)
 	free_retired(ctx, retired);
 }
 
-/* A hint, read without the locks: a writer that just missed something
- * pending leaves it to the next one (nothing is lost, only delayed). */
+/*
+ * Give back, after a grace period, the table frames freed since ndeferred
+ * was `from`: a failed map's own tables, freed while it ran alone in its
+ * domain (no other writer added to the list meanwhile).  What other
+ * writers freed before stays for the next batch, so that a failed call
+ * leaves the context holding exactly what it held before.
+ */
+void ap__reclaim_since(struct ap_ctx *ctx, size_t from)
+{
+	size_t i, n;
+
+	if (ap__rcu_reading())
+		return;
+	ap__rcu_synchronize();
+	pthread_mutex_lock(&ctx->pool_lock);
+	n = ctx->ndeferred;
+	for (i = from; i < n; i++)
+		pool_release_locked(ctx, ctx->deferred[i].pa, ctx->deferred[i].size);
+	if (from < n)
+		__atomic_store_n(&ctx->ndeferred, from, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ctx->pool_lock);
+}
+
+/* Hints, read without the locks: a writer that just missed something
+ * pending leaves it to the next one (nothing is lost, only delayed).
+ * Anything waiting at all: */
 bool ap__reclaim_pending(struct ap_ctx *ctx)
 {
 	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) != 0 ||
+	       __atomic_load_n(&ctx->retired, __ATOMIC_RELAXED) != NULL;
+}
+
+/* Enough waiting to be worth a grace period now: a batch of table frames
+ * (a grace period costs microseconds; an unmap that frees a table should
+ * not pay one each time), or an outgrown RAM array.  Whatever waits goes
+ * back at the latest when the pool runs short, a domain or RAM goes, or
+ * the context is freed. */
+bool ap__reclaim_due(struct ap_ctx *ctx)
+{
+	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) >= AP_RECLAIM_BATCH ||
 	       __atomic_load_n(&ctx->retired, __ATOMIC_RELAXED) != NULL;
 }
 
@@ -841,10 +919,12 @@ void ap__physmem_free(struct ap_ctx *ctx)
 
 	if (p->chunks) {
 		for (i = 0; i < (p->size + CHUNK_BYTES - 1) >> AP_POOL_CHUNK_SHIFT; i++)
-			ap__free_pages(ctx, p->chunks[i].host, CHUNK_BYTES);
+			if (p->chunks[i].host)
+				ap__uncharge(ctx, CHUNK_BYTES);
 	}
 	ap__free(ctx, p->used);
 	ap__free(ctx, p->chunks);
+	pool_unmap(p);
 	memset(p, 0, sizeof(*p));
 	for (i = 0; i < ctx->nram; i++)
 		if (ctx->ram[i].owned)

@@ -162,27 +162,50 @@ struct ap_pt_txn_entry {
  */
 struct ap_pt_level {
 	int num;             /* the format's number for the level */
+	unsigned depth;      /* its index in pt->lvl */
 	unsigned shift;      /* log2 of what one entry maps: its index's place */
 	uint64_t index_mask; /* of its index bits: the root's may be fewer or more */
+	uint64_t page;       /* entries per table page (a concatenated root has
+				several pages, a small one fewer entries) */
+	uint64_t table_mask; /* of the bits above one table of the level */
 	uint64_t live;       /* the format's live mask */
 	struct ap_pt_level_fmt fmt;
 };
 
 /*
- * Live leaves, counted per depth (index into pt->lvl) by each writing thread
- * in a shard of its own: disjoint writers running in parallel must not
- * share a counter's cache line.  The first AP_PT_COUNT_SHARDS threads of the
- * process own a shard each and count with plain stores; later threads share
- * the last one and count atomically.  A count is the sum over the shards
- * (a thread's shard may go negative: it unmaps what another mapped).  The
- * 128-byte stride keeps two shards off one cache line without asking for
- * an alignment the handle's allocator may not give.
+ * What each writing thread keeps of a table, in a shard of its own: the
+ * live leaves it counted per depth (index into pt->lvl), and the table its
+ * last map or unmap at each depth went to (consecutive calls touch the same
+ * last-level table: finding it again is a compare, not a walk from the
+ * root).  Disjoint writers running in parallel must not share a cache
+ * line, so the first AP_PT_COUNT_SHARDS threads of the process own a shard
+ * each and use plain stores; later threads share the last one, count
+ * atomically and keep no tables.  A count is the sum over the shards (a
+ * thread's shard may go negative: it unmaps what another mapped).
+ *
+ * A kept table is good while pt->table_gen is the `gen` it was kept under:
+ * every table that leaves the tree bumps table_gen first.  Only a writer
+ * whose range covers a table takes it out (an unmap of it, a block over
+ * it, or a rollback, which runs alone), so a disjoint writer never finds
+ * its kept table gone under it.
+ *
+ * The fields sit in the middle 128 bytes of a 192-byte stride, so that two
+ * shards never share a cache line whatever the alignment of the handle
+ * (its allocator may give no more than 16 bytes).
  */
 #define AP_PT_COUNT_SHARDS 16
 
+struct ap_pt_table_hint {
+	uint64_t base; /* the first IOVA the table maps, | 1; 0: none */
+	uint64_t *table;
+};
+
 struct ap_pt_count_shard {
+	char lead[32];
 	int64_t leaves[AP_PT_MAX_LEVELS];
-	char pad[128 - AP_PT_MAX_LEVELS * sizeof(int64_t)];
+	uint64_t gen;
+	struct ap_pt_table_hint hint[AP_PT_MAX_LEVELS];
+	char tail[32];
 };
 
 /* A table: configuration, shape and bookkeeping common to all formats. */
@@ -203,6 +226,11 @@ struct ap_pt {
 	signed char depth_of_shift[64];
 	uint64_t root_pa;
 	uint64_t *root;
+	uint64_t table_gen;       /* bumped when a table leaves the tree (atomic) */
+	/* a leaf's descriptor bits for each prot value (enum ap_prot, 6 bits),
+	 * but for its level's type bits and its address: the format's
+	 * leaf_attrs, worked out once */
+	uint64_t leaf_attrs[64];
 	uint64_t table_bytes;     /* table memory held, root included (atomic) */
 	struct ap_pt_count_shard counts[AP_PT_COUNT_SHARDS + 1];
 	/* Roots handed to smaller walkers (ap_pt_walk_cfg_for_ias): tables a
@@ -283,20 +311,31 @@ static inline unsigned ap_ctz(uint64_t v)
 	return (unsigned)__builtin_ctzll(v);
 }
 
-/* This thread's counting shard (pt_tree.c). */
+/* This thread's shard (pt_tree.c): its index in pt->counts. */
 extern __thread unsigned ap_pt_tls_shard __attribute__((tls_model("initial-exec")));
 unsigned ap_pt_pick_shard(void);
 
-/* Add delta live leaves at depth d (an index into pt->lvl). */
-static inline void ap_pt_count_leaves(struct ap_pt *pt, unsigned d, int64_t delta)
+static inline unsigned ap_pt_shard(void)
 {
-	unsigned s = ap_pt_tls_shard ? ap_pt_tls_shard - 1 : ap_pt_pick_shard();
+	unsigned s = ap_pt_tls_shard;
+
+	return s ? s - 1 : ap_pt_pick_shard();
+}
+
+/* Add delta live leaves at depth d (an index into pt->lvl) in shard s. */
+static inline void ap_pt_count_leaves_in(struct ap_pt *pt, unsigned s, unsigned d, int64_t delta)
+{
 	int64_t *c = &pt->counts[s].leaves[d];
 
 	if (s < AP_PT_COUNT_SHARDS)
 		__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + delta, __ATOMIC_RELAXED);
 	else
 		__atomic_add_fetch(c, delta, __ATOMIC_RELAXED);
+}
+
+static inline void ap_pt_count_leaves(struct ap_pt *pt, unsigned d, int64_t delta)
+{
+	ap_pt_count_leaves_in(pt, ap_pt_shard(), d, delta);
 }
 
 /* A walker's fault: what and at which level; ap_pt_walk()'s -EFAULT. */

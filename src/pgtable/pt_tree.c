@@ -95,11 +95,9 @@ static unsigned ptes_per_table(const struct ap_pt *pt)
 /* Slots from idx to the end of its table page.  A page holds no more than
  * ptes_per_table entries: a concatenated PGD is several pages, handled one
  * at a time as Linux does; a small root is a page of its own. */
-static uint64_t entries_left(const struct ap_pt *pt, const struct ap_pt_level *L, uint64_t idx)
+static uint64_t entries_left(const struct ap_pt_level *L, uint64_t idx)
 {
-	uint64_t page = lvl_entries(L) < ptes_per_table(pt) ? lvl_entries(L) : ptes_per_table(pt);
-
-	return page - (idx & (page - 1));
+	return L->page - (idx & (L->page - 1));
 }
 
 static bool is_table(const struct ap_pt_level *L, uint64_t pte)
@@ -124,7 +122,7 @@ static const struct ap_pt_level *level_of_size(const struct ap_pt *pt, uint64_t 
 /* A power of two the table maps with, and at least one of it. */
 static bool pgsize_usable(const struct ap_pt *pt, uint64_t pgsize, uint64_t pgcount)
 {
-	return pgsize && !(pgsize & (pgsize - 1)) && (pgsize & pt->cfg.pgsize_bitmap) && pgcount;
+	return (pgsize & pt->cfg.pgsize_bitmap) && !(pgsize & (pgsize - 1)) && pgcount;
 }
 
 /* pt->lvl[] from the shape: each level's entries map bits_per_level more
@@ -142,8 +140,13 @@ static void fill_levels(struct ap_pt *pt)
 		unsigned bits = d == 0 ? pt->pgd_bits : pt->bits_per_level;
 
 		L->num = pt->start_level + (int)d * f->step;
+		L->depth = d;
 		L->shift = pt->granule_shift + (pt->levels - 1 - d) * pt->bits_per_level;
 		L->index_mask = (1ull << bits) - 1;
+		L->page = L->index_mask + 1 < ptes_per_table(pt) ? L->index_mask + 1
+								 : ptes_per_table(pt);
+		/* one table of the level maps 2^(shift + bits); the root all */
+		L->table_mask = d ? ~((1ull << (L->shift + bits)) - 1) : 0;
 		L->live = f->live;
 		L->fmt = f->levels[L->num];
 		pt->depth_of_shift[L->shift] = (signed char)d;
@@ -182,6 +185,12 @@ static void table_release(struct ap_pt *pt, uint64_t *t, uint64_t pa, size_t siz
 	__atomic_sub_fetch(&pt->table_bytes, size, __ATOMIC_RELAXED);
 }
 
+/* A table leaves the tree: every kept table may be stale (pt_internal.h). */
+static void tables_moved(struct ap_pt *pt)
+{
+	__atomic_add_fetch(&pt->table_gen, 1, __ATOMIC_RELEASE);
+}
+
 /* Free the non-root table behind the level-L descriptor `pte` and
  * everything below it (no longer reachable from the root). */
 static void free_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L)
@@ -207,8 +216,10 @@ static void unhang_subtree(struct ap_pt *pt, uint64_t *slot, uint64_t pte,
 {
 	uint64_t seen = pte;
 
-	if (ap_pte_cmpxchg(slot, &seen, 0))
+	if (ap_pte_cmpxchg(slot, &seen, 0)) {
+		tables_moved(pt);
 		free_subtree(pt, pte, L);
+	}
 }
 
 static bool table_pinned(const struct ap_pt *pt, uint64_t pa)
@@ -262,10 +273,64 @@ static inline uint64_t *table_at(const struct ap_pt *pt, uint64_t iova,
 	return table;
 }
 
+/* ------------------------------------------------------------ kept tables */
+
+/* The level-T table on iova's path as shard s kept it, if still good; NULL
+ * otherwise.  *gen gets the generation to keep a table found now under. */
+static inline uint64_t *kept_table(struct ap_pt *pt, unsigned s, const struct ap_pt_level *T,
+				   uint64_t iova, uint64_t *gen)
+{
+	const struct ap_pt_count_shard *sh = &pt->counts[s];
+	unsigned d = T->depth;
+
+	*gen = __atomic_load_n(&pt->table_gen, __ATOMIC_ACQUIRE);
+	if (!d)
+		return pt->root;
+	if (s >= AP_PT_COUNT_SHARDS || sh->gen != *gen ||
+	    sh->hint[d].base != ((iova & T->table_mask) | 1))
+		return NULL;
+	return sh->hint[d].table;
+}
+
+static inline void keep_table(struct ap_pt *pt, unsigned s, const struct ap_pt_level *T,
+			      uint64_t iova, uint64_t *table, uint64_t gen)
+{
+	struct ap_pt_count_shard *sh = &pt->counts[s];
+	unsigned d = T->depth;
+
+	if (!d || s >= AP_PT_COUNT_SHARDS)
+		return;
+	if (sh->gen != gen) {
+		memset(sh->hint, 0, sizeof(sh->hint));
+		sh->gen = gen;
+	}
+	sh->hint[d].base = (iova & T->table_mask) | 1;
+	sh->hint[d].table = table;
+}
+
+/* The level-T table on iova's path (NULL at a hole or a leaf): the kept
+ * one, or found from the root and kept. */
+static inline uint64_t *find_table(struct ap_pt *pt, unsigned s, const struct ap_pt_level *T,
+				   uint64_t iova)
+{
+	uint64_t gen, *table = kept_table(pt, s, T, iova, &gen);
+
+	if (table)
+		return table;
+	table = table_at(pt, iova, T);
+	if (table)
+		keep_table(pt, s, T, iova, table, gen);
+	return table;
+}
+
 int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree)
 {
+	unsigned prot;
+
 	pt->tree = tree;
 	fill_levels(pt);
+	for (prot = 0; prot < 64; prot++)
+		pt->leaf_attrs[prot] = tree->leaf_attrs(pt, prot);
 	pt->root = table_alloc(pt, fmt_of(pt)->root_bytes(pt), &pt->root_pa);
 	return pt->root ? 0 : -ENOMEM;
 }
@@ -379,17 +444,19 @@ static void displace_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *sl
 
 	if (!ap_pte_cmpxchg(slot, &seen, 0))
 		return; /* an overlapping writer took it: theirs to free */
+	tables_moved(pt);
 	if (!txn || ap_pt_txn_note(txn, &e))
 		free_subtree(pt, old, L);
 }
 
 /* Write n leaves from slot on, over the empty tables check_slots let by.
  * As in Linux, prot is turned into descriptor bits once, not per leaf. */
-static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot, uint64_t n,
-			 const struct ap_pt_level *L, uint64_t iova, uint64_t pa, unsigned prot)
+static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, unsigned s, uint64_t *slot,
+			 uint64_t n, const struct ap_pt_level *L, uint64_t iova, uint64_t pa,
+			 unsigned prot)
 {
 	const struct ap_pt_tree_fmt *f = fmt_of(pt);
-	uint64_t attrs = f->leaf_attrs(pt, prot) | L->fmt.leaf_type;
+	uint64_t attrs = pt->leaf_attrs[prot & 63] | L->fmt.leaf_type;
 	uint64_t pgsize = lvl_size(L), i;
 
 	for (i = 0; i < n; i++) {
@@ -399,35 +466,41 @@ static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot
 			displace_table(pt, txn, &slot[i], old, L, iova + i * pgsize);
 		ap_pte_write(&slot[i], attrs | ap_pt_oa_to_pte(f, pa + i * pgsize));
 	}
-	ap_pt_count_leaves(pt, (unsigned)(L - pt->lvl), (int64_t)n);
+	ap_pt_count_leaves_in(pt, s, L->depth, (int64_t)n);
 }
 
 int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
 		   uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped)
 {
 	const struct ap_pt_level *T;
-	uint64_t *table, idx, n;
-	int err;
+	uint64_t *table, idx, n, gen;
+	unsigned s;
+	int err, d;
 
-	if (!pgsize_usable(pt, pgsize, pgcount))
-		return -EINVAL;
-	if (!(prot & (AP_PROT_READ | AP_PROT_WRITE)))
+	if (!pgsize_usable(pt, pgsize, pgcount) || !(prot & (AP_PROT_READ | AP_PROT_WRITE)))
 		return -EINVAL;
 	if ((iova >> pt->cfg.ias) || (pa >> pt->cfg.oas))
 		return -ERANGE;
-	T = level_of_size(pt, pgsize);
-	if (!T)
+	d = pt->depth_of_shift[ap_ctz(pgsize)];
+	if (d < 0)
 		return -EINVAL;
-	/* Through the tables already there (the common case, and a walk that
-	 * changes nothing), else down again allocating the missing ones. */
-	table = table_at(pt, iova, T);
+	T = &pt->lvl[d];
+	/* The table this thread used last (the common case), or through the
+	 * tables already there (a walk that changes nothing), else down again
+	 * allocating the missing ones. */
+	s = ap_pt_shard();
+	table = kept_table(pt, s, T, iova, &gen);
 	if (!table) {
-		err = map_path(pt, txn, iova, T, &table);
-		if (err)
-			return err;
+		table = table_at(pt, iova, T);
+		if (!table) {
+			err = map_path(pt, txn, iova, T, &table);
+			if (err)
+				return err;
+		}
+		keep_table(pt, s, T, iova, table, gen);
 	}
 	idx = lvl_index(T, iova);
-	n = entries_left(pt, T, idx);
+	n = entries_left(T, idx);
 	if (n > pgcount)
 		n = pgcount;
 	err = check_slots(pt, &table[idx], n, T);
@@ -435,7 +508,7 @@ int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint6
 		return err;
 	if ((pa + (n * pgsize - 1)) >> pt->cfg.oas)
 		return -ERANGE; /* stricter than Linux: the last page too */
-	write_leaves(pt, txn, &table[idx], n, T, iova & ~(pgsize - 1), pa, prot);
+	write_leaves(pt, txn, s, &table[idx], n, T, iova & ~(pgsize - 1), pa, prot);
 	*mapped += n * pgsize;
 	return 0;
 }
@@ -451,17 +524,35 @@ int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint6
  * table leaves its slot (compare-and-swap) before it is freed.
  */
 
-/* Live leaves among the n entries of a table at L: the entries a walk of
- * L would take as leaves.  A plain loop the compiler can vectorise; the
- * table is out of every writer's reach when this runs. */
+/* Live leaves among the n entries (a multiple of 64) of a table: the
+ * entries a walk would take as leaves (is_leaf()).  The table is out of
+ * every writer's reach when this runs, so plain loads; blocks of 64 with no
+ * branch, which the compiler vectorises where the CPU has 64-bit lane
+ * compares (x86-64: an AVX2 clone, chosen at load time). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+	!defined(__SANITIZE_THREAD__)
+/* (ThreadSanitizer instruments the clone resolver, which runs before it
+ * is set up) */
+__attribute__((target_clones("avx2", "default")))
+#endif
+static uint64_t count_leaves_in(const uint64_t *t, unsigned n, uint64_t live, uint64_t mask,
+				uint64_t bits)
+{
+	uint64_t c = 0;
+	unsigned i, j;
+
+	for (i = 0; i < n; i += 64)
+		for (j = 0; j < 64; j++) {
+			uint64_t e = t[i + j];
+
+			c += (uint64_t)((e & mask) == bits) & (uint64_t)((e & live) != 0);
+		}
+	return c;
+}
+
 static uint64_t count_leaves(const uint64_t *t, unsigned n, const struct ap_pt_level *L)
 {
-	uint64_t live = L->live, mask = L->fmt.leaf.mask, bits = L->fmt.leaf.bits, c = 0;
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		c += (t[i] & live) != 0 && (t[i] & mask) == bits;
-	return c;
+	return count_leaves_in(t, n, L->live, L->fmt.leaf.mask, L->fmt.leaf.bits);
 }
 
 /* A table that went out of the tree with the level-L descriptor `pte`:
@@ -487,7 +578,7 @@ static void drop_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_leve
 	}
 	n = count_leaves(t, ptes_per_table(pt), below);
 	if (n) {
-		ap_pt_count_leaves(pt, (unsigned)(below - pt->lvl), -(int64_t)n);
+		ap_pt_count_leaves(pt, below->depth, -(int64_t)n);
 		*sizes |= lvl_size(below);
 	}
 	table_release(pt, t, table_pa(pt, pte), table_size(pt));
@@ -535,14 +626,16 @@ static void empty_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_lev
 			ap_pte_write(&t[i], 0);
 			gone++;
 		} else if (is_table(below, e)) {
-			if (subtree_pinned(pt, e, below))
+			if (subtree_pinned(pt, e, below)) {
 				empty_subtree(pt, e, below, sizes);
-			else if (ap_pte_cmpxchg(&t[i], &seen, 0))
+			} else if (ap_pte_cmpxchg(&t[i], &seen, 0)) {
+				tables_moved(pt);
 				drop_subtree(pt, e, below, sizes);
+			}
 		}
 	}
 	if (gone) {
-		ap_pt_count_leaves(pt, (unsigned)(below - pt->lvl), -(int64_t)gone);
+		ap_pt_count_leaves(pt, below->depth, -(int64_t)gone);
 		*sizes |= lvl_size(below);
 	}
 }
@@ -555,10 +648,12 @@ static void unmap_table_whole(struct ap_pt *pt, uint64_t *slot, uint64_t pte,
 {
 	uint64_t seen = pte;
 
-	if (subtree_pinned(pt, pte, L))
+	if (subtree_pinned(pt, pte, L)) {
 		empty_subtree(pt, pte, L, sizes);
-	else if (ap_pte_cmpxchg(slot, &seen, 0))
+	} else if (ap_pte_cmpxchg(slot, &seen, 0)) {
+		tables_moved(pt);
 		drop_subtree(pt, pte, L, sizes);
+	}
 	/* else an overlapping writer took it: theirs */
 }
 
@@ -574,6 +669,7 @@ uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize
 {
 	const struct ap_pt_level *T;
 	uint64_t *table, idx, n, i, gone = 0;
+	unsigned s;
 
 	if (!pgsize_usable(pt, pgsize, pgcount))
 		return 0;
@@ -582,11 +678,12 @@ uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize
 	T = level_of_size(pt, pgsize);
 	if (!T)
 		return 0;
-	table = table_at(pt, iova, T);
+	s = ap_pt_shard();
+	table = find_table(pt, s, T, iova);
 	if (!table)
 		return 0;
 	idx = lvl_index(T, iova);
-	n = entries_left(pt, T, idx);
+	n = entries_left(T, idx);
 	if (n > pgcount)
 		n = pgcount;
 	for (i = 0; i < n; i++) {
@@ -603,7 +700,7 @@ uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize
 		}
 	}
 	if (gone) {
-		ap_pt_count_leaves(pt, (unsigned)(T - pt->lvl), -(int64_t)gone);
+		ap_pt_count_leaves_in(pt, s, T->depth, -(int64_t)gone);
 		*sizes |= pgsize;
 	}
 	return i * pgsize;
@@ -625,17 +722,17 @@ uint64_t ap_pt_tree_unmap_leaves(struct ap_pt *pt, uint64_t iova, uint64_t pgsiz
 	if (!pgsize_usable(pt, pgsize, pgcount) || (iova >> pt->cfg.ias))
 		return 0;
 	T = level_of_size(pt, pgsize);
-	table = T ? table_at(pt, iova, T) : NULL;
+	table = T ? find_table(pt, ap_pt_shard(), T, iova) : NULL;
 	if (!table)
 		return 0;
 	idx = lvl_index(T, iova);
-	n = entries_left(pt, T, idx);
+	n = entries_left(T, idx);
 	if (n > pgcount)
 		n = pgcount;
 	for (i = 0; i < n && is_leaf(T, ap_pte_read(&table[idx + i])); i++)
 		ap_pte_write(&table[idx + i], 0);
 	if (i) {
-		ap_pt_count_leaves(pt, (unsigned)(T - pt->lvl), -(int64_t)i);
+		ap_pt_count_leaves(pt, T->depth, -(int64_t)i);
 		*sizes |= pgsize;
 	}
 	return i * pgsize;
@@ -689,7 +786,7 @@ static bool unmap_range_in(struct ap_pt *pt, uint64_t *table, const struct ap_pt
 			break;
 	}
 	if (gone) {
-		ap_pt_count_leaves(pt, (unsigned)(L - pt->lvl), -(int64_t)gone);
+		ap_pt_count_leaves(pt, L->depth, -(int64_t)gone);
 		*r->sizes |= size;
 		r->unmapped += gone * size;
 	}
@@ -707,6 +804,7 @@ uint64_t ap_pt_tree_unmap_range(struct ap_pt *pt, uint64_t iova, uint64_t pgsize
 				uint64_t pgcount, uint64_t *sizes)
 {
 	struct range_unmap r = { .sizes = sizes };
+	const struct ap_pt_level *T;
 	uint64_t len;
 
 	if (!pgsize_usable(pt, pgsize, pgcount))
@@ -717,6 +815,19 @@ uint64_t ap_pt_tree_unmap_range(struct ap_pt *pt, uint64_t iova, uint64_t pgsize
 	r.last = iova + (len - 1);
 	if (r.last < iova || (iova >> pt->cfg.ias) || (r.last >> pt->cfg.ias))
 		return 0;
+	/* A range inside one table of pgsize's level that does not cover all
+	 * of it changes nothing above that table: start there. */
+	T = level_of_size(pt, pgsize);
+	if (T && T != root_level(pt) && ((iova ^ r.last) & T->table_mask) == 0 &&
+	    ((iova | ~r.last) & ~T->table_mask) != 0) {
+		uint64_t *table = find_table(pt, ap_pt_shard(), T, iova);
+
+		if (table) {
+			unmap_range_in(pt, table, T, iova, &r);
+			return r.unmapped;
+		}
+		/* a hole or a leaf above: the walk from the root decides */
+	}
 	unmap_range_in(pt, pt->root, root_level(pt), iova, &r);
 	return r.unmapped;
 }
