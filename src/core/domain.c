@@ -568,7 +568,7 @@ int ap_detach(struct ap_device *dev)
  * writer).  A failed map's rollback frees tables other writers could be
  * about to fill, so it runs alone: see struct ap_domain.
  */
-static int writer_enter(struct ap_domain *dom)
+static __attribute__((noinline)) int writer_wait(struct ap_domain *dom)
 {
 	/* A writer called from inside a DMA (its write observer) holds a
 	 * read-side section the rollback is waiting for: it must not wait. */
@@ -586,6 +586,17 @@ static int writer_enter(struct ap_domain *dom)
 		pthread_mutex_lock(&dom->excl_lock); /* wait for the rollback */
 		pthread_mutex_unlock(&dom->excl_lock);
 	}
+}
+
+/* The common case inline: no rollback running (whether this section nests
+ * in another matters only when one is). */
+static inline int writer_enter(struct ap_domain *dom)
+{
+	ap__rcu_read_lock();
+	if (__builtin_expect(!__atomic_load_n(&dom->exclusive, __ATOMIC_ACQUIRE), 1))
+		return 0;
+	ap__rcu_read_unlock();
+	return writer_wait(dom);
 }
 
 static void writer_exit(struct ap_domain *dom)
@@ -625,8 +636,18 @@ static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 	uint64_t done = 0, removed = 0;
 
 	if (one_page(dom, iova, iova, size)) {
+		struct ap_attachment *a;
+
 		done = ap_pt_unmap_pages_sizes(dom->pt, iova, size, 1, &removed);
-		invalidate_range(dom, iova, done, removed);
+		if (done != size || removed != size) {
+			invalidate_range(dom, iova, done, removed);
+			return done;
+		}
+		/* one leaf: its one set on each instance */
+		for (a = dom->attached; a; a = a->next)
+			if (a->sets && a->tag)
+				ap__iotlb_invalidate_leaf(&a->iommu->tlb, a->tag, iova,
+							  (unsigned)__builtin_ctzll(size));
 		return done;
 	}
 	while (done < size) {

@@ -203,7 +203,6 @@ void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len);
 void ap__pool_init_mem(struct ap_ctx *ctx);
 void ap__reclaim(struct ap_ctx *ctx);
 bool ap__reclaim_pending(struct ap_ctx *ctx);
-bool ap__reclaim_due(struct ap_ctx *ctx);
 void ap__reclaim_since(struct ap_ctx *ctx, size_t from);
 /* Table frames freed before a grace period gives them back in one go. */
 #define AP_RECLAIM_BATCH 256
@@ -221,6 +220,19 @@ void ap__devices_free(struct ap_ctx *ctx);
 void ap__domains_free(struct ap_ctx *ctx);
 struct ap_attachment *ap__attachment_of(const struct ap_domain *dom,
 					const struct ap_iommu *iommu);
+
+/*
+ * Enough waiting to be worth a grace period now (physmem.c): a batch of
+ * table frames (a grace period costs microseconds; an unmap that frees a
+ * table should not pay one each time), or an outgrown RAM array.  Whatever
+ * waits goes back at the latest when the pool runs short, a domain or RAM
+ * goes, or the context is freed.  A hint read without locks.
+ */
+static inline bool ap__reclaim_due(struct ap_ctx *ctx)
+{
+	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) >= AP_RECLAIM_BATCH ||
+	       __atomic_load_n(&ctx->retired, __ATOMIC_RELAXED) != NULL;
+}
 
 #define AP_APPEND(head, obj)                              \
 	do {                                              \

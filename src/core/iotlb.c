@@ -140,7 +140,7 @@ static bool key_overlaps(uint64_t key, uint64_t first, uint64_t last)
  * writer checked the set's generation before we bumped it, so what it
  * writes may be what we must drop.
  */
-static bool drop_way(struct ap_iotlb_way *w, uint16_t tag, uint64_t first, uint64_t last)
+bool ap__iotlb_drop_way(struct ap_iotlb_way *w, uint16_t tag, uint64_t first, uint64_t last)
 {
 	unsigned spins = 0;
 
@@ -174,7 +174,7 @@ static uint64_t drop_in_set(struct ap_iotlb_set *set, uint16_t tag, uint64_t fir
 
 	__atomic_add_fetch(&set->gen, 1, __ATOMIC_SEQ_CST);
 	for (w = 0; w < AP_IOTLB_WAYS; w++)
-		n += drop_way(&set->way[w], tag, first, last);
+		n += ap__iotlb_drop_way(&set->way[w], tag, first, last);
 	return n;
 }
 
@@ -188,16 +188,6 @@ static uint64_t drop_everywhere(struct ap_iotlb *t, uint16_t tag, uint64_t first
 	return n;
 }
 
-/* In this thread's shard: parallel unmaps must not share a counter line. */
-static void count_invalidation(struct ap_iotlb *t, uint64_t dropped)
-{
-	struct ap_iotlb_shard *s = ap__iotlb_shard(t);
-
-	ap__iotlb_count(&s->invalidations);
-	if (dropped)
-		__atomic_store_n(&s->dropped, __atomic_load_n(&s->dropped, __ATOMIC_RELAXED) + dropped,
-				 __ATOMIC_RELAXED);
-}
 
 /*
  * Range invalidation, page by page of each size removed, as SMMUv3's range
@@ -220,7 +210,7 @@ void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, ui
 		for (i = 0; i < p->n && p->shift[i] != s; i++)
 			;
 		if (i < p->n)
-			count_invalidation(t, drop_in_set(ap__iotlb_set(t, tag, first, s), tag,
+			ap__iotlb_count_invalidation(t, drop_in_set(ap__iotlb_set(t, tag, first, s), tag,
 							  first, last));
 		return;
 	}
@@ -228,7 +218,7 @@ void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, ui
 		if (sizes >> p->shift[i] & 1)
 			probes += (last >> p->shift[i]) - (first >> p->shift[i]) + 1;
 	if (probes > t->set_mask) {
-		count_invalidation(t, drop_everywhere(t, tag, 0, UINT64_MAX));
+		ap__iotlb_count_invalidation(t, drop_everywhere(t, tag, 0, UINT64_MAX));
 		return;
 	}
 	for (i = 0; i < p->n; i++) {
@@ -240,19 +230,19 @@ void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, ui
 			dropped += drop_in_set(ap__iotlb_set(t, tag, page << s, s), tag, first,
 					       last);
 	}
-	count_invalidation(t, dropped);
+	ap__iotlb_count_invalidation(t, dropped);
 }
 
 void ap__iotlb_invalidate_tag(struct ap_iotlb *t, uint16_t tag)
 {
 	if (!t->sets || !tag)
 		return;
-	count_invalidation(t, drop_everywhere(t, tag, 0, UINT64_MAX));
+	ap__iotlb_count_invalidation(t, drop_everywhere(t, tag, 0, UINT64_MAX));
 }
 
 void ap__iotlb_invalidate_all(struct ap_iotlb *t)
 {
 	if (!t->sets)
 		return;
-	count_invalidation(t, drop_everywhere(t, 0, 0, UINT64_MAX));
+	ap__iotlb_count_invalidation(t, drop_everywhere(t, 0, 0, UINT64_MAX));
 }

@@ -848,17 +848,6 @@ bool ap__reclaim_pending(struct ap_ctx *ctx)
 	       __atomic_load_n(&ctx->retired, __ATOMIC_RELAXED) != NULL;
 }
 
-/* Enough waiting to be worth a grace period now: a batch of table frames
- * (a grace period costs microseconds; an unmap that frees a table should
- * not pay one each time), or an outgrown RAM array.  Whatever waits goes
- * back at the latest when the pool runs short, a domain or RAM goes, or
- * the context is freed. */
-bool ap__reclaim_due(struct ap_ctx *ctx)
-{
-	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) >= AP_RECLAIM_BATCH ||
-	       __atomic_load_n(&ctx->retired, __ATOMIC_RELAXED) != NULL;
-}
-
 void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len)
 {
 	const struct ap_pool *p = &ctx->pool;

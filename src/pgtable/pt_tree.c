@@ -353,6 +353,10 @@ void ap_pt_tree_destroy(struct ap_pt *pt)
 
 /* ------------------------------------------------------------ map */
 
+static int map_pages(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+		     uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped)
+	__attribute__((noinline));
+
 /* Whether map cannot go down through the non-empty level-L entry `pte`
  * to reach a deeper level.  Tables come first: they are the common case,
  * and the only one in a table that has not been written by hand. */
@@ -469,8 +473,51 @@ static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, unsigned s, ui
 	ap_pt_count_leaves_in(pt, s, L->depth, (int64_t)n);
 }
 
+/*
+ * The common call, one page into an empty slot of a table this thread
+ * kept: no walk, no loop, no call.  Anything else (an argument to refuse,
+ * a table to find or make, a slot not empty) takes the general path, which
+ * decides it again from the start.
+ */
+static inline bool map_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
+				unsigned prot)
+{
+	const struct ap_pt_level *T;
+	const struct ap_pt_count_shard *sh;
+	uint64_t *slot;
+	unsigned s = ap_pt_tls_shard - 1, d;
+
+	if (!(pgsize & pt->cfg.pgsize_bitmap) || (pgsize & (pgsize - 1)) ||
+	    !(prot & (AP_PROT_READ | AP_PROT_WRITE)) || (iova >> pt->cfg.ias) ||
+	    ((pa + (pgsize - 1)) >> pt->cfg.oas) || s >= AP_PT_COUNT_SHARDS)
+		return false;
+	d = (unsigned)pt->depth_of_shift[ap_ctz(pgsize)];
+	T = &pt->lvl[d];
+	sh = &pt->counts[s];
+	if (!d || sh->gen != __atomic_load_n(&pt->table_gen, __ATOMIC_ACQUIRE) ||
+	    sh->hint[d].base != ((iova & T->table_mask) | 1))
+		return false;
+	slot = &sh->hint[d].table[lvl_index(T, iova)];
+	if (ap_pte_read(slot))
+		return false;
+	ap_pte_write(slot, pt->leaf_attrs[prot & 63] | T->fmt.leaf_type |
+				   ap_pt_oa_to_pte(fmt_of(pt), pa));
+	ap_pt_count_leaves_in(pt, s, d, 1);
+	return true;
+}
+
 int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
 		   uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped)
+{
+	if (pgcount == 1 && map_one_kept(pt, iova, pa, pgsize, prot)) {
+		*mapped += pgsize;
+		return 0;
+	}
+	return map_pages(pt, txn, iova, pa, pgsize, pgcount, prot, mapped);
+}
+
+static int map_pages(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+		     uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped)
 {
 	const struct ap_pt_level *T;
 	uint64_t *table, idx, n, gen;
@@ -664,6 +711,38 @@ static void unmap_table_whole(struct ap_pt *pt, uint64_t *slot, uint64_t pte,
  * table goes whole; the first empty entry stops it.  Each entry taken
  * counts pgsize.
  */
+/*
+ * The common unmap, one leaf in a table this thread kept: both formats'
+ * rules take it alone (the range is one entry of its own level, and a
+ * kept table means no larger leaf holds it).  Anything else takes the
+ * general path.
+ */
+static inline bool unmap_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				  uint64_t *sizes)
+{
+	const struct ap_pt_level *T;
+	const struct ap_pt_count_shard *sh;
+	uint64_t *slot;
+	unsigned s = ap_pt_tls_shard - 1, d;
+
+	if (!(pgsize & pt->cfg.pgsize_bitmap) || (pgsize & (pgsize - 1)) ||
+	    (iova & (pgsize - 1)) || (iova >> pt->cfg.ias) || s >= AP_PT_COUNT_SHARDS)
+		return false;
+	d = (unsigned)pt->depth_of_shift[ap_ctz(pgsize)];
+	T = &pt->lvl[d];
+	sh = &pt->counts[s];
+	if (!d || sh->gen != __atomic_load_n(&pt->table_gen, __ATOMIC_ACQUIRE) ||
+	    sh->hint[d].base != ((iova & T->table_mask) | 1))
+		return false;
+	slot = &sh->hint[d].table[lvl_index(T, iova)];
+	if (!is_leaf(T, ap_pte_read(slot)))
+		return false;
+	ap_pte_write(slot, 0);
+	ap_pt_count_leaves_in(pt, s, d, -1);
+	*sizes |= pgsize;
+	return true;
+}
+
 uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
 				uint64_t pgcount, uint64_t *sizes)
 {
@@ -671,6 +750,8 @@ uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize
 	uint64_t *table, idx, n, i, gone = 0;
 	unsigned s;
 
+	if (pgcount == 1 && unmap_one_kept(pt, iova, pgsize, sizes))
+		return pgsize;
 	if (!pgsize_usable(pt, pgsize, pgcount))
 		return 0;
 	if (iova >> pt->cfg.ias)
@@ -807,6 +888,8 @@ uint64_t ap_pt_tree_unmap_range(struct ap_pt *pt, uint64_t iova, uint64_t pgsize
 	const struct ap_pt_level *T;
 	uint64_t len;
 
+	if (pgcount == 1 && unmap_one_kept(pt, iova, pgsize, sizes))
+		return pgsize;
 	if (!pgsize_usable(pt, pgsize, pgcount))
 		return 0;
 	if (pgcount > UINT64_MAX / pgsize)
