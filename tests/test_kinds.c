@@ -20,6 +20,7 @@
 #include <aperture/aperture.h>
 
 #include "expect.h"
+#include "failnth.h"
 #include "rng.h"
 
 #define SEED 20261202u
@@ -227,6 +228,36 @@ static void test_options_errors(void **state)
 		assert_true(strlen(expected) > 0);
 	}
 	assert_int_equal(ap_iommu_config_set(NULL, "ias", "48", NULL), -EINVAL);
+
+	/* a model sets the defaults of what follows: after them it would
+	 * silently undo them, so it is refused; after other options it is not */
+	{
+		struct ap_iommu_config c, was;
+		const char *expected = NULL;
+		static const char *const before[][2] = {
+			{ "ias", "40" }, { "pgsizes", "4K" }, { "context-banks", "4" },
+			{ "stage", "2" }, { "smrs", "0" },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(before) / sizeof(before[0]); k++) {
+			ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU);
+			assert_int_equal(ap_iommu_config_set(&c, before[k][0], before[k][1], NULL), 0);
+			was = c;
+			EXPECT(ap_iommu_config_set(&c, "model", "smmu-v2", &expected) == -EINVAL,
+			       "model= after %s=", before[k][0]);
+			assert_memory_equal(&c, &was, sizeof(c));
+			assert_non_null(strstr(expected, "before"));
+		}
+		ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU);
+		assert_int_equal(ap_iommu_config_set(&c, "unmatched", "bypass", NULL), 0);
+		assert_int_equal(ap_iommu_config_set(&c, "model", "mmu-401", NULL), 0);
+		assert_int_equal(c.arm_smmu.model, AP_ARM_MMU_401);
+		assert_int_equal(c.unmatched, AP_UNMATCHED_BYPASS);
+		/* the same model twice is harmless; another is a change of mind */
+		assert_int_equal(ap_iommu_config_set(&c, "model", "mmu-401", NULL), 0);
+		assert_int_equal(ap_iommu_config_set(&c, "model", "mmu-500", NULL), 0);
+	}
 }
 
 /* ------------------------------------------------------------ arm-smmu */
@@ -349,6 +380,42 @@ static void test_arm_smmu_banks_as_tags(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* Running out of context banks on a narrower instance changes nothing,
+ * not even the path tables its walker would have entered through. */
+static void test_arm_smmu_enospc_changes_nothing(void **state)
+{
+	static const char *const narrow[] = { "model=mmu-400", "ias=32", "context-banks=1" };
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu *v3, *mmu;
+	struct ap_device *a, *b, *c;
+	struct ap_domain *wide, *other;
+	struct ap_geometry g0, g1;
+	uint64_t bytes, allocs, bytes0, allocs0, tables;
+
+	(void)state;
+	assert_int_equal(new_with(ctx, "v3", AP_IOMMU_ARM_SMMU_V3, NULL, 0, &v3), 0);
+	assert_int_equal(new_with(ctx, "mmu", AP_IOMMU_ARM_SMMU, narrow, 3, &mmu), 0);
+	assert_int_equal(ap_device_new(ctx, "a", v3, 1, AP_GROUP_OWN, &a), 0);
+	assert_int_equal(ap_device_new(ctx, "b", mmu, 1, AP_GROUP_OWN, &b), 0);
+	assert_int_equal(ap_device_new(ctx, "c", mmu, 2, AP_GROUP_OWN, &c), 0);
+	assert_int_equal(ap_domain_new(ctx, "wide", v3, AP_DOMAIN_PAGING, &wide), 0);
+	assert_int_equal(ap_domain_new(ctx, "other", mmu, AP_DOMAIN_PAGING, &other), 0);
+	assert_int_equal(ap_attach(wide, a), 0);
+	assert_int_equal(ap_attach(other, c), 0); /* the one bank */
+	tables = ap_pt_table_bytes(ap_domain_pt(wide));
+	ap_domain_geometry(wide, &g0);
+	ap_ctx_mem_stats(ctx, &allocs0, &bytes0);
+	assert_int_equal(ap_attach(wide, b), -ENOSPC);
+	ap_ctx_mem_stats(ctx, &allocs, &bytes);
+	ap_domain_geometry(wide, &g1);
+	assert_int_equal(ap_pt_table_bytes(ap_domain_pt(wide)), tables);
+	assert_int_equal(allocs, allocs0);
+	assert_int_equal(bytes, bytes0);
+	assert_memory_equal(&g0, &g1, sizeof(g0));
+	assert_null(ap_device_domain(b));
+	ap_ctx_free(ctx);
+}
+
 /* A device that shares an SMR shares its group; the API's answers. */
 static void test_arm_smmu_smr_groups(void **state)
 {
@@ -380,29 +447,44 @@ static void test_arm_smmu_smr_groups(void **state)
 }
 
 /* Every allocation of an arm-smmu instance can fail, leaving nothing. */
+struct mem_snap {
+	struct ap_ctx *ctx;
+	uint64_t allocs, bytes;
+};
+
+static void mem_before(void *p)
+{
+	struct mem_snap *m = p;
+
+	ap_ctx_mem_stats(m->ctx, &m->allocs, &m->bytes);
+}
+
+static void mem_unchanged(void *p, const char *flow, unsigned long n)
+{
+	struct mem_snap *m = p;
+	uint64_t allocs, bytes;
+
+	ap_ctx_mem_stats(m->ctx, &allocs, &bytes);
+	EXPECT(allocs == m->allocs && bytes == m->bytes && !ap_iommu_find(m->ctx, "mmu"),
+	       "%s, n=%lu: something was left behind", flow, n);
+}
+
+static int step_new_smmu(void *ctx)
+{
+	return new_with(ctx, "mmu", AP_IOMMU_ARM_SMMU, NULL, 0, NULL);
+}
+
 static void test_arm_smmu_failnth(void **state)
 {
 	struct ap_ctx *ctx = ap_ctx_new();
-	uint64_t allocs, bytes, allocs0, bytes0;
-	unsigned long n;
-	int err;
+	struct mem_snap m = { ctx, 0, 0 };
+	struct failnth_flow f = { "arm-smmu instance", ctx, step_new_smmu, ctx, mem_before,
+				  mem_unchanged, &m };
 
 	(void)state;
-	ap_ctx_mem_stats(ctx, &allocs0, &bytes0);
-	for (n = 1;; n++) {
-		ap_ctx_fail_nth(ctx, n);
-		err = new_with(ctx, "mmu", AP_IOMMU_ARM_SMMU, NULL, 0, NULL);
-		if (!ap_ctx_fail_fired(ctx))
-			break;
-		assert_int_equal(err, -ENOMEM);
-		assert_null(ap_iommu_find(ctx, "mmu"));
-		ap_ctx_mem_stats(ctx, &allocs, &bytes);
-		assert_int_equal(allocs, allocs0);
-		assert_int_equal(bytes, bytes0);
-	}
-	ap_ctx_fail_nth(ctx, 0);
-	assert_int_equal(err, 0);
-	assert_true(n >= 4); /* instance, event queue, IOTLB, its state, SMRs */
+	/* instance, event queue, IOTLB, its state, its SMRs */
+	assert_true(failnth_run(&f) >= 5);
+	assert_non_null(ap_iommu_find(ctx, "mmu"));
 	ap_ctx_free(ctx);
 }
 
@@ -718,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_options_errors),
 		cmocka_unit_test(test_arm_smmu_checks),
 		cmocka_unit_test(test_arm_smmu_banks_as_tags),
+		cmocka_unit_test(test_arm_smmu_enospc_changes_nothing),
 		cmocka_unit_test(test_arm_smmu_smr_groups),
 		cmocka_unit_test(test_arm_smmu_failnth),
 		cmocka_unit_test(test_capabilities_and_windows),
