@@ -2187,13 +2187,17 @@ static const struct {
 	unsigned ias, oas;
 	bool snoop;
 	unsigned nops;
+	bool window; /* the memory as a linear window with leaf counts */
 } runs[] = {
-	{ S1, 40, 40, false, 60000 },
-	{ S2, 40, 40, false, 40000 },
-	{ VTD, 39, 46, false, 20000 }, /* 3 levels, 1G pages in the root */
-	{ VTD, 48, 48, true, 20000 },  /* 4 levels, snooping */
-	{ VTD, 57, 52, false, 15000 }, /* 5 levels */
-	{ VTD, 35, 39, false, 10000 }, /* a root using 32 of 512 entries */
+	{ S1, 40, 40, false, 60000, false },
+	{ S2, 40, 40, false, 40000, false },
+	{ VTD, 39, 46, false, 20000, false }, /* 3 levels, 1G pages in the root */
+	{ VTD, 48, 48, true, 20000, false },  /* 4 levels, snooping */
+	{ VTD, 57, 52, false, 15000, false }, /* 5 levels */
+	{ VTD, 35, 39, false, 10000, false }, /* a root using 32 of 512 entries */
+	{ S1, 40, 40, false, 30000, true },
+	{ S2, 40, 40, false, 20000, true },
+	{ VTD, 48, 48, false, 20000, true },
 };
 
 static void rrun_for(struct rrun *r, enum ap_pt_format fmt, unsigned ias, unsigned oas,
@@ -2295,19 +2299,21 @@ static void random_op(const struct rrun *r, struct ap_pt *pt, const struct ap_pt
 }
 
 static void run_random(enum ap_pt_format fmt, unsigned ias, unsigned oas, bool snoop,
-		       unsigned seed, unsigned nops)
+		       bool window, unsigned seed, unsigned nops)
 {
 	struct tmem *m = tmem_new();
-	struct ap_pt *pt = mkpt_full(m, fmt, ias, oas, BM_4K, 0, true,
-				     snoop ? AP_PT_QUIRK_VTD_SNOOP : 0);
+	struct ap_pt *pt;
 	struct ap_pt_walk_cfg wc;
 	struct model md = { 0 };
 	struct leafvec lv = { 0 };
 	struct rstats st = { 0 };
 	struct rrun r;
-	char name[64];
+	char name[80];
 	unsigned op;
 
+	if (window)
+		tmem_window(m);
+	pt = mkpt_full(m, fmt, ias, oas, BM_4K, 0, true, snoop ? AP_PT_QUIRK_VTD_SNOOP : 0);
 	rrun_for(&r, fmt, ias, oas, snoop);
 	ap_pt_get_walk_cfg(pt, &wc);
 	model_init(&md, pt);
@@ -2318,8 +2324,8 @@ static void run_random(enum ap_pt_format fmt, unsigned ias, unsigned oas, bool s
 			full_compare(&r, pt, &md, m, &lv, op);
 	}
 	full_compare(&r, pt, &md, m, &lv, nops);
-	snprintf(name, sizeof(name), "%s ias %u oas %u%s", ap_pt_format_name(fmt), ias, oas,
-		 snoop ? " snoop" : "");
+	snprintf(name, sizeof(name), "%s ias %u oas %u%s%s", ap_pt_format_name(fmt), ias, oas,
+		 snoop ? " snoop" : "", window ? " window" : "");
 	rstats_report(name, nops, &st, m);
 	teardown(pt, &md, m, &lv);
 	model_free(&md);
@@ -2335,8 +2341,8 @@ static void test_random_differential(void **state)
 	(void)state;
 	printf("seed=%u (set APERTURE_PT_SEED to change)\n", seed);
 	for (i = 0; i < NELEM(runs); i++)
-		run_random(runs[i].fmt, runs[i].ias, runs[i].oas, runs[i].snoop, seed + (unsigned)i,
-			   runs[i].nops);
+		run_random(runs[i].fmt, runs[i].ias, runs[i].oas, runs[i].snoop, runs[i].window,
+			   seed + (unsigned)i, runs[i].nops);
 }
 
 /*

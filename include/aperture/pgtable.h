@@ -61,6 +61,22 @@ AP_API const char *ap_pt_format_name(enum ap_pt_format format);
  * free:  give back what alloc returned (same pointer, address and size).
  * map:   host pointer for `len` bytes at physical address `pa`, or NULL if
  *        that range is not backed.  Used to follow table descriptors.
+ *
+ * The rest is optional (zero when unused) and lets the table layer go
+ * faster over memory it owns:
+ *
+ * window_host, window_pa, window_size: a linear window.  Every table alloc
+ *        hands out lies in [window_pa, window_pa + window_size), 4 KiB
+ *        aligned, at host address window_host + (pa - window_pa), which
+ *        stays valid as long as the table handle.  A descriptor pointing
+ *        into the window is then followed by that sum, without calling map
+ *        (so map is not asked whether a table there is still allocated);
+ *        one pointing elsewhere still goes through map.
+ * frame_counts: with a window, one uint16_t per 4 KiB frame of it, which
+ *        the table layer owns for the frames of the tables it holds: it
+ *        keeps there the number of live leaves of each last-level table, so
+ *        that an unmap takes a whole table without reading it, as Linux
+ *        does.  Tables that share the window may share one array.
  */
 struct ap_pt_mem {
 	void *cookie;
@@ -69,6 +85,9 @@ struct ap_pt_mem {
 	void *(*map)(void *cookie, uint64_t pa, size_t len);
 	void *(*zalloc)(void *cookie, size_t size);
 	void (*release)(void *cookie, void *p);
+	void *window_host;
+	uint64_t window_pa, window_size;
+	uint16_t *frame_counts;
 };
 
 /* Quirks, as Linux's IO_PGTABLE_QUIRK_* of the same names. */

@@ -33,6 +33,7 @@ struct ap_pool {
 	uint8_t *host;        /* the window's mapping */
 	size_t host_bytes;
 	uint64_t *used;       /* one bit per 4 KiB frame */
+	uint16_t *counts;     /* one per frame, the table layer's (ap_pt_mem) */
 	struct ap_pool_chunk {
 		uint8_t *host;    /* NULL while the chunk holds no table */
 		uint32_t frames;

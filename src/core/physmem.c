@@ -495,15 +495,18 @@ static int pool_set(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 
 	p->used = ap__zalloc(ctx, ((frames + 63) / 64) * sizeof(uint64_t));
 	p->chunks = ap__zalloc(ctx, nchunks * sizeof(*p->chunks));
+	p->counts = ap__zalloc(ctx, frames * sizeof(*p->counts));
 	host = mmap(NULL, nchunks * CHUNK_BYTES, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!p->used || !p->chunks || host == MAP_FAILED) {
+	if (!p->used || !p->chunks || !p->counts || host == MAP_FAILED) {
 		ap__free(ctx, p->used);
 		ap__free(ctx, p->chunks);
+		ap__free(ctx, p->counts);
 		if (host != MAP_FAILED)
 			munmap(host, nchunks * CHUNK_BYTES);
 		p->used = NULL;
 		p->chunks = NULL;
+		p->counts = NULL;
 		return ap__err(ctx, -ENOMEM, "out of memory for the page-table window");
 	}
 	p->host = host;
@@ -511,7 +514,21 @@ static int pool_set(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 	p->base = base;
 	p->size = size;
 	p->hint = 0;
+	/* the table layer follows descriptors into the window by a sum */
+	ctx->ptmem.window_host = host;
+	ctx->ptmem.window_pa = base;
+	ctx->ptmem.window_size = size;
+	ctx->ptmem.frame_counts = p->counts;
 	return 0;
+}
+
+/* The provider without a window (none chosen, or forgotten). */
+static void pool_unset_window(struct ap_ctx *ctx)
+{
+	ctx->ptmem.window_host = NULL;
+	ctx->ptmem.window_pa = 0;
+	ctx->ptmem.window_size = 0;
+	ctx->ptmem.frame_counts = NULL;
 }
 
 static void pool_unmap(struct ap_pool *p)
@@ -589,8 +606,10 @@ void ap__pool_forget(struct ap_ctx *ctx)
 		return;
 	ap__free(ctx, p->used);
 	ap__free(ctx, p->chunks);
+	ap__free(ctx, p->counts);
 	pool_unmap(p);
 	memset(p, 0, sizeof(*p));
+	pool_unset_window(ctx);
 }
 
 /* The bitmap word of frame i: walkers read it without pool_lock. */
@@ -609,16 +628,17 @@ static bool frames_free(const struct ap_pool *p, uint64_t first, uint64_t n)
 	return true;
 }
 
+/* Under pool_lock, the only writers' lock: a read-modify-write needs no
+ * lock prefix, only single-copy-atomic stores for the readers. */
 static void frames_mark(struct ap_pool *p, uint64_t first, uint64_t n, bool used)
 {
 	uint64_t i;
 
 	for (i = first; i < first + n; i++) {
-		if (used)
-			__atomic_or_fetch(&p->used[i / 64], 1ull << (i % 64), __ATOMIC_RELAXED);
-		else
-			__atomic_and_fetch(&p->used[i / 64], ~(1ull << (i % 64)),
-					   __ATOMIC_RELAXED);
+		uint64_t *w = &p->used[i / 64], bit = 1ull << (i % 64);
+		uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+
+		__atomic_store_n(w, used ? v | bit : v & ~bit, __ATOMIC_RELAXED);
 	}
 }
 
@@ -913,8 +933,10 @@ void ap__physmem_free(struct ap_ctx *ctx)
 	}
 	ap__free(ctx, p->used);
 	ap__free(ctx, p->chunks);
+	ap__free(ctx, p->counts);
 	pool_unmap(p);
 	memset(p, 0, sizeof(*p));
+	pool_unset_window(ctx);
 	for (i = 0; i < ctx->nram; i++)
 		if (ctx->ram[i].owned)
 			ap__free(ctx, ctx->ram[i].host);

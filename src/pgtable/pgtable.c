@@ -34,7 +34,12 @@ const char *ap_pt_format_name(enum ap_pt_format format)
 
 static bool mem_usable(const struct ap_pt_mem *mem)
 {
-	return mem && mem->alloc && mem->free && mem->map;
+	if (!mem || !mem->alloc || !mem->free || !mem->map)
+		return false;
+	if (!mem->window_host)
+		return !mem->frame_counts;
+	return mem->window_size && !((mem->window_pa | mem->window_size) & 0xfff) &&
+	       mem->window_pa + (mem->window_size - 1) > mem->window_pa;
 }
 
 static void handle_free(struct ap_pt *pt)

@@ -10,6 +10,14 @@
 
 #include <aperture/pgtable.h>
 
+#if defined(__SANITIZE_THREAD__)
+#define AP_PT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AP_PT_TSAN 1
+#endif
+#endif
+
 #define AP_PT_MAX_LEVELS 5
 #define AP_PT_MAX_PINNED 8
 
@@ -226,6 +234,13 @@ struct ap_pt {
 	signed char depth_of_shift[64];
 	uint64_t root_pa;
 	uint64_t *root;
+	/* The provider's linear window (pgtable.h), if any: a table whose
+	 * address lies less than win_span past win_pa is at win_host plus the
+	 * difference (win_span is 0 without a window); win_counts holds the
+	 * live leaves of each table there, at its first frame. */
+	uint8_t *win_host;
+	uint64_t win_pa, win_span;
+	uint16_t *win_counts;
 	uint64_t table_gen;       /* bumped when a table leaves the tree (atomic) */
 	/* a leaf's descriptor bits for each prot value (enum ap_prot, 6 bits),
 	 * but for its level's type bits and its address: the format's

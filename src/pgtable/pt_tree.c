@@ -165,17 +165,63 @@ static uint64_t table_pa(const struct ap_pt *pt, uint64_t pte)
 	return ap_pt_pte_to_oa(fmt_of(pt), pt->granule_shift, pte);
 }
 
+/* The table a descriptor points at: in the provider's window a sum, else
+ * the provider's answer. */
 static inline uint64_t *child_of(const struct ap_pt *pt, uint64_t pte)
 {
-	return pt->mem.map(pt->mem.cookie, table_pa(pt, pte), table_size(pt));
+	uint64_t pa = table_pa(pt, pte), off = pa - pt->win_pa;
+
+	if (off < pt->win_span)
+		return (uint64_t *)(void *)(pt->win_host + off);
+	return pt->mem.map(pt->mem.cookie, pa, table_size(pt));
+}
+
+/*
+ * Where the live leaves of the last-level table `table` are counted, or
+ * NULL when the provider keeps no counts for it.  An unmap that takes such
+ * a table whole reads the count instead of the table's entries.  Parallel
+ * disjoint writers may share a table, so the count changes atomically.
+ * Tables above the last level are not counted: taking one whole reads its
+ * entries anyway, for the tables below it, and counts its leaves on the way.
+ */
+static inline uint16_t *table_count(const struct ap_pt *pt, const uint64_t *table)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)table - pt->win_host);
+
+	if (!pt->win_counts || off >= pt->mem.window_size)
+		return NULL;
+	return &pt->win_counts[off >> 12];
+}
+
+static inline void table_count_add(const struct ap_pt *pt, uint64_t *table, int64_t delta)
+{
+	uint16_t *c = table_count(pt, table);
+
+	if (c)
+		__atomic_add_fetch(c, (uint16_t)delta, __ATOMIC_RELAXED);
+}
+
+/* Live leaves counted in shard s at table's depth d, and in the table
+ * when it is a last-level one. */
+static inline void leaves_changed(struct ap_pt *pt, unsigned s, unsigned d, uint64_t *table,
+				  int64_t delta)
+{
+	ap_pt_count_leaves_in(pt, s, d, delta);
+	if (d == pt->levels - 1)
+		table_count_add(pt, table, delta);
 }
 
 static uint64_t *table_alloc(struct ap_pt *pt, size_t size, uint64_t *pa)
 {
 	uint64_t *t = pt->mem.alloc(pt->mem.cookie, size, pa);
+	uint16_t *c;
 
-	if (t)
-		__atomic_add_fetch(&pt->table_bytes, size, __ATOMIC_RELAXED);
+	if (!t)
+		return NULL;
+	__atomic_add_fetch(&pt->table_bytes, size, __ATOMIC_RELAXED);
+	c = table_count(pt, t);
+	if (c)
+		__atomic_store_n(c, 0, __ATOMIC_RELAXED);
 	return t;
 }
 
@@ -329,6 +375,12 @@ int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree)
 
 	pt->tree = tree;
 	fill_levels(pt);
+	if (pt->mem.window_host && pt->mem.window_size >= table_size(pt)) {
+		pt->win_host = pt->mem.window_host;
+		pt->win_pa = pt->mem.window_pa;
+		pt->win_span = pt->mem.window_size - table_size(pt) + 1;
+		pt->win_counts = pt->mem.frame_counts;
+	}
 	for (prot = 0; prot < 64; prot++)
 		pt->leaf_attrs[prot] = tree->leaf_attrs(pt, prot);
 	pt->root = table_alloc(pt, fmt_of(pt)->root_bytes(pt), &pt->root_pa);
@@ -367,10 +419,10 @@ static bool blocks_descent(const struct ap_pt *pt, const struct ap_pt_level *L, 
 }
 
 /* Hang a new, empty table in the empty level-L slot; the slot's entry
- * then (ours, or what a parallel writer put there first), or 0 for want of
- * memory (for the table, or to remember it in a transaction). */
+ * then (ours, *ours set, or what a parallel writer put there first), or 0
+ * for want of memory (for the table, or to remember it in a transaction). */
 static uint64_t add_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot,
-			  uint64_t iova, const struct ap_pt_level *L)
+			  uint64_t iova, const struct ap_pt_level *L, bool *ours)
 {
 	struct ap_pt_txn_entry e = { .iova = iova, .level = L[1].num };
 	uint64_t pte, seen = 0;
@@ -383,8 +435,10 @@ static uint64_t add_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slo
 		return 0;
 	}
 	pte = fmt_of(pt)->table_pte(pt, e.pte);
-	if (ap_pte_cmpxchg(slot, &seen, pte))
+	if (ap_pte_cmpxchg(slot, &seen, pte)) {
+		*ours = true;
 		return pte;
+	}
 	/* Lost the race: nobody has seen our table, so it goes at once. */
 	ap_pt_txn_forget(txn);
 	table_release(pt, child, e.pte, table_size(pt));
@@ -392,19 +446,22 @@ static uint64_t add_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slo
 }
 
 /* The table of level-T entries on iova's path, allocating the tables
- * missing on the way; 0 or -EEXIST, -ENOMEM, -EFAULT. */
+ * missing on the way; 0 or -EEXIST, -ENOMEM, -EFAULT.  *fresh: that table
+ * is one this call hung (so no slot of the call's range is taken). */
 static int map_path(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova,
-		    const struct ap_pt_level *T, uint64_t **out)
+		    const struct ap_pt_level *T, uint64_t **out, bool *fresh)
 {
 	const struct ap_pt_level *L;
 	uint64_t *table = pt->root;
 
+	*fresh = false;
 	for (L = root_level(pt); L != T; L++) {
 		uint64_t *slot = &table[lvl_index(L, iova)];
 		uint64_t pte = ap_pte_read(slot);
 
+		*fresh = false;
 		if (!pte) {
-			pte = add_table(pt, txn, slot, iova, L);
+			pte = add_table(pt, txn, slot, iova, L, fresh);
 			if (!pte)
 				return -ENOMEM;
 		}
@@ -455,9 +512,8 @@ static void displace_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *sl
 
 /* Write n leaves from slot on, over the empty tables check_slots let by.
  * As in Linux, prot is turned into descriptor bits once, not per leaf. */
-static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, unsigned s, uint64_t *slot,
-			 uint64_t n, const struct ap_pt_level *L, uint64_t iova, uint64_t pa,
-			 unsigned prot)
+static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot, uint64_t n,
+			 const struct ap_pt_level *L, uint64_t iova, uint64_t pa, unsigned prot)
 {
 	const struct ap_pt_tree_fmt *f = fmt_of(pt);
 	uint64_t attrs = pt->leaf_attrs[prot & 63] | L->fmt.leaf_type;
@@ -470,7 +526,46 @@ static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, unsigned s, ui
 			displace_table(pt, txn, &slot[i], old, L, iova + i * pgsize);
 		ap_pte_write(&slot[i], attrs | ap_pt_oa_to_pte(f, pa + i * pgsize));
 	}
-	ap_pt_count_leaves_in(pt, s, L->depth, (int64_t)n);
+}
+
+/* Whether any of n slots is taken. */
+static bool any_taken(const uint64_t *slot, uint64_t n)
+{
+	uint64_t any = 0, i;
+
+	for (i = 0; i < n; i++)
+		any |= __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+	return any != 0;
+}
+
+/*
+ * Write n leaves into empty slots.  Where no address bit is folded (every
+ * format below 2^48), consecutive leaves differ by pgsize in their address
+ * field alone: one addition per leaf.  The stores are ordered after what
+ * came before them by one fence, not one each.
+ */
+static void fill_leaves(struct ap_pt *pt, uint64_t *slot, uint64_t n,
+			const struct ap_pt_level *L, uint64_t pa, unsigned prot)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	uint64_t attrs = pt->leaf_attrs[prot & 63] | L->fmt.leaf_type;
+	uint64_t pgsize = lvl_size(L), last = pa + (n - 1) * pgsize, pte, i;
+
+	if (f->oa_fold.shift && (last >> f->oa_fold.shift) >= (f->oa_mask & -f->oa_mask)) {
+		for (i = 0; i < n; i++)
+			ap_pte_write(&slot[i], attrs | ap_pt_oa_to_pte(f, pa + i * pgsize));
+		return;
+	}
+	pte = attrs | (pa & f->oa_mask);
+#ifdef AP_PT_TSAN
+	/* (ThreadSanitizer does not follow fences: one release each) */
+	for (i = 0; i < n; i++, pte += pgsize)
+		ap_pte_write(&slot[i], pte);
+#else
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < n; i++, pte += pgsize)
+		__atomic_store_n(&slot[i], pte, __ATOMIC_RELAXED);
+#endif
 }
 
 /*
@@ -502,7 +597,7 @@ static inline bool map_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pa, ui
 		return false;
 	ap_pte_write(slot, pt->leaf_attrs[prot & 63] | T->fmt.leaf_type |
 				   ap_pt_oa_to_pte(fmt_of(pt), pa));
-	ap_pt_count_leaves_in(pt, s, d, 1);
+	leaves_changed(pt, s, d, sh->hint[d].table, 1);
 	return true;
 }
 
@@ -521,6 +616,7 @@ static int map_pages(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uin
 {
 	const struct ap_pt_level *T;
 	uint64_t *table, idx, n, gen;
+	bool fresh = false, taken;
 	unsigned s;
 	int err, d;
 
@@ -540,7 +636,7 @@ static int map_pages(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uin
 	if (!table) {
 		table = table_at(pt, iova, T);
 		if (!table) {
-			err = map_path(pt, txn, iova, T, &table);
+			err = map_path(pt, txn, iova, T, &table, &fresh);
 			if (err)
 				return err;
 		}
@@ -550,12 +646,19 @@ static int map_pages(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uin
 	n = entries_left(T, idx);
 	if (n > pgcount)
 		n = pgcount;
-	err = check_slots(pt, &table[idx], n, T);
-	if (err)
-		return err;
+	taken = !fresh && any_taken(&table[idx], n);
+	if (taken) {
+		err = check_slots(pt, &table[idx], n, T);
+		if (err)
+			return err;
+	}
 	if ((pa + (n * pgsize - 1)) >> pt->cfg.oas)
 		return -ERANGE; /* stricter than Linux: the last page too */
-	write_leaves(pt, txn, s, &table[idx], n, T, iova & ~(pgsize - 1), pa, prot);
+	if (taken)
+		write_leaves(pt, txn, &table[idx], n, T, iova & ~(pgsize - 1), pa, prot);
+	else
+		fill_leaves(pt, &table[idx], n, T, pa, prot);
+	leaves_changed(pt, s, T->depth, table, (int64_t)n);
 	*mapped += n * pgsize;
 	return 0;
 }
@@ -582,18 +685,14 @@ static int map_pages(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uin
  * is set up) */
 __attribute__((target_clones("avx2", "default")))
 #endif
-static uint64_t count_leaves_in(const uint64_t *t, unsigned n, uint64_t live, uint64_t mask,
+static uint64_t count_leaves_in(const uint64_t *t, size_t n, uint64_t live, uint64_t mask,
 				uint64_t bits)
 {
 	uint64_t c = 0;
-	unsigned i, j;
+	size_t i;
 
-	for (i = 0; i < n; i += 64)
-		for (j = 0; j < 64; j++) {
-			uint64_t e = t[i + j];
-
-			c += (uint64_t)((e & mask) == bits) & (uint64_t)((e & live) != 0);
-		}
+	for (i = 0; i < n; i++)
+		c += (uint64_t)((t[i] & mask) == bits) & (uint64_t)((t[i] & live) != 0);
 	return c;
 }
 
@@ -610,7 +709,8 @@ static void drop_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_leve
 {
 	const struct ap_pt_level *below = L + 1;
 	uint64_t *t = child_of(pt, pte);
-	uint64_t n;
+	const uint16_t *count;
+	uint64_t n = 0;
 	unsigned i;
 
 	if (!t)
@@ -621,9 +721,14 @@ static void drop_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_leve
 
 			if (is_table(below, e))
 				drop_subtree(pt, e, below, sizes);
+			else
+				n += is_leaf(below, e);
 		}
+	} else {
+		count = table_count(pt, t);
+		n = count ? __atomic_load_n(count, __ATOMIC_RELAXED)
+			  : count_leaves(t, ptes_per_table(pt), below);
 	}
-	n = count_leaves(t, ptes_per_table(pt), below);
 	if (n) {
 		ap_pt_count_leaves(pt, below->depth, -(int64_t)n);
 		*sizes |= lvl_size(below);
@@ -682,7 +787,7 @@ static void empty_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_lev
 		}
 	}
 	if (gone) {
-		ap_pt_count_leaves(pt, below->depth, -(int64_t)gone);
+		leaves_changed(pt, ap_pt_shard(), below->depth, t, -(int64_t)gone);
 		*sizes |= lvl_size(below);
 	}
 }
@@ -738,7 +843,7 @@ static inline bool unmap_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pgsi
 	if (!is_leaf(T, ap_pte_read(slot)))
 		return false;
 	ap_pte_write(slot, 0);
-	ap_pt_count_leaves_in(pt, s, d, -1);
+	leaves_changed(pt, s, d, sh->hint[d].table, -1);
 	*sizes |= pgsize;
 	return true;
 }
@@ -781,7 +886,7 @@ uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize
 		}
 	}
 	if (gone) {
-		ap_pt_count_leaves_in(pt, s, T->depth, -(int64_t)gone);
+		leaves_changed(pt, s, T->depth, table, -(int64_t)gone);
 		*sizes |= pgsize;
 	}
 	return i * pgsize;
@@ -813,7 +918,7 @@ uint64_t ap_pt_tree_unmap_leaves(struct ap_pt *pt, uint64_t iova, uint64_t pgsiz
 	for (i = 0; i < n && is_leaf(T, ap_pte_read(&table[idx + i])); i++)
 		ap_pte_write(&table[idx + i], 0);
 	if (i) {
-		ap_pt_count_leaves(pt, T->depth, -(int64_t)i);
+		leaves_changed(pt, ap_pt_shard(), T->depth, table, -(int64_t)i);
 		*sizes |= pgsize;
 	}
 	return i * pgsize;
@@ -867,7 +972,7 @@ static bool unmap_range_in(struct ap_pt *pt, uint64_t *table, const struct ap_pt
 			break;
 	}
 	if (gone) {
-		ap_pt_count_leaves(pt, L->depth, -(int64_t)gone);
+		leaves_changed(pt, ap_pt_shard(), L->depth, table, -(int64_t)gone);
 		*r->sizes |= size;
 		r->unmapped += gone * size;
 	}
