@@ -2434,6 +2434,160 @@ static void test_walk_million(void **state)
 	}
 }
 
+/* ================================================================ 11. own-table walks */
+
+/*
+ * ap_pt_walk_table() and ap_pt_iova_to_phys() walk a table's own tables
+ * through the level descriptions it holds when the memory is a window
+ * (tmem_window), and leave anything unusual to the format's walker.  Both
+ * must answer exactly as ap_pt_walk() over the same memory, whatever the
+ * tables hold: a populated table, then one descriptor on the path of a
+ * mapped address damaged at a time (each bit a walker looks at, address
+ * bits inside and beyond the window and the output size), every access
+ * value compared, the leaf reported with a fault too.
+ */
+struct path_rec {
+	const struct ap_pt_mem *inner;
+	uint64_t pa[8];
+	unsigned n;
+};
+
+static void *path_map(void *cookie, uint64_t pa, size_t len)
+{
+	struct path_rec *r = cookie;
+
+	if (r->n < NELEM(r->pa))
+		r->pa[r->n++] = pa;
+	return r->inner->map(r->inner->cookie, pa, len);
+}
+
+/* The descriptors the format's walker reads for addr, root first. */
+static unsigned walk_path(const struct ap_pt_walk_cfg *wc, const struct tmem *m, uint64_t addr,
+			  uint64_t *pa)
+{
+	struct path_rec r = { .inner = &m->mem };
+	struct ap_pt_mem mem = { .cookie = &r, .alloc = m->mem.alloc, .free = m->mem.free,
+				 .map = path_map };
+	struct ap_pt_walk_result res;
+	unsigned i;
+
+	(void)ap_pt_walk(wc, &mem, addr, AP_ACCESS_READ, &res);
+	for (i = 0; i < r.n; i++)
+		pa[i] = r.pa[i];
+	return r.n;
+}
+
+static bool same_result(const struct ap_pt_walk_result *a, const struct ap_pt_walk_result *b)
+{
+	return a->fault == b->fault && a->level == b->level && a->pa == b->pa &&
+	       a->allowed == b->allowed && a->leaf.iova == b->leaf.iova &&
+	       a->leaf.size == b->leaf.size && a->leaf.pa == b->leaf.pa &&
+	       a->leaf.pte == b->leaf.pte && a->leaf.level == b->leaf.level &&
+	       a->leaf.prot == b->leaf.prot;
+}
+
+static unsigned same_walks(const struct ap_pt *pt, const struct ap_pt_walk_cfg *wc,
+			   struct tmem *m, uint64_t addr, const char *what)
+{
+	struct ap_pt_walk_result a, b;
+	unsigned access, translated = 0;
+	uint64_t pa = 0;
+	bool got;
+	int ra, rb;
+
+	for (access = 0; access < 16; access++) {
+		ra = ap_pt_walk_table(pt, wc, addr, access, &a);
+		rb = ap_pt_walk(wc, &m->mem, addr, access, &b);
+		EXPECT(ra == rb && same_result(&a, &b),
+		       "%s: %llx access %#x: own walk rc %d %s level %d pa %llx allowed %#x, "
+		       "walker rc %d %s level %d pa %llx allowed %#x", what, (ull)addr, access, ra,
+		       ap_fault_kind_name(a.fault), a.level, (ull)a.pa, a.allowed, rb,
+		       ap_fault_kind_name(b.fault), b.level, (ull)b.pa, b.allowed);
+		translated += rb == 0;
+	}
+	got = ap_pt_iova_to_phys(pt, addr, &pa);
+	rb = ap_pt_walk(wc, &m->mem, addr, AP_ACCESS_PRIV, &b);
+	EXPECT(got == (rb == 0) && (!got || pa == b.pa),
+	       "%s: iova_to_phys %llx: %d pa %llx, walker rc %d %s pa %llx", what, (ull)addr, got,
+	       (ull)pa, rb, ap_fault_kind_name(b.fault), (ull)b.pa);
+	return translated;
+}
+
+static const struct {
+	enum ap_pt_format fmt;
+	unsigned ias, oas;
+	uint64_t bitmap;
+	uint64_t leaf[3][2]; /* iova, size (0: none) */
+} own_walks[] = {
+	{ S1, 48, 48, BM_4K, { { 0x5000, SZ_4K }, { 0x40200000, SZ_2M }, { 0x80000000, SZ_1G } } },
+	{ S1, 39, 40, BM_4K, { { 0x7000, SZ_4K }, { 0x40000000, SZ_1G }, { 0 } } },
+	{ S1, 48, 48, BM_16K, { { 0x14000, SZ_16K }, { 0x42000000, SZ_32M }, { 0 } } },
+	{ S1, 48, 52, BM_64K, { { 0x30000, SZ_64K }, { 0x60000000, SZ_512M }, { 0 } } },
+	{ S2, 40, 40, BM_4K, { { 0x9000, SZ_4K }, { 0x40600000, SZ_2M }, { 0xc0000000, SZ_1G } } },
+	{ VTD, 39, 46, BM_4K, { { 0x3000, SZ_4K }, { 0x40400000, SZ_2M }, { 0x80000000, SZ_1G } } },
+	{ VTD, 48, 48, BM_4K, { { 0x3000, SZ_4K }, { 0x40400000, SZ_2M }, { 0x80000000, SZ_1G } } },
+	{ VTD, 57, 52, BM_4K, { { 0x3000, SZ_4K }, { 0x40400000, SZ_2M }, { 0x80000000, SZ_1G } } },
+};
+
+/* type, valid, AP/HAP, NS, AF, nG, address (low, in and beyond the window,
+ * beyond 40 and 48 bits), PXN/UXN, table attributes; VT-d: R, W, PS, SNP */
+static const unsigned damage_bits[] = { 0, 1, 2, 5, 6, 7, 10, 11, 12, 13, 21, 26, 30, 41,
+					47, 50, 51, 53, 54, 59, 61, 63 };
+
+static void test_walk_own_tables(void **state)
+{
+	size_t c, k, b;
+
+	(void)state;
+	for (c = 0; c < NELEM(own_walks); c++) {
+		struct tmem *m = tmem_new();
+		struct ap_pt *pt;
+		struct ap_pt_walk_cfg wc;
+		unsigned translated = 0, changed = 0;
+		char what[96];
+
+		tmem_window(m);
+		pt = mkpt(m, own_walks[c].fmt, own_walks[c].ias, own_walks[c].oas,
+			  own_walks[c].bitmap);
+		ap_pt_get_walk_cfg(pt, &wc);
+		for (k = 0; k < 3 && own_walks[c].leaf[k][1]; k++) {
+			uint64_t size = own_walks[c].leaf[k][1];
+
+			assert_int_equal(map1(pt, own_walks[c].leaf[k][0], SZ_1G * 3 + k * size, size,
+					      k == 1 ? PR_R : RW),
+					 0);
+		}
+		for (k = 0; k < 3 && own_walks[c].leaf[k][1]; k++) {
+			uint64_t addr = own_walks[c].leaf[k][0] + 0x123 * 8, path[8];
+			unsigned n = walk_path(&wc, m, addr, path), d;
+
+			snprintf(what, sizeof(what), "%s ias %u intact", ap_pt_format_name(wc.format),
+				 wc.ias);
+			translated += same_walks(pt, &wc, m, addr, what);
+			same_walks(pt, &wc, m, addr + own_walks[c].leaf[k][1], what);
+			for (d = 0; d < n; d++) {
+				uint64_t *slot = tmem_map(m, path[d], 8), keep;
+
+				assert_non_null(slot);
+				keep = *slot;
+				for (b = 0; b < NELEM(damage_bits); b++) {
+					*slot = keep ^ (1ull << damage_bits[b]);
+					snprintf(what, sizeof(what), "%s ias %u leaf %zu, descriptor %u bit %u",
+						 ap_pt_format_name(wc.format), wc.ias, k, d,
+						 damage_bits[b]);
+					changed += same_walks(pt, &wc, m, addr, what) != 16;
+				}
+				*slot = keep;
+			}
+		}
+		/* the damage reached every kind of answer */
+		assert_true(translated > 0 && changed > 0);
+		ap_pt_free(pt);
+		tmem_assert_empty(m);
+		tmem_destroy(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2455,6 +2609,7 @@ int main(void)
 		cmocka_unit_test(test_map_transaction),
 		cmocka_unit_test(test_random_differential),
 		cmocka_unit_test(test_walk_million),
+		cmocka_unit_test(test_walk_own_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

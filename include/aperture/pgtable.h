@@ -54,7 +54,9 @@ AP_API const char *ap_pt_format_name(enum ap_pt_format format);
 /*
  * Where tables live.  alloc, free and map are required; zalloc/release are
  * optional (calloc/free when NULL) and serve the small host-side handle, so
- * that an owner counting or failing its allocations sees every one.
+ * that an owner counting or failing its allocations sees every one.  Fill
+ * the struct with a designated initializer (or zero it first): every field
+ * past those is optional, and zero means unused.
  *
  * alloc: return a host pointer to `size` zeroed bytes whose physical address
  *        (stored in *pa) is aligned to `size`; NULL when out of memory.
@@ -330,6 +332,17 @@ struct ap_pt_walk_result {
  */
 AP_API int ap_pt_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
 		      uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
+
+/*
+ * ap_pt_walk(cfg, the memory of pt, ...) of pt's own tables, with the same
+ * result, for a cfg that ap_pt_get_walk_cfg() or ap_pt_walk_cfg_for_ias()
+ * gave for pt: the walk of a translation miss.  With pt's own cfg and a
+ * provider window (struct ap_pt_mem) it reads the tables directly, through
+ * the level descriptions pt already holds; anything unusual on the way (a
+ * fault, a descriptor it did not write) is decided by ap_pt_walk().
+ */
+AP_API int ap_pt_walk_table(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg,
+			    uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
 
 /*
  * Page-size choice of Linux's iommu_pgsize(): the largest size in `bitmap`

@@ -83,7 +83,7 @@ static int walk(const struct ap_device *dev, const struct ap_attachment *att, ui
 	if (tlb->sets)
 		ap__iotlb_fill_begin(tlb, &att->sizes, &probe, att->tag, iova);
 	ap__iotlb_count(&ap__iotlb_shard(tlb)->walks);
-	if (ap_pt_walk(&att->walk, &dev->ctx->ptmem, iova, access, &res))
+	if (ap_pt_walk_table(att->dom->pt, &att->walk, iova, access, &res))
 		return refuse(dev, iova, access, res.fault, res.level, record, fault);
 	if (tlb->sets)
 		ap__iotlb_fill(tlb, &probe, att->tag, res.leaf.iova,

@@ -87,6 +87,21 @@ struct ap_pt_tree_fmt {
 	/* Bytes of the root table, and how many of its slots destroy scans. */
 	size_t (*root_bytes)(const struct ap_pt *pt);
 	unsigned (*root_slots)(const struct ap_pt *pt);
+	/*
+	 * The walk (ap_pt_tree_walk) of an access to iova reached the leaf
+	 * `pte` at level lvl through tables that each had every bit of
+	 * table_rights: the rest of the format's hardware walk, from *res
+	 * zeroed, exactly as its walker goes on from there.
+	 */
+	int (*walk_leaf)(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t pte,
+			 int lvl, uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
+	uint64_t table_rights;
+	/* The descriptors at level lvl that the walk of the table's own
+	 * configuration translates for a privileged access (no read, write or
+	 * fetch: what ap_pt_iova_to_phys asks) when their output lies below
+	 * 2^oas: a leaf the level may hold, and whatever else the walker
+	 * wants of it (the access flag). */
+	struct ap_pt_entry_kind (*usable_leaf)(const struct ap_pt *pt, int lvl);
 };
 
 static inline bool ap_pt_entry_is(uint64_t live, const struct ap_pt_entry_kind *k, uint64_t pte)
@@ -178,6 +193,7 @@ struct ap_pt_level {
 	uint64_t table_mask; /* of the bits above one table of the level */
 	uint64_t live;       /* the format's live mask */
 	struct ap_pt_level_fmt fmt;
+	struct ap_pt_entry_kind usable; /* the format's usable_leaf */
 };
 
 /*
@@ -284,6 +300,13 @@ uint64_t ap_pt_tree_unmap_leaves(struct ap_pt *pt, uint64_t iova, uint64_t pgsiz
 int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
 			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg);
 int ap_pt_tree_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out);
+/* ap_pt_walk_table() of pt's own configuration; -EAGAIN: leave it to the
+ * format's walker. */
+int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t iova,
+		    unsigned access, struct ap_pt_walk_result *res);
+/* ap_pt_iova_to_phys(): 1 translated (*pa set), 0 not, -EAGAIN: leave it
+ * to the format's walker. */
+int ap_pt_tree_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa);
 void ap_pt_tree_txn_end_entry(struct ap_pt *pt, const struct ap_pt_txn_entry *e, bool rollback);
 
 extern const struct ap_pt_ops ap_pt_arm_lpae_s1_ops;
@@ -299,6 +322,17 @@ static inline uint64_t ap_pte_read(const uint64_t *p)
 static inline void ap_pte_write(uint64_t *p, uint64_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/* `len` bytes at pa for a walker: in the provider's window by a sum, else
+ * as its map answers. */
+static inline const void *ap_pt_mem_at(const struct ap_pt_mem *mem, uint64_t pa, size_t len)
+{
+	uint64_t off = pa - mem->window_pa;
+
+	if (mem->window_host && off < mem->window_size && len <= mem->window_size - off)
+		return (const uint8_t *)mem->window_host + off;
+	return mem->map(mem->cookie, pa, len);
 }
 
 /* Replace `old` by `v` unless another writer got there first; the entry

@@ -149,6 +149,7 @@ static void fill_levels(struct ap_pt *pt)
 		L->table_mask = d ? ~((1ull << (L->shift + bits)) - 1) : 0;
 		L->live = f->live;
 		L->fmt = f->levels[L->num];
+		L->usable = f->usable_leaf(pt, L->num);
 		pt->depth_of_shift[L->shift] = (signed char)d;
 	}
 }
@@ -1074,6 +1075,75 @@ int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t la
 	it.fn = fn;
 	it.arg = arg;
 	return leaves_in(&it, pt->root, root_level(pt), 0);
+}
+
+/* ------------------------------------------------------------ walks */
+
+/*
+ * The hardware walk of pt's own configuration, over the tables as the
+ * tree keeps them: the level descriptions instead of the format's shape,
+ * the window instead of the provider's map, and only the leaf (permissions,
+ * output size) left to the format.  The common case only: the root and
+ * every table on the way in the window, each table descriptor with the
+ * format's table_rights, and a descriptor at the end that the tree calls a
+ * leaf; anything else is the format walker's to decide (-EAGAIN).
+ */
+int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t iova,
+		    unsigned access, struct ap_pt_walk_result *res)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	const struct ap_pt_level *L = root_level(pt);
+	const uint64_t *table = pt->root;
+
+	if (cfg->root != pt->root_pa || cfg->ias != pt->cfg.ias || (iova >> cfg->ias) ||
+	    ((pt->root_pa | (pt->win_pa + pt->mem.window_size - 1)) >> cfg->oas) || !pt->win_span)
+		return -EAGAIN;
+	for (;; L++) {
+		uint64_t pte = ap_pte_read(&table[lvl_index(L, iova)]), off;
+
+		if (is_leaf(L, pte)) {
+			memset(res, 0, sizeof(*res));
+			return f->walk_leaf(pt, cfg, pte, L->num, iova, access, res);
+		}
+		off = table_pa(pt, pte) - pt->win_pa;
+		if (!is_table(L, pte) || (pte & f->table_rights) != f->table_rights ||
+		    off >= pt->win_span)
+			return -EAGAIN;
+		table = (const uint64_t *)(const void *)(pt->win_host + off);
+	}
+}
+
+/*
+ * What ap_pt_tree_walk() does for a privileged access of no kind, without
+ * the leaf's decoding: a leaf the walker takes (the level's usable kind)
+ * translates when its output lies below 2^oas; what is not a table or
+ * such a leaf, the format's walker decides.
+ */
+int ap_pt_tree_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	const struct ap_pt_level *L = root_level(pt);
+	const uint64_t *table = pt->root;
+
+	if ((iova >> pt->cfg.ias) || !pt->win_span ||
+	    ((pt->root_pa | (pt->win_pa + pt->mem.window_size - 1)) >> pt->cfg.oas))
+		return -EAGAIN;
+	for (;; L++) {
+		uint64_t pte = ap_pte_read(&table[lvl_index(L, iova)]), off, out;
+
+		if (ap_pt_entry_is(L->live, &L->usable, pte)) {
+			out = ap_pt_pte_to_oa(f, pt->granule_shift, pte) & ~(lvl_size(L) - 1);
+			if (out >> pt->cfg.oas)
+				return -EAGAIN;
+			*pa = out | (iova & (lvl_size(L) - 1));
+			return 1;
+		}
+		off = table_pa(pt, pte) - pt->win_pa;
+		if (!is_table(L, pte) || (pte & f->table_rights) != f->table_rights ||
+		    off >= pt->win_span)
+			return -EAGAIN;
+		table = (const uint64_t *)(const void *)(pt->win_host + off);
+	}
 }
 
 /* ------------------------------------------------------------ walker entry */
