@@ -2531,7 +2531,7 @@ static const struct {
 
 /* type, valid, AP/HAP, NS, AF, nG, address (low, in and beyond the window,
  * beyond 40 and 48 bits), PXN/UXN, table attributes; VT-d: R, W, PS, SNP */
-static const unsigned damage_bits[] = { 0, 1, 2, 5, 6, 7, 10, 11, 12, 13, 21, 26, 30, 41,
+static const unsigned damage_bits[] = { 0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 21, 26, 30, 41,
 					47, 50, 51, 53, 54, 59, 61, 63 };
 
 static void test_walk_own_tables(void **state)

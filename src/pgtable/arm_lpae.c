@@ -292,6 +292,7 @@ static unsigned pgd_slots(const struct ap_pt *pt)
 static int walk_leaf(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t pte,
 		     int lvl, uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
 static struct ap_pt_entry_kind usable_leaf(const struct ap_pt *pt, int lvl);
+static void leaf_access(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed);
 
 /* Levels count up to the last; the map follows a non-zero descriptor that
  * is not a block or page as if it were a table (see ap_pt_tree_fmt). */
@@ -318,6 +319,9 @@ static const struct ap_pt_tree_fmt lpae_tree = {
 	.root_slots = pgd_slots,
 	.walk_leaf = walk_leaf,
 	.usable_leaf = usable_leaf,
+	/* attributes and AP or HAP (bits 7:2), PXN and UXN or XN (54:53) */
+	.leaf_key = { { 2, 6 }, { 53, 2 } },
+	.leaf_access = leaf_access,
 };
 
 static bool pte_is_leaf(uint64_t pte, int lvl)
@@ -544,6 +548,14 @@ static struct ap_pt_entry_kind usable_leaf(const struct ap_pt *pt, int lvl)
 		return (struct ap_pt_entry_kind)AP_PT_KIND(LPAE_TYPE_MASK | PTE_AF,
 							   LPAE_TYPE_BLOCK | PTE_AF);
 	return (struct ap_pt_entry_kind)AP_PT_NEVER;
+}
+
+static void leaf_access(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed)
+{
+	bool s2 = pt->cfg.format == AP_PT_ARM_LPAE_S2;
+
+	*prot = pte_to_prot(pte, s2);
+	*allowed = allowed_accesses(pte, s2);
 }
 
 /* The tree walk's leaf (lpae_tree's walk_leaf): the walk of cfg, which is

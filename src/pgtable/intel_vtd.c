@@ -173,6 +173,7 @@ static unsigned root_slots(const struct ap_pt *pt)
 static int walk_leaf(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t pte,
 		     int lvl, uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
 static struct ap_pt_entry_kind usable_leaf(const struct ap_pt *pt, int lvl);
+static void leaf_access(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed);
 
 /* Levels count down to the 4 KiB leaf; present is R or W (there is no
  * present bit); the map goes down through tables only.  The tree walk
@@ -198,6 +199,8 @@ static const struct ap_pt_tree_fmt vtd_tree = {
 	.walk_leaf = walk_leaf,
 	.table_rights = DMA_PTE_RW,
 	.usable_leaf = usable_leaf,
+	.leaf_key = { { 0, 2 }, { 11, 1 } }, /* R and W, SNP */
+	.leaf_access = leaf_access,
 };
 
 static bool pte_is_table(uint64_t pte, int lvl)
@@ -354,6 +357,14 @@ static struct ap_pt_entry_kind usable_leaf(const struct ap_pt *pt, int lvl)
 	if (lvl <= VTD_MAX_LEAF_LEVEL)
 		return (struct ap_pt_entry_kind)AP_PT_KIND(DMA_PTE_LARGE_PAGE, DMA_PTE_LARGE_PAGE);
 	return (struct ap_pt_entry_kind)AP_PT_NEVER;
+}
+
+/* Reached through tables with R and W, only the leaf's own rights count. */
+static void leaf_access(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed)
+{
+	(void)pt;
+	*prot = pte_to_prot(pte);
+	*allowed = vtd_allowed(pte);
 }
 
 /* The tree walk's leaf (vtd_tree's walk_leaf), reached through tables

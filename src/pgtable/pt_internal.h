@@ -102,6 +102,17 @@ struct ap_pt_tree_fmt {
 	 * 2^oas: a leaf the level may hold, and whatever else the walker
 	 * wants of it (the access flag). */
 	struct ap_pt_entry_kind (*usable_leaf)(const struct ap_pt *pt, int lvl);
+	/*
+	 * What a leaf's prot (enum ap_prot) and allowed access values (as
+	 * walk_leaf reports them through tables with table_rights) depend on:
+	 * two fields of the descriptor, at most 8 bits together, and the
+	 * format's decoding of a descriptor with only those bits.  The tree
+	 * decodes every value once (pt->leaf_access) and a walk looks it up.
+	 */
+	struct {
+		uint8_t shift, bits;
+	} leaf_key[2];
+	void (*leaf_access)(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed);
 };
 
 static inline bool ap_pt_entry_is(uint64_t live, const struct ap_pt_entry_kind *k, uint64_t pte)
@@ -194,6 +205,9 @@ struct ap_pt_level {
 	uint64_t live;       /* the format's live mask */
 	struct ap_pt_level_fmt fmt;
 	struct ap_pt_entry_kind usable; /* the format's usable_leaf */
+	/* a table the tree walk enters: the table kind with the format's
+	 * table_rights, as one compare (NEVER if it cannot be one) */
+	struct ap_pt_entry_kind walk_table;
 };
 
 /*
@@ -262,6 +276,14 @@ struct ap_pt {
 	 * but for its level's type bits and its address: the format's
 	 * leaf_attrs, worked out once */
 	uint64_t leaf_attrs[64];
+	/* the format's leaf_access for every leaf_key value, worked out once;
+	 * and the output-address bits of an entry when they need no unfolding
+	 * (0: the tree walk leaves every walk to the format) */
+	struct ap_pt_leaf_access {
+		uint8_t prot;
+		uint16_t allowed;
+	} leaf_access[256];
+	uint64_t walk_oa_mask;
 	uint64_t table_bytes;     /* table memory held, root included (atomic) */
 	struct ap_pt_count_shard counts[AP_PT_COUNT_SHARDS + 1];
 	/* Roots handed to smaller walkers (ap_pt_walk_cfg_for_ias): tables a

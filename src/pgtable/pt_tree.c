@@ -150,6 +150,13 @@ static void fill_levels(struct ap_pt *pt)
 		L->live = f->live;
 		L->fmt = f->levels[L->num];
 		L->usable = f->usable_leaf(pt, L->num);
+		/* one compare for both, when the level has tables at all and
+		 * their bits make an entry live */
+		L->walk_table = (struct ap_pt_entry_kind)AP_PT_NEVER;
+		if (!(L->fmt.table.bits & ~L->fmt.table.mask) &&
+		    ((L->fmt.table.bits | f->table_rights) & f->live))
+			L->walk_table = (struct ap_pt_entry_kind)AP_PT_KIND(
+				L->fmt.table.mask | f->table_rights, L->fmt.table.bits | f->table_rights);
 		pt->depth_of_shift[L->shift] = (signed char)d;
 	}
 }
@@ -370,12 +377,42 @@ static inline uint64_t *find_table(struct ap_pt *pt, unsigned s, const struct ap
 	return table;
 }
 
+/* The descriptor with a leaf_key value's bits in place. */
+static uint64_t key_pte(const struct ap_pt_tree_fmt *f, unsigned key)
+{
+	return ((uint64_t)(key & ((1u << f->leaf_key[0].bits) - 1)) << f->leaf_key[0].shift) |
+	       ((uint64_t)(key >> f->leaf_key[0].bits) << f->leaf_key[1].shift);
+}
+
+static inline unsigned leaf_key(const struct ap_pt_tree_fmt *f, uint64_t pte)
+{
+	return (unsigned)(((pte >> f->leaf_key[0].shift) & ((1u << f->leaf_key[0].bits) - 1)) |
+			  (((pte >> f->leaf_key[1].shift) & ((1u << f->leaf_key[1].bits) - 1))
+			   << f->leaf_key[0].bits));
+}
+
+/* pt->leaf_access and walk_oa_mask (pt_internal.h). */
+static void fill_walk_data(struct ap_pt *pt)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	unsigned key, prot;
+	uint16_t allowed;
+
+	for (key = 0; key < 1u << (f->leaf_key[0].bits + f->leaf_key[1].bits); key++) {
+		f->leaf_access(pt, key_pte(f, key), &prot, &allowed);
+		pt->leaf_access[key].prot = (uint8_t)prot;
+		pt->leaf_access[key].allowed = allowed;
+	}
+	pt->walk_oa_mask = f->oa_fold.granule_shift == pt->granule_shift ? 0 : f->oa_mask;
+}
+
 int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree)
 {
 	unsigned prot;
 
 	pt->tree = tree;
 	fill_levels(pt);
+	fill_walk_data(pt);
 	if (pt->mem.window_host && pt->mem.window_size >= table_size(pt)) {
 		pt->win_host = pt->mem.window_host;
 		pt->win_pa = pt->mem.window_pa;
@@ -1094,22 +1131,45 @@ int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, ui
 	const struct ap_pt_tree_fmt *f = fmt_of(pt);
 	const struct ap_pt_level *L = root_level(pt);
 	const uint64_t *table = pt->root;
+	uint64_t oa_mask = pt->walk_oa_mask;
 
 	if (cfg->root != pt->root_pa || cfg->ias != pt->cfg.ias || (iova >> cfg->ias) ||
-	    ((pt->root_pa | (pt->win_pa + pt->mem.window_size - 1)) >> cfg->oas) || !pt->win_span)
+	    ((pt->root_pa | (pt->win_pa + pt->mem.window_size - 1)) >> cfg->oas) ||
+	    !pt->win_span || !oa_mask)
 		return -EAGAIN;
 	for (;; L++) {
 		uint64_t pte = ap_pte_read(&table[lvl_index(L, iova)]), off;
 
-		if (is_leaf(L, pte)) {
-			memset(res, 0, sizeof(*res));
-			return f->walk_leaf(pt, cfg, pte, L->num, iova, access, res);
+		if ((pte & L->walk_table.mask) == L->walk_table.bits) {
+			off = (pte & oa_mask) - pt->win_pa;
+			if (off >= pt->win_span)
+				return -EAGAIN;
+			table = (const uint64_t *)(const void *)(pt->win_host + off);
+			continue;
 		}
-		off = table_pa(pt, pte) - pt->win_pa;
-		if (!is_table(L, pte) || (pte & f->table_rights) != f->table_rights ||
-		    off >= pt->win_span)
+		if (ap_pt_entry_is(L->live, &L->usable, pte)) {
+			const struct ap_pt_leaf_access *a = &pt->leaf_access[leaf_key(f, pte)];
+			uint64_t size = lvl_size(L), out = pte & oa_mask & ~(size - 1);
+
+			if (!(out >> cfg->oas) && (a->allowed >> (access & 15) & 1)) {
+				res->fault = AP_FAULT_NONE;
+				res->level = L->num;
+				res->pa = out | (iova & (size - 1));
+				res->allowed = a->allowed;
+				res->leaf.iova = iova & ~(size - 1);
+				res->leaf.size = size;
+				res->leaf.pa = out;
+				res->leaf.pte = pte;
+				res->leaf.level = L->num;
+				res->leaf.prot = a->prot;
+				return 0;
+			}
+		}
+		if (!is_leaf(L, pte))
 			return -EAGAIN;
-		table = (const uint64_t *)(const void *)(pt->win_host + off);
+		/* a fault at the leaf: the format's walker says which */
+		memset(res, 0, sizeof(*res));
+		return f->walk_leaf(pt, cfg, pte, L->num, iova, access, res);
 	}
 }
 
