@@ -6,6 +6,7 @@
  *   aperture/pgtable.h   page-table formats (build, walk)
  *   aperture/core.h      context, RAM, instances, devices, domains, DMA
  *   aperture/vfio.h      the VFIO type1 container (open/ioctl/close)
+ *   aperture/virtio_iommu.h  a virtio-iommu device over split virtqueues
  *   aperture/view.h      show, dump and audit a machine
  *   aperture/scenario.h  the scenario language
  *   aperture/firmware.h  machine descriptions from ACPI DMAR/IORT, devicetree, sysfs
@@ -20,6 +21,7 @@
 #include <aperture/pgtable.h>
 #include <aperture/core.h>
 #include <aperture/vfio.h>
+#include <aperture/virtio_iommu.h>
 #include <aperture/view.h>
 #include <aperture/scenario.h>
 #include <aperture/firmware.h>
