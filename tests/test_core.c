@@ -930,6 +930,78 @@ static void test_dma_ram(void **state)
 	ap_ctx_free(ctx);
 }
 
+/*
+ * A DMA remembers, per thread, the RAM region it found last (so that the
+ * next one through the same region searches nothing).  What it remembers
+ * must never outlive the region: a region removed and added again at the
+ * same address with other memory, RAM removed under a live mapping, and a
+ * second context whose RAM sits at the same address each get their own
+ * bytes.
+ */
+static void test_dma_ram_remembered(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new(), *other = ap_ctx_new();
+	uint8_t a[SZ_4K], b[SZ_4K], c[SZ_4K], in[8];
+	struct ap_device *dev, *dev2;
+	struct ap_domain *dom, *dom2;
+	struct ap_iommu *s, *s2;
+	struct ap_fault f;
+
+	(void)state;
+	memset(a, 0xa1, sizeof(a));
+	memset(b, 0xb2, sizeof(b));
+	memset(c, 0xc3, sizeof(c));
+	s = mk_iommu(ctx, "s", 48, 44, PG_4K_2M_1G);
+	dev = mk_dev(ctx, "dev", s, 0x42, AP_GROUP_OWN);
+	dom = mk_dom(ctx, "dom", s, AP_DOMAIN_PAGING);
+	assert_int_equal(ap_attach(dom, dev), 0);
+	assert_int_equal(ap_map(dom, 0x10000, 0x40000000, SZ_4K, RW), 0);
+	assert_int_equal(ap_ram_add(ctx, 0x40000000, SZ_4K, a), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, NULL), 0);
+	assert_int_equal(in[0], 0xa1);
+	assert_int_equal(ap_dma_read(dev, 0x10010, in, 8, NULL), 0); /* remembered */
+	assert_int_equal(in[7], 0xa1);
+	/* the same address, other memory */
+	assert_int_equal(ap_ram_remove(ctx, 0x40000000), 0);
+	assert_int_equal(ap_ram_add(ctx, 0x40000000, SZ_4K, b), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, NULL), 0);
+	assert_int_equal(in[0], 0xb2);
+	/* no RAM at all under the mapping: an external fault */
+	assert_int_equal(ap_ram_remove(ctx, 0x40000000), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, &f), -EFAULT);
+	assert_int_equal(f.kind, AP_FAULT_EXTERNAL);
+	assert_int_equal(f.pa, 0x40000008);
+	/* another context, RAM at the same address: its own bytes */
+	assert_int_equal(ap_ram_add(ctx, 0x40000000, SZ_4K, a), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, NULL), 0);
+	assert_int_equal(in[0], 0xa1);
+	s2 = mk_iommu(other, "s", 48, 44, PG_4K_2M_1G);
+	dev2 = mk_dev(other, "dev", s2, 0x42, AP_GROUP_OWN);
+	dom2 = mk_dom(other, "dom", s2, AP_DOMAIN_PAGING);
+	assert_int_equal(ap_attach(dom2, dev2), 0);
+	assert_int_equal(ap_map(dom2, 0x10000, 0x40000000, SZ_4K, RW), 0);
+	/* as many RAM changes as ctx has seen: only the context tells */
+	assert_int_equal(ap_ram_add(other, 0x40000000, SZ_4K, c), 0);
+	assert_int_equal(ap_ram_remove(other, 0x40000000), 0);
+	assert_int_equal(ap_ram_add(other, 0x40000000, SZ_4K, c), 0);
+	assert_int_equal(ap_ram_remove(other, 0x40000000), 0);
+	assert_int_equal(ap_ram_add(other, 0x40000000, SZ_4K, c), 0);
+	assert_int_equal(ap_dma_read(dev2, 0x10008, in, 8, NULL), 0); /* a miss */
+	assert_int_equal(in[0], 0xc3);
+	assert_int_equal(ap_dma_read(dev2, 0x10008, in, 8, NULL), 0); /* a hit */
+	assert_int_equal(in[0], 0xc3);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, NULL), 0);
+	assert_int_equal(in[0], 0xa1);
+	/* a DMA that one region does not hold whole goes by pieces: the
+	 * end of the region faults */
+	assert_int_equal(ap_map(dom, 0x11000, 0x40001000, SZ_4K, RW), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10ffc, in, 8, &f), -EFAULT);
+	assert_int_equal(f.kind, AP_FAULT_EXTERNAL);
+	assert_int_equal(f.iova, 0x11000);
+	ap_ctx_free(other);
+	ap_ctx_free(ctx);
+}
+
 static void test_dma_faults(void **state)
 {
 	struct ap_ctx *ctx = ap_ctx_new();
@@ -1746,6 +1818,7 @@ int main(void)
 		cmocka_unit_test(test_hetero_pgsizes),
 		cmocka_unit_test(test_map_unmap),
 		cmocka_unit_test(test_dma_ram),
+		cmocka_unit_test(test_dma_ram_remembered),
 		cmocka_unit_test(test_dma_faults),
 		cmocka_unit_test(test_dma_partial),
 		cmocka_unit_test(test_evtq_overflow),

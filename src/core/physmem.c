@@ -87,6 +87,9 @@ static bool ram_overlaps(const struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 
 static void ram_write_begin(struct ap_ctx *ctx)
 {
+	/* a DMA's hint (ap__ram_host) is stale from here: a region it names
+	 * may go, and its memory once the section of that DMA has ended */
+	__atomic_store_n(&ctx->ram_changes, ctx->ram_changes + 1, __ATOMIC_SEQ_CST);
 	/* the tree's stores are releases: a reader that sees one sees this */
 	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELAXED);
 }
@@ -511,6 +514,23 @@ static int ram_region_at(const struct ap_ctx *ctx, size_t index, uint64_t *pa, u
 bool ap__ram_find(struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out)
 {
 	return ram_lookup(ctx, pa, out);
+}
+
+__thread struct ap_ram_hint ap__ram_hint __attribute__((tls_model("initial-exec")));
+
+/* ap__ram_host() without a good hint: search, and keep what was found
+ * with the count of changes read before the search. */
+uint8_t *ap__ram_host_find(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
+{
+	uint64_t changes = __atomic_load_n(&ctx->ram_changes, __ATOMIC_ACQUIRE);
+	struct ap_ram r;
+	uint64_t in;
+
+	if (!ram_lookup(ctx, pa, &r))
+		return NULL;
+	ap__ram_hint = (struct ap_ram_hint){ ctx->serial, changes, r.pa, r.size, r.host };
+	in = pa - r.pa;
+	return r.size - in >= len ? r.host + in : NULL;
 }
 
 int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t *size)
