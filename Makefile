@@ -37,7 +37,7 @@ LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 LIBS := -lurcu-bp -pthread -lm
 
 LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/core/kinds/*.c) \
-	$(wildcard src/vfio/*.c) $(wildcard src/view/*.c) $(wildcard src/scenario/*.c)
+	$(wildcard src/pci/*.c) $(wildcard src/vfio/*.c) $(wildcard src/view/*.c) $(wildcard src/scenario/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
@@ -45,7 +45,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
 TEST_UNIT := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn tests/bad/*.scn))
 # The tests that run threads: what TSan checks (the rest are one thread).
-CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb
+CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb $(B)/tests/test_pci
 ifeq ($(TSAN),1)
 TEST_UNIT := $(CONCURRENT_TESTS)
 SCENARIOS :=
