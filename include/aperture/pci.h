@@ -129,6 +129,14 @@ AP_API int ap_pci_parse_bdf(const char *text, char name[13], uint16_t *domain, u
 AP_API int ap_pci_new(struct ap_ctx *ctx, const char *bdf, struct ap_device *dev,
 		      const struct ap_pci_config *cfg, struct ap_pci **out);
 
+/*
+ * Make the layer's state in ctx now.  A layer built on this one (VFIO's
+ * device handles) calls it before making its own state, so that the
+ * context, which frees layers newest first, frees that layer before this
+ * one.  0, -EINVAL (NULL), -ENOMEM.
+ */
+AP_API int ap_pci_init(struct ap_ctx *ctx);
+
 /* By canonical or short address, NULL if none; the function of a device,
  * NULL if none; and iteration in creation order (prev NULL starts). */
 AP_API struct ap_pci *ap_pci_find(struct ap_ctx *ctx, const char *bdf);

@@ -76,6 +76,13 @@ struct pci_state *ap__pci_state(struct ap_ctx *ctx, bool create)
 	return ps;
 }
 
+int ap_pci_init(struct ap_ctx *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	return ap__pci_state(ctx, true) ? 0 : -ENOMEM;
+}
+
 /* ------------------------------------------------------------ configuration */
 
 static const struct pci_model_ops *model_ops(enum ap_pci_model model)

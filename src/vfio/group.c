@@ -32,7 +32,8 @@ struct ap_device *ap__vgroup_device(const struct vgroup *g)
 static bool group_is_open(struct vstate *vs, int id)
 {
 	for (size_t fd = 0; fd < vs->nh; fd++)
-		if (vs->h[fd].kind == VH_GROUP && ((struct vgroup *)vs->h[fd].obj)->id == id)
+		if ((vs->h[fd].kind == VH_GROUP || vs->h[fd].kind == VH_HELD) &&
+		    ((struct vgroup *)vs->h[fd].obj)->id == id)
 			return true;
 	return false;
 }
@@ -83,6 +84,10 @@ int ap__vgroup_open(struct vstate *vs, int id)
 
 void ap__vgroup_close(struct vgroup *g)
 {
+	if (g->ndevices) { /* the device handles hold it (device.c) */
+		g->vs->h[g->fd].kind = VH_HELD;
+		return;
+	}
 	if (g->c)
 		ap__vcontainer_detach_group(g);
 	ap__vfio_handle_free(g->vs, g->fd);
@@ -226,6 +231,9 @@ static int unset_container(struct vgroup *g)
 {
 	if (!g->c)
 		return ap__vfio_fail(g->vs, -EINVAL, "group %d is in no container", g->id);
+	if (g->ndevices)
+		return ap__vfio_fail(g->vs, -EBUSY, "group %d has %u device handle%s open", g->id,
+				     g->ndevices, g->ndevices == 1 ? "" : "s");
 	ap__vcontainer_detach_group(g);
 	return 0;
 }
@@ -240,8 +248,7 @@ int ap__vgroup_ioctl(struct vgroup *g, unsigned long request, void *arg)
 	case VFIO_GROUP_UNSET_CONTAINER:
 		return unset_container(g);
 	case VFIO_GROUP_GET_DEVICE_FD:
-		return ap__vfio_fail(g->vs, -ENOTTY, "VFIO_GROUP_GET_DEVICE_FD: device handles are "
-				     "not modelled (devices DMA through ap_dma_read/ap_dma_write)");
+		return ap__vdevice_open(g, arg);
 	default:
 		return ap__vfio_fail(g->vs, -ENOTTY, "ioctl 0x%lx is not a VFIO group request",
 				     request);

@@ -13,6 +13,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <aperture/pci.h>
+
 #include "vfio_internal.h"
 
 #define VFIO_DEV_DIR "/dev/vfio/"
@@ -36,10 +38,11 @@ static void state_destroy(void *arg)
 	struct vstate *vs = arg;
 	struct ap_ctx *ctx = vs->ctx;
 
-	/* Groups first: closing them releases the containers they hold. */
+	/* Devices, then groups: closing them releases the containers they hold. */
 	ap_ctx_set_dma_write_observer(ctx, NULL, NULL);
+	ap__vdevice_destroy_all(vs);
 	for (size_t fd = 0; fd < vs->nh; fd++)
-		if (vs->h[fd].kind == VH_GROUP)
+		if (vs->h[fd].kind == VH_GROUP || vs->h[fd].kind == VH_HELD)
 			ap__vgroup_close(vs->h[fd].obj);
 	for (size_t fd = 0; fd < vs->nh; fd++)
 		if (vs->h[fd].kind == VH_CONTAINER)
@@ -62,6 +65,11 @@ struct vstate *ap__vfio_state(struct ap_ctx *ctx, bool create)
 
 	if (vs || !create)
 		return vs;
+	/* device handles sit on the PCI layer, which must outlive this state */
+	if (ap_pci_init(ctx)) {
+		ap_ctx_set_error(ctx, "out of memory for the PCI state");
+		return NULL;
+	}
 	vs = ap_mem_alloc(ctx, sizeof(*vs));
 	if (!vs) {
 		ap_ctx_set_error(ctx, "out of memory for the VFIO state");
@@ -165,7 +173,8 @@ void ap__vfio_handle_free(struct vstate *vs, int fd)
 
 struct vhandle *ap__vfio_handle(struct vstate *vs, int fd)
 {
-	if (!vs || fd < 0 || (size_t)fd >= vs->nh || vs->h[fd].kind == VH_FREE)
+	if (!vs || fd < 0 || (size_t)fd >= vs->nh || vs->h[fd].kind == VH_FREE ||
+	    vs->h[fd].kind == VH_HELD)
 		return NULL;
 	return &vs->h[fd];
 }
@@ -239,6 +248,8 @@ int ap_vfio_ioctl(struct ap_ctx *ctx, int fd, unsigned long request, void *arg)
 		return syscall_result(-EBADF);
 	if (h->kind == VH_GROUP)
 		return syscall_result(ap__vgroup_ioctl(h->obj, request, arg));
+	if (h->kind == VH_DEVICE)
+		return syscall_result(ap__vdevice_ioctl(h->obj, request, arg));
 	return syscall_result(ap__vcontainer_ioctl(h->obj, request, arg));
 }
 
@@ -253,6 +264,8 @@ int ap_vfio_close(struct ap_ctx *ctx, int fd)
 		return syscall_result(-EBADF);
 	if (h->kind == VH_GROUP)
 		ap__vgroup_close(h->obj);
+	else if (h->kind == VH_DEVICE)
+		ap__vdevice_close(ap__vfio_state(ctx, false), fd, h->obj);
 	else
 		ap__vcontainer_close(h->obj);
 	return 0;

@@ -55,6 +55,8 @@ struct vgroup {
 	struct ap_domain *blocked; /* DMA ownership claimed: the group sits here
 				      until type1 gives it a paging domain */
 	struct vdomain *vd;        /* type1's domain for it, or NULL */
+	unsigned ndevices;         /* device handles opened through it: they
+				      keep it (and its container) alive */
 };
 
 /* An IOVA list being built, with the room allocated for it. */
@@ -98,7 +100,11 @@ struct vcontainer {
 	uint64_t locked;           /* bytes this container pinned */
 };
 
-enum vhandle_kind { VH_FREE = 0, VH_CONTAINER, VH_GROUP };
+/* VH_HELD: a group its user closed while device handles hold it (Linux's
+ * device files hold the group file); it answers nothing but stays open. */
+enum vhandle_kind { VH_FREE = 0, VH_CONTAINER, VH_GROUP, VH_DEVICE, VH_HELD };
+
+struct vdevice;
 
 struct vhandle {
 	enum vhandle_kind kind;
@@ -118,6 +124,7 @@ struct vstate {
 	uint64_t locked;               /* bytes pinned by every container: the
 					  process's locked_vm */
 	uint64_t host_page;
+	struct vdevice *devices;       /* device.c: every function opened once */
 };
 
 /* vfio.c */
@@ -144,6 +151,12 @@ int ap__vgroup_refuse_bypass(const struct vgroup *g);
 int ap__vgroup_claim(struct vgroup *g);
 void ap__vgroup_release(struct vgroup *g);
 void ap__vgroup_reblock(struct vgroup *g);
+
+/* device.c */
+int ap__vdevice_open(struct vgroup *g, const char *name);
+void ap__vdevice_close(struct vstate *vs, int fd, struct vdevice *d);
+int ap__vdevice_ioctl(struct vdevice *d, unsigned long request, void *arg);
+void ap__vdevice_destroy_all(struct vstate *vs);
 
 /* container.c */
 int ap__vcontainer_open(struct vstate *vs);
