@@ -34,10 +34,11 @@ ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) $(SAN) -fPIC -ftls-mo
 	-fvisibility=hidden -Iinclude
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 # What a program linking libaperture.a also links (pkg-config: Libs.private).
-LIBS := -lurcu-bp -pthread -lm
+LIBS := -lurcu-bp -lfdt -pthread -lm
 
 LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/core/kinds/*.c) \
-	$(wildcard src/pci/*.c) $(wildcard src/vfio/*.c) $(wildcard src/view/*.c) $(wildcard src/scenario/*.c)
+	$(wildcard src/pci/*.c) $(wildcard src/vfio/*.c) $(wildcard src/view/*.c) $(wildcard src/firmware/*.c) \
+	$(wildcard src/scenario/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
@@ -55,7 +56,8 @@ STRESS_MS ?= 5000
 .PHONY: all run deps check valgrind stress bench install clean
 all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture
 
-# The library needs liburcu (Debian: liburcu-dev), installed here if missing.
+# The library needs liburcu and libfdt (Debian: liburcu-dev, libfdt-dev),
+# installed here if missing.
 $(B)/.deps-build: tools/ensure-deps
 	@tools/ensure-deps build
 	@mkdir -p $(B) && touch $@
@@ -102,6 +104,7 @@ deps:
 
 check: deps
 	@tools/check-spdx
+	@tools/check-layers
 	@$(MAKE) --no-print-directory all $(TEST_UNIT)
 	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
 

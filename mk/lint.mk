@@ -4,7 +4,7 @@
 # suppressions, each with its reason: tools/cppcheck-suppressions.txt,
 # tools/clang-tidy-suppressions.txt.  JOBS=N sets clang-tidy's parallelism.
 
-LINT_SRC := $(sort $(wildcard src/*/*.c)) $(sort $(wildcard tools/aperture/*.c)) \
+LINT_SRC := $(sort $(wildcard src/*/*.c src/*/*/*.c)) $(sort $(wildcard tools/aperture/*.c)) \
 	$(sort $(wildcard bench/*.c))
 
 .PHONY: lint

@@ -489,7 +489,8 @@ static void passthrough(uint64_t iova, const struct inst_def *in, struct mxlate 
 	}
 	x->fault = AP_FAULT_NONE;
 	x->pa = iova;
-	x->size = iova ? 0 - iova : UINT64_MAX;
+	/* valid up to the output size: a transfer stops there */
+	x->size = in->oas >= 64 ? (iova ? 0 - iova : UINT64_MAX) : (1ull << in->oas) - iova;
 	x->prot = RW;
 	x->bypass = true;
 	x->level = -1;

@@ -227,6 +227,36 @@ static void test_options_errors(void **state)
 		assert_true(strlen(expected) > 0);
 	}
 	assert_int_equal(ap_iommu_config_set(NULL, "ias", "48", NULL), -EINVAL);
+
+	/* a model sets the defaults of what follows: after them it would
+	 * silently undo them, so it is refused; after other options it is not */
+	{
+		struct ap_iommu_config c, was;
+		const char *expected = NULL;
+		static const char *const before[][2] = {
+			{ "ias", "40" }, { "pgsizes", "4K" }, { "context-banks", "4" },
+			{ "stage", "2" }, { "smrs", "0" },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(before) / sizeof(before[0]); k++) {
+			ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU);
+			assert_int_equal(ap_iommu_config_set(&c, before[k][0], before[k][1], NULL), 0);
+			was = c;
+			EXPECT(ap_iommu_config_set(&c, "model", "smmu-v2", &expected) == -EINVAL,
+			       "model= after %s=", before[k][0]);
+			assert_memory_equal(&c, &was, sizeof(c));
+			assert_non_null(strstr(expected, "before"));
+		}
+		ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU);
+		assert_int_equal(ap_iommu_config_set(&c, "unmatched", "bypass", NULL), 0);
+		assert_int_equal(ap_iommu_config_set(&c, "model", "mmu-401", NULL), 0);
+		assert_int_equal(c.arm_smmu.model, AP_ARM_MMU_401);
+		assert_int_equal(c.unmatched, AP_UNMATCHED_BYPASS);
+		/* the same model twice is harmless; another is a change of mind */
+		assert_int_equal(ap_iommu_config_set(&c, "model", "mmu-401", NULL), 0);
+		assert_int_equal(ap_iommu_config_set(&c, "model", "mmu-500", NULL), 0);
+	}
 }
 
 /* ------------------------------------------------------------ arm-smmu */
@@ -346,6 +376,42 @@ static void test_arm_smmu_banks_as_tags(void **state)
 	assert_int_equal(ap_attach(v[1], w[1]), 0);
 	assert_int_equal(ap_domain_tag(v[1], b), 2);
 	assert_int_equal(ap_attach(v[2], w[2]), -ENOSPC);
+	ap_ctx_free(ctx);
+}
+
+/* Running out of context banks on a narrower instance changes nothing,
+ * not even the path tables its walker would have entered through. */
+static void test_arm_smmu_enospc_changes_nothing(void **state)
+{
+	static const char *const narrow[] = { "model=mmu-400", "ias=32", "context-banks=1" };
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu *v3, *mmu;
+	struct ap_device *a, *b, *c;
+	struct ap_domain *wide, *other;
+	struct ap_geometry g0, g1;
+	uint64_t bytes, allocs, bytes0, allocs0, tables;
+
+	(void)state;
+	assert_int_equal(new_with(ctx, "v3", AP_IOMMU_ARM_SMMU_V3, NULL, 0, &v3), 0);
+	assert_int_equal(new_with(ctx, "mmu", AP_IOMMU_ARM_SMMU, narrow, 3, &mmu), 0);
+	assert_int_equal(ap_device_new(ctx, "a", v3, 1, AP_GROUP_OWN, &a), 0);
+	assert_int_equal(ap_device_new(ctx, "b", mmu, 1, AP_GROUP_OWN, &b), 0);
+	assert_int_equal(ap_device_new(ctx, "c", mmu, 2, AP_GROUP_OWN, &c), 0);
+	assert_int_equal(ap_domain_new(ctx, "wide", v3, AP_DOMAIN_PAGING, &wide), 0);
+	assert_int_equal(ap_domain_new(ctx, "other", mmu, AP_DOMAIN_PAGING, &other), 0);
+	assert_int_equal(ap_attach(wide, a), 0);
+	assert_int_equal(ap_attach(other, c), 0); /* the one bank */
+	tables = ap_pt_table_bytes(ap_domain_pt(wide));
+	ap_domain_geometry(wide, &g0);
+	ap_ctx_mem_stats(ctx, &allocs0, &bytes0);
+	assert_int_equal(ap_attach(wide, b), -ENOSPC);
+	ap_ctx_mem_stats(ctx, &allocs, &bytes);
+	ap_domain_geometry(wide, &g1);
+	assert_int_equal(ap_pt_table_bytes(ap_domain_pt(wide)), tables);
+	assert_int_equal(allocs, allocs0);
+	assert_int_equal(bytes, bytes0);
+	assert_memory_equal(&g0, &g1, sizeof(g0));
+	assert_null(ap_device_domain(b));
 	ap_ctx_free(ctx);
 }
 
@@ -718,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_options_errors),
 		cmocka_unit_test(test_arm_smmu_checks),
 		cmocka_unit_test(test_arm_smmu_banks_as_tags),
+		cmocka_unit_test(test_arm_smmu_enospc_changes_nothing),
 		cmocka_unit_test(test_arm_smmu_smr_groups),
 		cmocka_unit_test(test_arm_smmu_failnth),
 		cmocka_unit_test(test_capabilities_and_windows),

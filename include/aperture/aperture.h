@@ -9,17 +9,13 @@
  *   aperture/vfio.h      the VFIO type1 container and vfio-pci devices
  *   aperture/view.h      show, dump and audit a machine
  *   aperture/scenario.h  the scenario language
+ *   aperture/firmware.h  machine descriptions from ACPI DMAR/IORT, devicetree, sysfs
  *
  * Start with ap_ctx_new(); everything hangs off a context and is freed with
  * ap_ctx_free().
  */
 #ifndef APERTURE_APERTURE_H
 #define APERTURE_APERTURE_H
-
-#define AP_VERSION_MAJOR 0
-#define AP_VERSION_MINOR 1
-#define AP_VERSION_PATCH 0
-#define AP_VERSION_STRING "0.1.0"
 
 #include <aperture/types.h>
 #include <aperture/pgtable.h>
@@ -28,16 +24,6 @@
 #include <aperture/vfio.h>
 #include <aperture/view.h>
 #include <aperture/scenario.h>
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* Version of the library actually linked, "0.1.0". */
-AP_API const char *ap_version(void);
-
-#ifdef __cplusplus
-}
-#endif
+#include <aperture/firmware.h>
 
 #endif /* APERTURE_APERTURE_H */

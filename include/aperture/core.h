@@ -326,7 +326,9 @@ AP_API struct ap_iommu *ap_iommu_next(struct ap_ctx *ctx, struct ap_iommu *prev)
 /* The table format paging domains allocated for this instance get. */
 AP_API enum ap_pt_format ap_iommu_domain_format(const struct ap_iommu *iommu);
 
-/* What its tags are called: "ASID", "VMID", "domain ID", "context bank". */
+/* What the resource a domain takes on the instance is called: "ASID",
+ * "VMID", "domain ID", or on arm-smmu "context bank" (ap_domain_tag()
+ * reports the ASID or VMID derived from it). */
 AP_API const char *ap_iommu_tag_name(const struct ap_iommu *iommu);
 
 /*
@@ -413,8 +415,11 @@ AP_API void ap_iommu_iotlb_stats(const struct ap_iommu *iommu, struct ap_iotlb_s
 /* Drop every entry (an invalidate-all command). */
 AP_API void ap_iommu_iotlb_flush(struct ap_iommu *iommu);
 
-/* The tag (ASID/VMID/domain ID) of a paging domain on an instance it is
- * attached through; -ENOENT if it is not attached there. */
+/* The number the hardware knows a paging domain by on an instance it is
+ * attached through: its ASID (SMMU stage 1), VMID (stage 2) or domain ID
+ * (VT-d); on arm-smmu, where the tag is a context bank n, the ASID n or the
+ * VMID n + 1 that Linux derives from it.  -ENOENT if it is not attached
+ * there. */
 AP_API int ap_domain_tag(const struct ap_domain *dom, const struct ap_iommu *iommu);
 
 /* ---------------------------------------------------------------- devices */
@@ -491,8 +496,8 @@ AP_API int ap_device_add_resv(struct ap_device *dev, uint64_t start, uint64_t si
 
 /*
  * The index-th (0-based) reserved region of `dev`: its own, plus what its
- * instance reserves for every device as Linux's drivers do (arm-smmu-v3: a
- * SW_MSI window 0x8000000, 1 MiB; intel-vtd: the MSI window
+ * instance reserves for every device as Linux's drivers do (arm-smmu-v3 and
+ * arm-smmu: a SW_MSI window 0x8000000, 1 MiB; intel-vtd: the MSI window
  * 0xfee00000-0xfeefffff), sorted by start, then type.  -ENOENT past the last.
  */
 AP_API int ap_device_resv(const struct ap_device *dev, size_t index, struct ap_resv *out);

@@ -19,9 +19,17 @@
 #define AP_API
 #endif
 
+#define AP_VERSION_MAJOR 0
+#define AP_VERSION_MINOR 1
+#define AP_VERSION_PATCH 0
+#define AP_VERSION_STRING "0.1.0"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Version of the library actually linked, "0.1.0". */
+AP_API const char *ap_version(void);
 
 /*
  * Mapping protection, with the values of Linux's IOMMU_* flags so that a

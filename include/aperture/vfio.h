@@ -34,8 +34,9 @@
  * DMA faults meanwhile.  Closing a group handle takes it out of its
  * container.  The last group out releases the IOMMU (mappings and domains);
  * a closed container lives while a group holds it.  A group behind an
- * arm-smmu-v3 without coherent walks has no /dev/vfio/N (ENOENT): Linux
- * registers no VFIO device whose IOMMU lacks IOMMU_CAP_CACHE_COHERENCY.
+ * IOMMU without AP_CAP_CACHE_COHERENCY (an arm-smmu-v3 or arm-smmu without
+ * coherent walks) has no /dev/vfio/N (ENOENT): Linux registers no VFIO
+ * device whose IOMMU lacks IOMMU_CAP_CACHE_COHERENCY.
  *
  * Domains.  VFIO_SET_IOMMU (TYPE1 or TYPE1v2; ENODEV for other types,
  * EINVAL with no group or an IOMMU already set) attaches the groups newest
@@ -53,8 +54,9 @@
  * capability 8-byte aligned; a short argsz gets the size it needs back and
  * no capabilities.  The IOVA ranges are the intersection of the domains'
  * apertures minus every reserved region but direct-relaxable ones (an
- * arm-smmu-v3's SW_MSI window 0x8000000-0x80fffff, a VT-d unit's MSI window
- * 0xfee00000-0xfeefffff, and the devices' own), sorted, inclusive ends.
+ * SMMU's SW_MSI window 0x8000000-0x80fffff, arm-smmu-v3 and arm-smmu alike,
+ * a VT-d unit's MSI window 0xfee00000-0xfeefffff, and the devices' own),
+ * sorted, inclusive ends.
  *
  * Memory.  MAP_DMA's vaddr is a real address of the calling process.  Every
  * page must be mapped (EFAULT otherwise) and, like type1's pinning, is

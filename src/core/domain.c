@@ -281,6 +281,23 @@ static int walk_width(struct ap_ctx *ctx, const struct ap_iommu *iommu, unsigned
 	return 0;
 }
 
+/* The walker checks outputs against its own OAS; the root it enters must
+ * not move with that (stage-2 concatenation depends on OAS).  Decided from
+ * the shape alone, before any table is allocated for the walker. */
+static bool same_start_level(const struct ap_domain *dom, const struct ap_iommu *iommu,
+			     unsigned walk_ias)
+{
+	struct ap_pt_walk_cfg w;
+	int start;
+
+	ap_pt_get_walk_cfg(dom->pt, &w);
+	if (walk_ias < w.ias)
+		w.ias = walk_ias;
+	start = ap_pt_start_level(&w);
+	w.oas = iommu->cfg.oas;
+	return ap_pt_start_level(&w) == start;
+}
+
 /* What the domain becomes with `iommu` joining it, or why it cannot. */
 struct join {
 	struct ap_geometry geo;
@@ -308,6 +325,9 @@ static int join_check(struct ap_domain *dom, const struct ap_iommu *iommu, struc
 			       iommu->name, ic->coherent_walk ? "" : "non-", dom->name);
 	if (walk_width(ctx, iommu, pc.ias, &j->walk_ias))
 		return -EINVAL;
+	if (!same_start_level(dom, iommu, j->walk_ias))
+		return ap__err(ctx, -EINVAL, "%s would start its walk of '%s' at another level",
+			       iommu->name, dom->name);
 	if (!(ic->pgsize_bitmap & granule))
 		return ap__err(ctx, -EINVAL, "%s has no %llu KiB granule for domain '%s'",
 			       iommu->name, (unsigned long long)(granule >> 10), dom->name);
@@ -347,7 +367,7 @@ static int walker_for(struct ap_domain *dom, const struct ap_iommu *iommu,
 		      const struct join *j, struct ap_pt_walk_cfg *walk)
 {
 	struct ap_ctx *ctx = dom->ctx;
-	int start, err;
+	int err;
 
 	err = ap_pt_walk_cfg_for_ias(dom->pt, j->walk_ias, walk);
 	if (err == -ENOMEM)
@@ -355,15 +375,10 @@ static int walker_for(struct ap_domain *dom, const struct ap_iommu *iommu,
 	if (err)
 		return ap__err(ctx, -EINVAL, "%s cannot enter domain '%s' tables at %u bits",
 			       iommu->name, dom->name, j->walk_ias);
-	/* The walker checks outputs against its own OAS; the root it enters
-	 * must not move with that (stage-2 concatenation depends on OAS). */
-	start = ap_pt_start_level(walk);
-	walk->oas = iommu->cfg.oas;
-	if (ap_pt_start_level(walk) != start)
-		return ap__err(ctx, -EINVAL, "%s would start its walk at another level",
-			       iommu->name);
+	walk->oas = iommu->cfg.oas; /* join_check made sure the root stays */
 	return 0;
 }
+
 
 /* What an attachment of a paging domain needs: its walker, its tag, and
  * the leaf sizes its IOTLB lookups probe (every size the tables can hold). */
@@ -371,13 +386,19 @@ static int attachment_paging(struct ap_domain *dom, struct ap_iommu *iommu, cons
 			     struct ap_attachment *att)
 {
 	struct ap_pt_cfg pc;
-	int err = walker_for(dom, iommu, j, &att->walk);
+	int err;
 
-	if (err)
-		return err;
+	/* the tag first: running out of them must leave the tables as they
+	 * were, and the walker's path tables cannot be taken back */
 	if (ap__tag_alloc(iommu, &att->tag))
 		return ap__err(dom->ctx, -ENOSPC, "%s has no free %s left", iommu->name,
 			       ap_iommu_tag_name(iommu));
+	err = walker_for(dom, iommu, j, &att->walk);
+	if (err) {
+		ap__tag_free(iommu, att->tag);
+		att->tag = 0;
+		return err;
+	}
 	ap_pt_get_cfg(dom->pt, &pc);
 	ap__iotlb_sizes(&att->sizes, pc.pgsize_bitmap);
 	att->sets = iommu->tlb.sets;

@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <aperture/aperture.h>
-
 #include "internal.h"
 
 const char *ap_version(void)

@@ -12,16 +12,12 @@
 
 #define PROT_RW (AP_PROT_READ | AP_PROT_WRITE)
 
-/* Bytes from iova to the top of the address space, saturated. */
-static uint64_t span_to_top(uint64_t iova)
-{
-	return iova ? 0 - iova : UINT64_MAX;
-}
-
-static void passthrough(uint64_t iova, struct ap_translation *out)
+/* An untranslated address, valid up to `limit`: a DMA that starts below
+ * the limit and runs past it stops there (bytes saturated at 2^64 - 1). */
+static void passthrough(uint64_t iova, uint64_t limit, struct ap_translation *out)
 {
 	out->pa = iova;
-	out->size = span_to_top(iova);
+	out->size = limit - iova == UINT64_MAX ? UINT64_MAX : limit - iova + 1;
 	out->prot = PROT_RW;
 	out->bypass = true;
 }
@@ -70,7 +66,7 @@ static int bypass(const struct ap_device *dev, uint64_t iova, unsigned access,
 {
 	if (iova > dev->iommu->bypass_limit)
 		return refuse(dev, iova, access, AP_FAULT_ADDRESS_SIZE, -1, record, fault);
-	passthrough(iova, out);
+	passthrough(iova, dev->iommu->bypass_limit, out);
 	return 0;
 }
 

@@ -7,7 +7,9 @@
 
 #include <linux/vfio.h>
 
-#include <aperture/aperture.h>
+#include <aperture/scenario.h>
+#include <aperture/vfio.h>
+#include <aperture/view.h>
 
 
 /* scn_vfio.c: the `vfio` commands' plumbing; negative errno, with the

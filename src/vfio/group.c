@@ -41,7 +41,8 @@ static bool group_is_open(struct vstate *vs, int id)
 /*
  * Linux registers no VFIO device whose IOMMU lacks IOMMU_CAP_CACHE_COHERENCY
  * (VFIO always maps with IOMMU_CACHE), so such a group has no /dev/vfio/N.
- * The kind answers (arm-smmu-v3 from IDR0.COHACC, intel-vtd always).
+ * The kind answers (arm-smmu-v3 from IDR0.COHACC, arm-smmu from ID0.CTTW,
+ * intel-vtd always).
  */
 static int refuse_incoherent(struct vstate *vs, const struct ap_device *dev)
 {

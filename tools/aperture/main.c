@@ -10,6 +10,8 @@
 
 #include <aperture/aperture.h>
 
+#include "fwcli.h"
+
 #include "../../bench/bench.h"
 
 extern const char ap_default_scenario[];
@@ -33,10 +35,18 @@ static const struct help {
 	{ "dump", "aperture dump FILE DOMAIN",
 	  "Run FILE quietly, then print one line per live leaf of DOMAIN:\n"
 	  "  leaf lvl=L iova=0x... size=0x... pte=0x%016x" },
-	{ "audit", "aperture audit [FILE]",
+	{ "audit", "aperture audit [FILE] | audit --host | audit [--dmar F] [--iort F] [--dtb F] [--regs F] [--sysfs DIR] [--json]",
 	  "Run FILE quietly, then list every way DMA can reach memory untranslated:\n"
 	  "IOMMUs that pass unmatched streams or leave the aperture open, devices\n"
-	  "with no domain on them, identity domains.  Exit status 2 if any." },
+	  "with no domain on them, identity domains.  Exit status 2 if any.\n"
+	  "With firmware options (--host reads this host's /sys): one line per bypass\n"
+	  "path (device, why, range) and a verdict; --json for tools.  Exit status 0\n"
+	  "when nothing bypasses, 2 when something does, 1 on errors." },
+	{ "import", "aperture import [--dmar F] [--iort F] [--dtb F] [--regs F] [--sysfs DIR] [-o OUT]",
+	  "Read firmware descriptions (ACPI DMAR/IORT tables, a devicetree blob, a\n"
+	  "host's sysfs under DIR; --regs: `BASE REG=VALUE` register values) and\n"
+	  "write the machine as a scenario (stdout, or OUT).  doc/firmware.md says\n"
+	  "what is read from where." },
 	{ "bench", "aperture bench [--quick] [--seed N]",
 	  "Run the benchmarks and print figures as ratios against baselines." },
 	{ "help", "aperture help [COMMAND]", "Print help for all commands, or for one." },
@@ -166,6 +176,8 @@ static int cmd_dump(struct ap_ctx *ctx, int argc, char **argv)
 
 static int cmd_audit(struct ap_ctx *ctx, int argc, char **argv)
 {
+	if (ap_cli_is_fw_audit(argc, argv))
+		return ap_cli_fw_audit(ctx, argc, argv);
 	if (argc > 1)
 		return bad_usage("audit");
 	if (load(ctx, argc ? argv[0] : NULL, NULL, 0))
@@ -204,6 +216,8 @@ int main(int argc, char **argv)
 		rc = cmd_dump(ctx, argc, argv);
 	else if (!strcmp(cmd, "audit"))
 		rc = cmd_audit(ctx, argc, argv);
+	else if (!strcmp(cmd, "import"))
+		rc = ap_cli_import(ctx, argc, argv);
 	else
 		rc = help(cmd);
 	ap_ctx_free(ctx);

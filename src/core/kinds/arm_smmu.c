@@ -35,16 +35,16 @@
 
 /* What each implementation's ID registers can say. */
 struct smmu_model {
-	enum ap_arm_smmu_model id;
 	const char *name;
-	unsigned version;   /* 1 or 2: the architecture */
-	unsigned stages;    /* bit 1: stage 1 (ID0.S1TS), bit 2: stage 2 (S2TS) */
-	uint64_t pgsizes;   /* the table formats it has, as page sizes */
+	uint64_t pgsizes;     /* the table formats it has, as page sizes */
+	uint64_t def_pgsizes; /* our default */
+	enum ap_arm_smmu_model id;
+	unsigned version;     /* 1 or 2: the architecture */
+	unsigned stages;      /* bit 1: stage 1 (ID0.S1TS), bit 2: stage 2 (S2TS) */
 	unsigned max_s1_ias, max_ias, max_oas;
 	/* our defaults for what firmware or registers would say: small
 	 * counts, so that exhaustion scenarios stay short */
 	unsigned stage, ias, oas, banks, s2_banks, smrs;
-	uint64_t def_pgsizes;
 };
 
 /*
@@ -56,14 +56,26 @@ struct smmu_model {
  * doc/kinds/arm-smmu.md gives the sources.
  */
 static const struct smmu_model models[] = {
-	{ AP_ARM_SMMU_V1, "smmu-v1", 1, 6, PG_4K, 32, 40, 40, 1, 32, 40, 8, 0, 16, PG_4K },
-	{ AP_ARM_SMMU_V2, "smmu-v2", 2, 6, PG_4K | PG_16K | PG_64K, 48, 48, 48, 1, 48, 48, 8, 0, 16,
-	  PG_4K },
-	{ AP_ARM_MMU_400, "mmu-400", 1, 6, PG_4K, 32, 40, 40, 1, 32, 40, 8, 0, 16, PG_4K },
-	{ AP_ARM_MMU_401, "mmu-401", 1, 4, PG_4K | PG_64K, 32, 40, 40, 2, 40, 40, 8, 8, 16,
-	  PG_4K | PG_64K },
-	{ AP_ARM_MMU_500, "mmu-500", 2, 6, PG_4K | PG_64K, 48, 48, 48, 1, 48, 48, 8, 0, 32,
-	  PG_4K | PG_64K },
+	{ .name = "smmu-v1", .id = AP_ARM_SMMU_V1, .version = 1, .stages = 6,
+	  .pgsizes = PG_4K, .max_s1_ias = 32, .max_ias = 40, .max_oas = 40,
+	  .stage = 1, .ias = 32, .oas = 40, .banks = 8, .s2_banks = 0, .smrs = 16,
+	  .def_pgsizes = PG_4K },
+	{ .name = "smmu-v2", .id = AP_ARM_SMMU_V2, .version = 2, .stages = 6,
+	  .pgsizes = PG_4K | PG_16K | PG_64K, .max_s1_ias = 48, .max_ias = 48, .max_oas = 48,
+	  .stage = 1, .ias = 48, .oas = 48, .banks = 8, .s2_banks = 0, .smrs = 16,
+	  .def_pgsizes = PG_4K },
+	{ .name = "mmu-400", .id = AP_ARM_MMU_400, .version = 1, .stages = 6,
+	  .pgsizes = PG_4K, .max_s1_ias = 32, .max_ias = 40, .max_oas = 40,
+	  .stage = 1, .ias = 32, .oas = 40, .banks = 8, .s2_banks = 0, .smrs = 16,
+	  .def_pgsizes = PG_4K },
+	{ .name = "mmu-401", .id = AP_ARM_MMU_401, .version = 1, .stages = 4,
+	  .pgsizes = PG_4K | PG_64K, .max_s1_ias = 32, .max_ias = 40, .max_oas = 40,
+	  .stage = 2, .ias = 40, .oas = 40, .banks = 8, .s2_banks = 8, .smrs = 16,
+	  .def_pgsizes = PG_4K | PG_64K },
+	{ .name = "mmu-500", .id = AP_ARM_MMU_500, .version = 2, .stages = 6,
+	  .pgsizes = PG_4K | PG_64K, .max_s1_ias = 48, .max_ias = 48, .max_oas = 48,
+	  .stage = 1, .ias = 48, .oas = 48, .banks = 8, .s2_banks = 0, .smrs = 32,
+	  .def_pgsizes = PG_4K | PG_64K },
 };
 
 #define NMODELS (sizeof(models) / sizeof(models[0]))
@@ -109,15 +121,34 @@ static void smmu_init(struct ap_iommu_config *cfg)
 	model_defaults(cfg, model_of(AP_ARM_MMU_500));
 }
 
-static int set_model(struct ap_iommu_config *cfg, const char *value)
+/* Whether cfg still holds its model's defaults for everything a model
+ * sets: a model= after options it would overwrite is refused. */
+static bool at_model_defaults(const struct ap_iommu_config *cfg)
+{
+	const struct smmu_model *m = model_of(cfg->arm_smmu.model);
+	struct ap_iommu_config d = *cfg;
+
+	if (!m)
+		return false;
+	model_defaults(&d, m);
+	return !memcmp(&d.arm_smmu, &cfg->arm_smmu, sizeof(d.arm_smmu)) && d.ias == cfg->ias &&
+	       d.oas == cfg->oas && d.pgsize_bitmap == cfg->pgsize_bitmap;
+}
+
+static int set_model(struct ap_iommu_config *cfg, const char *value, const char **expected)
 {
 	size_t i;
 
 	for (i = 0; i < NMODELS; i++) {
-		if (!strcmp(models[i].name, value)) {
-			model_defaults(cfg, &models[i]);
-			return 0;
+		if (strcmp(models[i].name, value))
+			continue;
+		if (!at_model_defaults(cfg)) {
+			*expected = "model= before ias, oas, pgsizes and the arm-smmu options, "
+				    "whose defaults it sets";
+			return -EINVAL;
 		}
+		model_defaults(cfg, &models[i]);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -144,7 +175,7 @@ static int smmu_set(struct ap_iommu_config *cfg, const char *key, const char *va
 
 	if (!strcmp(key, "model")) {
 		*expected = "model=smmu-v1|smmu-v2|mmu-400|mmu-401|mmu-500";
-		return set_model(cfg, value);
+		return set_model(cfg, value, expected);
 	}
 	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		if (!strcmp(key, nums[i].key)) {
