@@ -48,20 +48,6 @@ static int set(struct apply *a, struct ap_iommu_config *cfg, const char *key, co
 	return 0;
 }
 
-static void pgsize_list(uint64_t bitmap, char *buf, size_t size)
-{
-	static const char *const units[] = { "", "K", "M", "G", "T" };
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (unsigned b = 12; b < 64 && n + 8 < size; b++) {
-		if (!(bitmap & (1ull << b)))
-			continue;
-		n += (size_t)snprintf(buf + n, size - n, "%s%llu%s", n ? "," : "",
-				      1ull << (b % 10), units[b / 10]);
-	}
-}
-
 static int unit_config(struct apply *a, const struct ap_fw_unit *u, struct ap_iommu_config *cfg)
 {
 	const struct ap_fw_caps *c = &u->caps;
@@ -69,21 +55,22 @@ static int unit_config(struct apply *a, const struct ap_fw_unit *u, struct ap_io
 	int rc;
 
 	ap_iommu_config_init(cfg, ap_iommu_kind_from_name(ap_fw_unit_kind_name(u->kind)));
+	/* an arm-smmu model first: it sets the defaults the rest overrides */
+	if (u->kind == AP_FW_ARM_SMMU && u->model != AP_FW_SMMU_THUNDERX &&
+	    (rc = set(a, cfg, "model", ap_fw_smmu_model_name(u->model))))
+		return rc;
 	snprintf(num, sizeof(num), "%u", c->ias);
 	if ((rc = set(a, cfg, "ias", num)))
 		return rc;
 	snprintf(num, sizeof(num), "%u", c->oas);
 	if ((rc = set(a, cfg, "oas", num)))
 		return rc;
-	pgsize_list(c->pgsizes, list, sizeof(list));
+	ap_format_pgsizes(c->pgsizes, list, sizeof(list));
 	if ((rc = set(a, cfg, "pgsizes", list)) ||
 	    (rc = set(a, cfg, "coherent", c->coherent ? "yes" : "no")) ||
 	    (rc = set(a, cfg, "unmatched", c->unmatched_bypass || c->clientpd ? "bypass" : "abort")))
 		return rc;
 	if (u->kind == AP_FW_ARM_SMMU) {
-		if (u->model != AP_FW_SMMU_THUNDERX &&
-		    (rc = set(a, cfg, "model", ap_fw_smmu_model_name(u->model))))
-			return rc;
 		snprintf(num, sizeof(num), "%u", c->context_banks);
 		if ((rc = set(a, cfg, "context-banks", num)))
 			return rc;

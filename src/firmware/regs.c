@@ -178,6 +178,11 @@ static void decode_arm_smmu(struct ap_fw_unit *u, bool bypass_param)
 			c->pgsizes = granules(field(id2, 12, 12), field(id2, 13, 13),
 					      field(id2, 14, 14));
 	}
+	if (smmu_v1(u)) { /* Linux's ARM_32_LPAE formats: 32-bit VA, 40-bit IPA/PA */
+		va = va < 32 ? va : 32;
+		ipa = ipa < 40 ? ipa : 40;
+		pa = pa < 40 ? pa : 40;
+	}
 	if (c->stages & 1) {
 		c->stage = 1;
 		c->ias = va;
