@@ -40,6 +40,10 @@ LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/c
 	$(wildcard src/pci/*.c) $(wildcard src/vfio/*.c) $(wildcard src/view/*.c) $(wildcard src/firmware/*.c) \
 	$(wildcard src/scenario/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+# The preload library: the library inside, only the interposed libc
+# entry points exported.
+SHIM_SRC := $(wildcard src/shim/*.c)
+SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
 
@@ -54,7 +58,7 @@ endif
 STRESS_MS ?= 5000
 
 .PHONY: all run deps check valgrind stress bench install clean
-all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture
+all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture $(B)/libaperture-shim.so
 
 # The library needs liburcu and libfdt (Debian: liburcu-dev, libfdt-dev),
 # installed here if missing.
@@ -72,6 +76,10 @@ $(B)/libaperture.a: $(LIB_OBJ)
 
 $(B)/libaperture.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libaperture.so.0 $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(B)/libaperture-shim.so: $(SHIM_OBJ) $(LIB_OBJ) src/shim/exports.map
+	$(CC) -shared -Wl,--version-script=src/shim/exports.map $(LDFLAGS_ALL) -o $@ \
+		$(SHIM_OBJ) $(LIB_OBJ) $(LIBS) -ldl
 
 # The default scenario is a readable file, embedded as a C string.
 $(B)/tools/aperture/default_scenario.c: tools/aperture/default.scn
@@ -98,6 +106,22 @@ $(B)/tests/%: tests/%.c $(B)/libaperture.a $(wildcard tests/*.h)
 	$(CC) $(ALL_CFLAGS) -fvisibility=default -Itests $< -o $@ $(B)/libaperture.a \
 		$(LDFLAGS_ALL) -lcmocka $(LIBS)
 
+# Clean-room VFIO programs (tests/shim/*.c): plain C on <linux/vfio.h>, no
+# aperture header, run under `aperture shim` by tools/run-shim-tests.
+SHIM_TESTS := $(patsubst tests/shim/%.c,$(B)/tests/shim/%,$(wildcard tests/shim/*.c))
+# A sanitized shim needs the sanitizer's runtime loaded first in the
+# programs it is preloaded into.
+ifeq ($(SANITIZE),1)
+SHIM_ENV := SHIM_PRELOAD=$(shell $(CC) -print-file-name=libasan.so)
+else ifeq ($(TSAN),1)
+# (TSan refuses threads in a child of a threaded fork unless told: the
+# devices' thread starts again in the child of the fork test.)
+SHIM_ENV := SHIM_PRELOAD=$(shell $(CC) -print-file-name=libtsan.so) TSAN_OPTIONS=die_after_fork=0
+endif
+$(B)/tests/shim/%: tests/shim/%.c tests/shim/cr.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) $(SAN) -pthread $< -o $@ $(LDFLAGS_ALL)
+
 # On a fresh Debian machine, as root, the first check installs cmocka.
 deps:
 	@tools/ensure-deps build test $(if $(filter 1,$(TSAN)),tsan)
@@ -105,8 +129,9 @@ deps:
 check: deps
 	@tools/check-spdx
 	@tools/check-layers
-	@$(MAKE) --no-print-directory all $(TEST_UNIT)
+	@$(MAKE) --no-print-directory all $(TEST_UNIT) $(SHIM_TESTS)
 	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
+	@$(SHIM_ENV) tools/run-shim-tests $(B) $(SHIM_TESTS)
 
 # Valgrind runs one thread at a time and starves spinning ones, so the
 # thread tests are TSan's and ASan's (check TSAN=1, check SANITIZE=1).
@@ -136,6 +161,7 @@ install: all
 	install -m 755 $(B)/libaperture.so $(DESTDIR)$(PREFIX)/lib/libaperture.so.$(VERSION)
 	ln -sf libaperture.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libaperture.so.0
 	ln -sf libaperture.so.0 $(DESTDIR)$(PREFIX)/lib/libaperture.so
+	install -m 755 $(B)/libaperture-shim.so $(DESTDIR)$(PREFIX)/lib/libaperture-shim.so
 	install -m 644 include/aperture/*.h $(DESTDIR)$(PREFIX)/include/aperture/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' aperture.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/aperture.pc

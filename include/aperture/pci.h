@@ -251,11 +251,13 @@ AP_API void ap_pci_get_stats(const struct ap_pci *pci, struct ap_pci_stats *out)
  * hardware runs on its own: it looks often while there is work and backs
  * off to about a millisecond when idle.  `hook`, if not NULL, is called
  * with true before each round and false after it (a program that must
- * serialise the model with its own calls takes a lock there).  Errors:
+ * serialise the model with its own calls takes a lock there); a false
+ * answer to the first call skips the round (the model is someone else's
+ * now, say, after a fork).  Errors:
  * -EBUSY (running), -ENOMEM, -EAGAIN (no thread).  Stop waits for the
  * thread; stopping a stopped runner does nothing.
  */
-typedef void (*ap_pci_hook_fn)(void *arg, bool enter);
+typedef bool (*ap_pci_hook_fn)(void *arg, bool enter);
 AP_API int ap_pci_start(struct ap_ctx *ctx, ap_pci_hook_fn hook, void *arg);
 AP_API void ap_pci_stop(struct ap_ctx *ctx);
 

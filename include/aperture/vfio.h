@@ -220,6 +220,9 @@ AP_API struct ap_pci *ap_vfio_device_pci(struct ap_ctx *ctx, int fd);
  * is set then).
  */
 AP_API int ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit);
+/* The entry limit containers opened now get (65535 unless set); what a
+ * host shows in /sys/module/vfio_iommu_type1/parameters/dma_entry_limit. */
+AP_API uint32_t ap_vfio_dma_entry_limit(struct ap_ctx *ctx);
 AP_API int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes);
 
 /* ------------------------------------------------------------ views */

@@ -10,8 +10,9 @@
  * The BAR is plain memory a driver stores to, so the engine cannot see a
  * write that leaves a register's value unchanged.  It therefore treats the
  * two registers a driver rewrites with the same value as consumed: when the
- * channel halts or suspends, CHAINADDR and DMACOUNT are cleared, so the
- * next chain address and doorbell the driver writes are seen as new.
+ * channel halts or suspends, CHAINADDR reads all ones (never a descriptor
+ * address: those are 64-byte aligned, and 0 is a valid one) and DMACOUNT
+ * 0, so the next chain address and doorbell the driver writes are new.
  */
 #include <errno.h>
 #include <string.h>
@@ -83,6 +84,7 @@
 #define IOAT_XFERCAP_LOG 20 /* the model's largest copy: 1 MiB */
 #define DESC_SIZE 64
 #define POLL_BUDGET 4096   /* descriptors per poll, so commands get a look */
+#define CHAIN_TAKEN UINT64_MAX /* CHAINADDR once consumed */
 
 struct ioat {
 	unsigned state;        /* STS_* */
@@ -167,7 +169,7 @@ static void stop_channel(struct ap_pci *pci, struct ioat *io, unsigned state)
 {
 	io->latched = false;
 	io->count = 0;
-	st64(pci, CH_CHAINADDR, 0);
+	st64(pci, CH_CHAINADDR, CHAIN_TAKEN);
 	st16(pci, CH_DMACOUNT, 0);
 	set_status(pci, io, state);
 }
@@ -364,7 +366,7 @@ static int ioat_poll(struct ap_pci *pci)
 	if (io->state == STS_HALTED || io->state == STS_SUSPENDED) {
 		uint64_t chain = ld64(pci, CH_CHAINADDR);
 
-		if (chain && (!io->latched || chain != io->chain)) {
+		if (chain != CHAIN_TAKEN && (!io->latched || chain != io->chain)) {
 			io->latched = true;
 			io->chain = io->next = chain;
 			io->count = 0;

@@ -27,8 +27,8 @@ static int round_once(struct pci_state *ps)
 	struct pci_runner *r = &ps->runner;
 	int work = 0;
 
-	if (r->hook)
-		r->hook(r->hook_arg, true);
+	if (r->hook && !r->hook(r->hook_arg, true))
+		return 0;
 	pthread_mutex_lock(&r->mu);
 	for (struct ap_pci *pci = ps->head; pci; pci = pci->next)
 		work += ap_pci_poll(pci);

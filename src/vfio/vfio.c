@@ -288,6 +288,13 @@ int ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit)
 	return 0;
 }
 
+uint32_t ap_vfio_dma_entry_limit(struct ap_ctx *ctx)
+{
+	struct vstate *vs = ctx ? ap__vfio_state(ctx, false) : NULL;
+
+	return vs ? vs->dma_entry_limit : VFIO_DEFAULT_DMA_ENTRIES;
+}
+
 int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes)
 {
 	struct vstate *vs;

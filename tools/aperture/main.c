@@ -11,6 +11,7 @@
 #include <aperture/aperture.h>
 
 #include "fwcli.h"
+#include "shim_cli.h"
 
 #include "../../bench/bench.h"
 
@@ -47,6 +48,18 @@ static const struct help {
 	  "host's sysfs under DIR; --regs: `BASE REG=VALUE` register values) and\n"
 	  "write the machine as a scenario (stdout, or OUT).  doc/firmware.md says\n"
 	  "what is read from where." },
+	{ "shim", "aperture shim -s SCENARIO [--log FILE] [--mode auto|namespace|rewrite] -- PROGRAM [ARGS...]",
+	  "Run an unmodified VFIO program on the scenario's machine: its /dev/vfio,\n"
+	  "/sys/bus/pci/devices, /sys/kernel/iommu_groups, vfio_iommu_type1's\n"
+	  "parameters and (VT-d) the debugfs page-table dump, its containers,\n"
+	  "groups and vfio-pci devices (the scenario's `pci` functions, whose DMA\n"
+	  "goes through aperture's IOMMU), with libaperture-shim.so preloaded.  The\n"
+	  "tree is shown in a private mount namespace, or, where none can be made\n"
+	  "(or with --mode rewrite), by rewriting paths in the intercepted calls; a\n"
+	  "line on stderr says which.  --log FILE: every intercepted call and its\n"
+	  "result, and the DMA faults the devices meet.  Exit status: the\n"
+	  "program's (128+N for signal N); 1 for a bad scenario, 126 when the tree\n"
+	  "cannot be made, 127 when PROGRAM cannot be run." },
 	{ "bench", "aperture bench [--quick] [--seed N]",
 	  "Run the benchmarks and print figures as ratios against baselines." },
 	{ "help", "aperture help [COMMAND]", "Print help for all commands, or for one." },
@@ -197,6 +210,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help"))
 		return help(argc > 2 && strcmp(cmd, "help") == 0 ? argv[2] : NULL);
+	if (!strcmp(cmd, "shim")) /* PROGRAM's own options (a --help) are its own */
+		return argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))
+			       ? help(cmd) : ap_cli_shim(argc - 2, argv + 2);
 	if (argc > 2 && wants_help(argc - 2, argv + 2))
 		return help(cmd);
 	if (!strcmp(cmd, "bench"))
