@@ -3,7 +3,8 @@
 #
 #   make              library (static + shared) and the aperture CLI
 #   make run          run the embedded default scenario
-#   make check        build and run every test
+#   make check        build and run every test (QEMU's, as a VFIO client of
+#                     `aperture shim`, when qemu-system-x86 is installed)
 #   make check SANITIZE=1   the same under ASan + UBSan (build-asan/)
 #   make check TSAN=1 the concurrent tests under ThreadSanitizer (build-tsan/)
 #   make valgrind     the unit tests and scenarios under valgrind
@@ -132,6 +133,10 @@ check: deps
 	@$(MAKE) --no-print-directory all $(TEST_UNIT) $(SHIM_TESTS)
 	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
 	@$(SHIM_ENV) tools/run-shim-tests $(B) $(SHIM_TESTS)
+ifeq ($(SANITIZE)$(TSAN),)
+	@tools/ensure-deps qemu || true
+	@tools/run-qemu-tests $(B)
+endif
 
 # Valgrind runs one thread at a time and starves spinning ones, so the
 # thread tests are TSan's and ASan's (check TSAN=1, check SANITIZE=1).

@@ -609,15 +609,14 @@ SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, of
 
 SHIM_EXPORT int munmap(void *addr, size_t len)
 {
-	int rc;
+	bool device;
+	int rc, err;
 
 	shim_real_init();
-	if (__atomic_load_n(&device_maps, __ATOMIC_RELAXED))
-		shim_trap_remove(addr, len);
+	device = __atomic_load_n(&device_maps, __ATOMIC_RELAXED) && shim_trap_remove(addr, len);
 	rc = shim_real.munmap(addr, len);
-	if (!shim_depth && __atomic_load_n(&device_maps, __ATOMIC_RELAXED) && shim_logging()) {
-		int err = errno;
-
+	if (device && !shim_depth) {
+		err = errno;
 		shim_log("munmap(%p, 0x%zx) = %d", addr, len, rc);
 		errno = err;
 	}

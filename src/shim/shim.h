@@ -183,10 +183,11 @@ void shim_path_unrewrite(char *path);
 
 /* ------------------------------------------------------------ traps */
 
-/* Write-protect the program's mapping of a BAR so that each store is
- * acted on before the next instruction (trap.c); and forget one. */
+/* Record the program's mapping of a BAR and, if writable, write-protect
+ * it so that each store is acted on before the next instruction (trap.c);
+ * and forget the mappings a range overlaps (true if there were any). */
 void shim_trap_add(void *addr, size_t len, int prot, struct ap_pci *pci);
-void shim_trap_remove(void *addr, size_t len);
+bool shim_trap_remove(void *addr, size_t len);
 
 /* ------------------------------------------------------------ debugfs */
 

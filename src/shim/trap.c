@@ -98,7 +98,7 @@ static void on_segv(int sig, siginfo_t *si, void *ucv)
 	ucontext_t *uc = ucv;
 	const struct trap *t = trap_at((uintptr_t)si->si_addr);
 
-	if (!t || si->si_code != SEGV_ACCERR || stepping) {
+	if (!t || !t->prot || si->si_code != SEGV_ACCERR || stepping) {
 		chain(&prev_segv, sig, si, ucv);
 		return;
 	}
@@ -145,11 +145,10 @@ void shim_trap_add(void *addr, size_t len, int prot, struct ap_pci *pci)
 {
 	unsigned slot;
 
-	if (!(prot & PROT_WRITE) || getenv("APERTURE_SHIM_NO_TRAP"))
-		return;
-	install();
-	if (!installed)
-		return;
+	bool protect = (prot & PROT_WRITE) && !getenv("APERTURE_SHIM_NO_TRAP");
+
+	if (protect)
+		install();
 	for (slot = 0; slot < ntraps && traps[slot].start; slot++)
 		;
 	if (slot == MAX_TRAPS)
@@ -160,16 +159,23 @@ void shim_trap_add(void *addr, size_t len, int prot, struct ap_pci *pci)
 	__atomic_store_n(&traps[slot].start, (uintptr_t)addr, __ATOMIC_RELEASE);
 	if (slot == ntraps)
 		__atomic_store_n(&ntraps, slot + 1, __ATOMIC_RELEASE);
-	mprotect(addr, len, prot & ~PROT_WRITE);
+	if (protect && installed)
+		mprotect(addr, len, prot & ~PROT_WRITE);
+	else
+		traps[slot].prot = 0; /* recorded, not trapped */
 }
 
-void shim_trap_remove(void *addr, size_t len)
+bool shim_trap_remove(void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, b = a + len;
+	bool hit = false;
 
 	for (unsigned i = 0; i < ntraps; i++)
-		if (traps[i].start && traps[i].start < b && a < traps[i].end)
+		if (traps[i].start && traps[i].start < b && a < traps[i].end) {
 			__atomic_store_n(&traps[i].start, 0, __ATOMIC_RELEASE);
+			hit = true;
+		}
+	return hit;
 }
 
 /* The program's handlers for SIGSEGV and SIGTRAP are remembered and
@@ -224,10 +230,11 @@ void shim_trap_add(void *addr, size_t len, int prot, struct ap_pci *pci)
 	(void)pci;
 }
 
-void shim_trap_remove(void *addr, size_t len)
+bool shim_trap_remove(void *addr, size_t len)
 {
 	(void)addr;
 	(void)len;
+	return false;
 }
 
 #endif

@@ -7,7 +7,8 @@
  *   sys/devices/pciDDDD:BB/BDF/          vendor device subsystem_vendor
  *                                        subsystem_device class revision
  *                                        config resource numa_node irq enable
- *                                        iommu_group -> group, driver -> vfio-pci
+ *                                        iommu_group -> group, driver -> vfio-pci,
+ *                                        subsystem -> bus/pci
  *   sys/bus/pci/devices/BDF              -> the function's directory
  *   sys/bus/pci/drivers/vfio-pci/BDF     -> the function's directory
  *   sys/kernel/iommu_groups/N/           devices/BDF, type, reserved_regions
@@ -234,6 +235,8 @@ static int function_files(struct shim_tree *t, struct ap_ctx *ctx, struct ap_pci
 	err = err ? err : link_at(t, rel, target);
 	snprintf(rel, sizeof(rel), "%s/driver", dir);
 	err = err ? err : link_at(t, rel, "../../../bus/pci/drivers/vfio-pci");
+	snprintf(rel, sizeof(rel), "%s/subsystem", dir);
+	err = err ? err : link_at(t, rel, "../../../bus/pci");
 	snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s", bdf);
 	snprintf(target, sizeof(target), "../../../devices/pci%.7s/%s", bdf, bdf);
 	err = err ? err : link_at(t, rel, target);
