@@ -21,7 +21,7 @@ COV_MAKE = $(MAKE) --no-print-directory B=$(COV_B) SANITIZE= TSAN= \
 # can see are never taken by construction) are not decisions in our code.
 COV_GCOVR = gcovr -r . --object-directory $(COV_B) \
 	--exclude-unreachable-branches --exclude-throw-branches
-COV_LAYERS := core pgtable pci vfio scenario
+COV_LAYERS := $(notdir $(wildcard src/*))
 
 .PHONY: coverage coverage-html coverage-clean
 

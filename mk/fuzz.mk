@@ -33,7 +33,7 @@ $(FZ)/.deps: tools/ensure-deps
 	@tools/ensure-deps build clang
 	@mkdir -p $(FZ) && touch $@
 
-$(FZ)/src/%.o: src/%.c $(wildcard include/aperture/*.h src/*/*.h) mk/fuzz.mk | $(FZ)/.deps
+$(FZ)/src/%.o: src/%.c $(wildcard include/aperture/*.h src/*/*.h src/*/*/*.h) mk/fuzz.mk | $(FZ)/.deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

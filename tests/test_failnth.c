@@ -23,6 +23,7 @@
 
 #include "domsnap.h"
 #include "expect.h"
+#include "failnth.h"
 
 #define SZ_4K 0x1000ull
 #define SZ_2M 0x200000ull
@@ -151,40 +152,47 @@ static void snap_check(struct ap_ctx *ctx, const struct probes *pr, const struct
 
 typedef int (*flow_fn)(struct ap_ctx *ctx, void *arg);
 
-/*
- * Run `fn` with the n-th allocation failing, n = 1, 2, ..., until it runs
- * without the failure firing; it must then succeed.  Returns the number of
- * injection points (allocations the flow makes).
- */
+/* The shared driver (failnth.h), with this file's snapshot of the core. */
+struct core_flow {
+	struct ap_ctx *ctx;
+	flow_fn fn;
+	void *arg;
+	const struct probes *pr;
+	struct snap before;
+};
+
+static int core_step(void *p)
+{
+	struct core_flow *cf = p;
+
+	return cf->fn(cf->ctx, cf->arg);
+}
+
+static void core_before(void *p)
+{
+	struct core_flow *cf = p;
+
+	snap_take(cf->ctx, cf->pr, &cf->before);
+}
+
+static void core_unchanged(void *p, const char *flow, unsigned long n)
+{
+	struct core_flow *cf = p;
+
+	snap_check(cf->ctx, cf->pr, &cf->before, flow, n);
+}
+
 static unsigned long run_flow(struct ap_ctx *ctx, const char *flow, flow_fn fn, void *arg,
 			      const struct probes *pr)
 {
-	struct snap before;
-	unsigned long n;
+	static struct core_flow cf; /* a snapshot is large */
+	struct failnth_flow f = { flow, ctx, core_step, &cf, core_before, core_unchanged, &cf };
 
-	for (n = 1;; n++) {
-		int rc;
-
-		snap_take(ctx, pr, &before);
-		ap_ctx_fail_nth(ctx, n);
-		rc = fn(ctx, arg);
-		if (!ap_ctx_fail_fired(ctx)) {
-			ap_ctx_fail_nth(ctx, 0);
-			if (rc != 0)
-				fail_msg("%s: failed with %d without an injected failure (n=%lu): %s",
-					 flow, rc, n, ap_ctx_error(ctx));
-			break;
-		}
-		ap_ctx_fail_nth(ctx, 0);
-		assert_false(ap_ctx_fail_fired(ctx));
-		if (rc != -ENOMEM)
-			fail_msg("%s: injected failure %lu returned %d, not -ENOMEM (%s)", flow, n,
-				 rc, ap_ctx_error(ctx));
-		assert_true(strlen(ap_ctx_error(ctx)) > 0);
-		snap_check(ctx, pr, &before, flow, n);
-	}
-	printf("  %-44s %lu injection point%s\n", flow, n - 1, n - 1 == 1 ? "" : "s");
-	return n - 1;
+	cf.ctx = ctx;
+	cf.fn = fn;
+	cf.arg = arg;
+	cf.pr = pr;
+	return failnth_run(&f);
 }
 
 static struct ap_iommu *mk_iommu(struct ap_ctx *ctx, const char *name, unsigned ias)

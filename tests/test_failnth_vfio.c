@@ -36,6 +36,7 @@
 #include <aperture/pci.h>
 
 #include "vfio_util.h"
+#include "failnth.h"
 
 #define SZ_2M 0x200000ull
 #define MEM_BYTES (32ull << 20) /* the test's process memory, 2 MiB-aligned */
@@ -51,7 +52,6 @@
 #define MAXPROBE 12
 #define INFO_MAX 512
 
-static unsigned long flows_run, points_total;
 
 /* ------------------------------------------------------------ the machine */
 
@@ -350,8 +350,39 @@ typedef int (*step_fn)(struct rig *rig, void *arg);
 static void count_points(const char *flow, unsigned long points)
 {
 	printf("  %-58s %lu injection point%s\n", flow, points, points == 1 ? "" : "s");
-	flows_run++;
-	points_total += points;
+	failnth_flows++;
+	failnth_points += points;
+}
+
+/* The shared driver (failnth.h), with this file's snapshot of the rig;
+ * steps answer as VFIO does, a positive errno. */
+struct vfio_flow {
+	struct rig *rig;
+	step_fn fn;
+	void *arg;
+	struct snap before, after;
+};
+
+static int vfio_step(void *p)
+{
+	struct vfio_flow *vf = p;
+
+	return -vf->fn(vf->rig, vf->arg);
+}
+
+static void vfio_before(void *p)
+{
+	struct vfio_flow *vf = p;
+
+	snap_take(vf->rig, &vf->before);
+}
+
+static void vfio_unchanged(void *p, const char *flow, unsigned long n)
+{
+	struct vfio_flow *vf = p;
+
+	snap_take(vf->rig, &vf->after);
+	snap_check(&vf->before, &vf->after, true, flow, n);
 }
 
 /*
@@ -361,34 +392,14 @@ static void count_points(const char *flow, unsigned long points)
  */
 static unsigned long run_flow(struct rig *rig, const char *flow, step_fn fn, void *arg)
 {
-	static struct snap before, after;
-	unsigned long n;
+	static struct vfio_flow vf; /* snapshots are large */
+	struct failnth_flow f = { flow, rig->ctx, vfio_step, &vf, vfio_before, vfio_unchanged,
+				  &vf };
 
-	for (n = 1;; n++) {
-		const char *why;
-		bool fired;
-		int e;
-
-		snap_take(rig, &before);
-		ap_ctx_fail_nth(rig->ctx, n);
-		e = fn(rig, arg);
-		fired = ap_ctx_fail_fired(rig->ctx);
-		ap_ctx_fail_nth(rig->ctx, 0);
-		why = ap_ctx_error(rig->ctx);
-		if (!fired) {
-			EXPECT(e == 0, "%s: failed with %s without an injected failure (n=%lu): %s",
-			       flow, ename(e), n, why);
-			break;
-		}
-		EXPECT(e == ENOMEM, "%s: injected failure %lu gave %s, not ENOMEM (%s)", flow, n,
-		       ename(e), why);
-		EXPECT(strstr(why, "memory") != NULL,
-		       "%s: injected failure %lu: the reason '%s' does not say memory", flow, n, why);
-		snap_take(rig, &after);
-		snap_check(&before, &after, true, flow, n);
-	}
-	count_points(flow, n - 1);
-	return n - 1;
+	vf.rig = rig;
+	vf.fn = fn;
+	vf.arg = arg;
+	return failnth_run(&f);
 }
 
 /*
@@ -1087,8 +1098,8 @@ static void test_leave(void **state)
 static void test_summary(void **state)
 {
 	(void)state;
-	printf("  VFIO: %lu fail-nth flows, %lu injection points\n", flows_run, points_total);
-	assert_true(flows_run >= 20);
+	printf("  VFIO: %lu fail-nth flows, %lu injection points\n", failnth_flows, failnth_points);
+	assert_true(failnth_flows >= 20);
 }
 
 #define FLOW(fn) cmocka_unit_test_setup_teardown(fn, rig_setup, rig_teardown)

@@ -20,6 +20,7 @@
 #include <aperture/aperture.h>
 
 #include "expect.h"
+#include "failnth.h"
 #include "rng.h"
 
 #define SEED 20261202u
@@ -446,29 +447,44 @@ static void test_arm_smmu_smr_groups(void **state)
 }
 
 /* Every allocation of an arm-smmu instance can fail, leaving nothing. */
+struct mem_snap {
+	struct ap_ctx *ctx;
+	uint64_t allocs, bytes;
+};
+
+static void mem_before(void *p)
+{
+	struct mem_snap *m = p;
+
+	ap_ctx_mem_stats(m->ctx, &m->allocs, &m->bytes);
+}
+
+static void mem_unchanged(void *p, const char *flow, unsigned long n)
+{
+	struct mem_snap *m = p;
+	uint64_t allocs, bytes;
+
+	ap_ctx_mem_stats(m->ctx, &allocs, &bytes);
+	EXPECT(allocs == m->allocs && bytes == m->bytes && !ap_iommu_find(m->ctx, "mmu"),
+	       "%s, n=%lu: something was left behind", flow, n);
+}
+
+static int step_new_smmu(void *ctx)
+{
+	return new_with(ctx, "mmu", AP_IOMMU_ARM_SMMU, NULL, 0, NULL);
+}
+
 static void test_arm_smmu_failnth(void **state)
 {
 	struct ap_ctx *ctx = ap_ctx_new();
-	uint64_t allocs, bytes, allocs0, bytes0;
-	unsigned long n;
-	int err;
+	struct mem_snap m = { ctx, 0, 0 };
+	struct failnth_flow f = { "arm-smmu instance", ctx, step_new_smmu, ctx, mem_before,
+				  mem_unchanged, &m };
 
 	(void)state;
-	ap_ctx_mem_stats(ctx, &allocs0, &bytes0);
-	for (n = 1;; n++) {
-		ap_ctx_fail_nth(ctx, n);
-		err = new_with(ctx, "mmu", AP_IOMMU_ARM_SMMU, NULL, 0, NULL);
-		if (!ap_ctx_fail_fired(ctx))
-			break;
-		assert_int_equal(err, -ENOMEM);
-		assert_null(ap_iommu_find(ctx, "mmu"));
-		ap_ctx_mem_stats(ctx, &allocs, &bytes);
-		assert_int_equal(allocs, allocs0);
-		assert_int_equal(bytes, bytes0);
-	}
-	ap_ctx_fail_nth(ctx, 0);
-	assert_int_equal(err, 0);
-	assert_true(n >= 4); /* instance, event queue, IOTLB, its state, SMRs */
+	/* instance, event queue, IOTLB, its state, its SMRs */
+	assert_true(failnth_run(&f) >= 5);
+	assert_non_null(ap_iommu_find(ctx, "mmu"));
 	ap_ctx_free(ctx);
 }
 

@@ -411,7 +411,7 @@ int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
 		return err;
 	mem = ap__zalloc(ctx, (size_t)size);
 	if (!mem)
-		return ap__err(ctx, -ENOMEM, "cannot allocate 0x%llx bytes of RAM",
+		return ap__err(ctx, -ENOMEM, "out of memory for 0x%llx bytes of RAM",
 			       (unsigned long long)size);
 	err = ram_insert(ctx, pa, size, mem, NULL, NULL, true);
 	if (err) {

@@ -298,7 +298,7 @@ static int iommu_map(struct dt *d, int node)
 	if ((dev = master_dev(d, node, AP_FW_DEV_ROOT_COMPLEX)) < 0)
 		return dev;
 	for (unsigned idx = 0; idx < (unsigned)len / 16; idx++) {
-		const fdt32_t *e = p + idx * 4;
+		const fdt32_t *e = p + (size_t)idx * 4;
 		int ncells = 0, target = iommu_target(d, node, "iommu-map", idx, fdt32_ld(e + 1), &ncells);
 		uint32_t rid = fdt32_ld(e);
 		struct ap_fw_stream *s;

@@ -120,7 +120,7 @@ static int check_node(struct iort *io, uint32_t i)
 /* Depth-first search over output references: a reference back to a node
  * on the current path is a loop (Linux's iort_node_map_id() would follow
  * it for ever). */
-static int find_loop(struct iort *io, uint32_t i, unsigned depth)
+static int find_loop(struct iort *io, uint32_t i, unsigned depth) // NOLINT(misc-no-recursion): at most 64 deep
 {
 	io->color[i] = 1;
 	for (uint32_t m = 0; m < nmaps(io, i); m++) {

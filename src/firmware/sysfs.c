@@ -10,6 +10,7 @@
  *   sys/bus/pci/devices/D/{class,iommu_group,iommu}
  *   sys/module/arm_smmu/parameters/disable_bypass
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -106,12 +107,12 @@ static void path_of(const struct sysfs *s, char *out, const char *fmt, ...)
  * if it is not there. */
 static int read_text(struct sysfs *s, const char *path, char *out, size_t size)
 {
-	void *buf;
-	size_t len;
+	void *buf = NULL;
+	size_t len = 0;
 	int rc = ap_fw_read_file(s->fw, path, &buf, &len);
 
-	if (rc)
-		return rc;
+	if (rc || !buf)
+		return rc ? rc : -EIO;
 	while (len && (((char *)buf)[len - 1] == '\n' || ((char *)buf)[len - 1] == ' '))
 		len--;
 	if (len >= size)
@@ -167,8 +168,8 @@ static int list_dir(struct sysfs *s, const char *path, char **names, size_t *n)
 static int table(struct sysfs *s, const char *rel, int (*add)(struct ap_fw *, const void *, size_t))
 {
 	char path[PATH_MAX];
-	void *buf;
-	size_t len;
+	void *buf = NULL;
+	size_t len = 0;
 	int rc;
 
 	path_of(s, path, "%s", rel);
@@ -258,13 +259,30 @@ static int smmu_param(struct sysfs *s)
 
 /* ---------------------------------------------------------------- devices */
 
+/* A hex field of a PCI name up to `stop` (or the end when stop is 0). */
+static bool hex_field(const char **p, char stop, unsigned long max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isxdigit((unsigned char)**p))
+		return false;
+	v = strtoul(*p, &end, 16);
+	if (v > max || *end != stop)
+		return false;
+	*out = (unsigned)v;
+	*p = stop ? end + 1 : end;
+	return true;
+}
+
+/* "DDDD:BB:DD.F" */
 static bool pci_name(const char *name, unsigned *seg, unsigned *rid)
 {
 	unsigned d, b, dev, fn;
-	char tail;
+	const char *p = name;
 
-	if (sscanf(name, "%x:%x:%x.%x%c", &d, &b, &dev, &fn, &tail) != 4 || b > 255 ||
-	    dev > 31 || fn > 7)
+	if (!hex_field(&p, ':', 0xffff, &d) || !hex_field(&p, ':', 255, &b) ||
+	    !hex_field(&p, '.', 31, &dev) || !hex_field(&p, '\0', 7, &fn))
 		return false;
 	*seg = d;
 	*rid = b << 8 | dev << 3 | fn;
@@ -283,6 +301,29 @@ static int sysfs_dev(struct sysfs *s, const char *name)
 		FW_DEV(s->fw, (size_t)i)->rid = rid;
 	}
 	return i;
+}
+
+/* "START END TYPE": two hex numbers and a word, as reserved_regions lines. */
+static bool resv_line(const char *p, unsigned long long *start, unsigned long long *end,
+		      char *type, size_t size)
+{
+	char *e;
+	size_t n;
+
+	*start = strtoull(p, &e, 16);
+	if (e == p || *e != ' ')
+		return false;
+	p = e + 1;
+	*end = strtoull(p, &e, 16);
+	if (e == p || *e != ' ')
+		return false;
+	p = e + 1;
+	n = strcspn(p, " \t");
+	if (!n || n >= size || p[n])
+		return false;
+	memcpy(type, p, n);
+	type[n] = '\0';
+	return true;
 }
 
 /* The unit a device's `iommu` link names (sysfs class/iommu entry). */
@@ -321,7 +362,7 @@ static int group_resv(struct sysfs *s, const char *path, const int *devs, size_t
 		char type[32];
 		int t;
 
-		if (sscanf(p, "%llx %llx %31s", &start, &end, type) != 3 || end < start ||
+		if (!resv_line(p, &start, &end, type, sizeof(type)) || end < start ||
 		    (t = ap_resv_type_from_name(type)) < 0) {
 			rc = ap__fw_err(s->fw, "%s:%u: \"%.80s\" is not \"START END TYPE\"", path,
 					line, p);
@@ -358,9 +399,11 @@ static int group_members(struct sysfs *s, const char *gdir, int id, int **devs, 
 	if ((rc = list_dir(s, path, &names, &n)))
 		return rc;
 	*ndev = 0;
-	*devs = n ? ap_mem_alloc(s->fw->ctx, n * sizeof(int)) : NULL;
-	if (n && !*devs)
-		rc = ap__fw_nomem(s->fw);
+	*devs = ap_mem_alloc(s->fw->ctx, (n ? n : 1) * sizeof(int));
+	if (!*devs) {
+		ap_mem_free(s->fw->ctx, names);
+		return ap__fw_nomem(s->fw);
+	}
 	for (size_t i = 0; i < n && !rc; i++) {
 		const char *name = names + i * NAME_LEN;
 		int d = sysfs_dev(s, name);
