@@ -292,6 +292,8 @@ int ap_pci_config_read(struct ap_pci *pci, uint32_t offset, void *buf, size_t le
 	err = range_ok(pci, offset, len);
 	if (err)
 		return err;
+	if (!len)
+		return 0;
 	pthread_mutex_lock(&pci->lock);
 	memcpy(buf, pci->config + offset, len);
 	pthread_mutex_unlock(&pci->lock);

@@ -261,22 +261,41 @@ int ap_pci_config_set(struct ap_pci_config *cfg, const char *key, const char *va
 
 /* ------------------------------------------------------------ addresses */
 
+/* A hex field of at most `digits` digits ending at `end` (a character, or
+ * '\0'); the position after it, or NULL. */
+static const char *hex_field(const char *s, unsigned digits, char end, unsigned *out)
+{
+	unsigned v = 0, n = 0;
+
+	for (; *s && *s != end && n < digits; s++, n++) {
+		char c = *s;
+		unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+			     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+						    : 16u;
+
+		if (d > 15)
+			return NULL;
+		v = v * 16 + d;
+	}
+	if (!n || *s != end)
+		return NULL;
+	*out = v;
+	return end ? s + 1 : s;
+}
+
 int ap_pci_parse_bdf(const char *text, char name[13], uint16_t *domain, uint16_t *rid)
 {
 	unsigned d = 0, b, s, f;
-	int used = 0;
+	const char *p = text;
 
 	if (!text)
 		return -EINVAL;
-	if (sscanf(text, "%4x:%2x:%2x.%1u%n", &d, &b, &s, &f, &used) != 4 ||
-	    (size_t)used != strlen(text)) {
-		d = 0;
-		used = 0;
-		if (sscanf(text, "%2x:%2x.%1u%n", &b, &s, &f, &used) != 3 ||
-		    (size_t)used != strlen(text))
-			return -EINVAL;
-	}
-	if (s > 31 || f > 7)
+	/* DDDD:BB:DD.F has two colons, BB:DD.F one */
+	if (strchr(text, ':') != strrchr(text, ':') && !(p = hex_field(p, 4, ':', &d)))
+		return -EINVAL;
+	if (!(p = hex_field(p, 2, ':', &b)) || !(p = hex_field(p, 2, '.', &s)) ||
+	    !hex_field(p, 1, '\0', &f) || s > 31 || f > 7)
 		return -EINVAL;
 	if (name)
 		snprintf(name, 13, "%04x:%02x:%02x.%u", d, b, s, f);

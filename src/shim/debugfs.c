@@ -9,7 +9,7 @@
  * walk reached them).  A device on no paging domain prints nothing, as a
  * context entry that is not present does.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <errno.h>
 #include <sys/mman.h>
 #include <unistd.h>

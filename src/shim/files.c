@@ -12,7 +12,7 @@
  * Lifetimes follow the kernel's for one process: a handle lives while a
  * descriptor of this process names its file; the last close releases it.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

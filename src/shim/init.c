@@ -16,7 +16,7 @@
  * APERTURE_SHIM_GRAFTS (colon-separated directories the tree replaces),
  * APERTURE_SHIM_LOG (a file the log is appended to).
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -127,7 +127,7 @@ static void read_manifest(void)
 			strcpy(where, arg);
 		} else if (n == 3 && !strcmp(kind, "group")) {
 			p->kind = PLACE_GROUP;
-			p->group = atoi(arg);
+			p->group = (int)strtol(arg, NULL, 10);
 		} else if (n == 3 && !strcmp(kind, "debugfs") && strlen(arg) < sizeof(p->bdf)) {
 			p->kind = PLACE_DEBUGFS;
 			strcpy(p->bdf, arg);

@@ -15,7 +15,7 @@
  * the devices' thread, so every way of waiting works), and read/write at
  * the file position of a device file (vfio-pci programs use pread/pwrite).
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -53,7 +53,7 @@ static void unlock(void)
  * there.  Where that call is not allowed, the answer is yes. */
 static bool readable(const void *p, size_t len)
 {
-	char scratch[512];
+	char scratch[512] = { 0 };
 	uintptr_t at = (uintptr_t)p;
 
 	if (!p)
@@ -171,21 +171,22 @@ static int do_open(enum open_which w, int dirfd, const char *path, int flags, mo
 	return fd;
 }
 
-#define OPEN_MODE(flags, ap, mode)                                                 \
-	do {                                                                       \
-		if (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE) {   \
-			va_start(ap, flags);                                       \
-			mode = (mode_t)va_arg(ap, int);                            \
-			va_end(ap);                                                \
-		}                                                                  \
-	} while (0)
+/* open's mode argument is there only when the flags create a file. */
+static mode_t open_mode(int flags, va_list ap)
+{
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+		return (mode_t)va_arg(ap, int);
+	return 0;
+}
 
 SHIM_EXPORT int open(const char *path, int flags, ...)
 {
 	va_list ap;
-	mode_t mode = 0;
+	mode_t mode;
 
-	OPEN_MODE(flags, ap, mode);
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
 	shim_real_init();
 	return do_open(W_OPEN, AT_FDCWD, path, flags, mode);
 }
@@ -193,9 +194,11 @@ SHIM_EXPORT int open(const char *path, int flags, ...)
 SHIM_EXPORT int open64(const char *path, int flags, ...)
 {
 	va_list ap;
-	mode_t mode = 0;
+	mode_t mode;
 
-	OPEN_MODE(flags, ap, mode);
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
 	shim_real_init();
 	return do_open(W_OPEN64, AT_FDCWD, path, flags, mode);
 }
@@ -203,9 +206,11 @@ SHIM_EXPORT int open64(const char *path, int flags, ...)
 SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	va_list ap;
-	mode_t mode = 0;
+	mode_t mode;
 
-	OPEN_MODE(flags, ap, mode);
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
 	shim_real_init();
 	return do_open(W_OPENAT, dirfd, path, flags, mode);
 }
@@ -213,17 +218,19 @@ SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
 	va_list ap;
-	mode_t mode = 0;
+	mode_t mode;
 
-	OPEN_MODE(flags, ap, mode);
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
 	shim_real_init();
 	return do_open(W_OPENAT64, dirfd, path, flags, mode);
 }
 
-int __open_2(const char *path, int flags);
-int __open64_2(const char *path, int flags);
-int __openat_2(int dirfd, const char *path, int flags);
-int __openat64_2(int dirfd, const char *path, int flags);
+int __open_2(const char *path, int flags); // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's name
+int __open64_2(const char *path, int flags); // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's name
+int __openat_2(int dirfd, const char *path, int flags); // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's name
+int __openat64_2(int dirfd, const char *path, int flags); // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's name
 
 SHIM_EXPORT int __open_2(const char *path, int flags)
 {
@@ -745,10 +752,10 @@ SHIM_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int fl
 	PATH_CALL(int, "fstatat64", (shim_real.fstatat64 ? shim_real.fstatat64 : shim_real.fstatat)(dirfd, p_, (struct stat *)(void *)st, flags), path, rc_ == 0);
 }
 
-int __xstat(int ver, const char *path, struct stat *st);
-int __lxstat(int ver, const char *path, struct stat *st);
-int __xstat64(int ver, const char *path, struct stat64 *st);
-int __lxstat64(int ver, const char *path, struct stat64 *st);
+int __xstat(int ver, const char *path, struct stat *st); // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's name
+int __lxstat(int ver, const char *path, struct stat *st); // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's name
+int __xstat64(int ver, const char *path, struct stat64 *st); // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's name
+int __lxstat64(int ver, const char *path, struct stat64 *st); // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's name
 
 SHIM_EXPORT int __xstat(int ver, const char *path, struct stat *st)
 {

@@ -6,7 +6,7 @@
  * line is one write(2) to a file opened for appending, so the lines of
  * threads and forked children do not mix.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>

@@ -8,7 +8,7 @@
  * relative path, or one relative to a directory descriptor, is the
  * caller's, as is a symbolic link elsewhere that points into a graft).
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <string.h>
 
 #include "shim.h"

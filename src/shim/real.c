@@ -5,7 +5,7 @@
  * comes first; a symbol the C library lacks (the pre-2.33 __xstat family on
  * a newer glibc, say) stays NULL and its interposer is never reached.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <dlfcn.h>
 
 #include "shim.h"

@@ -16,7 +16,7 @@
  * and SIGTRAP are kept and called for every fault that is not a BAR
  * store (sigaction and signal are interposed for that).
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>

@@ -559,7 +559,7 @@ static int single_trigger(struct vdevice *d, int *slot, const struct irqset *s)
 		return 0;
 	}
 	if (fd_at(s, 0) >= 0) {
-		int fd, err = eventfd_get(d->vs, fd_at(s, 0), &fd);
+		int fd = -1, err = eventfd_get(d->vs, fd_at(s, 0), &fd);
 
 		if (err)
 			return err;

@@ -21,7 +21,7 @@
  * The launcher waits for the program, removes the staging directory and
  * exits with the program's status (128 + N for a signal).
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -243,7 +243,7 @@ static int mkdirs(const char *path)
  * while showing everything it had. */
 static int shadow(const struct shim_tree *t, const char *dir)
 {
-	char copy[PATH_MAX], from[PATH_MAX + 64], to[PATH_MAX + 256], link[PATH_MAX];
+	char copy[2 * PATH_MAX], from[PATH_MAX + 64], to[3 * PATH_MAX], link[PATH_MAX];
 	int pfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int rfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = rfd >= 0 ? fdopendir(rfd) : NULL;
@@ -304,23 +304,35 @@ out:
 	return err;
 }
 
-/* Make dir a directory new entries may be made in. */
+/* Make dir a directory new entries may be made in: the deepest ancestor
+ * that exists is shadowed, and what is missing below it is made on the
+ * tmpfs (and so is writable as it is). */
 static int make_room(const struct shim_tree *t, const char *dir)
 {
-	char parent[PATH_MAX];
+	char have[PATH_MAX], want[PATH_MAX];
 	struct stat st;
-	int err;
+	int err = 0;
 
-	if (shadowed(dir))
-		return 0;
-	if (!stat(dir, &st))
-		return shadow(t, dir);
-	parent_of(dir, parent);
-	err = make_room(t, parent);
-	if (!err && mkdir(dir, 0755) && errno != EEXIST)
-		err = -errno;
-	if (!err)
-		mark_shadowed(dir); /* made on the tmpfs: writable as it is */
+	snprintf(have, sizeof(have), "%s", dir);
+	while (!shadowed(have) && stat(have, &st)) {
+		char up[PATH_MAX];
+
+		parent_of(have, up);
+		snprintf(have, sizeof(have), "%s", up);
+	}
+	if (!shadowed(have))
+		err = shadow(t, have);
+	while (!err && strcmp(have, dir)) {
+		size_t n = strlen(have) + (strcmp(have, "/") ? 1 : 0);
+		const char *next = strchr(dir + n, '/');
+
+		snprintf(want, sizeof(want), "%.*s", next ? (int)(next - dir) : (int)strlen(dir),
+			 dir);
+		if (mkdir(want, 0755) && errno != EEXIST)
+			err = -errno;
+		mark_shadowed(want);
+		snprintf(have, sizeof(have), "%s", want);
+	}
 	return err;
 }
 

@@ -20,7 +20,7 @@
  * drivers/iommu/iommu.c); plus `manifest` (the placeholders, for the shim)
  * and `scenario.scn`.  The directories the tree replaces are the grafts.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's switch */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -149,7 +149,7 @@ static int cmp_resv(const void *a, const void *b)
  * both hardware and software MSI windows, as Linux prints them). */
 static int group_resv(const struct shim_tree *t, struct ap_ctx *ctx, int group)
 {
-	struct ap_resv r[64];
+	struct ap_resv r[64] = { { 0 } };
 	char text[64 * 48], rel[96];
 	size_t n = 0, at = 0;
 
@@ -163,7 +163,8 @@ static int group_resv(const struct shim_tree *t, struct ap_ctx *ctx, int group)
 		static const char *const names[] = { "direct", "direct-relaxable", "reserved",
 						     "msi", "msi" };
 
-		if (i && !memcmp(&r[i], &r[i - 1], sizeof(r[i])))
+		if (i && r[i].start == r[i - 1].start && r[i].end == r[i - 1].end &&
+		    r[i].type == r[i - 1].type)
 			continue;
 		at += (size_t)snprintf(text + at, sizeof(text) - at, "0x%016llx 0x%016llx %s\n",
 				       (unsigned long long)r[i].start, (unsigned long long)r[i].end,
