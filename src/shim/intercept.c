@@ -135,7 +135,7 @@ static int do_open(enum open_which w, int dirfd, const char *path, int flags, mo
 {
 	char buf[PATH_MAX];
 	bool grafted, relative;
-	int fd, err;
+	int fd, err, saved = errno;
 
 	if (shim_depth || !shim_light())
 		return real_open_call(w, dirfd, path, flags, mode);
@@ -167,7 +167,7 @@ static int do_open(enum open_which w, int dirfd, const char *path, int flags, mo
 		shim_result(res, sizeof(res), fd, err);
 		shim_log("open(\"%s\", 0x%x) %s", path, flags, res);
 	}
-	errno = err;
+	errno = fd < 0 ? err : saved; /* a call that succeeds leaves errno alone */
 	return fd;
 }
 
@@ -305,6 +305,7 @@ SHIM_EXPORT int close(int fd)
 	shim_real_init();
 	if (!shim_depth && shim_fd_maybe(fd)) {
 		struct shim_file *f;
+		int saved = errno;
 
 		lock();
 		f = shim_file_get(fd);
@@ -313,6 +314,7 @@ SHIM_EXPORT int close(int fd)
 			shim_file_drop(fd);
 		}
 		unlock();
+		errno = saved;
 	}
 	return shim_real.close(fd);
 }
@@ -321,6 +323,7 @@ SHIM_EXPORT int close(int fd)
 static void duplicated(int oldfd, int newfd, const char *how)
 {
 	struct shim_file *f;
+	int saved = errno;
 
 	if (newfd < 0 || oldfd == newfd || shim_depth)
 		return;
@@ -335,6 +338,7 @@ static void duplicated(int oldfd, int newfd, const char *how)
 		shim_log("%s(%d) = %d %s", how, oldfd, newfd, kind_name(f));
 	}
 	unlock();
+	errno = saved;
 }
 
 SHIM_EXPORT int dup(int fd)
@@ -413,35 +417,44 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 
 /* ------------------------------------------------------------ ioctl */
 
-/* Requests whose argument is a struct that starts with argsz. */
-static bool struct_request(unsigned long req)
+/* Requests whose argument is a struct that starts with argsz, by file
+ * type (the numbers repeat across types: a container's MAP_DMA is a
+ * device's PCI_HOT_RESET). */
+static bool struct_request(enum shim_kind kind, unsigned long req)
 {
-	static const unsigned long reqs[] = {
-		VFIO_GROUP_GET_STATUS, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_REGION_INFO,
-		VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
-		VFIO_DEVICE_PCI_HOT_RESET, VFIO_DEVICE_IOEVENTFD, VFIO_DEVICE_FEATURE,
+	static const unsigned long container[] = {
 		VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,
 		VFIO_IOMMU_DIRTY_PAGES,
 	};
+	static const unsigned long device[] = {
+		VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_GET_IRQ_INFO,
+		VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_PCI_HOT_RESET,
+		VFIO_DEVICE_IOEVENTFD, VFIO_DEVICE_FEATURE,
+	};
+	const unsigned long *list = kind == SF_CONTAINER ? container : device;
+	size_t n = kind == SF_CONTAINER ? sizeof(container) / sizeof(container[0])
+					: sizeof(device) / sizeof(device[0]);
 
-	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
-		if (reqs[i] == req)
+	if (kind == SF_GROUP)
+		return req == VFIO_GROUP_GET_STATUS;
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == req)
 			return true;
 	return false;
 }
 
 /* The argument of a VFIO request is there to read (argsz first, then up to
- * argsz bytes).  Requests VFIO does not know are not looked at: the
+ * argsz bytes).  Requests the file does not know are not looked at: the
  * library answers them ENOTTY without touching the argument. */
-static bool arg_readable(unsigned long req, const void *arg)
+static bool arg_readable(enum shim_kind kind, unsigned long req, const void *arg)
 {
 	uint32_t argsz;
 
-	if (req == VFIO_GROUP_GET_DEVICE_FD)
+	if (kind == SF_GROUP && req == VFIO_GROUP_GET_DEVICE_FD)
 		return readable_string(arg, 4096);
-	if (req == VFIO_GROUP_SET_CONTAINER)
+	if (kind == SF_GROUP && req == VFIO_GROUP_SET_CONTAINER)
 		return readable(arg, sizeof(int));
-	if (!struct_request(req))
+	if (!struct_request(kind, req))
 		return true;
 	if (!readable(arg, sizeof(argsz)))
 		return false;
@@ -501,7 +514,7 @@ static int get_device_fd(struct shim_file *g, const char *name)
 static int vfio_ioctl(struct shim_file *f, unsigned long req, void *arg)
 {
 	shim_claim();
-	if (!arg_readable(req, arg)) {
+	if (!arg_readable(f->kind, req, arg)) {
 		errno = EFAULT;
 		return -1;
 	}
@@ -518,7 +531,7 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	char what[256], res[512];
 	va_list ap;
 	void *arg;
-	int rc, err;
+	int rc, err, saved = errno;
 
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
@@ -532,7 +545,7 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 		unlock();
 		return shim_real.ioctl(fd, req, arg);
 	}
-	if (shim_logging() && arg_readable(req, arg))
+	if (shim_logging() && arg_readable(f->kind, req, arg))
 		shim_ioctl_describe(f->kind, req, arg, false, 0, what, sizeof(what));
 	else
 		snprintf(what, sizeof(what), "0x%lx", req);
@@ -541,17 +554,17 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	rc = vfio_ioctl(f, req, arg);
 	err = rc < 0 ? errno : 0;
 	if (shim_logging()) {
-		if (rc >= 0 && arg_readable(req, arg))
+		if (rc >= 0 && arg_readable(f->kind, req, arg))
 			shim_ioctl_describe(f->kind, req, arg, true, rc, what, sizeof(what));
 		shim_result(res, sizeof(res), rc, err);
-		if (req == VFIO_IOMMU_UNMAP_DMA && rc >= 0)
+		if (f->kind == SF_CONTAINER && req == VFIO_IOMMU_UNMAP_DMA && rc >= 0)
 			shim_log("ioctl(%d %s, %s) %s unmapped=0x%llx", fd, kind_name(f), what, res,
 				 (unsigned long long)((struct vfio_iommu_type1_dma_unmap *)arg)->size);
 		else
 			shim_log("ioctl(%d %s, %s) %s", fd, kind_name(f), what, res);
 	}
 	unlock();
-	errno = err;
+	errno = rc < 0 ? err : saved;
 	return rc;
 }
 
@@ -566,7 +579,7 @@ static void *do_mmap(void *(*fn)(void *, size_t, int, int, int, off_t), void *ad
 	long page = sysconf(_SC_PAGESIZE);
 	size_t span;
 	void *p;
-	int err;
+	int err, saved = errno;
 
 	if (shim_depth || !shim_fd_maybe(fd))
 		return fn(addr, len, prot, flags, fd, off);
@@ -597,7 +610,7 @@ static void *do_mmap(void *(*fn)(void *, size_t, int, int, int, off_t), void *ad
 		 fd, ap_pci_name(f->sp->pci), (unsigned long long)((uint64_t)off >> REGION_SHIFT),
 		 (unsigned long long)((uint64_t)off & ((1ull << REGION_SHIFT) - 1)), len, prot, p);
 	unlock();
-	errno = err;
+	errno = p == MAP_FAILED ? err : saved;
 	return p;
 }
 
@@ -638,7 +651,7 @@ static ssize_t region_rw(ssize_t (*fn)(int, void *, size_t, off_t), int fd, void
 	struct shim_file *f;
 	char res[512];
 	ssize_t rc;
-	int err;
+	int err, saved = errno;
 
 	if (shim_depth || !shim_fd_maybe(fd))
 		return fn(fd, buf, n, off);
@@ -666,7 +679,7 @@ static ssize_t region_rw(ssize_t (*fn)(int, void *, size_t, off_t), int fd, void
 		 kind_name(f), n, (unsigned long long)((uint64_t)off >> REGION_SHIFT),
 		 (unsigned long long)((uint64_t)off & ((1ull << REGION_SHIFT) - 1)), res);
 	unlock();
-	errno = err;
+	errno = rc < 0 ? err : saved;
 	return rc;
 }
 

@@ -6,7 +6,8 @@
  * region, ENODEV for mmap of a container, EINVAL for mmap of config space
  * or a private mapping, ENODEV for a device the group has not; a group
  * cannot be opened twice; descriptors survive dup, dup2 and F_DUPFD, and
- * the handle lives until the last one closes.
+ * the handle lives until the last one closes; a call that succeeds leaves
+ * errno alone.
  */
 // shim-test: vtd.scn
 #include <termios.h>
@@ -25,6 +26,15 @@ int main(int argc, char **argv)
 
 	cr_open(&v, bdf, VFIO_TYPE1v2_IOMMU);
 	cr_device(&v, bdf, NULL);
+	/* a call that succeeds leaves errno as it was, as system calls do */
+	errno = 4242;
+	CHECK(ioctl(v.container, VFIO_GET_API_VERSION) == VFIO_API_VERSION && errno == 4242,
+	      "errno after a successful ioctl");
+	CHECK(pread(v.device, &x, 4, CFG_OFFSET) == 4 && errno == 4242,
+	      "errno after a successful pread");
+	d2 = dup(v.container);
+	CHECK(d2 >= 0 && errno == 4242 && !close(d2) && errno == 4242,
+	      "errno after a successful dup and close");
 	/* requests a file does not know */
 	CHECK(ioctl(v.container, VFIO_GROUP_GET_STATUS, &x) == -1 && errno == ENOTTY,
 	      "a group request on the container");
