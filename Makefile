@@ -37,21 +37,26 @@ LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 # What a program linking libaperture.a also links (pkg-config: Libs.private).
 LIBS := -lurcu-bp -lfdt -pthread -lm
 
-LIB_SRC := $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) $(wildcard src/core/kinds/*.c) \
-	$(wildcard src/pci/*.c) $(wildcard src/vfio/*.c) $(wildcard src/view/*.c) $(wildcard src/firmware/*.c) \
+LIB_SRC := $(wildcard src/util/*.c) $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) \
+	$(wildcard src/core/kinds/*.c) $(wildcard src/pci/*.c) $(wildcard src/vfio/*.c) \
+	$(wildcard src/virtio/*.c) $(wildcard src/view/*.c) $(wildcard src/firmware/*.c) \
 	$(wildcard src/scenario/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 # The preload library: the library inside, only the interposed libc
 # entry points exported.
 SHIM_SRC := $(wildcard src/shim/*.c)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
-CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c
+CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c bench/vfio_scale.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
 
 TEST_UNIT := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+# Helpers every unit test links (a virtio driver, the QEMU qtest client).
+TEST_LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tests/lib/*.c))
+TEST_LIB := $(B)/tests/lib/libtest.a
 SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn tests/bad/*.scn))
 # The tests that run threads: what TSan checks (the rest are one thread).
-CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb $(B)/tests/test_pci
+CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb $(B)/tests/test_concurrent_ram \
+	$(B)/tests/test_thread_errors $(B)/tests/test_vfio_concurrent $(B)/tests/test_pci
 ifeq ($(TSAN),1)
 TEST_UNIT := $(CONCURRENT_TESTS)
 SCENARIOS :=
@@ -102,10 +107,18 @@ run: $(B)/aperture
 	$(B)/aperture run
 
 # Unit tests use cmocka (Debian: libcmocka-dev).
-$(B)/tests/%: tests/%.c $(B)/libaperture.a $(wildcard tests/*.h)
+$(B)/tests/lib/%.o: tests/lib/%.c $(wildcard tests/lib/*.h include/aperture/*.h) | $(B)/.deps-build
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fvisibility=default -Itests $< -o $@ $(B)/libaperture.a \
-		$(LDFLAGS_ALL) -lcmocka $(LIBS)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(TEST_LIB): $(TEST_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/tests/%: tests/%.c $(B)/libaperture.a $(TEST_LIB) $(wildcard tests/*.h tests/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fvisibility=default -Itests $< -o $@ $(TEST_LIB) \
+		$(B)/libaperture.a $(LDFLAGS_ALL) -lcmocka $(LIBS)
 
 # Clean-room VFIO programs (tests/shim/*.c): plain C on <linux/vfio.h>, no
 # aperture header, run under `aperture shim` by tools/run-shim-tests.
@@ -125,7 +138,7 @@ $(B)/tests/shim/%: tests/shim/%.c tests/shim/cr.h
 
 # On a fresh Debian machine, as root, the first check installs cmocka.
 deps:
-	@tools/ensure-deps build test $(if $(filter 1,$(TSAN)),tsan)
+	@tools/ensure-deps build test qemu $(if $(filter 1,$(TSAN)),tsan)
 
 check: deps
 	@tools/check-spdx
@@ -134,7 +147,6 @@ check: deps
 	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
 	@$(SHIM_ENV) tools/run-shim-tests $(B) $(SHIM_TESTS)
 ifeq ($(SANITIZE)$(TSAN),)
-	@tools/ensure-deps qemu || true
 	@tools/run-qemu-tests $(B)
 endif
 
@@ -151,9 +163,9 @@ stress: deps
 	@$(MAKE) --no-print-directory $(CONCURRENT_TESTS)
 	@AP_STRESS_MS=$(STRESS_MS) tools/run-tests $(B) $(CONCURRENT_TESTS) --
 
-$(B)/bench/ap-bench: bench/main.c bench/bench.c $(B)/libaperture.a
+$(B)/bench/ap-bench: bench/main.c bench/bench.c bench/vfio_scale.c $(B)/libaperture.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) bench/main.c bench/bench.c -o $@ $(B)/libaperture.a $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(ALL_CFLAGS) bench/main.c bench/bench.c bench/vfio_scale.c -o $@ $(B)/libaperture.a $(LDFLAGS_ALL) $(LIBS)
 
 bench: $(B)/bench/ap-bench
 	$(B)/bench/ap-bench

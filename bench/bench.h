@@ -6,6 +6,8 @@
 #ifndef APERTURE_BENCH_H
 #define APERTURE_BENCH_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /*
@@ -13,11 +15,15 @@
  * stderr).  argv holds the options only (no program name):
  *   --quick      small counts, about two seconds in all (smoke tests)
  *   --seed N     seed of the address generator (default 1)
- *   --only LIST  run only these sections: translate,map,table,dma,formats,vfio
+ *   --only LIST  run only these sections: translate,map,table,dma,formats,vfio,
+ *                iotlb,virtio,vfio-scale
  *   --help       print usage to `out` and return 0
  * Returns 0 on success, 2 for bad arguments, 1 when a setup step or a
  * self-check (a translation or a DMA that gave the wrong answer) failed.
  */
 int ap_bench_run(FILE *out, int argc, char **argv);
+
+/* The vfio-scale section (bench/vfio_scale.c); 0 or -1 (reason on stderr). */
+int ap_bench_vfio_scale(FILE *out, bool quick, uint64_t seed);
 
 #endif /* APERTURE_BENCH_H */

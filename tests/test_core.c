@@ -1517,7 +1517,50 @@ static void test_ram_remove(void **state)
 	assert_int_equal(ap_ram_remove(ctx, 0x200000), 0);
 	assert_int_equal(ap_ram_remove(ctx, 0x300000), 0);
 	ap_ctx_mem_stats(ctx, &allocs, NULL);
-	assert_int_equal(allocs, allocs0 + 1); /* the region array stays */
+	assert_int_equal(allocs, allocs0); /* a region's node goes with it */
+	ap_ctx_free(ctx);
+}
+
+/* ap_ram_remove_many: all or nothing, each region named once. */
+static void test_ram_remove_many(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	uint64_t allocs0, allocs, pa, size;
+	uint64_t twice[] = { 0x100000, 0x300000, 0x100000 };
+	uint64_t missing[] = { 0x100000, 0x200000, 0x180000 };
+	uint64_t all[] = { 0x300000, 0x100000, 0x200000 };
+
+	(void)state;
+	ap_ctx_mem_stats(ctx, &allocs0, NULL);
+	mk_ram(ctx, 0x100000, SZ_64K);
+	mk_ram(ctx, 0x200000, SZ_4K);
+	mk_ram(ctx, 0x300000, SZ_4K);
+	assert_int_equal(ap_ram_remove_many(ctx, NULL, 1), -EINVAL);
+	assert_int_equal(ap_ram_remove_many(ctx, NULL, 0), 0);
+	assert_int_equal(ap_ram_remove_many(ctx, twice, 3), -EINVAL);
+	assert_non_null(strstr(ap_ctx_error(ctx), "twice"));
+	assert_int_equal(ap_ram_remove_many(ctx, missing, 3), -ENOENT);
+	assert_non_null(strstr(ap_ctx_error(ctx), "0x180000"));
+	/* nothing went, and nothing stays marked: the same regions go now */
+	assert_int_equal(ap_ram_region(ctx, 2, &pa, &size), 0);
+	assert_int_equal(pa, 0x300000);
+	assert_non_null(ap_ram_ptr(ctx, 0x100000, SZ_64K));
+	assert_int_equal(ap_ram_remove_many(ctx, all, 2), 0);
+	assert_null(ap_ram_ptr(ctx, 0x300000, 1));
+	assert_null(ap_ram_ptr(ctx, 0x100000, 1));
+	assert_int_equal(ap_ram_region(ctx, 0, &pa, &size), 0);
+	assert_int_equal(pa, 0x200000);
+	assert_int_equal(ap_ram_region(ctx, 1, &pa, &size), -ENOENT);
+	assert_int_equal(ap_ram_remove_many(ctx, all + 2, 1), 0);
+	/* the last removal's node (and memory ap_ram_alloc gave) go after a
+	 * later grace period: the next removal's (the two before went with
+	 * this one's) */
+	ap_ctx_mem_stats(ctx, &allocs, NULL);
+	assert_int_equal(allocs, allocs0 + 2);
+	mk_ram(ctx, 0x400000, SZ_4K);
+	assert_int_equal(ap_ram_remove(ctx, 0x400000), 0);
+	ap_ctx_mem_stats(ctx, &allocs, NULL);
+	assert_int_equal(allocs, allocs0);
 	ap_ctx_free(ctx);
 }
 
@@ -1698,6 +1741,7 @@ int main(void)
 		cmocka_unit_test(test_frontend_state),
 		cmocka_unit_test(test_frontend_destroy_before_core),
 		cmocka_unit_test(test_ram_remove),
+		cmocka_unit_test(test_ram_remove_many),
 		cmocka_unit_test(test_ram_many),
 		cmocka_unit_test(test_dma_write_observer),
 		cmocka_unit_test(test_replace),

@@ -168,6 +168,7 @@ static void test_suite_files(void **state)
 	static const char *const files[] = {
 		"heterogeneous.scn", "map-unmap.scn", "vfio-basics.scn",
 		"vfio-dirty.scn",    "vfio-hetero.scn", "vfio-limits.scn",
+		"virtio-device.scn",
 	};
 	char path[512], flow[96];
 
@@ -182,7 +183,7 @@ static void test_summary(void **state)
 {
 	(void)state;
 	printf("  scenario: %lu fail-nth flows, %lu injection points\n", flows_run, points_total);
-	assert_int_equal(flows_run, 8);
+	assert_int_equal(flows_run, 9);
 }
 
 int main(void)

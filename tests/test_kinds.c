@@ -52,7 +52,7 @@ static void test_registry(void **state)
 		assert_string_equal(text, "");
 		assert_true(strstr(ap_iommu_config_usage(k), "ias=N") != NULL);
 	}
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_int_equal(ap_iommu_kind_next((enum ap_iommu_kind)77), 0);
 	assert_string_equal(ap_iommu_config_usage((enum ap_iommu_kind)77), "");
 	ap_iommu_config_init(&c, (enum ap_iommu_kind)77);
@@ -91,6 +91,12 @@ static const struct option_values smmu_opts[] = {
 	{ "s2-context-banks", { "0", "1", "4" } },
 	{ "smrs", { "0", "1", "48", "128" } },
 	{ "streamid-bits", { "1", "10", "15", "16" } },
+};
+static const struct option_values virtio_opts[] = {
+	{ "domain-start", { "0", "1", "100" } },
+	{ "domain-end", { "0", "255", "0xffffffff" } },
+	{ "bypass", { "0", "1" } },
+	{ "msi", { "none", "0xfee00000,1M", "0x8000000,64K" } },
 };
 static const char *const smmu_models[] = { "smmu-v1", "smmu-v2", "mmu-400", "mmu-401",
 					   "mmu-500" };
@@ -133,14 +139,15 @@ static void parse_words(enum ap_iommu_kind kind, const char *text, struct ap_iom
  * the same configuration. */
 static void test_options_round_trip(void **state)
 {
-	enum ap_iommu_kind kinds[] = { AP_IOMMU_ARM_SMMU_V3, AP_IOMMU_INTEL_VTD, AP_IOMMU_ARM_SMMU };
+	enum ap_iommu_kind kinds[] = { AP_IOMMU_ARM_SMMU_V3, AP_IOMMU_INTEL_VTD, AP_IOMMU_ARM_SMMU,
+				       AP_IOMMU_VIRTIO_IOMMU };
 	unsigned iter;
 
 	(void)state;
 	rnd_seed(SEED);
 	print_message("seed %u\n", SEED);
 	for (iter = 0; iter < 3000; iter++) {
-		enum ap_iommu_kind k = kinds[rnd_below(3)];
+		enum ap_iommu_kind k = kinds[rnd_below(4)];
 		struct ap_iommu_config c, back;
 		char text[512];
 		size_t len, n = rnd_below(6);
@@ -156,6 +163,9 @@ static void test_options_round_trip(void **state)
 				set_random(&c, v3_opts, 1);
 			else if (k == AP_IOMMU_INTEL_VTD)
 				set_random(&c, vtd_opts, 2);
+			else if (k == AP_IOMMU_VIRTIO_IOMMU)
+				set_random(&c, virtio_opts,
+					   sizeof(virtio_opts) / sizeof(virtio_opts[0]));
 			else
 				set_random(&c, smmu_opts, sizeof(smmu_opts) / sizeof(smmu_opts[0]));
 		}
@@ -210,6 +220,13 @@ static void test_options_errors(void **state)
 		{ AP_IOMMU_INTEL_VTD, "sagaw", ",", -EINVAL },
 		{ AP_IOMMU_ARM_SMMU, "model", "mmu-600", -EINVAL },
 		{ AP_IOMMU_ARM_SMMU, "context-banks", "-1", -EINVAL },
+		{ AP_IOMMU_VIRTIO_IOMMU, "sagaw", "48", -ENOENT },
+		{ AP_IOMMU_VIRTIO_IOMMU, "stage", "1", -ENOENT },
+		{ AP_IOMMU_VIRTIO_IOMMU, "bypass", "yes", -EINVAL },
+		{ AP_IOMMU_VIRTIO_IOMMU, "msi", "0xfee00000", -EINVAL },
+		{ AP_IOMMU_VIRTIO_IOMMU, "msi", "0xfee00000,0", -EINVAL },
+		{ AP_IOMMU_VIRTIO_IOMMU, "domain-end", "0x100000000", -EINVAL },
+		{ AP_IOMMU_INTEL_VTD, "msi", "none", -ENOENT },
 	};
 	size_t i;
 
@@ -330,6 +347,38 @@ static void test_arm_smmu_checks(void **state)
 			assert_null(ap_iommu_find(ctx, name));
 			assert_true(strlen(ap_ctx_error(ctx)) > 0);
 		}
+	}
+	ap_ctx_free(ctx);
+}
+
+static void test_virtio_iommu_checks(void **state)
+{
+	static const struct smmu_case cases[] = {
+		{ "defaults", { NULL }, 0 },
+		{ "unattached endpoints bypass from the start", { "unmatched=bypass" }, -EINVAL },
+		{ "an empty domain range", { "domain-start=9", "domain-end=8" }, -EINVAL },
+		{ "one domain", { "domain-start=8", "domain-end=8" }, 0 },
+		{ "bypass 2", { "bypass=2" }, -EINVAL },
+		{ "boot bypass 1", { "bypass=1" }, 0 },
+		{ "an MSI window that wraps", { "msi=0xfffffffffff00000,2M" }, -EINVAL },
+		{ "no MSI window", { "msi=none" }, 0 },
+		{ "ias 31", { "ias=31" }, -EINVAL },
+		{ "ias 52", { "ias=52", "pgsizes=64K" }, 0 },
+		{ "oas 38", { "oas=38" }, -EINVAL },
+		{ "VT-d's page sizes only", { "pgsizes=4K,2M,1G" }, 0 },
+		{ "no granule", { "pgsizes=2M" }, -EINVAL },
+	};
+	struct ap_ctx *ctx = ap_ctx_new();
+	char name[16];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int err;
+
+		snprintf(name, sizeof(name), "v%zu", i);
+		err = new_with(ctx, name, AP_IOMMU_VIRTIO_IOMMU, cases[i].opts, 4, NULL);
+		EXPECT(err == cases[i].err, "%s: %d (%s)", cases[i].what, err, ap_ctx_error(ctx));
 	}
 	ap_ctx_free(ctx);
 }
@@ -494,11 +543,22 @@ static void test_capabilities_and_windows(void **state)
 {
 	static const char *const incoherent[] = { "coherent=no" };
 	struct ap_ctx *ctx = ap_ctx_new();
-	struct ap_iommu *v3, *v3nc, *vtd, *mmu;
-	struct ap_device *d3, *dv, *dm;
+	static const char *const nomsi[] = { "msi=none" };
+	struct ap_iommu *v3, *v3nc, *vtd, *mmu, *vio, *vio0;
+	struct ap_device *d3, *dv, *dm, *dvio, *dvio0;
 	struct ap_resv r;
 
 	(void)state;
+	assert_int_equal(new_with(ctx, "vio", AP_IOMMU_VIRTIO_IOMMU, NULL, 0, &vio), 0);
+	assert_int_equal(new_with(ctx, "vio0", AP_IOMMU_VIRTIO_IOMMU, nomsi, 1, &vio0), 0);
+	assert_true(ap_iommu_capable(vio, AP_CAP_CACHE_COHERENCY));
+	assert_false(ap_iommu_capable(vio, AP_CAP_NOEXEC)); /* MAP has no exec flag */
+	assert_int_equal(ap_iommu_domain_format(vio), AP_PT_ARM_LPAE_S2);
+	assert_int_equal(ap_device_new(ctx, "dvio", vio, 1, AP_GROUP_OWN, &dvio), 0);
+	assert_int_equal(ap_device_new(ctx, "dvio0", vio0, 1, AP_GROUP_OWN, &dvio0), 0);
+	assert_int_equal(ap_device_resv(dvio, 0, &r), 0);
+	assert_true(r.start == 0xfee00000 && r.end == 0xfeefffff && r.type == AP_RESV_MSI);
+	assert_int_equal(ap_device_resv(dvio0, 0, &r), -ENOENT);
 	assert_int_equal(new_with(ctx, "v3", AP_IOMMU_ARM_SMMU_V3, NULL, 0, &v3), 0);
 	assert_int_equal(new_with(ctx, "v3nc", AP_IOMMU_ARM_SMMU_V3, incoherent, 1, &v3nc), 0);
 	assert_int_equal(new_with(ctx, "vtd", AP_IOMMU_INTEL_VTD, NULL, 0, &vtd), 0);
@@ -652,6 +712,7 @@ static void test_permission_matrix(void **state)
 		{ "vtd", AP_IOMMU_INTEL_VTD, { NULL }, F_VTD },
 		{ "mmus1", AP_IOMMU_ARM_SMMU, { NULL }, F_S1 },
 		{ "mmus2", AP_IOMMU_ARM_SMMU, { "stage=2" }, F_S2 },
+		{ "virtio", AP_IOMMU_VIRTIO_IOMMU, { NULL }, F_S2 },
 	};
 	static const unsigned prots[] = {
 		AP_PROT_READ, AP_PROT_WRITE, AP_PROT_READ | AP_PROT_WRITE,
@@ -799,6 +860,7 @@ int main(void)
 		cmocka_unit_test(test_options_format_short),
 		cmocka_unit_test(test_options_errors),
 		cmocka_unit_test(test_arm_smmu_checks),
+		cmocka_unit_test(test_virtio_iommu_checks),
 		cmocka_unit_test(test_arm_smmu_banks_as_tags),
 		cmocka_unit_test(test_arm_smmu_enospc_changes_nothing),
 		cmocka_unit_test(test_arm_smmu_smr_groups),

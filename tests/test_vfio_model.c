@@ -706,10 +706,252 @@ static void test_model(void **state)
 	rig_fini(&rig);
 }
 
+/* ------------------------------------------------------------ at scale */
+
+/*
+ * Tens of thousands of live mappings in one container, against a model
+ * that keeps the owner of every page of a 256 MiB IOVA window: maps of 1 to
+ * 4 pages (EEXIST, ENOSPC at the entry limit), exact and bisecting unmaps,
+ * bulk unmaps over thousands of mappings (type1v2: refused when an end
+ * cuts a mapping, else every mapping inside goes), device DMA through live
+ * and removed mappings, DMA_AVAIL, and the container's mapping count and
+ * pinned bytes; phases fill the window to the limit and drain it.  Every
+ * mapping aliases a page of a 64-page buffer, as a program's rings do.
+ */
+#define BIG_PAGES 65536u           /* the window: 256 MiB */
+#define BIG_BASE 0x100000000ull    /* at 4 GiB, clear of the SW_MSI window */
+#define BIG_LIMIT 16384u           /* DMA entries */
+#define BIG_BUF_PAGES 64u
+
+struct big_map {
+	uint32_t page, npages, off; /* first page, pages, buffer page it starts at */
+};
+
+struct big_model {
+	int32_t owner[BIG_PAGES];  /* index into m[], or -1 */
+	struct big_map *m;         /* live mappings, unordered */
+	uint32_t n;
+	uint64_t bytes;
+};
+
+static unsigned big_steps = 100000;
+static unsigned big_enospc;
+
+static void big_forget(struct big_model *md, int32_t i)
+{
+	struct big_map *x = &md->m[i], *last = &md->m[md->n - 1];
+
+	for (uint32_t p = 0; p < x->npages; p++)
+		md->owner[x->page + p] = -1;
+	md->bytes -= (uint64_t)x->npages * PG;
+	if (x != last) {
+		*x = *last;
+		for (uint32_t p = 0; p < x->npages; p++)
+			md->owner[x->page + p] = i;
+	}
+	md->n--;
+}
+
+struct big_rig {
+	struct ap_ctx *ctx;
+	struct ap_device *dev;
+	int c, g;
+	uint8_t *buf;
+	struct big_model *md;
+	unsigned step;
+};
+
+#define BCHECK(cond, ...)                                                                 \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
+			print_error("large model, step %u, seed 0x%llx: ", rig->step,      \
+				    (ull)g_seed);                                         \
+			print_error(__VA_ARGS__);                                         \
+			print_error("\n");                                                \
+			fail_msg("model mismatch: %s", #cond);                            \
+		}                                                                         \
+	} while (0)
+
+static void big_map_op(struct big_rig *rig, bool fill)
+{
+	struct big_model *md = rig->md;
+	uint32_t npages = chance(80) ? 1 : 1 + (uint32_t)rnd_below(4);
+	uint32_t page = (uint32_t)rnd_below(BIG_PAGES - npages + 1);
+	uint32_t off = (uint32_t)rnd_below(BIG_BUF_PAGES - npages + 1);
+	bool over = false;
+	int want, e;
+
+	(void)fill;
+	for (uint32_t p = 0; p < npages; p++)
+		over |= md->owner[page + p] >= 0;
+	want = over ? EEXIST : md->n == BIG_LIMIT ? ENOSPC : 0;
+	e = map_dma(rig->ctx, rig->c, rig->buf + (uint64_t)off * PG, BIG_BASE + (uint64_t)page * PG,
+		    (uint64_t)npages * PG, RW);
+	BCHECK(e == want, "MAP page %u + %u: %s, model %s (%s)", page, npages, ename(e), ename(want),
+	       ap_ctx_error(rig->ctx));
+	big_enospc += e == ENOSPC;
+	if (e)
+		return;
+	md->m[md->n] = (struct big_map){ page, npages, off };
+	for (uint32_t p = 0; p < npages; p++)
+		md->owner[page + p] = (int32_t)md->n;
+	md->n++;
+	md->bytes += (uint64_t)npages * PG;
+}
+
+/* UNMAP_DMA of pages [first, first + count): errno and bytes by the model. */
+static void big_unmap_range(struct big_rig *rig, uint32_t first, uint32_t count)
+{
+	struct big_model *md = rig->md;
+	uint32_t last = first + count - 1;
+	int32_t a = md->owner[first], b = md->owner[last];
+	uint64_t want_bytes = 0, got = 0;
+	int want = 0, e;
+
+	if ((a >= 0 && md->m[a].page != first) ||
+	    (b >= 0 && md->m[b].page + md->m[b].npages - 1 != last))
+		want = EINVAL; /* type1v2 never splits a mapping */
+	for (uint32_t p = first; !want && p <= last; p++)
+		if (md->owner[p] >= 0 && md->m[md->owner[p]].page == p)
+			want_bytes += (uint64_t)md->m[md->owner[p]].npages * PG;
+	e = unmap_dma(rig->ctx, rig->c, BIG_BASE + (uint64_t)first * PG, (uint64_t)count * PG, 0,
+		      &got);
+	BCHECK(e == want, "UNMAP pages %u + %u: %s, model %s", first, count, ename(e), ename(want));
+	if (e)
+		return;
+	BCHECK(got == want_bytes, "UNMAP pages %u + %u: 0x%llx bytes, model 0x%llx", first, count,
+	       (ull)got, (ull)want_bytes);
+	for (uint32_t p = first; p <= last; p++)
+		if (md->owner[p] >= 0)
+			big_forget(md, md->owner[p]);
+}
+
+static void big_unmap_op(struct big_rig *rig, bool fill)
+{
+	struct big_model *md = rig->md;
+	unsigned w = (unsigned)rnd_below(1000);
+	uint32_t first, count;
+
+	if (w < (fill ? 1u : 30u)) { /* bulk: thousands of mappings */
+		first = (uint32_t)rnd_below(BIG_PAGES / 2);
+		count = 1 + (uint32_t)rnd_below(BIG_PAGES / 2);
+	} else if (w < 600 && md->n) { /* one mapping, exactly */
+		const struct big_map *x = &md->m[rnd_below(md->n)];
+
+		first = x->page;
+		count = x->npages;
+	} else { /* a short range: often bisects */
+		first = (uint32_t)rnd_below(BIG_PAGES);
+		count = 1 + (uint32_t)rnd_below(16);
+	}
+	if (first + count > BIG_PAGES)
+		count = BIG_PAGES - first;
+	big_unmap_range(rig, first, count);
+}
+
+/* A device write then read at a random page: lands where the model says
+ * (in the buffer page the mapping starts at, plus its offset), or faults. */
+static void big_dma_op(struct big_rig *rig)
+{
+	struct big_model *md = rig->md;
+	uint32_t page = (uint32_t)rnd_below(BIG_PAGES);
+	uint64_t iova = BIG_BASE + (uint64_t)page * PG + rnd_below(PG - 8), v = rnd(), back = 0;
+	int32_t i = md->owner[page];
+	int r = ap_dma_write(rig->dev, iova, &v, sizeof(v), NULL);
+
+	if (i < 0 || md->owner[(iova + 7 - BIG_BASE) / PG] != i) {
+		BCHECK(i >= 0 || r == -EFAULT, "DMA write at unmapped IOVA 0x%llx: %d", (ull)iova, r);
+		return;
+	}
+	BCHECK(r == 0, "DMA write at IOVA 0x%llx (mapping at page %u): %d", (ull)iova,
+	       md->m[i].page, r);
+	{
+		uint64_t o = (uint64_t)md->m[i].off * PG + (iova - BIG_BASE - (uint64_t)md->m[i].page * PG);
+
+		memcpy(&back, rig->buf + o, sizeof(back));
+		BCHECK(back == v, "DMA write at IOVA 0x%llx did not land at buffer offset 0x%llx",
+		       (ull)iova, (ull)o);
+	}
+	BCHECK(ap_dma_read(rig->dev, iova, &back, sizeof(back), NULL) == 0 && back == v,
+	       "DMA read at IOVA 0x%llx", (ull)iova);
+}
+
+static void big_check_counts(struct big_rig *rig)
+{
+	struct ap_vfio_container_info ci;
+
+	BCHECK(ap_vfio_container_info(rig->ctx, 0, &ci) == 0, "container info");
+	BCHECK(ci.mappings == rig->md->n && ci.locked == rig->md->bytes &&
+	       ci.dma_avail == BIG_LIMIT - rig->md->n,
+	       "container: %llu mappings, 0x%llx pinned, %u available; model %u, 0x%llx, %u",
+	       (ull)ci.mappings, (ull)ci.locked, ci.dma_avail, rig->md->n, (ull)rig->md->bytes,
+	       BIG_LIMIT - rig->md->n);
+	BCHECK(dma_avail(rig->ctx, rig->c) == BIG_LIMIT - rig->md->n, "GET_INFO's DMA_AVAIL");
+}
+
+static void test_model_large(void **state)
+{
+	struct big_rig rig_s = { 0 }, *rig = &rig_s;
+	struct big_model *md = calloc(1, sizeof(*md));
+	unsigned counts[3] = { 0 }, peak = 0;
+	uint64_t got;
+
+	(void)state;
+	assert_non_null(md);
+	md->m = calloc(BIG_LIMIT, sizeof(*md->m));
+	assert_non_null(md->m);
+	memset(md->owner, 0xff, sizeof(md->owner));
+	rng_state = (g_seed ^ 0x1a26e) ? g_seed ^ 0x1a26e : 1;
+	rig->md = md;
+	rig->buf = buf_alloc(BIG_BUF_PAGES * PG);
+	rig->ctx = mk_ctx();
+	ap_vfio_set_dma_entry_limit(rig->ctx, BIG_LIMIT);
+	ap_vfio_set_memlock_limit(rig->ctx, UINT64_MAX);
+	rig->dev = mk_dev(rig->ctx, "dev", mk_smmu(rig->ctx, "smmu", 48), 0x10, 7);
+	rig->c = open_type1v2(rig->ctx, rig->dev, &rig->g);
+	for (rig->step = 0; rig->step < big_steps; rig->step++) {
+		/* 40,000-step phases: fill to the limit, then drain */
+		bool fill = (rig->step / 40000) % 2 == 0;
+		unsigned w = (unsigned)rnd_below(100);
+
+		if (w < (fill ? 88u : 30u)) {
+			big_map_op(rig, fill);
+			counts[0]++;
+		} else if (w < (fill ? 91u : 94u)) {
+			big_unmap_op(rig, fill);
+			counts[1]++;
+		} else {
+			big_dma_op(rig);
+			counts[2]++;
+		}
+		if (md->n > peak)
+			peak = md->n;
+		if (rig->step % 4096 == 0)
+			big_check_counts(rig);
+	}
+	big_check_counts(rig);
+	BCHECK(unmap_dma(rig->ctx, rig->c, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, &got) == 0 &&
+	       got == md->bytes, "UNMAP_ALL: 0x%llx bytes, model 0x%llx", (ull)got, (ull)md->bytes);
+	md->n = 0;
+	md->bytes = 0;
+	big_check_counts(rig);
+	print_message("large model: %u maps (%u ENOSPC), %u unmaps, %u DMAs, %u mappings at the "
+		      "peak (limit %u)\n", counts[0], big_enospc, counts[1], counts[2], peak,
+		      BIG_LIMIT);
+	assert_int_equal(peak, BIG_LIMIT);
+	assert_int_equal(ap_vfio_close(rig->ctx, rig->g), 0);
+	assert_int_equal(ap_vfio_close(rig->ctx, rig->c), 0);
+	ap_ctx_free(rig->ctx);
+	munmap(rig->buf, BIG_BUF_PAGES * PG);
+	free(md->m);
+	free(md);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_model_large),
 	};
 	const char *s = getenv("APERTURE_SEED"), *n = getenv("APERTURE_STEPS");
 
@@ -719,8 +961,10 @@ int main(int argc, char **argv)
 		n = argv[2];
 	if (s && *s)
 		g_seed = strtoull(s, NULL, 0);
-	if (n && *n)
+	if (n && *n) {
 		g_steps = (unsigned)strtoul(n, NULL, 0);
+		big_steps = 20 * g_steps;
+	}
 	printf("test_vfio_model: seed 0x%llx, %u steps (override: test_vfio_model SEED [STEPS], "
 	       "or APERTURE_SEED / APERTURE_STEPS)\n", (ull)g_seed, g_steps);
 	fflush(stdout);

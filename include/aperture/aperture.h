@@ -7,6 +7,7 @@
  *   aperture/core.h      context, RAM, instances, devices, domains, DMA
  *   aperture/pci.h       emulated PCI functions (config space, BARs, a DMA engine)
  *   aperture/vfio.h      the VFIO type1 container and vfio-pci devices
+ *   aperture/virtio_iommu.h  a virtio-iommu device over split virtqueues
  *   aperture/view.h      show, dump and audit a machine
  *   aperture/scenario.h  the scenario language
  *   aperture/firmware.h  machine descriptions from ACPI DMAR/IORT, devicetree, sysfs
@@ -22,6 +23,7 @@
 #include <aperture/core.h>
 #include <aperture/pci.h>
 #include <aperture/vfio.h>
+#include <aperture/virtio_iommu.h>
 #include <aperture/view.h>
 #include <aperture/scenario.h>
 #include <aperture/firmware.h>

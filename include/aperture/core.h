@@ -11,7 +11,9 @@
  * Errors.  Functions returning int return 0 or a negative errno, with
  * Linux's values where Linux defines one, and a failed call changes nothing
  * observable (mappings, geometry, attachments).  After any failure,
- * ap_ctx_error() holds a one-line explanation.
+ * ap_ctx_error() holds a one-line explanation, for the thread that made the
+ * call: each thread reads its own last explanation, never another thread's
+ * (see ap_ctx_error()).
  *
  * Threads.  The data path is concurrent; the control path is not.
  *   - Any number of threads may call ap_translate(), ap_dma_read/write(),
@@ -72,10 +74,18 @@ AP_API struct ap_ctx *ap_ctx_new(void);
 /* Free the context and every object and table it owns.  NULL is a no-op. */
 AP_API void ap_ctx_free(struct ap_ctx *ctx);
 
-/* Explanation of the last failure ("" if none).  Valid until the next call. */
+/*
+ * Explanation of the calling thread's last failure in this context ("" if
+ * it has had none).  Explanations are kept per thread: threads that call
+ * into one context at once (maps of disjoint ranges, DMA, VFIO ioctls) each
+ * read their own, whole.  A thread keeps the explanations of the last 8
+ * contexts it failed on; an older one reads "".  The string is valid until
+ * this thread's next call into the library, or its exit.
+ */
 AP_API const char *ap_ctx_error(const struct ap_ctx *ctx);
 
-/* Replace that explanation (printf format); for layers built on the core. */
+/* Replace the calling thread's explanation (printf format); for layers
+ * built on the core. */
 AP_API void ap_ctx_set_error(struct ap_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -116,7 +126,8 @@ AP_API int ap_ram_add_owned(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void
 /* As ap_ram_add(), with zeroed memory the context allocates and frees. */
 AP_API int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host);
 
-/* The index-th RAM region by address (0-based); -ENOENT past the last. */
+/* The index-th RAM region by address (0-based), in O(log n); -ENOENT past
+ * the last. */
 AP_API int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa,
 			 uint64_t *size);
 
@@ -144,9 +155,26 @@ AP_API int ap_ram_place(struct ap_ctx *ctx, uint64_t size, uint64_t align, uint6
 /*
  * Unregister the RAM region that starts at `pa` (memory ap_ram_alloc() gave
  * is freed).  Mappings that point into it stay; DMA to it then faults as
- * external, so unmap first.  -ENOENT if no region starts at `pa`.
+ * external, so unmap first.  Returns once no DMA can be using the region
+ * (it waits for DMA already inside it), so the memory is the caller's
+ * again.  -ENOENT if no region starts at `pa`; -EDEADLK inside a DMA.
  */
 AP_API int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa);
+
+/*
+ * Remove the n regions starting at pa[0..n-1], which no mapping points to
+ * any more (the caller unmapped them; VFIO's unmap): it waits once for DMA
+ * already in flight, which may have translated through those mappings
+ * before they went, so that it lands in the regions rather than fault as
+ * external for finding them gone, then removes them all and returns; no
+ * DMA can reach them then, and their memory is the caller's again.  One
+ * wait, not one per region (nor two): the bookkeeping of the regions is
+ * freed after a later grace period.  Removing k regions costs O(k log N),
+ * N the regions registered.  All or nothing: -ENOENT if an address starts
+ * no region, -EINVAL if one is named twice (or pa is NULL with n > 0), and
+ * then no region is removed; -EDEADLK inside a DMA.
+ */
+AP_API int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n);
 
 /*
  * Host pointer for physical [pa, pa+len) when the whole range lies in one RAM
@@ -181,6 +209,8 @@ enum ap_iommu_kind {
 	AP_IOMMU_INTEL_VTD = 2,   /* "intel-vtd": VT-d second-level tables */
 	AP_IOMMU_ARM_SMMU = 3,    /* "arm-smmu": SMMUv1/v2 (MMU-400, -401, -500),
 				     ARM LPAE tables in context banks */
+	AP_IOMMU_VIRTIO_IOMMU = 4, /* "virtio-iommu": the paravirtual IOMMU of
+				      virtio 1.2 §5.13 (aperture/virtio_iommu.h) */
 };
 
 /* What a stream that matches no configuration (a device with no domain)
@@ -235,6 +265,26 @@ struct ap_vtd_config {
 };
 
 /*
+ * virtio-iommu: what its configuration space says besides page_size_mask
+ * (pgsizes) and input_range ([0, 2^ias - 1]), and the MSI doorbell every
+ * endpoint reports.  Its domains keep the guest's mappings in ARM LPAE
+ * stage-2 tables (read and write apart, as MAP's flags), which only
+ * aperture walks.  Unattached endpoints are
+ * blocked until a driver accepts bypass (then the device calls
+ * ap_iommu_set_unmatched()); `unmatched` itself must stay abort.
+ */
+struct ap_virtio_iommu_config {
+	uint32_t domain_start;  /* domain_range: default 0 .. */
+	uint32_t domain_end;    /* .. 0xffffffff */
+	unsigned bypass;        /* config `bypass` after a system reset: 0
+				   (default) or 1 */
+	uint64_t msi_start;     /* doorbell reported as RESV_MEM T_MSI:
+				   default 0xfee00000, */
+	uint64_t msi_size;      /* 1 MiB (x86's); 0: none (a guest maps its
+				   doorbells itself, as on Arm) */
+};
+
+/*
  * Capabilities of an instance, as hardware exposes them.  The fields before
  * the union mean the same for every kind; each kind's own capabilities sit
  * in its member of the union, which ap_iommu_config_init() fills.
@@ -247,6 +297,8 @@ struct ap_vtd_config {
  * intel-vtd: ias is the usable input width (MGAW) 32..57, oas the host
  * address width 32..52, pgsizes 4K plus the superpages SLLPS offers (2M,
  * 1G); always second-level (stage 2) tables.
+ * virtio-iommu: ias 32..52 (input_range), oas one of 32,36,40,42,44,48,52,
+ * pgsizes (page_size_mask) from the ARM LPAE granules' sizes.
  */
 struct ap_iommu_config {
 	enum ap_iommu_kind kind;
@@ -265,6 +317,7 @@ struct ap_iommu_config {
 		struct ap_smmuv3_config smmuv3;
 		struct ap_arm_smmu_config arm_smmu;
 		struct ap_vtd_config vtd;
+		struct ap_virtio_iommu_config virtio;
 		uint64_t reserved_[8]; /* room for kinds to come */
 	};
 };
@@ -282,7 +335,8 @@ AP_API void ap_iommu_config_init(struct ap_iommu_config *cfg, enum ap_iommu_kind
  * Set one capability from text, as the scenario language's `iommu` options
  * do: the generic keys (ias oas pgsizes unmatched aperture evtq coherent
  * hostpage iotlb) and the kind's own (arm-smmu-v3: stage; intel-vtd: sagaw;
- * arm-smmu: model stage context-banks s2-context-banks smrs streamid-bits).
+ * arm-smmu: model stage context-banks s2-context-banks smrs streamid-bits;
+ * virtio-iommu: domain-start domain-end bypass msi).
  * Values are numbers as ap_parse_size() reads them, or words the key lists.
  * Returns 0; -ENOENT for a key this kind does not have; -EINVAL for a
  * value the key cannot take (cfg unchanged).  *expected, if not NULL, gets
@@ -694,7 +748,10 @@ AP_API int ap_dma_write(struct ap_device *dev, uint64_t iova, const void *buf,
  * Watch device writes: after ap_dma_write() has copied a stretch (pieces
  * contiguous in IOVA and PA, within one RAM region) it calls
  * fn(arg, dev, iova, pa, len) for that stretch, in order.  For dirty tracking, which needs to see what devices
- * wrote.  One observer per context; fn NULL removes it.
+ * wrote.  One observer per context; fn NULL removes it.  Installing one
+ * while devices DMA is safe (a DMA sees it or not); replacing one observer
+ * by another while devices DMA may pair the new function with the old
+ * argument for a moment: remove, wait for DMA to end, then install.
  */
 typedef void (*ap_dma_write_observer)(void *arg, const struct ap_device *dev, uint64_t iova,
 				      uint64_t pa, size_t len);

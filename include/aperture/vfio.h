@@ -25,6 +25,26 @@
  * gives EFAULT.  Every failure also leaves a one-line reason in
  * ap_ctx_error().
  *
+ * Threads.  Any number of threads may call ap_vfio_open/ioctl/close on
+ * one context at once, with the locking of Linux's VFIO (not one lock
+ * around everything): the requests of one container (MAP_DMA, UNMAP_DMA,
+ * GET_INFO, DIRTY_PAGES, CHECK_EXTENSION) take the container's lock, as
+ * type1's iommu->lock, so maps of disjoint ranges from several threads are
+ * safe but take turns, while different containers' requests run in
+ * parallel; group requests, SET_IOMMU and the opening and release of
+ * handles, which create, attach and free the core's domains, take turns
+ * across the context.  Waiters are served in the order they came.  Device
+ * DMA (ap_dma_read/write) runs beside all of it on any thread; dirty
+ * tracking marks pages inside the DMA under a lock no request holds while
+ * it waits for DMA.  UNMAP_DMA returns once DMA that was already using the
+ * mappings has ended (it lands; later DMA faults), so the memory is the
+ * program's again.  A handle closed while another thread's call is using it
+ * lets that call finish; its object goes when the call returns, and until
+ * then its group still counts as open (EBUSY), as a file on Linux does.
+ * Each thread reads its own explanation in ap_ctx_error().  Views
+ * (ap_vfio_container_*) take the same locks; a domain they return stays
+ * valid only while the container keeps it.
+ *
  * Groups.  VFIO_GROUP_GET_STATUS reports VIABLE when no domain the container
  * did not make owns the group's DMA (a group attached to a domain of its own
  * is "bound to a kernel driver"), and VIABLE | CONTAINER_SET once in a
@@ -62,8 +82,14 @@
  * page must be mapped (EFAULT otherwise) and, like type1's pinning, is
  * faulted in for the device's access (MADV_POPULATE_READ/WRITE): memory the
  * process may not read, or write for a writable mapping, is EFAULT.  The
- * size is charged against the locked-memory limit (ENOMEM over it; all
- * containers of the context share one charge, as a process's locked_vm).
+ * size is charged against the locked-memory limit (ENOMEM over it, with a
+ * reason that names the limit and its source; all containers of the
+ * context share one charge, as a process's locked_vm), as type1's
+ * vfio_lock_acct: the limit is the process's RLIMIT_MEMLOCK, read at each
+ * MAP_DMA, except that a caller with CAP_IPC_LOCK in its effective set
+ * (capget(2), read at each MAP_DMA as Linux's capable()) has none, though
+ * its pages are still counted; a limit set with
+ * ap_vfio_set_memlock_limit() replaces both and holds for every caller.
  * The container "pins" the memory by registering it as RAM of the context
  * at a physical address of its own choosing: the lowest free one below the
  * smallest output size of its domains, clear of RAM and of the table
@@ -213,8 +239,11 @@ AP_API struct ap_pci *ap_vfio_device_pci(struct ap_ctx *ctx, int fd);
 /*
  * Tunables, as type1's module parameter and the process limit: the number of
  * DMA mappings a container may hold (dma_entry_limit, default 65535) and the
- * locked-memory limit in bytes (default: the process's RLIMIT_MEMLOCK, read
- * at every MAP_DMA; UINT64_MAX means unlimited).  They apply to containers
+ * locked-memory limit in bytes.  Without a limit set here a MAP_DMA is held
+ * to the process's RLIMIT_MEMLOCK, read at every MAP_DMA, unless the caller
+ * has CAP_IPC_LOCK (then to none), as on Linux.  A limit set here applies
+ * instead, to every caller, CAP_IPC_LOCK or not (for tests that want a limit
+ * whoever runs them); UINT64_MAX means unlimited.  They apply to containers
  * opened afterwards.  0, or -EINVAL (NULL context) or -ENOMEM (the context's
  * VFIO state, made on its first VFIO call, could not be allocated; nothing
  * is set then).

@@ -22,12 +22,94 @@ struct alloc_hdr {
 
 #define CACHE_LINE ((size_t)64)
 
+/*
+ * Error explanations belong to the thread that failed: two threads calling
+ * into one context (maps of disjoint ranges, DMA) must not read each
+ * other's, or a torn mix of both.  Each thread keeps the explanations of
+ * the last ERR_SLOTS contexts it failed on, keyed by the context's serial
+ * number (never reused, unlike its address), in a block of its own that
+ * goes at the thread's exit.  The block is plain malloc: it outlives any
+ * one context, so it is no context's memory, and failure injection must
+ * not take away the words that explain a failure.
+ */
+#define ERR_SLOTS 8
+
+struct err_slot {
+	uint64_t ctx_serial; /* 0: free */
+	uint64_t stamp;      /* when it was last written, for eviction */
+	char msg[512];
+};
+
+struct err_block {
+	uint64_t clock;
+	struct err_slot slot[ERR_SLOTS];
+};
+
+static __thread struct err_block *err_block __attribute__((tls_model("initial-exec")));
+static __thread bool err_lost __attribute__((tls_model("initial-exec")));
+static pthread_key_t err_key;
+static pthread_once_t err_once = PTHREAD_ONCE_INIT;
+static bool err_key_ok;
+static uint64_t ctx_serials;
+
+static void err_block_free(void *block)
+{
+	free(block);
+	err_block = NULL;
+}
+
+static void err_key_init(void)
+{
+	err_key_ok = !pthread_key_create(&err_key, err_block_free);
+}
+
+/* This thread's block, made on its first failure (NULL if it cannot be). */
+static struct err_block *thread_errors(bool create)
+{
+	if (err_block || !create)
+		return err_block;
+	pthread_once(&err_once, err_key_init);
+	err_block = calloc(1, sizeof(*err_block));
+	if (err_block && err_key_ok)
+		pthread_setspecific(err_key, err_block); /* freed at the thread's exit */
+	return err_block;
+}
+
+/* The slot for ctx in this thread; with `create`, the least recently
+ * written one is taken over if ctx has none. */
+static struct err_slot *error_slot(const struct ap_ctx *ctx, bool create)
+{
+	struct err_block *b = thread_errors(create);
+	struct err_slot *oldest;
+
+	if (!b)
+		return NULL;
+	oldest = &b->slot[0];
+	for (int i = 0; i < ERR_SLOTS; i++) {
+		if (b->slot[i].ctx_serial == ctx->serial)
+			return &b->slot[i];
+		if (b->slot[i].stamp < oldest->stamp)
+			oldest = &b->slot[i];
+	}
+	if (!create)
+		return NULL;
+	oldest->ctx_serial = ctx->serial;
+	oldest->msg[0] = '\0';
+	return oldest;
+}
+
 static void set_error(struct ap_ctx *ctx, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
 static void set_error(struct ap_ctx *ctx, const char *fmt, va_list ap)
 {
-	vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
+	struct err_slot *slot = error_slot(ctx, true);
+
+	err_lost = !slot;
+	if (!slot)
+		return;
+	slot->stamp = ++err_block->clock;
+	vsnprintf(slot->msg, sizeof(slot->msg), fmt, ap);
 }
 
 int ap__err(struct ap_ctx *ctx, int err, const char *fmt, ...)
@@ -51,7 +133,14 @@ void ap_ctx_set_error(struct ap_ctx *ctx, const char *fmt, ...)
 
 const char *ap_ctx_error(const struct ap_ctx *ctx)
 {
-	return ctx ? ctx->err : "no context";
+	const struct err_slot *slot;
+
+	if (!ctx)
+		return "no context";
+	slot = error_slot(ctx, false);
+	if (slot)
+		return slot->msg;
+	return err_lost ? "(no memory to keep this thread's error message)" : "";
 }
 
 /* True if this allocation is the one the test asked to fail.  Threads may
@@ -211,6 +300,7 @@ struct ap_ctx *ap_ctx_new(void)
 
 	if (!ctx)
 		return NULL;
+	ctx->serial = __atomic_add_fetch(&ctx_serials, 1, __ATOMIC_RELAXED);
 	pthread_mutex_init(&ctx->ram_lock, NULL);
 	pthread_mutex_init(&ctx->pool_lock, NULL);
 	ap__pool_init_mem(ctx);
@@ -237,7 +327,8 @@ int ap_ctx_set_frontend(struct ap_ctx *ctx, const char *key, void *state,
 	f->state = state;
 	f->destroy = destroy;
 	f->next = ctx->frontends;
-	ctx->frontends = f;
+	/* published whole: a layer may look its state up from other threads */
+	__atomic_store_n(&ctx->frontends, f, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -245,7 +336,7 @@ void *ap_ctx_frontend(const struct ap_ctx *ctx, const char *key)
 {
 	const struct ap_frontend *f;
 
-	for (f = ctx->frontends; f && key; f = f->next)
+	for (f = __atomic_load_n(&ctx->frontends, __ATOMIC_ACQUIRE); f && key; f = f->next)
 		if (!strcmp(f->key, key))
 			return f->state;
 	return NULL;
@@ -266,8 +357,10 @@ static void frontends_free(struct ap_ctx *ctx)
 
 void ap_ctx_set_dma_write_observer(struct ap_ctx *ctx, ap_dma_write_observer fn, void *arg)
 {
-	ctx->dma_write_fn = fn;
-	ctx->dma_write_arg = fn ? arg : NULL;
+	/* arg before fn: a DMA that sees the new fn sees its arg (installing
+	 * one while devices DMA is fine; see core.h for replacing one) */
+	__atomic_store_n(&ctx->dma_write_arg, fn ? arg : NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&ctx->dma_write_fn, fn, __ATOMIC_RELEASE);
 }
 
 void ap_ctx_free(struct ap_ctx *ctx)

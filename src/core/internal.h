@@ -10,6 +10,7 @@
 
 #include <aperture/core.h>
 
+#include "../util/avl.h"
 #include "iotlb.h"
 
 #define AP_NAME_MAX 64 /* including the NUL */
@@ -128,11 +129,6 @@ struct ap_domain {
 	unsigned exclusive;
 };
 
-struct ap_retired {
-	struct ap_retired *next;
-	void *p;
-};
-
 struct ap_deferred {
 	uint64_t pa;
 	size_t size;
@@ -147,7 +143,7 @@ struct ap_frontend {
 };
 
 struct ap_ctx {
-	char err[512];
+	uint64_t serial;          /* names the context's error slots (ctx.c) */
 	struct ap_frontend *frontends;
 	ap_dma_write_observer dma_write_fn;
 	void *dma_write_arg;
@@ -157,11 +153,10 @@ struct ap_ctx {
 	uint64_t live_allocs, live_bytes;
 	/* physical memory (physmem.c says how threads share it) */
 	pthread_mutex_t ram_lock;
-	unsigned ram_seq;         /* odd while the RAM array changes */
-	struct ap_ram *ram;       /* sorted by pa */
-	size_t nram, ram_cap;
+	unsigned ram_seq;         /* odd while the RAM tree changes */
+	struct ap_avl ram;        /* regions by pa (physmem.c: struct ap_ram_node) */
+	struct ap_ram_node *ram_gone; /* unlinked, freed after a grace period */
 	uint64_t ram_hint;        /* ap_ram_place: no room starts below this */
-	struct ap_retired *retired; /* outgrown RAM arrays */
 	pthread_mutex_t pool_lock;
 	struct ap_pool pool;
 	struct ap_deferred *deferred; /* freed table frames awaiting a grace period */

@@ -6,13 +6,17 @@
  *
  * Threads.  DMA and table walks read both while other threads add and
  * remove RAM and allocate and free tables:
- *   - The RAM array is a seqlock: writers (serialised by ram_lock) change
- *     it between two bumps of ram_seq, every field stored atomically; a
- *     reader retries a lookup that ran while ram_seq moved.  An array
- *     outgrown is retired, not freed: a reader may still be searching it.
- *   - A removed region's memory, a freed table frame and a retired array go
- *     back only after a grace period (rcu.h): DMA and walks run inside
- *     read-side sections.
+ *   - RAM regions are nodes of an AVL tree by address (src/util/avl.h), so
+ *     that adding or removing one is O(log n) however many there are (VFIO
+ *     registers one per mapping).  Writers (serialised by ram_lock) change
+ *     the tree between two bumps of ram_seq, a seqlock: a reader descends
+ *     without a lock and retries a search that found nothing while ram_seq
+ *     moved (a rotation may have hidden the region for a moment).  A node's
+ *     region never changes while the node is linked; a region a search
+ *     finds is one that was registered during the search.
+ *   - A removed region's node and memory, and a freed table frame, go back
+ *     only after a grace period (rcu.h): DMA and walks run inside
+ *     read-side sections, and a reader may still be inside the node.
  *   - The pool's bitmap and chunks change under pool_lock; walkers read
  *     them with atomic loads.
  */
@@ -30,64 +34,59 @@
 #define CHUNK_BYTES (1ull << AP_POOL_CHUNK_SHIFT)
 #define FRAMES_PER_CHUNK (1u << (AP_POOL_CHUNK_SHIFT - AP_FRAME_SHIFT))
 
+/* A RAM region in the context's tree. */
+struct ap_ram_node {
+	struct ap_avl_node node;
+	struct ap_ram r;              /* fixed while linked */
+	struct ap_ram_node *gone;        /* writers: removals waiting for a grace period */
+	bool doomed;                  /* writers: picked by ap_ram_remove_many() */
+};
+
+#define RAM_NODE(n) AP_AVL_ENTRY(n, struct ap_ram_node, node)
+
 static bool ranges_overlap(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsize)
 {
 	return a <= b + (bsize - 1) && b <= a + (asize - 1);
 }
 
-/* Index of the first region that ends at or above pa (nram if none).
- * Writers only (under ram_lock). */
-static size_t ram_lower_bound(const struct ap_ctx *ctx, uint64_t pa)
+/* The lowest region that ends at or above pa (NULL if none).  Writers only
+ * (under ram_lock). */
+static struct ap_ram_node *ram_lower_bound(const struct ap_ctx *ctx, uint64_t pa)
 {
-	size_t lo = 0, hi = ctx->nram;
+	struct ap_avl_node *n = ctx->ram.root;
+	struct ap_ram_node *best = NULL;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct ap_ram *r = &ctx->ram[mid];
+	while (n) {
+		struct ap_ram_node *x = RAM_NODE(n);
 
-		if (r->pa + (r->size - 1) < pa)
-			lo = mid + 1;
-		else
-			hi = mid;
+		if (x->r.pa + (x->r.size - 1) < pa) {
+			n = n->link[1];
+		} else {
+			best = x;
+			n = n->link[0];
+		}
 	}
-	return lo;
+	return best;
+}
+
+/* The region that starts at pa, or NULL.  Writers only. */
+static struct ap_ram_node *ram_at(const struct ap_ctx *ctx, uint64_t pa)
+{
+	struct ap_ram_node *x = ram_lower_bound(ctx, pa);
+
+	return x && x->r.pa == pa ? x : NULL;
 }
 
 static bool ram_overlaps(const struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 {
-	size_t i = ram_lower_bound(ctx, pa);
+	const struct ap_ram_node *x = ram_lower_bound(ctx, pa);
 
-	return i < ctx->nram && ranges_overlap(ctx->ram[i].pa, ctx->ram[i].size, pa, size);
-}
-
-/*
- * A region's fields, stored so that a seqlock reader may read them: stores
- * with release and loads with acquire order them against ram_seq without
- * fences (which ThreadSanitizer cannot follow): a reader that sees a new
- * field sees the odd ram_seq stored before it.
- */
-static void ram_store(struct ap_ram *dst, const struct ap_ram *src)
-{
-	__atomic_store_n(&dst->pa, src->pa, __ATOMIC_RELEASE);
-	__atomic_store_n(&dst->size, src->size, __ATOMIC_RELEASE);
-	__atomic_store_n(&dst->host, src->host, __ATOMIC_RELEASE);
-	__atomic_store_n(&dst->owner_kind, src->owner_kind, __ATOMIC_RELEASE);
-	__atomic_store_n(&dst->owner, src->owner, __ATOMIC_RELEASE);
-	__atomic_store_n(&dst->owned, src->owned, __ATOMIC_RELEASE);
-}
-
-static void ram_load(struct ap_ram *dst, const struct ap_ram *src)
-{
-	dst->pa = __atomic_load_n(&src->pa, __ATOMIC_ACQUIRE);
-	dst->size = __atomic_load_n(&src->size, __ATOMIC_ACQUIRE);
-	dst->host = __atomic_load_n(&src->host, __ATOMIC_ACQUIRE);
-	dst->owner_kind = __atomic_load_n(&src->owner_kind, __ATOMIC_ACQUIRE);
-	dst->owner = __atomic_load_n(&src->owner, __ATOMIC_ACQUIRE);
-	dst->owned = __atomic_load_n(&src->owned, __ATOMIC_ACQUIRE);
+	return x && ranges_overlap(x->r.pa, x->r.size, pa, size);
 }
 
 static void ram_write_begin(struct ap_ctx *ctx)
 {
+	/* the tree's stores are releases: a reader that sees one sees this */
 	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELAXED);
 }
 
@@ -96,70 +95,38 @@ static void ram_write_end(struct ap_ctx *ctx)
 	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELEASE);
 }
 
-/* Move n regions from src to dst (either direction), field by field. */
-static void ram_move(struct ap_ram *dst, struct ap_ram *src, size_t n)
-{
-	size_t i;
-
-	if (dst < src) {
-		for (i = 0; i < n; i++)
-			ram_store(&dst[i], &src[i]);
-	} else {
-		for (i = n; i--;)
-			ram_store(&dst[i], &src[i]);
-	}
-}
-
 /*
- * The region holding pa, copied out (false if none), as one consistent
- * snapshot whatever writers do meanwhile.  For DMA: the host memory stays
- * valid while the caller's read-side section lasts.
+ * The region holding pa, copied out (false if none).  Lock-free: inside a
+ * read-side section (the node it reads may be removed meanwhile, and is
+ * freed only after the section).  A miss is believed only if no writer
+ * changed the tree during the search.
  */
 static bool ram_lookup(const struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out)
 {
 	for (;;) {
 		unsigned seq = __atomic_load_n(&ctx->ram_seq, __ATOMIC_ACQUIRE);
-		/* the count first: the array seen after it holds at least
-		 * that many (arrays only grow, and a grown one is published
-		 * before the count that needs it) */
-		size_t lo = 0, hi = __atomic_load_n(&ctx->nram, __ATOMIC_ACQUIRE);
-		const struct ap_ram *ram = __atomic_load_n(&ctx->ram, __ATOMIC_ACQUIRE);
-		bool found = false;
+		const struct ap_avl_node *n;
+		unsigned steps;
 
 		if (seq & 1)
 			continue;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
+		n = ap__avl_root(&ctx->ram);
+		for (steps = 0; n && steps < AP_AVL_MAX_STEPS; steps++) {
+			const struct ap_ram *r = &RAM_NODE(n)->r;
 
-			ram_load(out, &ram[mid]);
-			if (pa < out->pa) {
-				hi = mid;
-			} else if (pa - out->pa >= out->size) {
-				lo = mid + 1;
+			if (pa < r->pa) {
+				n = ap__avl_child(n, 0);
+			} else if (pa - r->pa >= r->size) {
+				n = ap__avl_child(n, 1);
 			} else {
-				found = true;
-				break;
+				*out = *r;
+				return true;
 			}
 		}
-		if (__atomic_load_n(&ctx->ram_seq, __ATOMIC_RELAXED) == seq)
-			return found;
+		/* the child loads are acquires: this load comes after them */
+		if (!n && __atomic_load_n(&ctx->ram_seq, __ATOMIC_RELAXED) == seq)
+			return false;
 	}
-}
-
-/* Keep an outgrown array until the next grace period. */
-static int ram_retire(struct ap_ctx *ctx, struct ap_ram *old)
-{
-	struct ap_retired *r;
-
-	if (!old)
-		return 0;
-	r = malloc(sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	r->p = old;
-	r->next = ctx->retired;
-	__atomic_store_n(&ctx->retired, r, __ATOMIC_RELAXED); /* see ap__reclaim_pending */
-	return 0;
 }
 
 /* ------------------------------------------------------------------ RAM */
@@ -183,100 +150,194 @@ static int ram_place_check(struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 	return 0;
 }
 
-/* Room for one more region.  The array grows by doubling, so that a layer
- * registering many regions (one per VFIO mapping) stays linear; the old
- * array is retired, since readers may be searching it. */
-static int ram_reserve(struct ap_ctx *ctx)
+/* Link a new node for r (its place checked). */
+static void ram_link(struct ap_ctx *ctx, struct ap_ram_node *x)
 {
-	struct ap_ram *grown;
-	size_t cap = ctx->ram_cap ? ctx->ram_cap * 2 : 8;
+	struct ap_avl_node *parent = NULL, *n = ctx->ram.root;
+	int dir = 0;
 
-	if (ctx->nram < ctx->ram_cap)
-		return 0;
-	grown = ap__zalloc(ctx, cap * sizeof(*grown));
-	if (!grown)
-		return ap__err(ctx, -ENOMEM, "out of memory");
-	if (ram_retire(ctx, ctx->ram)) {
-		ap__free(ctx, grown);
-		return ap__err(ctx, -ENOMEM, "out of memory");
+	while (n) {
+		parent = n;
+		dir = x->r.pa > RAM_NODE(n)->r.pa;
+		n = n->link[dir];
 	}
-	if (ctx->nram)
-		memcpy(grown, ctx->ram, ctx->nram * sizeof(*grown));
-	__atomic_store_n(&ctx->ram, grown, __ATOMIC_RELEASE);
-	ctx->ram_cap = cap;
-	return 0;
+	ram_write_begin(ctx);
+	ap__avl_insert(&ctx->ram, parent, dir, &x->node);
+	ram_write_end(ctx);
 }
 
-static int ram_insert_locked(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host,
-			     const void *owner_kind, void *owner, bool owned)
+static int ram_insert_locked(struct ap_ctx *ctx, const struct ap_ram *r)
 {
-	struct ap_ram r = { .pa = pa, .size = size, .host = host, .owner_kind = owner_kind,
-			    .owner = owner, .owned = owned };
-	size_t at;
-	int err = ram_place_check(ctx, pa, size);
+	struct ap_ram_node *x;
+	int err = ram_place_check(ctx, r->pa, r->size);
 
 	if (err)
 		return err;
-	if (!host)
+	if (!r->host)
 		return ap__err(ctx, -EINVAL, "RAM needs host memory");
-	err = ram_reserve(ctx);
-	if (err)
-		return err;
-	at = ram_lower_bound(ctx, pa);
-	ram_write_begin(ctx);
-	ram_move(ctx->ram + at + 1, ctx->ram + at, ctx->nram - at);
-	ram_store(&ctx->ram[at], &r);
-	__atomic_store_n(&ctx->nram, ctx->nram + 1, __ATOMIC_RELEASE);
-	ram_write_end(ctx);
+	x = ap__zalloc(ctx, sizeof(*x));
+	if (!x)
+		return ap__err(ctx, -ENOMEM, "out of memory for a RAM region");
+	x->r = *r;
+	ram_link(ctx, x);
 	return 0;
 }
 
 static int ram_insert(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host,
 		      const void *owner_kind, void *owner, bool owned)
 {
+	struct ap_ram r = { .pa = pa, .size = size, .host = host, .owner_kind = owner_kind,
+			    .owner = owner, .owned = owned };
 	int err;
 
 	pthread_mutex_lock(&ctx->ram_lock);
-	err = ram_insert_locked(ctx, pa, size, host, owner_kind, owner, owned);
+	err = ram_insert_locked(ctx, &r);
 	pthread_mutex_unlock(&ctx->ram_lock);
 	return err;
 }
 
-/* Take the region at `at` out of the array; what it was goes to *out. */
-static void ram_cut(struct ap_ctx *ctx, size_t at, struct ap_ram *out)
+/* Unlink x (under ram_lock) and queue it on *gone for after the grace
+ * period. */
+static void ram_unlink(struct ap_ctx *ctx, struct ap_ram_node *x, struct ap_ram_node **gone)
 {
-	*out = ctx->ram[at];
 	ram_write_begin(ctx);
-	__atomic_store_n(&ctx->nram, ctx->nram - 1, __ATOMIC_RELEASE);
-	ram_move(ctx->ram + at, ctx->ram + at + 1, ctx->nram - at);
+	ap__avl_erase(&ctx->ram, &x->node);
 	ram_write_end(ctx);
+	if (x->r.pa < ctx->ram_hint)
+		ctx->ram_hint = x->r.pa; /* its room is free again */
+	x->gone = *gone;
+	*gone = x;
 }
 
-int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
+/*
+ * After the grace period that followed their unlinking: no DMA can be
+ * inside the regions, no search inside the nodes.
+ */
+static void ram_free_gone(struct ap_ctx *ctx, struct ap_ram_node *gone)
 {
-	struct ap_ram gone;
-	size_t at;
+	while (gone) {
+		struct ap_ram_node *next = gone->gone;
 
+		if (gone->r.owned)
+			ap__free(ctx, gone->r.host);
+		ap__free(ctx, gone);
+		gone = next;
+	}
+}
+
+
+/* Clear the marks of the first n regions of pa[] (all were found). */
+static void ram_undoom(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
+{
+	while (n--)
+		ram_at(ctx, pa[n])->doomed = false;
+}
+
+/* The nodes unlinked by the last ap_ram_remove_many(), taken for freeing
+ * after a grace period that begins later. */
+static struct ap_ram_node *graveyard_take(struct ap_ctx *ctx)
+{
+	struct ap_ram_node *g;
+
+	pthread_mutex_lock(&ctx->ram_lock);
+	g = ctx->ram_gone;
+	ctx->ram_gone = NULL;
+	pthread_mutex_unlock(&ctx->ram_lock);
+	return g;
+}
+
+/* Unlink the n regions starting at pa[], all or none, onto *gone. */
+static int ram_unlink_all(struct ap_ctx *ctx, const uint64_t *pa, size_t n,
+			  struct ap_ram_node **gone)
+{
+	size_t i;
+
+	pthread_mutex_lock(&ctx->ram_lock);
+	/* every address first: a list that names a region twice, or none,
+	 * changes nothing */
+	for (i = 0; i < n; i++) {
+		struct ap_ram_node *x = ram_at(ctx, pa[i]);
+
+		if (!x || x->doomed) {
+			ram_undoom(ctx, pa, i);
+			pthread_mutex_unlock(&ctx->ram_lock);
+			if (x)
+				return ap__err(ctx, -EINVAL, "RAM at 0x%llx is named twice",
+					       (unsigned long long)pa[i]);
+			return ap__err(ctx, -ENOENT, "no RAM region starts at 0x%llx",
+				       (unsigned long long)pa[i]);
+		}
+		x->doomed = true;
+	}
+	for (i = 0; i < n; i++)
+		ram_unlink(ctx, ram_at(ctx, pa[i]), gone);
+	pthread_mutex_unlock(&ctx->ram_lock);
+	return 0;
+}
+
+static int removal_allowed(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
+{
+	if (!ctx || (n && !pa))
+		return -EINVAL;
 	if (ap__rcu_reading())
 		return ap__err(ctx, -EDEADLK,
 			       "RAM cannot be removed from inside a DMA (a write observer)");
-	pthread_mutex_lock(&ctx->ram_lock);
-	at = ram_lower_bound(ctx, pa);
-	if (at == ctx->nram || ctx->ram[at].pa != pa) {
-		pthread_mutex_unlock(&ctx->ram_lock);
-		return ap__err(ctx, -ENOENT, "no RAM region starts at 0x%llx",
-			       (unsigned long long)pa);
-	}
-	ram_cut(ctx, at, &gone);
-	if (pa < ctx->ram_hint)
-		ctx->ram_hint = pa; /* its room is free again */
-	pthread_mutex_unlock(&ctx->ram_lock);
-	/* A DMA that found the region before it went may still be copying:
-	 * the region is the caller's again only once every such DMA ended. */
+	return 0;
+}
+
+/*
+ * Unlink, then wait: a DMA that found the region before it went may still
+ * be copying, and the region is the caller's again only once every such
+ * DMA ended.  Nodes an earlier ap_ram_remove_many() left go too.
+ */
+int ap_ram_remove(struct ap_ctx *ctx, uint64_t pa)
+{
+	struct ap_ram_node *gone = NULL, *old;
+	int err = removal_allowed(ctx, &pa, 1);
+
+	if (!err)
+		err = ram_unlink_all(ctx, &pa, 1, &gone);
+	if (err)
+		return err;
+	old = graveyard_take(ctx);
 	ap__rcu_synchronize();
-	if (gone.owned)
-		ap__free(ctx, gone.host);
+	ram_free_gone(ctx, gone);
+	ram_free_gone(ctx, old);
 	ap__reclaim(ctx);
+	return 0;
+}
+
+/*
+ * Wait, then unlink: the caller has unmapped the regions, so the only DMA
+ * that can reach them is DMA in flight, which translated before the unmap;
+ * once it has ended, nothing can, and the memory is the caller's as soon
+ * as the regions are unlinked.  A search may still be passing through
+ * their nodes: they are freed after the next grace period (the next
+ * removal's, here or in ap_ram_remove, or the context's end).  So a
+ * removal costs one wait, not two.
+ */
+int ap_ram_remove_many(struct ap_ctx *ctx, const uint64_t *pa, size_t n)
+{
+	struct ap_ram_node *gone = NULL, *old;
+	int err = removal_allowed(ctx, pa, n);
+
+	if (err || !n)
+		return err;
+	old = graveyard_take(ctx);
+	ap__rcu_synchronize();
+	ram_free_gone(ctx, old);
+	err = ram_unlink_all(ctx, pa, n, &gone);
+	if (err)
+		return err;
+	pthread_mutex_lock(&ctx->ram_lock);
+	while (gone) {
+		struct ap_ram_node *next = gone->gone;
+
+		gone->gone = ctx->ram_gone;
+		ctx->ram_gone = gone;
+		gone = next;
+	}
+	pthread_mutex_unlock(&ctx->ram_lock);
 	return 0;
 }
 
@@ -298,7 +359,7 @@ int ap_ram_lookup(const struct ap_ctx *ctx, uint64_t pa, struct ap_ram_info *out
 
 	if (!ctx || !out)
 		return -EINVAL;
-	ap__rcu_read_lock(); /* an outgrown array it searches stays */
+	ap__rcu_read_lock(); /* a node it searches stays */
 	found = ram_lookup(ctx, pa, &r);
 	ap__rcu_read_unlock();
 	if (!found)
@@ -313,15 +374,15 @@ int ap_ram_lookup(const struct ap_ctx *ctx, uint64_t pa, struct ap_ram_info *out
  * ram_lock. */
 static bool occupied(const struct ap_ctx *ctx, uint64_t addr, uint64_t *last)
 {
-	size_t i;
+	const struct ap_ram_node *x;
 
 	if (ctx->pool.size && addr >= ctx->pool.base && addr - ctx->pool.base < ctx->pool.size) {
 		*last = ctx->pool.base + (ctx->pool.size - 1);
 		return true;
 	}
-	i = ram_lower_bound(ctx, addr);
-	if (i < ctx->nram && ctx->ram[i].pa <= addr) {
-		*last = ctx->ram[i].pa + (ctx->ram[i].size - 1);
+	x = ram_lower_bound(ctx, addr);
+	if (x && x->r.pa <= addr) {
+		*last = x->r.pa + (x->r.size - 1);
 		return true;
 	}
 	return false;
@@ -344,15 +405,15 @@ static bool congruent_up(uint64_t x, uint64_t align, uint64_t phase, uint64_t *o
 /* The first occupant of [p, last] (RAM or the window): its last byte. */
 static bool first_in(const struct ap_ctx *ctx, uint64_t p, uint64_t last, uint64_t *end)
 {
-	size_t i = ram_lower_bound(ctx, p);
-	bool ram = i < ctx->nram && ctx->ram[i].pa <= last;
+	const struct ap_ram_node *x = ram_lower_bound(ctx, p);
+	bool ram = x && x->r.pa <= last;
 	bool win = ctx->pool.size && ranges_overlap(ctx->pool.base, ctx->pool.size, p,
 						    last - p + 1);
 
-	if (win && (!ram || ctx->pool.base < ctx->ram[i].pa))
+	if (win && (!ram || ctx->pool.base < x->r.pa))
 		*end = ctx->pool.base + (ctx->pool.size - 1);
 	else if (ram)
-		*end = ctx->ram[i].pa + (ctx->ram[i].size - 1);
+		*end = x->r.pa + (x->r.size - 1);
 	return ram || win;
 }
 
@@ -423,23 +484,22 @@ int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
 	return 0;
 }
 
-/* Inside a read-side section: an outgrown array it reads is not freed
- * under it. */
+/* Inside a read-side section (a node it reads is not freed under it). */
 static int ram_region_at(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t *size)
 {
 	for (;;) {
 		unsigned seq = __atomic_load_n(&ctx->ram_seq, __ATOMIC_ACQUIRE);
-		bool in = index < __atomic_load_n(&ctx->nram, __ATOMIC_ACQUIRE);
-		const struct ap_ram *ram = __atomic_load_n(&ctx->ram, __ATOMIC_ACQUIRE);
+		const struct ap_avl_node *n;
 		struct ap_ram r = { 0 };
 
 		if (seq & 1)
 			continue;
-		if (in)
-			ram_load(&r, &ram[index]);
-		if (__atomic_load_n(&ctx->ram_seq, __ATOMIC_RELAXED) != seq)
+		n = ap__avl_at(&ctx->ram, index);
+		if (n)
+			r = RAM_NODE(n)->r;
+		if (__atomic_load_n(&ctx->ram_seq, __ATOMIC_ACQUIRE) != seq)
 			continue;
-		if (!in)
+		if (!n)
 			return -ENOENT;
 		*pa = r.pa;
 		*size = r.size;
@@ -467,7 +527,7 @@ void *ap_ram_ptr(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
 	struct ap_ram r;
 	bool found;
 
-	ap__rcu_read_lock(); /* for the array, not the region: that is the caller's */
+	ap__rcu_read_lock(); /* for the node, not the region: that is the caller's */
 	found = ram_lookup(ctx, pa, &r);
 	ap__rcu_read_unlock();
 	if (!found || len > r.size - (pa - r.pa))
@@ -725,26 +785,15 @@ static void pool_free(void *cookie, void *table, uint64_t pa, size_t size)
 	pthread_mutex_unlock(&ctx->pool_lock);
 }
 
-static void free_retired(struct ap_ctx *ctx, struct ap_retired *r)
-{
-	while (r) {
-		struct ap_retired *next = r->next;
-
-		ap__free(ctx, r->p);
-		free(r);
-		r = next;
-	}
-}
-
 /*
- * Wait for a grace period and give back what was retired before it began:
- * freed tables, outgrown RAM arrays.  Not from inside a read-side section
+ * Wait for a grace period and give back the table frames freed before it
+ * began (and RAM nodes ap_ram_remove_many() left).  Not from inside a read-side section
  * (that would wait for itself): then it is left for a later call.
  */
 void ap__reclaim(struct ap_ctx *ctx)
 {
 	struct ap_deferred *frees;
-	struct ap_retired *retired;
+	struct ap_ram_node *gone;
 	size_t n, i;
 
 	if (ap__rcu_reading())
@@ -756,29 +805,25 @@ void ap__reclaim(struct ap_ctx *ctx)
 	ctx->deferred_cap = 0;
 	__atomic_store_n(&ctx->ndeferred, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&ctx->pool_lock);
-	pthread_mutex_lock(&ctx->ram_lock);
-	retired = ctx->retired;
-	__atomic_store_n(&ctx->retired, NULL, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&ctx->ram_lock);
-	if (!n && !retired) {
+	if (!n) {
 		free(frees);
 		return;
 	}
+	gone = graveyard_take(ctx); /* the grace period serves them too */
 	ap__rcu_synchronize();
+	ram_free_gone(ctx, gone);
 	pthread_mutex_lock(&ctx->pool_lock);
 	for (i = 0; i < n; i++)
 		pool_release_locked(ctx, frees[i].pa, frees[i].size);
 	pthread_mutex_unlock(&ctx->pool_lock);
 	free(frees);
-	free_retired(ctx, retired);
 }
 
 /* A hint, read without the locks: a writer that just missed something
  * pending leaves it to the next one (nothing is lost, only delayed). */
 bool ap__reclaim_pending(struct ap_ctx *ctx)
 {
-	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) != 0 ||
-	       __atomic_load_n(&ctx->retired, __ATOMIC_RELAXED) != NULL;
+	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) != 0;
 }
 
 void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len)
@@ -827,6 +872,15 @@ void ap__pool_init_mem(struct ap_ctx *ctx)
 	};
 }
 
+static void ram_node_free(struct ap_avl_node *n, void *arg)
+{
+	struct ap_ram_node *x = RAM_NODE(n);
+
+	if (x->r.owned)
+		ap__free(arg, x->r.host);
+	ap__free(arg, x);
+}
+
 void ap__physmem_free(struct ap_ctx *ctx)
 {
 	struct ap_pool *p = &ctx->pool;
@@ -836,8 +890,6 @@ void ap__physmem_free(struct ap_ctx *ctx)
 	free(ctx->deferred);
 	ctx->deferred = NULL;
 	ctx->ndeferred = ctx->deferred_cap = 0;
-	free_retired(ctx, ctx->retired);
-	ctx->retired = NULL;
 
 	if (p->chunks) {
 		for (i = 0; i < (p->size + CHUNK_BYTES - 1) >> AP_POOL_CHUNK_SHIFT; i++)
@@ -846,11 +898,7 @@ void ap__physmem_free(struct ap_ctx *ctx)
 	ap__free(ctx, p->used);
 	ap__free(ctx, p->chunks);
 	memset(p, 0, sizeof(*p));
-	for (i = 0; i < ctx->nram; i++)
-		if (ctx->ram[i].owned)
-			ap__free(ctx, ctx->ram[i].host);
-	ap__free(ctx, ctx->ram);
-	ctx->ram = NULL;
-	ctx->nram = 0;
-	ctx->ram_cap = 0;
+	ap__avl_drain(&ctx->ram, ram_node_free, ctx);
+	ram_free_gone(ctx, ctx->ram_gone);
+	ctx->ram_gone = NULL;
 }

@@ -286,10 +286,13 @@ static void dma_move(struct ap_device *dev, uint64_t iova, uint8_t *dst, const u
 		     const struct dma_run *r)
 {
 	if (src) {
+		ap_dma_write_observer fn;
+
 		memcpy(r->host, src + r->off, (size_t)r->len);
-		if (dev->ctx->dma_write_fn)
-			dev->ctx->dma_write_fn(dev->ctx->dma_write_arg, dev, iova + r->off, r->pa,
-					       (size_t)r->len);
+		fn = __atomic_load_n(&dev->ctx->dma_write_fn, __ATOMIC_ACQUIRE);
+		if (fn)
+			fn(__atomic_load_n(&dev->ctx->dma_write_arg, __ATOMIC_RELAXED), dev,
+			   iova + r->off, r->pa, (size_t)r->len);
 	} else {
 		memcpy(dst + r->off, r->host, (size_t)r->len);
 	}

@@ -8,7 +8,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <endian.h>
 #include <string.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_iommu.h>
+#include <linux/virtio_ring.h>
 
 #include "scn_internal.h"
 
@@ -30,6 +35,11 @@ struct outcome {
 	uint64_t unmapped;
 	bool has_dirty;
 	uint64_t dirty;           /* pages a dirty-bitmap query reported */
+	bool has_status;
+	int status;               /* a viommu request's VIRTIO_IOMMU_S_*, -1 unwritten */
+	bool has_events;
+	unsigned events;          /* fault events a `viommu events` read */
+	char detail[256];         /* what a viommu command found (PROBE, events) */
 	char msg[512];            /* the context's explanation of err */
 	char cmd[16];             /* the command's name */
 };
@@ -643,6 +653,255 @@ static int cmd_vfio(struct run *r)
 		      "'vfio %s'", what);
 }
 
+/* ------------------------------------------------------------ viommu */
+
+static const char *const status_names[] = { "OK",    "IOERR", "UNSUPP", "DEVERR", "INVAL",
+					    "RANGE", "NOENT", "FAULT",  "NOMEM" };
+
+static const char *status_name(int st)
+{
+	if (st < 0)
+		return "UNWRITTEN";
+	return (size_t)st < sizeof(status_names) / sizeof(status_names[0]) ? status_names[st] : "?";
+}
+
+/* "map-unmap,probe" -> feature bits; "none" is 0.  -1 for a bad name. */
+static int feature_list(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{ "input-range", VIRTIO_IOMMU_F_INPUT_RANGE },
+		{ "domain-range", VIRTIO_IOMMU_F_DOMAIN_RANGE },
+		{ "map-unmap", VIRTIO_IOMMU_F_MAP_UNMAP },
+		{ "bypass", VIRTIO_IOMMU_F_BYPASS },
+		{ "probe", VIRTIO_IOMMU_F_PROBE },
+		{ "mmio", VIRTIO_IOMMU_F_MMIO },
+		{ "bypass-config", VIRTIO_IOMMU_F_BYPASS_CONFIG },
+		{ "indirect-desc", VIRTIO_RING_F_INDIRECT_DESC },
+		{ "event-idx", VIRTIO_RING_F_EVENT_IDX },
+	};
+
+	*out = 0;
+	if (!strcmp(s, "none"))
+		return 0;
+	while (*s) {
+		size_t len = strcspn(s, ","), k;
+
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			if (strlen(names[k].name) == len && !strncmp(s, names[k].name, len))
+				break;
+		if (k == sizeof(names) / sizeof(names[0]))
+			return -1;
+		*out |= AP_VIOMMU_FEATURE(names[k].bit);
+		s += len + (s[len] == ',');
+	}
+	return 0;
+}
+
+#define FEATURE_WORDS "input-range domain-range map-unmap bypass probe mmio bypass-config " \
+		      "indirect-desc event-idx, or none"
+
+/* viommu IOMMU [offer=LIST] [accept=LIST]: the device and its driver. */
+static int viommu_new(struct run *r, struct ap_iommu *iommu)
+{
+	uint64_t offer = 0, accept = ~0ull;
+	int t;
+
+	for (t = 2; t < r->ntok; t++) {
+		const char *eq = strchr(r->tok[t], '=');
+		uint64_t *dst = !strncmp(r->tok[t], "offer=", 6)    ? &offer
+				: !strncmp(r->tok[t], "accept=", 7) ? &accept
+								    : NULL;
+
+		if (!dst || !eq)
+			return syntax(r, "expected 'viommu IOMMU [offer=LIST] [accept=LIST]' or a "
+				      "request, got '%s'", r->tok[t]);
+		if (feature_list(eq + 1, dst))
+			return syntax(r, "expected a LIST of %s, got '%s'", FEATURE_WORDS, eq + 1);
+		if (dst == &offer && !offer)
+			offer = AP_VIOMMU_FEATURE(VIRTIO_F_VERSION_1);
+	}
+	return ap__scn_viommu_new(r->ctx, iommu, offer, accept);
+}
+
+/* PROBE's properties, in words (§5.13.6.8). */
+static void describe_props(const uint8_t *p, size_t len, char *out, size_t cap)
+{
+	size_t off = 0, at = 0;
+
+	out[0] = '\0';
+	while (off + 4 <= len && at < cap) {
+		struct virtio_iommu_probe_resv_mem m;
+		uint16_t type, plen;
+
+		memcpy(&type, p + off, 2);
+		memcpy(&plen, p + off + 2, 2);
+		type = le16toh(type) & VIRTIO_IOMMU_PROBE_T_MASK;
+		plen = le16toh(plen);
+		if (!type)
+			break;
+		if (type == VIRTIO_IOMMU_PROBE_T_RESV_MEM && off + sizeof(m) <= len) {
+			memcpy(&m, p + off, sizeof(m));
+			at += (size_t)snprintf(out + at, cap - at, "%s%s 0x%llx-0x%llx", at ? ", " : "",
+					       m.subtype == VIRTIO_IOMMU_RESV_MEM_T_MSI ? "msi" : "reserved",
+					       (unsigned long long)le64toh(m.start),
+					       (unsigned long long)le64toh(m.end));
+		}
+		off += 4 + (size_t)plen;
+	}
+	if (!out[0])
+		snprintf(out, cap, "no properties");
+}
+
+/* A 32-bit request field from the script. */
+static int u32_arg(struct run *r, const char *s, const char *what, uint32_t *out)
+{
+	uint64_t v;
+
+	if (number(r, s, what, &v))
+		return SYNTAX;
+	if (v > UINT32_MAX)
+		return syntax(r, "expected %s below 2^32, got '%s'", what, s);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* The request of `viommu IOMMU TYPE ...` in rd; its length, 0 on a syntax
+ * error (message set). */
+static size_t viommu_encode(struct run *r, uint8_t *rd, bool *probe)
+{
+	const char *what = r->tok[2];
+	uint32_t a = 0, b = 0, flags = 0;
+	uint64_t vs, ve, pa;
+
+	memset(rd, 0, 80);
+	*probe = false;
+	if (!strcmp(what, "attach") || !strcmp(what, "detach")) {
+		struct virtio_iommu_req_attach q = { .head.type = VIRTIO_IOMMU_T_ATTACH };
+
+		if (what[0] == 'a' ? want_args(r, 4, 5, "viommu IOMMU attach DOMAIN EP [bypass]")
+				   : want_args(r, 4, 4, "viommu IOMMU detach DOMAIN EP"))
+			return 0;
+		if (u32_arg(r, r->tok[3], "DOMAIN", &a) || u32_arg(r, r->tok[4], "EP", &b))
+			return 0;
+		if (r->ntok == 6 && strcmp(r->tok[5], "bypass"))
+			return syntax(r, "expected 'bypass', got '%s'", r->tok[5]), 0;
+		q.head.type = what[0] == 'a' ? VIRTIO_IOMMU_T_ATTACH : VIRTIO_IOMMU_T_DETACH;
+		q.domain = htole32(a);
+		q.endpoint = htole32(b);
+		q.flags = htole32(r->ntok == 6 ? VIRTIO_IOMMU_ATTACH_F_BYPASS : 0);
+		memcpy(rd, &q, offsetof(struct virtio_iommu_req_attach, tail));
+		return offsetof(struct virtio_iommu_req_attach, tail);
+	}
+	if (!strcmp(what, "map")) {
+		struct virtio_iommu_req_map q = { .head.type = VIRTIO_IOMMU_T_MAP };
+		const char *c;
+
+		if (want_args(r, 7, 7, "viommu IOMMU map DOMAIN VSTART VEND PA PROT") ||
+		    u32_arg(r, r->tok[3], "DOMAIN", &a) || number(r, r->tok[4], "VSTART", &vs) ||
+		    number(r, r->tok[5], "VEND", &ve) || number(r, r->tok[6], "PA", &pa))
+			return 0;
+		for (c = r->tok[7]; *c; c++) {
+			unsigned f = *c == 'r' ? VIRTIO_IOMMU_MAP_F_READ
+				     : *c == 'w' ? VIRTIO_IOMMU_MAP_F_WRITE
+				     : *c == 'm' ? VIRTIO_IOMMU_MAP_F_MMIO
+						 : 0;
+
+			if (!f && *c != '-')
+				return syntax(r, "expected PROT letters r w m (or -), got '%s'",
+					      r->tok[7]), 0;
+			flags |= f;
+		}
+		q.domain = htole32(a);
+		q.virt_start = htole64(vs);
+		q.virt_end = htole64(ve);
+		q.phys_start = htole64(pa);
+		q.flags = htole32(flags);
+		memcpy(rd, &q, offsetof(struct virtio_iommu_req_map, tail));
+		return offsetof(struct virtio_iommu_req_map, tail);
+	}
+	if (!strcmp(what, "unmap")) {
+		struct virtio_iommu_req_unmap q = { .head.type = VIRTIO_IOMMU_T_UNMAP };
+
+		if (want_args(r, 5, 5, "viommu IOMMU unmap DOMAIN VSTART VEND") ||
+		    u32_arg(r, r->tok[3], "DOMAIN", &a) || number(r, r->tok[4], "VSTART", &vs) ||
+		    number(r, r->tok[5], "VEND", &ve))
+			return 0;
+		q.domain = htole32(a);
+		q.virt_start = htole64(vs);
+		q.virt_end = htole64(ve);
+		memcpy(rd, &q, offsetof(struct virtio_iommu_req_unmap, tail));
+		return offsetof(struct virtio_iommu_req_unmap, tail);
+	}
+	if (!strcmp(what, "probe")) {
+		struct virtio_iommu_req_probe q = { .head.type = VIRTIO_IOMMU_T_PROBE };
+
+		if (want_args(r, 3, 3, "viommu IOMMU probe EP") || u32_arg(r, r->tok[3], "EP", &b))
+			return 0;
+		q.endpoint = htole32(b);
+		memcpy(rd, &q, sizeof(q));
+		*probe = true;
+		return sizeof(q);
+	}
+	return syntax(r, "expected viommu IOMMU [offer=LIST] [accept=LIST], or viommu IOMMU "
+		      "attach|detach|map|unmap|probe|bypass|events ..., got 'viommu %s %s'",
+		      r->tok[1], what), 0;
+}
+
+static int cmd_viommu(struct run *r)
+{
+	struct ap_iommu *iommu;
+	const uint8_t *reply;
+	uint8_t rd[80];
+	size_t len;
+	bool probe;
+	int err;
+
+	if (r->ntok < 2)
+		return syntax(r, "expected 'viommu IOMMU [offer=LIST] [accept=LIST]' or a request");
+	iommu = iommu_named(r, r->tok[1]);
+	if (!iommu)
+		return -ENOENT;
+	if (r->ntok == 2 || strchr(r->tok[2], '='))
+		return viommu_new(r, iommu);
+	if (!strcmp(r->tok[2], "bypass")) {
+		uint64_t v;
+
+		if (want_args(r, 3, 3, "viommu IOMMU bypass 0|1") || number(r, r->tok[3], "0|1", &v))
+			return SYNTAX;
+		return ap__scn_viommu_bypass(r->ctx, iommu, (uint8_t)(v > 255 ? 255 : v));
+	}
+	if (!strcmp(r->tok[2], "events")) {
+		if (want_args(r, 2, 2, "viommu IOMMU events"))
+			return SYNTAX;
+		err = ap__scn_viommu_events(r->ctx, iommu, r->last.detail, sizeof(r->last.detail),
+					    &r->last.events);
+		r->last.has_events = !err;
+		return err;
+	}
+	len = viommu_encode(r, rd, &probe);
+	if (!len)
+		return SYNTAX;
+	err = ap__scn_viommu_request(r->ctx, iommu, rd, len, probe, &reply, &r->last.status);
+	if (err)
+		return err;
+	/* The host ran out: the machine's failure, not the guest's answer. */
+	if (r->last.status == VIRTIO_IOMMU_S_NOMEM)
+		return refuse(r, -ENOMEM, "the virtio-iommu device ran out of memory "
+					  "(VIRTIO_IOMMU_S_NOMEM)");
+	r->last.has_status = true;
+	if (probe && r->last.status == VIRTIO_IOMMU_S_OK) {
+		uint32_t psize = 0;
+
+		ap_viommu_config_read(ap_viommu_of(r->ctx, iommu),
+				      offsetof(struct virtio_iommu_config, probe_size), &psize, 4);
+		describe_props(reply, le32toh(psize), r->last.detail, sizeof(r->last.detail));
+	}
+	return 0;
+}
+
 /* The bytes a scenario DMA write puts in memory, so that reads can be told
  * apart from zeroed RAM. */
 static uint8_t pattern_byte(uint64_t iova, size_t i)
@@ -743,6 +1002,12 @@ static void describe_outcome(const struct outcome *o, bool verbose, char *buf, s
 		snprintf(buf, len, "ok, unmapped 0x%llx", (unsigned long long)o->unmapped);
 	else if (o->has_dirty)
 		snprintf(buf, len, "ok, %llu dirty pages", (unsigned long long)o->dirty);
+	else if (o->has_status)
+		snprintf(buf, len, "status %s%s%s", status_name(o->status), o->detail[0] ? ": " : "",
+			 o->detail);
+	else if (o->has_events)
+		snprintf(buf, len, "%u event%s%s%s", o->events, o->events == 1 ? "" : "s",
+			 o->events ? ": " : "", o->detail);
 	else
 		snprintf(buf, len, "ok");
 }
@@ -902,7 +1167,8 @@ static int cmd_expect(struct run *r, const char *want)
 {
 	static const char usage[] = "expect ok | error ENAME | fault KIND | pa PA | "
 				    "unmapped SIZE | geometry START END [forced|open] | "
-				    "pgsizes LIST | iova RANGES | dirty N";
+				    "pgsizes LIST | iova RANGES | dirty N | status NAME | "
+				    "events N";
 	const struct outcome *o = &r->last;
 	const char *what = r->ntok > 1 ? r->tok[1] : "";
 	uint64_t v;
@@ -952,6 +1218,25 @@ static int cmd_expect(struct run *r, const char *want)
 			return SYNTAX;
 		return expect_outcome(r, want, o->valid && !o->err && o->has_dirty && o->dirty == v);
 	}
+	if (!strcmp(what, "status")) {
+		int st;
+
+		if (want_args(r, 2, 2, "expect status NAME"))
+			return SYNTAX;
+		for (st = -1; st < 9 && strcmp(status_name(st), r->tok[2]); st++)
+			;
+		if (st == 9)
+			return syntax(r, "expected a status (OK IOERR UNSUPP DEVERR INVAL RANGE NOENT "
+				      "FAULT NOMEM UNWRITTEN), got '%s'", r->tok[2]);
+		return expect_outcome(r, want, o->valid && !o->err && o->has_status &&
+					       o->status == st);
+	}
+	if (!strcmp(what, "events")) {
+		if (want_args(r, 2, 2, "expect events N") || number(r, r->tok[2], "N", &v))
+			return SYNTAX;
+		return expect_outcome(r, want, o->valid && !o->err && o->has_events &&
+					       o->events == v);
+	}
 	/* the rest look at the machine, not at the outcome: after a failure
 	 * nobody expected, that failure is what stops the run */
 	if (r->pending && (!strcmp(what, "iova") || !strcmp(what, "geometry") ||
@@ -981,6 +1266,7 @@ static const struct {
 	{ "dma", cmd_dma, false },       { "show", cmd_show, true },
 	{ "dump", cmd_dump, true },      { "resv", cmd_resv, false },
 	{ "vfio", cmd_vfio, false },     { "pci", cmd_pci, false },
+	{ "viommu", cmd_viommu, false },
 };
 
 /* Copy the line without its comment and split it into words. */
@@ -1022,10 +1308,13 @@ static void echo(struct run *r, const char *result)
 /* A failure nobody expected ends the run, named by its own line. */
 static int unexpected_failure(struct run *r)
 {
+	/* ENOMEM is not always a lack of memory (a locked-memory limit): the
+	 * gloss only where the reason does not say what ran out */
+	bool gloss = r->last.err == -ENOMEM && !strstr(r->last.msg, "memory");
+
 	ap_ctx_set_error(r->ctx, "%s:%d: %s failed with %s%s: %s (expected by no 'expect error %s')",
 			 r->file, r->last.line, r->last.cmd, ap_errno_name(r->last.err),
-			 r->last.err == -ENOMEM ? " (out of memory)" : "", r->last.msg,
-			 ap_errno_name(r->last.err));
+			 gloss ? " (out of memory)" : "", r->last.msg, ap_errno_name(r->last.err));
 	return r->last.err;
 }
 
@@ -1061,7 +1350,7 @@ static int run_line(struct run *r, const char *line, size_t len)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
 		syntax(r, "expected a command (ram iommu device resv domain attach detach map "
-			  "unmap dma vfio show dump expect), got '%s'", r->tok[0]);
+			  "unmap dma vfio viommu show dump expect), got '%s'", r->tok[0]);
 		return -EINVAL;
 	}
 	memset(&r->last, 0, sizeof(r->last));

@@ -23,6 +23,39 @@
 #include "shim.h"
 
 static struct shim_file *table[SHIM_MAX_FD];
+static struct shim_file *graveyard; /* under shim_lock */
+
+void shim_table_lock(void)
+{
+	pthread_mutex_lock(&shim_lock);
+}
+
+/* The library handles of files that went are closed outside shim_lock
+ * (closing one can take long: a group leaves its container). */
+void shim_table_unlock(void)
+{
+	struct shim_file *f = graveyard, *next;
+
+	graveyard = NULL;
+	pthread_mutex_unlock(&shim_lock);
+	for (; f; f = next) {
+		next = f->dead;
+		ap_vfio_close(shim.ctx, f->handle);
+		free(f);
+	}
+}
+
+void shim_calls_enter(void)
+{
+	SHIM_ENTER();
+	pthread_rwlock_rdlock(&shim_calls);
+}
+
+void shim_calls_leave(void)
+{
+	pthread_rwlock_unlock(&shim_calls);
+	SHIM_LEAVE();
+}
 
 bool shim_fd_maybe(int fd)
 {
@@ -34,13 +67,18 @@ void shim_file_set(int fd, struct shim_file *f)
 	__atomic_store_n(&table[fd], f, __ATOMIC_RELEASE);
 }
 
-/* The library handle goes with the last descriptor. */
+/* The library handle goes with the last descriptor and the last call. */
+static void bury(struct shim_file *f)
+{
+	f->dead = graveyard;
+	graveyard = f;
+}
+
 static void release(struct shim_file *f)
 {
-	if (--f->refs > 0)
+	if (--f->refs > 0 || f->busy)
 		return;
-	ap_vfio_close(shim.ctx, f->handle);
-	free(f);
+	bury(f);
 }
 
 void shim_file_drop(int fd)
@@ -68,6 +106,26 @@ struct shim_file *shim_file_get(int fd)
 		return NULL;
 	}
 	return f;
+}
+
+struct shim_file *shim_file_hold(int fd)
+{
+	struct shim_file *f;
+
+	shim_table_lock();
+	f = shim_file_get(fd);
+	if (f)
+		f->busy++;
+	shim_table_unlock();
+	return f;
+}
+
+void shim_file_put(struct shim_file *f)
+{
+	shim_table_lock();
+	if (!--f->busy && !f->refs)
+		bury(f);
+	shim_table_unlock();
 }
 
 const struct place *shim_place_of(int fd)

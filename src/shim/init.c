@@ -34,6 +34,7 @@
 
 struct shim_state shim = { .log_fd = -1 };
 pthread_mutex_t shim_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_rwlock_t shim_calls = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 __thread int shim_depth;
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -185,7 +186,8 @@ static int pci_memfd(struct ap_pci *pci)
 }
 
 /* The runner polls the devices only in the process that owns them (the
- * last to make a VFIO request, or the survivor), under the shim's lock. */
+ * last to make a VFIO request, or the survivor), as a call into the
+ * library. */
 static bool runner_hook(void *arg, bool enter)
 {
 	(void)arg;
@@ -198,12 +200,10 @@ static bool runner_hook(void *arg, bool enter)
 			__atomic_compare_exchange_n(shim.owner, &owner, me, false, __ATOMIC_ACQ_REL,
 						    __ATOMIC_ACQUIRE);
 		}
-		pthread_mutex_lock(&shim_lock);
-		SHIM_ENTER();
+		shim_calls_enter();
 		return true;
 	}
-	SHIM_LEAVE();
-	pthread_mutex_unlock(&shim_lock);
+	shim_calls_leave();
 	return true;
 }
 
@@ -218,6 +218,7 @@ void shim_claim(void)
  * library's RCU uses, asks for the same three calls. */
 static void fork_prepare(void)
 {
+	pthread_rwlock_wrlock(&shim_calls);
 	pthread_mutex_lock(&shim_lock);
 	ap_pci_fork_prepare(shim.ctx);
 	urcu_bp_before_fork();
@@ -228,12 +229,19 @@ static void fork_parent(void)
 	urcu_bp_after_fork_parent();
 	ap_pci_fork_parent(shim.ctx);
 	pthread_mutex_unlock(&shim_lock);
+	pthread_rwlock_unlock(&shim_calls);
 }
 
 static void fork_child(void)
 {
+	pthread_rwlockattr_t attr;
+
 	urcu_bp_after_fork_child();
 	pthread_mutex_init(&shim_lock, NULL);
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&shim_calls, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	ap_pci_fork_child(shim.ctx);
 }
 

@@ -3,7 +3,8 @@
  * The C library entry points a VFIO program uses, interposed.  Each goes
  * straight to the real function unless it concerns the shim: a path in
  * the launcher's tree, or a descriptor that is a VFIO object.  Then the
- * request goes to the library (ap_vfio_*), under the shim's lock, and
+ * request goes to the library (ap_vfio_*), which locks itself (calls on
+ * several threads run side by side; shim.h has the shim's own locks), and
  * comes back with the errno the kernel would set.  A request a VFIO file
  * does not know is the library's ENOTTY; nothing the program passes is
  * dereferenced before it is known to be readable (EFAULT otherwise), and
@@ -36,16 +37,18 @@
 
 /* ------------------------------------------------------------ helpers */
 
+/* Opening, closing and duplicating change the file table: the library
+ * calls they make (opening and closing handles) run under shim_lock. */
 static void lock(void)
 {
-	pthread_mutex_lock(&shim_lock);
-	SHIM_ENTER();
+	shim_calls_enter();
+	shim_table_lock();
 }
 
 static void unlock(void)
 {
-	SHIM_LEAVE();
-	pthread_mutex_unlock(&shim_lock);
+	shim_table_unlock();
+	shim_calls_leave();
 }
 
 /* Whether [p, p+len) can be read, as copy_from_user would find out: a
@@ -468,17 +471,22 @@ static bool arg_readable(enum shim_kind kind, unsigned long req, const void *arg
 static int set_container(struct shim_file *g, const int *fdp)
 {
 	struct shim_file *c;
-	int handle;
+	int handle, rc, err;
 
 	if (shim_real.fcntl(*fdp, F_GETFD) < 0) {
 		errno = EBADF;
 		return -1;
 	}
-	c = shim_file_get(*fdp);
+	c = shim_file_hold(*fdp);
 	/* an open file that is no container: the group's own handle stands in
 	 * for it, so the library's checks come in Linux's order */
 	handle = c && c->kind == SF_CONTAINER ? c->handle : g->handle;
-	return ap_vfio_ioctl(shim.ctx, g->handle, VFIO_GROUP_SET_CONTAINER, &handle);
+	rc = ap_vfio_ioctl(shim.ctx, g->handle, VFIO_GROUP_SET_CONTAINER, &handle);
+	err = errno;
+	if (c)
+		shim_file_put(c);
+	errno = err;
+	return rc;
 }
 
 /* GET_DEVICE_FD: the library's handle, and a descriptor of the function's
@@ -506,8 +514,10 @@ static int get_device_fd(struct shim_file *g, const char *name)
 	}
 	*f = (struct shim_file){ .kind = SF_DEVICE, .handle = h, .refs = 1, .dev = sp->dev,
 				 .ino = sp->ino, .sp = sp };
+	shim_table_lock();
 	shim_file_drop(fd);
 	shim_file_set(fd, f);
+	shim_table_unlock();
 	return fd;
 }
 
@@ -539,10 +549,10 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	shim_real_init();
 	if (shim_depth || !shim_fd_maybe(fd))
 		return shim_real.ioctl(fd, req, arg);
-	lock();
-	f = shim_file_get(fd);
+	shim_calls_enter();
+	f = shim_file_hold(fd);
 	if (!f) {
-		unlock();
+		shim_calls_leave();
 		return shim_real.ioctl(fd, req, arg);
 	}
 	if (shim_logging() && arg_readable(f->kind, req, arg))
@@ -563,7 +573,8 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 		else
 			shim_log("ioctl(%d %s, %s) %s", fd, kind_name(f), what, res);
 	}
-	unlock();
+	shim_file_put(f);
+	shim_calls_leave();
 	errno = rc < 0 ? err : saved;
 	return rc;
 }
@@ -583,10 +594,10 @@ static void *do_mmap(void *(*fn)(void *, size_t, int, int, int, off_t), void *ad
 
 	if (shim_depth || !shim_fd_maybe(fd))
 		return fn(addr, len, prot, flags, fd, off);
-	lock();
-	f = shim_file_get(fd);
+	shim_calls_enter();
+	f = shim_file_hold(fd);
 	if (!f) {
-		unlock();
+		shim_calls_leave();
 		return fn(addr, len, prot, flags, fd, off);
 	}
 	span = (len + (size_t)page - 1) & ~((size_t)page - 1);
@@ -596,7 +607,8 @@ static void *do_mmap(void *(*fn)(void *, size_t, int, int, int, off_t), void *ad
 	if (err) {
 		shim_log("mmap(%d %s, offset 0x%llx, 0x%zx) = -1 %s", fd, kind_name(f),
 			 (unsigned long long)off, len, ap_errno_name(err));
-		unlock();
+		shim_file_put(f);
+		shim_calls_leave();
 		errno = err;
 		return MAP_FAILED;
 	}
@@ -604,12 +616,15 @@ static void *do_mmap(void *(*fn)(void *, size_t, int, int, int, off_t), void *ad
 	err = errno;
 	if (p != MAP_FAILED) {
 		__atomic_add_fetch(&device_maps, 1, __ATOMIC_RELAXED);
+		shim_table_lock();
 		shim_trap_add(p, len, prot, f->sp->pci);
+		shim_table_unlock();
 	}
 	shim_log("mmap(%d device %s, region %llu +0x%llx, 0x%zx, prot 0x%x) = %p",
 		 fd, ap_pci_name(f->sp->pci), (unsigned long long)((uint64_t)off >> REGION_SHIFT),
 		 (unsigned long long)((uint64_t)off & ((1ull << REGION_SHIFT) - 1)), len, prot, p);
-	unlock();
+	shim_file_put(f);
+	shim_calls_leave();
 	errno = p == MAP_FAILED ? err : saved;
 	return p;
 }
@@ -633,7 +648,13 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 	int rc, err;
 
 	shim_real_init();
-	device = __atomic_load_n(&device_maps, __ATOMIC_RELAXED) && shim_trap_remove(addr, len);
+	/* the shim and the library never unmap the program's BAR mappings */
+	device = !shim_depth && __atomic_load_n(&device_maps, __ATOMIC_RELAXED);
+	if (device) {
+		shim_table_lock();
+		device = shim_trap_remove(addr, len);
+		shim_table_unlock();
+	}
 	rc = shim_real.munmap(addr, len);
 	if (device && !shim_depth) {
 		err = errno;
@@ -655,10 +676,10 @@ static ssize_t region_rw(ssize_t (*fn)(int, void *, size_t, off_t), int fd, void
 
 	if (shim_depth || !shim_fd_maybe(fd))
 		return fn(fd, buf, n, off);
-	lock();
-	f = shim_file_get(fd);
+	shim_calls_enter();
+	f = shim_file_hold(fd);
 	if (!f) {
-		unlock();
+		shim_calls_leave();
 		return fn(fd, buf, n, off);
 	}
 	ap_ctx_set_error(shim.ctx, "%s", "");
@@ -678,7 +699,8 @@ static ssize_t region_rw(ssize_t (*fn)(int, void *, size_t, off_t), int fd, void
 	shim_log("%s(%d %s, 0x%zx, region %llu +0x%llx) %s", write ? "pwrite" : "pread", fd,
 		 kind_name(f), n, (unsigned long long)((uint64_t)off >> REGION_SHIFT),
 		 (unsigned long long)((uint64_t)off & ((1ull << REGION_SHIFT) - 1)), res);
-	unlock();
+	shim_file_put(f);
+	shim_calls_leave();
 	errno = rc < 0 ? err : saved;
 	return rc;
 }

@@ -125,10 +125,28 @@ struct shim_state {
 #define SHIM_OFF 3      /* not under the launcher, or the load failed */
 
 extern struct shim_state shim;
-/* Serialises the shim's tables and every call into the library (and the
- * runner's rounds), until src/vfio locks itself. */
-extern pthread_mutex_t shim_lock;
 extern __thread int shim_depth;
+
+/*
+ * Locks, outermost first (src/vfio and src/pci lock themselves, so calls
+ * into the library run side by side):
+ *   shim_calls  read-held by every call into the library, each round of
+ *               the devices' runner and each trapped store; write-held by
+ *               fork(2), so that the child is copied with no library call
+ *               half done (it would inherit the library's locks held).
+ *               Writers go first: a busy program cannot starve a fork.
+ *   shim_lock   the file table and the files' lifetimes, held briefly; a
+ *               file's library handle is closed after it is dropped.
+ */
+extern pthread_rwlock_t shim_calls;
+extern pthread_mutex_t shim_lock;
+
+/* Inside the shim, with shim_calls read-held; and out again. */
+void shim_calls_enter(void);
+void shim_calls_leave(void);
+/* shim_lock; unlocking closes the handles of files that went meanwhile. */
+void shim_table_lock(void);
+void shim_table_unlock(void);
 
 /* Light setup (environment only), for path matching; false: not active. */
 bool shim_light(void);
@@ -153,15 +171,21 @@ struct shim_file {
 	ino_t ino;
 	struct shim_pci *sp;    /* SF_DEVICE */
 	int group;              /* SF_GROUP */
+	int busy;               /* calls using it (it outlives its descriptors) */
+	struct shim_file *dead; /* files whose handles wait to be closed */
 };
 
 /* The shim file behind fd (checked against the file fd names now), or
  * NULL; lock held. */
 struct shim_file *shim_file_get(int fd);
+/* The shim file behind fd, kept for a call until shim_file_put(), or
+ * NULL; shim_calls held, shim_lock not. */
+struct shim_file *shim_file_hold(int fd);
+void shim_file_put(struct shim_file *f);
 /* Whether fd might be the shim's (no lock; a fast filter). */
 bool shim_fd_maybe(int fd);
 void shim_file_set(int fd, struct shim_file *f);
-/* fd is closed or reused: drop its reference (lock held). */
+/* fd is closed or reused: drop its reference (shim_lock held). */
 void shim_file_drop(int fd);
 /* fd (just opened) is a placeholder: make it the object it stands for.
  * Returns fd, or -1 with errno (fd closed then). */

@@ -85,11 +85,9 @@ static void act(const struct trap *t)
 	if (shim_depth)
 		return; /* a store by the shim itself (a pread into a BAR mapping) */
 	shim_claim();
-	pthread_mutex_lock(&shim_lock);
-	SHIM_ENTER();
+	shim_calls_enter();
 	ap_pci_poll(t->pci);
-	SHIM_LEAVE();
-	pthread_mutex_unlock(&shim_lock);
+	shim_calls_leave();
 	errno = err;
 }
 

@@ -7,10 +7,19 @@
  * lives from SET_IOMMU until the last group leaves.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "vfio_internal.h"
+
+static void container_destroy(struct vcontainer *c)
+{
+	ap__vlock_destroy(&c->lock);
+	pthread_mutex_destroy(&c->dirty_lock);
+	ap_mem_free(c->vs->ctx, c->groups);
+	ap_mem_free(c->vs->ctx, c);
+}
 
 int ap__vcontainer_open(struct vstate *vs)
 {
@@ -20,23 +29,30 @@ int ap__vcontainer_open(struct vstate *vs)
 
 	if (!c)
 		return ap__vfio_fail(vs, -ENOMEM, "out of memory for a VFIO container");
-	fd = ap__vfio_handle_new(vs, VH_CONTAINER, c);
-	if (fd < 0) {
-		ap_mem_free(vs->ctx, c);
-		return fd;
-	}
 	c->vs = vs;
-	c->fd = fd;
-	c->serial = vs->next_serial++;
+	c->fd = -1;
+	ap__vlock_init(&c->lock);
+	pthread_mutex_init(&c->dirty_lock, NULL);
+	ap__vlock_lock(&vs->ctl_lock);
 	c->dma_entry_limit = vs->dma_entry_limit;
 	c->memlock_limit = vs->memlock_limit;
 	c->memlock_set = vs->memlock_set;
+	fd = ap__vfio_handle_new(vs, VH_CONTAINER, c);
+	if (fd < 0) {
+		ap__vlock_unlock(&vs->ctl_lock);
+		container_destroy(c);
+		return fd;
+	}
+	c->fd = fd;
+	c->serial = vs->next_serial++;
 	for (pp = &vs->containers; *pp; pp = &(*pp)->next)
 		;
 	*pp = c;
+	ap__vlock_unlock(&vs->ctl_lock);
 	return fd;
 }
 
+/* Under ctl_lock, once neither a handle nor a group holds it. */
 void ap__vcontainer_free(struct vcontainer *c)
 {
 	struct vcontainer **pp;
@@ -44,16 +60,20 @@ void ap__vcontainer_free(struct vcontainer *c)
 	for (pp = &c->vs->containers; *pp != c; pp = &(*pp)->next)
 		;
 	*pp = c->next;
-	ap_mem_free(c->vs->ctx, c->groups);
-	ap_mem_free(c->vs->ctx, c);
+	container_destroy(c);
 }
 
-void ap__vcontainer_close(struct vcontainer *c)
+/* The handle's last reference went: the container lives on while a group
+ * holds it. */
+void ap__vcontainer_release_handle(struct vcontainer *c)
 {
-	ap__vfio_handle_free(c->vs, c->fd);
+	struct vstate *vs = c->vs;
+
+	ap__vlock_lock(&vs->ctl_lock);
 	c->fd = -1;
 	if (!c->ngroups)
 		ap__vcontainer_free(c);
+	ap__vlock_unlock(&vs->ctl_lock);
 }
 
 /* The smallest page a mapping must be aligned to. */
@@ -65,12 +85,13 @@ uint64_t ap__vcontainer_min_pgsize(const struct vcontainer *c)
 /* ------------------------------------------------------------ groups */
 
 /*
- * SET_CONTAINER: claim the group's DMA, attach it to the backend if there
- * is one, and keep it (newest first, as Linux's group_list).  The longer
- * list is allocated first and installed last, so that a refusal leaves the
- * container exactly as it was, its memory included.
+ * SET_CONTAINER (under ctl_lock): claim the group's DMA, attach it to the
+ * backend if there is one, and keep it (newest first, as Linux's
+ * group_list).  The longer list is allocated first and installed last, so
+ * that a refusal leaves the container exactly as it was, its memory
+ * included.
  */
-int ap__vcontainer_attach_group(struct vcontainer *c, struct vgroup *g)
+static int attach_group_locked(struct vcontainer *c, struct vgroup *g)
 {
 	struct ap_ctx *ctx = c->vs->ctx;
 	struct vgroup **list = ap_mem_alloc(ctx, (c->ngroups + 1) * sizeof(*list));
@@ -98,13 +119,26 @@ int ap__vcontainer_attach_group(struct vcontainer *c, struct vgroup *g)
 	return 0;
 }
 
-/* UNSET_CONTAINER or the group's close: the last group out takes the
- * backend with it, and a closed container with no group goes. */
+int ap__vcontainer_attach_group(struct vcontainer *c, struct vgroup *g)
+{
+	int err;
+
+	ap__vlock_lock(&c->lock);
+	err = attach_group_locked(c, g);
+	ap__vlock_unlock(&c->lock);
+	return err;
+}
+
+/* UNSET_CONTAINER or the group's close (under ctl_lock): the last group
+ * out takes the backend with it, and a closed container with no group
+ * goes. */
 void ap__vcontainer_detach_group(struct vgroup *g)
 {
 	struct vcontainer *c = g->c;
+	bool gone;
 	size_t i;
 
+	ap__vlock_lock(&c->lock);
 	if (c->type)
 		ap__type1_detach_group(c, g, true);
 	ap__vgroup_release(g);
@@ -117,7 +151,9 @@ void ap__vcontainer_detach_group(struct vgroup *g)
 		ap__type1_release(c);
 		c->type = 0;
 	}
-	if (!c->ngroups && c->fd < 0)
+	gone = !c->ngroups && c->fd < 0;
+	ap__vlock_unlock(&c->lock);
+	if (gone)
 		ap__vcontainer_free(c);
 }
 
@@ -158,19 +194,10 @@ static int set_iommu(struct vcontainer *c, unsigned long type)
 	return 0;
 }
 
-int ap__vcontainer_ioctl(struct vcontainer *c, unsigned long request, void *arg)
+/* Requests for the backend, under the container's lock. */
+static int backend_ioctl(struct vcontainer *c, unsigned long request, void *arg)
 {
-	switch (request) {
-	case VFIO_GET_API_VERSION:
-		return VFIO_API_VERSION;
-	case VFIO_CHECK_EXTENSION:
-		return ap__type1_check_extension(c, (unsigned long)(uintptr_t)arg);
-	case VFIO_SET_IOMMU:
-		return set_iommu(c, (unsigned long)(uintptr_t)arg);
-	default:
-		break;
-	}
-	/* the rest goes to the backend; without one Linux answers EINVAL */
+	/* without a backend Linux answers EINVAL */
 	if (!c->type)
 		return ap__vfio_fail(c->vs, -EINVAL, "ioctl 0x%lx: the container has no IOMMU yet "
 				     "(VFIO_SET_IOMMU first)", request);
@@ -185,5 +212,32 @@ int ap__vcontainer_ioctl(struct vcontainer *c, unsigned long request, void *arg)
 		return ap__dirty_ioctl(c, arg);
 	default:
 		return ap__vfio_fail(c->vs, -ENOTTY, "ioctl 0x%lx is not a type1 request", request);
+	}
+}
+
+int ap__vcontainer_ioctl(struct vcontainer *c, unsigned long request, void *arg)
+{
+	int rc;
+
+	switch (request) {
+	case VFIO_GET_API_VERSION:
+		return VFIO_API_VERSION;
+	case VFIO_SET_IOMMU: /* attaches groups: the control path */
+		ap__vlock_lock(&c->vs->ctl_lock);
+		ap__vlock_lock(&c->lock);
+		rc = set_iommu(c, (unsigned long)(uintptr_t)arg);
+		ap__vlock_unlock(&c->lock);
+		ap__vlock_unlock(&c->vs->ctl_lock);
+		return rc;
+	case VFIO_CHECK_EXTENSION:
+		ap__vlock_lock(&c->lock);
+		rc = ap__type1_check_extension(c, (unsigned long)(uintptr_t)arg);
+		ap__vlock_unlock(&c->lock);
+		return rc;
+	default:
+		ap__vlock_lock(&c->lock);
+		rc = backend_ioctl(c, request, arg);
+		ap__vlock_unlock(&c->lock);
+		return rc;
 	}
 }

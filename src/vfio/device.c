@@ -11,8 +11,12 @@
  *
  * One struct vdevice per PCI function, made on its first open and kept
  * with the VFIO state (the interrupt handler the PCI layer calls points at
- * it, from the runner thread); every open handle points at it.  Its lock
- * guards the interrupt state, which that handler reads.
+ * it, from the runner thread); every open handle points at it and holds a
+ * reference on the handle of the group it came through, as Linux's device
+ * file holds the group's: a group its user closed stays open (and in its
+ * container) until its last device handle goes.  Opening and releasing
+ * run under ctl_lock; the device's own lock guards the interrupt state,
+ * which that handler reads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +44,8 @@ struct vdevice {
 	struct vstate *vs;
 	struct ap_pci *pci;
 	struct vgroup *g;           /* the group it was opened through */
-	unsigned opens;             /* handles open on it */
+	struct vhandle *gh;         /* that group's handle, held by each open */
+	unsigned opens;             /* handles open on it (under ctl_lock) */
 	pthread_mutex_t lock;       /* the interrupt state below */
 	int irq_type;               /* IRQ_NONE or VFIO_PCI_{INTX,MSIX}_IRQ_INDEX */
 	int intx_trigger;           /* our duplicate of the user's eventfd, or -1 */
@@ -178,6 +183,20 @@ static struct vdevice *vdevice_new(struct vstate *vs, struct ap_pci *pci)
 	return d;
 }
 
+/* A device no handle ever pointed at goes again (its first open failed). */
+static void vdevice_unlink_free(struct vstate *vs, struct vdevice *d)
+{
+	struct vdevice **pp;
+
+	for (pp = &vs->devices; *pp != d; pp = &(*pp)->next)
+		;
+	*pp = d->next;
+	ap_pci_set_irq_handler(d->pci, NULL, NULL);
+	pthread_mutex_destroy(&d->lock);
+	ap_mem_free(vs->ctx, d->msix);
+	ap_mem_free(vs->ctx, d);
+}
+
 /* vfio-pci's first open: the function is reset and enabled (memory
  * decoding on, bus mastering left to the user), its interrupts routed
  * here. */
@@ -192,18 +211,16 @@ static void first_open(struct vdevice *d)
 	ap_pci_set_irq_handler(d->pci, on_irq, d);
 }
 
-int ap__vdevice_open(struct vgroup *g, const char *name)
+static void last_close(struct vdevice *d);
+
+static int device_open_locked(struct vstate *vs, struct vhandle *gh, const char *name)
 {
-	struct vstate *vs = g->vs;
-	struct ap_pci *pci;
+	struct vgroup *g = gh->obj;
+	struct ap_pci *pci = function_named(g, name);
 	struct vdevice *d;
+	bool made;
 	int fd;
 
-	if (!name)
-		return ap__vfio_fail(vs, -EFAULT, "VFIO_GROUP_GET_DEVICE_FD needs a device name");
-	if (strnlen(name, NAME_MAX_LEN) == NAME_MAX_LEN)
-		return ap__vfio_fail(vs, -EINVAL, "VFIO_GROUP_GET_DEVICE_FD: name longer than a page");
-	pci = function_named(g, name);
 	if (!pci)
 		return ap__vfio_fail(vs, -ENODEV, "group %d has no device called '%s'", g->id, name);
 	if (!g->c || !g->c->type)
@@ -211,15 +228,39 @@ int ap__vdevice_open(struct vgroup *g, const char *name)
 				     "group's container has an IOMMU (VFIO_SET_IOMMU)", g->id,
 				     g->c ? "its container has no IOMMU set" : "not in a container");
 	d = vdevice_of(vs, pci);
-	if (!d && !(d = vdevice_new(vs, pci)))
+	made = !d;
+	if (made && !(d = vdevice_new(vs, pci)))
 		return ap__vfio_fail(vs, -ENOMEM, "out of memory for VFIO device %s", name);
-	fd = ap__vfio_handle_new(vs, VH_DEVICE, d);
-	if (fd < 0)
-		return fd;
-	if (!d->opens++)
+	if (!d->opens)
 		first_open(d);
+	fd = ap__vfio_handle_new(vs, VH_DEVICE, d);
+	if (fd < 0) {
+		if (!d->opens)
+			last_close(d);
+		if (made)
+			vdevice_unlink_free(vs, d);
+		return fd;
+	}
+	d->opens++;
 	d->g = g;
+	d->gh = gh;
 	g->ndevices++;
+	ap__vfio_handle_hold(vs, gh);
+	return fd;
+}
+
+/* gh: the group's handle, which the caller holds for the call. */
+int ap__vdevice_open(struct vstate *vs, struct vhandle *gh, const char *name)
+{
+	int fd;
+
+	if (!name)
+		return ap__vfio_fail(vs, -EFAULT, "VFIO_GROUP_GET_DEVICE_FD needs a device name");
+	if (strnlen(name, NAME_MAX_LEN) == NAME_MAX_LEN)
+		return ap__vfio_fail(vs, -EINVAL, "VFIO_GROUP_GET_DEVICE_FD: name longer than a page");
+	ap__vlock_lock(&vs->ctl_lock);
+	fd = device_open_locked(vs, gh, name);
+	ap__vlock_unlock(&vs->ctl_lock);
 	return fd;
 }
 
@@ -238,39 +279,32 @@ static void last_close(struct vdevice *d)
 	ap_pci_config_write(d->pci, PCI_COMMAND, &cmd, 2);
 }
 
-void ap__vdevice_close(struct vstate *vs, int fd, struct vdevice *d)
+/* A handle's last reference went; the group's handle is let go after
+ * ctl_lock is dropped (its release takes it). */
+void ap__vdevice_release_handle(struct vdevice *d)
 {
-	struct vgroup *g = d->g;
+	struct vstate *vs = d->vs;
+	struct vhandle *gh;
 
-	ap__vfio_handle_free(vs, fd);
-	if (!--d->opens)
+	ap__vlock_lock(&vs->ctl_lock);
+	gh = d->gh;
+	d->g->ndevices--;
+	if (!--d->opens) {
 		last_close(d);
-	/* a group its user closed goes with the last device it held */
-	if (!--g->ndevices && vs->h[g->fd].kind == VH_HELD)
-		ap__vgroup_close(g);
+		d->g = NULL;
+		d->gh = NULL;
+	}
+	ap__vlock_unlock(&vs->ctl_lock);
+	ap__vfio_handle_put(vs, gh);
 }
 
+/* The context is being freed and every device handle is closed. */
 void ap__vdevice_destroy_all(struct vstate *vs)
 {
-	struct vdevice *d, *next;
-
 	/* no interrupt may arrive while the devices go */
 	ap_pci_stop(vs->ctx);
-	for (d = vs->devices; d; d = next) {
-		next = d->next;
-		ap_pci_set_irq_handler(d->pci, NULL, NULL);
-		if (d->opens) {
-			last_close(d);
-			d->g->ndevices = 0;
-		}
-		for (size_t fd = 0; fd < vs->nh; fd++)
-			if (vs->h[fd].kind == VH_DEVICE && vs->h[fd].obj == d)
-				ap__vfio_handle_free(vs, (int)fd);
-		pthread_mutex_destroy(&d->lock);
-		ap_mem_free(vs->ctx, d->msix);
-		ap_mem_free(vs->ctx, d);
-	}
-	vs->devices = NULL;
+	while (vs->devices)
+		vdevice_unlink_free(vs, vs->devices);
 }
 
 /* ------------------------------------------------------------ info */
@@ -726,23 +760,25 @@ int ap__vdevice_ioctl(struct vdevice *d, unsigned long request, void *arg)
 
 /* ------------------------------------------------------------ regions */
 
-static struct vdevice *device_handle(struct ap_ctx *ctx, int fd)
+/* The device handle fd, held for the caller (errno set when it is none). */
+static struct vhandle *device_handle(struct ap_ctx *ctx, int fd)
 {
 	struct vstate *vs = ctx ? ap__vfio_state(ctx, false) : NULL;
-	struct vhandle *h = ap__vfio_handle(vs, fd);
+	struct vhandle *h = ap__vfio_handle_get(vs, fd);
 
 	if (!h) {
 		if (ctx)
 			ap_ctx_set_error(ctx, "VFIO handle %d is not open", fd);
-		errno = EBADF;
+		errno = ctx ? EBADF : EINVAL;
 		return NULL;
 	}
 	if (h->kind != VH_DEVICE) {
+		ap__vfio_handle_put(vs, h);
 		ap_ctx_set_error(ctx, "VFIO handle %d is not a device", fd);
 		errno = EINVAL;
 		return NULL;
 	}
-	return h->obj;
+	return h;
 }
 
 /* The region's size, and whether offset lies in it; clips *len. */
@@ -787,32 +823,35 @@ static int config_write(struct vdevice *d, uint64_t pos, const uint8_t *buf, siz
 	return err;
 }
 
-static ssize_t region_rw(struct ap_ctx *ctx, int fd, void *buf, size_t len, uint64_t offset,
-			 bool write)
+/* Under the caller's hold on d's handle. */
+static int region_rw_held(struct vdevice *d, void *buf, size_t *len, uint64_t offset, bool write)
 {
-	struct vdevice *d;
 	unsigned index;
 	uint64_t pos;
 	int err;
 
-	if (!ctx) {
-		errno = EINVAL;
+	if (!buf && *len)
+		return -EFAULT;
+	err = region_span(d, offset, len, &index, &pos);
+	if (err)
+		return err;
+	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
+		return write ? config_write(d, pos, buf, *len)
+			     : ap_pci_config_read(d->pci, (uint32_t)pos, buf, *len);
+	return write ? ap_pci_bar_write(d->pci, index, pos, buf, *len)
+		     : ap_pci_bar_read(d->pci, index, pos, buf, *len);
+}
+
+static ssize_t region_rw(struct ap_ctx *ctx, int fd, void *buf, size_t len, uint64_t offset,
+			 bool write)
+{
+	struct vhandle *h = device_handle(ctx, fd);
+	int err;
+
+	if (!h)
 		return -1;
-	}
-	d = device_handle(ctx, fd);
-	if (!d)
-		return -1;
-	if (!buf && len) {
-		errno = EFAULT;
-		return -1;
-	}
-	err = region_span(d, offset, &len, &index, &pos);
-	if (!err && index == VFIO_PCI_CONFIG_REGION_INDEX)
-		err = write ? config_write(d, pos, buf, len)
-			    : ap_pci_config_read(d->pci, (uint32_t)pos, buf, len);
-	else if (!err)
-		err = write ? ap_pci_bar_write(d->pci, index, pos, buf, len)
-			    : ap_pci_bar_read(d->pci, index, pos, buf, len);
+	err = region_rw_held(h->obj, buf, &len, offset, write);
+	ap__vfio_handle_put(ap__vfio_state(ctx, false), h);
 	if (err) {
 		errno = -err;
 		return -1;
@@ -831,24 +870,19 @@ ssize_t ap_vfio_pwrite(struct ap_ctx *ctx, int fd, const void *buf, size_t len,
 	return region_rw(ctx, fd, (void *)(uintptr_t)buf, len, offset, true);
 }
 
-void *ap_vfio_mmap(struct ap_ctx *ctx, int fd, uint64_t offset, size_t len)
+/* Under the caller's hold on d's handle. */
+static void *mmap_held(struct vdevice *d, uint64_t offset, size_t len)
 {
-	struct vdevice *d = device_handle(ctx, fd);
-	unsigned index;
-	uint64_t pos, size;
+	unsigned index = (unsigned)(offset >> REGION_SHIFT);
+	uint64_t pos = offset & REGION_POS_MASK, size;
 	long page = sysconf(_SC_PAGESIZE);
 
-	if (!d)
-		return NULL;
-	index = (unsigned)(offset >> REGION_SHIFT);
-	pos = offset & REGION_POS_MASK;
 	if (page <= 0)
 		page = 4096;
 	if (index > VFIO_PCI_BAR5_REGION_INDEX || !bar_mmapable(d, index) || !len ||
 	    (pos & (uint64_t)(page - 1))) {
 		ap__vfio_fail(d->vs, -EINVAL, "%s: region %u offset 0x%llx cannot be mmapped",
 			      ap_pci_name(d->pci), index, (unsigned long long)pos);
-		errno = EINVAL;
 		return NULL;
 	}
 	size = bar_size(d, index);
@@ -856,16 +890,35 @@ void *ap_vfio_mmap(struct ap_ctx *ctx, int fd, uint64_t offset, size_t len)
 		ap__vfio_fail(d->vs, -EINVAL, "%s: mmap of 0x%zx bytes at 0x%llx runs past BAR%u "
 			      "(0x%llx)", ap_pci_name(d->pci), len, (unsigned long long)pos, index,
 			      (unsigned long long)size);
-		errno = EINVAL;
 		return NULL;
 	}
 	return (uint8_t *)ap_pci_bar(d->pci, index, NULL) + pos;
 }
 
+void *ap_vfio_mmap(struct ap_ctx *ctx, int fd, uint64_t offset, size_t len)
+{
+	struct vhandle *h = device_handle(ctx, fd);
+	void *p;
+
+	if (!h)
+		return NULL;
+	p = mmap_held(h->obj, offset, len);
+	ap__vfio_handle_put(ap__vfio_state(ctx, false), h);
+	if (!p)
+		errno = EINVAL;
+	return p;
+}
+
 struct ap_pci *ap_vfio_device_pci(struct ap_ctx *ctx, int fd)
 {
 	struct vstate *vs = ctx ? ap__vfio_state(ctx, false) : NULL;
-	struct vhandle *h = ap__vfio_handle(vs, fd);
+	struct vhandle *h = ap__vfio_handle_get(vs, fd);
+	struct ap_pci *pci = NULL;
 
-	return h && h->kind == VH_DEVICE ? ((struct vdevice *)h->obj)->pci : NULL;
+	if (!h)
+		return NULL;
+	if (h->kind == VH_DEVICE)
+		pci = ((struct vdevice *)h->obj)->pci; /* the PCI layer outlives VFIO */
+	ap__vfio_handle_put(vs, h);
+	return pci;
 }

@@ -13,6 +13,7 @@
  * pages devices actually wrote.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -55,19 +56,23 @@ int ap__dirty_check_user_bitmap(struct vcontainer *c, const struct vfio_bitmap *
 /* ------------------------------------------------------------ per mapping */
 
 /* A zeroed bitmap at the container's smallest page size, with one spare
- * word so that reports can read 64 bits at any offset. */
+ * word so that reports can read 64 bits at any offset; published under
+ * the dirty lock, for the observer. */
 int ap__dirty_bitmap_alloc(struct vcontainer *c, struct vdma *d)
 {
 	unsigned shift = (unsigned)__builtin_ctzll(ap__vcontainer_min_pgsize(c));
-	uint64_t npages = d->size >> shift;
+	uint64_t npages = d->size >> shift, *bitmap;
 
 	if (npages > VFIO_DIRTY_PAGES_MAX)
 		return ap__vfio_fail(c->vs, -EINVAL, "mapping at 0x%llx has more than INT_MAX pages "
 				     "to track", (unsigned long long)d->iova);
-	d->bitmap = ap_mem_alloc(c->vs->ctx, VFIO_DIRTY_BITMAP_BYTES(npages) + sizeof(uint64_t));
-	if (!d->bitmap)
+	bitmap = ap_mem_alloc(c->vs->ctx, VFIO_DIRTY_BITMAP_BYTES(npages) + sizeof(uint64_t));
+	if (!bitmap)
 		return ap__vfio_fail(c->vs, -ENOMEM, "out of memory for a dirty bitmap");
+	pthread_mutex_lock(&c->dirty_lock);
 	d->bitmap_shift = shift;
+	__atomic_store_n(&d->bitmap, bitmap, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->dirty_lock);
 	return 0;
 }
 
@@ -89,9 +94,10 @@ static uint64_t bits_at(const uint64_t *bm, uint64_t from)
 /*
  * Copy d's bits into the user's bitmap, bit 0 standing for `base`, then
  * clear them (update_user_bitmap): bits of the first word below d's keep
- * what they held; the rest of the words d touches are overwritten.
+ * what they held; the rest of the words d touches are overwritten.  Under
+ * the dirty lock: devices set bits meanwhile.
  */
-void ap__dirty_report(struct vdma *d, uint64_t base, __u64 *user)
+static void report_locked(struct vdma *d, uint64_t base, __u64 *user)
 {
 	uint64_t nbits = d->size >> d->bitmap_shift;
 	uint64_t first = (d->iova - base) >> d->bitmap_shift;
@@ -113,23 +119,47 @@ void ap__dirty_report(struct vdma *d, uint64_t base, __u64 *user)
 	bitmap_clear_all(d);
 }
 
+void ap__dirty_report(struct vdma *d, uint64_t base, __u64 *user)
+{
+	pthread_mutex_lock(&d->c->dirty_lock);
+	report_locked(d, base, user);
+	pthread_mutex_unlock(&d->c->dirty_lock);
+}
+
+/* The highest mapping that starts at or below addr, or NULL. */
+static const struct vdma *last_before(const struct type1 *t, uint64_t addr)
+{
+	const struct ap_avl_node *n = t->dmas.root;
+	const struct vdma *best = NULL;
+
+	while (n) {
+		const struct vdma *d = AP_AVL_ENTRY(n, struct vdma, node);
+
+		if (d->iova <= addr) {
+			best = d;
+			n = n->link[1];
+		} else {
+			n = n->link[0];
+		}
+	}
+	return best;
+}
+
 /* The words a report of [iova, last] will write are the process's to
  * write; EFAULT otherwise, before anything changes. */
 int ap__dirty_user_bitmap_ok(struct vcontainer *c, const struct vfio_bitmap *b, uint64_t iova,
 			     uint64_t last)
 {
 	const struct type1 *t = &c->t1;
-	size_t i0 = ap__dma_lower_bound(t, iova), end = ap__dma_lower_bound(t, last);
+	const struct vdma *d0 = ap__dma_find(t, iova, last), *dl;
 	unsigned shift = (unsigned)__builtin_ctzll(b->pgsize);
 	uint64_t w0, wl, addr;
-	const struct vdma *dl;
 
-	if (end < t->ndmas && t->dmas[end]->iova <= last)
-		end++; /* one past the last mapping that starts in range */
-	if (end <= i0)
+	/* the last mapping that starts in range */
+	dl = last_before(t, last);
+	if (!d0 || !dl)
 		return 0;
-	dl = t->dmas[end - 1];
-	w0 = ((t->dmas[i0]->iova - iova) >> shift) / 64;
+	w0 = ((d0->iova - iova) >> shift) / 64;
 	wl = ((dl->iova + (dl->size - 1) - iova) >> shift) / 64;
 	addr = (uint64_t)(uintptr_t)b->data + w0 * 8;
 	if (ap__pin_check_mapped(c->vs, addr, (wl - w0 + 1) * 8) ||
@@ -141,7 +171,13 @@ int ap__dirty_user_bitmap_ok(struct vcontainer *c, const struct vfio_bitmap *b, 
 
 /* ------------------------------------------------------------ the observer */
 
-/* The core copied len bytes of device DMA to pa: mark the pages. */
+/*
+ * The core copied len bytes of device DMA to pa: mark the pages.  Inside
+ * the DMA, on the device's thread: the mapping found by its physical
+ * address stays while the DMA lasts (an unmap frees it only after a grace
+ * period), and only the dirty lock is taken, which no one holds while
+ * waiting for DMA.
+ */
 void ap__dirty_observe(void *arg, const struct ap_device *dev, uint64_t iova, uint64_t pa,
 		       size_t len)
 {
@@ -150,31 +186,44 @@ void ap__dirty_observe(void *arg, const struct ap_device *dev, uint64_t iova, ui
 
 	(void)dev;
 	(void)iova;
-	if (!d || !d->bitmap || !len)
-		return;
-	off = pa - d->pa;
-	last = off + len - 1 < d->size ? off + len - 1 : d->size - 1;
-	for (b = off >> d->bitmap_shift; b <= last >> d->bitmap_shift; b++)
-		d->bitmap[b / 64] |= 1ull << (b % 64);
+	if (!d || !len || !__atomic_load_n(&d->bitmap, __ATOMIC_ACQUIRE))
+		return; /* not tracking: no lock taken */
+	pthread_mutex_lock(&d->c->dirty_lock);
+	if (d->bitmap) {
+		off = pa - d->pa;
+		last = off + len - 1 < d->size ? off + len - 1 : d->size - 1;
+		for (b = off >> d->bitmap_shift; b <= last >> d->bitmap_shift; b++)
+			d->bitmap[b / 64] |= 1ull << (b % 64);
+	}
+	pthread_mutex_unlock(&d->c->dirty_lock);
 }
 
 /* ------------------------------------------------------------ DIRTY_PAGES */
 
+/* Free the bitmaps of the mappings from d up to (not including) end; the
+ * observer no longer finds them once the lock is let go. */
+static void bitmaps_free(struct vcontainer *c, struct vdma *d, const struct vdma *end)
+{
+	pthread_mutex_lock(&c->dirty_lock);
+	for (; d != end; d = ap__dma_next(d)) {
+		ap_mem_free(c->vs->ctx, d->bitmap);
+		__atomic_store_n(&d->bitmap, NULL, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&c->dirty_lock);
+}
+
 static int start(struct vcontainer *c)
 {
 	struct type1 *t = &c->t1;
-	size_t i;
+	struct vdma *d;
 	int err = 0;
 
 	if (t->dirty_tracking)
 		return 0;
-	for (i = 0; i < t->ndmas && !err; i++)
-		err = ap__dirty_bitmap_alloc(c, t->dmas[i]);
+	for (d = ap__dma_first(t, 0); d && !err; d = err ? d : ap__dma_next(d))
+		err = ap__dirty_bitmap_alloc(c, d);
 	if (err) {
-		while (i--) {
-			ap_mem_free(c->vs->ctx, t->dmas[i]->bitmap);
-			t->dmas[i]->bitmap = NULL;
-		}
+		bitmaps_free(c, ap__dma_first(t, 0), d);
 		return err;
 	}
 	t->dirty_tracking = true;
@@ -183,13 +232,8 @@ static int start(struct vcontainer *c)
 
 static void stop(struct vcontainer *c)
 {
-	struct type1 *t = &c->t1;
-
-	for (size_t i = 0; i < t->ndmas; i++) {
-		ap_mem_free(c->vs->ctx, t->dmas[i]->bitmap);
-		t->dmas[i]->bitmap = NULL;
-	}
-	t->dirty_tracking = false;
+	bitmaps_free(c, ap__dma_first(&c->t1, 0), NULL);
+	c->t1.dirty_tracking = false;
 }
 
 /* Checks of vfio_iommu_type1_dirty_pages()'s GET_BITMAP, in order. */
@@ -224,9 +268,8 @@ static int get_bitmap(struct vcontainer *c, const struct vfio_iommu_type1_dirty_
 {
 	const struct type1 *t = &c->t1;
 	struct vfio_iommu_type1_dirty_bitmap_get range = { 0 }; /* get_bitmap_args() fills it */
-	const struct vdma *d;
+	struct vdma *d;
 	uint64_t last = 0;
-	size_t i;
 	int err;
 
 	err = get_bitmap_args(c, dirty, &range, &last);
@@ -244,8 +287,8 @@ static int get_bitmap(struct vcontainer *c, const struct vfio_iommu_type1_dirty_
 	err = ap__dirty_user_bitmap_ok(c, &range.bitmap, range.iova, last);
 	if (err)
 		return err;
-	for (i = ap__dma_lower_bound(t, range.iova); i < t->ndmas && t->dmas[i]->iova <= last; i++)
-		ap__dirty_report(t->dmas[i], range.iova, range.bitmap.data);
+	for (d = ap__dma_first(t, range.iova); d && d->iova <= last; d = ap__dma_next(d))
+		ap__dirty_report(d, range.iova, range.bitmap.data);
 	return 0;
 }
 

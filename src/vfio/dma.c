@@ -2,9 +2,10 @@
 /*
  * VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA, with the checks of Linux
  * 6.18's vfio_dma_do_map / vfio_dma_do_unmap in their order and with their
- * errno values, over the container's mappings (type1's vfio_dma tree, here
- * an array sorted by IOVA).  A mapping is pinned process memory (pin.c)
- * mapped at its IOVA in every domain of the container.
+ * errno values, over the container's mappings (type1's vfio_dma rb-tree,
+ * here an AVL tree by IOVA: map, unmap and lookup O(log n), an unmap of k
+ * mappings O(k log n)).  A mapping is pinned process memory (pin.c) mapped
+ * at its IOVA in every domain of the container.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -20,29 +21,62 @@
 
 /* ------------------------------------------------------------ the set */
 
-/* Index of the first mapping that ends at or above addr. */
-size_t ap__dma_lower_bound(const struct type1 *t, uint64_t addr)
+#define VDMA(n) AP_AVL_ENTRY(n, struct vdma, node)
+
+static uint64_t dma_last(const struct vdma *d)
 {
-	size_t lo = 0, hi = t->ndmas;
+	return d->iova + (d->size - 1);
+}
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct vdma *d = t->dmas[mid];
+/* The lowest mapping that ends at or above addr, or NULL.  Mappings never
+ * overlap, so their ends are in the order of their starts. */
+struct vdma *ap__dma_first(const struct type1 *t, uint64_t addr)
+{
+	struct ap_avl_node *n = t->dmas.root;
+	struct vdma *best = NULL;
 
-		if (d->iova + (d->size - 1) < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
+	while (n) {
+		struct vdma *d = VDMA(n);
+
+		if (dma_last(d) < addr) {
+			n = n->link[1];
+		} else {
+			best = d;
+			n = n->link[0];
+		}
 	}
-	return lo;
+	return best;
+}
+
+struct vdma *ap__dma_next(const struct vdma *d)
+{
+	struct ap_avl_node *n = ap__avl_next(&d->node);
+
+	return n ? VDMA(n) : NULL;
 }
 
 /* The lowest mapping overlapping [start, last], or NULL. */
 struct vdma *ap__dma_find(const struct type1 *t, uint64_t start, uint64_t last)
 {
-	size_t i = ap__dma_lower_bound(t, start);
+	struct vdma *d = ap__dma_first(t, start);
 
-	return i < t->ndmas && t->dmas[i]->iova <= last ? t->dmas[i] : NULL;
+	return d && d->iova <= last ? d : NULL;
+}
+
+/* Link a mapping that overlaps none. */
+static void dma_link(struct type1 *t, struct vdma *d)
+{
+	struct ap_avl_node *parent = NULL, *n = t->dmas.root;
+	int dir = 0;
+
+	while (n) {
+		parent = n;
+		dir = d->iova > VDMA(n)->iova;
+		n = n->link[dir];
+	}
+	ap__avl_insert(&t->dmas, parent, dir, &d->node);
+	t->ndmas++;
+	t->dma_avail--;
 }
 
 /* Take d out of the first n domains (each holds it whole: no leaf is cut). */
@@ -54,44 +88,77 @@ static void unmap_domains(struct vcontainer *c, const struct vdma *d, size_t n)
 		ap_unmap(c->t1.domains[n]->dom, d->iova, d->size, &done);
 }
 
-/* Take mapping i out of every domain, unpin it and forget it. */
-static void dma_remove_at(struct vcontainer *c, size_t i)
+/*
+ * Mappings on their way out: out of the domains and the tree, their RAM
+ * and memory given back a batch at a time, so that unmapping many waits
+ * once per batch for DMA in flight (ap_ram_remove_many), not once per
+ * mapping.
+ */
+#define REMOVAL_BATCH 256
+
+struct removal {
+	size_t n;
+	uint64_t pa[REMOVAL_BATCH];
+	struct vdma *d[REMOVAL_BATCH];
+};
+
+/* Their RAM goes once DMA that translated through them before they were
+ * unmapped has landed (ap_ram_remove_many waits for it); then no DMA can
+ * reach them, and no write observer can hold one it found by the physical
+ * address: they go. */
+static void removal_flush(struct vcontainer *c, struct removal *rm)
+{
+	struct ap_ctx *ctx = c->vs->ctx;
+
+	/* cannot fail: each address starts a region registered once */
+	ap_ram_remove_many(ctx, rm->pa, rm->n);
+	for (size_t i = 0; i < rm->n; i++) {
+		ap_mem_free(ctx, rm->d[i]->bitmap);
+		ap_mem_free(ctx, rm->d[i]);
+	}
+	rm->n = 0;
+}
+
+/* Take d out of every domain and the tree, unpin it, and queue it. */
+static void dma_remove(struct vcontainer *c, struct vdma *d, struct removal *rm)
 {
 	struct type1 *t = &c->t1;
-	struct vdma *d = t->dmas[i];
 
 	unmap_domains(c, d, t->ndomains);
-	ap_ram_remove(c->vs->ctx, d->pa);
-	c->locked -= d->size;
-	c->vs->locked -= d->size;
-	if (d->vaddr_invalid)
-		t->vaddr_invalid--;
-	memmove(t->dmas + i, t->dmas + i + 1, (t->ndmas - i - 1) * sizeof(*t->dmas));
+	ap__avl_erase(&t->dmas, &d->node);
 	t->ndmas--;
 	t->dma_avail++;
-	ap_mem_free(c->vs->ctx, d->bitmap);
-	ap_mem_free(c->vs->ctx, d);
+	c->locked -= d->size;
+	ap__vfio_uncharge(c->vs, d->size);
+	if (d->vaddr_invalid)
+		t->vaddr_invalid--;
+	rm->pa[rm->n] = d->pa;
+	rm->d[rm->n++] = d;
+	if (rm->n == REMOVAL_BATCH)
+		removal_flush(c, rm);
 }
 
 void ap__dma_remove_all(struct vcontainer *c)
 {
-	while (c->t1.ndmas)
-		dma_remove_at(c, c->t1.ndmas - 1);
+	struct removal rm;
+	struct ap_avl_node *n;
+
+	rm.n = 0;
+	while ((n = ap__avl_last(&c->t1.dmas)))
+		dma_remove(c, VDMA(n), &rm);
+	removal_flush(c, &rm);
 }
 
 /* Every mapping into a domain a group is about to get (type1's replay). */
 int ap__dma_replay(struct vcontainer *c, struct ap_domain *dom)
 {
-	const struct type1 *t = &c->t1;
-
-	for (size_t i = 0; i < t->ndmas; i++) {
-		const struct vdma *d = t->dmas[i];
+	for (const struct vdma *d = ap__dma_first(&c->t1, 0); d; d = ap__dma_next(d)) {
 		int err = ap_map(dom, d->iova, d->pa, d->size, d->prot | AP_PROT_CACHE);
 
 		if (err)
 			return ap__vfio_fail(c->vs, err, "replaying mapping 0x%llx-0x%llx into '%s': %s",
 					     (unsigned long long)d->iova,
-					     (unsigned long long)(d->iova + d->size - 1),
+					     (unsigned long long)dma_last(d),
 					     ap_domain_name(dom), ap_ctx_error(c->vs->ctx));
 	}
 	return 0;
@@ -117,109 +184,86 @@ static int map_domains(struct vcontainer *c, const struct vdma *d)
 }
 
 /* The pages themselves, before anything changes: mapped, within the
- * locked-memory limit, and accessible as the device will access them. */
+ * locked-memory limit (and then charged to it), and accessible as the
+ * device will access them. */
 static int pin_check(struct vcontainer *c, uint64_t vaddr, uint64_t size, unsigned prot)
 {
 	struct vstate *vs = c->vs;
-	uint64_t limit = ap__vfio_memlock_limit(c);
 	int err;
 
 	err = ap__pin_check_mapped(vs, vaddr, size);
+	if (!err)
+		err = ap__vfio_charge(c, size);
 	if (err)
 		return err;
-	if (vs->locked > limit || size > limit - vs->locked)
-		return ap__vfio_fail(vs, -ENOMEM, "RLIMIT_MEMLOCK (%llu bytes) exceeded: %llu are "
-				     "pinned, 0x%llx more asked", (unsigned long long)limit,
-				     (unsigned long long)vs->locked, (unsigned long long)size);
-	return ap__pin_populate(vs, vaddr, size, prot & AP_PROT_WRITE);
+	err = ap__pin_populate(vs, vaddr, size, prot & AP_PROT_WRITE);
+	if (err)
+		ap__vfio_uncharge(vs, size);
+	return err;
 }
 
-/* What a new mapping installs: the mapping, and a bigger array for the
- * container's list when it is full. */
-struct map_plan {
-	struct vdma *d;
-	struct vdma **dmas;
-	size_t dmas_cap;
-};
-
-static void map_plan_drop(struct vstate *vs, struct map_plan *p)
+/*
+ * A physical address for d and its registration as RAM.  Other containers
+ * (and the program itself) add RAM from other threads: an address taken
+ * between the choice and the registration is chosen again.
+ */
+static int pin_register(struct vcontainer *c, struct vdma *d)
 {
-	if (p->d)
-		ap_mem_free(vs->ctx, p->d->bitmap);
-	ap_mem_free(vs->ctx, p->d);
-	ap_mem_free(vs->ctx, p->dmas);
-}
+	int err = -EADDRINUSE;
 
-/* Allocations that cannot wait for the domains: the mapping and its dirty
- * bitmap (whose page-count check comes after the map, as Linux's). */
-static int map_plan_room(struct vcontainer *c, struct map_plan *p)
-{
-	return ap__vdma_array_room(c->vs, c->t1.ndmas, c->t1.dmas_cap, &p->dmas, &p->dmas_cap);
-}
-
-/* Install a mapping that every domain holds and RAM backs; nothing fails. */
-static void map_commit(struct vcontainer *c, struct map_plan *p)
-{
-	struct type1 *t = &c->t1;
-	struct vstate *vs = c->vs;
-	struct vdma *d = p->d;
-	size_t at;
-
-	ap__vdma_array_install(vs, &t->dmas, t->ndmas, &t->dmas_cap, &p->dmas, p->dmas_cap);
-	at = ap__dma_lower_bound(t, d->iova);
-	memmove(t->dmas + at + 1, t->dmas + at, (t->ndmas - at) * sizeof(*t->dmas));
-	t->dmas[at] = d;
-	t->ndmas++;
-	t->dma_avail--;
-	c->locked += d->size;
-	vs->locked += d->size;
-	p->d = NULL;
+	for (unsigned tries = 0; err == -EADDRINUSE && tries < 64; tries++) {
+		err = ap__pin_place(c, d->iova, d->size, &d->pa);
+		if (!err)
+			err = ap__pin_register(c->vs, d, d->vaddr);
+	}
+	return err;
 }
 
 /*
  * Steps 10-12 of vfio_dma_do_map: pin, map everywhere, track; all or
- * nothing.  The physical address is chosen first and registered as RAM
- * last, after the domains hold the mapping and every array has room: the
- * core's RAM list may grow on that registration, and a failure after it
- * would leave the core holding more memory than before the call.
+ * nothing.  Every allocation comes before the domains get the mapping (a
+ * map may take table memory that its unmap keeps), but for the dirty
+ * bitmap, whose page-count check comes after the map, as Linux's: the
+ * mapping, then its pinned memory registered as RAM at the physical
+ * address the container picks, then the map.
  */
 static int map_new(struct vcontainer *c, uint64_t iova, uint64_t size, uint64_t vaddr,
 		   unsigned prot)
 {
 	struct type1 *t = &c->t1;
 	struct vstate *vs = c->vs;
-	struct map_plan p = { 0 };
-	uint64_t pa;
+	struct vdma *d;
 	int err;
 
 	err = pin_check(c, vaddr, size, prot);
-	if (!err)
-		err = ap__pin_place(c, iova, size, &pa);
 	if (err)
 		return err;
-	p.d = ap_mem_alloc(vs->ctx, sizeof(*p.d));
-	if (!p.d)
+	d = ap_mem_alloc(vs->ctx, sizeof(*d));
+	if (!d) {
+		ap__vfio_uncharge(vs, size);
 		return ap__vfio_fail(vs, -ENOMEM, "out of memory for a DMA mapping");
-	*p.d = (struct vdma){ .iova = iova, .size = size, .vaddr = vaddr, .pa = pa, .prot = prot,
-			      .c = c };
-	err = map_domains(c, p.d);
+	}
+	*d = (struct vdma){ .iova = iova, .size = size, .vaddr = vaddr, .prot = prot, .c = c };
+	err = pin_register(c, d);
 	if (err) {
-		map_plan_drop(vs, &p);
+		ap__vfio_uncharge(vs, size);
+		ap_mem_free(vs->ctx, d);
 		return err;
 	}
-	if (t->dirty_tracking)
-		err = ap__dirty_bitmap_alloc(c, p.d);
-	if (!err)
-		err = map_plan_room(c, &p);
-	if (!err)
-		err = ap__pin_register(vs, p.d, vaddr);
+	err = map_domains(c, d);
+	if (!err && t->dirty_tracking) {
+		err = ap__dirty_bitmap_alloc(c, d);
+		if (err)
+			unmap_domains(c, d, t->ndomains);
+	}
 	if (err) {
-		unmap_domains(c, p.d, t->ndomains);
-		map_plan_drop(vs, &p);
+		ap_ram_remove(vs->ctx, d->pa);
+		ap__vfio_uncharge(vs, size);
+		ap_mem_free(vs->ctx, d);
 		return err;
 	}
-	map_commit(c, &p);
-	map_plan_drop(vs, &p);
+	dma_link(t, d);
+	c->locked += size;
 	return 0;
 }
 
@@ -386,16 +430,14 @@ static int unmap_range(struct vcontainer *c, const struct vfio_iommu_type1_dma_u
 static int invalidate_vaddrs(struct vcontainer *c, struct unmap_req *r)
 {
 	struct type1 *t = &c->t1;
-	size_t first = ap__dma_lower_bound(t, r->iova), i;
+	struct vdma *first = ap__dma_first(t, r->iova), *d;
 
-	for (i = first; i < t->ndmas && t->dmas[i]->iova <= r->last; i++) {
-		struct vdma *d = t->dmas[i];
-
+	for (d = first; d && d->iova <= r->last; d = ap__dma_next(d)) {
 		if (!t->v2 && r->iova > d->iova)
 			break;
 		if (d->vaddr_invalid) {
-			while (i-- > first) {
-				t->dmas[i]->vaddr_invalid = false;
+			for (struct vdma *e = first; e != d; e = ap__dma_next(e)) {
+				e->vaddr_invalid = false;
 				t->vaddr_invalid--;
 			}
 			r->unmapped = 0;
@@ -414,25 +456,28 @@ static int invalidate_vaddrs(struct vcontainer *c, struct unmap_req *r)
 static int remove_range(struct vcontainer *c, struct unmap_req *r)
 {
 	struct type1 *t = &c->t1;
-	size_t i = ap__dma_lower_bound(t, r->iova);
+	struct vdma *d = ap__dma_first(t, r->iova);
+	struct removal rm;
 	int err;
 
-	if ((r->flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) &&
-	    i < t->ndmas && t->dmas[i]->iova <= r->last) {
+	if ((r->flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) && d && d->iova <= r->last) {
 		err = ap__dirty_user_bitmap_ok(c, &r->bitmap, r->iova, r->last);
 		if (err)
 			return err;
 	}
-	while (i < t->ndmas && t->dmas[i]->iova <= r->last) {
-		struct vdma *d = t->dmas[i];
+	rm.n = 0;
+	while (d && d->iova <= r->last) {
+		struct vdma *next = ap__dma_next(d);
 
 		if (!t->v2 && r->iova > d->iova)
 			break;
 		if (r->flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
 			ap__dirty_report(d, r->iova, r->bitmap.data);
 		r->unmapped += d->size;
-		dma_remove_at(c, i);
+		dma_remove(c, d, &rm);
+		d = next;
 	}
+	removal_flush(c, &rm);
 	return 0;
 }
 

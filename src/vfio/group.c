@@ -6,6 +6,7 @@
  * and, our own rule, an IOMMU that cannot be bypassed.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -29,11 +30,11 @@ struct ap_device *ap__vgroup_device(const struct vgroup *g)
 	return group_device(g->vs->ctx, g->id);
 }
 
-static bool group_is_open(struct vstate *vs, int id)
+/* Under ctl_lock. */
+static bool group_is_open(const struct vstate *vs, int id)
 {
-	for (size_t fd = 0; fd < vs->nh; fd++)
-		if ((vs->h[fd].kind == VH_GROUP || vs->h[fd].kind == VH_HELD) &&
-		    ((struct vgroup *)vs->h[fd].obj)->id == id)
+	for (const struct vgroup *g = vs->groups; g; g = g->next)
+		if (g->id == id)
 			return true;
 	return false;
 }
@@ -56,7 +57,7 @@ static int refuse_incoherent(struct vstate *vs, const struct ap_device *dev)
 			     ap_device_group_id(dev), ap_iommu_name(iommu));
 }
 
-int ap__vgroup_open(struct vstate *vs, int id)
+static int group_open_locked(struct vstate *vs, int id)
 {
 	struct ap_device *dev = group_device(vs->ctx, id);
 	struct vgroup *g;
@@ -79,20 +80,35 @@ int ap__vgroup_open(struct vstate *vs, int id)
 		ap_mem_free(vs->ctx, g);
 		return fd;
 	}
-	g->fd = fd;
+	g->next = vs->groups;
+	vs->groups = g;
 	return fd;
 }
 
-void ap__vgroup_close(struct vgroup *g)
+int ap__vgroup_open(struct vstate *vs, int id)
 {
-	if (g->ndevices) { /* the device handles hold it (device.c) */
-		g->vs->h[g->fd].kind = VH_HELD;
-		return;
-	}
+	int fd;
+
+	ap__vlock_lock(&vs->ctl_lock);
+	fd = group_open_locked(vs, id);
+	ap__vlock_unlock(&vs->ctl_lock);
+	return fd;
+}
+
+/* The handle's last reference went: out of its container, and gone. */
+void ap__vgroup_release_handle(struct vgroup *g)
+{
+	struct vstate *vs = g->vs;
+	struct vgroup **pp;
+
+	ap__vlock_lock(&vs->ctl_lock);
 	if (g->c)
 		ap__vcontainer_detach_group(g);
-	ap__vfio_handle_free(g->vs, g->fd);
-	ap_mem_free(g->vs->ctx, g);
+	for (pp = &vs->groups; *pp != g; pp = &(*pp)->next)
+		;
+	*pp = g->next;
+	ap__vlock_unlock(&vs->ctl_lock);
+	ap_mem_free(vs->ctx, g);
 }
 
 /* ------------------------------------------------------------ ownership */
@@ -211,14 +227,12 @@ static int get_status(struct vgroup *g, struct vfio_group_status *status)
 	return 0;
 }
 
-static int set_container(struct vgroup *g, const int *fdp)
+/* Under ctl_lock; h is the handle *fdp named when the call began. */
+static int set_container(struct vgroup *g, const int *fdp, const struct vhandle *h)
 {
-	struct vhandle *h;
-
 	if (!fdp)
 		return ap__vfio_fail(g->vs, -EFAULT, "VFIO_GROUP_SET_CONTAINER needs a pointer to a "
 				     "container handle");
-	h = ap__vfio_handle(g->vs, *fdp);
 	if (!h)
 		return ap__vfio_fail(g->vs, -EBADF, "VFIO handle %d is not open", *fdp);
 	if (g->c)
@@ -239,19 +253,40 @@ static int unset_container(struct vgroup *g)
 	return 0;
 }
 
-int ap__vgroup_ioctl(struct vgroup *g, unsigned long request, void *arg)
+static int group_ioctl_locked(struct vgroup *g, unsigned long request, void *arg,
+			      const struct vhandle *target)
 {
 	switch (request) {
 	case VFIO_GROUP_GET_STATUS:
 		return get_status(g, arg);
 	case VFIO_GROUP_SET_CONTAINER:
-		return set_container(g, arg);
+		return set_container(g, arg, target);
 	case VFIO_GROUP_UNSET_CONTAINER:
 		return unset_container(g);
-	case VFIO_GROUP_GET_DEVICE_FD:
-		return ap__vdevice_open(g, arg);
 	default:
 		return ap__vfio_fail(g->vs, -ENOTTY, "ioctl 0x%lx is not a VFIO group request",
 				     request);
 	}
+}
+
+/*
+ * Group requests are the control path: under ctl_lock.  The container a
+ * SET_CONTAINER names is looked up (and held) before the lock is taken and
+ * let go after it is dropped: the last reference to a handle releases its
+ * object, which takes ctl_lock.
+ */
+int ap__vgroup_ioctl(struct vgroup *g, unsigned long request, void *arg)
+{
+	struct vstate *vs = g->vs;
+	struct vhandle *target = NULL;
+	int rc;
+
+	if (request == VFIO_GROUP_SET_CONTAINER && arg)
+		target = ap__vfio_handle_get(vs, *(const int *)arg);
+	ap__vlock_lock(&vs->ctl_lock);
+	rc = group_ioctl_locked(g, request, arg, target);
+	ap__vlock_unlock(&vs->ctl_lock);
+	if (target)
+		ap__vfio_handle_put(vs, target);
+	return rc;
 }

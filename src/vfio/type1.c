@@ -65,7 +65,6 @@ void ap__type1_release(struct vcontainer *c)
 	ap_mem_free(ctx, t->domains);
 	ap_mem_free(ctx, t->iovas);
 	ap_mem_free(ctx, t->iovas_spare);
-	ap_mem_free(ctx, t->dmas);
 	memset(t, 0, sizeof(*t));
 }
 

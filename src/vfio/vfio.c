@@ -6,18 +6,58 @@
  * and the read-only views for tools.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include <aperture/pci.h>
 
 #include "vfio_internal.h"
 
 #define VFIO_DEV_DIR "/dev/vfio/"
+
+/* ------------------------------------------------------------ locks */
+
+void ap__vlock_init(struct vlock *l)
+{
+	pthread_mutex_init(&l->m, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	l->next = l->serving = 0;
+}
+
+void ap__vlock_destroy(struct vlock *l)
+{
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->m);
+}
+
+void ap__vlock_lock(struct vlock *l)
+{
+	uint64_t ticket;
+
+	pthread_mutex_lock(&l->m);
+	ticket = l->next++;
+	while (ticket != l->serving)
+		pthread_cond_wait(&l->cv, &l->m);
+	pthread_mutex_unlock(&l->m);
+}
+
+void ap__vlock_unlock(struct vlock *l)
+{
+	pthread_mutex_lock(&l->m);
+	l->serving++;
+	/* every waiter checks its ticket; the one served next goes */
+	if (l->next != l->serving)
+		pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->m);
+}
 
 /* ------------------------------------------------------------ state */
 
@@ -33,20 +73,35 @@ int ap__vfio_fail(struct vstate *vs, int err, const char *fmt, ...)
 	return err;
 }
 
+/* Handles that stand for the objects of kind `kind`: their table
+ * references go (the context is being freed: no call is in flight). */
+static void drop_handles(struct vstate *vs, enum vhandle_kind kind)
+{
+	for (size_t fd = 0; fd < vs->nh; fd++) {
+		struct vhandle *h = vs->h[fd];
+
+		if (h && h->kind == kind) {
+			vs->h[fd] = NULL;
+			ap__vfio_handle_put(vs, h);
+		}
+	}
+}
+
 static void state_destroy(void *arg)
 {
 	struct vstate *vs = arg;
 	struct ap_ctx *ctx = vs->ctx;
 
-	/* Devices, then groups: closing them releases the containers they hold. */
+	/* Devices, then groups: closing them releases the groups and
+	 * containers they hold. */
 	ap_ctx_set_dma_write_observer(ctx, NULL, NULL);
+	drop_handles(vs, VH_DEVICE);
 	ap__vdevice_destroy_all(vs);
-	for (size_t fd = 0; fd < vs->nh; fd++)
-		if (vs->h[fd].kind == VH_GROUP || vs->h[fd].kind == VH_HELD)
-			ap__vgroup_close(vs->h[fd].obj);
-	for (size_t fd = 0; fd < vs->nh; fd++)
-		if (vs->h[fd].kind == VH_CONTAINER)
-			ap__vcontainer_close(vs->h[fd].obj);
+	drop_handles(vs, VH_GROUP);
+	drop_handles(vs, VH_CONTAINER);
+	ap__vlock_destroy(&vs->ctl_lock);
+	pthread_mutex_destroy(&vs->acct_lock);
+	pthread_mutex_destroy(&vs->h_lock);
 	ap_mem_free(ctx, vs->h);
 	ap_mem_free(ctx, vs);
 }
@@ -58,19 +113,13 @@ static uint64_t host_page_size(void)
 	return page > 0 ? (uint64_t)page : 4096;
 }
 
-/* The context's VFIO state; created on first use when `create`. */
-struct vstate *ap__vfio_state(struct ap_ctx *ctx, bool create)
-{
-	struct vstate *vs = ap_ctx_frontend(ctx, VFIO_FRONTEND_KEY);
+/* Two threads' first VFIO calls on one context: one makes the state. */
+static pthread_mutex_t state_create_lock = PTHREAD_MUTEX_INITIALIZER;
 
-	if (vs || !create)
-		return vs;
-	/* device handles sit on the PCI layer, which must outlive this state */
-	if (ap_pci_init(ctx)) {
-		ap_ctx_set_error(ctx, "out of memory for the PCI state");
-		return NULL;
-	}
-	vs = ap_mem_alloc(ctx, sizeof(*vs));
+static struct vstate *state_create(struct ap_ctx *ctx)
+{
+	struct vstate *vs = ap_mem_alloc(ctx, sizeof(*vs));
+
 	if (!vs) {
 		ap_ctx_set_error(ctx, "out of memory for the VFIO state");
 		return NULL;
@@ -78,11 +127,35 @@ struct vstate *ap__vfio_state(struct ap_ctx *ctx, bool create)
 	vs->ctx = ctx;
 	vs->dma_entry_limit = VFIO_DEFAULT_DMA_ENTRIES;
 	vs->host_page = host_page_size();
+	ap__vlock_init(&vs->ctl_lock);
+	pthread_mutex_init(&vs->acct_lock, NULL);
+	pthread_mutex_init(&vs->h_lock, NULL);
 	if (ap_ctx_set_frontend(ctx, VFIO_FRONTEND_KEY, vs, state_destroy)) {
+		ap__vlock_destroy(&vs->ctl_lock);
+		pthread_mutex_destroy(&vs->acct_lock);
+		pthread_mutex_destroy(&vs->h_lock);
 		ap_mem_free(ctx, vs);
 		return NULL;
 	}
 	ap_ctx_set_dma_write_observer(ctx, ap__dirty_observe, vs);
+	return vs;
+}
+
+/* The context's VFIO state; created on first use when `create`. */
+struct vstate *ap__vfio_state(struct ap_ctx *ctx, bool create)
+{
+	struct vstate *vs = ap_ctx_frontend(ctx, VFIO_FRONTEND_KEY);
+
+	if (vs || !create)
+		return vs;
+	pthread_mutex_lock(&state_create_lock);
+	vs = ap_ctx_frontend(ctx, VFIO_FRONTEND_KEY);
+	/* device handles sit on the PCI layer, which must outlive this state */
+	if (!vs && ap_pci_init(ctx))
+		ap_ctx_set_error(ctx, "out of memory for the PCI state");
+	else if (!vs)
+		vs = state_create(ctx);
+	pthread_mutex_unlock(&state_create_lock);
 	return vs;
 }
 
@@ -105,78 +178,108 @@ int ap__vfio_domain_new(struct vstate *vs, const char *base, struct ap_iommu *io
 	return err;
 }
 
-/*
- * Arrays of mappings grow in two steps, so that a change that fails after
- * making room leaves the old array, and the memory the context holds, as
- * they were: ap__vdma_array_room() allocates a bigger array (*room, NULL
- * if the n entries leave room in cap already), and the change installs it
- * with ap__vdma_array_install() once nothing can fail, or frees it.
- */
-int ap__vdma_array_room(struct vstate *vs, size_t n, size_t cap, struct vdma ***room,
-			size_t *room_cap)
-{
-	*room = NULL;
-	*room_cap = cap;
-	if (n < cap)
-		return 0;
-	*room_cap = cap ? cap * 2 : 16;
-	*room = ap_mem_alloc(vs->ctx, *room_cap * sizeof(**room));
-	if (!*room)
-		return ap__vfio_fail(vs, -ENOMEM, "out of memory for the list of DMA mappings");
-	return 0;
-}
-
-/* Move the n entries of *arr into *room (if any), which takes its place. */
-void ap__vdma_array_install(struct vstate *vs, struct vdma ***arr, size_t n, size_t *cap,
-			    struct vdma ***room, size_t room_cap)
-{
-	if (!*room)
-		return;
-	if (n)
-		memcpy(*room, *arr, n * sizeof(**arr));
-	ap_mem_free(vs->ctx, *arr);
-	*arr = *room;
-	*cap = room_cap;
-	*room = NULL;
-}
-
 /* ------------------------------------------------------------ handles */
 
-/* The lowest free handle, as open(2) picks file descriptors. */
+/* The lowest free handle, as open(2) picks file descriptors.  The object
+ * must be ready for calls: another thread may use the number at once. */
 int ap__vfio_handle_new(struct vstate *vs, enum vhandle_kind kind, void *obj)
 {
+	struct vhandle *h = ap_mem_alloc(vs->ctx, sizeof(*h));
 	size_t fd;
 
-	for (fd = 0; fd < vs->nh && vs->h[fd].kind != VH_FREE; fd++)
+	if (!h)
+		return ap__vfio_fail(vs, -ENOMEM, "out of memory for a VFIO handle");
+	*h = (struct vhandle){ kind, obj, 1 };
+	pthread_mutex_lock(&vs->h_lock);
+	for (fd = 0; fd < vs->nh && vs->h[fd]; fd++)
 		;
 	if (fd == vs->nh) {
 		size_t n = vs->nh ? vs->nh * 2 : 8;
-		struct vhandle *grown;
+		struct vhandle **grown = NULL;
 
-		if (fd >= INT32_MAX)
-			return ap__vfio_fail(vs, -EMFILE, "too many open VFIO handles");
-		/* the new tail comes zeroed: VH_FREE */
-		grown = ap_mem_realloc(vs->ctx, vs->h, n * sizeof(*grown));
-		if (!grown)
+		if (fd < INT32_MAX) /* the new tail comes zeroed: free */
+			grown = ap_mem_realloc(vs->ctx, vs->h, n * sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&vs->h_lock);
+			ap_mem_free(vs->ctx, h);
+			if (fd >= INT32_MAX)
+				return ap__vfio_fail(vs, -EMFILE, "too many open VFIO handles");
 			return ap__vfio_fail(vs, -ENOMEM, "out of memory for VFIO handles");
+		}
 		vs->h = grown;
 		vs->nh = n;
 	}
-	vs->h[fd] = (struct vhandle){ kind, obj };
+	vs->h[fd] = h;
+	pthread_mutex_unlock(&vs->h_lock);
 	return (int)fd;
 }
 
-void ap__vfio_handle_free(struct vstate *vs, int fd)
+/* The handle fd stands for, held for the caller (NULL if not open). */
+struct vhandle *ap__vfio_handle_get(struct vstate *vs, int fd)
 {
-	vs->h[fd] = (struct vhandle){ VH_FREE, NULL };
+	struct vhandle *h = NULL;
+
+	if (!vs || fd < 0)
+		return NULL;
+	pthread_mutex_lock(&vs->h_lock);
+	if ((size_t)fd < vs->nh && vs->h[fd]) {
+		h = vs->h[fd];
+		h->refs++;
+	}
+	pthread_mutex_unlock(&vs->h_lock);
+	return h;
 }
 
-struct vhandle *ap__vfio_handle(struct vstate *vs, int fd)
+/* One more reference on a handle the caller holds. */
+void ap__vfio_handle_hold(struct vstate *vs, struct vhandle *h)
 {
-	if (!vs || fd < 0 || (size_t)fd >= vs->nh || vs->h[fd].kind == VH_FREE ||
-	    vs->h[fd].kind == VH_HELD)
-		return NULL;
-	return &vs->h[fd];
+	pthread_mutex_lock(&vs->h_lock);
+	h->refs++;
+	pthread_mutex_unlock(&vs->h_lock);
+}
+
+/* Let go of h; the last reference releases its object (no lock held). */
+void ap__vfio_handle_put(struct vstate *vs, struct vhandle *h)
+{
+	unsigned refs;
+
+	pthread_mutex_lock(&vs->h_lock);
+	refs = --h->refs;
+	pthread_mutex_unlock(&vs->h_lock);
+	if (refs)
+		return;
+	switch (h->kind) {
+	case VH_GROUP:
+		ap__vgroup_release_handle(h->obj);
+		break;
+	case VH_CONTAINER:
+		ap__vcontainer_release_handle(h->obj);
+		break;
+	case VH_DEVICE:
+		ap__vdevice_release_handle(h->obj);
+		break;
+	}
+	ap_mem_free(vs->ctx, h);
+}
+
+/* close(2): the number is free at once; the object goes with the last
+ * call still using it. */
+static int handle_close(struct vstate *vs, int fd)
+{
+	struct vhandle *h = NULL;
+
+	if (!vs || fd < 0)
+		return -EBADF;
+	pthread_mutex_lock(&vs->h_lock);
+	if ((size_t)fd < vs->nh) {
+		h = vs->h[fd];
+		vs->h[fd] = NULL;
+	}
+	pthread_mutex_unlock(&vs->h_lock);
+	if (!h)
+		return -EBADF;
+	ap__vfio_handle_put(vs, h);
+	return 0;
 }
 
 /* ------------------------------------------------------------ entry points */
@@ -230,7 +333,7 @@ int ap_vfio_open(struct ap_ctx *ctx, const char *path)
 
 static struct vhandle *handle_or_fail(struct ap_ctx *ctx, int fd)
 {
-	struct vhandle *h = ap__vfio_handle(ap__vfio_state(ctx, false), fd);
+	struct vhandle *h = ap__vfio_handle_get(ap__vfio_state(ctx, false), fd);
 
 	if (!h)
 		ap_ctx_set_error(ctx, "VFIO handle %d is not open", fd);
@@ -240,41 +343,49 @@ static struct vhandle *handle_or_fail(struct ap_ctx *ctx, int fd)
 int ap_vfio_ioctl(struct ap_ctx *ctx, int fd, unsigned long request, void *arg)
 {
 	struct vhandle *h;
+	int rc = -ENOTTY;
 
 	if (!ctx)
 		return syscall_result(-EINVAL);
 	h = handle_or_fail(ctx, fd);
 	if (!h)
 		return syscall_result(-EBADF);
-	if (h->kind == VH_GROUP)
-		return syscall_result(ap__vgroup_ioctl(h->obj, request, arg));
-	if (h->kind == VH_DEVICE)
-		return syscall_result(ap__vdevice_ioctl(h->obj, request, arg));
-	return syscall_result(ap__vcontainer_ioctl(h->obj, request, arg));
+	switch (h->kind) {
+	case VH_GROUP:
+		/* a device handle holds its group's handle (device.c) */
+		if (request == VFIO_GROUP_GET_DEVICE_FD)
+			rc = ap__vdevice_open(ap__vfio_state(ctx, false), h, arg);
+		else
+			rc = ap__vgroup_ioctl(h->obj, request, arg);
+		break;
+	case VH_CONTAINER:
+		rc = ap__vcontainer_ioctl(h->obj, request, arg);
+		break;
+	case VH_DEVICE:
+		rc = ap__vdevice_ioctl(h->obj, request, arg);
+		break;
+	}
+	ap__vfio_handle_put(ap__vfio_state(ctx, false), h);
+	return syscall_result(rc);
 }
 
 int ap_vfio_close(struct ap_ctx *ctx, int fd)
 {
-	struct vhandle *h;
+	int err;
 
 	if (!ctx)
 		return syscall_result(-EINVAL);
-	h = handle_or_fail(ctx, fd);
-	if (!h)
-		return syscall_result(-EBADF);
-	if (h->kind == VH_GROUP)
-		ap__vgroup_close(h->obj);
-	else if (h->kind == VH_DEVICE)
-		ap__vdevice_close(ap__vfio_state(ctx, false), fd, h->obj);
-	else
-		ap__vcontainer_close(h->obj);
-	return 0;
+	err = handle_close(ap__vfio_state(ctx, false), fd);
+	if (err)
+		ap_ctx_set_error(ctx, "VFIO handle %d is not open", fd);
+	return syscall_result(err);
 }
 
 /* ------------------------------------------------------------ tunables */
 
 /* The tunables live in the VFIO state, which the first of them may have to
- * allocate: a setting that cannot be kept is an error, never dropped. */
+ * allocate: a setting that cannot be kept is an error, never dropped.
+ * Containers read them when they open, under ctl_lock. */
 int ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit)
 {
 	struct vstate *vs;
@@ -284,15 +395,23 @@ int ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit)
 	vs = ap__vfio_state(ctx, true);
 	if (!vs)
 		return -ENOMEM;
+	ap__vlock_lock(&vs->ctl_lock);
 	vs->dma_entry_limit = limit;
+	ap__vlock_unlock(&vs->ctl_lock);
 	return 0;
 }
 
 uint32_t ap_vfio_dma_entry_limit(struct ap_ctx *ctx)
 {
 	struct vstate *vs = ctx ? ap__vfio_state(ctx, false) : NULL;
+	uint32_t limit;
 
-	return vs ? vs->dma_entry_limit : VFIO_DEFAULT_DMA_ENTRIES;
+	if (!vs)
+		return VFIO_DEFAULT_DMA_ENTRIES;
+	ap__vlock_lock(&vs->ctl_lock);
+	limit = vs->dma_entry_limit;
+	ap__vlock_unlock(&vs->ctl_lock);
+	return limit;
 }
 
 int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes)
@@ -304,29 +423,83 @@ int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes)
 	vs = ap__vfio_state(ctx, true);
 	if (!vs)
 		return -ENOMEM;
+	ap__vlock_lock(&vs->ctl_lock);
 	vs->memlock_limit = bytes;
 	vs->memlock_set = true;
+	ap__vlock_unlock(&vs->ctl_lock);
 	return 0;
 }
 
-/* The limit a MAP_DMA is held to: the tunable, or the process's rlimit read
- * now (as type1 reads RLIMIT_MEMLOCK on every map). */
-uint64_t ap__vfio_memlock_limit(const struct vcontainer *c)
+/* CAP_IPC_LOCK in the calling thread's effective set, read now as Linux's
+ * capable() is at each MAP_DMA.  A kernel that will not say: not held. */
+static bool can_lock_memory(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK);
+}
+
+/*
+ * The limit a MAP_DMA is held to, as type1's vfio_lock_acct: a limit set
+ * with ap_vfio_set_memlock_limit() holds for every caller; otherwise a
+ * caller with CAP_IPC_LOCK has none, and any other the process's
+ * RLIMIT_MEMLOCK, read now.  *what names it for the error message.
+ */
+static uint64_t memlock_limit(const struct vcontainer *c, const char **what)
 {
 	struct rlimit rl;
 
-	if (c->memlock_set)
+	if (c->memlock_set) {
+		*what = "set with ap_vfio_set_memlock_limit()";
 		return c->memlock_limit;
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+	}
+	*what = "RLIMIT_MEMLOCK; CAP_IPC_LOCK would lift it";
+	if (can_lock_memory() || getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
 		return UINT64_MAX;
 	return (uint64_t)rl.rlim_cur;
 }
 
+/*
+ * Charge a new mapping's size to the locked memory every container of the
+ * context shares (the process's locked_vm), within the limit: ENOMEM over
+ * it, with nothing charged.  Unlimited callers are charged too, as Linux
+ * counts their pages.  ap__vfio_uncharge() gives it back.
+ */
+int ap__vfio_charge(struct vcontainer *c, uint64_t size)
+{
+	struct vstate *vs = c->vs;
+	const char *what;
+	uint64_t limit = memlock_limit(c, &what), locked;
+
+	pthread_mutex_lock(&vs->acct_lock);
+	locked = vs->locked;
+	if (locked <= limit && size <= limit - locked)
+		vs->locked += size;
+	pthread_mutex_unlock(&vs->acct_lock);
+	if (locked > limit || size > limit - locked)
+		return ap__vfio_fail(vs, -ENOMEM, "VFIO_IOMMU_MAP_DMA: 0x%llx more bytes would pass the "
+				     "locked-memory limit of 0x%llx bytes (%s): 0x%llx are pinned",
+				     (unsigned long long)size, (unsigned long long)limit, what,
+				     (unsigned long long)locked);
+	return 0;
+}
+
+void ap__vfio_uncharge(struct vstate *vs, uint64_t size)
+{
+	pthread_mutex_lock(&vs->acct_lock);
+	vs->locked -= size;
+	pthread_mutex_unlock(&vs->acct_lock);
+}
+
 /* ------------------------------------------------------------ views */
 
-static struct vcontainer *container_at(struct ap_ctx *ctx, size_t index)
+/* The index-th container, under ctl_lock (NULL past the last). */
+static struct vcontainer *container_at(struct vstate *vs, size_t index)
 {
-	struct vstate *vs = ctx ? ap__vfio_state(ctx, false) : NULL;
 	struct vcontainer *c;
 
 	for (c = vs ? vs->containers : NULL; c && index; c = c->next)
@@ -334,26 +507,61 @@ static struct vcontainer *container_at(struct ap_ctx *ctx, size_t index)
 	return c;
 }
 
-int ap_vfio_set_label(struct ap_ctx *ctx, int fd, const char *label)
+/* The views run under ctl_lock and the container's lock: a consistent
+ * picture while other threads map and attach. */
+static struct vcontainer *view_lock(struct ap_ctx *ctx, size_t index, struct vstate **vsp)
 {
-	struct vstate *vs = ctx ? ap_ctx_frontend(ctx, VFIO_FRONTEND_KEY) : NULL;
-	struct vhandle *h = vs ? ap__vfio_handle(vs, fd) : NULL;
+	struct vstate *vs = ctx ? ap__vfio_state(ctx, false) : NULL;
 	struct vcontainer *c;
 
-	if (!h || h->kind != VH_CONTAINER)
+	*vsp = vs;
+	if (!vs)
+		return NULL;
+	ap__vlock_lock(&vs->ctl_lock);
+	c = container_at(vs, index);
+	if (!c) {
+		ap__vlock_unlock(&vs->ctl_lock);
+		return NULL;
+	}
+	ap__vlock_lock(&c->lock);
+	return c;
+}
+
+static void view_unlock(struct vstate *vs, struct vcontainer *c)
+{
+	ap__vlock_unlock(&c->lock);
+	ap__vlock_unlock(&vs->ctl_lock);
+}
+
+int ap_vfio_set_label(struct ap_ctx *ctx, int fd, const char *label)
+{
+	struct vstate *vs = ctx ? ap__vfio_state(ctx, false) : NULL;
+	struct vhandle *h = ap__vfio_handle_get(vs, fd);
+	int err = 0;
+
+	if (!h)
 		return -EBADF;
-	if (!label || !*label || strlen(label) >= sizeof(c->label))
-		return -EINVAL;
-	c = h->obj;
-	strcpy(c->label, label);
-	return 0;
+	if (h->kind != VH_CONTAINER) {
+		err = -EBADF;
+	} else if (!label || !*label || strlen(label) >= sizeof(((struct vcontainer *)0)->label)) {
+		err = -EINVAL;
+	} else {
+		struct vcontainer *c = h->obj;
+
+		ap__vlock_lock(&vs->ctl_lock);
+		strcpy(c->label, label);
+		ap__vlock_unlock(&vs->ctl_lock);
+	}
+	ap__vfio_handle_put(vs, h);
+	return err;
 }
 
 int ap_vfio_container_info(struct ap_ctx *ctx, size_t index, struct ap_vfio_container_info *out)
 {
-	const struct vcontainer *c = container_at(ctx, index);
+	struct vstate *vs;
+	struct vcontainer *c = out ? view_lock(ctx, index, &vs) : NULL;
 
-	if (!c || !out)
+	if (!c)
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->fd = c->fd;
@@ -361,45 +569,63 @@ int ap_vfio_container_info(struct ap_ctx *ctx, size_t index, struct ap_vfio_cont
 	out->iommu = c->type;
 	out->ngroups = c->ngroups;
 	out->locked = c->locked;
-	if (!c->type)
-		return 0;
-	out->pgsizes = c->t1.pgsize_bitmap;
-	out->ndomains = c->t1.ndomains;
-	out->niovas = c->t1.niovas;
-	out->mappings = c->t1.ndmas;
-	out->dma_avail = c->t1.dma_avail;
-	out->dirty_tracking = c->t1.dirty_tracking;
+	if (c->type) {
+		out->pgsizes = c->t1.pgsize_bitmap;
+		out->ndomains = c->t1.ndomains;
+		out->niovas = c->t1.niovas;
+		out->mappings = c->t1.ndmas;
+		out->dma_avail = c->t1.dma_avail;
+		out->dirty_tracking = c->t1.dirty_tracking;
+	}
+	view_unlock(vs, c);
 	return 0;
 }
 
 int ap_vfio_container_group(struct ap_ctx *ctx, size_t index, size_t n, int *group)
 {
-	const struct vcontainer *c = container_at(ctx, index);
+	struct vstate *vs;
+	struct vcontainer *c = group ? view_lock(ctx, index, &vs) : NULL;
+	int err = -ENOENT;
 
-	/* the container keeps its newest group first; views list them in order */
-	if (!c || n >= c->ngroups || !group)
+	if (!c)
 		return -ENOENT;
-	*group = c->groups[c->ngroups - 1 - n]->id;
-	return 0;
+	/* the container keeps its newest group first; views list them in order */
+	if (n < c->ngroups) {
+		*group = c->groups[c->ngroups - 1 - n]->id;
+		err = 0;
+	}
+	view_unlock(vs, c);
+	return err;
 }
 
 struct ap_domain *ap_vfio_container_domain(struct ap_ctx *ctx, size_t index, size_t n)
 {
-	const struct vcontainer *c = container_at(ctx, index);
+	struct vstate *vs;
+	struct vcontainer *c = view_lock(ctx, index, &vs);
+	struct ap_domain *dom = NULL;
 
-	if (!c || n >= c->t1.ndomains)
+	if (!c)
 		return NULL;
-	return c->t1.domains[c->t1.ndomains - 1 - n]->dom;
+	if (n < c->t1.ndomains)
+		dom = c->t1.domains[c->t1.ndomains - 1 - n]->dom;
+	view_unlock(vs, c);
+	return dom;
 }
 
 int ap_vfio_container_iova(struct ap_ctx *ctx, size_t index, size_t n, uint64_t *start,
 			   uint64_t *end)
 {
-	const struct vcontainer *c = container_at(ctx, index);
+	struct vstate *vs;
+	struct vcontainer *c = start && end ? view_lock(ctx, index, &vs) : NULL;
+	int err = -ENOENT;
 
-	if (!c || n >= c->t1.niovas || !start || !end)
+	if (!c)
 		return -ENOENT;
-	*start = c->t1.iovas[n].start;
-	*end = c->t1.iovas[n].end;
-	return 0;
+	if (n < c->t1.niovas) {
+		*start = c->t1.iovas[n].start;
+		*end = c->t1.iovas[n].end;
+		err = 0;
+	}
+	view_unlock(vs, c);
+	return err;
 }

@@ -8,16 +8,40 @@
  * Errors inside the layer are negative errno values with the context's
  * error message set; only the three entry points of vfio.c turn them into
  * -1 and errno.
+ *
+ * Locks, as Linux's VFIO takes them (QEMU and multi-threaded drivers call
+ * from several threads), outermost first; a thread holds them in this
+ * order only:
+ *   vs->ctl_lock     groups joining and leaving containers, SET_IOMMU,
+ *                    opening and releasing handles' objects, the list of
+ *                    containers and open groups, labels, tunables: what
+ *                    creates, attaches and frees the core's domains (its
+ *                    control path, one thread at a time).  Linux: the group
+ *                    and container locks.
+ *   c->lock          one container's IOMMU backend: MAP/UNMAP, GET_INFO,
+ *                    DIRTY_PAGES, CHECK_EXTENSION, and attach and detach of
+ *                    its groups (under ctl_lock).  Linux: type1's iommu->lock.
+ *   c->dirty_lock    the dirty bitmaps of its mappings; the DMA write
+ *                    observer takes it inside device DMA, on any thread, so
+ *                    nothing waits for DMA (a grace period) while holding it.
+ *   vs->acct_lock    the locked-memory charge shared by every container.
+ *   vs->h_lock       the handle table and handles' reference counts.
+ * The last three are leaves.  A handle's object is released when its last
+ * reference goes (ap_vfio_close, or the call that was using it when it was
+ * closed), never with a lock held.
  */
 #ifndef AP_VFIO_INTERNAL_H
 #define AP_VFIO_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <linux/vfio.h>
 
 #include <aperture/vfio.h>
+
+#include "../util/avl.h"
 
 #define VFIO_FRONTEND_KEY "vfio"
 
@@ -29,13 +53,29 @@
 struct vstate;
 struct vcontainer;
 
+/*
+ * A lock that serves waiters in the order they came (a ticket lock), for
+ * the two that long calls hold: a pthread mutex lets a thread that unlocks
+ * and locks again at once (a loop of MAP_DMAs) keep another (a GET_INFO)
+ * waiting for as long as the loop runs; Linux's mutexes hand the lock to a
+ * waiter that has starved.
+ */
+struct vlock {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	uint64_t next, serving; /* under m */
+};
+
 /* One MAP_DMA: process memory [vaddr, vaddr+size) registered as RAM at pa
  * and mapped at iova in every domain of the container. */
 struct vdma {
+	struct ap_avl_node node; /* in the container's tree, by iova */
 	uint64_t iova, size, vaddr, pa;
 	unsigned prot;          /* AP_PROT_READ | AP_PROT_WRITE, as asked */
 	bool vaddr_invalid;     /* UNMAP_DMA(VADDR) until MAP_DMA(VADDR) */
-	uint64_t *bitmap;       /* dirty pages while tracking, else NULL */
+	uint64_t *bitmap;       /* dirty pages while tracking, else NULL (set under
+				   the container's dirty_lock; a NULL test may go
+				   without it) */
 	unsigned bitmap_shift;  /* log2 of the page size a bit stands for */
 	struct vcontainer *c;
 };
@@ -46,17 +86,17 @@ struct vdomain {
 	unsigned ngroups;
 };
 
-/* An open /dev/vfio/N. */
+/* An open /dev/vfio/N (under ctl_lock). */
 struct vgroup {
+	struct vgroup *next;       /* the state's open groups */
 	struct vstate *vs;
 	int id;                    /* the core's group number */
-	int fd;
 	struct vcontainer *c;      /* SET_CONTAINER, or NULL */
 	struct ap_domain *blocked; /* DMA ownership claimed: the group sits here
 				      until type1 gives it a paging domain */
 	struct vdomain *vd;        /* type1's domain for it, or NULL */
 	unsigned ndevices;         /* device handles opened through it: they
-				      keep it (and its container) alive */
+				      hold its handle (and so its container) */
 };
 
 /* An IOVA list being built, with the room allocated for it. */
@@ -74,8 +114,8 @@ struct type1 {
 	size_t niovas;
 	struct vfio_iova_range *iovas_spare; /* where a detach rebuilds the list */
 	size_t iovas_cap;          /* room in both for any detach's rebuild */
-	struct vdma **dmas;        /* sorted by iova */
-	size_t ndmas, dmas_cap;
+	struct ap_avl dmas;        /* struct vdma by iova (type1's dma_list rb-tree) */
+	size_t ndmas;
 	uint32_t dma_avail;
 	uint64_t pgsize_bitmap;
 	bool dirty_tracking;
@@ -87,9 +127,11 @@ struct type1 {
 struct vcontainer {
 	struct vcontainer *next;
 	struct vstate *vs;
+	struct vlock lock;         /* type1's iommu->lock: t1, type, groups */
+	pthread_mutex_t dirty_lock; /* the mappings' dirty bitmaps */
 	unsigned serial;           /* names its domains: vfio<serial>.d<n> */
 	char label[64];            /* ap_vfio_set_label() */
-	int fd;                    /* -1 once closed */
+	int fd;                    /* -1 once released */
 	unsigned long type;        /* VFIO_TYPE1(v2)_IOMMU, 0 before SET_IOMMU */
 	struct type1 t1;
 	struct vgroup **groups;    /* newest first, as the container's group_list */
@@ -100,23 +142,26 @@ struct vcontainer {
 	uint64_t locked;           /* bytes this container pinned */
 };
 
-/* VH_HELD: a group its user closed while device handles hold it (Linux's
- * device files hold the group file); it answers nothing but stays open. */
-enum vhandle_kind { VH_FREE = 0, VH_CONTAINER, VH_GROUP, VH_DEVICE, VH_HELD };
+enum vhandle_kind { VH_CONTAINER = 1, VH_GROUP, VH_DEVICE };
 
 struct vdevice;
 
+/* What a handle number stands for, while the table or a call holds it. */
 struct vhandle {
 	enum vhandle_kind kind;
 	void *obj;
+	unsigned refs;             /* under h_lock: the table's, and calls' */
 };
 
 /* The VFIO state of one context. */
 struct vstate {
 	struct ap_ctx *ctx;
-	struct vhandle *h;
+	struct vlock ctl_lock;
+	pthread_mutex_t acct_lock, h_lock;
+	struct vhandle **h;            /* by handle number; NULL: free */
 	size_t nh;
 	struct vcontainer *containers; /* opening order */
+	struct vgroup *groups;         /* open ones */
 	unsigned next_serial;
 	uint32_t dma_entry_limit;
 	uint64_t memlock_limit;
@@ -124,27 +169,30 @@ struct vstate {
 	uint64_t locked;               /* bytes pinned by every container: the
 					  process's locked_vm */
 	uint64_t host_page;
-	struct vdevice *devices;       /* device.c: every function opened once */
+	struct vdevice *devices;       /* device.c: every function opened once
+					  (under ctl_lock) */
 };
 
 /* vfio.c */
+void ap__vlock_init(struct vlock *l);
+void ap__vlock_destroy(struct vlock *l);
+void ap__vlock_lock(struct vlock *l);
+void ap__vlock_unlock(struct vlock *l);
 struct vstate *ap__vfio_state(struct ap_ctx *ctx, bool create);
 int ap__vfio_fail(struct vstate *vs, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int ap__vfio_handle_new(struct vstate *vs, enum vhandle_kind kind, void *obj);
-void ap__vfio_handle_free(struct vstate *vs, int fd);
-struct vhandle *ap__vfio_handle(struct vstate *vs, int fd);
-uint64_t ap__vfio_memlock_limit(const struct vcontainer *c);
+struct vhandle *ap__vfio_handle_get(struct vstate *vs, int fd);
+void ap__vfio_handle_hold(struct vstate *vs, struct vhandle *h);
+void ap__vfio_handle_put(struct vstate *vs, struct vhandle *h);
+int ap__vfio_charge(struct vcontainer *c, uint64_t size);
+void ap__vfio_uncharge(struct vstate *vs, uint64_t size);
 int ap__vfio_domain_new(struct vstate *vs, const char *base, struct ap_iommu *iommu,
 			enum ap_domain_type type, struct ap_domain **out);
-int ap__vdma_array_room(struct vstate *vs, size_t n, size_t cap, struct vdma ***room,
-			size_t *room_cap);
-void ap__vdma_array_install(struct vstate *vs, struct vdma ***arr, size_t n, size_t *cap,
-			    struct vdma ***room, size_t room_cap);
 
 /* group.c */
 int ap__vgroup_open(struct vstate *vs, int id);
-void ap__vgroup_close(struct vgroup *g);
+void ap__vgroup_release_handle(struct vgroup *g);
 int ap__vgroup_ioctl(struct vgroup *g, unsigned long request, void *arg);
 struct ap_device *ap__vgroup_device(const struct vgroup *g);
 int ap__vgroup_refuse_bypass(const struct vgroup *g);
@@ -153,14 +201,14 @@ void ap__vgroup_release(struct vgroup *g);
 void ap__vgroup_reblock(struct vgroup *g);
 
 /* device.c */
-int ap__vdevice_open(struct vgroup *g, const char *name);
-void ap__vdevice_close(struct vstate *vs, int fd, struct vdevice *d);
+int ap__vdevice_open(struct vstate *vs, struct vhandle *group, const char *name);
+void ap__vdevice_release_handle(struct vdevice *d);
 int ap__vdevice_ioctl(struct vdevice *d, unsigned long request, void *arg);
 void ap__vdevice_destroy_all(struct vstate *vs);
 
 /* container.c */
 int ap__vcontainer_open(struct vstate *vs);
-void ap__vcontainer_close(struct vcontainer *c);
+void ap__vcontainer_release_handle(struct vcontainer *c);
 int ap__vcontainer_ioctl(struct vcontainer *c, unsigned long request, void *arg);
 int ap__vcontainer_attach_group(struct vcontainer *c, struct vgroup *g);
 void ap__vcontainer_detach_group(struct vgroup *g);
@@ -186,7 +234,8 @@ bool ap__iova_list_resv_conflict(const struct type1 *t, const struct vgroup *g);
 bool ap__iova_list_fits(const struct type1 *t, uint64_t start, uint64_t last);
 
 /* dma.c */
-size_t ap__dma_lower_bound(const struct type1 *t, uint64_t addr);
+struct vdma *ap__dma_first(const struct type1 *t, uint64_t addr);
+struct vdma *ap__dma_next(const struct vdma *d);
 struct vdma *ap__dma_find(const struct type1 *t, uint64_t start, uint64_t last);
 int ap__dma_map_ioctl(struct vcontainer *c, void *arg);
 int ap__dma_unmap_ioctl(struct vcontainer *c, void *arg);

@@ -256,6 +256,7 @@ int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
 		if ((i = ap_iommu_find(ctx, name))) {
 			iommu_header(out);
 			show_iommu(out, i);
+			ap__view_virtio(ctx, out, i);
 		} else if ((d = ap_device_find(ctx, name))) {
 			device_header(out);
 			show_device(out, d);
@@ -281,6 +282,7 @@ int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
 	for (dom = ap_domain_next(ctx, NULL); dom; dom = ap_domain_next(ctx, dom))
 		show_domain(ctx, out, dom);
 	show_containers(ctx, out);
+	ap__view_virtio(ctx, out, NULL);
 	return 0;
 }
 
@@ -313,10 +315,14 @@ int ap_audit(struct ap_ctx *ctx, FILE *out)
 		const struct ap_iommu_config *c = ap_iommu_get_config(i);
 
 		if (ap_iommu_unmatched(i) == AP_UNMATCHED_BYPASS) {
+			const char *why = ap__view_virtio_bypass(ctx, i);
+
 			findings++;
 			if (out)
 				fprintf(out, "BYPASS  iommu %s passes unmatched streams: a device "
-					"without a domain reaches memory untranslated\n", ap_iommu_name(i));
+					"without a domain reaches memory untranslated%s%s%s\n",
+					ap_iommu_name(i), why ? " (virtio-iommu: " : "", why ? why : "",
+					why ? ")" : "");
 		}
 		if (!c->force_aperture) {
 			findings++;

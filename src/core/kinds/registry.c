@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The kinds this build has.  Adding a kind is its own file in this folder
- * plus one line in AP_KINDS.
+ * plus one line in AP_KINDS (each line ends in a backslash, so a new one
+ * touches no other).
  */
 #include <string.h>
 
@@ -10,7 +11,9 @@
 #define AP_KINDS(X) \
 	X(smmuv3)   \
 	X(vtd)      \
-	X(arm_smmu)
+	X(arm_smmu) \
+	X(virtio)   \
+	/* the end of the list */
 
 #define AP_DECLARE(k) extern const struct ap_iommu_model ap__model_##k;
 #define AP_ENTRY(k) &ap__model_##k,
