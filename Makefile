@@ -56,7 +56,8 @@ TEST_LIB := $(B)/tests/lib/libtest.a
 SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn tests/bad/*.scn))
 # The tests that run threads: what TSan checks (the rest are one thread).
 CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb $(B)/tests/test_concurrent_ram \
-	$(B)/tests/test_thread_errors $(B)/tests/test_vfio_concurrent $(B)/tests/test_pci
+	$(B)/tests/test_thread_errors $(B)/tests/test_vfio_concurrent $(B)/tests/test_pci \
+	$(B)/tests/test_vfio_device
 ifeq ($(TSAN),1)
 TEST_UNIT := $(CONCURRENT_TESTS)
 SCENARIOS :=

@@ -16,7 +16,9 @@
  *   - a DMA engine copy into the test's own memory mapped with MAP_DMA, and
  *     one to an unmapped IOVA that halts the channel and faults;
  *   - lifetimes: a group closed while its device is open, UNSET_CONTAINER
- *     refused, RESET keeping MSI-X; allocation failures in GET_DEVICE_FD.
+ *     refused, RESET keeping MSI-X; allocation failures in GET_DEVICE_FD;
+ *   - threads opening, using and closing device handles while another
+ *     closes the group's handle under them (TSan runs it).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +28,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -532,6 +536,87 @@ static void test_lifetimes(void **state)
 	ap_ctx_free(r.ctx);
 }
 
+#define THREADS 4
+#define ROUNDS 300
+
+struct worker {
+	struct rig *r;
+	unsigned opened;   /* device handles it got */
+	unsigned refused;  /* GET_DEVICE_FD after the group handle closed */
+	unsigned wrong;    /* answers that were neither */
+};
+
+/* Open a device handle, read its vendor ID and BAR0's size, close it. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ap_ctx *ctx = w->r->ctx;
+
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		struct vfio_region_info ri = { .argsz = sizeof(ri), .index = 0 };
+		uint16_t vendor = 0;
+		int d = ap_vfio_ioctl(ctx, w->r->g, VFIO_GROUP_GET_DEVICE_FD, BDF);
+
+		if (d < 0) {
+			/* the number is closed, or (handles are numbered as file
+			 * descriptors are) already another thread's device */
+			if (errno == EBADF || errno == ENOTTY)
+				w->refused++;
+			else
+				w->wrong++;
+			continue;
+		}
+		__atomic_add_fetch(&w->opened, 1, __ATOMIC_RELAXED);
+		if (ap_vfio_pread(ctx, d, &vendor, 2, CFG) != 2 || vendor != 0x8086 ||
+		    ap_vfio_ioctl(ctx, d, VFIO_DEVICE_GET_REGION_INFO, &ri) || ri.size != 16384)
+			w->wrong++;
+		if (ap_vfio_close(ctx, d))
+			w->wrong++;
+	}
+	return NULL;
+}
+
+/* The group's handle is closed while threads open devices through it: a
+ * call that got the handle first finishes (its device holds the group),
+ * later ones are refused, and the last device handle lets the group go. */
+static void test_threads(void **state)
+{
+	struct rig r;
+	struct worker w[THREADS];
+	pthread_t t[THREADS];
+	unsigned opened = 0, refused = 0;
+	uint16_t cmd = 0xffff;
+	int g2;
+
+	(void)state;
+	rig_init(&r, true);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ .r = &r };
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	while (!__atomic_load_n(&w[0].opened, __ATOMIC_RELAXED))
+		sched_yield();
+	assert_int_equal(ap_vfio_close(r.ctx, r.g), 0);
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].wrong, 0);
+		opened += w[i].opened;
+		refused += w[i].refused;
+	}
+	print_message("threads: %u device handles opened, %u refused after the group closed\n",
+		      opened, refused);
+	assert_int_equal(opened + refused, THREADS * ROUNDS);
+	assert_true(opened > 0);
+	/* every handle is gone: the function is disabled, the group free */
+	ap_pci_config_read(r.pci, PCI_COMMAND, &cmd, 2);
+	assert_int_equal(cmd, 0);
+	assert_null(ap_device_domain(r.dev));
+	g2 = ap_vfio_open(r.ctx, "/dev/vfio/3");
+	assert_true(g2 >= 0);
+	join_container(r.ctx, g2, r.c);
+	ap_ctx_free(r.ctx);
+}
+
 static void test_reset_and_features(void **state)
 {
 	struct rig r;
@@ -609,6 +694,7 @@ int main(void)
 		cmocka_unit_test(test_lifetimes),
 		cmocka_unit_test(test_reset_and_features),
 		cmocka_unit_test(test_failnth),
+		cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
