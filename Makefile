@@ -50,10 +50,13 @@ CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c bench/vfio_scale.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
 
 TEST_UNIT := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+# Tests of the command line, run against $(B)/aperture.
+TEST_SCRIPTS := $(sort $(wildcard tests/cli/test_*.sh))
 # Helpers every unit test links (a virtio driver, the QEMU qtest client).
 TEST_LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tests/lib/*.c))
 TEST_LIB := $(B)/tests/lib/libtest.a
 SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn tests/bad/*.scn))
+MANPAGES := man/aperture.1 man/aperture-scenario.5
 # The tests that run threads: what TSan checks (the rest are one thread).
 CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb $(B)/tests/test_concurrent_ram \
 	$(B)/tests/test_thread_errors $(B)/tests/test_vfio_concurrent $(B)/tests/test_pci \
@@ -61,10 +64,11 @@ CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb $(B)/tests/
 ifeq ($(TSAN),1)
 TEST_UNIT := $(CONCURRENT_TESTS)
 SCENARIOS :=
+TEST_SCRIPTS :=
 endif
 STRESS_MS ?= 5000
 
-.PHONY: all run deps check valgrind stress bench install clean
+.PHONY: all run deps check check-man check-install valgrind stress bench install uninstall clean
 all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture $(B)/libaperture-shim.so
 
 # The library needs liburcu and libfdt (Debian: liburcu-dev, libfdt-dev),
@@ -144,12 +148,25 @@ deps:
 check: deps
 	@tools/check-spdx
 	@tools/check-layers
+	@tools/check-man $(MANPAGES)
 	@$(MAKE) --no-print-directory all $(TEST_UNIT) $(SHIM_TESTS)
-	@tools/run-tests $(B) $(TEST_UNIT) -- $(SCENARIOS)
+	@$(SHIM_ENV) tools/run-tests $(B) $(TEST_UNIT) $(TEST_SCRIPTS) -- $(SCENARIOS)
 	@$(SHIM_ENV) tools/run-shim-tests $(B) $(SHIM_TESTS)
 ifeq ($(SANITIZE)$(TSAN),)
 	@tools/run-qemu-tests $(B)
 endif
+	@$(if $(SAN),,tools/check-install .)
+
+# The manuals are well-formed: groff and man print no warning.
+check-man:
+	@tools/check-man $(MANPAGES)
+
+# make install into a scratch prefix, then what a user does with it: the
+# manuals, the examples built with the README's pkg-config line and run
+# with no environment, the tool and its preload library; make uninstall
+# leaves nothing.
+check-install:
+	@tools/check-install .
 
 # Valgrind runs one thread at a time and starves spinning ones, so the
 # thread tests are TSan's and ASan's (check TSAN=1, check SANITIZE=1).
@@ -171,18 +188,45 @@ $(B)/bench/ap-bench: bench/main.c bench/bench.c bench/vfio_scale.c $(B)/libapert
 bench: $(B)/bench/ap-bench
 	$(B)/bench/ap-bench
 
+# Where things go; the .pc names the library's directory absolutely (and
+# as the rpath), so a relative PREFIX works too.
+PREFIX_ABS = $(abspath $(PREFIX))
+D := $(DESTDIR)$(PREFIX)
+MAN1 := $(D)/share/man/man1
+MAN5 := $(D)/share/man/man5
+DOCDIR := $(D)/share/doc/aperture
+SCHEMADIR := $(D)/share/aperture/json-schema
+HEADERS := $(notdir $(wildcard include/aperture/*.h))
+SCHEMAS := $(notdir $(wildcard doc/json-schema/*.json))
+EXAMPLE_SRC := $(notdir $(wildcard examples/*.c))
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-		$(DESTDIR)$(PREFIX)/include/aperture
-	install -m 755 $(B)/aperture $(DESTDIR)$(PREFIX)/bin/aperture
-	install -m 644 $(B)/libaperture.a $(DESTDIR)$(PREFIX)/lib/libaperture.a
-	install -m 755 $(B)/libaperture.so $(DESTDIR)$(PREFIX)/lib/libaperture.so.$(VERSION)
-	ln -sf libaperture.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libaperture.so.0
-	ln -sf libaperture.so.0 $(DESTDIR)$(PREFIX)/lib/libaperture.so
-	install -m 755 $(B)/libaperture-shim.so $(DESTDIR)$(PREFIX)/lib/libaperture-shim.so
-	install -m 644 include/aperture/*.h $(DESTDIR)$(PREFIX)/include/aperture/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' aperture.pc.in \
-		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/aperture.pc
+	install -d $(D)/bin $(D)/lib/pkgconfig $(D)/include/aperture $(MAN1) $(MAN5) \
+		$(DOCDIR)/examples $(SCHEMADIR)
+	install -m 755 $(B)/aperture $(D)/bin/aperture
+	install -m 644 $(B)/libaperture.a $(D)/lib/libaperture.a
+	install -m 755 $(B)/libaperture.so $(D)/lib/libaperture.so.$(VERSION)
+	ln -sf libaperture.so.$(VERSION) $(D)/lib/libaperture.so.0
+	ln -sf libaperture.so.0 $(D)/lib/libaperture.so
+	install -m 755 $(B)/libaperture-shim.so $(D)/lib/libaperture-shim.so
+	install -m 644 include/aperture/*.h $(D)/include/aperture/
+	sed -e 's|@PREFIX@|$(PREFIX_ABS)|' -e 's|@VERSION@|$(VERSION)|' aperture.pc.in \
+		> $(D)/lib/pkgconfig/aperture.pc
+	sed -e 's|@VERSION@|$(VERSION)|' man/aperture.1 > $(MAN1)/aperture.1
+	sed -e 's|@VERSION@|$(VERSION)|' man/aperture-scenario.5 > $(MAN5)/aperture-scenario.5
+	install -m 644 examples/*.c examples/README.md $(DOCDIR)/examples/
+	install -m 644 doc/json-schema/*.json $(SCHEMADIR)/
+
+# Everything install put there, and the directories it made if empty.
+uninstall:
+	rm -f $(D)/bin/aperture $(D)/lib/libaperture.a $(D)/lib/libaperture.so \
+		$(D)/lib/libaperture.so.0 $(D)/lib/libaperture.so.$(VERSION) $(D)/lib/libaperture-shim.so \
+		$(D)/lib/pkgconfig/aperture.pc $(MAN1)/aperture.1 $(MAN5)/aperture-scenario.5 \
+		$(addprefix $(D)/include/aperture/,$(HEADERS)) \
+		$(addprefix $(DOCDIR)/examples/,$(EXAMPLE_SRC) README.md) \
+		$(addprefix $(SCHEMADIR)/,$(SCHEMAS))
+	-rmdir $(D)/include/aperture $(DOCDIR)/examples $(DOCDIR) $(SCHEMADIR) \
+		$(D)/share/aperture 2>/dev/null
 
 clean:
 	rm -rf build build-asan build-tsan build-cov build-fuzz

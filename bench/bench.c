@@ -26,6 +26,10 @@
  *                page one call each, ap_pt_walk of random mapped addresses
  *                (against the 4K stage-1 walk and the binary search of the
  *                same leaves), and map/unmap of the largest block.
+ *   devices      ap_device_new() of 1k, 10k and 100k devices behind one
+ *                instance, each in a group of its own (no group number
+ *                given: the lowest free one), time per device at each
+ *                count; the three should match (each add is O(1) expected).
  *   vfio         VFIO_IOMMU_MAP_DMA/UNMAP_DMA of the caller's own memory
  *                (mmap'd; 4K, 2M and 1G pieces) through a TYPE1v2 container
  *                holding one arm-smmu-v3 group: N maps then N unmaps, and
@@ -48,6 +52,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -92,14 +98,29 @@ enum section {
 	SEC_IOTLB = 1u << 6,
 	SEC_VIRTIO = 1u << 7,
 	SEC_VFIO_SCALE = 1u << 8,
-	SEC_ALL = (1u << 9) - 1,
+	SEC_DEVICES = 1u << 9,
+	SEC_ALL = (1u << 10) - 1,
 };
 
 static const char *const section_names[] = { "translate", "map", "table", "dma", "formats",
-					      "vfio", "iotlb", "virtio", "vfio-scale" };
+					      "vfio", "iotlb", "virtio", "vfio-scale", "devices" };
+
+/* One figure, for --json: what the text report prints, as numbers. */
+struct figure {
+	const char *section;
+	char name[96];
+	double value;
+	const char *unit;
+};
+
+#define MAX_FIGURES 256
 
 struct bench {
-	FILE *out;
+	FILE *out;          /* the text report (/dev/null with --json) */
+	FILE *json;         /* --json: where the document goes, else NULL */
+	const char *section; /* the section running, for figures */
+	struct figure fig[MAX_FIGURES];
+	int nfig;
 	unsigned sections; /* enum section */
 	bool quick;
 	uint64_t seed;
@@ -108,6 +129,16 @@ struct bench {
 	volatile uint64_t sink;
 	int failures;
 };
+
+/* Record a figure for --json (the text report prints it itself). */
+static void figure(struct bench *b, const char *name, double value, const char *unit)
+{
+	if (b->nfig < MAX_FIGURES) {
+		b->fig[b->nfig] = (struct figure){ b->section, "", value, unit };
+		snprintf(b->fig[b->nfig].name, sizeof(b->fig[b->nfig].name), "%s", name);
+	}
+	b->nfig++;
+}
 
 /* One measured operation: do it `iters` times, return a checksum. */
 typedef uint64_t (*bench_fn)(void *arg, uint64_t iters);
@@ -462,6 +493,7 @@ static int bench_translate(struct bench *b)
 	};
 	static const char *const names[3] = { "x4k-small", "x4k-large", "x2m" };
 	uint64_t rng = b->seed, *l1 = xmalloc(512 * sizeof(*l1));
+	char name[96];
 	struct ap_iommu *iommu;
 	struct ap_ctx *ctx = machine(b, &iommu);
 	int i, err = 0;
@@ -503,6 +535,12 @@ static int bench_translate(struct bench *b)
 				err = fail(b, "a timed lookup failed", s.label);
 			fprintf(b->out, "  %-26s %10.1f %14.1f %7.1fx %10.2f %7.0fx\n", s.label, t_x,
 				t_iv, t_x / t_iv, t_l1, t_x / t_l1);
+			snprintf(name, sizeof(name), "%s: ap_translate", s.label);
+			figure(b, name, t_x, "ns/op");
+			snprintf(name, sizeof(name), "%s: interval-map search", s.label);
+			figure(b, name, t_iv, "ns/op");
+			snprintf(name, sizeof(name), "%s: L1 load", s.label);
+			figure(b, name, t_l1, "ns/op");
 		}
 		xlate_free(&s);
 	}
@@ -606,6 +644,8 @@ static int iotlb_hit(struct bench *b, const uint64_t *l1, uint64_t *rng)
 		ap_iommu_iotlb_stats(ap_iommu_find(ctx, "mmu"), &st);
 		if (s.errors || st.hits < 10 * st.walks)
 			err = fail(b, "the hit benchmark did not hit", NULL);
+		figure(b, "IOTLB hit", t_hit, "ns/op");
+		figure(b, "IOTLB hit: L1 load", t_l1, "ns/op");
 		fprintf(b->out, "  IOTLB hit (%d pages, 4K)        %8.2f ns/op   L1 load %5.2f ns/op"
 			"   ratio %5.1fx   (%.4f%% walks)\n", HIT_PAGES, t_hit, t_l1, t_hit / t_l1,
 			100.0 * (double)st.walks / (double)(st.hits + st.walks));
@@ -629,6 +669,7 @@ static int iotlb_miss(struct bench *b, const uint64_t *l1, uint64_t *rng)
 		{ "VT-d, 48-bit", AP_IOMMU_INTEL_VTD, 48, 4 },
 		{ "VT-d, 57-bit", AP_IOMMU_INTEL_VTD, 57, 5 },
 	};
+	char name[96];
 	unsigned i;
 	int err = 0;
 
@@ -647,6 +688,9 @@ static int iotlb_miss(struct bench *b, const uint64_t *l1, uint64_t *rng)
 			t_l1 = measure(b, run_l1, &s);
 			if (s.errors)
 				err = fail(b, "a timed walk failed", cases[i].label);
+			snprintf(name, sizeof(name), "miss, %u-level walk: %s", cases[i].levels,
+				 cases[i].label);
+			figure(b, name, t_walk, "ns/op");
 			fprintf(b->out, "  miss, %u-level walk: %-20s %7.2f ns/op   ratio to L1 "
 				"%5.1fx\n", cases[i].levels, cases[i].label, t_walk, t_walk / t_l1);
 		}
@@ -748,6 +792,8 @@ static int iotlb_scaling(struct bench *b, const uint64_t *l1, uint64_t *rng)
 		two = best_throughput(b, 2, run_translate, args);
 		if (one < 0 || two < 0 || s[0].errors || s[1].errors)
 			err = fail(b, "the translate threads failed", NULL);
+		figure(b, "translate (hits), 1 thread", one, "ops/s");
+		figure(b, "translate (hits), 2 threads", two, "ops/s");
 		fprintf(b->out, "  translate (hits), 1 thread %8.1f M/s   2 threads %8.1f M/s"
 			"   scaling %4.2fx\n", one / 1e6, two / 1e6, two / one);
 	}
@@ -779,6 +825,8 @@ static int iotlb_map_scaling(struct bench *b)
 	two = best_throughput(b, 2, run_map_unmap, args);
 	if (one < 0 || two < 0 || mu[0].errors || mu[1].errors)
 		err = fail(b, "the map/unmap threads failed", NULL);
+	figure(b, "4K map+unmap, 1 thread", one, "pairs/s");
+	figure(b, "4K map+unmap, 2 threads", two, "pairs/s");
 	fprintf(b->out, "  4K map+unmap, 1 thread %8.2f M pairs/s   2 threads %8.2f M pairs/s"
 		"   scaling %4.2fx\n", one / 1e6, two / 1e6, two / one);
 	ap_ctx_free(ctx);
@@ -861,6 +909,7 @@ static int batch(struct bench *b, struct ap_domain *dom, struct ap_pt *pt, uint6
 
 static void print_rate(struct bench *b, const char *what, double ns)
 {
+	figure(b, what, ns, "ns/op");
 	fprintf(b->out, "  %-50s %8.1f ns/op %12.0f ops/s\n", what, ns, 1e9 / ns);
 }
 
@@ -917,6 +966,69 @@ out:
 	return err;
 }
 
+/* ------------------------------------------------------------ devices */
+
+/* Add n devices, each in a group of its own; ns per add, or < 0. */
+static double devices_add(struct bench *b, uint64_t n)
+{
+	struct ap_iommu *iommu;
+	struct ap_ctx *ctx = machine(b, &iommu);
+	struct ap_device *dev = NULL;
+	char name[32];
+	uint64_t t0, t;
+	double ns = -1;
+
+	if (!ctx)
+		return -1;
+	t0 = now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "dev%" PRIu64, i);
+		if (ap_device_new(ctx, name, iommu, (uint32_t)i, AP_GROUP_OWN, &dev)) {
+			fail(b, "adding a device failed", ap_ctx_error(ctx));
+			goto out;
+		}
+	}
+	t = now_ns() - t0;
+	/* each got the lowest free group, and a lookup by name finds it */
+	snprintf(name, sizeof(name), "dev%" PRIu64, n / 2);
+	if (ap_device_group_id(dev) != (int)(n - 1) || !ap_device_find(ctx, name) ||
+	    ap_device_group_id(ap_device_find(ctx, name)) != (int)(n / 2)) {
+		fail(b, "devices got the wrong groups", NULL);
+		goto out;
+	}
+	ns = (double)t / (double)n;
+out:
+	ap_ctx_free(ctx);
+	return ns;
+}
+
+static int bench_devices(struct bench *b)
+{
+	static const uint64_t counts[] = { 1000, 10000, 100000 };
+	double ns[3], med[MAX_RUNS];
+	int runs = b->quick ? 1 : 3;
+	char name[64];
+
+	fprintf(b->out, "\ndevices (ap_device_new behind one instance, each in a group of its own:\n"
+		"  the lowest free group number; time per add at each count)\n");
+	for (int c = 0; c < 3; c++) {
+		for (int r = 0; r < runs; r++) {
+			med[r] = devices_add(b, counts[c]);
+			if (med[r] < 0)
+				return -1;
+		}
+		ns[c] = median(med, runs);
+		snprintf(name, sizeof(name), "%" PRIu64 " devices: per device", counts[c]);
+		figure(b, name, ns[c], "ns");
+		snprintf(name, sizeof(name), "%" PRIu64 " devices: in all", counts[c]);
+		figure(b, name, ns[c] * (double)counts[c] / 1e6, "ms");
+		fprintf(b->out, "  %7" PRIu64 " devices %10.1f ms in all %8.0f ns/device %6.2fx the "
+			"1k figure\n", counts[c], ns[c] * (double)counts[c] / 1e6, ns[c],
+			ns[c] / ns[0]);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ table bytes */
 
 /* Map n distinct 4K pages into a fresh domain; report table and context
@@ -928,6 +1040,7 @@ static int table_bytes_one(struct bench *b, uint64_t n, double *map_ns)
 	struct ap_domain *dom;
 	const struct ap_pt *pt;
 	uint64_t before, after, allocs, tb, i, t, rng = b->seed ^ n, pa;
+	char name[64];
 	int err = 0;
 
 	if (!ctx)
@@ -962,6 +1075,12 @@ static int table_bytes_one(struct bench *b, uint64_t n, double *map_ns)
 		}
 	}
 	*map_ns = (double)t / (double)n;
+	snprintf(name, sizeof(name), "%" PRIu64 " pages: table bytes per page", n);
+	figure(b, name, (double)tb / (double)n, "bytes");
+	snprintf(name, sizeof(name), "%" PRIu64 " pages: context bytes per mapping", n);
+	figure(b, name, (double)(after - before) / (double)n, "bytes");
+	snprintf(name, sizeof(name), "%" PRIu64 " pages: map", n);
+	figure(b, name, *map_ns, "ns/op");
 	fprintf(b->out, "  %9" PRIu64 " %13" PRIu64 " %9.2f %14" PRIu64 " %9.2f %8" PRIu64
 		" %9.0f\n", n, tb, (double)tb / (double)n, after - before,
 		(double)(after - before) / (double)n, allocs, *map_ns);
@@ -1065,7 +1184,7 @@ static int dma_check(struct bench *b, struct ap_device *dev, uint64_t iova, uint
 static void print_copy(struct bench *b, const char *dir, size_t len, double t_mem,
 		       double t_4k, double t_2m)
 {
-	char size[32];
+	char size[32], name[64];
 
 	if (len >= (1u << 20))
 		snprintf(size, sizeof(size), "%zu MiB", len >> 20);
@@ -1073,6 +1192,12 @@ static void print_copy(struct bench *b, const char *dir, size_t len, double t_me
 		snprintf(size, sizeof(size), "%zu KiB", len >> 10);
 	else
 		snprintf(size, sizeof(size), "%zu B", len);
+	snprintf(name, sizeof(name), "%s %s: memcpy", size, dir);
+	figure(b, name, t_mem, "ns/op");
+	snprintf(name, sizeof(name), "%s %s: through 4K pages", size, dir);
+	figure(b, name, t_4k, "ns/op");
+	snprintf(name, sizeof(name), "%s %s: through 2M blocks", size, dir);
+	figure(b, name, t_2m, "ns/op");
 	fprintf(b->out, "  %-7s %-5s %9.1f %7.2f | %9.1f %7.2f %7.1f%% | %9.1f %7.2f %7.1f%%\n",
 		size, dir, t_mem, (double)len / t_mem, t_4k, (double)len / t_4k,
 		100.0 * t_mem / t_4k, t_2m, (double)len / t_2m, 100.0 * t_mem / t_2m);
@@ -1302,6 +1427,7 @@ static int fmt_one(struct bench *b, const struct fmt_case *c, uint64_t *rng, dou
 {
 	uint64_t n = b->quick ? 8192 : 65536, nblk = b->quick ? 512 : 4096;
 	uint64_t page = c->pgsizes & -c->pgsizes, i, t;
+	char name[96];
 	struct ap_pt_cfg cfg = { .format = c->format, .ias = c->ias, .oas = c->oas,
 				 .pgsize_bitmap = c->pgsizes, .host_page_size = page,
 				 .coherent_walk = true };
@@ -1395,6 +1521,12 @@ static int fmt_one(struct bench *b, const struct fmt_case *c, uint64_t *rng, dou
 		goto out;
 	if (!*s1_walk)
 		*s1_walk = t_walk;
+	snprintf(name, sizeof(name), "%s %s: map", ap_pt_format_name(c->format), pg);
+	figure(b, name, t_map, "ns/op");
+	snprintf(name, sizeof(name), "%s %s: unmap", ap_pt_format_name(c->format), pg);
+	figure(b, name, t_unmap, "ns/op");
+	snprintf(name, sizeof(name), "%s %s: walk", ap_pt_format_name(c->format), pg);
+	figure(b, name, t_walk, "ns/op");
 	fprintf(b->out, "  %-13s %4s %3u/%-3u %4d %7.1f %7.1f %8.1f %7.1f %7.2fx %8.1f %7.2fx |"
 		" %5s %7.1f %8.1f\n", ap_pt_format_name(c->format), pg, cfg.ias, cfg.oas, levels,
 		t_fill, t_map, t_unmap, t_walk, t_walk / *s1_walk, t_iv, t_walk / t_iv, blk,
@@ -1804,6 +1936,7 @@ static void fmt_ns(char *s, size_t len, double ns)
 static void vfio_print(struct bench *b, const struct vfio_row *rows, size_t nrows)
 {
 	char sz[16], f1[24], m[24], cm[24], u[24], cu[24], p[24], cp[24], thp[16];
+	char name[96];
 	size_t k;
 
 	fprintf(b->out, "  (a) batch: N MAP_DMA, then N UNMAP_DMA in the same order\n");
@@ -1829,6 +1962,10 @@ static void vfio_print(struct bench *b, const struct vfio_row *rows, size_t nrow
 		fmt_ns(cm, sizeof(cm), r->core_map);
 		fmt_ns(u, sizeof(u), r->unmap);
 		fmt_ns(cu, sizeof(cu), r->core_unmap);
+		snprintf(name, sizeof(name), "%s x%" PRIu64 ": MAP_DMA", sz, r->n);
+		figure(b, name, r->map, "ns/op");
+		snprintf(name, sizeof(name), "%s x%" PRIu64 ": UNMAP_DMA", sz, r->n);
+		figure(b, name, r->unmap, "ns/op");
 		fprintf(b->out, "  %-4s %6" PRIu64 " %4s %11s | %10s %8s %6.1fx | %10s %8s %6.1fx |"
 			" %10.0f %7.1f\n", sz, r->n, thp, f1, m, cm, r->map / r->core_map, u, cu,
 			r->unmap / r->core_unmap, 1e9 / cycle,
@@ -1847,6 +1984,8 @@ static void vfio_print(struct bench *b, const struct vfio_row *rows, size_t nrow
 		}
 		fmt_ns(p, sizeof(p), r->pair);
 		fmt_ns(cp, sizeof(cp), r->core_pair);
+		snprintf(name, sizeof(name), "%s: MAP_DMA+UNMAP_DMA pair", sz);
+		figure(b, name, r->pair, "ns/op");
 		fprintf(b->out, "  %-4s %11s %8s %6.1fx %10.0f %7.1f\n", sz, p, cp,
 			r->pair / r->core_pair, 1e9 / r->pair,
 			(double)r->size / r->pair * 1e9 / (double)SZ_1G);
@@ -2119,6 +2258,7 @@ static int bench_virtio(struct bench *b)
 		const char *name;
 	} sizes[] = { { SZ_4K, "4K" }, { SZ_2M, "2M" } };
 	struct vq_bench q = { 0 };
+	char name[96];
 	size_t k;
 	int err = vq_setup(b, &q);
 
@@ -2144,6 +2284,12 @@ static int bench_virtio(struct bench *b)
 			err = fail(b, "a virtio-iommu request failed", NULL);
 			goto out;
 		}
+		snprintf(name, sizeof(name), "%s MAP+UNMAP, 1 request per notify", sizes[k].name);
+		figure(b, name, t1, "ns/op");
+		snprintf(name, sizeof(name), "%s MAP+UNMAP, 2 requests per notify", sizes[k].name);
+		figure(b, name, t2, "ns/op");
+		snprintf(name, sizeof(name), "%s ap_map+ap_unmap", sizes[k].name);
+		figure(b, name, tc, "ns/op");
 		fprintf(b->out, "  %-6s %14.1f %16.1f %14.1f %8.2fx %8.2fx\n", sizes[k].name, t1, t2,
 			tc, t1 / tc, t2 / tc);
 	}
@@ -2159,11 +2305,12 @@ out:
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ap-bench [--quick] [--seed N] [--only LIST]\n"
+	fprintf(f, "usage: aperture bench [--quick] [--seed N] [--only LIST] [--json]\n"
 		"  --quick      small counts, about 2 s in all (smoke test)\n"
+		"  --json       the figures as one JSON document (schema aperture-bench/1)\n"
 		"  --seed N     seed of the random address streams (default 1)\n"
 		"  --only LIST  comma-separated sections: "
-		"iotlb,translate,map,table,dma,formats,vfio,virtio,vfio-scale\n");
+		"iotlb,translate,map,table,dma,formats,devices,vfio,virtio,vfio-scale\n");
 }
 
 static int parse_sections(const char *s, unsigned *out)
@@ -2203,41 +2350,132 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A string as JSON (the names here are ASCII). */
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++)
+		fprintf(f, (*s == '"' || *s == '\\') ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c",
+			*s);
+	fputc('"', f);
+}
+
+/* The figures as one JSON document (doc/json-schema/bench-v1.schema.json). */
+static void print_json(struct bench *b, FILE *f, bool failed, double total_s)
+{
+	char line[512], model[256] = "unknown";
+	FILE *cpu = fopen("/proc/cpuinfo", "r");
+
+	while (cpu && fgets(line, sizeof(line), cpu)) {
+		char *colon = strchr(line, ':');
+
+		if (!colon || (strncmp(line, "model name", 10) && strncmp(line, "Processor", 9)))
+			continue;
+		for (colon++; *colon == ' ' || *colon == '\t'; colon++)
+			;
+		colon[strcspn(colon, "\n")] = '\0';
+		snprintf(model, sizeof(model), "%s", colon);
+		break;
+	}
+	if (cpu)
+		fclose(cpu);
+	fprintf(f, "{\n  \"schema\": \"aperture-bench/1\",\n  \"version\": ");
+	json_string(f, AP_VERSION_STRING);
+	fprintf(f, ",\n  \"machine\": {\n    \"cpu\": ");
+	json_string(f, model);
+	fprintf(f, ",\n    \"cpus\": %ld\n  },\n  \"compiler\": ", sysconf(_SC_NPROCESSORS_ONLN));
+#ifdef __VERSION__
+	json_string(f, __VERSION__);
+#else
+	json_string(f, "unknown");
+#endif
+	fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"quick\": %s,\n  \"runs\": %d,\n"
+		"  \"figures\": [", b->seed, b->quick ? "true" : "false", b->runs);
+	for (int i = 0; i < b->nfig && i < MAX_FIGURES; i++) {
+		fprintf(f, "%s\n    { \"section\": ", i ? "," : "");
+		json_string(f, b->fig[i].section);
+		fprintf(f, ", \"name\": ");
+		json_string(f, b->fig[i].name);
+		if (isfinite(b->fig[i].value))
+			fprintf(f, ", \"value\": %.6g, \"unit\": ", b->fig[i].value);
+		else
+			fprintf(f, ", \"value\": null, \"unit\": ");
+		json_string(f, b->fig[i].unit);
+		fprintf(f, " }");
+	}
+	fprintf(f, "%s],\n  \"total_seconds\": %.3f,\n  \"failed\": %s\n}\n",
+		b->nfig ? "\n  " : "", total_s, failed ? "true" : "false");
+	fflush(f);
+}
+
+static int bad_arg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A wrong command line: what is wrong, then the usage; status 2. */
+static int bad_arg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "aperture bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return 2;
+}
+
 int ap_bench_run(FILE *out, int argc, char **argv)
 {
-	struct bench b = { .out = out, .seed = 1, .sections = SEC_ALL };
+	static struct bench b; /* the figures make it large */
 	uint64_t t0 = now_ns();
+	bool json = false;
 	int i, err = 0;
+
+	b = (struct bench){ .out = out, .seed = 1, .sections = SEC_ALL };
+
+	bool seen_seed = false, seen_only = false;
 
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "--quick")) {
-			b.quick = true;
+		if (!strcmp(a, "--quick") || !strcmp(a, "--json")) {
+			bool *flag = a[2] == 'q' ? &b.quick : &json;
+
+			if (*flag)
+				return bad_arg("%s given twice", a);
+			*flag = true;
 		} else if (!strcmp(a, "--seed") || !strncmp(a, "--seed=", 7)) {
 			const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
 
-			if (parse_u64(v, &b.seed)) {
-				fprintf(stderr, "ap-bench: --seed needs a number\n");
-				usage(stderr);
-				return 2;
-			}
+			if (seen_seed)
+				return bad_arg("%s given twice", "--seed");
+			seen_seed = true;
+			if (parse_u64(v, &b.seed))
+				return bad_arg("--seed needs a number, got '%s'", v ? v : "");
 		} else if (!strcmp(a, "--only") || !strncmp(a, "--only=", 7)) {
 			const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
 
-			if (parse_sections(v, &b.sections)) {
-				fprintf(stderr, "ap-bench: --only needs a list of "
-					"iotlb,translate,map,table,dma,formats,vfio,virtio,vfio-scale\n");
-				usage(stderr);
-				return 2;
-			}
+			if (seen_only)
+				return bad_arg("%s given twice", "--only");
+			seen_only = true;
+			if (parse_sections(v, &b.sections))
+				return bad_arg("--only needs a list of iotlb,translate,map,table,dma,"
+					       "formats,devices,vfio,virtio,vfio-scale, got '%s'",
+					       v ? v : "");
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(out);
 			return 0;
 		} else {
-			fprintf(stderr, "ap-bench: unknown argument '%s'\n", a);
-			usage(stderr);
-			return 2;
+			return bad_arg("unknown option '%s'", a);
+		}
+	}
+	if (json) {
+		b.json = out;
+		b.out = fopen("/dev/null", "w");
+		if (!b.out) {
+			fprintf(stderr, "aperture bench: cannot open /dev/null\n");
+			return 1;
 		}
 	}
 	b.target_ns = b.quick ? 2000000 : 40000000;
@@ -2245,23 +2483,31 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 	print_machine(&b);
 	warm_cpu(&b);
 	if (!err && (b.sections & SEC_IOTLB))
-		err = bench_iotlb(&b);
+		err = (b.section = "iotlb", bench_iotlb(&b));
 	if (!err && (b.sections & SEC_TRANSLATE))
-		err = bench_translate(&b);
+		err = (b.section = "translate", bench_translate(&b));
 	if (!err && (b.sections & SEC_MAP))
-		err = bench_map(&b);
+		err = (b.section = "map", bench_map(&b));
 	if (!err && (b.sections & SEC_TABLE))
-		err = bench_table_bytes(&b);
+		err = (b.section = "table", bench_table_bytes(&b));
 	if (!err && (b.sections & SEC_DMA))
-		err = bench_dma(&b);
+		err = (b.section = "dma", bench_dma(&b));
 	if (!err && (b.sections & SEC_FORMATS))
-		err = bench_formats(&b);
+		err = (b.section = "formats", bench_formats(&b));
+	if (!err && (b.sections & SEC_DEVICES))
+		err = (b.section = "devices", bench_devices(&b));
 	if (!err && (b.sections & SEC_VFIO))
-		err = bench_vfio(&b);
+		err = (b.section = "vfio", bench_vfio(&b));
 	if (!err && (b.sections & SEC_VIRTIO))
-		err = bench_virtio(&b);
-	if (!err && (b.sections & SEC_VFIO_SCALE) && ap_bench_vfio_scale(out, b.quick, b.seed))
+		err = (b.section = "virtio", bench_virtio(&b));
+	/* its own report (bench/); with --json only its pass or fail counts */
+	if (!err && (b.sections & SEC_VFIO_SCALE) && ap_bench_vfio_scale(b.out, b.quick, b.seed))
 		b.failures++;
+	if (b.json) {
+		fclose(b.out);
+		print_json(&b, b.json, err || b.failures, (double)(now_ns() - t0) / 1e9);
+		return err || b.failures ? 1 : 0;
+	}
 	if (err || b.failures) {
 		fprintf(out, "\nFAILED: a setup step or self-check failed (see stderr)\n");
 		fflush(out);

@@ -15,8 +15,11 @@
  * stderr).  argv holds the options only (no program name):
  *   --quick      small counts, about two seconds in all (smoke tests)
  *   --seed N     seed of the address generator (default 1)
- *   --only LIST  run only these sections: translate,map,table,dma,formats,vfio,
- *                iotlb,virtio,vfio-scale
+ *   --only LIST  run only these sections: iotlb,translate,map,table,dma,formats,
+ *                devices,vfio,virtio,vfio-scale
+ *   --json       the figures as one JSON document (aperture-bench/1) on `out`
+ *                instead of the text report
+ * Each option at most once.
  *   --help       print usage to `out` and return 0
  * Returns 0 on success, 2 for bad arguments, 1 when a setup step or a
  * self-check (a translation or a DMA that gave the wrong answer) failed.

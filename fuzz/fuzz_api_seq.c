@@ -416,6 +416,17 @@ static unsigned pick_prot(struct fin *in)
 
 /* ------------------------------------------------------------ operations */
 
+/* IOTLB sizes by instance: mostly small, so that a few fills already
+ * evict and conflict (4096 entries, the default, never fill up in an input
+ * of 200 operations) and an instance costs little to make and to scan;
+ * the default size and none at all are among them. */
+static unsigned iotlb_size(unsigned serial)
+{
+	static const unsigned sizes[] = { 2, 4096, 8, 0 };
+
+	return sizes[serial % 4];
+}
+
 static void op_iommu(struct world *w, struct fin *in)
 {
 	static const unsigned smmu_ias[] = { 48, 32, 36, 40, 44, 39, 52, 33, 31, 53 };
@@ -457,6 +468,7 @@ static void op_iommu(struct world *w, struct fin *in)
 		c.host_page_size = (flags & 0x40) ? 0x10000 : 0x4000;
 	if ((flags & 0x80) && (flags & 7) == 3)
 		c.evtq_size = 1;
+	c.iotlb_entries = iotlb_size(w->serial);
 	snprintf(name, sizeof(name), "i%u", w->serial++);
 	if (!ap_iommu_new(w->ctx, name, &c, &w->iommus[w->niommus]))
 		w->niommus++;
@@ -705,6 +717,21 @@ static enum expect piece(struct world *w, const struct mdev *dv, uint64_t at, ui
 	return touches_memory(pa, len) ? EITHER : (e == MUST_PASS ? MUST_FAULT : e);
 }
 
+/* What a DMA writes: byte i is i * 7 + 1, made once (a loop per DMA
+ * would cost more than the DMA, every comparison traced for the fuzzer). */
+static const uint8_t *dma_pattern(void)
+{
+	static uint8_t pattern[MAX_DMA];
+	static bool made;
+
+	if (!made) {
+		for (size_t i = 0; i < MAX_DMA; i++)
+			pattern[i] = (uint8_t)(i * 7 + 1);
+		made = true;
+	}
+	return pattern;
+}
+
 static void op_dma(struct world *w, struct fin *in)
 {
 	static uint8_t buf[MAX_DMA], before[MAX_DMA];
@@ -742,8 +769,7 @@ static void op_dma(struct world *w, struct fin *in)
 			if (hosts[i] && hosts[j] && hosts[i] < hosts[j] + lens[j] &&
 			    hosts[j] < hosts[i] + lens[i])
 				alias = true;
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(i * 7 + 1);
+	memcpy(buf, dma_pattern(), len);
 	for (size_t i = 0, off = 0; i < n; off += lens[i], i++)
 		if (hosts[i])
 			memcpy(before + off, hosts[i], lens[i]);
@@ -834,6 +860,7 @@ static void starter(struct world *w)
 	struct ap_device *dev = NULL;
 
 	ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
+	c.iotlb_entries = 16;
 	if (ap_iommu_new(w->ctx, "s", &c, &w->iommus[0]))
 		bug("starter: no SMMU");
 	w->niommus = 1;
@@ -851,19 +878,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fin in = { data, size };
 	static struct world w;
-	void *h0 = NULL, *h1 = NULL;
+	/* RAM0 is the harness's own memory (ap_ram_add), marked so that DMA
+	 * checks can tell its bytes apart; kept from input to input, where
+	 * memory the context allocates would be fresh pages to fault in each
+	 * time.  RAM1 is the context's (ap_ram_alloc), zeroed. */
+	static uint8_t ram0[RAM0_SIZE] __attribute__((aligned(4096)));
+	void *h1 = NULL;
 
 	memset(&w, 0, sizeof(w));
+	memset(ram0, 0, sizeof(ram0));
+	for (size_t i = 0; i < RAM0_SIZE; i += 512)
+		ram0[i] = (uint8_t)(i >> 9);
 	w.ctx = ap_ctx_new();
 	if (!w.ctx)
 		return 0;
 	if (ap_ctx_set_table_window(w.ctx, TW_BASE, TW_SIZE) ||
-	    ap_ram_alloc(w.ctx, RAM0, RAM0_SIZE, &h0) || ap_ram_alloc(w.ctx, RAM1, RAM1_SIZE, &h1))
+	    ap_ram_add(w.ctx, RAM0, RAM0_SIZE, ram0) || ap_ram_alloc(w.ctx, RAM1, RAM1_SIZE, &h1))
 		bug("setup: %s", ap_ctx_error(w.ctx));
-	w.ram0 = h0;
+	w.ram0 = ram0;
 	w.ram1 = h1;
-	for (size_t i = 0; i < RAM0_SIZE; i += 512)
-		w.ram0[i] = (uint8_t)(i >> 9);
 	starter(&w);
 	for (int n = 0; fin_more(&in) && n < MAX_OPS; n++)
 		op(&w, &in);

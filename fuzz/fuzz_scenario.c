@@ -6,7 +6,8 @@
  * odd-length inputs, so the echo path is covered too); then, whatever the
  * outcome, every view a tool offers on what the script built is printed:
  * `show` of the machine and of each object by name, `dump` of each domain,
- * `audit`.  The output goes to /dev/null; the sanitizers are the oracle.
+ * `audit`, and for half the inputs their JSON forms, the SVG picture and
+ * `dump --ranges`.  The output goes to /dev/null; the sanitizers are the oracle.
  *
  * Scripts may ask for a lot of memory legitimately (`ram 0 1T`, a 1G
  * `vfio map`, a 256M `dma`); a fuzzer that finds those learns nothing about
@@ -105,6 +106,23 @@ static FILE *sink(void)
 	return devnull;
 }
 
+/* The JSON views, the picture and dump --ranges, for some inputs (each view costs what
+ * the script did again). */
+static void json_views(struct ap_ctx *ctx, FILE *out)
+{
+	struct ap_domain *dom = NULL;
+
+	ap_show_as(ctx, out, AP_VIEW_JSON, AP_OBJECT_ANY, NULL);
+	ap_audit_as(ctx, out, AP_VIEW_JSON);
+	ap_draw_svg(ctx, out, "fuzz <&>");
+	while ((dom = ap_domain_next(ctx, dom))) {
+		ap_show_as(ctx, out, AP_VIEW_JSON, AP_OBJECT_DOMAIN, ap_domain_name(dom));
+		ap_dump_as(dom, out, AP_VIEW_TEXT, AP_DUMP_RANGES);
+		ap_dump_as(dom, out, AP_VIEW_JSON, AP_DUMP_RANGES);
+		ap_dump_as(dom, out, AP_VIEW_JSON, 0);
+	}
+}
+
 /* Every view of what the script left behind, as `aperture show|dump|audit`. */
 static void views(struct ap_ctx *ctx, FILE *out)
 {
@@ -158,6 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ap_scenario_run(ctx, "fuzz.scn", text, sink(), (size & 1) ? AP_SCENARIO_ECHO : 0);
 		(void)ap_ctx_error(ctx);
 		views(ctx, sink());
+		if (size & 2)
+			json_views(ctx, sink());
 		ap_ctx_free(ctx);
 	}
 	free(text);

@@ -170,6 +170,11 @@ static struct ap_iommu *mk_iommu(struct ap_ctx *ctx, const char *name, enum ap_i
 	struct ap_iommu *iommu = NULL;
 
 	ap_iommu_config_init(&c, kind);
+	/* small IOTLBs, which evict after a few fills, on all but the first
+	 * (the default 4096 entries cost 128 KiB an instance to make and to
+	 * scan at every detach) */
+	if (strcmp(name, "s48"))
+		c.iotlb_entries = 8;
 	if (ias) {
 		c.ias = ias;
 		c.oas = ias < 40 ? 40 : c.oas;

@@ -169,6 +169,27 @@ static inline size_t tw_smmuv3(struct tw *t, uint64_t base, uint32_t flags)
 	return at;
 }
 
+/* An SMMUv1/v2 node (node revision 0, 76 bytes: its fields and the
+ * global interrupt array, no context interrupts, no mappings). */
+static inline size_t tw_smmu2(struct tw *t, uint64_t base, uint32_t model)
+{
+	size_t at = t->n;
+
+	tw_node(t, 3, 76, 0, 0, 0, 0);
+	P64(t, base);
+	P64(t, 0x10000);           /* span */
+	P32(t, model);
+	P32(t, 0);                 /* flags */
+	P32(t, 60);                /* global interrupt array */
+	P32(t, 0);                 /* context interrupts */
+	P32(t, 0);
+	P32(t, 0);                 /* PMU interrupts */
+	P32(t, 0);
+	for (int i = 0; i < 4; i++)
+		P32(t, 0);
+	return at;
+}
+
 /* A named component with one ID mapping (node revision 4). */
 static inline size_t tw_nc(struct tw *t, const char *name, uint8_t limit, uint32_t in,
 			   uint32_t count_minus_1, uint32_t out, uint32_t ref, uint32_t flags)
@@ -234,5 +255,50 @@ static inline bool build_dtb(const char *dtsi, const char *out)
 		 "| dtc -q -I dts -O dtb -o %s -", wrap, out);
 	return system(cmd) == 0;
 }
+
+#ifdef cmocka_unit_test
+/* What the firmware tests share (after <cmocka.h>, <aperture/aperture.h>
+ * and expect.h). */
+
+/* Every real input, and the importer that reads it; the devicetree ones
+ * are compiled by build_dtb() into build/ first. */
+#define REAL "../shared/real-inputs/"
+struct tw_input {
+	int (*fn)(struct ap_fw *, const void *, size_t);
+	const char *path;
+};
+static const struct tw_input tw_real_inputs[] = {
+		{ ap_fw_add_dmar, REAL "dmar-dell-poweredge-r820.dat" },
+		{ ap_fw_add_dmar, REAL "dmar-microsoft-surface-pro.dat" },
+		{ ap_fw_add_dmar, REAL "dmar-asus-nuc14rvh-b.dat" },
+		{ ap_fw_add_iort, REAL "iort-ampere-altra-ava.dat" },
+		{ ap_fw_add_iort, REAL "iort-cix-sky1-orion-o6.dat" },
+		{ ap_fw_add_iort, REAL "iort-lenovo-thinkpad-x13s.dat" },
+		{ ap_fw_add_dtb, "build/juno.dtb" },
+		{ ap_fw_add_dtb, "build/ls1028a.dtb" },
+};
+#define TW_REAL_INPUTS (sizeof(tw_real_inputs) / sizeof(tw_real_inputs[0]))
+
+/* A whole file, malloc'd with a NUL after it; the test fails if it cannot
+ * be read. */
+static inline void *tw_load(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	EXPECT(fp, "cannot open %s (the real inputs live beside the repository)", path);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+#endif
 
 #endif

@@ -292,7 +292,9 @@ static void test_device_new(void **state)
 	a.name = "dev0";
 	a.sid = 1;
 	a.group = AP_GROUP_OWN;
-	assert_int_equal(run_flow(ctx, "ap_device_new (own group)", flow_device_new, &a, &pr), 2);
+	/* the device, its group, and the first table of each of the three
+	 * indexes (devices by name and by stream, groups by number) */
+	assert_int_equal(run_flow(ctx, "ap_device_new (own group)", flow_device_new, &a, &pr), 5);
 	assert_int_equal(ap_device_group_id(ap_device_find(ctx, "dev0")), 0);
 	a.name = "dev1";
 	a.sid = 2;

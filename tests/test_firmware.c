@@ -34,7 +34,6 @@
 #include "expect.h"
 #include "fwtab.h"
 
-#define REAL "../shared/real-inputs/"
 
 struct fx {
 	struct ap_ctx *ctx;
@@ -56,30 +55,12 @@ static void done(struct fx *f)
 	ap_ctx_free(f->ctx);
 }
 
-static void *load(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	EXPECT(fp, "cannot open %s (the real inputs live beside the repository)", path);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 typedef int (*import_fn)(struct ap_fw *, const void *, size_t);
 
 static void import_file(struct fx *f, import_fn fn, const char *path)
 {
 	size_t len;
-	void *buf = load(path, &len);
+	void *buf = tw_load(path, &len);
 	int rc = fn(f->fw, buf, len);
 
 	EXPECT(rc == 0, "%s: rc %d: %s", path, rc, ap_fw_error(f->fw));
@@ -202,6 +183,9 @@ static void test_dmar_surface(void **state)
 					    "\\_SB.PCI0.I2C2", "\\_SB.PCI0.I2C3",
 					    "\\_SB.PCI0.UA00" };
 	static const unsigned ids[] = { 1, 2, 3, 4, 9 };
+	/* their PCI Paths 15,00 15,01 15,02 15,03 1E,00 on bus 0: the
+	 * requester IDs the unit sees (Linux's dmar_acpi_insert_dev_scope) */
+	static const unsigned rids[] = { 0xa8, 0xa9, 0xaa, 0xab, 0xf0 };
 	int gpu, xhci;
 
 	(void)state;
@@ -216,7 +200,8 @@ static void test_dmar_surface(void **state)
 		const struct ap_fw_dev *d = &D(&f)->devs[dev_named(&f, andd[i])];
 
 		assert_int_equal(d->type, AP_FW_DEV_ACPI);
-		assert_int_equal(d->rid, ids[i]);
+		assert_int_equal(d->enum_id, ids[i]);
+		assert_int_equal(d->rid, rids[i]);
 		assert_int_equal(d->unit, unit_at(&f, 0xFED91000));
 		assert_true(d->flags & AP_FW_DEV_DMA);
 	}
@@ -545,7 +530,7 @@ static void test_regs_smmuv2(void **state)
 	struct fx f = fresh();
 	const struct ap_fw_unit *u;
 	size_t len;
-	void *buf = load(REAL "iort-lenovo-thinkpad-x13s.dat", &len);
+	void *buf = tw_load(REAL "iort-lenovo-thinkpad-x13s.dat", &len);
 	const char *regs = "0x15000000 ID0=0x68005e80 ID1=0x00080040 ID2=0x5542 SCR0=0\n";
 
 	(void)state;
@@ -592,6 +577,34 @@ static void test_regs_errors(void **state)
 	expect_regs_error("0x1000\n", "no REG=VALUE");
 	expect_regs_error("0x1000 IDR1=0x100000000\n", "32-bit register");
 	expect_regs_error("0x1000 ID0=0x0\n", "neither S1TS nor S2TS");
+	/* Linux's arm_smmu_device_cfg_probe() refuses these with -ENODEV */
+	expect_regs_error("0x1000 ID0=0x68000000\n", "ID0=0x68000000: SMS is set and NUMSMRG is 0");
+	expect_regs_error("0x1000 ID1=0x00090008\n", "ID1=0x90008: NUMS2CB 9 is more than NUMCB 8");
+}
+
+/* An MMU-401 (Linux's ARM_SMMU_V1_64K) has the AArch64 64K granule on top
+ * of SMMUv1's AArch32 long format, whatever ID2 says (SMMUv1's ID2 has no
+ * PTFS fields). */
+static void test_regs_mmu401(void **state)
+{
+	static const char regs[] = "0x2b500000 ID0=0x28001e08 ID1=0x00040004 ID2=0x0022\n";
+	const uint64_t pg4k = (1ull << 12) | (1ull << 21) | (1ull << 30);
+	const uint64_t pg64k = (1ull << 16) | (1ull << 29);
+	struct fx f = fresh();
+	struct tw t;
+
+	(void)state;
+	tw_iort(&t, 0, 2);
+	tw_smmu2(&t, 0x2b400000, AP_FW_SMMU_MMU400);
+	tw_smmu2(&t, 0x2b500000, AP_FW_SMMU_MMU401);
+	tw_seal(&t);
+	assert_int_equal(ap_fw_add_iort(f.fw, t.b, t.n), 0);
+	assert_int_equal(D(&f)->units[0].caps.pgsizes, pg4k);
+	assert_int_equal(D(&f)->units[1].caps.pgsizes, pg4k | pg64k);
+	assert_int_equal(ap_fw_add_regs(f.fw, regs, strlen(regs), "t"), 0);
+	assert_true(D(&f)->units[1].caps.from_regs);
+	assert_int_equal(D(&f)->units[1].caps.pgsizes, pg4k | pg64k);
+	done(&f);
 }
 
 /* ------------------------------------------------------------ hostile */
@@ -678,6 +691,103 @@ static void test_dmar_hostile(void **state)
 	tw_rmrr(&t, 0x2000, 0xfff, 0, 0x14, 0);
 	tw_seal(&t);
 	expect_refused(ap_fw_add_dmar, t.b, t.n, "RMRR End Address 0xfff is below");
+	/* nor a region of 2^64 bytes, which no size can hold */
+	tw_dmar(&t, 39, 1);
+	tw_drhd(&t, 1, 0xfed91000, 0, 0x14, 0);
+	tw_rmrr(&t, 0, UINT64_MAX, 0, 0x14, 0);
+	tw_seal(&t);
+	expect_refused(ap_fw_add_dmar, t.b, t.n, "DMAR +0x50: RMRR Base Address 0x0 to End "
+		       "Address 0xffffffffffffffff covers the whole address space");
+}
+
+/* A copy of every array a description shows, to prove that a failed
+ * import left it exactly as it was. */
+struct desc_snap {
+	size_t n[7];
+	void *mem[7];
+};
+
+static void desc_arrays(const struct fx *f, const void *p[7], size_t n[7], size_t size[7])
+{
+	const struct ap_fw_desc *d = D(f);
+	const void *ps[7] = { d->units, d->devs, d->streams, d->resv, d->groups, d->notes,
+			      d->tables };
+	size_t ns[7] = { d->n_units, d->n_devs, d->n_streams, d->n_resv, d->n_groups,
+			 d->n_notes, d->n_tables };
+	size_t ss[7] = { sizeof(*d->units), sizeof(*d->devs), sizeof(*d->streams),
+			 sizeof(*d->resv), sizeof(*d->groups), sizeof(*d->notes),
+			 sizeof(*d->tables) };
+
+	memcpy(p, ps, sizeof(ps));
+	memcpy(n, ns, sizeof(ns));
+	memcpy(size, ss, sizeof(ss));
+}
+
+static void snap_take(const struct fx *f, struct desc_snap *s)
+{
+	const void *p[7];
+	size_t size[7];
+
+	desc_arrays(f, p, s->n, size);
+	for (int i = 0; i < 7; i++) {
+		s->mem[i] = malloc(s->n[i] * size[i] + 1);
+		assert_non_null(s->mem[i]);
+		if (s->n[i])
+			memcpy(s->mem[i], p[i], s->n[i] * size[i]);
+	}
+}
+
+static void snap_check(const struct fx *f, struct desc_snap *s, const char *what)
+{
+	static const char *const names[7] = { "units", "devices", "streams", "reserved regions",
+					      "groups", "notes", "tables" };
+	const void *p[7];
+	size_t n[7], size[7];
+
+	desc_arrays(f, p, n, size);
+	for (int i = 0; i < 7; i++) {
+		EXPECT(n[i] == s->n[i] && (!n[i] || !memcmp(p[i], s->mem[i], n[i] * size[i])),
+		       "%s: the failed import changed the %s", what, names[i]);
+		free(s->mem[i]);
+	}
+}
+
+/* A failed import that had already changed what earlier imports made
+ * (a device's unit, a unit's register values) undoes that too: the
+ * description is exactly as it was, and no device names a unit that the
+ * roll-back removed. */
+static void test_failed_import_changes_nothing(void **state)
+{
+	struct fx f = fresh();
+	struct desc_snap s;
+	struct tw t;
+	const char *ok = "0xfed90000 CAP=0xc0020e60262 ECAP=0xf050da\n";
+	const char *bad = "0xfed90000 CAP=0xd2008c40660462 ECAP=0xf050df\n0x1000 FOO=1\n";
+
+	(void)state;
+	/* 00:14.0 is named by an RMRR only: no unit yet */
+	tw_dmar(&t, 46, 1);
+	tw_drhd(&t, 0, 0xfed90000, -1, 0, 0);
+	tw_rmrr(&t, 0x1000, 0x1fff, 0, 0x14, 0);
+	tw_seal(&t);
+	assert_int_equal(ap_fw_add_dmar(f.fw, t.b, t.n), 0);
+	assert_int_equal(ap_fw_add_regs(f.fw, ok, strlen(ok), "ok.regs"), 0);
+	assert_int_equal(D(&f)->devs[dev_named(&f, "0000:00:14.0")].unit, -1);
+
+	/* a second table's DRHD takes 00:14.0, then an RMRR is refused */
+	snap_take(&f, &s);
+	tw_dmar(&t, 46, 1);
+	tw_drhd(&t, 0, 0xfed91000, 0, 0x14, 0);
+	tw_rmrr(&t, 0x2000, 0xfff, 0, 0x14, 0);
+	tw_seal(&t);
+	assert_int_equal(ap_fw_add_dmar(f.fw, t.b, t.n), -EINVAL);
+	snap_check(&f, &s, "DMAR");
+
+	/* a register set extended, then a bad line */
+	snap_take(&f, &s);
+	assert_int_equal(ap_fw_add_regs(f.fw, bad, strlen(bad), "bad.regs"), -EINVAL);
+	snap_check(&f, &s, "regs");
+	done(&f);
 }
 
 static void test_dmar_warnings(void **state)
@@ -727,6 +837,20 @@ static void test_iort_hostile(void **state)
 	/* a loop: a named component mapping to itself */
 	tw_iort(&t, 0, 1);
 	tw_nc(&t, "\\_SB.DEV0", 40, 0, 0, 5, 48, 1);
+	tw_seal(&t);
+	expect_refused(ap_fw_add_iort, t.b, t.n, "closes a loop");
+	/* a loop longer than any depth limit: 70 SMMUv3 nodes, each mapping
+	 * its IDs to the next, the last to the first */
+	tw_iort(&t, 0, 70);
+	for (uint32_t k = 0; k < 70; k++) {
+		size_t at = t.n;
+
+		tw_smmuv3(&t, 0x1000000 + k * 0x20000, 0);
+		tw_set(&t, at + 1, 68 + 20, 2);
+		tw_set(&t, at + 8, 1, 4);
+		tw_set(&t, at + 12, 68, 4);
+		tw_map(&t, 0, 0, 0, 48 + (k + 1) % 70 * 88, 0);
+	}
 	tw_seal(&t);
 	expect_refused(ap_fw_add_iort, t.b, t.n, "closes a loop");
 	/* node length 0, node past the end, node count that cannot fit */
@@ -800,6 +924,44 @@ static void test_iort_id_rules(void **state)
 	done(&f);
 }
 
+/* Whether an SMMUv3's DeviceID mapping (its own MSIs) is valid, as Linux's
+ * iort_get_id_mapping_index() decides: up to node revision 4 unless every
+ * interrupt is a wired GSIV, from revision 5 (IORT E.e) only with flag
+ * bit 4 (DeviceID mapping index valid).  A single mapping that is not that
+ * index is a firmware bug Linux skips with a warning. */
+static bool single_warning(uint8_t node_rev, uint32_t flags)
+{
+	struct fx f = fresh();
+	struct tw t;
+	size_t its, smmu;
+	bool warned = false;
+
+	tw_iort(&t, 5, 2);
+	its = tw_its(&t);
+	smmu = tw_smmuv3(&t, 0x1000000, flags);
+	tw_set(&t, smmu + 1, 68 + 20, 2);
+	tw_set(&t, smmu + 3, node_rev, 1);
+	tw_set(&t, smmu + 8, 1, 4);
+	tw_set(&t, smmu + 12, 68, 4);
+	for (int i = 0; i < 4; i++)
+		tw_set(&t, smmu + 44 + 4 * (size_t)i, 0, 4); /* MSIs, no GSIV */
+	tw_map(&t, 0, 0, 0x10000, (uint32_t)its, 1);     /* its own DeviceID, single */
+	tw_seal(&t);
+	EXPECT(ap_fw_add_iort(f.fw, t.b, t.n) == 0, "%s", ap_fw_error(f.fw));
+	for (size_t i = 0; i < D(&f)->n_notes; i++)
+		warned |= strstr(D(&f)->notes[i].text, "single mapping on a SMMUv3 node") != NULL;
+	done(&f);
+	return warned;
+}
+
+static void test_iort_smmuv3_deviceid_index(void **state)
+{
+	(void)state;
+	assert_false(single_warning(2, 0));      /* revision 2: MSIs make the index valid */
+	assert_true(single_warning(5, 0));       /* revision 5: the flag is not set */
+	assert_false(single_warning(5, 1u << 4));
+}
+
 static void test_dt_hostile(void **state)
 {
 	static const char dts[] =
@@ -815,12 +977,29 @@ static void test_dt_hostile(void **state)
 	fputs(dts, fp);
 	fclose(fp);
 	assert_int_equal(system("dtc -q -I dts -O dtb -o build/fw-bad.dtb build/fw-bad.dts"), 0);
-	buf = load("build/fw-bad.dtb", &len);
+	buf = tw_load("build/fw-bad.dtb", &len);
 	expect_refused(ap_fw_add_dtb, buf, len, "(/dev@2000 iommus): entry 1: phandle 0x77 "
 		       "resolves to no node");
 	((uint8_t *)buf)[7] ^= 0x40;                      /* totalsize */
 	expect_refused(ap_fw_add_dtb, buf, len, "DTB +0x0: not a valid devicetree blob");
 	expect_refused(ap_fw_add_dtb, buf, 10, "shorter than a devicetree header");
+	free(buf);
+	/* a version-16 header has no size_dt_struct (bytes 36..39): a 36-byte
+	 * blob must not be read past (ASan) */
+	buf = malloc(36);
+	assert_non_null(buf);
+	{
+		static const uint32_t hdr[9] = { 0xd00dfeed, 36, 36, 36, 36, 16, 16, 0, 0 };
+
+		for (int i = 0; i < 9; i++)
+			for (int k = 0; k < 4; k++)
+				((uint8_t *)buf)[4 * i + k] = (uint8_t)(hdr[i] >> (24 - 8 * k));
+	}
+	expect_refused(ap_fw_add_dtb, buf, 36, "DTB +0x0: not a valid devicetree blob");
+	/* nor a version-17 header cut at 36 bytes */
+	((uint8_t *)buf)[23] = 17;
+	expect_refused(ap_fw_add_dtb, buf, 36, "DTB +0x14: 36 bytes, shorter than the 40-byte "
+		       "header of version 17");
 	free(buf);
 }
 
@@ -829,7 +1008,7 @@ static void test_dt_hostile(void **state)
 static void damage_sweep(import_fn fn, const char *path)
 {
 	size_t len;
-	uint8_t *buf = load(path, &len);
+	uint8_t *buf = tw_load(path, &len);
 	uint8_t *copy = malloc(len);
 	unsigned seed = 1234;
 
@@ -1000,6 +1179,17 @@ static void test_sysfs_vtd(void **state)
 	assert_int_equal(D(&f)->n_units + D(&f)->n_devs + D(&f)->n_tables, 0);
 	done(&f);
 	assert_int_equal(ap_fw_add_sysfs(NULL, root), -EINVAL);
+
+	/* a reserved region of 2^64 bytes is refused, naming the line */
+	f = fresh();
+	put_text(root, "sys/class/iommu/dmar0/intel-iommu/cap", "c002f0402\n");
+	put_text(root, "sys/kernel/iommu_groups/7/reserved_regions",
+		 "0x00000000fee00000 0x00000000feefffff msi\n"
+		 "0x0000000000000000 0xffffffffffffffff reserved\n");
+	assert_int_equal(ap_fw_add_sysfs(f.fw, root), -EINVAL);
+	EXPECT(strstr(ap_fw_error(f.fw), "7/reserved_regions:2: covers the whole address space"),
+	       "%s", ap_fw_error(f.fw));
+	done(&f);
 	rm_root(root);
 }
 
@@ -1008,7 +1198,7 @@ static void test_sysfs_smmu_bypass(void **state)
 	char *root = tmp_root();
 	struct fx f = fresh();
 	size_t len;
-	void *buf = load(REAL "iort-lenovo-thinkpad-x13s.dat", &len);
+	void *buf = tw_load(REAL "iort-lenovo-thinkpad-x13s.dat", &len);
 
 	(void)state;
 	put_file(root, "sys/firmware/acpi/tables/IORT", buf, len);
@@ -1024,12 +1214,42 @@ static void test_sysfs_smmu_bypass(void **state)
 	done(&f);
 }
 
-/* ------------------------------------------------------------ fail-nth */
+/* A host whose firmware has a DMAR but whose kernel runs without the
+ * IOMMU (intel_iommu=off): no groups, no class/iommu.  Every DMA-capable
+ * PCI function the host lists is a bypass, the ones a DRHD scope names
+ * as much as the others. */
+static void test_sysfs_iommu_off(void **state)
+{
+	char *root = tmp_root();
+	struct fx f = fresh();
+	struct ap_fw_bypass b;
+	struct tw t;
+	bool gpu = false, audio = false;
+	size_t n = 0;
 
-struct input {
-	import_fn fn;
-	const char *path;
-};
+	(void)state;
+	tw_dmar(&t, 46, 1);
+	tw_drhd(&t, 0, 0xfed90000, 0, 2, 0);             /* the GPU's own unit */
+	tw_drhd(&t, 1, 0xfed91000, -1, 0, 0);            /* the rest */
+	tw_seal(&t);
+	put_file(root, "sys/firmware/acpi/tables/DMAR", t.b, t.n);
+	put_text(root, "sys/bus/pci/devices/0000:00:02.0/class", "0x030000\n");
+	put_text(root, "sys/bus/pci/devices/0000:00:1f.3/class", "0x040380\n");
+	put_text(root, "sys/bus/pci/devices/0000:00:1c.0/class", "0x060400\n");   /* a bridge */
+	EXPECT(ap_fw_add_sysfs(f.fw, root) == 0, "%s", ap_fw_error(f.fw));
+	assert_int_equal(D(&f)->devs[dev_named(&f, "0000:00:02.0")].unit, 0);
+	for (; !ap_fw_bypass(f.fw, n, &b); n++) {
+		gpu |= !strcmp(b.who, "0000:00:02.0") && strstr(b.why, "no IOMMU group");
+		audio |= !strcmp(b.who, "0000:00:1f.3") && strstr(b.why, "no IOMMU group");
+	}
+	assert_true(gpu);
+	assert_true(audio);
+	assert_int_equal(n, 2);
+	done(&f);
+	rm_root(root);
+}
+
+/* ------------------------------------------------------------ fail-nth */
 
 static void failnth_one(import_fn fn, const void *buf, size_t len, const char *what)
 {
@@ -1062,25 +1282,50 @@ static void failnth_one(import_fn fn, const void *buf, size_t len, const char *w
 
 static void test_failnth(void **state)
 {
-	static const struct input inputs[] = {
-		{ ap_fw_add_dmar, REAL "dmar-dell-poweredge-r820.dat" },
-		{ ap_fw_add_dmar, REAL "dmar-microsoft-surface-pro.dat" },
-		{ ap_fw_add_dmar, REAL "dmar-asus-nuc14rvh-b.dat" },
-		{ ap_fw_add_iort, REAL "iort-ampere-altra-ava.dat" },
-		{ ap_fw_add_iort, REAL "iort-cix-sky1-orion-o6.dat" },
-		{ ap_fw_add_iort, REAL "iort-lenovo-thinkpad-x13s.dat" },
-		{ ap_fw_add_dtb, "build/juno.dtb" },
-		{ ap_fw_add_dtb, "build/ls1028a.dtb" },
-	};
-
 	(void)state;
-	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+	for (size_t i = 0; i < TW_REAL_INPUTS; i++) {
 		size_t len;
-		void *buf = load(inputs[i].path, &len);
+		void *buf = tw_load(tw_real_inputs[i].path, &len);
 
-		failnth_one(inputs[i].fn, buf, len, inputs[i].path);
+		failnth_one(tw_real_inputs[i].fn, buf, len, tw_real_inputs[i].path);
 		free(buf);
 	}
+}
+
+/* Fail-nth on an import onto a description that already holds a table:
+ * the roll-back's own copies are allocations too, and every failure
+ * leaves the description as the first import made it. */
+static void test_failnth_second_import(void **state)
+{
+	size_t len1, len2;
+	void *first = tw_load(REAL "dmar-dell-poweredge-r820.dat", &len1);
+	void *second = tw_load(REAL "dmar-microsoft-surface-pro.dat", &len2);
+	unsigned long n;
+
+	(void)state;
+	for (n = 1; n < 1000; n++) {
+		struct fx f = fresh();
+		struct desc_snap s;
+		int rc;
+
+		assert_int_equal(ap_fw_add_dmar(f.fw, first, len1), 0);
+		snap_take(&f, &s);
+		ap_ctx_fail_nth(f.ctx, n);
+		rc = ap_fw_add_dmar(f.fw, second, len2);
+		if (!ap_ctx_fail_fired(f.ctx)) {
+			assert_int_equal(rc, 0);
+			for (int i = 0; i < 7; i++)
+				free(s.mem[i]);
+			done(&f);
+			break;
+		}
+		EXPECT(rc == -ENOMEM, "allocation %lu failed, rc %d (%s)", n, rc, ap_fw_error(f.fw));
+		snap_check(&f, &s, "fail-nth");
+		done(&f);
+	}
+	print_message("fail-nth second import: %lu allocation points\n", n - 1);
+	free(first);
+	free(second);
 }
 
 static int regs_text(struct ap_fw *fw, const void *buf, size_t len)
@@ -1125,16 +1370,21 @@ int main(void)
 		cmocka_unit_test(test_regs_smmuv3),
 		cmocka_unit_test(test_regs_smmuv2),
 		cmocka_unit_test(test_regs_errors),
+		cmocka_unit_test(test_regs_mmu401),
 		cmocka_unit_test(test_dmar_hostile),
 		cmocka_unit_test(test_dmar_warnings),
+		cmocka_unit_test(test_failed_import_changes_nothing),
 		cmocka_unit_test(test_iort_hostile),
 		cmocka_unit_test(test_iort_id_rules),
+		cmocka_unit_test(test_iort_smmuv3_deviceid_index),
 		cmocka_unit_test(test_dt_hostile),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_sysfs_vtd),
 		cmocka_unit_test(test_sysfs_smmu_bypass),
+		cmocka_unit_test(test_sysfs_iommu_off),
 		cmocka_unit_test(test_failnth),
 		cmocka_unit_test(test_failnth_text),
+		cmocka_unit_test(test_failnth_second_import),
 	};
 
 	mkdir("build", 0755); /* scratch files; exists after any build */

@@ -123,7 +123,11 @@ AP_API int ap_ram_add(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host
 AP_API int ap_ram_add_owned(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void *host,
 			    const void *owner_kind, void *owner);
 
-/* As ap_ram_add(), with zeroed memory the context allocates and frees. */
+/* As ap_ram_add(), with zeroed memory the context allocates and frees.
+ * The memory is reserved, not committed: a page takes host memory only
+ * when something first touches it, so a machine may have more RAM than the
+ * host as long as it uses little of it (-ENOMEM if the address space
+ * cannot be reserved). */
 AP_API int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host);
 
 /* The index-th RAM region by address (0-based), in O(log n); -ENOENT past
@@ -435,6 +439,10 @@ struct ap_fault {
  */
 AP_API bool ap_iommu_fault_pop(struct ap_iommu *iommu, struct ap_fault *out);
 AP_API unsigned ap_iommu_fault_pending(const struct ap_iommu *iommu);
+/* The index-th record in the queue (0: the oldest), left in place, for
+ * views; -ENOENT past the last. */
+AP_API int ap_iommu_fault_peek(const struct ap_iommu *iommu, unsigned index,
+			       struct ap_fault *out);
 AP_API bool ap_iommu_fault_overflow(const struct ap_iommu *iommu);
 AP_API void ap_iommu_fault_clear_overflow(struct ap_iommu *iommu);
 /* Faults of one kind (AP_FAULT_NONE: all kinds) since creation. */

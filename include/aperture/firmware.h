@@ -160,6 +160,12 @@ enum ap_fw_dev_type {
 #define AP_FW_DEV_ATC_REQ  (1u << 3) /* DMAR SATC ATC_REQUIRED */
 #define AP_FW_DEV_SIDP     (1u << 4) /* named in a DMAR SIDP */
 #define AP_FW_DEV_RMRR     (1u << 5) /* named by a DMAR RMRR */
+#define AP_FW_DEV_HOST     (1u << 6) /* a PCI function a live host's sysfs
+					lists (sys/bus/pci/devices) */
+#define AP_FW_DEV_BEHIND   (1u << 7) /* a DMAR scope path through bridges:
+					its bus (the last bridge's secondary
+					bus) needs PCI config space, so `rid`
+					is not its requester ID */
 
 struct ap_fw_dev {
 	char name[64];       /* PCI: "SSSS:BB:DD.F"; ACPI path; dt path */
@@ -167,12 +173,15 @@ struct ap_fw_dev {
 	enum ap_fw_origin origin;
 	int unit;            /* index into units, -1: no IOMMU */
 	uint32_t segment;
-	uint32_t rid;        /* PCI requester ID (bus << 8 | devfn), or the
-			        DMAR enumeration ID of an IOAPIC/HPET/ANDD */
+	uint32_t rid;        /* the requester ID the unit sees (bus << 8 |
+			        devfn; a DMAR scope's start bus and path) */
 	unsigned addr_bits;  /* memory address size limit, 0: not given */
 	int group;           /* IOMMU group (sysfs), -1: none known */
 	unsigned flags;      /* AP_FW_DEV_* */
 	uint32_t where;
+	uint32_t enum_id;    /* DMAR IOAPIC/HPET/ACPI namespace scope: its
+			        Enumeration ID (IOAPIC ID, HPET number, ANDD
+			        device number) */
 };
 
 /*

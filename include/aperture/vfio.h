@@ -290,6 +290,21 @@ AP_API struct ap_domain *ap_vfio_container_domain(struct ap_ctx *ctx, size_t ind
 AP_API int ap_vfio_container_iova(struct ap_ctx *ctx, size_t index, size_t n,
 				  uint64_t *start, uint64_t *end);
 
+/* One MAP_DMA of a container, as views list it. */
+struct ap_vfio_mapping {
+	uint64_t iova, size;
+	uint64_t vaddr;   /* the process memory it maps */
+	uint64_t pa;      /* where the container placed that memory */
+	unsigned prot;    /* AP_PROT_READ | AP_PROT_WRITE */
+	bool vaddr_valid; /* false between UNMAP_DMA(VADDR) and MAP_DMA(VADDR) */
+};
+
+/* The container's mapping that holds IOVA `from`, or else the first one
+ * above it: walk them in IOVA order with from = 0, then the end of the
+ * last one (stop when that wraps to 0).  -ENOENT when there is none. */
+AP_API int ap_vfio_container_mapping(struct ap_ctx *ctx, size_t index, uint64_t from,
+				     struct ap_vfio_mapping *out);
+
 #ifdef __cplusplus
 }
 #endif

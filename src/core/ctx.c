@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -182,6 +183,13 @@ void *ap__zalloc(struct ap_ctx *ctx, size_t size)
 	return h + 1;
 }
 
+/* Blocks this large come straight from mmap: fresh anonymous pages read as
+ * zero and cost nothing until touched, so a big IOTLB that sees little use
+ * (most instances a test or a fuzzer makes) is neither cleared nor backed.
+ * Their header says so with this lead. */
+#define MMAP_MIN ((size_t)64 << 10)
+#define MMAP_LEAD SIZE_MAX
+
 /* Zeroed, and aligned to a cache line: for what threads share per line
  * (IOTLB sets, per-thread counters).  Freed with ap__free(). */
 void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size)
@@ -191,14 +199,22 @@ void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size)
 
 	if (inject_failure(ctx) || size > SIZE_MAX - 2 * CACHE_LINE)
 		return NULL;
-	/* aligned_alloc wants a multiple of the alignment */
-	base = aligned_alloc(CACHE_LINE, (CACHE_LINE + size + CACHE_LINE - 1) & ~(CACHE_LINE - 1));
-	if (!base)
-		return NULL;
-	memset(base, 0, CACHE_LINE + size);
+	if (size >= MMAP_MIN) {
+		base = mmap(NULL, CACHE_LINE + size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (base == MAP_FAILED)
+			return NULL;
+	} else {
+		/* aligned_alloc wants a multiple of the alignment */
+		base = aligned_alloc(CACHE_LINE,
+				     (CACHE_LINE + size + CACHE_LINE - 1) & ~(CACHE_LINE - 1));
+		if (!base)
+			return NULL;
+		memset(base, 0, CACHE_LINE + size);
+	}
 	h = (struct alloc_hdr *)(base + CACHE_LINE) - 1;
 	h->size = size;
-	h->lead = CACHE_LINE - sizeof(*h);
+	h->lead = size >= MMAP_MIN ? MMAP_LEAD : CACHE_LINE - sizeof(*h);
 	account(ctx, 1, (int64_t)size);
 	/* cppcheck-suppress memleak ; base is reached again through h->lead */
 	return h + 1;
@@ -212,7 +228,10 @@ void ap__free(struct ap_ctx *ctx, void *p)
 		return;
 	h = (struct alloc_hdr *)p - 1;
 	account(ctx, -1, -(int64_t)h->size);
-	free((char *)h - h->lead);
+	if (h->lead == MMAP_LEAD)
+		munmap((char *)(h + 1) - CACHE_LINE, CACHE_LINE + h->size);
+	else
+		free((char *)h - h->lead);
 }
 
 /* Grow or shrink (not a cache-line-aligned block); the new tail is zeroed.
@@ -254,14 +273,18 @@ void ap_mem_free(struct ap_ctx *ctx, void *p)
 		ap__free(ctx, p);
 }
 
+/* Table memory, 2 MiB at a time: straight from mmap, whose fresh pages
+ * read as zero and cost nothing until a table lands on them (a context
+ * with a few tables touches a few pages of its chunk). */
 void *ap__alloc_pages(struct ap_ctx *ctx, size_t size)
 {
 	void *p;
 
 	if (inject_failure(ctx))
 		return NULL;
-	p = aligned_alloc(4096, (size + 4095) & ~(size_t)4095);
-	if (!p)
+	p = mmap(NULL, (size + 4095) & ~(size_t)4095, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
 		return NULL;
 	account(ctx, 1, (int64_t)size);
 	return p;
@@ -272,7 +295,35 @@ void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size)
 	if (!p)
 		return;
 	account(ctx, -1, -(int64_t)size);
-	free(p);
+	munmap(p, (size + 4095) & ~(size_t)4095);
+}
+
+/* RAM the context backs is anonymous memory reserved, not committed: a
+ * page costs host memory only once something touches it, as a machine's
+ * RAM costs nothing until used, so a script may describe more RAM than the
+ * host has (MAP_NORESERVE: no swap is set aside for it either).  Fresh
+ * anonymous pages read as zero.  Counted and failed like every other
+ * allocation. */
+void *ap__alloc_ram(struct ap_ctx *ctx, uint64_t size)
+{
+	void *p;
+
+	if (inject_failure(ctx) || !size || size > SIZE_MAX / 2)
+		return NULL;
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	account(ctx, 1, (int64_t)size);
+	return p;
+}
+
+void ap__free_ram(struct ap_ctx *ctx, void *p, uint64_t size)
+{
+	if (!p)
+		return;
+	account(ctx, -1, -(int64_t)size);
+	munmap(p, (size_t)size);
 }
 
 int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name)
@@ -284,9 +335,18 @@ int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name)
 		return ap__err(ctx, -EINVAL, "%s name must be 1..%d characters", what,
 			       AP_NAME_MAX - 1);
 	for (i = 0; i < len; i++) {
-		char c = name[i];
+		unsigned char c = (unsigned char)name[i];
 
-		if (c <= ' ' || c == '#' || c == '=' || c == ',' || c > '~')
+		/* say which byte, and why: a name is printable ASCII */
+		if (c > '~')
+			return ap__err(ctx, -EINVAL, "%s name has byte 0x%02x at offset %zu, which "
+				       "is not ASCII: names are printable ASCII without blanks",
+				       what, c, i);
+		if (c < ' ' || c == 0x7f)
+			return ap__err(ctx, -EINVAL, "%s name has control character 0x%02x at "
+				       "offset %zu: names are printable ASCII without blanks",
+				       what, c, i);
+		if (c == ' ' || c == '#' || c == '=' || c == ',')
 			return ap__err(ctx, -EINVAL,
 				       "%s name '%s' may not contain blanks, '#', '=' or ','",
 				       what, name);
@@ -367,6 +427,8 @@ void ap_ctx_free(struct ap_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	/* nothing translates any more: the IOTLBs go without invalidations */
+	ctx->freeing = true;
 	frontends_free(ctx);
 	ap__domains_free(ctx);
 	ap__devices_free(ctx);

@@ -10,34 +10,98 @@
 #include "internal.h"
 #include "kinds/kind.h"
 
+/* ------------------------------------------------------------ indexes */
+
+static uint64_t name_hash(const char *name)
+{
+	return ap__hash_bytes(name, strlen(name), 0);
+}
+
+static uint64_t device_name_hash(const void *obj)
+{
+	return name_hash(((const struct ap_device *)obj)->name);
+}
+
+static bool device_name_match(const void *obj, const void *key)
+{
+	return !strcmp(((const struct ap_device *)obj)->name, key);
+}
+
+struct sid_key {
+	const struct ap_iommu *iommu;
+	uint32_t sid;
+};
+
+static uint64_t sid_hash(const struct ap_iommu *iommu, uint32_t sid)
+{
+	return ap__hash_mix((uint64_t)(uintptr_t)iommu * 0x9e3779b97f4a7c15ull ^ sid);
+}
+
+static uint64_t device_sid_hash(const void *obj)
+{
+	const struct ap_device *d = obj;
+
+	return sid_hash(d->iommu, d->sid);
+}
+
+static bool device_sid_match(const void *obj, const void *key)
+{
+	const struct ap_device *d = obj;
+	const struct sid_key *k = key;
+
+	return d->iommu == k->iommu && d->sid == k->sid;
+}
+
+static uint64_t group_id_hash(const void *obj)
+{
+	return ap__hash_mix((uint64_t)((const struct ap_group *)obj)->id);
+}
+
+static bool group_id_match(const void *obj, const void *key)
+{
+	return ((const struct ap_group *)obj)->id == *(const int *)key;
+}
+
 static struct ap_group *group_find(struct ap_ctx *ctx, int id)
 {
-	struct ap_group *g;
-
-	for (g = ctx->groups; g; g = g->next)
-		if (g->id == id)
-			return g;
-	return NULL;
+	return ap__index_find(&ctx->group_ids, ap__hash_mix((uint64_t)id), group_id_match, &id);
 }
 
+/* Group numbers are never given back, so the lowest free one only grows:
+ * all the adds of a context together walk past each number once. */
 static int lowest_free_group(struct ap_ctx *ctx)
 {
-	int id = 0;
-
-	while (group_find(ctx, id))
-		id++;
-	return id;
+	while (group_find(ctx, ctx->group_hint))
+		ctx->group_hint++;
+	return ctx->group_hint;
 }
 
-static struct ap_device *device_by_sid(struct ap_ctx *ctx, const struct ap_iommu *iommu,
-				       uint32_t sid)
+struct ap_device *ap__device_by_sid(struct ap_ctx *ctx, const struct ap_iommu *iommu,
+				    uint32_t sid)
 {
-	struct ap_device *d;
+	struct sid_key k = { iommu, sid };
 
-	for (d = ctx->devices; d; d = d->next)
-		if (d->iommu == iommu && d->sid == sid)
-			return d;
-	return NULL;
+	return ap__index_find(&ctx->device_sids, sid_hash(iommu, sid), device_sid_match, &k);
+}
+
+/* Room in every index for one more device and group, before anything
+ * changes: all of it, or (-ENOMEM) none. */
+static int index_reserve(struct ap_ctx *ctx)
+{
+	struct ap_index *ix[3] = { &ctx->device_names, &ctx->device_sids, &ctx->group_ids };
+	struct ap_index grown[3];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (ap__index_prepare(ctx, ix[i], &grown[i])) {
+			while (i--)
+				ap__index_free(ctx, &grown[i]);
+			return ap__err(ctx, -ENOMEM, "out of memory");
+		}
+	}
+	for (i = 0; i < 3; i++)
+		ap__index_commit(ctx, ix[i], &grown[i]);
+	return 0;
 }
 
 /* Where the stream lands: the kind decides, or (a kind that matches
@@ -54,7 +118,7 @@ static int stream_match(struct ap_ctx *ctx, struct ap_iommu *iommu,
 	if (dc->sid_mask)
 		return ap__err(ctx, -EINVAL, "%s matches stream IDs exactly: no stream mask",
 			       iommu->name);
-	other = device_by_sid(ctx, iommu, dc->sid);
+	other = ap__device_by_sid(ctx, iommu, dc->sid);
 	if (other)
 		return ap__err(ctx, -EEXIST, "stream 0x%x on %s is already device '%s'", dc->sid,
 			       iommu->name, other->name);
@@ -110,17 +174,18 @@ int ap_device_add(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
 	if (err)
 		return err;
 	dev = ap__zalloc(ctx, sizeof(*dev));
-	if (!dev)
+	fresh = dev && !g ? ap__zalloc(ctx, sizeof(*fresh)) : NULL;
+	if (!dev || (!g && !fresh) || index_reserve(ctx)) {
+		ap__free(ctx, fresh);
+		ap__free(ctx, dev);
 		return ap__err(ctx, -ENOMEM, "out of memory");
+	}
 	if (!g) {
-		fresh = ap__zalloc(ctx, sizeof(*fresh));
-		if (!fresh) {
-			ap__free(ctx, dev);
-			return ap__err(ctx, -ENOMEM, "out of memory");
-		}
 		fresh->id = dc->group >= 0 ? dc->group : lowest_free_group(ctx);
 		fresh->iommu = iommu;
-		AP_APPEND(ctx->groups, fresh);
+		*(ctx->groups_tail ? ctx->groups_tail : &ctx->groups) = fresh;
+		ctx->groups_tail = &fresh->next;
+		ap__index_insert(&ctx->group_ids, fresh, group_id_hash(fresh));
 		g = fresh;
 	}
 	dev->ctx = ctx;
@@ -132,7 +197,10 @@ int ap_device_add(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu,
 	g->ndev++;
 	if (iommu->model->stream_bind)
 		iommu->model->stream_bind(iommu, &m, dc->sid, dc->sid_mask, g);
-	AP_APPEND(ctx->devices, dev);
+	*(ctx->devices_tail ? ctx->devices_tail : &ctx->devices) = dev;
+	ctx->devices_tail = &dev->next;
+	ap__index_insert(&ctx->device_names, dev, device_name_hash(dev));
+	ap__index_insert(&ctx->device_sids, dev, device_sid_hash(dev));
 	if (out)
 		*out = dev;
 	return 0;
@@ -148,12 +216,9 @@ int ap_device_new(struct ap_ctx *ctx, const char *name, struct ap_iommu *iommu, 
 
 struct ap_device *ap_device_find(struct ap_ctx *ctx, const char *name)
 {
-	struct ap_device *d;
-
-	for (d = ctx->devices; d && name; d = d->next)
-		if (!strcmp(d->name, name))
-			return d;
-	return NULL;
+	if (!name)
+		return NULL;
+	return ap__index_find(&ctx->device_names, name_hash(name), device_name_match, name);
 }
 
 struct ap_device *ap_device_next(struct ap_ctx *ctx, struct ap_device *prev)
@@ -283,4 +348,9 @@ void ap__devices_free(struct ap_ctx *ctx)
 		ctx->groups = g->next;
 		ap__free(ctx, g);
 	}
+	ctx->devices_tail = NULL;
+	ctx->groups_tail = NULL;
+	ap__index_free(ctx, &ctx->device_names);
+	ap__index_free(ctx, &ctx->device_sids);
+	ap__index_free(ctx, &ctx->group_ids);
 }

@@ -134,6 +134,16 @@ struct ap_deferred {
 	size_t size;
 };
 
+/* A hash index of objects by a key (index.c). */
+struct ap_index_slot {
+	uint64_t hash;
+	void *obj; /* NULL: free */
+};
+struct ap_index {
+	struct ap_index_slot *slot; /* cap slots, cap a power of two */
+	size_t cap, n;
+};
+
 /* State a layer above the core keeps in the context (ap_ctx_set_frontend). */
 struct ap_frontend {
 	struct ap_frontend *next; /* newest first */
@@ -147,6 +157,7 @@ struct ap_ctx {
 	struct ap_frontend *frontends;
 	ap_dma_write_observer dma_write_fn;
 	void *dma_write_arg;
+	bool freeing;             /* ap_ctx_free() is under way */
 	/* allocation accounting and failure injection */
 	unsigned long fail_nth;
 	bool fail_fired;
@@ -164,9 +175,13 @@ struct ap_ctx {
 	struct ap_pt_mem ptmem;
 	/* objects, each list in creation order */
 	struct ap_iommu *iommus;
-	struct ap_device *devices;
-	struct ap_group *groups;
+	struct ap_device *devices, **devices_tail;
+	struct ap_group *groups, **groups_tail;
 	struct ap_domain *domains;
+	/* device.c: lookups, O(1) expected, and the lowest group number that
+	 * may be free (groups are never freed, so it only grows) */
+	struct ap_index device_names, device_sids, group_ids;
+	int group_hint;
 };
 
 /* ctx.c */
@@ -176,6 +191,9 @@ void *ap__zalloc(struct ap_ctx *ctx, size_t size);
 void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size);
 void ap__free(struct ap_ctx *ctx, void *p);
 void *ap__alloc_pages(struct ap_ctx *ctx, size_t size);
+/* Zeroed RAM for ap_ram_alloc, backed only where touched. */
+void *ap__alloc_ram(struct ap_ctx *ctx, uint64_t size);
+void ap__free_ram(struct ap_ctx *ctx, void *p, uint64_t size);
 void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size);
 int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name);
 
@@ -199,6 +217,24 @@ void ap__tag_free(struct ap_iommu *iommu, uint16_t tag);
 
 /* device.c */
 void ap__devices_free(struct ap_ctx *ctx);
+/* The device behind iommu with stream ID sid (mask 0), or NULL. */
+struct ap_device *ap__device_by_sid(struct ap_ctx *ctx, const struct ap_iommu *iommu,
+				   uint32_t sid);
+
+/* index.c */
+uint64_t ap__hash_bytes(const void *p, size_t len, uint64_t seed);
+uint64_t ap__hash_mix(uint64_t x);
+/* Room for one more object: *grown gets a bigger empty table if ix needs
+ * one (else nothing); -ENOMEM.  Then commit moves ix into it (nothing to
+ * do for an empty *grown), or the caller frees it with ap__index_free(). */
+int ap__index_prepare(struct ap_ctx *ctx, const struct ap_index *ix, struct ap_index *grown);
+void ap__index_commit(struct ap_ctx *ctx, struct ap_index *ix, struct ap_index *grown);
+/* Add obj, whose hash is h; room must be reserved. */
+void ap__index_insert(struct ap_index *ix, void *obj, uint64_t h);
+/* The object with hash h for which match(obj, key) holds, or NULL. */
+void *ap__index_find(const struct ap_index *ix, uint64_t h,
+		     bool (*match)(const void *obj, const void *key), const void *key);
+void ap__index_free(struct ap_ctx *ctx, struct ap_index *ix);
 
 /* domain.c */
 void ap__domains_free(struct ap_ctx *ctx);

@@ -418,7 +418,9 @@ int ap__tag_alloc(struct ap_iommu *iommu, uint16_t *tag)
 /* Give a tag back once nothing of it can be in the IOTLB. */
 void ap__tag_free(struct ap_iommu *iommu, uint16_t tag)
 {
-	ap__iotlb_invalidate_tag(&iommu->tlb, tag);
+	/* when the context goes, nothing can use an entry again */
+	if (!iommu->ctx->freeing)
+		ap__iotlb_invalidate_tag(&iommu->tlb, tag);
 	iommu->tags_used[tag / 64] &= ~(1ull << (tag % 64));
 }
 
@@ -495,6 +497,20 @@ bool ap_iommu_fault_pop(struct ap_iommu *iommu, struct ap_fault *out)
 	}
 	evtq_unlock(iommu);
 	return got;
+}
+
+int ap_iommu_fault_peek(const struct ap_iommu *iommu, unsigned index, struct ap_fault *out)
+{
+	int err = -ENOENT;
+
+	evtq_lock(iommu);
+	if (index < iommu->evtq_count) {
+		if (out)
+			*out = iommu->evtq[(iommu->evtq_head + index) % iommu->cfg.evtq_size];
+		err = 0;
+	}
+	evtq_unlock(iommu);
+	return err;
 }
 
 unsigned ap_iommu_fault_pending(const struct ap_iommu *iommu)

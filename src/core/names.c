@@ -75,7 +75,7 @@ static const struct {
 	{ ENOSPC, "ENOSPC" },       { ERANGE, "ERANGE" },       { ENAMETOOLONG, "ENAMETOOLONG" },
 	{ ENOSYS, "ENOSYS" },       { EPROTO, "EPROTO" },       { EOVERFLOW, "EOVERFLOW" },
 	{ EOPNOTSUPP, "EOPNOTSUPP" }, { EADDRINUSE, "EADDRINUSE" }, { EDOM, "EDOM" },
-	{ EBADFD, "EBADFD" },       { EMFILE, "EMFILE" },
+	{ EBADFD, "EBADFD" },       { EMFILE, "EMFILE" },       { ENODATA, "ENODATA" },
 };
 
 int ap_errno_from_name(const char *name)

@@ -219,7 +219,7 @@ static void ram_free_gone(struct ap_ctx *ctx, struct ap_ram_node *gone)
 		struct ap_ram_node *next = gone->gone;
 
 		if (gone->r.owned)
-			ap__free(ctx, gone->r.host);
+			ap__free_ram(ctx, gone->r.host, gone->r.size);
 		ap__free(ctx, gone);
 		gone = next;
 	}
@@ -470,13 +470,13 @@ int ap_ram_alloc(struct ap_ctx *ctx, uint64_t pa, uint64_t size, void **host)
 	pthread_mutex_unlock(&ctx->ram_lock);
 	if (err)
 		return err;
-	mem = ap__zalloc(ctx, (size_t)size);
+	mem = ap__alloc_ram(ctx, size);
 	if (!mem)
 		return ap__err(ctx, -ENOMEM, "out of memory for 0x%llx bytes of RAM",
 			       (unsigned long long)size);
 	err = ram_insert(ctx, pa, size, mem, NULL, NULL, true);
 	if (err) {
-		ap__free(ctx, mem);
+		ap__free_ram(ctx, mem, size);
 		return err;
 	}
 	if (host)
@@ -877,7 +877,7 @@ static void ram_node_free(struct ap_avl_node *n, void *arg)
 	struct ap_ram_node *x = RAM_NODE(n);
 
 	if (x->r.owned)
-		ap__free(arg, x->r.host);
+		ap__free_ram(arg, x->r.host, x->r.size);
 	ap__free(arg, x);
 }
 

@@ -48,6 +48,31 @@ static int set(struct apply *a, struct ap_iommu_config *cfg, const char *key, co
 	return 0;
 }
 
+/* An SMMUv1/v2's ID1 banks and ID0 stream mapping: every field, since the
+ * model's defaults are not what this unit's registers say (smrs 0 is
+ * stream indexing, ID0.SMS = 0). */
+static int arm_smmu_ids(struct apply *a, const struct ap_fw_caps *c, struct ap_iommu_config *cfg)
+{
+	const struct {
+		const char *key;
+		unsigned value;
+	} ids[] = {
+		{ "context-banks", c->context_banks },
+		{ "s2-context-banks", c->s2_context_banks },
+		{ "smrs", c->stream_match ? c->smrs : 0 },
+		{ "streamid-bits", c->sid_bits },
+	};
+	char num[32];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		snprintf(num, sizeof(num), "%u", ids[i].value);
+		if ((rc = set(a, cfg, ids[i].key, num)))
+			return rc;
+	}
+	return 0;
+}
+
 static int unit_config(struct apply *a, const struct ap_fw_unit *u, struct ap_iommu_config *cfg)
 {
 	const struct ap_fw_caps *c = &u->caps;
@@ -70,14 +95,8 @@ static int unit_config(struct apply *a, const struct ap_fw_unit *u, struct ap_io
 	    (rc = set(a, cfg, "coherent", c->coherent ? "yes" : "no")) ||
 	    (rc = set(a, cfg, "unmatched", c->unmatched_bypass || c->clientpd ? "bypass" : "abort")))
 		return rc;
-	if (u->kind == AP_FW_ARM_SMMU) {
-		snprintf(num, sizeof(num), "%u", c->context_banks);
-		if ((rc = set(a, cfg, "context-banks", num)))
-			return rc;
-		snprintf(num, sizeof(num), "%u", c->smrs);
-		if (c->stream_match && (rc = set(a, cfg, "smrs", num)))
-			return rc;
-	}
+	if (u->kind == AP_FW_ARM_SMMU && (rc = arm_smmu_ids(a, c, cfg)))
+		return rc;
 	if (u->kind != AP_FW_VTD) {
 		snprintf(num, sizeof(num), "%u", c->stage);
 		return set(a, cfg, "stage", num);
@@ -145,8 +164,10 @@ static int make_device(struct apply *a, size_t di, int unit, uint32_t sid, unsig
 		if (!rc)
 			group = ap_device_group_id(dev);
 	}
-	if (rc == -ENOSPC) {
-		/* more streams than the unit's (assumed) stream match registers */
+	if (rc == -ENOSPC || rc == -EEXIST) {
+		/* more streams than the unit's (assumed) stream match registers;
+		 * or a requester ID another device already is (a DMAR ACPI
+		 * namespace device and its PCI function): one requester */
 		if (a->out)
 			fprintf(a->out, "# %s sid=0x%x: %s\n", name, sid, ap_ctx_error(a->ctx));
 		return 0;
@@ -191,8 +212,16 @@ static int make_devices(struct apply *a)
 				return rc;
 		}
 		/* VT-d: the requester ID is what the unit sees */
-		if (!k && fd->unit >= 0 && a->inst[fd->unit] &&
-		    (rc = make_device(a, i, fd->unit, fd->rid, 0, 1,
+		if (k || fd->unit < 0 || !a->inst[fd->unit])
+			continue;
+		if (fd->flags & AP_FW_DEV_BEHIND) {
+			if (a->out)
+				fprintf(a->out, "# %s: behind a bridge; its requester ID needs the "
+					"bridge's secondary bus from PCI config space, so it is left "
+					"out\n", fd->name);
+			continue;
+		}
+		if ((rc = make_device(a, i, fd->unit, fd->rid, 0, 1,
 				      fd->group >= 0 ? fd->group : a->next_group++)))
 			return rc;
 	}

@@ -43,7 +43,9 @@ static const char *dev_why(const struct ap_fw *fw, const struct ap_fw_dev *d)
 		return NULL;
 	if (d->group >= 0 && (g = group_of(fw, d->group)) && !strcmp(g->type, "identity"))
 		return "its IOMMU group is identity (passthrough): DMA is not translated";
-	if (d->group < 0 && d->origin == AP_FW_SYSFS && d->type == AP_FW_DEV_PCI)
+	/* whatever a table says of it, a function the running host put in no
+	 * group is translated by nothing (an IOMMU the kernel does not use) */
+	if (d->group < 0 && (d->flags & AP_FW_DEV_HOST))
 		return FW_N(fw, FV_UNIT) ? "a DMA-capable PCI device in no IOMMU group: nothing "
 					   "translates its DMA"
 					 : "no IOMMU: the device reaches all memory";

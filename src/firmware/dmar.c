@@ -41,6 +41,7 @@ struct scope {
 	uint16_t segment;
 	char name[64];
 	uint32_t rid;
+	bool behind;             /* a path through bridges: rid unknown */
 };
 
 typedef int (*scope_fn)(struct dmar *d, size_t sub, const struct scope *s, void *arg);
@@ -62,6 +63,7 @@ static int pci_name(struct dmar *d, size_t sub, struct scope *s)
 		return ap__fw_err(d->fw, "DMAR +0x%zx: device scope (type %u) of the %s at +0x%zx "
 				  "has no path entry", s->off, s->type,
 				  type_name[rd16(&d->t, sub)], sub);
+	s->behind = hops > 1;
 	n = snprintf(s->name, sizeof(s->name), "%04x:%02x:%02x.%x", s->segment, s->bus,
 		     rd8(&d->t, at) & 0x1f, rd8(&d->t, at + 1) & 7);
 	s->rid = (uint32_t)s->bus << 8 | (rd8(&d->t, at) & 0x1fu) << 3 | (rd8(&d->t, at + 1) & 7u);
@@ -74,7 +76,8 @@ static int pci_name(struct dmar *d, size_t sub, struct scope *s)
 	return 0;
 }
 
-/* Name an interrupt source or namespace device by its enumeration ID. */
+/* Name an interrupt source or namespace device by its enumeration ID; its
+ * requester ID is the scope's bus and path, as for PCI devices. */
 static void enum_name(struct dmar *d, struct scope *s)
 {
 	size_t ando;
@@ -165,10 +168,13 @@ static int scope_dev(struct dmar *d, const struct scope *s)
 	dev = FW_DEV(d->fw, (size_t)i);
 	if (created) {
 		dev->segment = s->segment;
-		dev->rid = s->type <= SCOPE_BRIDGE ? s->rid : s->enum_id;
+		dev->rid = s->rid;
+		dev->enum_id = s->type <= SCOPE_BRIDGE ? 0 : s->enum_id;
 		dev->where = (uint32_t)s->off;
 		if (s->type <= SCOPE_BRIDGE || s->type == SCOPE_NAMESPACE)
 			dev->flags |= AP_FW_DEV_DMA;
+		if (s->behind)
+			dev->flags |= AP_FW_DEV_BEHIND;
 	}
 	return i;
 }
@@ -254,10 +260,14 @@ static int parse_rmrr(struct dmar *d, size_t sub)
 	struct rmrr_arg r = { base, end - base + 1 };
 	int rc;
 
-	if (end < base || r.size == 0)
+	if (end < base)
 		return ap__fw_err(d->fw, "DMAR +0x%zx: RMRR End Address 0x%llx is below its Base "
 				  "Address 0x%llx", sub + 16, (unsigned long long)end,
 				  (unsigned long long)base);
+	if (r.size == 0)
+		return ap__fw_err(d->fw, "DMAR +0x%zx: RMRR Base Address 0x0 to End Address 0x%llx "
+				  "covers the whole address space, which no region size holds",
+				  sub + 8, (unsigned long long)end);
 	if ((base & 0xfff) || ((end + 1) & 0xfff)) {
 		rc = ap__fw_note(d->fw, AP_FW_WARNING, "DMAR +0x%zx: RMRR [0x%llx-0x%llx] is not "
 				 "4 KiB aligned; Linux warns (\"Your BIOS is broken; bad RMRR\") "
@@ -447,7 +457,7 @@ static int check_namespace(struct dmar *d)
 			continue;
 		rc = ap__fw_note(d->fw, AP_FW_WARNING, "DMAR +0x%x: ACPI namespace scope with "
 				 "enumeration ID %u matches no ANDD; Linux binds no device to it",
-				 dev->where, dev->rid);
+				 dev->where, dev->enum_id);
 		if (rc)
 			return rc;
 	}
@@ -456,17 +466,10 @@ static int check_namespace(struct dmar *d)
 
 static int parse_dmar(struct dmar *d, const void *buf, size_t len)
 {
-	struct ap_fw_table *r = ap__fw_push(d->fw, FV_TABLE);
 	int rc;
 
-	if (!r)
-		return -ENOMEM;
-	d->rec = FW_N(d->fw, FV_TABLE) - 1;
-	if ((rc = ap__fw_acpi_header(d->fw, buf, len, "DMAR", &d->t, rec(d))))
+	if ((rc = ap__fw_acpi_table(d->fw, buf, len, "DMAR", DMAR_HDR, &d->t, &d->rec)))
 		return rc;
-	if (d->t.len < DMAR_HDR)
-		return ap__fw_err(d->fw, "DMAR +0x4: Length %zu is shorter than the 48-byte DMAR "
-				  "header", d->t.len);
 	d->haw = rd8(&d->t, 36) + 1u;
 	rec(d)->haw = d->haw;
 	rec(d)->flags = rd8(&d->t, 37);
@@ -491,7 +494,8 @@ int ap_fw_add_dmar(struct ap_fw *fw, const void *buf, size_t len)
 
 	if (!fw)
 		return -EINVAL;
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	d = ap_mem_alloc(fw->ctx, sizeof(*d));
 	if (!d)
 		return ap__fw_finish(fw, &m, ap__fw_nomem(fw));

@@ -459,7 +459,9 @@ static int masters(struct dt *d)
 static int walk_tags(const void *fdt)
 {
 	int off = 0, next = 0, depth = 0;
-	unsigned steps = 0, max = fdt_size_dt_struct(fdt) / 4 + 2;
+	/* every step moves on a cell at least; not fdt_size_dt_struct(),
+	 * which a header before version 17 does not have */
+	unsigned steps = 0, max = fdt_totalsize(fdt) / 4 + 2;
 
 	for (;;) {
 		uint32_t tag = fdt_next_tag(fdt, off, &next);
@@ -496,6 +498,11 @@ static int parse_dtb(struct dt *d, const void *buf, size_t len)
 	if (!buf || len < FDT_V1_SIZE)
 		return ap__fw_err(d->fw, "DTB +0x0: %zu bytes, shorter than a devicetree header",
 				  buf ? len : 0);
+	/* fdt_check_header() reads every field its version has before it
+	 * compares totalsize with anything */
+	if (fdt_magic(buf) == FDT_MAGIC && len < fdt_header_size(buf))
+		return ap__fw_err(d->fw, "DTB +0x14: %zu bytes, shorter than the %zu-byte header of "
+				  "version %u", len, fdt_header_size(buf), fdt_version(buf));
 	if ((rc = fdt_check_header(buf)) || (fdt_totalsize(buf) > len && (rc = -FDT_ERR_TRUNCATED)) ||
 	    (rc = walk_tags(buf)) || (rc = fdt_check_full(buf, len)))
 		return ap__fw_err(d->fw, "DTB +0x0: not a valid devicetree blob of %zu bytes: %s",
@@ -520,7 +527,8 @@ int ap_fw_add_dtb(struct ap_fw *fw, const void *buf, size_t len)
 
 	if (!fw)
 		return -EINVAL;
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	d.first_unit = FW_N(fw, FV_UNIT);
 	if (buf && len && !(copy = ap_mem_alloc(fw->ctx, len)))
 		return ap__fw_finish(fw, &m, ap__fw_nomem(fw));

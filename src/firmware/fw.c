@@ -70,13 +70,14 @@ const struct ap_fw_desc *ap_fw_desc(const struct ap_fw *fw)
 	return &fw->desc;
 }
 
-void ap__fw_strf(char *dst, size_t size, const char *fmt, ...)
+const char *ap__fw_strf(char *dst, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(dst, size, fmt, ap);
 	va_end(ap);
+	return dst;
 }
 
 int ap__fw_err(struct ap_fw *fw, const char *fmt, ...)
@@ -132,11 +133,32 @@ int ap__fw_note(struct ap_fw *fw, enum ap_fw_note_level level, const char *fmt, 
 	return 0;
 }
 
-void ap__fw_mark(const struct ap_fw *fw, struct fw_mark *m)
+static void mark_free(struct ap_fw *fw, struct fw_mark *m)
 {
-	for (int i = 0; i < FV_COUNT; i++)
+	for (int i = 0; i < FV_COUNT; i++) {
+		ap_mem_free(fw->ctx, m->saved[i]);
+		m->saved[i] = NULL;
+	}
+}
+
+int ap__fw_mark(struct ap_fw *fw, struct fw_mark *m)
+{
+	memset(m->saved, 0, sizeof(m->saved)); /* a failure below frees them all */
+	for (int i = 0; i < FV_COUNT; i++) {
+		size_t bytes = fw->vec[i].n * ap__fw_elem_size[i];
+
 		m->n[i] = fw->vec[i].n;
+		if (!bytes)
+			continue;
+		m->saved[i] = ap_mem_alloc(fw->ctx, bytes);
+		if (!m->saved[i]) {
+			mark_free(fw, m);
+			return ap__fw_nomem(fw);
+		}
+		memcpy(m->saved[i], fw->vec[i].v, bytes);
+	}
 	m->bypass = fw->smmu_bypass_param;
+	return 0;
 }
 
 /* Register sets apply to units by base address; later values win. */
@@ -159,15 +181,19 @@ static void apply_regs(struct ap_fw *fw)
 	}
 }
 
-int ap__fw_finish(struct ap_fw *fw, const struct fw_mark *m, int rc)
+int ap__fw_finish(struct ap_fw *fw, struct fw_mark *m, int rc)
 {
 	if (rc < 0) {
-		for (int i = 0; i < FV_COUNT; i++)
+		for (int i = 0; i < FV_COUNT; i++) {
 			fw->vec[i].n = m->n[i];
+			if (m->saved[i])
+				memcpy(fw->vec[i].v, m->saved[i], m->n[i] * ap__fw_elem_size[i]);
+		}
 		fw->smmu_bypass_param = m->bypass;
 	} else {
 		fw->err[0] = '\0';
 	}
+	mark_free(fw, m);
 	apply_regs(fw);
 	sync_desc(fw);
 	return rc;
@@ -213,13 +239,17 @@ int ap__fw_dev_get(struct ap_fw *fw, const char *name, enum ap_fw_dev_type type,
 	return (int)FW_N(fw, FV_DEV) - 1;
 }
 
-int ap__fw_acpi_header(struct ap_fw *fw, const void *buf, size_t len, const char *sig,
-		       struct fw_tbl *t, struct ap_fw_table *rec)
+int ap__fw_acpi_table(struct ap_fw *fw, const void *buf, size_t len, const char *sig,
+		      size_t hdr, struct fw_tbl *t, size_t *index)
 {
+	struct ap_fw_table *rec = ap__fw_push(fw, FV_TABLE);
 	const uint8_t *p = buf;
 	uint32_t length;
 	uint8_t sum = 0;
 
+	if (!rec)
+		return -ENOMEM;
+	*index = FW_N(fw, FV_TABLE) - 1;
 	t->p = p;
 	t->sig = sig;
 	if (!buf || len < 36)
@@ -249,6 +279,9 @@ int ap__fw_acpi_header(struct ap_fw *fw, const void *buf, size_t len, const char
 		if (rec->oem_id[i] < 0x20 || rec->oem_id[i] > 0x7e)
 			rec->oem_id[i] = '?';
 	rec->length = length;
+	if (length < hdr)
+		return ap__fw_err(fw, "%s +0x4: Length %u is shorter than the %zu-byte %s header",
+				  sig, length, hdr, sig);
 	if (length < len)
 		return ap__fw_note(fw, AP_FW_NOTE, "%s: %zu bytes given, the table's Length is %u; "
 				   "the rest is ignored", sig, len, length);

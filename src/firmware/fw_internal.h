@@ -42,16 +42,21 @@ struct ap_fw {
 /* The sizes in enum fw_vecs order. */
 extern const size_t ap__fw_elem_size[FV_COUNT];
 
-/* A saved state of every array, for rolling a failed import back. */
+/* A saved state of every array, for rolling a failed import back: the
+ * lengths, and a copy of the elements, which an import may change in
+ * place (a device's unit and flags, a register set's values). */
 struct fw_mark {
 	size_t n[FV_COUNT];
+	void *saved[FV_COUNT];
 	bool bypass;
 };
 
-void ap__fw_mark(const struct ap_fw *fw, struct fw_mark *m);
+/* Take the mark; -ENOMEM (with the error set, nothing to finish) when the
+ * copies cannot be made. */
+int ap__fw_mark(struct ap_fw *fw, struct fw_mark *m);
 /* Finish an import: on rc < 0 roll back to m; then recompute
- * capabilities.  Returns rc. */
-int ap__fw_finish(struct ap_fw *fw, const struct fw_mark *m, int rc);
+ * capabilities and free the mark's copies.  Returns rc. */
+int ap__fw_finish(struct ap_fw *fw, struct fw_mark *m, int rc);
 
 /* A new zeroed element at the end of array `which`, NULL (and the error
  * set) when out of memory.  Earlier element pointers may move. */
@@ -101,12 +106,13 @@ static inline bool fw_fits(size_t off, size_t size, size_t end)
 }
 
 /*
- * Check an ACPI table header: at least 36 bytes, the signature, a Length
- * that fits the buffer and covers the header, a zero byte sum.  Fills the
- * table record's header facts and `t`.
+ * Start an ACPI table: a new table record (its index in *rec), then the
+ * header checked: at least 36 bytes, the signature, a Length that fits the
+ * buffer and covers the table's own header of `hdr` bytes, a zero byte
+ * sum.  Fills the record's header facts and `t`.
  */
-int ap__fw_acpi_header(struct ap_fw *fw, const void *buf, size_t len, const char *sig,
-		       struct fw_tbl *t, struct ap_fw_table *rec);
+int ap__fw_acpi_table(struct ap_fw *fw, const void *buf, size_t len, const char *sig,
+		      size_t hdr, struct fw_tbl *t, size_t *rec);
 
 /* Find a unit by base address and kind (0: any), -1 if none. */
 int ap__fw_unit_by_base(const struct ap_fw *fw, uint64_t base, enum ap_fw_unit_kind kind);
@@ -124,8 +130,8 @@ int ap__fw_regs_set(struct ap_fw *fw, uint64_t base, enum ap_fw_reg r, uint64_t 
 int ap__fw_regs_checked(struct ap_fw *fw, const char *what, uint64_t base, enum ap_fw_reg r,
 			uint64_t v);
 
-/* snprintf into a fixed buffer, never failing (truncates). */
-void ap__fw_strf(char *dst, size_t size, const char *fmt, ...)
+/* snprintf into a fixed buffer, never failing (truncates); returns dst. */
+const char *ap__fw_strf(char *dst, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -32,7 +32,10 @@ struct iort {
 	uint32_t n;          /* nodes */
 	uint32_t *off;       /* node offsets */
 	int *unit;           /* unit made from node i, or -1 */
-	uint8_t *color;      /* loop search */
+	uint8_t *color;      /* loop search: 1 on the path, 2 done */
+	struct iort_step {
+		uint32_t node, next; /* next: its mapping to follow next */
+	} *path;
 };
 
 static struct ap_fw_table *rec(struct iort *io)
@@ -117,27 +120,38 @@ static int check_node(struct iort *io, uint32_t i)
 	return check_maps(io, i);
 }
 
-/* Depth-first search over output references: a reference back to a node
- * on the current path is a loop (Linux's iort_node_map_id() would follow
- * it for ever). */
-static int find_loop(struct iort *io, uint32_t i, unsigned depth) // NOLINT(misc-no-recursion): at most 64 deep
+/* Depth-first search over output references, with a stack of its own (a
+ * table can chain thousands of nodes, and a loop may be as long): a
+ * reference back to a node on the current path is a loop (Linux's
+ * iort_node_map_id() would follow it for ever). */
+static int find_loop(struct iort *io, uint32_t root)
 {
-	io->color[i] = 1;
-	for (uint32_t m = 0; m < nmaps(io, i); m++) {
-		size_t a = map_at(io, i, m);
-		uint32_t ref = rd32(&io->t, a + 12);
-		int j = ref ? node_at(io, ref) : -1;
-		int rc;
+	uint32_t depth = 1;
 
-		if (j < 0)
+	io->path[0] = (struct iort_step){ root, 0 };
+	io->color[root] = 1;
+	while (depth) {
+		struct iort_step *top = &io->path[depth - 1];
+		uint32_t m = top->next++, ref;
+		size_t a;
+		int j;
+
+		if (m >= nmaps(io, top->node)) {
+			io->color[top->node] = 2;
+			depth--;
+			continue;
+		}
+		a = map_at(io, top->node, m);
+		ref = rd32(&io->t, a + 12);
+		j = ref ? node_at(io, ref) : -1;
+		if (j < 0 || io->color[j] == 2)
 			continue;
 		if (io->color[j] == 1)
 			return ap__fw_err(io->fw, "IORT +0x%zx: ID mapping %u Output Reference 0x%x "
 					  "closes a loop of ID mappings", a + 12, m, ref);
-		if (io->color[j] == 0 && depth < 64 && (rc = find_loop(io, (uint32_t)j, depth + 1)))
-			return rc;
+		io->color[j] = 1; /* a node enters the path once: depth <= n */
+		io->path[depth++] = (struct iort_step){ (uint32_t)j, 0 };
 	}
-	io->color[i] = 2;
 	return 0;
 }
 
@@ -164,7 +178,7 @@ static int walk_nodes(struct iort *io)
 		if ((rc = check_node(io, i)))
 			return rc;
 	for (uint32_t i = 0; i < io->n; i++)
-		if (!io->color[i] && (rc = find_loop(io, i, 0)))
+		if (!io->color[i] && (rc = find_loop(io, i)))
 			return rc;
 	return 0;
 }
@@ -233,9 +247,11 @@ static int smmuv3_unit(struct iort *io, uint32_t i)
 
 /* ---------------------------------------------------------------- devices */
 
-/* Linux's iort_get_id_mapping_index(): the mapping an SMMUv3 (node
- * revision >= 1, some interrupt not wired) or PMCG uses for its own MSIs,
- * which ID translation skips; -1 if none. */
+/* Linux's iort_get_id_mapping_index(): the mapping an SMMUv3 or PMCG uses
+ * for its own MSIs, which ID translation skips; -1 if none.  An SMMUv3's
+ * index exists from node revision 1; up to revision 4 it is valid unless
+ * every interrupt is a wired GSIV, from revision 5 (IORT E.e) when flag
+ * bit 4 (DeviceID mapping index valid) says so. */
 static int own_index(const struct iort *io, uint32_t i)
 {
 	size_t o = io->off[i];
@@ -243,8 +259,9 @@ static int own_index(const struct iort *io, uint32_t i)
 	if (ntype(io, i) == SMMUV3) {
 		if (nrev(io, i) < 1 || nlen(io, i) < 68)
 			return -1;
-		if (rd32(&io->t, o + 44) && rd32(&io->t, o + 48) && rd32(&io->t, o + 52) &&
-		    rd32(&io->t, o + 56))
+		if (nrev(io, i) >= 5 ? !(rd32(&io->t, o + 24) & 0x10)
+				     : rd32(&io->t, o + 44) && rd32(&io->t, o + 48) &&
+					       rd32(&io->t, o + 52) && rd32(&io->t, o + 56))
 			return -1;
 		return rd32(&io->t, o + 64) < nmaps(io, i) ? (int)rd32(&io->t, o + 64) : -2;
 	}
@@ -534,18 +551,11 @@ static int build(struct iort *io)
 
 static int header(struct iort *io, const void *buf, size_t len)
 {
-	struct ap_fw_table *r = ap__fw_push(io->fw, FV_TABLE);
 	uint32_t first;
 	int rc;
 
-	if (!r)
-		return -ENOMEM;
-	io->rec = FW_N(io->fw, FV_TABLE) - 1;
-	if ((rc = ap__fw_acpi_header(io->fw, buf, len, "IORT", &io->t, rec(io))))
+	if ((rc = ap__fw_acpi_table(io->fw, buf, len, "IORT", 48, &io->t, &io->rec)))
 		return rc;
-	if (io->t.len < 48)
-		return ap__fw_err(io->fw, "IORT +0x4: Length %zu is shorter than the 48-byte IORT "
-				  "header", io->t.len);
 	if (rec(io)->revision == 4)
 		return ap__fw_err(io->fw, "IORT +0x8: Revision 4 (DEN0049E.c) is deprecated and its "
 				  "RMR layout was replaced in E.d; ACPICA does not support it");
@@ -571,7 +581,8 @@ static int parse_iort(struct iort *io, const void *buf, size_t len)
 	io->off = ap_mem_alloc(ctx, io->n * sizeof(*io->off));
 	io->unit = ap_mem_alloc(ctx, io->n * sizeof(*io->unit));
 	io->color = ap_mem_alloc(ctx, io->n);
-	if (!io->off || !io->unit || !io->color)
+	io->path = ap_mem_alloc(ctx, io->n * sizeof(*io->path));
+	if (!io->off || !io->unit || !io->color || !io->path)
 		return ap__fw_nomem(io->fw);
 	for (uint32_t i = 0; i < io->n; i++)
 		io->unit[i] = -1;
@@ -588,10 +599,12 @@ int ap_fw_add_iort(struct ap_fw *fw, const void *buf, size_t len)
 
 	if (!fw)
 		return -EINVAL;
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	rc = parse_iort(&io, buf, len);
 	ap_mem_free(fw->ctx, io.off);
 	ap_mem_free(fw->ctx, io.unit);
 	ap_mem_free(fw->ctx, io.color);
+	ap_mem_free(fw->ctx, io.path);
 	return ap__fw_finish(fw, &m, rc);
 }

@@ -159,7 +159,10 @@ static void decode_arm_smmu(struct ap_fw_unit *u, bool bypass_param)
 	c->smrs = 128;
 	c->stream_match = true;
 	c->sid_bits = 15;
-	c->pgsizes = SZ_4K | SZ_2M | SZ_1G;
+	/* AArch32 long format (v1) or AArch64 4K; an MMU-401 (Linux's
+	 * ARM_SMMU_V1_64K) adds AArch64 64K, which SMMUv1's ID2 cannot say */
+	c->pgsizes = SZ_4K | SZ_2M | SZ_1G |
+		     (u->model == AP_FW_SMMU_MMU401 ? SZ_64K | SZ_512M : 0);
 	if (have(u, AP_FW_REG_ID0)) {
 		c->stages = (field(id0, 30, 30) ? 1 : 0) | (field(id0, 29, 29) ? 2 : 0);
 		c->stream_match = field(id0, 27, 27);
@@ -215,8 +218,9 @@ static const char *const reg_names[AP_FW_NREGS] = {
 	"CAP", "ECAP", "IDR0", "IDR1", "IDR5", "ID0", "ID1", "ID2", "SCR0",
 };
 
-/* Values Linux's drivers refuse outright, whoever reports them. */
-static const char *reg_invalid(enum ap_fw_reg r, uint64_t v)
+/* Values Linux's drivers refuse outright, whoever reports them: why, in
+ * static text or in buf. */
+static const char *reg_invalid(enum ap_fw_reg r, uint64_t v, char *buf, size_t size)
 {
 	switch (r) {
 	case AP_FW_REG_CAP:
@@ -235,8 +239,18 @@ static const char *reg_invalid(enum ap_fw_reg r, uint64_t v)
 	case AP_FW_REG_IDR5:
 		return field(v, 6, 4) ? NULL : "no translation granule";
 	case AP_FW_REG_ID0:
-		return field(v, 30, 29) ? NULL : "neither S1TS nor S2TS (Linux: \"no translation "
-						 "support!\")";
+		if (!field(v, 30, 29))
+			return "neither S1TS nor S2TS (Linux: \"no translation support!\")";
+		if (field(v, 27, 27) && !field(v, 7, 0))
+			return "SMS is set and NUMSMRG is 0 (Linux: \"stream-matching supported, "
+			       "but no SMRs present!\")";
+		return NULL;
+	case AP_FW_REG_ID1:
+		if (field(v, 23, 16) > field(v, 7, 0))
+			return ap__fw_strf(buf, size, "NUMS2CB %u is more than NUMCB %u (Linux: "
+					   "\"impossible number of S2 context banks!\")",
+					   (unsigned)field(v, 23, 16), (unsigned)field(v, 7, 0));
+		return NULL;
 	default:
 		return NULL;
 	}
@@ -291,6 +305,7 @@ static int reg_word(struct ap_fw *fw, const char *file, unsigned line, uint64_t 
 	const char *eq = memchr(s, '=', n);
 	uint64_t v;
 	int r;
+	char msg[128];
 	const char *why;
 
 	if (!eq)
@@ -304,7 +319,7 @@ static int reg_word(struct ap_fw *fw, const char *file, unsigned line, uint64_t 
 				  reg_names[r], (int)(n - (size_t)(eq - s) - 1), eq + 1);
 	if (r >= AP_FW_REG_IDR0 && v > UINT32_MAX)
 		return ap__fw_err(fw, "%s:%u: %s is a 32-bit register", file, line, reg_names[r]);
-	if ((why = reg_invalid((enum ap_fw_reg)r, v)))
+	if ((why = reg_invalid((enum ap_fw_reg)r, v, msg, sizeof(msg))))
 		return ap__fw_err(fw, "%s:%u: %s=0x%llx: %s", file, line, reg_names[r],
 				  (unsigned long long)v, why);
 	return ap__fw_regs_set(fw, base, (enum ap_fw_reg)r, v);
@@ -355,7 +370,8 @@ int ap_fw_add_regs(struct ap_fw *fw, const char *text, size_t len, const char *f
 		return -EINVAL;
 	if (!file)
 		file = "regs";
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	while (p && p < end && !rc) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
@@ -374,7 +390,8 @@ int ap_fw_add_regs(struct ap_fw *fw, const char *text, size_t len, const char *f
 int ap__fw_regs_checked(struct ap_fw *fw, const char *what, uint64_t base, enum ap_fw_reg r,
 			uint64_t v)
 {
-	const char *why = reg_invalid(r, v);
+	char msg[128];
+	const char *why = reg_invalid(r, v, msg, sizeof(msg));
 
 	if (why)
 		return ap__fw_err(fw, "%s: %s=0x%llx: %s", what, reg_names[r],

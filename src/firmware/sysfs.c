@@ -163,6 +163,23 @@ static int list_dir(struct sysfs *s, const char *path, char **names, size_t *n)
 	return 0;
 }
 
+/* fn on every entry of the directory `rel` under the root, in name
+ * order, until one fails; none when it is not there. */
+static int each_entry(struct sysfs *s, const char *rel, int (*fn)(struct sysfs *, const char *))
+{
+	char path[PATH_MAX], *names;
+	size_t n;
+	int rc;
+
+	path_of(s, path, "%s", rel);
+	if ((rc = list_dir(s, path, &names, &n)))
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = fn(s, names + i * NAME_LEN);
+	ap_mem_free(s->fw->ctx, names);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- tables */
 
 static int table(struct sysfs *s, const char *rel, int (*add)(struct ap_fw *, const void *, size_t))
@@ -227,21 +244,6 @@ static int vtd_unit(struct sysfs *s, const char *name)
 		u->base = base;
 	}
 	return 0;
-}
-
-static int class_iommu(struct sysfs *s)
-{
-	char path[PATH_MAX], *names;
-	size_t n;
-	int rc;
-
-	path_of(s, path, "sys/class/iommu");
-	if ((rc = list_dir(s, path, &names, &n)))
-		return rc;
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = vtd_unit(s, names + i * NAME_LEN);
-	ap_mem_free(s->fw->ctx, names);
-	return rc;
 }
 
 static int smmu_param(struct sysfs *s)
@@ -368,6 +370,11 @@ static int group_resv(struct sysfs *s, const char *path, const int *devs, size_t
 					line, p);
 			break;
 		}
+		if (end - start == UINT64_MAX) {
+			rc = ap__fw_err(s->fw, "%s:%u: covers the whole address space, which no region "
+					"size holds", path, line);
+			break;
+		}
 		for (size_t k = 0; k < ndev && !rc; k++) {
 			struct ap_fw_resv *r = ap__fw_push(s->fw, FV_RESV);
 
@@ -452,21 +459,6 @@ static int group(struct sysfs *s, const char *name)
 	return rc;
 }
 
-static int groups(struct sysfs *s)
-{
-	char path[PATH_MAX], *names;
-	size_t n;
-	int rc;
-
-	path_of(s, path, "sys/kernel/iommu_groups");
-	if ((rc = list_dir(s, path, &names, &n)))
-		return rc;
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = group(s, names + i * NAME_LEN);
-	ap_mem_free(s->fw->ctx, names);
-	return rc;
-}
-
 /* Every PCI function but bridges (class 06) is a DMA master. */
 static int pci_dev(struct sysfs *s, const char *name)
 {
@@ -483,25 +475,10 @@ static int pci_dev(struct sysfs *s, const char *name)
 		return 0;
 	if ((d = sysfs_dev(s, name)) < 0)
 		return d;
-	FW_DEV(s->fw, (size_t)d)->flags |= AP_FW_DEV_DMA;
+	FW_DEV(s->fw, (size_t)d)->flags |= AP_FW_DEV_DMA | AP_FW_DEV_HOST;
 	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s", name);
 	dev_unit(s, path, d);
 	return 0;
-}
-
-static int pci_devs(struct sysfs *s)
-{
-	char path[PATH_MAX], *names;
-	size_t n;
-	int rc;
-
-	path_of(s, path, "sys/bus/pci/devices");
-	if ((rc = list_dir(s, path, &names, &n)))
-		return rc;
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = pci_dev(s, names + i * NAME_LEN);
-	ap_mem_free(s->fw->ctx, names);
-	return rc;
 }
 
 static int import(struct sysfs *s)
@@ -517,18 +494,21 @@ static int import(struct sysfs *s)
 	    (rc = table(s, "sys/firmware/acpi/tables/IORT", ap_fw_add_iort)) ||
 	    (rc = table(s, "sys/firmware/fdt", ap_fw_add_dtb)))
 		return rc;
-	if ((rc = class_iommu(s)) || (rc = smmu_param(s)) || (rc = groups(s)))
+	if ((rc = each_entry(s, "sys/class/iommu", vtd_unit)) || (rc = smmu_param(s)) ||
+	    (rc = each_entry(s, "sys/kernel/iommu_groups", group)))
 		return rc;
-	return pci_devs(s);
+	return each_entry(s, "sys/bus/pci/devices", pci_dev);
 }
 
 int ap_fw_add_sysfs(struct ap_fw *fw, const char *root)
 {
 	struct sysfs s = { .fw = fw, .root = root };
 	struct fw_mark m;
+	int rc;
 
 	if (!fw || !root || !*root)
 		return -EINVAL;
-	ap__fw_mark(fw, &m);
+	if ((rc = ap__fw_mark(fw, &m)))
+		return rc;
 	return ap__fw_finish(fw, &m, import(&s));
 }

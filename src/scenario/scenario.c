@@ -20,28 +20,33 @@
 #define MAX_TOKENS 16
 #define MAX_LINE 1024
 #define MAX_DMA_LEN (256ull << 20)
+#define MAX_DATA 512 /* bytes of a DMA read that `expect data` can check */
 #define SYNTAX 1 /* a handler's "malformed line" result; message already set */
 
-/* What the last command did, for the `expect` lines after it. */
+/* What the last command did, for the `expect` lines after it (each has_X
+ * says whether X was recorded).  Widest fields first: no padding. */
 struct outcome {
-	bool valid;
+	uint64_t pa;
+	uint64_t unmapped;
+	uint64_t dirty;           /* pages a dirty-bitmap query reported */
+	size_t ndata;
+	struct ap_fault record;
 	int line;
 	int err;                  /* 0 or a negative errno */
 	enum ap_fault_kind fault; /* a DMA that faulted */
-	struct ap_fault record;
-	bool has_pa;
-	uint64_t pa;
-	bool has_unmapped;
-	uint64_t unmapped;
-	bool has_dirty;
-	uint64_t dirty;           /* pages a dirty-bitmap query reported */
-	bool has_status;
 	int status;               /* a viommu request's VIRTIO_IOMMU_S_*, -1 unwritten */
-	bool has_events;
 	unsigned events;          /* fault events a `viommu events` read */
-	char detail[256];         /* what a viommu command found (PROBE, events) */
-	char msg[512];            /* the context's explanation of err */
+	bool valid;
+	bool has_pa;
+	bool has_unmapped;
+	bool has_dirty;
+	bool has_data;            /* a DMA read: its first bytes, for expect data */
+	bool has_status;
+	bool has_events;
 	char cmd[16];             /* the command's name */
+	char detail[256];         /* what a viommu command found (PROBE, events) */
+	uint8_t data[MAX_DATA];
+	char msg[512];            /* the context's explanation of err */
 };
 
 struct run {
@@ -58,6 +63,7 @@ struct run {
 	bool named_container;     /* ... and it came after the domain */
 	int ntok;
 	char *tok[MAX_TOKENS];
+	unsigned commands;        /* lines that held a command */
 };
 
 static int syntax(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -210,6 +216,17 @@ static int cmd_ram(struct run *r)
 	    number(r, r->tok[2], "SIZE", &size))
 		return SYNTAX;
 	return ap_ram_alloc(r->ctx, pa, size, NULL);
+}
+
+/* Where page tables live: set before the first paging domain, once. */
+static int cmd_tables(struct run *r)
+{
+	uint64_t pa, size;
+
+	if (want_args(r, 2, 2, "tables PA SIZE") || number(r, r->tok[1], "PA", &pa) ||
+	    number(r, r->tok[2], "SIZE", &size))
+		return SYNTAX;
+	return ap_ctx_set_table_window(r->ctx, pa, size);
 }
 
 /* The kind whose option `key` is, if not cfg's own (0: none has it). */
@@ -707,6 +724,7 @@ static int feature_list(const char *s, uint64_t *out)
 static int viommu_new(struct run *r, struct ap_iommu *iommu)
 {
 	uint64_t offer = 0, accept = ~0ull;
+	bool seen[2] = { false, false };
 	int t;
 
 	for (t = 2; t < r->ntok; t++) {
@@ -718,6 +736,10 @@ static int viommu_new(struct run *r, struct ap_iommu *iommu)
 		if (!dst || !eq)
 			return syntax(r, "expected 'viommu IOMMU [offer=LIST] [accept=LIST]' or a "
 				      "request, got '%s'", r->tok[t]);
+		if (seen[dst == &accept])
+			return syntax(r, "expected each viommu option once, got %.*s twice",
+				      (int)(eq - r->tok[t] + 1), r->tok[t]);
+		seen[dst == &accept] = true;
 		if (feature_list(eq + 1, dst))
 			return syntax(r, "expected a LIST of %s, got '%s'", FEATURE_WORDS, eq + 1);
 		if (dst == &offer && !offer)
@@ -940,6 +962,11 @@ static int cmd_dma(struct run *r)
 		err = ap_dma_write(dev, iova, buf, (size_t)len, &r->last.record);
 	else
 		err = ap_dma_read(dev, iova, buf, (size_t)len, &r->last.record);
+	if (!write && !err) {
+		r->last.has_data = true;
+		r->last.ndata = len < MAX_DATA ? (size_t)len : MAX_DATA;
+		memcpy(r->last.data, buf, r->last.ndata);
+	}
 	ap_mem_free(r->ctx, buf);
 	if (err == -EFAULT) {
 		r->last.fault = r->last.record.kind;
@@ -952,13 +979,23 @@ static int cmd_dma(struct run *r)
 
 static int cmd_show(struct run *r)
 {
+	enum ap_object_type type = AP_OBJECT_ANY;
+	const char *name = r->ntok >= 2 ? r->tok[r->ntok - 1] : NULL;
 	int err;
 
-	if (want_args(r, 0, 1, "show [NAME]"))
+	if (want_args(r, 0, 2, "show [[iommu|device|domain|container] NAME]"))
 		return SYNTAX;
-	err = ap_show(r->ctx, r->out, r->ntok == 2 ? r->tok[1] : NULL);
+	if (r->ntok == 3) {
+		type = ap_object_type_from_name(r->tok[1]);
+		if (type == AP_OBJECT_ANY)
+			return syntax(r, "expected iommu, device, domain or container before "
+				      "the name, got '%s'", r->tok[1]);
+	}
+	err = ap_show_as(r->ctx, r->out, AP_VIEW_TEXT, type, name);
+	if (err == -ENOENT && type != AP_OBJECT_ANY)
+		return refuse(r, err, "no %s called '%s' to show", r->tok[1], name);
 	if (err == -ENOENT)
-		return refuse(r, err, "nothing called '%s' to show", r->tok[1]);
+		return refuse(r, err, "nothing called '%s' to show", name);
 	return err;
 }
 
@@ -1163,12 +1200,64 @@ static int expect_iova(struct run *r, const char *want)
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "expect data a5a4 a7a6": the first bytes a DMA read returned, in memory
+ * order, as pairs of hex digits (words only group them for the eye). */
+static int expect_data(struct run *r, const char *want)
+{
+	const struct outcome *o = &r->last;
+	uint8_t bytes[MAX_DATA];
+	size_t n = 0, i;
+	char got[2 * MAX_DATA + 64];
+	int t;
+
+	if (want_args(r, 2, MAX_TOKENS - 1, "expect data HEX [HEX...]"))
+		return SYNTAX;
+	for (t = 2; t < r->ntok; t++) {
+		const char *p = r->tok[t];
+
+		for (; *p; p += 2) {
+			int hi = hex_digit(p[0]), lo = p[1] ? hex_digit(p[1]) : -1;
+
+			if (hi < 0 || lo < 0)
+				return syntax(r, "expected bytes as pairs of hex digits (a5a4a7a6), "
+					      "got '%s'", r->tok[t]);
+			if (n == MAX_DATA)
+				return syntax(r, "expected at most %d bytes of data", MAX_DATA);
+			bytes[n++] = (uint8_t)(hi << 4 | lo);
+		}
+	}
+	if (!o->valid || o->err || o->fault || !o->has_data) {
+		if (o->valid && !o->err && !o->fault && !o->has_data)
+			return mismatch(r, want, "no data: the command before it was not a dma read");
+		return expect_outcome(r, want, false);
+	}
+	if (n > o->ndata)
+		return syntax(r, "expected at most the %zu bytes the dma read, got %zu", o->ndata, n);
+	if (!memcmp(bytes, o->data, n))
+		return 0;
+	snprintf(got, sizeof(got), "data ");
+	for (i = 0; i < n; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%02x", o->data[i]);
+	return mismatch(r, want, got);
+}
+
 static int cmd_expect(struct run *r, const char *want)
 {
 	static const char usage[] = "expect ok | error ENAME | fault KIND | pa PA | "
 				    "unmapped SIZE | geometry START END [forced|open] | "
-				    "pgsizes LIST | iova RANGES | dirty N | status NAME | "
-				    "events N";
+				    "pgsizes LIST | iova RANGES | dirty N | data HEX | "
+				    "status NAME | events N";
 	const struct outcome *o = &r->last;
 	const char *what = r->ntok > 1 ? r->tok[1] : "";
 	uint64_t v;
@@ -1213,6 +1302,8 @@ static int cmd_expect(struct run *r, const char *want)
 		return expect_outcome(r, want, o->valid && !o->err && o->has_unmapped &&
 					       o->unmapped == v);
 	}
+	if (!strcmp(what, "data"))
+		return expect_data(r, want);
 	if (!strcmp(what, "dirty")) {
 		if (want_args(r, 2, 2, "expect dirty N") || number(r, r->tok[2], "N", &v))
 			return SYNTAX;
@@ -1266,7 +1357,7 @@ static const struct {
 	{ "dma", cmd_dma, false },       { "show", cmd_show, true },
 	{ "dump", cmd_dump, true },      { "resv", cmd_resv, false },
 	{ "vfio", cmd_vfio, false },     { "pci", cmd_pci, false },
-	{ "viommu", cmd_viommu, false },
+	{ "viommu", cmd_viommu, false }, { "tables", cmd_tables, false },
 };
 
 /* Copy the line without its comment and split it into words. */
@@ -1349,10 +1440,11 @@ static int run_line(struct run *r, const char *line, size_t len)
 		if (!strcmp(commands[i].name, r->tok[0]))
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
-		syntax(r, "expected a command (ram iommu device resv domain attach detach map "
-			  "unmap dma vfio viommu show dump expect), got '%s'", r->tok[0]);
+		syntax(r, "expected a command (ram tables iommu device resv domain attach detach "
+			  "map unmap dma vfio pci viommu show dump expect), got '%s'", r->tok[0]);
 		return -EINVAL;
 	}
+	r->commands++;
 	memset(&r->last, 0, sizeof(r->last));
 	r->last.valid = true;
 	r->last.line = r->line;
@@ -1395,6 +1487,8 @@ int ap_scenario_run(struct ap_ctx *ctx, const char *name, const char *text, FILE
 	r->file = name ? name : "<scenario>";
 	r->out = out;
 	r->flags = flags;
+	if (!strncmp(p, "\xef\xbb\xbf", 3))
+		p += 3; /* a UTF-8 byte-order mark, as some editors write */
 	while (*p && !rc) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -1405,6 +1499,10 @@ int ap_scenario_run(struct ap_ctx *ctx, const char *name, const char *text, FILE
 	}
 	if (!rc && r->pending)
 		rc = unexpected_failure(r);
+	if (!rc && !r->commands && (flags & AP_SCENARIO_NEED_COMMANDS)) {
+		ap_ctx_set_error(ctx, "%s: no commands in it: nothing ran", r->file);
+		rc = -ENODATA;
+	}
 	ap_mem_free(ctx, r);
 	return rc;
 }
@@ -1414,11 +1512,53 @@ int ap_scenario_exec(struct ap_ctx *ctx, const char *text)
 	return ap_scenario_run(ctx, "<scenario>", text, stdout, 0);
 }
 
+int ap_scenario_run_stream(struct ap_ctx *ctx, const char *name, FILE *in, FILE *out,
+			   unsigned flags)
+{
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	if (!ctx || !in)
+		return -EINVAL;
+	name = name ? name : "<scenario>";
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *grown = ap_mem_realloc(ctx, text, cap = cap ? cap * 2 : 65536);
+
+			if (!grown) {
+				ap_mem_free(ctx, text);
+				ap_ctx_set_error(ctx, "out of memory reading %s", name);
+				return -ENOMEM;
+			}
+			text = grown;
+		}
+		size_t got = fread(text + len, 1, cap - len - 1, in);
+
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(in)) {
+		ap_mem_free(ctx, text);
+		ap_ctx_set_error(ctx, "cannot read %s", name);
+		return -EIO;
+	}
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		ap_mem_free(ctx, text);
+		ap_ctx_set_error(ctx, "%s: expected text, got a NUL byte at offset %zu", name,
+				 strlen(text));
+		return -EINVAL;
+	}
+	rc = ap_scenario_run(ctx, name, text, out, flags);
+	ap_mem_free(ctx, text);
+	return rc;
+}
+
 int ap_scenario_run_file(struct ap_ctx *ctx, const char *path, FILE *out, unsigned flags)
 {
 	FILE *f;
-	char *text = NULL;
-	size_t len = 0, cap = 0;
 	int rc, err;
 
 	if (!ctx || !path)
@@ -1429,38 +1569,7 @@ int ap_scenario_run_file(struct ap_ctx *ctx, const char *path, FILE *out, unsign
 		ap_ctx_set_error(ctx, "cannot open %s: %s", path, strerror(err));
 		return -err;
 	}
-	for (;;) {
-		if (len + 4096 + 1 > cap) {
-			char *grown = ap_mem_realloc(ctx, text, cap = cap ? cap * 2 : 65536);
-
-			if (!grown) {
-				ap_mem_free(ctx, text);
-				fclose(f);
-				ap_ctx_set_error(ctx, "out of memory reading %s", path);
-				return -ENOMEM;
-			}
-			text = grown;
-		}
-		size_t got = fread(text + len, 1, cap - len - 1, f);
-
-		len += got;
-		if (got == 0)
-			break;
-	}
-	err = ferror(f) ? EIO : 0;
+	rc = ap_scenario_run_stream(ctx, path, f, out, flags);
 	fclose(f);
-	if (err) {
-		ap_mem_free(ctx, text);
-		ap_ctx_set_error(ctx, "cannot read %s", path);
-		return -err;
-	}
-	text[len] = '\0';
-	if (strlen(text) != len) {
-		ap_mem_free(ctx, text);
-		ap_ctx_set_error(ctx, "%s: expected text, got a NUL byte", path);
-		return -EINVAL;
-	}
-	rc = ap_scenario_run(ctx, path, text, out, flags);
-	ap_mem_free(ctx, text);
 	return rc;
 }

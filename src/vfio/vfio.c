@@ -629,3 +629,24 @@ int ap_vfio_container_iova(struct ap_ctx *ctx, size_t index, size_t n, uint64_t 
 	view_unlock(vs, c);
 	return err;
 }
+
+int ap_vfio_container_mapping(struct ap_ctx *ctx, size_t index, uint64_t from,
+			      struct ap_vfio_mapping *out)
+{
+	struct vstate *vs;
+	struct vcontainer *c = out ? view_lock(ctx, index, &vs) : NULL;
+	const struct vdma *d;
+	int err = -ENOENT;
+
+	if (!c)
+		return -ENOENT;
+	d = c->type ? ap__dma_first(&c->t1, from) : NULL;
+	if (d) {
+		*out = (struct ap_vfio_mapping){ .iova = d->iova, .size = d->size,
+						 .vaddr = d->vaddr, .pa = d->pa, .prot = d->prot,
+						 .vaddr_valid = !d->vaddr_invalid };
+		err = 0;
+	}
+	view_unlock(vs, c);
+	return err;
+}

@@ -33,7 +33,15 @@ static int parse_opts(int argc, char **argv, struct fwopts *o, bool audit)
 		else if (audit && !strcmp(argv[i], "--json")) { o->json = true; continue; }
 		else if (audit && !strcmp(argv[i], "--host")) { o->host = true; continue; }
 		if (!slot || i + 1 >= argc) {
-			fprintf(stderr, "aperture: %s: unknown option or missing argument\n", argv[i]);
+			fflush(stdout);
+			fprintf(stderr, "aperture %s: %s: %s\n", audit ? "audit" : "import", argv[i],
+				slot ? "needs a value" : "unknown option");
+			return -EINVAL;
+		}
+		if (*slot) {
+			fflush(stdout);
+			fprintf(stderr, "aperture %s: %s given twice\n", audit ? "audit" : "import",
+				argv[i]);
 			return -EINVAL;
 		}
 		*slot = argv[++i];
@@ -41,13 +49,15 @@ static int parse_opts(int argc, char **argv, struct fwopts *o, bool audit)
 	if (o->host && !o->sysfs)
 		o->sysfs = "/";
 	if (!o->dmar && !o->iort && !o->dtb && !o->sysfs) {
-		fprintf(stderr, "aperture: give --dmar, --iort, --dtb, --sysfs%s\n",
-			audit ? " or --host" : "");
+		fflush(stdout);
+		fprintf(stderr, "aperture %s: give --dmar, --iort, --dtb, --sysfs%s\n",
+			audit ? "audit" : "import", audit ? " or --host" : "");
 		return -EINVAL;
 	}
 	return 0;
 }
 
+/* A table through fn, or (fn NULL) register text, whose errors name path. */
 static int add_file(struct ap_fw *fw, struct ap_ctx *ctx, const char *path,
 		    int (*fn)(struct ap_fw *, const void *, size_t))
 {
@@ -59,14 +69,9 @@ static int add_file(struct ap_fw *fw, struct ap_ctx *ctx, const char *path,
 		return 0;
 	if ((rc = ap_fw_read_file(fw, path, &buf, &len)))
 		return rc;
-	rc = fn(fw, buf, len);
+	rc = fn ? fn(fw, buf, len) : ap_fw_add_regs(fw, buf, len, path);
 	ap_mem_free(ctx, buf);
 	return rc;
-}
-
-static int add_regs(struct ap_fw *fw, const void *buf, size_t len)
-{
-	return ap_fw_add_regs(fw, buf, len, "regs");
 }
 
 /* Everything the options name, in one description; notes to stderr. */
@@ -82,7 +87,7 @@ static int load_fw(struct ap_ctx *ctx, const struct fwopts *o, struct ap_fw **ou
 	    (rc = add_file(fw, ctx, o->iort, ap_fw_add_iort)) ||
 	    (rc = add_file(fw, ctx, o->dtb, ap_fw_add_dtb)) ||
 	    (o->sysfs && (rc = ap_fw_add_sysfs(fw, o->sysfs))) ||
-	    (rc = add_file(fw, ctx, o->regs, add_regs))) {
+	    (rc = add_file(fw, ctx, o->regs, NULL))) {
 		fprintf(stderr, "aperture: %s\n", ap_fw_error(fw));
 		ap_fw_free(fw);
 		return rc;
@@ -102,7 +107,9 @@ int ap_cli_import(struct ap_ctx *ctx, int argc, char **argv)
 	FILE *out = stdout;
 	int rc;
 
-	if (parse_opts(argc, argv, &o, false) || load_fw(ctx, &o, &fw))
+	if (parse_opts(argc, argv, &o, false))
+		return 2; /* the command line is wrong */
+	if (load_fw(ctx, &o, &fw))
 		return 1;
 	if (o.out && !(out = fopen(o.out, "w"))) {
 		fprintf(stderr, "aperture: %s: %s\n", o.out, strerror(errno));
@@ -133,13 +140,18 @@ static void json_str(FILE *f, const char *s)
 
 bool ap_cli_is_fw_audit(int argc, char **argv)
 {
+	static const char *const fw[] = { "--host", "--dmar", "--iort", "--dtb", "--regs",
+					  "--sysfs" };
+
 	for (int i = 0; i < argc; i++)
-		if (argv[i][0] == '-' && argv[i][1] == '-')
-			return true;
+		for (size_t k = 0; k < sizeof(fw) / sizeof(fw[0]); k++)
+			if (!strcmp(argv[i], fw[k]))
+				return true;
 	return false;
 }
 
-/* Exit status: 0 nothing bypasses, 2 a bypass found, 1 an error. */
+/* Exit status (aperture(1)): 0 nothing bypasses, 3 a bypass found, 1 an
+ * error, 2 a wrong command line. */
 int ap_cli_fw_audit(struct ap_ctx *ctx, int argc, char **argv)
 {
 	struct fwopts o = { 0 };
@@ -148,10 +160,12 @@ int ap_cli_fw_audit(struct ap_ctx *ctx, int argc, char **argv)
 	size_t n = 0;
 	char verdict[160];
 
-	if (parse_opts(argc, argv, &o, true) || load_fw(ctx, &o, &fw))
+	if (parse_opts(argc, argv, &o, true))
+		return 2;
+	if (load_fw(ctx, &o, &fw))
 		return 1;
 	if (o.json)
-		printf("{\"bypass\": [");
+		printf("{\"schema\": \"aperture-fw-audit/1\",\n \"bypass\": [");
 	for (; !ap_fw_bypass(fw, n, &b); n++) {
 		if (o.json) {
 			printf("%s\n  {\"device\": ", n ? "," : "");
@@ -181,5 +195,5 @@ int ap_cli_fw_audit(struct ap_ctx *ctx, int argc, char **argv)
 	}
 	n += ap_fw_no_iommu(fw);
 	ap_fw_free(fw);
-	return n ? 2 : 0;
+	return n ? 3 : 0;
 }

@@ -28,6 +28,7 @@
 #include <ftw.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +57,28 @@ static pid_t child_pid;
 
 /* ------------------------------------------------------------ setup */
 
-static int usage(void)
+/* A wrong command line: what is wrong, then the usage (exit status 2). */
+static int usage(const char *what, const char *word)
 {
+	fflush(stdout);
+	fprintf(stderr, "aperture shim: %s%s%s%s\n", what, word ? " '" : "", word ? word : "",
+		word ? "'" : "");
 	fprintf(stderr, "usage: aperture shim -s SCENARIO [--log FILE] [--mode auto|namespace|"
 			"rewrite] -- PROGRAM [ARGS...]\n");
 	return 2;
+}
+
+static int parse_mode(struct launch *l, const char *val)
+{
+	if (!strcmp(val, "auto"))
+		l->mode = MODE_AUTO;
+	else if (!strcmp(val, "namespace"))
+		l->mode = MODE_NAMESPACE;
+	else if (!strcmp(val, "rewrite"))
+		l->mode = MODE_REWRITE;
+	else
+		return usage("--mode is auto, namespace or rewrite, not", val);
+	return 0;
 }
 
 static int parse(struct launch *l, int argc, char **argv)
@@ -68,23 +86,25 @@ static int parse(struct launch *l, int argc, char **argv)
 	int i;
 
 	for (i = 0; i < argc && strcmp(argv[i], "--"); i++) {
-		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *opt = argv[i];
+		bool scn = !strcmp(opt, "-s") || !strcmp(opt, "--scenario");
 
-		if ((!strcmp(opt, "-s") || !strcmp(opt, "--scenario")) && val)
+		if (!scn && strcmp(opt, "--log") && strcmp(opt, "--mode"))
+			return usage(opt[0] == '-' ? "unknown option" : "expected -- before PROGRAM, got",
+				     opt);
+		if (i + 1 >= argc)
+			return usage("a value must follow", opt);
+		if (scn)
 			l->scenario = argv[++i];
-		else if (!strcmp(opt, "--log") && val)
+		else if (!strcmp(opt, "--log"))
 			l->log = argv[++i];
-		else if (!strcmp(opt, "--mode") && val && !strcmp(val, "auto"))
-			l->mode = MODE_AUTO, i++;
-		else if (!strcmp(opt, "--mode") && val && !strcmp(val, "namespace"))
-			l->mode = MODE_NAMESPACE, i++;
-		else if (!strcmp(opt, "--mode") && val && !strcmp(val, "rewrite"))
-			l->mode = MODE_REWRITE, i++;
-		else
-			return usage();
+		else if (parse_mode(l, argv[++i]))
+			return 2;
 	}
-	if (!l->scenario || i + 1 >= argc)
-		return usage();
+	if (!l->scenario)
+		return usage("-s SCENARIO is required", NULL);
+	if (i + 1 >= argc)
+		return usage("no PROGRAM after --", NULL);
 	l->argv = argv + i + 1;
 	return 0;
 }

@@ -350,12 +350,10 @@ static int match_indexed(struct ap_ctx *ctx, const struct ap_iommu *iommu, uint3
 		return ap__err(ctx, -EINVAL, "%s indexes streams (no SMRs): a stream mask cannot "
 			       "be matched", iommu->name);
 	m->slot = (int)sid;
-	for (d = ctx->devices; d; d = d->next) {
-		if (d->iommu == iommu && d->sid == sid) {
-			m->shared = true;
-			m->group = d->group;
-			break;
-		}
+	d = ap__device_by_sid(ctx, iommu, sid); /* any of them: they share a group */
+	if (d) {
+		m->shared = true;
+		m->group = d->group;
 	}
 	return 0;
 }
@@ -428,24 +426,6 @@ static void smmu_stream_bind(struct ap_iommu *iommu, const struct ap_stream_matc
 
 /* ------------------------------------------------------------ the rest */
 
-/* Linux's arm-smmu gives every device the software MSI window, as v3. */
-static size_t smmu_resv(const struct ap_iommu *iommu, struct ap_resv *out, size_t max)
-{
-	(void)iommu;
-	if (max)
-		out[0] = (struct ap_resv){ 0x8000000, 0x80fffff, AP_RESV_SW_MSI };
-	return 1;
-}
-
-/* CACHE_COHERENCY: coherent table walks (ID0.CTTW); the LPAE formats have
- * execute-never bits. */
-static bool smmu_capable(const struct ap_iommu *iommu, enum ap_iommu_cap cap)
-{
-	if (cap == AP_CAP_CACHE_COHERENCY)
-		return iommu->cfg.coherent_walk;
-	return cap == AP_CAP_NOEXEC;
-}
-
 static void smmu_reg_view(const struct ap_iommu *iommu, uint16_t tag, const struct ap_pt_regs *r,
 			  struct ap_reg_view *out)
 {
@@ -510,8 +490,8 @@ const struct ap_iommu_model ap__model_arm_smmu = {
 	.stream_match = smmu_stream_match,
 	.stream_bind = smmu_stream_bind,
 	.bypass_limit = ap__lpae_bypass_limit,
-	.resv = smmu_resv,
-	.capable = smmu_capable,
+	.resv = ap__lpae_resv,
+	.capable = ap__lpae_capable,
 	.reg_view = smmu_reg_view,
 	.facts = smmu_facts,
 };

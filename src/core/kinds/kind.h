@@ -121,5 +121,7 @@ int ap__lpae_check_pgsizes(struct ap_ctx *ctx, const char *kind, uint64_t pgsize
 uint64_t ap__lpae_bypass_limit(const struct ap_iommu_config *cfg);
 void ap__lpae_reg_view(const struct ap_pt_regs *r, const char *const names[3],
 		       struct ap_reg_view *out);
+size_t ap__lpae_resv(const struct ap_iommu *iommu, struct ap_resv *out, size_t max);
+bool ap__lpae_capable(const struct ap_iommu *iommu, enum ap_iommu_cap cap);
 
 #endif /* AP_CORE_KIND_H */

@@ -2,7 +2,8 @@
 /*
  * What the kinds that walk ARM VMSAv8-64 long-descriptor tables share
  * (arm-smmu-v3 and arm-smmu): the format a stage uses, the output sizes the
- * architecture encodes, page-size checks and the register view.
+ * architecture encodes, page-size checks, the register view, the MSI
+ * window and capabilities Linux's two drivers give alike.
  */
 #include <errno.h>
 
@@ -89,4 +90,24 @@ void ap__lpae_reg_view(const struct ap_pt_regs *r, const char *const names[3],
 uint64_t ap__lpae_bypass_limit(const struct ap_iommu_config *cfg)
 {
 	return cfg->oas >= 64 ? UINT64_MAX : (1ull << cfg->oas) - 1;
+}
+
+/* Linux's arm-smmu-v3 and arm-smmu both reserve a software-managed MSI
+ * window for every device (MSI_IOVA_BASE, MSI_IOVA_LENGTH). */
+size_t ap__lpae_resv(const struct ap_iommu *iommu, struct ap_resv *out, size_t max)
+{
+	(void)iommu;
+	if (max)
+		out[0] = (struct ap_resv){ 0x8000000, 0x80fffff, AP_RESV_SW_MSI };
+	return 1;
+}
+
+/* CACHE_COHERENCY follows the coherent table walks the hardware reports
+ * (SMMUv3 IDR0.COHACC, SMMUv2 ID0.CTTW); the formats have execute-never
+ * bits. */
+bool ap__lpae_capable(const struct ap_iommu *iommu, enum ap_iommu_cap cap)
+{
+	if (cap == AP_CAP_CACHE_COHERENCY)
+		return iommu->cfg.coherent_walk;
+	return cap == AP_CAP_NOEXEC;
 }

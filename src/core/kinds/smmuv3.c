@@ -82,25 +82,6 @@ static const char *v3_tag_name(const struct ap_iommu_config *cfg)
 	return cfg->smmuv3.stage == 2 ? "VMID" : "ASID";
 }
 
-/* Linux's arm-smmu-v3 reserves a software-managed MSI window for every
- * device (MSI_IOVA_BASE, MSI_IOVA_LENGTH). */
-static size_t v3_resv(const struct ap_iommu *iommu, struct ap_resv *out, size_t max)
-{
-	(void)iommu;
-	if (max)
-		out[0] = (struct ap_resv){ 0x8000000, 0x80fffff, AP_RESV_SW_MSI };
-	return 1;
-}
-
-/* CACHE_COHERENCY follows IDR0.COHACC (our coherent walks); the format has
- * an execute-never bit. */
-static bool v3_capable(const struct ap_iommu *iommu, enum ap_iommu_cap cap)
-{
-	if (cap == AP_CAP_CACHE_COHERENCY)
-		return ap_iommu_get_config(iommu)->coherent_walk;
-	return cap == AP_CAP_NOEXEC;
-}
-
 static void v3_reg_view(const struct ap_iommu *iommu, uint16_t tag, const struct ap_pt_regs *r,
 			struct ap_reg_view *out)
 {
@@ -127,7 +108,7 @@ const struct ap_iommu_model ap__model_smmuv3 = {
 	.tag_range = v3_tag_range,
 	.tag_name = v3_tag_name,
 	.bypass_limit = ap__lpae_bypass_limit,
-	.resv = v3_resv,
-	.capable = v3_capable,
+	.resv = ap__lpae_resv,
+	.capable = ap__lpae_capable,
 	.reg_view = v3_reg_view,
 };

@@ -140,13 +140,6 @@ static bool vi_walks(const struct ap_iommu_config *cfg, enum ap_pt_format fmt)
 	return fmt == vi_format_of(cfg);
 }
 
-/* Bypass is "the identity function" (§5.13.6) over the guest-physical
- * space the host gives, which is the instance's output size. */
-static uint64_t vi_bypass_limit(const struct ap_iommu_config *c)
-{
-	return c->oas >= 64 ? UINT64_MAX : (1ull << c->oas) - 1;
-}
-
 /* IOTLB tags are aperture's own: the guest's domain IDs are 32 bits and
  * live in the device (ap_viommu_domain). */
 static void vi_tag_range(const struct ap_iommu *iommu, unsigned *first, unsigned *end)
@@ -223,7 +216,9 @@ const struct ap_iommu_model ap__model_virtio = {
 	.walks_format = vi_walks,
 	.tag_range = vi_tag_range,
 	.tag_name = vi_tag_name,
-	.bypass_limit = vi_bypass_limit,
+	/* bypass is "the identity function" (§5.13.6) over the guest-physical
+	 * space the host gives, the output size: the LPAE rule */
+	.bypass_limit = ap__lpae_bypass_limit,
 	.resv = vi_resv,
 	.capable = vi_capable,
 	.reg_view = vi_reg_view,
