@@ -185,8 +185,11 @@ $(B)/bench/ap-bench: bench/main.c bench/bench.c bench/vfio_scale.c $(B)/libapert
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) bench/main.c bench/bench.c bench/vfio_scale.c -o $@ $(B)/libaperture.a $(LDFLAGS_ALL) $(LIBS)
 
+# The second part replays issue 14's table workloads against the library at
+# commit f6d9080, built from git beside this one (tools/bench-compare).
 bench: $(B)/bench/ap-bench
 	$(B)/bench/ap-bench
+	@CC="$(CC)" tools/bench-compare $(B) --libs "$(LIBS)"
 
 # Where things go; the .pc names the library's directory absolutely (and
 # as the rpath), so a relative PREFIX works too.

@@ -273,12 +273,76 @@ struct mleaf {
 	unsigned prot;
 };
 
-/* The model: live leaves, sorted by iova, never overlapping. */
+/* A table of the model: the entry it hangs in maps [base, base + span). */
+struct mtable {
+	uint64_t base, span;
+};
+
+#define MODEL_MAX_LEVELS 6
+
+/*
+ * The table shape the model follows: the bytes an entry of each level maps
+ * (root first, the leaf level last), entries per table page, where the
+ * input ends, the table memory a fresh table holds, and the unmap rule of
+ * the format: io-pgtable-arm's (LPAE) or generic_pt's (VT-d).
+ */
+struct mshape {
+	unsigned nlev;
+	uint64_t span[MODEL_MAX_LEVELS];
+	uint64_t page_entries; /* entries per table page */
+	uint64_t root_entries;
+	unsigned ias;
+	uint64_t root_bytes, table_bytes;
+	bool range_rule;
+};
+
+/*
+ * The model: live leaves, sorted by iova, never overlapping; and, once
+ * model_init() gave it a shape, the tables below the root, sorted by base
+ * and then largest span first.  A map makes the tables on its path and
+ * replaces (frees) the empty ones where its leaves go; an unmap takes what
+ * the format's Linux rule takes (model_unmap()).
+ */
 struct model {
 	struct mleaf *v;
 	size_t n, cap;
 	uint64_t by_size[64];
+	struct mtable *t;
+	size_t nt, tcap;
+	struct mshape sh; /* nlev 0: leaves only, no unmap */
 };
+
+/* The shape of a freshly allocated pt (call before anything is mapped). */
+static inline void model_init(struct model *md, const struct ap_pt *pt)
+{
+	struct ap_pt_walk_cfg wc;
+	struct ap_pt_cfg cfg;
+	struct mshape *sh = &md->sh;
+	int start, lvl;
+	unsigned bpl;
+
+	ap_pt_get_cfg(pt, &cfg);
+	ap_pt_get_walk_cfg(pt, &wc);
+	start = ap_pt_start_level(&wc);
+	assert_true(start >= 0);
+	memset(sh, 0, sizeof(*sh));
+	sh->ias = cfg.ias;
+	sh->root_bytes = ap_pt_table_bytes(pt);
+	sh->table_bytes = 1ull << wc.granule_shift;
+	bpl = wc.granule_shift - 3;
+	sh->page_entries = 1ull << bpl;
+	if (cfg.format == AP_PT_INTEL_VTD_SL) {
+		sh->range_rule = true;
+		for (lvl = start; lvl >= 1; lvl--)
+			sh->span[sh->nlev++] = 1ull << (12 + 9 * (lvl - 1));
+	} else {
+		for (lvl = start; lvl <= 3; lvl++)
+			sh->span[sh->nlev++] = 1ull << (wc.granule_shift + (3 - lvl) * bpl);
+	}
+	sh->root_entries = (1ull << cfg.ias) / sh->span[0];
+	md->n = md->nt = 0;
+	memset(md->by_size, 0, sizeof(md->by_size));
+}
 
 /* Index of the first leaf that ends after addr. */
 static inline size_t model_first_end_after(const struct model *md, uint64_t addr)
@@ -310,11 +374,82 @@ static inline bool model_overlaps(const struct model *md, uint64_t lo, uint64_t 
 	return i < md->n && md->v[i].iova < hi;
 }
 
-/* n leaves of pgsize from iova -> pa, where nothing overlaps them. */
+/* A leaf of exactly this size starts at base. */
+static inline bool model_leaf_is(const struct model *md, uint64_t base, uint64_t size)
+{
+	const struct mleaf *l = model_find(md, base);
+
+	return l && l->iova == base && l->size == size;
+}
+
+/* Position of table (base, span) in the sorted tables, or where it goes. */
+static inline size_t model_table_pos(const struct model *md, uint64_t base, uint64_t span)
+{
+	size_t lo = 0, hi = md->nt;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mtable *t = &md->t[mid];
+
+		if (t->base < base || (t->base == base && t->span > span))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static inline bool model_table_at(const struct model *md, uint64_t base, uint64_t span)
+{
+	size_t i = model_table_pos(md, base, span);
+
+	return i < md->nt && md->t[i].base == base && md->t[i].span == span;
+}
+
+static inline void model_table_add(struct model *md, uint64_t base, uint64_t span)
+{
+	size_t i = model_table_pos(md, base, span);
+
+	if (i < md->nt && md->t[i].base == base && md->t[i].span == span)
+		return;
+	if (md->nt == md->tcap) {
+		md->tcap = md->tcap ? 2 * md->tcap : 256;
+		md->t = realloc(md->t, md->tcap * sizeof(*md->t));
+		assert_non_null(md->t);
+	}
+	memmove(&md->t[i + 1], &md->t[i], (md->nt - i) * sizeof(*md->t));
+	md->t[i].base = base;
+	md->t[i].span = span;
+	md->nt++;
+}
+
+/* Forget the table in the entry [base, base + span) and every table
+ * below it. */
+static inline void model_tables_drop(struct model *md, uint64_t base, uint64_t span)
+{
+	size_t i = model_table_pos(md, base, span), j = i;
+
+	while (j < md->nt && md->t[j].base - base < span)
+		j++;
+	if (j == i)
+		return;
+	memmove(&md->t[i], &md->t[j], (md->nt - j) * sizeof(*md->t));
+	md->nt -= j - i;
+}
+
+/* Bytes of table memory the model's tables add up to. */
+static inline uint64_t model_table_bytes(const struct model *md)
+{
+	return md->sh.root_bytes + md->nt * md->sh.table_bytes;
+}
+
+/* n leaves of pgsize from iova -> pa, where nothing overlaps them: the
+ * tables on their path appear, empty tables where they go are replaced. */
 static inline void model_insert(struct model *md, uint64_t iova, uint64_t pa, uint64_t pgsize,
 				uint64_t n, unsigned prot)
 {
 	size_t at = model_first_end_after(md, iova), k;
+	unsigned lv;
 
 	if (md->n + n > md->cap) {
 		while (md->n + n > md->cap)
@@ -328,9 +463,13 @@ static inline void model_insert(struct model *md, uint64_t iova, uint64_t pa, ui
 		md->v[at + k].size = pgsize;
 		md->v[at + k].pa = pa + k * pgsize;
 		md->v[at + k].prot = prot;
+		if (md->sh.nlev)
+			model_tables_drop(md, iova + k * pgsize, pgsize);
 	}
 	md->n += n;
 	md->by_size[__builtin_ctzll(pgsize)] += n;
+	for (lv = 0; lv < md->sh.nlev && md->sh.span[lv] > pgsize; lv++)
+		model_table_add(md, iova & ~(md->sh.span[lv] - 1), md->sh.span[lv]);
 }
 
 /* Leaves [from, to). */
@@ -346,33 +485,130 @@ static inline void model_remove(struct model *md, size_t from, size_t to)
 	md->n -= to - from;
 }
 
-/*
- * What an unmap of pgsize pages over [iova, end) takes: leaves in order
- * from iova, up to a hole or a leaf the range cuts.  A leaf larger than
- * pgsize is never taken, even when the pages would cover it: that is
- * Linux's "partial unmap of a large IOPTE" refusal (reference section 2.7).
- * Removes them; returns their bytes.
- */
-static inline uint64_t model_unmap(struct model *md, uint64_t iova, uint64_t pgsize,
-				   uint64_t end)
+/* Every leaf in [lo, lo + size). */
+static inline void model_remove_span(struct model *md, uint64_t lo, uint64_t size)
 {
-	size_t i = model_first_end_after(md, iova), from = i;
-	uint64_t cur = iova;
+	size_t from = model_first_end_after(md, lo), to = from;
 
-	while (cur < end && i < md->n && md->v[i].iova == cur &&
-	       md->v[i].iova + md->v[i].size <= end && md->v[i].size <= pgsize) {
-		cur += md->v[i].size;
-		i++;
-	}
-	model_remove(md, from, i);
-	return cur - iova;
+	while (to < md->n && md->v[to].iova - lo < size)
+		to++;
+	model_remove(md, from, to);
 }
 
-/* Forget every leaf (the storage stays). */
+/* The level whose entries map size, or nlev. */
+static inline unsigned model_level_of(const struct model *md, uint64_t size)
+{
+	unsigned lv;
+
+	for (lv = 0; lv < md->sh.nlev && md->sh.span[lv] != size; lv++)
+		;
+	return lv;
+}
+
+/*
+ * io-pgtable-arm (reference section 2.7): nothing if the entry of pgsize's
+ * level at iova is empty or a larger leaf holds iova ("partial unmap of a
+ * large IOPTE"); else entries from there, to pgcount or the end of the
+ * table page: a leaf goes, a table goes whole with all below it, an empty
+ * entry stops.  Each entry taken counts pgsize.
+ */
+static inline uint64_t model_unmap_level(struct model *md, uint64_t iova, uint64_t pgsize,
+					 uint64_t pgcount)
+{
+	unsigned lv = model_level_of(md, pgsize);
+	uint64_t page = lv ? md->sh.page_entries : md->sh.root_entries, end, s;
+	const struct mleaf *l = model_find(md, iova);
+
+	if (lv == md->sh.nlev || (iova >> md->sh.ias) || (l && l->size > pgsize))
+		return 0;
+	if (page > md->sh.page_entries)
+		page = md->sh.page_entries; /* a concatenated root, page by page */
+	end = (iova & ~(page * pgsize - 1)) + page * pgsize;
+	if (pgcount < (end - iova) / pgsize)
+		end = iova + pgcount * pgsize;
+	for (s = iova; s < end; s += pgsize) {
+		if (model_leaf_is(md, s, pgsize)) {
+			model_remove_span(md, s, pgsize);
+		} else if (model_table_at(md, s, pgsize)) {
+			model_remove_span(md, s, pgsize);
+			model_tables_drop(md, s, pgsize);
+		} else {
+			break;
+		}
+	}
+	return s - iova;
+}
+
+/* generic_pt's walk of [va, last] at level lv (see model_unmap_range). */
+static inline bool model_unmap_in(struct model *md, unsigned lv, uint64_t va, uint64_t last,
+				  uint64_t *unmapped)
+{
+	uint64_t span = md->sh.span[lv], e;
+
+	for (e = va & ~(span - 1);; e += span) {
+		uint64_t e_last = e + (span - 1);
+
+		if (model_leaf_is(md, e, span)) {
+			if (e < va)
+				return false; /* va inside the leaf */
+			model_remove_span(md, e, span);
+			*unmapped += span;
+		} else if (lv + 1 < md->sh.nlev && model_table_at(md, e, span)) {
+			if (!model_unmap_in(md, lv + 1, e < va ? va : e,
+					    e_last < last ? e_last : last, unmapped))
+				return false;
+			if (e >= va && e_last <= last)
+				model_tables_drop(md, e, span);
+		} else {
+			return false;
+		}
+		if (e_last >= last)
+			return true;
+	}
+}
+
+/*
+ * generic_pt (vtdss): the range [iova, iova + pgsize * pgcount) at every
+ * level it spans, nothing unless it lies below 2^ias; a leaf goes whole
+ * unless the range starts inside it, a table the range covers goes once
+ * emptied, and the first hole at any level stops everything.
+ */
+static inline uint64_t model_unmap_range(struct model *md, uint64_t iova, uint64_t pgsize,
+					 uint64_t pgcount)
+{
+	uint64_t last = iova + (pgsize * pgcount - 1), unmapped = 0;
+
+	if (last < iova || (last >> md->sh.ias) || model_level_of(md, pgsize) == md->sh.nlev)
+		return 0;
+	model_unmap_in(md, 0, iova, last, &unmapped);
+	return unmapped;
+}
+
+/* What ap_pt_unmap_pages() takes by the format's rule: removes it from the
+ * model and returns its bytes. */
+static inline uint64_t model_unmap(struct model *md, uint64_t iova, uint64_t pgsize,
+				   uint64_t pgcount)
+{
+	assert_true(md->sh.nlev > 0);
+	if (!pgcount)
+		return 0;
+	if (md->sh.range_rule)
+		return model_unmap_range(md, iova, pgsize, pgcount);
+	return model_unmap_level(md, iova, pgsize, pgcount);
+}
+
+/* Forget every leaf and table (the storage stays). */
 static inline void model_clear(struct model *md)
 {
-	md->n = 0;
+	md->n = md->nt = 0;
 	memset(md->by_size, 0, sizeof(md->by_size));
+}
+
+static inline void model_free(struct model *md)
+{
+	free(md->v);
+	free(md->t);
+	memset(md, 0, sizeof(*md));
 }
 
 /* The sizes in use, as ap_pt_sizes_in_use() reports them. */
@@ -522,6 +758,10 @@ static inline uint64_t clip_end(const struct rrun *r, uint64_t iova, uint64_t pg
 /* What the ops of a run saw. */
 struct rstats {
 	unsigned maps_ok, maps_eexist, unmaps_full, unmaps_partial, unmaps_zero, probes;
+	/* unmaps aimed at the sequences the rules differ on: a size larger
+	 * than the leaf they start at (across tables and their holes), and a
+	 * size smaller than the leaf they start at or in (cutting it) */
+	unsigned unmaps_across, unmaps_cut;
 	uint64_t max_leaves;
 };
 
@@ -538,9 +778,27 @@ static inline void random_map_unmap(const struct rrun *r, struct ap_pt *pt, stru
 	uint64_t pgsize = pick_pgsize(), iova = pick_iova(r, pgsize), count = pick_count();
 	uint64_t end;
 
-	/* Half the unmaps start where a live leaf starts, or at its table. */
-	if (kind >= 60 && kind < 80 && md->n)
-		iova = md->v[rnd_below(md->n)].iova & ~(pgsize - 1);
+	/* Most unmaps aim at a live leaf: from its start, or its table's,
+	 * with a larger size (over whole tables and their holes), or with a
+	 * smaller size at its start or inside it (a cut). */
+	if (kind >= 55 && kind < 74 && md->n) {
+		size_t at = rnd_below(md->n), k;
+		const struct mleaf *l = &md->v[at];
+
+		/* cuts want a leaf larger than 4K: the next one from here */
+		for (k = 0; kind >= 68 && l->size == SZ_4K && md->by_size[12] != md->n &&
+			    k < md->n; k++)
+			l = &md->v[(at + k) % md->n];
+
+		if (kind < 68 || l->size == SZ_4K) {
+			iova = l->iova & ~(pgsize - 1);
+			st->unmaps_across += pgsize > l->size;
+		} else {
+			pgsize = l->size == SZ_1G && chance(50) ? SZ_2M : SZ_4K;
+			iova = l->iova + (chance(50) ? 0 : rnd_below(l->size / pgsize) * pgsize);
+			st->unmaps_cut++;
+		}
+	}
 	end = clip_end(r, iova, pgsize, count);
 
 	if (kind < 45) {
@@ -564,7 +822,7 @@ static inline void random_map_unmap(const struct rrun *r, struct ap_pt *pt, stru
 			st->maps_ok++;
 		}
 	} else if (kind < 80) {
-		uint64_t want = model_unmap(md, iova, pgsize, end);
+		uint64_t want = model_unmap(md, iova, pgsize, count);
 		uint64_t got = ap_pt_unmap_pages(pt, iova, pgsize, count);
 
 		EXPECT(got == want, "op %u: unmap %llx+%llux%llx: %llx, model %llx", op, (ull)iova,
@@ -588,6 +846,9 @@ static inline void check_counts(const struct ap_pt *pt, const struct model *md,
 	       (ull)ap_pt_leaf_count(pt), md->n);
 	EXPECT(ap_pt_sizes_in_use(pt) == model_sizes(md), "op %u: sizes %llx, model %llx", op,
 	       (ull)ap_pt_sizes_in_use(pt), (ull)model_sizes(md));
+	EXPECT(ap_pt_table_bytes(pt) == model_table_bytes(md),
+	       "op %u: %llu bytes of tables, model %llu (%zu tables)", op,
+	       (ull)ap_pt_table_bytes(pt), (ull)model_table_bytes(md), md->nt);
 	if (md->n > st->max_leaves)
 		st->max_leaves = md->n;
 }
@@ -625,10 +886,12 @@ static inline void rstats_report(const char *name, unsigned nops, const struct r
 				 const struct tmem *m)
 {
 	printf("%s: %u ops, %u probes: maps ok %u, eexist %u; unmaps whole %u, partial %u, "
-	       "zero %u; max %llu leaves, peak %llu KiB of tables\n",
+	       "zero %u, across larger %u, cutting %u; max %llu leaves, peak %llu KiB of "
+	       "tables\n",
 	       name, nops, st->probes, st->maps_ok, st->maps_eexist, st->unmaps_full,
-	       st->unmaps_partial, st->unmaps_zero, (ull)st->max_leaves,
-	       (ull)(m->peak_bytes >> 10));
+	       st->unmaps_partial, st->unmaps_zero, st->unmaps_across, st->unmaps_cut,
+	       (ull)st->max_leaves, (ull)(m->peak_bytes >> 10));
+	assert_true(st->unmaps_across > nops / 100 && st->unmaps_cut > nops / 100);
 	assert_true(st->maps_ok > nops / 20 && st->maps_eexist > nops / 20);
 	assert_true(st->unmaps_full > nops / 20 && st->unmaps_partial > nops / 100 &&
 		    st->unmaps_zero > nops / 20);

@@ -813,9 +813,12 @@ static void test_map_unmap(void **state)
 	assert_int_equal(n, SZ_4K + SZ_2M);
 	assert_true(ap_domain_iova_to_phys(dom, 0x400000, &pa));
 	assert_false(ap_domain_iova_to_phys(dom, 0x200000, &pa));
-	/* stops at the first hole: 2M + 4K, then the hole at 0x601000 */
+	/* in 2M pieces, as Linux: the 2M block, then the table holding the 4K
+	 * page at 0x600000 goes whole (its hole at 0x601000 does not stop a
+	 * 2M piece), then the empty slot at 0x800000 stops it */
 	assert_int_equal(ap_unmap(dom, 0x400000, 0x800000, &n), 0);
-	assert_int_equal(n, SZ_2M + SZ_4K);
+	assert_int_equal(n, 2 * SZ_2M);
+	assert_false(ap_domain_iova_to_phys(dom, 0x600000, &pa));
 	/* a leaf after the hole stays */
 	assert_int_equal(ap_map(dom, 0x20000000, 0x20000000, SZ_4K, RW), 0);
 	assert_int_equal(ap_map(dom, 0x20002000, 0x20002000, SZ_4K, RW), 0);
@@ -826,11 +829,23 @@ static void test_map_unmap(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(ap_unmap(dom, 0x20002000, SZ_4K, &n), 0);
 	assert_int_equal(n, SZ_4K);
-	/* superset of several maps */
+	/* superset of several maps: one 2M piece, its table goes whole */
 	assert_int_equal(ap_map(dom, 0x30000000, 0x30000000, 3 * SZ_4K, RW), 0);
 	assert_int_equal(ap_map(dom, 0x30003000, 0x50000000, SZ_4K, AP_PROT_READ), 0);
 	assert_int_equal(ap_unmap(dom, 0x30000000, SZ_2M, &n), 0);
-	assert_int_equal(n, 4 * SZ_4K);
+	assert_int_equal(n, SZ_2M);
+	/* the issue's example: 4K at 0x0 and at 0x5000, unmap 2M at 0x0 takes
+	 * both and reports 2M, as Linux; 4K pieces stop at the first hole */
+	assert_int_equal(ap_map(dom, 0x32000000, 0x1000, SZ_4K, RW), 0);
+	assert_int_equal(ap_map(dom, 0x32005000, 0x2000, SZ_4K, RW), 0);
+	assert_int_equal(ap_unmap(dom, 0x32000000, 0x1ff000, &n), 0);
+	assert_int_equal(n, SZ_4K);
+	assert_true(ap_domain_iova_to_phys(dom, 0x32005000, &pa));
+	assert_int_equal(ap_map(dom, 0x32000000, 0x1000, SZ_4K, RW), 0);
+	assert_int_equal(ap_unmap(dom, 0x32000000, SZ_2M, &n), 0);
+	assert_int_equal(n, SZ_2M);
+	assert_false(ap_domain_iova_to_phys(dom, 0x32000000, &pa));
+	assert_false(ap_domain_iova_to_phys(dom, 0x32005000, &pa));
 	/* an unmap the size of a 2M slot that holds a full table of 4K pages */
 	assert_int_equal(ap_unmap(dom, 0x10000000, SZ_2M, &n), 0);
 	assert_int_equal(n, SZ_2M);
@@ -912,6 +927,78 @@ static void test_dma_ram(void **state)
 		assert_false(ap_device_iova_to_phys(dev, 0x20000, &pa));
 		assert_int_equal(ap_iommu_fault_pending(s), 0);
 	}
+	ap_ctx_free(ctx);
+}
+
+/*
+ * A DMA remembers, per thread, the RAM region it found last (so that the
+ * next one through the same region searches nothing).  What it remembers
+ * must never outlive the region: a region removed and added again at the
+ * same address with other memory, RAM removed under a live mapping, and a
+ * second context whose RAM sits at the same address each get their own
+ * bytes.
+ */
+static void test_dma_ram_remembered(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new(), *other = ap_ctx_new();
+	uint8_t a[SZ_4K], b[SZ_4K], c[SZ_4K], in[8];
+	struct ap_device *dev, *dev2;
+	struct ap_domain *dom, *dom2;
+	struct ap_iommu *s, *s2;
+	struct ap_fault f;
+
+	(void)state;
+	memset(a, 0xa1, sizeof(a));
+	memset(b, 0xb2, sizeof(b));
+	memset(c, 0xc3, sizeof(c));
+	s = mk_iommu(ctx, "s", 48, 44, PG_4K_2M_1G);
+	dev = mk_dev(ctx, "dev", s, 0x42, AP_GROUP_OWN);
+	dom = mk_dom(ctx, "dom", s, AP_DOMAIN_PAGING);
+	assert_int_equal(ap_attach(dom, dev), 0);
+	assert_int_equal(ap_map(dom, 0x10000, 0x40000000, SZ_4K, RW), 0);
+	assert_int_equal(ap_ram_add(ctx, 0x40000000, SZ_4K, a), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, NULL), 0);
+	assert_int_equal(in[0], 0xa1);
+	assert_int_equal(ap_dma_read(dev, 0x10010, in, 8, NULL), 0); /* remembered */
+	assert_int_equal(in[7], 0xa1);
+	/* the same address, other memory */
+	assert_int_equal(ap_ram_remove(ctx, 0x40000000), 0);
+	assert_int_equal(ap_ram_add(ctx, 0x40000000, SZ_4K, b), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, NULL), 0);
+	assert_int_equal(in[0], 0xb2);
+	/* no RAM at all under the mapping: an external fault */
+	assert_int_equal(ap_ram_remove(ctx, 0x40000000), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, &f), -EFAULT);
+	assert_int_equal(f.kind, AP_FAULT_EXTERNAL);
+	assert_int_equal(f.pa, 0x40000008);
+	/* another context, RAM at the same address: its own bytes */
+	assert_int_equal(ap_ram_add(ctx, 0x40000000, SZ_4K, a), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, NULL), 0);
+	assert_int_equal(in[0], 0xa1);
+	s2 = mk_iommu(other, "s", 48, 44, PG_4K_2M_1G);
+	dev2 = mk_dev(other, "dev", s2, 0x42, AP_GROUP_OWN);
+	dom2 = mk_dom(other, "dom", s2, AP_DOMAIN_PAGING);
+	assert_int_equal(ap_attach(dom2, dev2), 0);
+	assert_int_equal(ap_map(dom2, 0x10000, 0x40000000, SZ_4K, RW), 0);
+	/* as many RAM changes as ctx has seen: only the context tells */
+	assert_int_equal(ap_ram_add(other, 0x40000000, SZ_4K, c), 0);
+	assert_int_equal(ap_ram_remove(other, 0x40000000), 0);
+	assert_int_equal(ap_ram_add(other, 0x40000000, SZ_4K, c), 0);
+	assert_int_equal(ap_ram_remove(other, 0x40000000), 0);
+	assert_int_equal(ap_ram_add(other, 0x40000000, SZ_4K, c), 0);
+	assert_int_equal(ap_dma_read(dev2, 0x10008, in, 8, NULL), 0); /* a miss */
+	assert_int_equal(in[0], 0xc3);
+	assert_int_equal(ap_dma_read(dev2, 0x10008, in, 8, NULL), 0); /* a hit */
+	assert_int_equal(in[0], 0xc3);
+	assert_int_equal(ap_dma_read(dev, 0x10008, in, 8, NULL), 0);
+	assert_int_equal(in[0], 0xa1);
+	/* a DMA that one region does not hold whole goes by pieces: the
+	 * end of the region faults */
+	assert_int_equal(ap_map(dom, 0x11000, 0x40001000, SZ_4K, RW), 0);
+	assert_int_equal(ap_dma_read(dev, 0x10ffc, in, 8, &f), -EFAULT);
+	assert_int_equal(f.kind, AP_FAULT_EXTERNAL);
+	assert_int_equal(f.iova, 0x11000);
+	ap_ctx_free(other);
 	ap_ctx_free(ctx);
 }
 
@@ -1731,6 +1818,7 @@ int main(void)
 		cmocka_unit_test(test_hetero_pgsizes),
 		cmocka_unit_test(test_map_unmap),
 		cmocka_unit_test(test_dma_ram),
+		cmocka_unit_test(test_dma_ram_remembered),
 		cmocka_unit_test(test_dma_faults),
 		cmocka_unit_test(test_dma_partial),
 		cmocka_unit_test(test_evtq_overflow),

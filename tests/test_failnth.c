@@ -346,8 +346,9 @@ static void test_domain_new(void **state)
 	a.type = AP_DOMAIN_PAGING;
 	points = run_flow(ctx, "ap_domain_new paging (first: table window)", flow_domain_new, &a,
 			  &pr);
-	/* domain, window bitmap, chunk array, table handle, first chunk */
-	assert_true(points >= 5);
+	/* domain, window bitmap, chunk array, leaf counts, table handle,
+	 * first chunk */
+	assert_true(points >= 6);
 	ap_ctx_get_table_window(ctx, &base, &size);
 	assert_true(size > 0);
 	a.name = "second";
@@ -371,7 +372,8 @@ static void test_table_window(void **state)
 	struct probes pr = { 0 };
 	uint64_t base, size;
 
-	assert_int_equal(run_flow(ctx, "ap_ctx_set_table_window", flow_set_window, NULL, &pr), 2);
+	/* the frame bitmap, the chunk array and the per-frame leaf counts */
+	assert_int_equal(run_flow(ctx, "ap_ctx_set_table_window", flow_set_window, NULL, &pr), 3);
 	ap_ctx_get_table_window(ctx, &base, &size);
 	assert_int_equal(base, 0x200000000ull);
 }

@@ -239,6 +239,86 @@ static void test_unmap_drops_the_sizes_it_removed(void **state)
 	rig_down(&r);
 }
 
+/*
+ * Unmap follows each format's Linux rule, and the IOTLB follows the unmap:
+ * io-pgtable-arm takes a 2M slot's table whole, holes and all (both cached
+ * pages go); generic_pt takes a superpage whole when unmapped from its
+ * first byte with less (the cached 2M entry goes, and the unmap reports
+ * more than asked).
+ */
+static void test_unmap_rules_strict(void **state)
+{
+	struct rig r;
+	uint64_t got = 0;
+
+	(void)state;
+	rig_up(&r, AP_IOMMU_ARM_SMMU_V3, AP_IOTLB_DEFAULT_ENTRIES);
+	assert_int_equal(ap_map(r.dom, 0x200000, PA_BASE, SZ_4K, RW), 0);
+	assert_int_equal(ap_map(r.dom, 0x205000, PA_BASE + 0x5000, SZ_4K, RW), 0);
+	expect_pa(r.dev, 0x200008, AP_ACCESS_READ, PA_BASE + 8);
+	expect_pa(r.dev, 0x205008, AP_ACCESS_READ, PA_BASE + 0x5008);
+	assert_int_equal(ap_unmap(r.dom, 0x200000, SZ_2M, &got), 0);
+	assert_int_equal(got, SZ_2M);
+	assert_int_equal(stats(r.iommu).dropped, 2);
+	expect_fault(r.dev, 0x200008, AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+	expect_fault(r.dev, 0x205008, AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+	rig_down(&r);
+
+	rig_up(&r, AP_IOMMU_INTEL_VTD, AP_IOTLB_DEFAULT_ENTRIES);
+	assert_int_equal(ap_map(r.dom, 0x400000, PA_BASE, SZ_2M, RW), 0);
+	expect_pa(r.dev, 0x500000, AP_ACCESS_READ, PA_BASE + 0x100000);
+	assert_int_equal(ap_unmap(r.dom, 0x401000, SZ_4K, &got), 0);
+	assert_int_equal(got, 0); /* from inside: nothing */
+	expect_pa(r.dev, 0x500000, AP_ACCESS_READ, PA_BASE + 0x100000);
+	assert_int_equal(ap_unmap(r.dom, 0x400000, SZ_4K, &got), 0);
+	assert_int_equal(got, SZ_2M);
+	assert_int_equal(stats(r.iommu).dropped, 1);
+	expect_fault(r.dev, 0x500000, AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+	expect_fault(r.dev, 0x400000, AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+	rig_down(&r);
+}
+
+/*
+ * Past one probe per IOTLB set, an unmap invalidates its whole tag in one
+ * pass (as SMMUv3 drivers switch to invalidating the whole ASID): the
+ * domain's entries elsewhere go too, and walk again; another tag's stay.
+ */
+static void test_large_unmap_invalidates_the_tag(void **state)
+{
+	struct rig r;
+	struct ap_iotlb_stats before;
+	struct ap_domain *other;
+	struct ap_device *dev2;
+	uint64_t got = 0;
+
+	(void)state;
+	rig_up(&r, AP_IOMMU_ARM_SMMU_V3, AP_IOTLB_DEFAULT_ENTRIES);
+	assert_int_equal(ap_domain_new(r.ctx, "o", r.iommu, AP_DOMAIN_PAGING, &other), 0);
+	assert_int_equal(ap_device_new(r.ctx, "dev2", r.iommu, 2, AP_GROUP_OWN, &dev2), 0);
+	assert_int_equal(ap_attach(other, dev2), 0);
+	/* 16M of 4K pages (the PA is 4K off 2M alignment): 4096 leaves */
+	assert_int_equal(ap_map(r.dom, 0x10000000, PA_BASE + SZ_4K, 16 * SZ_2M / 2, RW), 0);
+	assert_int_equal(ap_map(r.dom, 0x80000000, PA_BASE, SZ_4K, RW), 0);
+	assert_int_equal(ap_map(other, 0x80000000, PA_BASE + SZ_2M, SZ_4K, RW), 0);
+	expect_pa(r.dev, 0x10000000, AP_ACCESS_READ, PA_BASE + SZ_4K);
+	expect_pa(r.dev, 0x10400000, AP_ACCESS_READ, PA_BASE + SZ_4K + 0x400000);
+	expect_pa(r.dev, 0x80000000, AP_ACCESS_READ, PA_BASE);
+	expect_pa(dev2, 0x80000000, AP_ACCESS_READ, PA_BASE + SZ_2M);
+	before = stats(r.iommu);
+	assert_int_equal(ap_unmap(r.dom, 0x10000000, 16 * SZ_2M / 2, &got), 0);
+	assert_int_equal(got, 16 * SZ_2M / 2);
+	assert_int_equal(stats(r.iommu).invalidations, before.invalidations + 1);
+	assert_int_equal(stats(r.iommu).dropped, before.dropped + 3);
+	expect_fault(r.dev, 0x10000000, AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+	expect_fault(r.dev, 0x10400000, AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+	before = stats(r.iommu);
+	expect_pa(r.dev, 0x80000000, AP_ACCESS_READ, PA_BASE); /* walked again */
+	expect_pa(dev2, 0x80000000, AP_ACCESS_READ, PA_BASE + SZ_2M); /* still cached */
+	assert_int_equal(stats(r.iommu).walks, before.walks + 1);
+	assert_int_equal(stats(r.iommu).hits, before.hits + 1);
+	rig_down(&r);
+}
+
 /* Tags: ASIDs from 1 per instance, VMIDs for stage 2, VT-d DIDs from 2. */
 static void test_tags(void **state)
 {
@@ -464,6 +544,8 @@ int main(void)
 		cmocka_unit_test(test_unmap_is_strict),
 		cmocka_unit_test(test_unmap_drops_only_its_range),
 		cmocka_unit_test(test_unmap_drops_the_sizes_it_removed),
+		cmocka_unit_test(test_unmap_rules_strict),
+		cmocka_unit_test(test_large_unmap_invalidates_the_tag),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_reused_tag_starts_empty),
 		cmocka_unit_test(test_shared_domain_both_invalidated),

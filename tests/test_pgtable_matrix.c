@@ -153,7 +153,7 @@ static unsigned run_config(const struct config *c, struct tmem *m, struct model 
 	ap_pt_get_walk_cfg(pt, &wc);
 	shift = wc.granule_shift;
 	largest = 1ull << (63 - __builtin_clzll(cfg.pgsize_bitmap));
-	model_clear(md);
+	model_init(md, pt);
 	for (op = 0; op < nops; op++) {
 		uint64_t size = pick_size(cfg.pgsize_bitmap);
 		uint64_t iova = pick_aligned(cfg.ias, largest, size);
@@ -178,7 +178,7 @@ static unsigned run_config(const struct config *c, struct tmem *m, struct model 
 				changed++;
 			}
 		} else {
-			uint64_t want = model_unmap(md, iova, size, iova + count * size);
+			uint64_t want = model_unmap(md, iova, size, count);
 			uint64_t got = ap_pt_unmap_pages(pt, iova, size, count);
 
 			EXPECT(got == want, "fmt %d ias %u oas %u op %u: unmap %llx x%llu %llx: %llx, "
@@ -229,7 +229,7 @@ static void test_linux_matrix_random(void **state)
 	printf("%u configurations, %u table-changing operations\n", configs, changed);
 	assert_int_equal(configs, 126);
 	assert_true(changed > 126 * 100);
-	free(md.v);
+	model_free(&md);
 	tmem_destroy(m);
 }
 
@@ -272,7 +272,7 @@ static void million_probes(enum ap_pt_format fmt, unsigned ias, uint64_t bitmap)
 	assert_true(mapped_probes > 500000 && mapped_probes < 1000000);
 	ap_pt_free(pt);
 	tmem_assert_empty(m);
-	free(md.v);
+	model_free(&md);
 	tmem_destroy(m);
 }
 

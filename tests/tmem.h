@@ -58,6 +58,7 @@ struct tmem {
 	uint64_t handle_allocs, handle_frees;
 	int fail_in;      /* >0: the fail_in-th table allocation from now fails */
 	bool fail_handle; /* zalloc returns NULL */
+	uint16_t *frame_counts; /* tmem_window()'s */
 	struct ap_pt_mem mem;
 };
 
@@ -185,8 +186,25 @@ static inline void tmem_assert_empty(const struct tmem *m)
 	       (ull)m->handle_allocs, (ull)m->handle_frees);
 }
 
+/*
+ * Offer the arena as a linear window with per-frame leaf counts, as the
+ * core's pool does (pgtable.h): the table layer then follows descriptors by
+ * a sum and takes whole tables by their count.  A count left wrong would
+ * show in ap_pt_leaf_count() after the table goes.
+ */
+static inline void tmem_window(struct tmem *m)
+{
+	m->frame_counts = calloc(ARENA_SIZE >> 12, sizeof(uint16_t));
+	assert_non_null(m->frame_counts);
+	m->mem.window_host = m->arena;
+	m->mem.window_pa = ARENA_BASE;
+	m->mem.window_size = ARENA_SIZE;
+	m->mem.frame_counts = m->frame_counts;
+}
+
 static inline void tmem_destroy(struct tmem *m)
 {
+	free(m->frame_counts);
 	free(m->arena);
 	free(m->cls);
 	free(m);

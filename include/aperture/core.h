@@ -693,16 +693,45 @@ AP_API int ap_detach(struct ap_device *dev);
  * (not a paging domain, prot without read or write, iova/pa/size not aligned
  * to the smallest page size), -ERANGE (outside the aperture, or pa beyond
  * the domain's OAS), -EEXIST (overlaps a live mapping), -ENOMEM.
+ *
+ * Where this differs from Linux, on purpose:
+ *   - a block over a table that still holds live leaves is -EEXIST, like
+ *     any overlap; io-pgtable-arm frees that table and its leaves silently
+ *     (an empty table is replaced by the block, as in Linux);
+ *   - an output range that starts below 2^OAS but ends above it is
+ *     -ERANGE; Linux checks only its start and writes a leaf whose address
+ *     has a bit beyond the output size;
+ *   - a map over a live mapping is -EEXIST for every format; Linux's
+ *     generic page table (VT-d) answers -EADDRINUSE there, io-pgtable-arm
+ *     -EEXIST;
+ *   - a map that fails half-way takes back exactly the leaves it wrote and
+ *     the tables it made, so the tables are as they were; Linux unmaps the
+ *     range by the unmap rule below, which may also take empty tables.
  */
 AP_API int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size,
 		  unsigned prot);
 
 /*
- * Unmap from iova for up to size bytes; *unmapped gets the bytes actually
- * unmapped, which stop at the first hole and before a leaf the range would
- * cut (a leaf is never split), as Linux's iommu_unmap.  Errors (with
- * *unmapped = 0): -EINVAL (not a paging domain, unaligned iova or size, a
- * range that wraps past 2^64).
+ * Unmap from iova for up to size bytes, as Linux's iommu_unmap: the range
+ * is cut into the page sizes iommu_pgsize() picks (the largest the address
+ * is aligned to and the length allows), each piece unmapped by the table
+ * format's own Linux rule, until a piece unmaps nothing.  *unmapped gets
+ * the bytes unmapped.  A leaf is never split.  Per format:
+ *   - ARM LPAE (io-pgtable-arm): a piece takes whole entries of its page
+ *     size's level and stops at the first empty one; an entry there that
+ *     holds a table goes whole, every leaf under it and holes and all (map
+ *     4K at 0x0 and 0x5000, unmap 2M at 0x0: both go, 2M reported).  A
+ *     piece that would cut a larger leaf unmaps nothing.
+ *   - Intel VT-d (Linux's generic page table, vtdss): a piece is unmapped
+ *     at every level it spans and stops at the first hole at any level, so
+ *     a table is freed only when the range covers it and it had no hole.
+ *     A leaf whose first byte the range starts at goes whole even if the
+ *     range is shorter (4K at the start of a 2M superpage unmaps 2M), and
+ *     so does a leaf the range ends inside: *unmapped may exceed size.  A
+ *     range starting inside a leaf unmaps nothing there.
+ * Every IOTLB entry of what was unmapped is gone before this returns
+ * (strict).  Errors (with *unmapped = 0): -EINVAL (not a paging domain,
+ * unaligned iova or size, a range that wraps past 2^64).
  */
 AP_API int ap_unmap(struct ap_domain *dom, uint64_t iova, uint64_t size,
 		    uint64_t *unmapped);

@@ -54,13 +54,31 @@ AP_API const char *ap_pt_format_name(enum ap_pt_format format);
 /*
  * Where tables live.  alloc, free and map are required; zalloc/release are
  * optional (calloc/free when NULL) and serve the small host-side handle, so
- * that an owner counting or failing its allocations sees every one.
+ * that an owner counting or failing its allocations sees every one.  Fill
+ * the struct with a designated initializer (or zero it first): every field
+ * past those is optional, and zero means unused.
  *
  * alloc: return a host pointer to `size` zeroed bytes whose physical address
  *        (stored in *pa) is aligned to `size`; NULL when out of memory.
  * free:  give back what alloc returned (same pointer, address and size).
  * map:   host pointer for `len` bytes at physical address `pa`, or NULL if
  *        that range is not backed.  Used to follow table descriptors.
+ *
+ * The rest is optional (zero when unused) and lets the table layer go
+ * faster over memory it owns:
+ *
+ * window_host, window_pa, window_size: a linear window.  Every table alloc
+ *        hands out lies in [window_pa, window_pa + window_size), 4 KiB
+ *        aligned, at host address window_host + (pa - window_pa), which
+ *        stays valid as long as the table handle.  A descriptor pointing
+ *        into the window is then followed by that sum, without calling map
+ *        (so map is not asked whether a table there is still allocated);
+ *        one pointing elsewhere still goes through map.
+ * frame_counts: with a window, one uint16_t per 4 KiB frame of it, which
+ *        the table layer owns for the frames of the tables it holds: it
+ *        keeps there the number of live leaves of each last-level table, so
+ *        that an unmap takes a whole table without reading it, as Linux
+ *        does.  Tables that share the window may share one array.
  */
 struct ap_pt_mem {
 	void *cookie;
@@ -69,6 +87,9 @@ struct ap_pt_mem {
 	void *(*map)(void *cookie, uint64_t pa, size_t len);
 	void *(*zalloc)(void *cookie, size_t size);
 	void (*release)(void *cookie, void *p);
+	void *window_host;
+	uint64_t window_pa, window_size;
+	uint16_t *frame_counts;
 };
 
 /* Quirks, as Linux's IO_PGTABLE_QUIRK_* of the same names. */
@@ -163,15 +184,21 @@ AP_API int ap_pt_get_regs(const struct ap_pt_walk_cfg *cfg, bool coherent_walk,
 			  struct ap_pt_regs *out);
 
 /*
- * Map pgcount pages of pgsize at iova -> pa (outside any transaction).  As Linux's map_pages, it maps
- * at most up to the end of the table page that holds the first entry and
- * adds what it mapped to *mapped (the caller loops for the rest).
+ * Map pgcount pages of pgsize at iova -> pa (outside any transaction).  As
+ * io-pgtable-arm's map_pages, it maps at most up to the end of the table
+ * page that holds the first entry and adds what it mapped to *mapped (the
+ * caller loops for the rest).  An empty table where a page goes is
+ * replaced by it and freed, as in Linux.
  *
- * Differences from Linux, on purpose: a table at the target level that still
- * holds live leaves is -EEXIST (Linux silently drops them), and every slot is
- * checked before any is written, so an error writes no leaf.  Errors:
- * -EINVAL (pgsize not supported, prot without read or write, pgcount 0),
- * -ERANGE (iova beyond IAS or pa beyond OAS), -EEXIST, -ENOMEM.
+ * Differences from Linux, on purpose: a table at the target level that
+ * still holds live leaves is -EEXIST (io-pgtable-arm silently frees it and
+ * its leaves); a page whose output range crosses 2^OAS is -ERANGE (Linux
+ * checks only the first address); a live leaf in the way is -EEXIST for
+ * every format (Linux's generic page table, which VT-d uses, says
+ * -EADDRINUSE); and every slot is checked before any is written, so an
+ * error writes no leaf.  Errors: -EINVAL (pgsize not supported, prot
+ * without read or write, pgcount 0), -ERANGE (iova beyond IAS or pa beyond
+ * OAS), -EEXIST, -ENOMEM.
  */
 AP_API int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa,
 			   uint64_t pgsize, uint64_t pgcount, unsigned prot,
@@ -204,20 +231,48 @@ AP_API int ap_pt_txn_map_pages(struct ap_pt_txn *txn, uint64_t iova, uint64_t pa
 AP_API void ap_pt_txn_end(struct ap_pt_txn *txn, bool rollback);
 
 /*
- * Unmap pgcount pages of pgsize at iova; returns the bytes unmapped, which
- * stop at the first hole.  A leaf larger than pgsize is never split: meeting
- * one stops the unmap there (so unmap(X, 4K, 512) over a 2M block at X
- * returns 0, as Linux's does).  A table met at pgsize level is emptied leaf
- * by leaf under the same rules; when its whole span was unmapped it is freed,
- * as Linux frees it, otherwise it stays (with what lay beyond the hole).
- * Returns 0 for an unsupported pgsize or an iova beyond IAS.
+ * Undo a map of the transaction before rolling it back: remove up to
+ * pgcount leaves of pgsize from iova, to the end of the table page,
+ * stopping before the first entry that is not such a leaf; no table goes
+ * (ap_pt_txn_end does that).  Unlike an unmap by the format's rule, this
+ * takes exactly the leaves the map wrote (called with the map's own page
+ * size and count), so that a rolled-back table is as it was, tables
+ * included.  Returns the bytes removed and ORs their size into *sizes.
+ */
+AP_API uint64_t ap_pt_txn_unmap(struct ap_pt_txn *txn, uint64_t iova, uint64_t pgsize,
+				uint64_t pgcount, uint64_t *sizes);
+
+/*
+ * Unmap pgcount pages of pgsize at iova, by the format's Linux rule; returns
+ * the bytes unmapped.  A leaf is never split.
+ *
+ * ARM LPAE, as io-pgtable-arm's unmap_pages: nothing if a hole or a leaf
+ * larger than pgsize lies on the way to pgsize's level (unmap(X, 4K, 512)
+ * over a 2M block at X returns 0); there, up to pgcount entries from iova's
+ * to the end of the table page: a leaf goes, a table goes whole with every
+ * leaf and table below it (holes included, as Linux frees it), and the
+ * first empty entry stops the unmap.  Each entry taken counts pgsize.
+ *
+ * VT-d, as Linux's generic page table (vtdss) unmaps: the range
+ * [iova, iova + pgsize * pgcount), not clipped to a table page, at every
+ * level it spans; the first hole at any level stops it, and nothing is
+ * unmapped if the range does not lie below 2^ias.  A leaf goes whole when
+ * the range starts at its first byte or ends inside it, so the bytes
+ * returned may exceed the range; a range that starts inside a leaf unmaps
+ * nothing there.  A table the range covers is freed once it is empty; one
+ * it only crosses stays.
+ *
+ * Either way a table that holds a walker's root (ap_pt_walk_cfg_for_ias)
+ * is emptied but never freed.  Returns 0 for an unsupported pgsize, a
+ * pgcount of 0 or an iova beyond IAS.
  */
 AP_API uint64_t ap_pt_unmap_pages(struct ap_pt *pt, uint64_t iova,
 				  uint64_t pgsize, uint64_t pgcount);
 
 /* The same, and ORs into *sizes the size of every leaf it removed: what a
  * TLB must drop for the range (a 2M unmap of a table of 4K leaves removed
- * 4K leaves, not a 2M one). */
+ * 4K leaves, not a 2M one).  Every removed leaf lies in [iova, iova + the
+ * bytes returned). */
 AP_API uint64_t ap_pt_unmap_pages_sizes(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
 					uint64_t pgcount, uint64_t *sizes);
 
@@ -291,6 +346,17 @@ struct ap_pt_walk_result {
  */
 AP_API int ap_pt_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
 		      uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
+
+/*
+ * ap_pt_walk(cfg, the memory of pt, ...) of pt's own tables, with the same
+ * result, for a cfg that ap_pt_get_walk_cfg() or ap_pt_walk_cfg_for_ias()
+ * gave for pt: the walk of a translation miss.  With pt's own cfg and a
+ * provider window (struct ap_pt_mem) it reads the tables directly, through
+ * the level descriptions pt already holds; anything unusual on the way (a
+ * fault, a descriptor it did not write) is decided by ap_pt_walk().
+ */
+AP_API int ap_pt_walk_table(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg,
+			    uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
 
 /*
  * Page-size choice of Linux's iommu_pgsize(): the largest size in `bitmap`

@@ -273,29 +273,19 @@ void ap_mem_free(struct ap_ctx *ctx, void *p)
 		ap__free(ctx, p);
 }
 
-/* Table memory, 2 MiB at a time: straight from mmap, whose fresh pages
- * read as zero and cost nothing until a table lands on them (a context
- * with a few tables touches a few pages of its chunk). */
-void *ap__alloc_pages(struct ap_ctx *ctx, size_t size)
+/* Memory the context's own mappings provide (the table window) is counted
+ * and open to failure injection as allocations are. */
+bool ap__charge(struct ap_ctx *ctx, size_t size)
 {
-	void *p;
-
 	if (inject_failure(ctx))
-		return NULL;
-	p = mmap(NULL, (size + 4095) & ~(size_t)4095, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
+		return false;
 	account(ctx, 1, (int64_t)size);
-	return p;
+	return true;
 }
 
-void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size)
+void ap__uncharge(struct ap_ctx *ctx, size_t size)
 {
-	if (!p)
-		return;
 	account(ctx, -1, -(int64_t)size);
-	munmap(p, (size + 4095) & ~(size_t)4095);
 }
 
 /* RAM the context backs is anonymous memory reserved, not committed: a

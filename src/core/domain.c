@@ -589,7 +589,7 @@ int ap_detach(struct ap_device *dev)
  * writer).  A failed map's rollback frees tables other writers could be
  * about to fill, so it runs alone: see struct ap_domain.
  */
-static int writer_enter(struct ap_domain *dom)
+static __attribute__((noinline)) int writer_wait(struct ap_domain *dom)
 {
 	/* A writer called from inside a DMA (its write observer) holds a
 	 * read-side section the rollback is waiting for: it must not wait. */
@@ -609,10 +609,28 @@ static int writer_enter(struct ap_domain *dom)
 	}
 }
 
+/* The common case inline: no rollback running (whether this section nests
+ * in another matters only when one is). */
+static inline int writer_enter(struct ap_domain *dom)
+{
+	ap__rcu_read_lock();
+	if (__builtin_expect(!__atomic_load_n(&dom->exclusive, __ATOMIC_ACQUIRE), 1))
+		return 0;
+	ap__rcu_read_unlock();
+	return writer_wait(dom);
+}
+
 static void writer_exit(struct ap_domain *dom)
 {
 	(void)dom;
 	ap__rcu_read_unlock();
+}
+
+/* One page of a size the domain maps with, aligned to it: what Linux's
+ * iommu_pgsize would cut such a range into, found without asking. */
+static bool one_page(const struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size)
+{
+	return (size & dom->pgsizes) && !(size & (size - 1)) && !((iova | pa) & (size - 1));
 }
 
 /* Strict invalidation: drop every IOTLB entry of the domain for
@@ -630,12 +648,29 @@ static void invalidate_range(struct ap_domain *dom, uint64_t iova, uint64_t size
 				     sizes);
 }
 
-/* Unmap [iova, iova + size) up to the first hole, and drop what the IOTLBs
- * hold of it; the bytes unmapped. */
+/* Unmap [iova, iova + size) as Linux's iommu_unmap: pieces of the size
+ * iommu_pgsize picks, each by the format's rule, until one takes nothing;
+ * then drop what the IOTLBs hold of it.  The bytes unmapped (on VT-d
+ * possibly more than size). */
 static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 {
 	uint64_t done = 0, removed = 0;
 
+	if (one_page(dom, iova, iova, size)) {
+		struct ap_attachment *a;
+
+		done = ap_pt_unmap_pages_sizes(dom->pt, iova, size, 1, &removed);
+		if (done != size || removed != size) {
+			invalidate_range(dom, iova, done, removed);
+			return done;
+		}
+		/* one leaf: its one set on each instance */
+		for (a = dom->attached; a; a = a->next)
+			if (a->sets && a->tag)
+				ap__iotlb_invalidate_leaf(&a->iommu->tlb, a->tag, iova,
+							  (unsigned)__builtin_ctzll(size));
+		return done;
+	}
 	while (done < size) {
 		uint64_t count, got;
 		uint64_t pgsize = ap_pt_pgsize(dom->pgsizes, iova + done, iova + done,
@@ -650,6 +685,34 @@ static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 	}
 	invalidate_range(dom, iova, done, removed);
 	return done;
+}
+
+/*
+ * A failed map's leaves, exactly: the runs the map wrote, found again by the
+ * same page-size choice (each lies wholly in what was mapped, so the choice
+ * over that shorter length is the same), taken back leaf by leaf, then what
+ * the IOTLBs may have cached of them.  Not an unmap by the format's rule,
+ * which could take tables that were there before: a failed map leaves the
+ * tables as it found them (Linux's iommu_map unmaps by the rule).
+ */
+static void map_undo(struct ap_domain *dom, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+		     uint64_t done)
+{
+	uint64_t pos = 0, removed = 0;
+
+	while (pos < done) {
+		uint64_t count, got;
+		uint64_t pgsize = ap_pt_pgsize(dom->pgsizes, iova + pos, pa + pos, done - pos,
+					       &count);
+
+		if (!pgsize)
+			break;
+		got = ap_pt_txn_unmap(txn, iova + pos, pgsize, count, &removed);
+		if (!got)
+			break;
+		pos += got;
+	}
+	invalidate_range(dom, iova, done, removed);
 }
 
 /* A failed map: give back the tables it allocated, alone in the domain
@@ -697,11 +760,41 @@ static int map_check(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t
 	return 0;
 }
 
+/* Map [iova, iova + size) in the pieces iommu_pgsize picks, through txn;
+ * on failure the leaves it wrote are taken back (the tables are the
+ * caller's to roll back). */
+static int map_pieces(struct ap_domain *dom, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+		      uint64_t size, unsigned prot)
+{
+	uint64_t done = 0;
+	int err = 0;
+
+	if (one_page(dom, iova, pa, size)) {
+		err = ap_pt_txn_map_pages(txn, iova, pa, size, 1, prot, &done);
+	} else {
+		while (done < size) {
+			uint64_t count, mapped = 0;
+			uint64_t pgsize = ap_pt_pgsize(dom->pgsizes, iova + done, pa + done,
+						       size - done, &count);
+
+			err = ap_pt_txn_map_pages(txn, iova + done, pa + done, pgsize, count, prot,
+						  &mapped);
+			done += mapped;
+			if (err)
+				break;
+		}
+	}
+	if (err)
+		map_undo(dom, txn, iova, pa, done); /* readers may have cached some */
+	return err;
+}
+
 int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot)
 {
 	struct ap_ctx *ctx;
 	struct ap_pt_txn txn;
-	uint64_t done = 0;
+	bool retried = false;
+	size_t freed_before;
 	int err;
 
 	if (!dom)
@@ -710,30 +803,32 @@ int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, uns
 	if (!size && dom->type == AP_DOMAIN_PAGING)
 		return 0;
 	err = map_check(dom, iova, pa, size, prot);
-	if (!err)
-		err = writer_enter(dom);
 	if (err)
 		return err;
-	ap_pt_txn_begin(dom->pt, &txn);
-	while (done < size) {
-		uint64_t count, mapped = 0;
-		uint64_t pgsize = ap_pt_pgsize(dom->pgsizes, iova + done, pa + done, size - done,
-					       &count);
-
-		err = ap_pt_txn_map_pages(&txn, iova + done, pa + done, pgsize, count, prot,
-					  &mapped);
-		done += mapped;
+	freed_before = __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED);
+	for (;;) {
+		err = writer_enter(dom);
 		if (err)
+			return err;
+		ap_pt_txn_begin(dom->pt, &txn);
+		err = map_pieces(dom, &txn, iova, pa, size, prot);
+		if (!err && txn.len)
+			ap_pt_txn_end(&txn, false); /* frees the tables blocks displaced */
+		writer_exit(dom);
+		if (!err)
 			break;
-	}
-	if (err)
-		unmap_run(dom, iova, done); /* readers may have cached some */
-	else
-		ap_pt_txn_end(&txn, false);
-	writer_exit(dom);
-	if (err)
 		rollback_alone(dom, &txn); /* a failed map leaves no table behind */
-	if (ap__reclaim_pending(ctx))
+		/* Frames that only wait for a grace period may be what it
+		 * lacked: give them back, and try once more. */
+		if (err != -ENOMEM || retried ||
+		    !__atomic_exchange_n(&ctx->pool_starved, false, __ATOMIC_RELAXED))
+			break;
+		ap__reclaim(ctx);
+		retried = true;
+	}
+	if (err && __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) > freed_before)
+		ap__reclaim_since(ctx, freed_before); /* a failed map holds no new memory */
+	else if (ap__reclaim_due(ctx))
 		ap__reclaim(ctx);
 	if (!err)
 		return 0;
@@ -768,8 +863,8 @@ int ap_unmap(struct ap_domain *dom, uint64_t iova, uint64_t size, uint64_t *unma
 		return -EDEADLK;
 	done = unmap_run(dom, iova, size);
 	writer_exit(dom);
-	if (ap__reclaim_pending(dom->ctx))
-		ap__reclaim(dom->ctx); /* tables it emptied, after a grace period */
+	if (ap__reclaim_due(dom->ctx))
+		ap__reclaim(dom->ctx); /* tables it freed, in batches */
 	if (unmapped)
 		*unmapped = done;
 	return 0;

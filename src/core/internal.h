@@ -25,12 +25,18 @@ struct ap_ram {
 	bool owned;  /* host memory is the context's (ap_ram_alloc) */
 };
 
-/* The physical window page tables live in, backed chunk by chunk. */
+/* The physical window page tables live in: one host mapping of the whole
+ * window (reserved, touched page by page), whose chunks are taken into use
+ * and given back as tables need them, so that physical address pa lies at
+ * host + (pa - base). */
 struct ap_pool {
 	uint64_t base, size;  /* size 0: not chosen yet */
+	uint8_t *host;        /* the window's mapping */
+	size_t host_bytes;
 	uint64_t *used;       /* one bit per 4 KiB frame */
+	uint16_t *counts;     /* one per frame, the table layer's (ap_pt_mem) */
 	struct ap_pool_chunk {
-		uint8_t *host;
+		uint8_t *host;    /* NULL while the chunk holds no table */
 		uint32_t frames;
 	} *chunks;
 	uint64_t hint;        /* lowest frame that may be free */
@@ -165,6 +171,7 @@ struct ap_ctx {
 	/* physical memory (physmem.c says how threads share it) */
 	pthread_mutex_t ram_lock;
 	unsigned ram_seq;         /* odd while the RAM tree changes */
+	uint64_t ram_changes;     /* every change of the tree, never wrapping */
 	struct ap_avl ram;        /* regions by pa (physmem.c: struct ap_ram_node) */
 	struct ap_ram_node *ram_gone; /* unlinked, freed after a grace period */
 	uint64_t ram_hint;        /* ap_ram_place: no room starts below this */
@@ -172,6 +179,7 @@ struct ap_ctx {
 	struct ap_pool pool;
 	struct ap_deferred *deferred; /* freed table frames awaiting a grace period */
 	size_t ndeferred, deferred_cap;
+	bool pool_starved;        /* a map found the pool full of deferred frames */
 	struct ap_pt_mem ptmem;
 	/* objects, each list in creation order */
 	struct ap_iommu *iommus;
@@ -190,11 +198,13 @@ int ap__err(struct ap_ctx *ctx, int err, const char *fmt, ...)
 void *ap__zalloc(struct ap_ctx *ctx, size_t size);
 void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size);
 void ap__free(struct ap_ctx *ctx, void *p);
-void *ap__alloc_pages(struct ap_ctx *ctx, size_t size);
 /* Zeroed RAM for ap_ram_alloc, backed only where touched. */
 void *ap__alloc_ram(struct ap_ctx *ctx, uint64_t size);
 void ap__free_ram(struct ap_ctx *ctx, void *p, uint64_t size);
-void ap__free_pages(struct ap_ctx *ctx, void *p, size_t size);
+/* Memory the context's own mappings provide (the table window), counted
+ * and open to failure injection as allocations are. */
+bool ap__charge(struct ap_ctx *ctx, size_t size);
+void ap__uncharge(struct ap_ctx *ctx, size_t size);
 int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name);
 
 /* physmem.c */
@@ -208,6 +218,9 @@ void *ap__phys_map(struct ap_ctx *ctx, uint64_t pa, size_t len);
 void ap__pool_init_mem(struct ap_ctx *ctx);
 void ap__reclaim(struct ap_ctx *ctx);
 bool ap__reclaim_pending(struct ap_ctx *ctx);
+void ap__reclaim_since(struct ap_ctx *ctx, size_t from);
+/* Table frames freed before a grace period gives them back in one go. */
+#define AP_RECLAIM_BATCH 256
 
 /* iommu.c */
 void ap__fault_record(struct ap_iommu *iommu, const struct ap_fault *f);
@@ -240,6 +253,46 @@ void ap__index_free(struct ap_ctx *ctx, struct ap_index *ix);
 void ap__domains_free(struct ap_ctx *ctx);
 struct ap_attachment *ap__attachment_of(const struct ap_domain *dom,
 					const struct ap_iommu *iommu);
+
+/*
+ * The RAM region a DMA on this thread found last (physmem.c): good while
+ * its context (by serial) has not changed its RAM since (ram_changes), so
+ * that a DMA through one region after another costs no search.
+ */
+struct ap_ram_hint {
+	uint64_t serial, changes;
+	uint64_t pa, size;
+	uint8_t *host;
+};
+
+extern __thread struct ap_ram_hint ap__ram_hint __attribute__((tls_model("initial-exec")));
+uint8_t *ap__ram_host_find(struct ap_ctx *ctx, uint64_t pa, uint64_t len);
+
+/* The host bytes of [pa, pa + len) if one RAM region holds them all, else
+ * NULL.  Inside a read-side section: they stay valid until it ends. */
+static inline uint8_t *ap__ram_host(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
+{
+	const struct ap_ram_hint *h = &ap__ram_hint;
+	uint64_t in = pa - h->pa;
+
+	if (h->serial == ctx->serial &&
+	    h->changes == __atomic_load_n(&ctx->ram_changes, __ATOMIC_ACQUIRE) && in < h->size &&
+	    h->size - in >= len)
+		return h->host + in;
+	return ap__ram_host_find(ctx, pa, len);
+}
+
+/*
+ * Enough waiting to be worth a grace period now (physmem.c): a batch of
+ * table frames (a grace period costs microseconds; an unmap that frees a
+ * table should not pay one each time).  Whatever waits goes back at the
+ * latest when the pool runs short, a domain or RAM goes, or the context is
+ * freed.  A hint read without locks.
+ */
+static inline bool ap__reclaim_due(struct ap_ctx *ctx)
+{
+	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) >= AP_RECLAIM_BATCH;
+}
 
 #define AP_APPEND(head, obj)                              \
 	do {                                              \

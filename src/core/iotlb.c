@@ -140,7 +140,7 @@ static bool key_overlaps(uint64_t key, uint64_t first, uint64_t last)
  * writer checked the set's generation before we bumped it, so what it
  * writes may be what we must drop.
  */
-static bool drop_way(struct ap_iotlb_way *w, uint16_t tag, uint64_t first, uint64_t last)
+bool ap__iotlb_drop_way(struct ap_iotlb_way *w, uint16_t tag, uint64_t first, uint64_t last)
 {
 	unsigned spins = 0;
 
@@ -174,7 +174,7 @@ static uint64_t drop_in_set(struct ap_iotlb_set *set, uint16_t tag, uint64_t fir
 
 	__atomic_add_fetch(&set->gen, 1, __ATOMIC_SEQ_CST);
 	for (w = 0; w < AP_IOTLB_WAYS; w++)
-		n += drop_way(&set->way[w], tag, first, last);
+		n += ap__iotlb_drop_way(&set->way[w], tag, first, last);
 	return n;
 }
 
@@ -188,53 +188,61 @@ static uint64_t drop_everywhere(struct ap_iotlb *t, uint16_t tag, uint64_t first
 	return n;
 }
 
-/* In this thread's shard: parallel unmaps must not share a counter line. */
-static void count_invalidation(struct ap_iotlb *t, uint64_t dropped)
-{
-	struct ap_iotlb_shard *s = ap__iotlb_shard(t);
 
-	ap__iotlb_count(&s->invalidations);
-	if (dropped)
-		__atomic_store_n(&s->dropped, __atomic_load_n(&s->dropped, __ATOMIC_RELAXED) + dropped,
-				 __ATOMIC_RELAXED);
-}
-
+/*
+ * Range invalidation, page by page of each size removed, as SMMUv3's range
+ * TLBI commands go; past one probe per set it costs less to invalidate the
+ * whole tag in one pass over the sets, as Linux's SMMUv3 driver switches to
+ * invalidating the whole ASID or VMID beyond its command limit.
+ */
 void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, uint16_t tag,
 			  uint64_t first, uint64_t last, uint64_t sizes)
 {
-	uint64_t dropped = 0, page, pages;
+	uint64_t dropped = 0, page, probes = 0;
 	unsigned i;
 
 	if (!t->sets || !tag)
 		return;
+	/* One leaf (a page-sized unmap): one set, the common case. */
+	if (!(sizes & (sizes - 1)) && last - first == sizes - 1 && !(first & (sizes - 1))) {
+		unsigned s = (unsigned)__builtin_ctzll(sizes);
+
+		for (i = 0; i < p->n && p->shift[i] != s; i++)
+			;
+		if (i < p->n)
+			ap__iotlb_count_invalidation(t, drop_in_set(ap__iotlb_set(t, tag, first, s), tag,
+							  first, last));
+		return;
+	}
+	for (i = 0; i < p->n; i++)
+		if (sizes >> p->shift[i] & 1)
+			probes += (last >> p->shift[i]) - (first >> p->shift[i]) + 1;
+	if (probes > t->set_mask) {
+		ap__iotlb_count_invalidation(t, drop_everywhere(t, tag, 0, UINT64_MAX));
+		return;
+	}
 	for (i = 0; i < p->n; i++) {
 		unsigned s = p->shift[i];
 
 		if (!(sizes >> s & 1))
 			continue;
-		pages = (last >> s) - (first >> s);
-		if (pages >= t->set_mask) {
-			/* More pages than sets: one pass over every set. */
-			dropped += drop_everywhere(t, tag, first, last);
-			break;
-		}
 		for (page = first >> s; page <= last >> s; page++)
 			dropped += drop_in_set(ap__iotlb_set(t, tag, page << s, s), tag, first,
 					       last);
 	}
-	count_invalidation(t, dropped);
+	ap__iotlb_count_invalidation(t, dropped);
 }
 
 void ap__iotlb_invalidate_tag(struct ap_iotlb *t, uint16_t tag)
 {
 	if (!t->sets || !tag)
 		return;
-	count_invalidation(t, drop_everywhere(t, tag, 0, UINT64_MAX));
+	ap__iotlb_count_invalidation(t, drop_everywhere(t, tag, 0, UINT64_MAX));
 }
 
 void ap__iotlb_invalidate_all(struct ap_iotlb *t)
 {
 	if (!t->sets)
 		return;
-	count_invalidation(t, drop_everywhere(t, 0, 0, UINT64_MAX));
+	ap__iotlb_count_invalidation(t, drop_everywhere(t, 0, 0, UINT64_MAX));
 }

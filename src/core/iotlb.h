@@ -180,6 +180,44 @@ void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t
 void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, uint16_t tag,
 			  uint64_t first, uint64_t last, uint64_t sizes);
 void ap__iotlb_invalidate_tag(struct ap_iotlb *t, uint16_t tag);
+/* Out of line for ap__iotlb_invalidate_leaf: a way that may hold what it
+ * drops (being written, or tag's), dropped if it overlaps [first, last]. */
+bool ap__iotlb_drop_way(struct ap_iotlb_way *w, uint16_t tag, uint64_t first, uint64_t last);
+
+/* An invalidation command and what it dropped, in this thread's shard:
+ * parallel unmaps must not share a counter line. */
+static inline void ap__iotlb_count_invalidation(struct ap_iotlb *t, uint64_t dropped)
+{
+	struct ap_iotlb_shard *s = ap__iotlb_shard(t);
+
+	ap__iotlb_count(&s->invalidations);
+	if (dropped)
+		__atomic_store_n(&s->dropped, __atomic_load_n(&s->dropped, __ATOMIC_RELAXED) + dropped,
+				 __ATOMIC_RELAXED);
+}
+
+/*
+ * ap__iotlb_invalidate() of one leaf, [base, base + 2^shift) of a size
+ * `shift` that lookups probe: the common unmap of one page, inline.  The
+ * generation bump is the one full barrier strictness needs (iotlb.h); a
+ * way is looked at closer only if it may be the leaf's.
+ */
+static inline void ap__iotlb_invalidate_leaf(struct ap_iotlb *t, uint16_t tag, uint64_t base,
+					     unsigned shift)
+{
+	struct ap_iotlb_set *set = ap__iotlb_set(t, tag, base, shift);
+	uint64_t dropped = 0, last = base + ((1ull << shift) - 1);
+	unsigned w;
+
+	__atomic_add_fetch(&set->gen, 1, __ATOMIC_SEQ_CST);
+	for (w = 0; w < AP_IOTLB_WAYS; w++) {
+		uint64_t meta = __atomic_load_n(&set->way[w].meta, __ATOMIC_SEQ_CST);
+
+		if ((meta & 1) || (uint16_t)(meta >> 32) == tag)
+			dropped += ap__iotlb_drop_way(&set->way[w], tag, base, last);
+	}
+	ap__iotlb_count_invalidation(t, dropped);
+}
 void ap__iotlb_invalidate_all(struct ap_iotlb *t);
 
 #endif /* AP_CORE_IOTLB_H */

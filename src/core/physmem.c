@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 #include "rcu.h"
@@ -86,6 +87,9 @@ static bool ram_overlaps(const struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 
 static void ram_write_begin(struct ap_ctx *ctx)
 {
+	/* a DMA's hint (ap__ram_host) is stale from here: a region it names
+	 * may go, and its memory once the section of that DMA has ended */
+	__atomic_store_n(&ctx->ram_changes, ctx->ram_changes + 1, __ATOMIC_SEQ_CST);
 	/* the tree's stores are releases: a reader that sees one sees this */
 	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELAXED);
 }
@@ -512,6 +516,23 @@ bool ap__ram_find(struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out)
 	return ram_lookup(ctx, pa, out);
 }
 
+__thread struct ap_ram_hint ap__ram_hint __attribute__((tls_model("initial-exec")));
+
+/* ap__ram_host() without a good hint: search, and keep what was found
+ * with the count of changes read before the search. */
+uint8_t *ap__ram_host_find(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
+{
+	uint64_t changes = __atomic_load_n(&ctx->ram_changes, __ATOMIC_ACQUIRE);
+	struct ap_ram r;
+	uint64_t in;
+
+	if (!ram_lookup(ctx, pa, &r))
+		return NULL;
+	ap__ram_hint = (struct ap_ram_hint){ ctx->serial, changes, r.pa, r.size, r.host };
+	in = pa - r.pa;
+	return r.size - in >= len ? r.host + in : NULL;
+}
+
 int ap_ram_region(const struct ap_ctx *ctx, size_t index, uint64_t *pa, uint64_t *size)
 {
 	int err;
@@ -537,25 +558,64 @@ void *ap_ram_ptr(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
 
 /* ------------------------------------------------------------ table pool */
 
+/*
+ * The window is one mapping, reserved without a commit charge: a page
+ * costs memory once a table first touches it, and stays with the context
+ * (a chunk given back is counted as freed, and its pages are reused by the
+ * next tables without faulting again).  One mapping also makes the host
+ * address of a table a sum (ap_pt_mem's linear window), which the table
+ * layer's walks use instead of a call per table.
+ */
 static int pool_set(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 {
 	struct ap_pool *p = &ctx->pool;
 	uint64_t frames = size >> AP_FRAME_SHIFT;
 	uint64_t nchunks = (size + CHUNK_BYTES - 1) >> AP_POOL_CHUNK_SHIFT;
+	void *host;
 
 	p->used = ap__zalloc(ctx, ((frames + 63) / 64) * sizeof(uint64_t));
 	p->chunks = ap__zalloc(ctx, nchunks * sizeof(*p->chunks));
-	if (!p->used || !p->chunks) {
+	p->counts = ap__zalloc(ctx, frames * sizeof(*p->counts));
+	host = mmap(NULL, nchunks * CHUNK_BYTES, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!p->used || !p->chunks || !p->counts || host == MAP_FAILED) {
 		ap__free(ctx, p->used);
 		ap__free(ctx, p->chunks);
+		ap__free(ctx, p->counts);
+		if (host != MAP_FAILED)
+			munmap(host, nchunks * CHUNK_BYTES);
 		p->used = NULL;
 		p->chunks = NULL;
+		p->counts = NULL;
 		return ap__err(ctx, -ENOMEM, "out of memory for the page-table window");
 	}
+	p->host = host;
+	p->host_bytes = nchunks * CHUNK_BYTES;
 	p->base = base;
 	p->size = size;
 	p->hint = 0;
+	/* the table layer follows descriptors into the window by a sum */
+	ctx->ptmem.window_host = host;
+	ctx->ptmem.window_pa = base;
+	ctx->ptmem.window_size = size;
+	ctx->ptmem.frame_counts = p->counts;
 	return 0;
+}
+
+/* The provider without a window (none chosen, or forgotten). */
+static void pool_unset_window(struct ap_ctx *ctx)
+{
+	ctx->ptmem.window_host = NULL;
+	ctx->ptmem.window_pa = 0;
+	ctx->ptmem.window_size = 0;
+	ctx->ptmem.frame_counts = NULL;
+}
+
+static void pool_unmap(struct ap_pool *p)
+{
+	if (p->host)
+		munmap(p->host, p->host_bytes);
+	p->host = NULL;
 }
 
 static int set_window_locked(struct ap_ctx *ctx, uint64_t base, uint64_t size)
@@ -626,7 +686,10 @@ void ap__pool_forget(struct ap_ctx *ctx)
 		return;
 	ap__free(ctx, p->used);
 	ap__free(ctx, p->chunks);
+	ap__free(ctx, p->counts);
+	pool_unmap(p);
 	memset(p, 0, sizeof(*p));
+	pool_unset_window(ctx);
 }
 
 /* The bitmap word of frame i: walkers read it without pool_lock. */
@@ -645,16 +708,17 @@ static bool frames_free(const struct ap_pool *p, uint64_t first, uint64_t n)
 	return true;
 }
 
+/* Under pool_lock, the only writers' lock: a read-modify-write needs no
+ * lock prefix, only single-copy-atomic stores for the readers. */
 static void frames_mark(struct ap_pool *p, uint64_t first, uint64_t n, bool used)
 {
 	uint64_t i;
 
 	for (i = first; i < first + n; i++) {
-		if (used)
-			__atomic_or_fetch(&p->used[i / 64], 1ull << (i % 64), __ATOMIC_RELAXED);
-		else
-			__atomic_and_fetch(&p->used[i / 64], ~(1ull << (i % 64)),
-					   __ATOMIC_RELAXED);
+		uint64_t *w = &p->used[i / 64], bit = 1ull << (i % 64);
+		uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+
+		__atomic_store_n(w, used ? v | bit : v & ~bit, __ATOMIC_RELAXED);
 	}
 }
 
@@ -691,28 +755,34 @@ static uint64_t frames_for(size_t size)
 	return n;
 }
 
-static void *pool_alloc_locked(struct ap_ctx *ctx, uint64_t n, uint64_t *pa)
+/* *full: no run of free frames (rather than no host memory). */
+static void *pool_alloc_locked(struct ap_ctx *ctx, uint64_t n, uint64_t *pa, bool *full)
 {
 	struct ap_pool *p = &ctx->pool;
 	uint64_t first = frames_find(p, n);
 	struct ap_pool_chunk *c;
 	uint8_t *host;
 
-	if (first == UINT64_MAX)
+	*full = first == UINT64_MAX;
+	if (*full)
 		return NULL;
 	c = &p->chunks[first / FRAMES_PER_CHUNK];
 	if (!c->host) {
-		host = ap__alloc_pages(ctx, CHUNK_BYTES);
-		if (!host)
+		if (!ap__charge(ctx, CHUNK_BYTES))
 			return NULL;
-		__atomic_store_n(&c->host, host, __ATOMIC_RELEASE);
+		__atomic_store_n(&c->host, p->host + (first / FRAMES_PER_CHUNK) * CHUNK_BYTES,
+				 __ATOMIC_RELEASE);
 	}
 	host = c->host + ((first % FRAMES_PER_CHUNK) << AP_FRAME_SHIFT);
-	/* Zeroed with atomic stores: a walker that read this frame before
-	 * it was freed (a grace period ago) is gone, but the tools cannot
-	 * know that, and a table's words are only ever accessed atomically. */
+	/* A frame freed a grace period ago has no reader left.  Under
+	 * ThreadSanitizer the words are zeroed atomically, as they are read:
+	 * the tool cannot see that the readers are gone. */
+#ifdef AP_TSAN
 	for (uint64_t i = 0; i < (n << AP_FRAME_SHIFT) / 8; i++)
 		__atomic_store_n((uint64_t *)host + i, 0, __ATOMIC_RELAXED);
+#else
+	memset(host, 0, (size_t)(n << AP_FRAME_SHIFT));
+#endif
 	frames_mark(p, first, n, true);
 	c->frames += (uint32_t)n;
 	p->frames_used += n;
@@ -722,18 +792,33 @@ static void *pool_alloc_locked(struct ap_ctx *ctx, uint64_t n, uint64_t *pa)
 	return host;
 }
 
+/*
+ * Frames freed tables wait in (ap__reclaim) may be what a new table needs:
+ * outside a read-side section the allocation waits for them; inside one
+ * (a map) it cannot, and marks the pool starved so that the map can give
+ * them back and try again once it has left its section.
+ */
 static void *pool_alloc(void *cookie, size_t size, uint64_t *pa)
 {
 	struct ap_ctx *ctx = cookie;
 	uint64_t n = frames_for(size);
+	bool full;
 	void *host;
 
 	if (n > FRAMES_PER_CHUNK || ap__pool_ensure(ctx))
 		return NULL;
-	pthread_mutex_lock(&ctx->pool_lock);
-	host = pool_alloc_locked(ctx, n, pa);
-	pthread_mutex_unlock(&ctx->pool_lock);
-	return host;
+	for (;;) {
+		pthread_mutex_lock(&ctx->pool_lock);
+		host = pool_alloc_locked(ctx, n, pa, &full);
+		pthread_mutex_unlock(&ctx->pool_lock);
+		if (host || !full || !ap__reclaim_pending(ctx))
+			return host;
+		if (ap__rcu_reading()) {
+			__atomic_store_n(&ctx->pool_starved, true, __ATOMIC_RELAXED);
+			return NULL;
+		}
+		ap__reclaim(ctx);
+	}
 }
 
 /* Give frames back now: no walker can reach them any more. */
@@ -749,10 +834,8 @@ static void pool_release_locked(struct ap_ctx *ctx, uint64_t pa, size_t size)
 	if (first < p->hint)
 		p->hint = first;
 	if (!c->frames) {
-		uint8_t *host = c->host;
-
 		__atomic_store_n(&c->host, NULL, __ATOMIC_RELAXED);
-		ap__free_pages(ctx, host, CHUNK_BYTES);
+		ap__uncharge(ctx, CHUNK_BYTES);
 	}
 }
 
@@ -819,8 +902,32 @@ void ap__reclaim(struct ap_ctx *ctx)
 	free(frees);
 }
 
-/* A hint, read without the locks: a writer that just missed something
- * pending leaves it to the next one (nothing is lost, only delayed). */
+/*
+ * Give back, after a grace period, the table frames freed since ndeferred
+ * was `from`: a failed map's own tables, freed while it ran alone in its
+ * domain (no other writer added to the list meanwhile).  What other
+ * writers freed before stays for the next batch, so that a failed call
+ * leaves the context holding exactly what it held before.
+ */
+void ap__reclaim_since(struct ap_ctx *ctx, size_t from)
+{
+	size_t i, n;
+
+	if (ap__rcu_reading())
+		return;
+	ap__rcu_synchronize();
+	pthread_mutex_lock(&ctx->pool_lock);
+	n = ctx->ndeferred;
+	for (i = from; i < n; i++)
+		pool_release_locked(ctx, ctx->deferred[i].pa, ctx->deferred[i].size);
+	if (from < n)
+		__atomic_store_n(&ctx->ndeferred, from, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ctx->pool_lock);
+}
+
+/* Hints, read without the locks: a writer that just missed something
+ * pending leaves it to the next one (nothing is lost, only delayed).
+ * Anything waiting at all: */
 bool ap__reclaim_pending(struct ap_ctx *ctx)
 {
 	return __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED) != 0;
@@ -893,11 +1000,15 @@ void ap__physmem_free(struct ap_ctx *ctx)
 
 	if (p->chunks) {
 		for (i = 0; i < (p->size + CHUNK_BYTES - 1) >> AP_POOL_CHUNK_SHIFT; i++)
-			ap__free_pages(ctx, p->chunks[i].host, CHUNK_BYTES);
+			if (p->chunks[i].host)
+				ap__uncharge(ctx, CHUNK_BYTES);
 	}
 	ap__free(ctx, p->used);
 	ap__free(ctx, p->chunks);
+	ap__free(ctx, p->counts);
+	pool_unmap(p);
 	memset(p, 0, sizeof(*p));
+	pool_unset_window(ctx);
 	ap__avl_drain(&ctx->ram, ram_node_free, ctx);
 	ram_free_gone(ctx, ctx->ram_gone);
 	ctx->ram_gone = NULL;

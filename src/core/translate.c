@@ -83,7 +83,7 @@ static int walk(const struct ap_device *dev, const struct ap_attachment *att, ui
 	if (tlb->sets)
 		ap__iotlb_fill_begin(tlb, &att->sizes, &probe, att->tag, iova);
 	ap__iotlb_count(&ap__iotlb_shard(tlb)->walks);
-	if (ap_pt_walk(&att->walk, &dev->ctx->ptmem, iova, access, &res))
+	if (ap_pt_walk_table(att->dom->pt, &att->walk, iova, access, &res))
 		return refuse(dev, iova, access, res.fault, res.level, record, fault);
 	if (tlb->sets)
 		ap__iotlb_fill(tlb, &probe, att->tag, res.leaf.iova,
@@ -216,20 +216,26 @@ struct dma_plan {
 	unsigned n;
 	uint64_t planned; /* bytes the runs cover, from offset 0 */
 	struct ap_ram ram; /* the last RAM region found (size 0: none) */
+	const struct ap_translation *first; /* of offset 0, when dma_fast() had it */
 };
 
-/* The piece of a transfer that starts at `at` (at most `left` bytes). */
+/* The piece of a transfer that starts at `at` (at most `left` bytes); its
+ * translation `given` when not NULL. */
 static int dma_piece(struct ap_device *dev, uint64_t at, uint64_t left, unsigned access,
 		     bool record, struct ap_fault *fault, struct ap_ram *ram, uint8_t **host,
-		     uint64_t *pa, uint64_t *len)
+		     uint64_t *pa, uint64_t *len, const struct ap_translation *given)
 {
 	struct ap_translation t = { 0 }; /* every success sets it; the analyser cannot tell */
 	uint64_t in;
 	int err;
 
-	err = translate(dev, at, access, &t, fault, record);
-	if (err)
-		return err;
+	if (given) {
+		t = *given;
+	} else {
+		err = translate(dev, at, access, &t, fault, record);
+		if (err)
+			return err;
+	}
 	/* pages of one transfer mostly land in one region: look it up once */
 	if ((!ram->size || t.pa - ram->pa >= ram->size) && !ap__ram_find(dev->ctx, t.pa, ram)) {
 		ram->size = 0;
@@ -272,7 +278,7 @@ static int dma_check(struct ap_device *dev, uint64_t iova, size_t len, unsigned 
 
 	for (; done < len; done += piece) {
 		err = dma_piece(dev, iova + done, len - done, access, true, fault, &p->ram, &host,
-				&pa, &piece);
+				&pa, &piece, done ? NULL : p->first);
 		if (err)
 			return err;
 		plan_add(p, done, pa, piece, host);
@@ -315,7 +321,7 @@ static int dma_copy(struct ap_device *dev, uint64_t iova, size_t len, unsigned a
 		/* Recorded: only an unmap racing this DMA can fault here, and
 		 * then the device sees it as a real one would, mid-transfer. */
 		err = dma_piece(dev, iova + done, len - done, access, true, fault, &p->ram, &r.host,
-				&r.pa, &r.len);
+				&r.pa, &r.len, NULL);
 		if (err)
 			return err;
 		dma_move(dev, iova, dst, src, &r);
@@ -324,33 +330,74 @@ static int dma_copy(struct ap_device *dev, uint64_t iova, size_t len, unsigned a
 	return 0;
 }
 
-static int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t *src,
-	       size_t len, struct ap_fault *fault)
+/*
+ * A checked transfer that the fast path (dma()) did not finish, inside the
+ * read-side section dma() took, which this ends: the pieces, planned from
+ * the first translation when dma() had it (`first`).
+ */
+static __attribute__((noinline)) int dma_slow(struct ap_device *dev, uint64_t iova, uint8_t *dst,
+					      const uint8_t *src, size_t len, unsigned access,
+					      struct ap_fault *fault,
+					      const struct ap_translation *first)
 {
-	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
 	struct dma_plan plan;
 	int err;
 
-	if (!dev)
-		return -EINVAL;
-	if (len && !dst && !src)
-		return ap__err(dev->ctx, -EINVAL, "DMA of %zu bytes needs a buffer", len);
-	if (!len)
-		return 0;
-	if (iova + (len - 1) < iova)
-		return ap__err(dev->ctx, -EINVAL, "DMA at 0x%llx + %zu wraps the address space",
-			       (unsigned long long)iova, len);
 	plan.n = 0;
 	plan.planned = 0;
 	plan.ram.size = 0;
-	/* The RAM and attachment found stay valid until the section ends,
-	 * whatever other threads unmap, detach or remove meanwhile. */
-	ap__rcu_read_lock();
+	plan.first = first;
 	err = dma_check(dev, iova, len, access, fault, &plan);
 	if (!err)
 		err = dma_copy(dev, iova, len, access, dst, src, fault, &plan);
 	ap__rcu_read_unlock();
 	return err;
+}
+
+static __attribute__((noinline)) int dma_refuse(struct ap_device *dev, uint64_t iova,
+						const void *buf, size_t len)
+{
+	if (!dev)
+		return -EINVAL;
+	if (!buf)
+		return ap__err(dev->ctx, -EINVAL, "DMA of %zu bytes needs a buffer", len);
+	return ap__err(dev->ctx, -EINVAL, "DMA at 0x%llx + %zu wraps the address space",
+		       (unsigned long long)iova, len);
+}
+
+/*
+ * The common DMA is one IOTLB hit that one RAM region holds whole: one
+ * copy, with no plan.  The RAM and attachment found stay valid until the
+ * section ends, whatever other threads unmap, detach or remove meanwhile.
+ */
+static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst,
+				const uint8_t *src, size_t len, struct ap_fault *fault)
+{
+	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
+	struct ap_translation t;
+	uint8_t *host;
+
+	if (!len)
+		return dev ? 0 : -EINVAL;
+	if (!dev || (!dst && !src) || iova + (len - 1) < iova)
+		return dma_refuse(dev, iova, dst ? (const void *)dst : src, len);
+	ap__rcu_read_lock();
+	if (!translate_hit(dev, iova, access, &t))
+		return dma_slow(dev, iova, dst, src, len, access, fault, NULL);
+	if (t.size < len)
+		return dma_slow(dev, iova, dst, src, len, access, fault, &t);
+	host = ap__ram_host(dev->ctx, t.pa, len);
+	if (!host)
+		return dma_slow(dev, iova, dst, src, len, access, fault, &t);
+	if (src) {
+		struct dma_run r = { 0, t.pa, len, host };
+
+		dma_move(dev, iova, dst, src, &r);
+	} else {
+		memcpy(dst, host, len);
+	}
+	ap__rcu_read_unlock();
+	return 0;
 }
 
 int ap_dma_read(struct ap_device *dev, uint64_t iova, void *buf, size_t len,

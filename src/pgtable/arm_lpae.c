@@ -289,6 +289,11 @@ static unsigned pgd_slots(const struct ap_pt *pt)
 		.leaf_type = LPAE_TYPE_BLOCK,                             \
 	}
 
+static int walk_leaf(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t pte,
+		     int lvl, uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
+static struct ap_pt_entry_kind usable_leaf(const struct ap_pt *pt, int lvl);
+static void leaf_access(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed);
+
 /* Levels count up to the last; the map follows a non-zero descriptor that
  * is not a block or page as if it were a table (see ap_pt_tree_fmt). */
 static const struct ap_pt_tree_fmt lpae_tree = {
@@ -312,6 +317,11 @@ static const struct ap_pt_tree_fmt lpae_tree = {
 	.decode_leaf = decode_leaf,
 	.root_bytes = pgd_size,
 	.root_slots = pgd_slots,
+	.walk_leaf = walk_leaf,
+	.usable_leaf = usable_leaf,
+	/* attributes and AP or HAP (bits 7:2), PXN and UXN or XN (54:53) */
+	.leaf_key = { { 2, 6 }, { 53, 2 } },
+	.leaf_access = leaf_access,
 };
 
 static bool pte_is_leaf(uint64_t pte, int lvl)
@@ -460,6 +470,32 @@ static uint16_t allowed_accesses(uint64_t pte, bool stage2)
 	return (uint16_t)ok;
 }
 
+/* The walk from a valid descriptor that is not a table on: a block or a
+ * page, or a fault. */
+static int walk_at_leaf(const struct lpae_shape *s, uint64_t pte, int lvl, uint64_t iova,
+			unsigned access, struct ap_pt_walk_result *res)
+{
+	uint64_t size, out;
+
+	if (lvl != LPAE_LAST_LEVEL && !block_allowed(s, lvl))
+		return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+	if (lvl == LPAE_LAST_LEVEL && !pte_is_leaf(pte, lvl))
+		return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+	size = lvl_size(s, lvl);
+	fill_leaf(s, pte, lvl, iova & ~(size - 1), &res->leaf);
+	out = res->leaf.pa;
+	if (out >> s->oas)
+		return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
+	if (!(pte & PTE_AF))
+		return ap_pt_walk_fault(res, AP_FAULT_ACCESS_FLAG, lvl);
+	res->allowed = allowed_accesses(pte, s->stage2);
+	if (!(res->allowed >> (access & 15) & 1))
+		return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
+	res->level = lvl;
+	res->pa = out | (iova & (size - 1));
+	return 0;
+}
+
 static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *mem,
 		     uint64_t iova, unsigned access, struct ap_pt_walk_result *res)
 {
@@ -477,9 +513,9 @@ static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *m
 		return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.start);
 	for (lvl = s.start; lvl <= LPAE_LAST_LEVEL; lvl++) {
 		const uint64_t *p;
-		uint64_t pte, size, out;
+		uint64_t pte;
 
-		p = mem->map(mem->cookie, table_pa + 8 * lvl_index(&s, lvl, iova), 8);
+		p = ap_pt_mem_at(mem, table_pa + 8 * lvl_index(&s, lvl, iova), 8);
 		if (!p)
 			return ap_pt_walk_fault(res, AP_FAULT_EXTERNAL, lvl);
 		pte = ap_pte_read(p);
@@ -493,25 +529,45 @@ static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *m
 				return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
 			continue;
 		}
-		if (lvl != LPAE_LAST_LEVEL && !block_allowed(&s, lvl))
-			return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
-		if (lvl == LPAE_LAST_LEVEL && !pte_is_leaf(pte, lvl))
-			return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
-		size = lvl_size(&s, lvl);
-		fill_leaf(&s, pte, lvl, iova & ~(size - 1), &res->leaf);
-		out = res->leaf.pa;
-		if (out >> cfg->oas)
-			return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
-		if (!(pte & PTE_AF))
-			return ap_pt_walk_fault(res, AP_FAULT_ACCESS_FLAG, lvl);
-		res->allowed = allowed_accesses(pte, s.stage2);
-		if (!(res->allowed >> (access & 15) & 1))
-			return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
-		res->level = lvl;
-		res->pa = out | (iova & (size - 1));
-		return 0;
+		return walk_at_leaf(&s, pte, lvl, iova, access, res);
 	}
 	return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, LPAE_LAST_LEVEL);
+}
+
+/* A page, or a block where the granule allows one, with the access flag:
+ * every privileged access of no kind passes the permission checks. */
+static struct ap_pt_entry_kind usable_leaf(const struct ap_pt *pt, int lvl)
+{
+	struct lpae_shape s;
+
+	shape_of_pt(pt, &s);
+	if (lvl == LPAE_LAST_LEVEL)
+		return (struct ap_pt_entry_kind)AP_PT_KIND(LPAE_TYPE_MASK | PTE_AF,
+							   LPAE_TYPE_PAGE | PTE_AF);
+	if (block_allowed(&s, lvl))
+		return (struct ap_pt_entry_kind)AP_PT_KIND(LPAE_TYPE_MASK | PTE_AF,
+							   LPAE_TYPE_BLOCK | PTE_AF);
+	return (struct ap_pt_entry_kind)AP_PT_NEVER;
+}
+
+static void leaf_access(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed)
+{
+	bool s2 = pt->cfg.format == AP_PT_ARM_LPAE_S2;
+
+	*prot = pte_to_prot(pte, s2);
+	*allowed = allowed_accesses(pte, s2);
+}
+
+/* The tree walk's leaf (lpae_tree's walk_leaf): the walk of cfg, which is
+ * the table's own, from there on. */
+static int walk_leaf(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t pte,
+		     int lvl, uint64_t iova, unsigned access, struct ap_pt_walk_result *res)
+{
+	struct lpae_shape s;
+
+	shape_of_pt(pt, &s);
+	s.oas = cfg->oas;
+	return walk_at_leaf(&s, pte, lvl, iova, access, res);
 }
 
 /* TCR/VTCR field positions and encodings (Linux's ARM_LPAE_TCR_*). */
@@ -581,7 +637,8 @@ static int lpae_regs(const struct ap_pt_walk_cfg *cfg, bool coherent, struct ap_
 		.init = lpae_init,                             \
 		.destroy = ap_pt_tree_destroy,                 \
 		.map_pages = ap_pt_tree_map,                   \
-		.unmap_pages = ap_pt_tree_unmap,               \
+		.unmap_pages = ap_pt_tree_unmap_level,         \
+		.unmap_leaves = ap_pt_tree_unmap_leaves,       \
 		.for_each_leaf = ap_pt_tree_for_each_leaf,     \
 		.walk_cfg_for_ias = ap_pt_tree_walk_cfg_for_ias, \
 		.start_level = lpae_start_level,               \

@@ -170,8 +170,15 @@ static unsigned root_slots(const struct ap_pt *pt)
 		.leaf = AP_PT_NEVER,                                        \
 	}
 
+static int walk_leaf(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t pte,
+		     int lvl, uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
+static struct ap_pt_entry_kind usable_leaf(const struct ap_pt *pt, int lvl);
+static void leaf_access(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed);
+
 /* Levels count down to the 4 KiB leaf; present is R or W (there is no
- * present bit); the map goes down through tables only. */
+ * present bit); the map goes down through tables only.  The tree walk
+ * hands over to walk_leaf only through tables with R and W, which carry
+ * no restriction down. */
 static const struct ap_pt_tree_fmt vtd_tree = {
 	.leaf_level = VTD_LEAF_LEVEL,
 	.step = -1,
@@ -189,6 +196,11 @@ static const struct ap_pt_tree_fmt vtd_tree = {
 	.decode_leaf = decode_leaf,
 	.root_bytes = root_bytes,
 	.root_slots = root_slots,
+	.walk_leaf = walk_leaf,
+	.table_rights = DMA_PTE_RW,
+	.usable_leaf = usable_leaf,
+	.leaf_key = { { 0, 2 }, { 11, 1 } }, /* R and W, SNP */
+	.leaf_access = leaf_access,
 };
 
 static bool pte_is_table(uint64_t pte, int lvl)
@@ -256,6 +268,37 @@ static uint16_t vtd_allowed(uint64_t rights)
 	return (uint16_t)ok;
 }
 
+/* The rights an access needs. */
+static uint64_t access_rights(unsigned access)
+{
+	uint64_t need = 0;
+
+	if (access & AP_ACCESS_READ)
+		need |= DMA_PTE_READ;
+	if (access & AP_ACCESS_WRITE)
+		need |= DMA_PTE_WRITE;
+	return need;
+}
+
+/* The walk at a present leaf of level lvl, `rights` those of the tables
+ * above it. */
+static int walk_at_leaf(unsigned oas, uint64_t pte, int lvl, uint64_t iova, uint64_t need,
+			uint64_t rights, struct ap_pt_walk_result *res)
+{
+	uint64_t size = lvl_size(lvl), out;
+
+	fill_leaf(pte, lvl, iova & ~(size - 1), &res->leaf);
+	out = res->leaf.pa;
+	if (out >> oas)
+		return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
+	if (need & ~pte)
+		return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
+	res->allowed = vtd_allowed(rights & pte);
+	res->level = lvl;
+	res->pa = out | (iova & (size - 1));
+	return 0;
+}
+
 /*
  * Second-level access rights are those of every entry on the walk (the R and
  * W of a PML4E govern its whole 512 GiB): an entry that lacks the right
@@ -266,16 +309,13 @@ static int vtd_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *me
 {
 	struct vtd_shape s;
 	uint64_t table_pa = cfg->root;
-	uint64_t need = 0, rights = DMA_PTE_READ | DMA_PTE_WRITE;
+	uint64_t need, rights = DMA_PTE_READ | DMA_PTE_WRITE;
 	int lvl;
 
 	memset(res, 0, sizeof(*res));
 	if (walk_cfg_shape(cfg, &s))
 		return -EINVAL;
-	if (access & AP_ACCESS_READ)
-		need |= DMA_PTE_READ;
-	if (access & AP_ACCESS_WRITE)
-		need |= DMA_PTE_WRITE;
+	need = access_rights(access);
 	res->level = s.root;
 	if (iova >> cfg->ias)
 		return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.root);
@@ -283,9 +323,9 @@ static int vtd_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *me
 		return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, s.root);
 	for (lvl = s.root; lvl >= VTD_LEAF_LEVEL; lvl--) {
 		const uint64_t *p;
-		uint64_t pte, size, out;
+		uint64_t pte;
 
-		p = mem->map(mem->cookie, table_pa + 8 * lvl_index(lvl, iova), 8);
+		p = ap_pt_mem_at(mem, table_pa + 8 * lvl_index(lvl, iova), 8);
 		if (!p)
 			return ap_pt_walk_fault(res, AP_FAULT_EXTERNAL, lvl);
 		pte = ap_pte_read(p);
@@ -302,19 +342,40 @@ static int vtd_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *me
 			rights &= pte;
 			continue;
 		}
-		size = lvl_size(lvl);
-		fill_leaf(pte, lvl, iova & ~(size - 1), &res->leaf);
-		out = res->leaf.pa;
-		if (out >> cfg->oas)
-			return ap_pt_walk_fault(res, AP_FAULT_ADDRESS_SIZE, lvl);
-		if (need & ~pte)
-			return ap_pt_walk_fault(res, AP_FAULT_PERMISSION, lvl);
-		res->allowed = vtd_allowed(rights & pte);
-		res->level = lvl;
-		res->pa = out | (iova & (size - 1));
-		return 0;
+		return walk_at_leaf(cfg->oas, pte, lvl, iova, need, rights, res);
 	}
 	return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, VTD_LEAF_LEVEL);
+}
+
+/* A present 4K leaf without PS, a superpage with it: no access of no kind
+ * lacks a right. */
+static struct ap_pt_entry_kind usable_leaf(const struct ap_pt *pt, int lvl)
+{
+	(void)pt;
+	if (lvl == VTD_LEAF_LEVEL)
+		return (struct ap_pt_entry_kind)AP_PT_KIND(DMA_PTE_LARGE_PAGE, 0);
+	if (lvl <= VTD_MAX_LEAF_LEVEL)
+		return (struct ap_pt_entry_kind)AP_PT_KIND(DMA_PTE_LARGE_PAGE, DMA_PTE_LARGE_PAGE);
+	return (struct ap_pt_entry_kind)AP_PT_NEVER;
+}
+
+/* Reached through tables with R and W, only the leaf's own rights count. */
+static void leaf_access(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed)
+{
+	(void)pt;
+	*prot = pte_to_prot(pte);
+	*allowed = vtd_allowed(pte);
+}
+
+/* The tree walk's leaf (vtd_tree's walk_leaf), reached through tables
+ * with R and W. */
+static int walk_leaf(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t pte,
+		     int lvl, uint64_t iova, unsigned access, struct ap_pt_walk_result *res)
+{
+	(void)pt;
+	if (!pte_present(pte) || ps_reserved(pte, lvl))
+		return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
+	return walk_at_leaf(cfg->oas, pte, lvl, iova, access_rights(access), DMA_PTE_RW, res);
 }
 
 /* The context entry's SLPTPTR and AW (AGAW: 1 = 3-level, 2 = 4, 3 = 5);
@@ -337,7 +398,8 @@ const struct ap_pt_ops ap_pt_intel_vtd_sl_ops = {
 	.init = vtd_init,
 	.destroy = ap_pt_tree_destroy,
 	.map_pages = ap_pt_tree_map,
-	.unmap_pages = ap_pt_tree_unmap,
+	.unmap_pages = ap_pt_tree_unmap_range,
+	.unmap_leaves = ap_pt_tree_unmap_leaves,
 	.for_each_leaf = ap_pt_tree_for_each_leaf,
 	.walk_cfg_for_ias = ap_pt_tree_walk_cfg_for_ias,
 	.start_level = vtd_start_level,

@@ -34,7 +34,12 @@ const char *ap_pt_format_name(enum ap_pt_format format)
 
 static bool mem_usable(const struct ap_pt_mem *mem)
 {
-	return mem && mem->alloc && mem->free && mem->map;
+	if (!mem || !mem->alloc || !mem->free || !mem->map)
+		return false;
+	if (!mem->window_host)
+		return !mem->frame_counts;
+	return mem->window_size && !((mem->window_pa | mem->window_size) & 0xfff) &&
+	       mem->window_pa + (mem->window_size - 1) > mem->window_pa;
 }
 
 static void handle_free(struct ap_pt *pt)
@@ -131,6 +136,15 @@ int ap_pt_txn_map_pages(struct ap_pt_txn *txn, uint64_t iova, uint64_t pa, uint6
 				  mapped ? mapped : &dummy);
 }
 
+uint64_t ap_pt_txn_unmap(struct ap_pt_txn *txn, uint64_t iova, uint64_t pgsize,
+			 uint64_t pgcount, uint64_t *sizes)
+{
+	uint64_t dummy = 0;
+	struct ap_pt *pt = txn->pt;
+
+	return pt->ops->unmap_leaves(pt, iova, pgsize, pgcount, sizes ? sizes : &dummy);
+}
+
 void ap_pt_txn_end(struct ap_pt_txn *txn, bool rollback)
 {
 	const struct ap_pt_txn_entry *entries = txn->entries;
@@ -213,13 +227,29 @@ uint64_t ap_pt_unmap_pages_sizes(struct ap_pt *pt, uint64_t iova, uint64_t pgsiz
 	return pt->ops->unmap_pages(pt, iova, pgsize, pgcount, sizes ? sizes : &dummy);
 }
 
+int ap_pt_walk_table(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t iova,
+		     unsigned access, struct ap_pt_walk_result *res)
+{
+	int err = ap_pt_tree_walk(pt, cfg, iova, access, res);
+
+	return err != -EAGAIN ? err : pt->ops->walk(cfg, &pt->mem, iova, access, res);
+}
+
 bool ap_pt_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa)
 {
 	struct ap_pt_walk_cfg cfg;
 	struct ap_pt_walk_result res;
+	uint64_t out = 0;
+	int got = ap_pt_tree_iova_to_phys(pt, iova, &out);
 
+	if (got != -EAGAIN) {
+		if (got && pa)
+			*pa = out;
+		return got;
+	}
 	ap_pt_get_walk_cfg(pt, &cfg);
-	/* A privileged read is allowed by every leaf that maps anything. */
+	/* A privileged access (no read, write or fetch) is allowed by every
+	 * leaf that maps anything. */
 	if (pt->ops->walk(&cfg, &pt->mem, iova, AP_ACCESS_PRIV, &res))
 		return false;
 	if (pa)

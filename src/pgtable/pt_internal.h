@@ -10,6 +10,14 @@
 
 #include <aperture/pgtable.h>
 
+#if defined(__SANITIZE_THREAD__)
+#define AP_PT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AP_PT_TSAN 1
+#endif
+#endif
+
 #define AP_PT_MAX_LEVELS 5
 #define AP_PT_MAX_PINNED 8
 
@@ -79,6 +87,32 @@ struct ap_pt_tree_fmt {
 	/* Bytes of the root table, and how many of its slots destroy scans. */
 	size_t (*root_bytes)(const struct ap_pt *pt);
 	unsigned (*root_slots)(const struct ap_pt *pt);
+	/*
+	 * The walk (ap_pt_tree_walk) of an access to iova reached the leaf
+	 * `pte` at level lvl through tables that each had every bit of
+	 * table_rights: the rest of the format's hardware walk, from *res
+	 * zeroed, exactly as its walker goes on from there.
+	 */
+	int (*walk_leaf)(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t pte,
+			 int lvl, uint64_t iova, unsigned access, struct ap_pt_walk_result *res);
+	uint64_t table_rights;
+	/* The descriptors at level lvl that the walk of the table's own
+	 * configuration translates for a privileged access (no read, write or
+	 * fetch: what ap_pt_iova_to_phys asks) when their output lies below
+	 * 2^oas: a leaf the level may hold, and whatever else the walker
+	 * wants of it (the access flag). */
+	struct ap_pt_entry_kind (*usable_leaf)(const struct ap_pt *pt, int lvl);
+	/*
+	 * What a leaf's prot (enum ap_prot) and allowed access values (as
+	 * walk_leaf reports them through tables with table_rights) depend on:
+	 * two fields of the descriptor, at most 8 bits together, and the
+	 * format's decoding of a descriptor with only those bits.  The tree
+	 * decodes every value once (pt->leaf_access) and a walk looks it up.
+	 */
+	struct {
+		uint8_t shift, bits;
+	} leaf_key[2];
+	void (*leaf_access)(const struct ap_pt *pt, uint64_t pte, unsigned *prot, uint16_t *allowed);
 };
 
 static inline bool ap_pt_entry_is(uint64_t live, const struct ap_pt_entry_kind *k, uint64_t pte)
@@ -128,6 +162,9 @@ struct ap_pt_ops {
 			 uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped);
 	uint64_t (*unmap_pages)(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
 				uint64_t pgcount, uint64_t *sizes);
+	/* Take back leaves a map of a transaction wrote, no table. */
+	uint64_t (*unmap_leaves)(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				 uint64_t pgcount, uint64_t *sizes);
 	int (*for_each_leaf)(const struct ap_pt *pt, uint64_t first, uint64_t last,
 			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg);
 	int (*walk_cfg_for_ias)(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out);
@@ -159,27 +196,54 @@ struct ap_pt_txn_entry {
  */
 struct ap_pt_level {
 	int num;             /* the format's number for the level */
+	unsigned depth;      /* its index in pt->lvl */
 	unsigned shift;      /* log2 of what one entry maps: its index's place */
 	uint64_t index_mask; /* of its index bits: the root's may be fewer or more */
+	uint64_t page;       /* entries per table page (a concatenated root has
+				several pages, a small one fewer entries) */
+	uint64_t table_mask; /* of the bits above one table of the level */
 	uint64_t live;       /* the format's live mask */
 	struct ap_pt_level_fmt fmt;
+	struct ap_pt_entry_kind usable; /* the format's usable_leaf */
+	/* a table the tree walk enters: the table kind with the format's
+	 * table_rights, as one compare (NEVER if it cannot be one) */
+	struct ap_pt_entry_kind walk_table;
 };
 
 /*
- * Live leaves, counted per depth (index into pt->lvl) by each writing thread
- * in a shard of its own: disjoint writers running in parallel must not
- * share a counter's cache line.  The first AP_PT_COUNT_SHARDS threads of the
- * process own a shard each and count with plain stores; later threads share
- * the last one and count atomically.  A count is the sum over the shards
- * (a thread's shard may go negative: it unmaps what another mapped).  The
- * 128-byte stride keeps two shards off one cache line without asking for
- * an alignment the handle's allocator may not give.
+ * What each writing thread keeps of a table, in a shard of its own: the
+ * live leaves it counted per depth (index into pt->lvl), and the table its
+ * last map or unmap at each depth went to (consecutive calls touch the same
+ * last-level table: finding it again is a compare, not a walk from the
+ * root).  Disjoint writers running in parallel must not share a cache
+ * line, so the first AP_PT_COUNT_SHARDS threads of the process own a shard
+ * each and use plain stores; later threads share the last one, count
+ * atomically and keep no tables.  A count is the sum over the shards (a
+ * thread's shard may go negative: it unmaps what another mapped).
+ *
+ * A kept table is good while pt->table_gen is the `gen` it was kept under:
+ * every table that leaves the tree bumps table_gen first.  Only a writer
+ * whose range covers a table takes it out (an unmap of it, a block over
+ * it, or a rollback, which runs alone), so a disjoint writer never finds
+ * its kept table gone under it.
+ *
+ * The fields sit in the middle 128 bytes of a 192-byte stride, so that two
+ * shards never share a cache line whatever the alignment of the handle
+ * (its allocator may give no more than 16 bytes).
  */
 #define AP_PT_COUNT_SHARDS 16
 
+struct ap_pt_table_hint {
+	uint64_t base; /* the first IOVA the table maps, | 1; 0: none */
+	uint64_t *table;
+};
+
 struct ap_pt_count_shard {
+	char lead[32];
 	int64_t leaves[AP_PT_MAX_LEVELS];
-	char pad[128 - AP_PT_MAX_LEVELS * sizeof(int64_t)];
+	uint64_t gen;
+	struct ap_pt_table_hint hint[AP_PT_MAX_LEVELS];
+	char tail[32];
 };
 
 /* A table: configuration, shape and bookkeeping common to all formats. */
@@ -200,6 +264,26 @@ struct ap_pt {
 	signed char depth_of_shift[64];
 	uint64_t root_pa;
 	uint64_t *root;
+	/* The provider's linear window (pgtable.h), if any: a table whose
+	 * address lies less than win_span past win_pa is at win_host plus the
+	 * difference (win_span is 0 without a window); win_counts holds the
+	 * live leaves of each table there, at its first frame. */
+	uint8_t *win_host;
+	uint64_t win_pa, win_span;
+	uint16_t *win_counts;
+	uint64_t table_gen;       /* bumped when a table leaves the tree (atomic) */
+	/* a leaf's descriptor bits for each prot value (enum ap_prot, 6 bits),
+	 * but for its level's type bits and its address: the format's
+	 * leaf_attrs, worked out once */
+	uint64_t leaf_attrs[64];
+	/* the format's leaf_access for every leaf_key value, worked out once;
+	 * and the output-address bits of an entry when they need no unfolding
+	 * (0: the tree walk leaves every walk to the format) */
+	struct ap_pt_leaf_access {
+		uint8_t prot;
+		uint16_t allowed;
+	} leaf_access[256];
+	uint64_t walk_oa_mask;
 	uint64_t table_bytes;     /* table memory held, root included (atomic) */
 	struct ap_pt_count_shard counts[AP_PT_COUNT_SHARDS + 1];
 	/* Roots handed to smaller walkers (ap_pt_walk_cfg_for_ias): tables a
@@ -226,11 +310,25 @@ int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree);
 void ap_pt_tree_destroy(struct ap_pt *pt);
 int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
 		   uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped);
-uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount,
-			  uint64_t *sizes);
+/* Unmap by each format's Linux rule (pt_tree.c): io-pgtable-arm's, entries
+ * of pgsize's level with tables there going whole; generic_pt's, the range
+ * at every level, stopping at a hole. */
+uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				uint64_t pgcount, uint64_t *sizes);
+uint64_t ap_pt_tree_unmap_range(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				uint64_t pgcount, uint64_t *sizes);
+uint64_t ap_pt_tree_unmap_leaves(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				 uint64_t pgcount, uint64_t *sizes);
 int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
 			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg);
 int ap_pt_tree_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out);
+/* ap_pt_walk_table() of pt's own configuration; -EAGAIN: leave it to the
+ * format's walker. */
+int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t iova,
+		    unsigned access, struct ap_pt_walk_result *res);
+/* ap_pt_iova_to_phys(): 1 translated (*pa set), 0 not, -EAGAIN: leave it
+ * to the format's walker. */
+int ap_pt_tree_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa);
 void ap_pt_tree_txn_end_entry(struct ap_pt *pt, const struct ap_pt_txn_entry *e, bool rollback);
 
 extern const struct ap_pt_ops ap_pt_arm_lpae_s1_ops;
@@ -246,6 +344,17 @@ static inline uint64_t ap_pte_read(const uint64_t *p)
 static inline void ap_pte_write(uint64_t *p, uint64_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/* `len` bytes at pa for a walker: in the provider's window by a sum, else
+ * as its map answers. */
+static inline const void *ap_pt_mem_at(const struct ap_pt_mem *mem, uint64_t pa, size_t len)
+{
+	uint64_t off = pa - mem->window_pa;
+
+	if (mem->window_host && off < mem->window_size && len <= mem->window_size - off)
+		return (const uint8_t *)mem->window_host + off;
+	return mem->map(mem->cookie, pa, len);
 }
 
 /* Replace `old` by `v` unless another writer got there first; the entry
@@ -273,20 +382,31 @@ static inline unsigned ap_ctz(uint64_t v)
 	return (unsigned)__builtin_ctzll(v);
 }
 
-/* This thread's counting shard (pt_tree.c). */
+/* This thread's shard (pt_tree.c): its index in pt->counts. */
 extern __thread unsigned ap_pt_tls_shard __attribute__((tls_model("initial-exec")));
 unsigned ap_pt_pick_shard(void);
 
-/* Add delta live leaves at depth d (an index into pt->lvl). */
-static inline void ap_pt_count_leaves(struct ap_pt *pt, unsigned d, int64_t delta)
+static inline unsigned ap_pt_shard(void)
 {
-	unsigned s = ap_pt_tls_shard ? ap_pt_tls_shard - 1 : ap_pt_pick_shard();
+	unsigned s = ap_pt_tls_shard;
+
+	return s ? s - 1 : ap_pt_pick_shard();
+}
+
+/* Add delta live leaves at depth d (an index into pt->lvl) in shard s. */
+static inline void ap_pt_count_leaves_in(struct ap_pt *pt, unsigned s, unsigned d, int64_t delta)
+{
 	int64_t *c = &pt->counts[s].leaves[d];
 
 	if (s < AP_PT_COUNT_SHARDS)
 		__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + delta, __ATOMIC_RELAXED);
 	else
 		__atomic_add_fetch(c, delta, __ATOMIC_RELAXED);
+}
+
+static inline void ap_pt_count_leaves(struct ap_pt *pt, unsigned d, int64_t delta)
+{
+	ap_pt_count_leaves_in(pt, ap_pt_shard(), d, delta);
 }
 
 /* A walker's fault: what and at which level; ap_pt_walk()'s -EFAULT. */

@@ -95,11 +95,9 @@ static unsigned ptes_per_table(const struct ap_pt *pt)
 /* Slots from idx to the end of its table page.  A page holds no more than
  * ptes_per_table entries: a concatenated PGD is several pages, handled one
  * at a time as Linux does; a small root is a page of its own. */
-static uint64_t entries_left(const struct ap_pt *pt, const struct ap_pt_level *L, uint64_t idx)
+static uint64_t entries_left(const struct ap_pt_level *L, uint64_t idx)
 {
-	uint64_t page = lvl_entries(L) < ptes_per_table(pt) ? lvl_entries(L) : ptes_per_table(pt);
-
-	return page - (idx & (page - 1));
+	return L->page - (idx & (L->page - 1));
 }
 
 static bool is_table(const struct ap_pt_level *L, uint64_t pte)
@@ -124,7 +122,7 @@ static const struct ap_pt_level *level_of_size(const struct ap_pt *pt, uint64_t 
 /* A power of two the table maps with, and at least one of it. */
 static bool pgsize_usable(const struct ap_pt *pt, uint64_t pgsize, uint64_t pgcount)
 {
-	return pgsize && !(pgsize & (pgsize - 1)) && (pgsize & pt->cfg.pgsize_bitmap) && pgcount;
+	return (pgsize & pt->cfg.pgsize_bitmap) && !(pgsize & (pgsize - 1)) && pgcount;
 }
 
 /* pt->lvl[] from the shape: each level's entries map bits_per_level more
@@ -142,10 +140,23 @@ static void fill_levels(struct ap_pt *pt)
 		unsigned bits = d == 0 ? pt->pgd_bits : pt->bits_per_level;
 
 		L->num = pt->start_level + (int)d * f->step;
+		L->depth = d;
 		L->shift = pt->granule_shift + (pt->levels - 1 - d) * pt->bits_per_level;
 		L->index_mask = (1ull << bits) - 1;
+		L->page = L->index_mask + 1 < ptes_per_table(pt) ? L->index_mask + 1
+								 : ptes_per_table(pt);
+		/* one table of the level maps 2^(shift + bits); the root all */
+		L->table_mask = d ? ~((1ull << (L->shift + bits)) - 1) : 0;
 		L->live = f->live;
 		L->fmt = f->levels[L->num];
+		L->usable = f->usable_leaf(pt, L->num);
+		/* one compare for both, when the level has tables at all and
+		 * their bits make an entry live */
+		L->walk_table = (struct ap_pt_entry_kind)AP_PT_NEVER;
+		if (!(L->fmt.table.bits & ~L->fmt.table.mask) &&
+		    ((L->fmt.table.bits | f->table_rights) & f->live))
+			L->walk_table = (struct ap_pt_entry_kind)AP_PT_KIND(
+				L->fmt.table.mask | f->table_rights, L->fmt.table.bits | f->table_rights);
 		pt->depth_of_shift[L->shift] = (signed char)d;
 	}
 }
@@ -162,17 +173,63 @@ static uint64_t table_pa(const struct ap_pt *pt, uint64_t pte)
 	return ap_pt_pte_to_oa(fmt_of(pt), pt->granule_shift, pte);
 }
 
+/* The table a descriptor points at: in the provider's window a sum, else
+ * the provider's answer. */
 static inline uint64_t *child_of(const struct ap_pt *pt, uint64_t pte)
 {
-	return pt->mem.map(pt->mem.cookie, table_pa(pt, pte), table_size(pt));
+	uint64_t pa = table_pa(pt, pte), off = pa - pt->win_pa;
+
+	if (off < pt->win_span)
+		return (uint64_t *)(void *)(pt->win_host + off);
+	return pt->mem.map(pt->mem.cookie, pa, table_size(pt));
+}
+
+/*
+ * Where the live leaves of the last-level table `table` are counted, or
+ * NULL when the provider keeps no counts for it.  An unmap that takes such
+ * a table whole reads the count instead of the table's entries.  Parallel
+ * disjoint writers may share a table, so the count changes atomically.
+ * Tables above the last level are not counted: taking one whole reads its
+ * entries anyway, for the tables below it, and counts its leaves on the way.
+ */
+static inline uint16_t *table_count(const struct ap_pt *pt, const uint64_t *table)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)table - pt->win_host);
+
+	if (!pt->win_counts || off >= pt->mem.window_size)
+		return NULL;
+	return &pt->win_counts[off >> 12];
+}
+
+static inline void table_count_add(const struct ap_pt *pt, uint64_t *table, int64_t delta)
+{
+	uint16_t *c = table_count(pt, table);
+
+	if (c)
+		__atomic_add_fetch(c, (uint16_t)delta, __ATOMIC_RELAXED);
+}
+
+/* Live leaves counted in shard s at table's depth d, and in the table
+ * when it is a last-level one. */
+static inline void leaves_changed(struct ap_pt *pt, unsigned s, unsigned d, uint64_t *table,
+				  int64_t delta)
+{
+	ap_pt_count_leaves_in(pt, s, d, delta);
+	if (d == pt->levels - 1)
+		table_count_add(pt, table, delta);
 }
 
 static uint64_t *table_alloc(struct ap_pt *pt, size_t size, uint64_t *pa)
 {
 	uint64_t *t = pt->mem.alloc(pt->mem.cookie, size, pa);
+	uint16_t *c;
 
-	if (t)
-		__atomic_add_fetch(&pt->table_bytes, size, __ATOMIC_RELAXED);
+	if (!t)
+		return NULL;
+	__atomic_add_fetch(&pt->table_bytes, size, __ATOMIC_RELAXED);
+	c = table_count(pt, t);
+	if (c)
+		__atomic_store_n(c, 0, __ATOMIC_RELAXED);
 	return t;
 }
 
@@ -180,6 +237,12 @@ static void table_release(struct ap_pt *pt, uint64_t *t, uint64_t pa, size_t siz
 {
 	pt->mem.free(pt->mem.cookie, t, pa, size);
 	__atomic_sub_fetch(&pt->table_bytes, size, __ATOMIC_RELAXED);
+}
+
+/* A table leaves the tree: every kept table may be stale (pt_internal.h). */
+static void tables_moved(struct ap_pt *pt)
+{
+	__atomic_add_fetch(&pt->table_gen, 1, __ATOMIC_RELEASE);
 }
 
 /* Free the non-root table behind the level-L descriptor `pte` and
@@ -207,8 +270,10 @@ static void unhang_subtree(struct ap_pt *pt, uint64_t *slot, uint64_t pte,
 {
 	uint64_t seen = pte;
 
-	if (ap_pte_cmpxchg(slot, &seen, 0))
+	if (ap_pte_cmpxchg(slot, &seen, 0)) {
+		tables_moved(pt);
 		free_subtree(pt, pte, L);
+	}
 }
 
 static bool table_pinned(const struct ap_pt *pt, uint64_t pa)
@@ -262,10 +327,100 @@ static inline uint64_t *table_at(const struct ap_pt *pt, uint64_t iova,
 	return table;
 }
 
+/* ------------------------------------------------------------ kept tables */
+
+/* The level-T table on iova's path as shard s kept it, if still good; NULL
+ * otherwise.  *gen gets the generation to keep a table found now under. */
+static inline uint64_t *kept_table(struct ap_pt *pt, unsigned s, const struct ap_pt_level *T,
+				   uint64_t iova, uint64_t *gen)
+{
+	const struct ap_pt_count_shard *sh = &pt->counts[s];
+	unsigned d = T->depth;
+
+	*gen = __atomic_load_n(&pt->table_gen, __ATOMIC_ACQUIRE);
+	if (!d)
+		return pt->root;
+	if (s >= AP_PT_COUNT_SHARDS || sh->gen != *gen ||
+	    sh->hint[d].base != ((iova & T->table_mask) | 1))
+		return NULL;
+	return sh->hint[d].table;
+}
+
+static inline void keep_table(struct ap_pt *pt, unsigned s, const struct ap_pt_level *T,
+			      uint64_t iova, uint64_t *table, uint64_t gen)
+{
+	struct ap_pt_count_shard *sh = &pt->counts[s];
+	unsigned d = T->depth;
+
+	if (!d || s >= AP_PT_COUNT_SHARDS)
+		return;
+	if (sh->gen != gen) {
+		memset(sh->hint, 0, sizeof(sh->hint));
+		sh->gen = gen;
+	}
+	sh->hint[d].base = (iova & T->table_mask) | 1;
+	sh->hint[d].table = table;
+}
+
+/* The level-T table on iova's path (NULL at a hole or a leaf): the kept
+ * one, or found from the root and kept. */
+static inline uint64_t *find_table(struct ap_pt *pt, unsigned s, const struct ap_pt_level *T,
+				   uint64_t iova)
+{
+	uint64_t gen, *table = kept_table(pt, s, T, iova, &gen);
+
+	if (table)
+		return table;
+	table = table_at(pt, iova, T);
+	if (table)
+		keep_table(pt, s, T, iova, table, gen);
+	return table;
+}
+
+/* The descriptor with a leaf_key value's bits in place. */
+static uint64_t key_pte(const struct ap_pt_tree_fmt *f, unsigned key)
+{
+	return ((uint64_t)(key & ((1u << f->leaf_key[0].bits) - 1)) << f->leaf_key[0].shift) |
+	       ((uint64_t)(key >> f->leaf_key[0].bits) << f->leaf_key[1].shift);
+}
+
+static inline unsigned leaf_key(const struct ap_pt_tree_fmt *f, uint64_t pte)
+{
+	return (unsigned)(((pte >> f->leaf_key[0].shift) & ((1u << f->leaf_key[0].bits) - 1)) |
+			  (((pte >> f->leaf_key[1].shift) & ((1u << f->leaf_key[1].bits) - 1))
+			   << f->leaf_key[0].bits));
+}
+
+/* pt->leaf_access and walk_oa_mask (pt_internal.h). */
+static void fill_walk_data(struct ap_pt *pt)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	unsigned key, prot;
+	uint16_t allowed;
+
+	for (key = 0; key < 1u << (f->leaf_key[0].bits + f->leaf_key[1].bits); key++) {
+		f->leaf_access(pt, key_pte(f, key), &prot, &allowed);
+		pt->leaf_access[key].prot = (uint8_t)prot;
+		pt->leaf_access[key].allowed = allowed;
+	}
+	pt->walk_oa_mask = f->oa_fold.granule_shift == pt->granule_shift ? 0 : f->oa_mask;
+}
+
 int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree)
 {
+	unsigned prot;
+
 	pt->tree = tree;
 	fill_levels(pt);
+	fill_walk_data(pt);
+	if (pt->mem.window_host && pt->mem.window_size >= table_size(pt)) {
+		pt->win_host = pt->mem.window_host;
+		pt->win_pa = pt->mem.window_pa;
+		pt->win_span = pt->mem.window_size - table_size(pt) + 1;
+		pt->win_counts = pt->mem.frame_counts;
+	}
+	for (prot = 0; prot < 64; prot++)
+		pt->leaf_attrs[prot] = tree->leaf_attrs(pt, prot);
 	pt->root = table_alloc(pt, fmt_of(pt)->root_bytes(pt), &pt->root_pa);
 	return pt->root ? 0 : -ENOMEM;
 }
@@ -288,6 +443,10 @@ void ap_pt_tree_destroy(struct ap_pt *pt)
 
 /* ------------------------------------------------------------ map */
 
+static int map_pages(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+		     uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped)
+	__attribute__((noinline));
+
 /* Whether map cannot go down through the non-empty level-L entry `pte`
  * to reach a deeper level.  Tables come first: they are the common case,
  * and the only one in a table that has not been written by hand. */
@@ -298,10 +457,10 @@ static bool blocks_descent(const struct ap_pt *pt, const struct ap_pt_level *L, 
 }
 
 /* Hang a new, empty table in the empty level-L slot; the slot's entry
- * then (ours, or what a parallel writer put there first), or 0 for want of
- * memory (for the table, or to remember it in a transaction). */
+ * then (ours, *ours set, or what a parallel writer put there first), or 0
+ * for want of memory (for the table, or to remember it in a transaction). */
 static uint64_t add_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot,
-			  uint64_t iova, const struct ap_pt_level *L)
+			  uint64_t iova, const struct ap_pt_level *L, bool *ours)
 {
 	struct ap_pt_txn_entry e = { .iova = iova, .level = L[1].num };
 	uint64_t pte, seen = 0;
@@ -314,8 +473,10 @@ static uint64_t add_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slo
 		return 0;
 	}
 	pte = fmt_of(pt)->table_pte(pt, e.pte);
-	if (ap_pte_cmpxchg(slot, &seen, pte))
+	if (ap_pte_cmpxchg(slot, &seen, pte)) {
+		*ours = true;
 		return pte;
+	}
 	/* Lost the race: nobody has seen our table, so it goes at once. */
 	ap_pt_txn_forget(txn);
 	table_release(pt, child, e.pte, table_size(pt));
@@ -323,19 +484,22 @@ static uint64_t add_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slo
 }
 
 /* The table of level-T entries on iova's path, allocating the tables
- * missing on the way; 0 or -EEXIST, -ENOMEM, -EFAULT. */
+ * missing on the way; 0 or -EEXIST, -ENOMEM, -EFAULT.  *fresh: that table
+ * is one this call hung (so no slot of the call's range is taken). */
 static int map_path(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova,
-		    const struct ap_pt_level *T, uint64_t **out)
+		    const struct ap_pt_level *T, uint64_t **out, bool *fresh)
 {
 	const struct ap_pt_level *L;
 	uint64_t *table = pt->root;
 
+	*fresh = false;
 	for (L = root_level(pt); L != T; L++) {
 		uint64_t *slot = &table[lvl_index(L, iova)];
 		uint64_t pte = ap_pte_read(slot);
 
+		*fresh = false;
 		if (!pte) {
-			pte = add_table(pt, txn, slot, iova, L);
+			pte = add_table(pt, txn, slot, iova, L, fresh);
 			if (!pte)
 				return -ENOMEM;
 		}
@@ -379,6 +543,7 @@ static void displace_table(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *sl
 
 	if (!ap_pte_cmpxchg(slot, &seen, 0))
 		return; /* an overlapping writer took it: theirs to free */
+	tables_moved(pt);
 	if (!txn || ap_pt_txn_note(txn, &e))
 		free_subtree(pt, old, L);
 }
@@ -389,7 +554,7 @@ static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot
 			 const struct ap_pt_level *L, uint64_t iova, uint64_t pa, unsigned prot)
 {
 	const struct ap_pt_tree_fmt *f = fmt_of(pt);
-	uint64_t attrs = f->leaf_attrs(pt, prot) | L->fmt.leaf_type;
+	uint64_t attrs = pt->leaf_attrs[prot & 63] | L->fmt.leaf_type;
 	uint64_t pgsize = lvl_size(L), i;
 
 	for (i = 0; i < n; i++) {
@@ -399,112 +564,337 @@ static void write_leaves(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t *slot
 			displace_table(pt, txn, &slot[i], old, L, iova + i * pgsize);
 		ap_pte_write(&slot[i], attrs | ap_pt_oa_to_pte(f, pa + i * pgsize));
 	}
-	ap_pt_count_leaves(pt, (unsigned)(L - pt->lvl), (int64_t)n);
+}
+
+/* Whether any of n slots is taken. */
+static bool any_taken(const uint64_t *slot, uint64_t n)
+{
+	uint64_t any = 0, i;
+
+	for (i = 0; i < n; i++)
+		any |= __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+	return any != 0;
+}
+
+/*
+ * Write n leaves into empty slots.  Where no address bit is folded (every
+ * format below 2^48), consecutive leaves differ by pgsize in their address
+ * field alone: one addition per leaf.  The stores are ordered after what
+ * came before them by one fence, not one each.
+ */
+static void fill_leaves(struct ap_pt *pt, uint64_t *slot, uint64_t n,
+			const struct ap_pt_level *L, uint64_t pa, unsigned prot)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	uint64_t attrs = pt->leaf_attrs[prot & 63] | L->fmt.leaf_type;
+	uint64_t pgsize = lvl_size(L), last = pa + (n - 1) * pgsize, pte, i;
+
+	if (f->oa_fold.shift && (last >> f->oa_fold.shift) >= (f->oa_mask & -f->oa_mask)) {
+		for (i = 0; i < n; i++)
+			ap_pte_write(&slot[i], attrs | ap_pt_oa_to_pte(f, pa + i * pgsize));
+		return;
+	}
+	pte = attrs | (pa & f->oa_mask);
+#ifdef AP_PT_TSAN
+	/* (ThreadSanitizer does not follow fences: one release each) */
+	for (i = 0; i < n; i++, pte += pgsize)
+		ap_pte_write(&slot[i], pte);
+#else
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < n; i++, pte += pgsize)
+		__atomic_store_n(&slot[i], pte, __ATOMIC_RELAXED);
+#endif
+}
+
+/*
+ * The common call, one page into an empty slot of a table this thread
+ * kept: no walk, no loop, no call.  Anything else (an argument to refuse,
+ * a table to find or make, a slot not empty) takes the general path, which
+ * decides it again from the start.
+ */
+static inline bool map_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
+				unsigned prot)
+{
+	const struct ap_pt_level *T;
+	const struct ap_pt_count_shard *sh;
+	uint64_t *slot;
+	unsigned s = ap_pt_tls_shard - 1, d;
+
+	if (!(pgsize & pt->cfg.pgsize_bitmap) || (pgsize & (pgsize - 1)) ||
+	    !(prot & (AP_PROT_READ | AP_PROT_WRITE)) || (iova >> pt->cfg.ias) ||
+	    ((pa + (pgsize - 1)) >> pt->cfg.oas) || s >= AP_PT_COUNT_SHARDS)
+		return false;
+	d = (unsigned)pt->depth_of_shift[ap_ctz(pgsize)];
+	T = &pt->lvl[d];
+	sh = &pt->counts[s];
+	if (!d || sh->gen != __atomic_load_n(&pt->table_gen, __ATOMIC_ACQUIRE) ||
+	    sh->hint[d].base != ((iova & T->table_mask) | 1))
+		return false;
+	slot = &sh->hint[d].table[lvl_index(T, iova)];
+	if (ap_pte_read(slot))
+		return false;
+	ap_pte_write(slot, pt->leaf_attrs[prot & 63] | T->fmt.leaf_type |
+				   ap_pt_oa_to_pte(fmt_of(pt), pa));
+	leaves_changed(pt, s, d, sh->hint[d].table, 1);
+	return true;
 }
 
 int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
 		   uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped)
 {
-	const struct ap_pt_level *T;
-	uint64_t *table, idx, n;
-	int err;
+	if (pgcount == 1 && map_one_kept(pt, iova, pa, pgsize, prot)) {
+		*mapped += pgsize;
+		return 0;
+	}
+	return map_pages(pt, txn, iova, pa, pgsize, pgcount, prot, mapped);
+}
 
-	if (!pgsize_usable(pt, pgsize, pgcount))
-		return -EINVAL;
-	if (!(prot & (AP_PROT_READ | AP_PROT_WRITE)))
+static int map_pages(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
+		     uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped)
+{
+	const struct ap_pt_level *T;
+	uint64_t *table, idx, n, gen;
+	bool fresh = false, taken;
+	unsigned s;
+	int err, d;
+
+	if (!pgsize_usable(pt, pgsize, pgcount) || !(prot & (AP_PROT_READ | AP_PROT_WRITE)))
 		return -EINVAL;
 	if ((iova >> pt->cfg.ias) || (pa >> pt->cfg.oas))
 		return -ERANGE;
-	T = level_of_size(pt, pgsize);
-	if (!T)
+	d = pt->depth_of_shift[ap_ctz(pgsize)];
+	if (d < 0)
 		return -EINVAL;
-	/* Through the tables already there (the common case, and a walk that
-	 * changes nothing), else down again allocating the missing ones. */
-	table = table_at(pt, iova, T);
+	T = &pt->lvl[d];
+	/* The table this thread used last (the common case), or through the
+	 * tables already there (a walk that changes nothing), else down again
+	 * allocating the missing ones. */
+	s = ap_pt_shard();
+	table = kept_table(pt, s, T, iova, &gen);
 	if (!table) {
-		err = map_path(pt, txn, iova, T, &table);
+		table = table_at(pt, iova, T);
+		if (!table) {
+			err = map_path(pt, txn, iova, T, &table, &fresh);
+			if (err)
+				return err;
+		}
+		keep_table(pt, s, T, iova, table, gen);
+	}
+	idx = lvl_index(T, iova);
+	n = entries_left(T, idx);
+	if (n > pgcount)
+		n = pgcount;
+	taken = !fresh && any_taken(&table[idx], n);
+	if (taken) {
+		err = check_slots(pt, &table[idx], n, T);
 		if (err)
 			return err;
 	}
-	idx = lvl_index(T, iova);
-	n = entries_left(pt, T, idx);
-	if (n > pgcount)
-		n = pgcount;
-	err = check_slots(pt, &table[idx], n, T);
-	if (err)
-		return err;
 	if ((pa + (n * pgsize - 1)) >> pt->cfg.oas)
 		return -ERANGE; /* stricter than Linux: the last page too */
-	write_leaves(pt, txn, &table[idx], n, T, iova & ~(pgsize - 1), pa, prot);
+	if (taken)
+		write_leaves(pt, txn, &table[idx], n, T, iova & ~(pgsize - 1), pa, prot);
+	else
+		fill_leaves(pt, &table[idx], n, T, pa, prot);
+	leaves_changed(pt, s, T->depth, table, (int64_t)n);
 	*mapped += n * pgsize;
 	return 0;
 }
 
 /* ------------------------------------------------------------ unmap */
 
-static uint64_t unmap_span(struct ap_pt *pt, uint64_t *table, const struct ap_pt_level *L,
-			   uint64_t iova, uint64_t pgcount, uint64_t *sizes);
+/*
+ * Unmap follows each format's Linux rule (pgtable.h says which): the
+ * io-pgtable-arm rule for LPAE (ap_pt_tree_unmap_level: whole entries of
+ * the page size's level, a table there going whole) and generic_pt's for
+ * VT-d (ap_pt_tree_unmap_range: the range at every level, stopping at a
+ * hole).  Both leave the table as a walker may see it at any moment: a
+ * table leaves its slot (compare-and-swap) before it is freed.
+ */
 
-/* Empty a whole table leaf by leaf; returns the bytes unmapped, which equal
- * the table's span only if every slot held a leaf or a full subtree. */
-static uint64_t unmap_table(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L,
-			    uint64_t base, uint64_t *sizes)
+/* Live leaves among the n entries (a multiple of 64) of a table: the
+ * entries a walk would take as leaves (is_leaf()).  The table is out of
+ * every writer's reach when this runs, so plain loads; blocks of 64 with no
+ * branch, which the compiler vectorises where the CPU has 64-bit lane
+ * compares (x86-64: an AVX2 clone, chosen at load time). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+	!defined(__SANITIZE_THREAD__)
+/* (ThreadSanitizer instruments the clone resolver, which runs before it
+ * is set up) */
+__attribute__((target_clones("avx2", "default")))
+#endif
+static uint64_t count_leaves_in(const uint64_t *t, size_t n, uint64_t live, uint64_t mask,
+				uint64_t bits)
 {
-	uint64_t *child = child_of(pt, pte);
+	uint64_t c = 0;
+	size_t i;
 
-	if (!child)
-		return 0;
-	return unmap_span(pt, child, L + 1, base, ptes_per_table(pt), sizes);
+	for (i = 0; i < n; i++)
+		c += (uint64_t)((t[i] & mask) == bits) & (uint64_t)((t[i] & live) != 0);
+	return c;
 }
 
-/* Unmap up to pgcount level-L entries of `table` from iova's on, to the end
- * of its table page: leaves, and tables whose whole span goes (freed then).
- * Stops at a hole, and after a table that keeps something. */
-static inline uint64_t unmap_span(struct ap_pt *pt, uint64_t *table,
-				  const struct ap_pt_level *L, uint64_t iova, uint64_t pgcount,
-				  uint64_t *sizes)
+static uint64_t count_leaves(const uint64_t *t, unsigned n, const struct ap_pt_level *L)
 {
-	uint64_t pgsize = lvl_size(L), idx = lvl_index(L, iova);
-	uint64_t n, i, total = 0, gone = 0;
+	return count_leaves_in(t, n, L->live, L->fmt.leaf.mask, L->fmt.leaf.bits);
+}
 
-	n = entries_left(pt, L, idx);
-	if (n > pgcount)
-		n = pgcount;
-	for (i = 0; i < n; i++) {
-		uint64_t *slot = &table[idx + i];
-		uint64_t pte = ap_pte_read(slot);
-		uint64_t base = (iova & ~(pgsize - 1)) + i * pgsize;
-		uint64_t got;
+/* A table that went out of the tree with the level-L descriptor `pte`:
+ * the leaves it held leave the counts (and their sizes go to *sizes, for
+ * the TLB), and it is freed with every table below it. */
+static void drop_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L,
+			 uint64_t *sizes)
+{
+	const struct ap_pt_level *below = L + 1;
+	uint64_t *t = child_of(pt, pte);
+	const uint16_t *count;
+	uint64_t n = 0;
+	unsigned i;
 
-		if (is_leaf(L, pte)) {
-			ap_pte_write(slot, 0);
-			total += pgsize;
-			gone++;
-			continue;
+	if (!t)
+		return; /* not memory the provider gave us */
+	if (below != leaf_level(pt)) {
+		for (i = 0; i < ptes_per_table(pt); i++) {
+			uint64_t e = t[i];
+
+			if (is_table(below, e))
+				drop_subtree(pt, e, below, sizes);
+			else
+				n += is_leaf(below, e);
 		}
-		if (!is_table(L, pte))
-			break;
-		got = unmap_table(pt, pte, L, base, sizes);
-		total += got;
-		if (got != pgsize)
-			break;
-		if (subtree_has_leaves(pt, pte, L))
-			continue; /* emptied, but a walker's root lives in it */
-		unhang_subtree(pt, slot, pte, L);
+	} else {
+		count = table_count(pt, t);
+		n = count ? __atomic_load_n(count, __ATOMIC_RELAXED)
+			  : count_leaves(t, ptes_per_table(pt), below);
 	}
-	if (gone) {
-		ap_pt_count_leaves(pt, (unsigned)(L - pt->lvl), -(int64_t)gone);
-		*sizes |= pgsize;
+	if (n) {
+		ap_pt_count_leaves(pt, below->depth, -(int64_t)n);
+		*sizes |= lvl_size(below);
 	}
-	return total;
+	table_release(pt, t, table_pa(pt, pte), table_size(pt));
 }
 
-uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+/* Whether a walker's root (a pinned table) lies in the subtree of `pte`. */
+static bool subtree_pinned(const struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L)
+{
+	const struct ap_pt_level *below = L + 1;
+	const uint64_t *t;
+	unsigned i;
+
+	if (!pt->npinned)
+		return false;
+	if (table_pinned(pt, table_pa(pt, pte)))
+		return true;
+	t = child_of(pt, pte);
+	if (!t || below == leaf_level(pt))
+		return false;
+	for (i = 0; i < ptes_per_table(pt); i++) {
+		uint64_t e = ap_pte_read(&t[i]);
+
+		if (is_table(below, e) && subtree_pinned(pt, e, below))
+			return true;
+	}
+	return false;
+}
+
+/* Empty the level-L table behind `pte` in place: every leaf goes, and every
+ * table below that holds no walker's root; those that do stay, emptied. */
+static void empty_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_level *L,
 			  uint64_t *sizes)
 {
-	const struct ap_pt_level *T;
-	uint64_t *table;
+	const struct ap_pt_level *below = L + 1;
+	uint64_t *t = child_of(pt, pte);
+	uint64_t gone = 0;
+	unsigned i;
 
+	if (!t)
+		return;
+	for (i = 0; i < ptes_per_table(pt); i++) {
+		uint64_t e = ap_pte_read(&t[i]), seen = e;
+
+		if (is_leaf(below, e)) {
+			ap_pte_write(&t[i], 0);
+			gone++;
+		} else if (is_table(below, e)) {
+			if (subtree_pinned(pt, e, below)) {
+				empty_subtree(pt, e, below, sizes);
+			} else if (ap_pte_cmpxchg(&t[i], &seen, 0)) {
+				tables_moved(pt);
+				drop_subtree(pt, e, below, sizes);
+			}
+		}
+	}
+	if (gone) {
+		leaves_changed(pt, ap_pt_shard(), below->depth, t, -(int64_t)gone);
+		*sizes |= lvl_size(below);
+	}
+}
+
+/* The table in the level-L slot goes whole, holes and all, as Linux frees
+ * it (io-pgtable-arm's __arm_lpae_free_pgtable), unless a walker's root
+ * lives in it: then it stays, emptied. */
+static void unmap_table_whole(struct ap_pt *pt, uint64_t *slot, uint64_t pte,
+			      const struct ap_pt_level *L, uint64_t *sizes)
+{
+	uint64_t seen = pte;
+
+	if (subtree_pinned(pt, pte, L)) {
+		empty_subtree(pt, pte, L, sizes);
+	} else if (ap_pte_cmpxchg(slot, &seen, 0)) {
+		tables_moved(pt);
+		drop_subtree(pt, pte, L, sizes);
+	}
+	/* else an overlapping writer took it: theirs */
+}
+
+/*
+ * io-pgtable-arm's unmap: walk to the level that maps pgsize (nothing if a
+ * hole or a larger leaf is on the way: a leaf is never split), then take up
+ * to pgcount of its entries, to the end of the table page: a leaf goes, a
+ * table goes whole; the first empty entry stops it.  Each entry taken
+ * counts pgsize.
+ */
+/*
+ * The common unmap, one leaf in a table this thread kept: both formats'
+ * rules take it alone (the range is one entry of its own level, and a
+ * kept table means no larger leaf holds it).  Anything else takes the
+ * general path.
+ */
+static inline bool unmap_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				  uint64_t *sizes)
+{
+	const struct ap_pt_level *T;
+	const struct ap_pt_count_shard *sh;
+	uint64_t *slot;
+	unsigned s = ap_pt_tls_shard - 1, d;
+
+	if (!(pgsize & pt->cfg.pgsize_bitmap) || (pgsize & (pgsize - 1)) ||
+	    (iova & (pgsize - 1)) || (iova >> pt->cfg.ias) || s >= AP_PT_COUNT_SHARDS)
+		return false;
+	d = (unsigned)pt->depth_of_shift[ap_ctz(pgsize)];
+	T = &pt->lvl[d];
+	sh = &pt->counts[s];
+	if (!d || sh->gen != __atomic_load_n(&pt->table_gen, __ATOMIC_ACQUIRE) ||
+	    sh->hint[d].base != ((iova & T->table_mask) | 1))
+		return false;
+	slot = &sh->hint[d].table[lvl_index(T, iova)];
+	if (!is_leaf(T, ap_pte_read(slot)))
+		return false;
+	ap_pte_write(slot, 0);
+	leaves_changed(pt, s, d, sh->hint[d].table, -1);
+	*sizes |= pgsize;
+	return true;
+}
+
+uint64_t ap_pt_tree_unmap_level(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				uint64_t pgcount, uint64_t *sizes)
+{
+	const struct ap_pt_level *T;
+	uint64_t *table, idx, n, i, gone = 0;
+	unsigned s;
+
+	if (pgcount == 1 && unmap_one_kept(pt, iova, pgsize, sizes))
+		return pgsize;
 	if (!pgsize_usable(pt, pgsize, pgcount))
 		return 0;
 	if (iova >> pt->cfg.ias)
@@ -512,11 +902,160 @@ uint64_t ap_pt_tree_unmap(struct ap_pt *pt, uint64_t iova, uint64_t pgsize, uint
 	T = level_of_size(pt, pgsize);
 	if (!T)
 		return 0;
-	/* A hole, or a leaf the range would cut, on the way: nothing. */
-	table = table_at(pt, iova, T);
+	s = ap_pt_shard();
+	table = find_table(pt, s, T, iova);
 	if (!table)
 		return 0;
-	return unmap_span(pt, table, T, iova, pgcount, sizes);
+	idx = lvl_index(T, iova);
+	n = entries_left(T, idx);
+	if (n > pgcount)
+		n = pgcount;
+	for (i = 0; i < n; i++) {
+		uint64_t *slot = &table[idx + i];
+		uint64_t pte = ap_pte_read(slot);
+
+		if (is_leaf(T, pte)) {
+			ap_pte_write(slot, 0);
+			gone++;
+		} else if (is_table(T, pte)) {
+			unmap_table_whole(pt, slot, pte, T, sizes);
+		} else {
+			break;
+		}
+	}
+	if (gone) {
+		leaves_changed(pt, s, T->depth, table, -(int64_t)gone);
+		*sizes |= pgsize;
+	}
+	return i * pgsize;
+}
+
+/*
+ * The leaves a map wrote, exactly: up to pgcount leaves of pgsize from
+ * iova's entry, to the end of the table page, stopping before anything
+ * else; no table goes.  For undoing a failed map (ap_pt_txn_unmap), where
+ * an unmap by the format's rule could also take tables that were there
+ * before.
+ */
+uint64_t ap_pt_tree_unmap_leaves(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				 uint64_t pgcount, uint64_t *sizes)
+{
+	const struct ap_pt_level *T;
+	uint64_t *table, idx, n, i;
+
+	if (!pgsize_usable(pt, pgsize, pgcount) || (iova >> pt->cfg.ias))
+		return 0;
+	T = level_of_size(pt, pgsize);
+	table = T ? find_table(pt, ap_pt_shard(), T, iova) : NULL;
+	if (!table)
+		return 0;
+	idx = lvl_index(T, iova);
+	n = entries_left(T, idx);
+	if (n > pgcount)
+		n = pgcount;
+	for (i = 0; i < n && is_leaf(T, ap_pte_read(&table[idx + i])); i++)
+		ap_pte_write(&table[idx + i], 0);
+	if (i) {
+		leaves_changed(pt, ap_pt_shard(), T->depth, table, -(int64_t)i);
+		*sizes |= pgsize;
+	}
+	return i * pgsize;
+}
+
+struct range_unmap {
+	uint64_t last;     /* last address of the range */
+	uint64_t unmapped; /* bytes of the leaves taken */
+	uint64_t *sizes;
+};
+
+/*
+ * generic_pt's unmap of [va, r->last] in the level-L table: entry by entry
+ * from va's, a leaf goes whole (unless va lies inside it: the start of a
+ * leaf may be unmapped with less than the leaf, its middle never); a table
+ * is unmapped in turn, and freed when the range covers it; a hole stops
+ * everything.  Returns false once stopped.
+ */
+static bool unmap_range_in(struct ap_pt *pt, uint64_t *table, const struct ap_pt_level *L,
+			   uint64_t va, struct range_unmap *r)
+{
+	uint64_t size = lvl_size(L), idx = lvl_index(L, va), nent = lvl_entries(L);
+	uint64_t base = va & ~(size - 1), gone = 0, i;
+	bool go = true;
+
+	for (i = idx; i < nent; i++, base += size) {
+		uint64_t *slot = &table[i];
+		uint64_t pte = ap_pte_read(slot), last = base + (size - 1);
+
+		if (is_leaf(L, pte)) {
+			if (base < va) {
+				go = false; /* va inside the leaf */
+				break;
+			}
+			ap_pte_write(slot, 0);
+			gone++;
+		} else if (is_table(L, pte)) {
+			uint64_t *child = child_of(pt, pte);
+
+			if (!child || !unmap_range_in(pt, child, L + 1, base < va ? va : base, r)) {
+				go = false;
+				break;
+			}
+			if (base >= va && last <= r->last && !subtree_has_leaves(pt, pte, L))
+				unhang_subtree(pt, slot, pte, L);
+		} else {
+			go = false;
+			break;
+		}
+		if (last >= r->last)
+			break;
+	}
+	if (gone) {
+		leaves_changed(pt, ap_pt_shard(), L->depth, table, -(int64_t)gone);
+		*r->sizes |= size;
+		r->unmapped += gone * size;
+	}
+	return go;
+}
+
+/*
+ * generic_pt's unmap_pages, as the vtdss format runs it: the range
+ * [iova, iova + pgsize * pgcount) is unmapped at every level it spans
+ * (table pages do not clip it), and nothing at all if it does not lie
+ * below 2^ias.  Returns the bytes of the leaves taken, which may exceed
+ * the range when it starts at a leaf's first byte or ends inside a leaf.
+ */
+uint64_t ap_pt_tree_unmap_range(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				uint64_t pgcount, uint64_t *sizes)
+{
+	struct range_unmap r = { .sizes = sizes };
+	const struct ap_pt_level *T;
+	uint64_t len;
+
+	if (pgcount == 1 && unmap_one_kept(pt, iova, pgsize, sizes))
+		return pgsize;
+	if (!pgsize_usable(pt, pgsize, pgcount))
+		return 0;
+	if (pgcount > UINT64_MAX / pgsize)
+		return 0;
+	len = pgsize * pgcount;
+	r.last = iova + (len - 1);
+	if (r.last < iova || (iova >> pt->cfg.ias) || (r.last >> pt->cfg.ias))
+		return 0;
+	/* A range inside one table of pgsize's level that does not cover all
+	 * of it changes nothing above that table: start there. */
+	T = level_of_size(pt, pgsize);
+	if (T && T != root_level(pt) && ((iova ^ r.last) & T->table_mask) == 0 &&
+	    ((iova | ~r.last) & ~T->table_mask) != 0) {
+		uint64_t *table = find_table(pt, ap_pt_shard(), T, iova);
+
+		if (table) {
+			unmap_range_in(pt, table, T, iova, &r);
+			return r.unmapped;
+		}
+		/* a hole or a leaf above: the walk from the root decides */
+	}
+	unmap_range_in(pt, pt->root, root_level(pt), iova, &r);
+	return r.unmapped;
 }
 
 /* ------------------------------------------------------------ leaves */
@@ -573,6 +1112,98 @@ int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t la
 	it.fn = fn;
 	it.arg = arg;
 	return leaves_in(&it, pt->root, root_level(pt), 0);
+}
+
+/* ------------------------------------------------------------ walks */
+
+/*
+ * The hardware walk of pt's own configuration, over the tables as the
+ * tree keeps them: the level descriptions instead of the format's shape,
+ * the window instead of the provider's map, and only the leaf (permissions,
+ * output size) left to the format.  The common case only: the root and
+ * every table on the way in the window, each table descriptor with the
+ * format's table_rights, and a descriptor at the end that the tree calls a
+ * leaf; anything else is the format walker's to decide (-EAGAIN).
+ */
+int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t iova,
+		    unsigned access, struct ap_pt_walk_result *res)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	const struct ap_pt_level *L = root_level(pt);
+	const uint64_t *table = pt->root;
+	uint64_t oa_mask = pt->walk_oa_mask;
+
+	if (cfg->root != pt->root_pa || cfg->ias != pt->cfg.ias || (iova >> cfg->ias) ||
+	    ((pt->root_pa | (pt->win_pa + pt->mem.window_size - 1)) >> cfg->oas) ||
+	    !pt->win_span || !oa_mask)
+		return -EAGAIN;
+	for (;; L++) {
+		uint64_t pte = ap_pte_read(&table[lvl_index(L, iova)]), off;
+
+		if ((pte & L->walk_table.mask) == L->walk_table.bits) {
+			off = (pte & oa_mask) - pt->win_pa;
+			if (off >= pt->win_span)
+				return -EAGAIN;
+			table = (const uint64_t *)(const void *)(pt->win_host + off);
+			continue;
+		}
+		if (ap_pt_entry_is(L->live, &L->usable, pte)) {
+			const struct ap_pt_leaf_access *a = &pt->leaf_access[leaf_key(f, pte)];
+			uint64_t size = lvl_size(L), out = pte & oa_mask & ~(size - 1);
+
+			if (!(out >> cfg->oas) && (a->allowed >> (access & 15) & 1)) {
+				res->fault = AP_FAULT_NONE;
+				res->level = L->num;
+				res->pa = out | (iova & (size - 1));
+				res->allowed = a->allowed;
+				res->leaf.iova = iova & ~(size - 1);
+				res->leaf.size = size;
+				res->leaf.pa = out;
+				res->leaf.pte = pte;
+				res->leaf.level = L->num;
+				res->leaf.prot = a->prot;
+				return 0;
+			}
+		}
+		if (!is_leaf(L, pte))
+			return -EAGAIN;
+		/* a fault at the leaf: the format's walker says which */
+		memset(res, 0, sizeof(*res));
+		return f->walk_leaf(pt, cfg, pte, L->num, iova, access, res);
+	}
+}
+
+/*
+ * What ap_pt_tree_walk() does for a privileged access of no kind, without
+ * the leaf's decoding: a leaf the walker takes (the level's usable kind)
+ * translates when its output lies below 2^oas; what is not a table or
+ * such a leaf, the format's walker decides.
+ */
+int ap_pt_tree_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+	const struct ap_pt_level *L = root_level(pt);
+	const uint64_t *table = pt->root;
+
+	if ((iova >> pt->cfg.ias) || !pt->win_span ||
+	    ((pt->root_pa | (pt->win_pa + pt->mem.window_size - 1)) >> pt->cfg.oas))
+		return -EAGAIN;
+	for (;; L++) {
+		uint64_t pte = ap_pte_read(&table[lvl_index(L, iova)]), off, out;
+
+		if (ap_pt_entry_is(L->live, &L->usable, pte)) {
+			out = ap_pt_pte_to_oa(f, pt->granule_shift, pte) & ~(lvl_size(L) - 1);
+			if (out >> pt->cfg.oas)
+				return -EAGAIN;
+			*pa = out | (iova & (lvl_size(L) - 1));
+			return 1;
+		}
+		off = table_pa(pt, pte) - pt->win_pa;
+		if (!is_table(L, pte) || (pte & f->table_rights) != f->table_rights ||
+		    off >= pt->win_span)
+			return -EAGAIN;
+		table = (const uint64_t *)(const void *)(pt->win_host + off);
+	}
 }
 
 /* ------------------------------------------------------------ walker entry */
