@@ -123,8 +123,8 @@ static const struct command commands[] = {
 	{ "bench", "aperture bench [--quick] [--seed N] [--only LIST] [--json]",
 	  "Run the benchmarks and print figures as ratios against baselines.\n"
 	  "--quick: small counts (a smoke test); --only: some sections of\n"
-	  "iotlb,translate,map,table,dma,formats,devices,vfio; --json: the figures\n"
-	  "as one JSON document (schema aperture-bench/1).",
+	  "iotlb,translate,map,table,dma,formats,devices,vfio,virtio,vfio-scale;\n"
+	  "--json: the figures as one JSON document (schema aperture-bench/1).",
 	  { { NULL, NULL } }, 0, 0, NULL },
 	{ "help", "aperture help [COMMAND]", "Print help for all commands, or for one.",
 	  { { NULL, NULL } }, 0, 1, NULL },
