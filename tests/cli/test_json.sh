@@ -113,6 +113,42 @@ if os.path.exists(dmar):
     if doc and doc["bypass_found"] != (p.returncode == 3):
         bad("audit --json --dmar: bypass_found does not match the exit status")
 
+# A name from a table may hold any byte: an IORT whose named component
+# (behind an ITS only, so a bypass) is called "\\_SB.D" 0xe9 0xff "V" gives
+# a document that is ASCII, valid, and names it with \\u escapes.
+import struct, tempfile
+
+
+def iort_with_name(name):
+    its = struct.pack("<BHBIII", 0, 24, 1, 0, 0, 0) + struct.pack("<II", 1, 0)
+    data = 13 + len(name) + 1
+    pad = (4 - (16 + data) % 4) % 4
+    length = 16 + data + pad + 20
+    nc = struct.pack("<BHBIII", 1, length, 4, 1, 1, 16 + data + pad)
+    nc += struct.pack("<IIBHBB", 0, 1, 0, 0, 0, 40) + name + b"\0" + b"\0" * pad
+    nc += struct.pack("<IIIII", 0, 0, 5, 48, 0)   # one ID mapping to the ITS group
+    body = struct.pack("<III", 2, 48, 0) + its + nc
+    hdr = bytearray(b"IORT" + struct.pack("<I", 36 + len(body)) + bytes([0, 0]) + b"APTEST"
+                    + b"FIRMWARE" + struct.pack("<I", 1) + b"APER" + struct.pack("<I", 1))
+    table = hdr + body
+    table[9] = (0x100 - sum(table) % 0x100) % 0x100
+    return bytes(table)
+
+
+with tempfile.NamedTemporaryFile(suffix=".iort") as f:
+    f.write(iort_with_name(b"\\_SB.D\xe9\xffV"))
+    f.flush()
+    p = subprocess.run([aperture, "audit", "--json", "--iort", f.name], capture_output=True)
+    if p.returncode != 3:
+        bad(f"audit --json --iort (odd name): exit {p.returncode}: {p.stderr!r}")
+    elif any(b >= 0x80 for b in p.stdout):
+        bad(f"audit --json --iort: a raw non-ASCII byte in {p.stdout!r}")
+    else:
+        doc = valid("fw-audit", p.stdout.decode("ascii"), "audit --json --iort (odd name)")
+        who = [b["device"] for b in doc["bypass"]] if doc else []
+        if "\\_SB.D\u00e9\u00ffV" not in who:
+            bad(f"audit --json --iort: the odd name is not in {who}")
+
 # the bench's figures (the quick sections)
 with open(f"{root}/doc/json-schema/bench-v1.schema.json") as f:
     s = json.load(f)

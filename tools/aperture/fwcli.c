@@ -125,16 +125,22 @@ int ap_cli_import(struct ap_ctx *ctx, int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* Names come from firmware tables, which may hold any byte: every byte
+ * outside printable ASCII is escaped, so the document is valid JSON (and
+ * UTF-8) whatever the table held. */
 static void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
 		else
-			fputc(*s, f);
+			fputc(c, f);
+	}
 	fputc('"', f);
 }
 
