@@ -6,9 +6,11 @@
  * type and reserved_regions, PCI class, the Arm SMMU bypass parameter,
  * group membership and iommu links), two bytes give a length, the
  * content follows.  The tree lives in one temporary directory, emptied
- * before every input.
+ * (directories too) before every input, so that an input reads the same
+ * tree whatever ran before it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,31 +51,73 @@ static const char *const links[][2] = {
 
 static char root[64];
 
+/*
+ * What the current input made, so that emptying the tree before the next
+ * one touches only that (a few system calls, not one per possible path):
+ * which files and links, and the directories in the order they were made.
+ */
+static bool made[NFILES + NLINKS];
+static char dirs[64][128];
+static size_t ndirs;
+
+/* The directories above rel, each made once per input. */
 static void mkdirs(const char *rel)
 {
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(path, 0700);
-			*p = '/';
-		}
+	for (char *p = path + strlen(root) + 1; *p; p++) {
+		size_t i;
+
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		for (i = 0; i < ndirs && strcmp(dirs[i], path); i++)
+			;
+		if (i == ndirs && ndirs < sizeof(dirs) / sizeof(dirs[0]) &&
+		    strlen(path) < sizeof(dirs[0]) && !mkdir(path, 0700))
+			strcpy(dirs[ndirs++], path);
+		*p = '/';
+	}
 }
 
+/* Back to an empty root: the files and links, then the directories,
+ * deepest (made last) first. */
 static void reset(void)
 {
 	char path[512];
 
-	for (size_t i = 0; i < NFILES; i++) {
-		snprintf(path, sizeof(path), "%s/%s", root, files[i]);
+	for (size_t i = 0; i < NFILES + NLINKS; i++) {
+		if (!made[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, i < NFILES ? files[i] : links[i - NFILES][0]);
 		unlink(path);
+		made[i] = false;
 	}
-	for (size_t i = 0; i < NLINKS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", root, links[i][0]);
-		unlink(path);
+	while (ndirs)
+		rmdir(dirs[--ndirs]);
+}
+
+static void cleanup(void)
+{
+	reset();
+	rmdir(root);
+}
+
+/* A directory for the tree on a memory file system when there is one: every
+ * input writes and removes files, which a disk's file system journals. */
+static void make_root(void)
+{
+	static const char *const bases[] = { "/dev/shm", "/tmp" };
+
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		snprintf(root, sizeof(root), "%s/ap-fuzz-sysfs-XXXXXX", bases[i]);
+		if (mkdtemp(root)) {
+			atexit(cleanup);
+			return;
+		}
 	}
+	abort();
 }
 
 static void record(struct fin *in)
@@ -86,8 +130,8 @@ static void record(struct fin *in)
 	if (pick >= NFILES) {
 		mkdirs(links[pick - NFILES][0]);
 		snprintf(path, sizeof(path), "%s/%s", root, links[pick - NFILES][0]);
-		if (symlink(links[pick - NFILES][1], path))
-			return;
+		if (!symlink(links[pick - NFILES][1], path))
+			made[pick] = true;
 		return;
 	}
 	mkdirs(files[pick]);
@@ -97,6 +141,7 @@ static void record(struct fin *in)
 	fp = fopen(path, "wb");
 	if (!fp)
 		abort();
+	made[pick] = true;
 	fwrite(in->p, 1, len, fp);
 	fclose(fp);
 	in->p += len;
@@ -114,11 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fin in = { data, size };
 
-	if (!root[0]) {
-		snprintf(root, sizeof(root), "/tmp/ap-fuzz-sysfs-XXXXXX");
-		if (!mkdtemp(root))
-			abort();
-	}
+	if (!root[0])
+		make_root();
 	reset();
 	for (int n = 0; n < 32 && fin_more(&in); n++)
 		record(&in);
