@@ -5,9 +5,9 @@
  * picks a file of a fixed set (firmware tables, VT-d register files, group
  * type and reserved_regions, PCI class, the Arm SMMU bypass parameter,
  * group membership and iommu links), two bytes give a length, the
- * content follows.  The tree lives in one temporary directory, emptied
- * (directories too) before every input, so that an input reads the same
- * tree whatever ran before it.
+ * content follows.  The tree lives in one temporary directory and holds
+ * exactly what the input describes (the files and links it writes and the
+ * directories above them), whatever ran before it.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -52,15 +52,22 @@ static const char *const links[][2] = {
 static char root[64];
 
 /*
- * What the current input made, so that emptying the tree before the next
- * one touches only that (a few system calls, not one per possible path):
- * which files and links, and the directories in the order they were made.
+ * What is in the tree, so that getting it ready for the next input touches
+ * only what differs (a few system calls, not one per possible path): the
+ * files and links the last input wrote, and the directories in the order
+ * they were made, each marked when the input being set up needs it.
+ * Directories stay from one input to the next (mutations of one input
+ * share most of them); those an input does not need go before it runs, so
+ * the tree it sees is what it describes, whatever ran before.
  */
 static bool made[NFILES + NLINKS];
-static char dirs[64][128];
+static struct {
+	char path[128];
+	bool needed;
+} dirs[64];
 static size_t ndirs;
 
-/* The directories above rel, each made once per input. */
+/* The directories above rel: made unless there, and needed. */
 static void mkdirs(const char *rel)
 {
 	char path[512];
@@ -72,17 +79,21 @@ static void mkdirs(const char *rel)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		for (i = 0; i < ndirs && strcmp(dirs[i], path); i++)
+		for (i = 0; i < ndirs && strcmp(dirs[i].path, path); i++)
 			;
-		if (i == ndirs && ndirs < sizeof(dirs) / sizeof(dirs[0]) &&
-		    strlen(path) < sizeof(dirs[0]) && !mkdir(path, 0700))
-			strcpy(dirs[ndirs++], path);
+		if (i < ndirs) {
+			dirs[i].needed = true;
+		} else if (ndirs < sizeof(dirs) / sizeof(dirs[0]) &&
+			   strlen(path) < sizeof(dirs[0].path) && !mkdir(path, 0700)) {
+			strcpy(dirs[ndirs].path, path);
+			dirs[ndirs++].needed = true;
+		}
 		*p = '/';
 	}
 }
 
-/* Back to an empty root: the files and links, then the directories,
- * deepest (made last) first. */
+/* The files and links the last input wrote go; every directory is
+ * unneeded until an input's record asks for it. */
 static void reset(void)
 {
 	char path[512];
@@ -94,13 +105,29 @@ static void reset(void)
 		unlink(path);
 		made[i] = false;
 	}
-	while (ndirs)
-		rmdir(dirs[--ndirs]);
+	for (size_t i = 0; i < ndirs; i++)
+		dirs[i].needed = false;
+}
+
+/* The directories no record needed go, deepest (made last) first; the
+ * list keeps its order, parents before children. */
+static void prune(void)
+{
+	size_t kept = 0;
+
+	for (size_t i = ndirs; i-- > 0;)
+		if (!dirs[i].needed)
+			rmdir(dirs[i].path);
+	for (size_t i = 0; i < ndirs; i++)
+		if (dirs[i].needed)
+			dirs[kept++] = dirs[i];
+	ndirs = kept;
 }
 
 static void cleanup(void)
 {
 	reset();
+	prune();
 	rmdir(root);
 }
 
@@ -164,6 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reset();
 	for (int n = 0; n < 32 && fin_more(&in); n++)
 		record(&in);
+	prune();
 	fw_run(import, data, size);
 	return 0;
 }
