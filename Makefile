@@ -3,7 +3,8 @@
 #
 #   make              library (static + shared) and the aperture CLI
 #   make run          run the embedded default scenario
-#   make check        build and run every test
+#   make check        build and run every test (QEMU's, as a VFIO client of
+#                     `aperture shim`, when qemu-system-x86 is installed)
 #   make check SANITIZE=1   the same under ASan + UBSan (build-asan/)
 #   make check TSAN=1 the concurrent tests under ThreadSanitizer (build-tsan/)
 #   make valgrind     the unit tests and scenarios under valgrind
@@ -37,9 +38,14 @@ LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 LIBS := -lurcu-bp -lfdt -pthread -lm
 
 LIB_SRC := $(wildcard src/util/*.c) $(wildcard src/pgtable/*.c) $(wildcard src/core/*.c) \
-	$(wildcard src/core/kinds/*.c) $(wildcard src/vfio/*.c) $(wildcard src/virtio/*.c) \
-	$(wildcard src/view/*.c) $(wildcard src/firmware/*.c) $(wildcard src/scenario/*.c)
+	$(wildcard src/core/kinds/*.c) $(wildcard src/pci/*.c) $(wildcard src/vfio/*.c) \
+	$(wildcard src/virtio/*.c) $(wildcard src/view/*.c) $(wildcard src/firmware/*.c) \
+	$(wildcard src/scenario/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+# The preload library: the library inside, only the interposed libc
+# entry points exported.
+SHIM_SRC := $(wildcard src/shim/*.c)
+SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard tools/aperture/*.c) bench/bench.c bench/vfio_scale.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o) $(B)/tools/aperture/default_scenario.o
 
@@ -53,7 +59,8 @@ SCENARIOS := tools/aperture/default.scn $(sort $(wildcard tests/scenarios/*.scn 
 MANPAGES := man/aperture.1 man/aperture-scenario.5
 # The tests that run threads: what TSan checks (the rest are one thread).
 CONCURRENT_TESTS := $(B)/tests/test_concurrent $(B)/tests/test_iotlb $(B)/tests/test_concurrent_ram \
-	$(B)/tests/test_thread_errors $(B)/tests/test_vfio_concurrent
+	$(B)/tests/test_thread_errors $(B)/tests/test_vfio_concurrent $(B)/tests/test_pci \
+	$(B)/tests/test_vfio_device
 ifeq ($(TSAN),1)
 TEST_UNIT := $(CONCURRENT_TESTS)
 SCENARIOS :=
@@ -62,7 +69,7 @@ endif
 STRESS_MS ?= 5000
 
 .PHONY: all run deps check check-man check-install valgrind stress bench install uninstall clean
-all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture
+all: $(B)/libaperture.a $(B)/libaperture.so $(B)/aperture $(B)/libaperture-shim.so
 
 # The library needs liburcu and libfdt (Debian: liburcu-dev, libfdt-dev),
 # installed here if missing.
@@ -80,6 +87,10 @@ $(B)/libaperture.a: $(LIB_OBJ)
 
 $(B)/libaperture.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libaperture.so.0 $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(B)/libaperture-shim.so: $(SHIM_OBJ) $(LIB_OBJ) src/shim/exports.map
+	$(CC) -shared -Wl,--version-script=src/shim/exports.map $(LDFLAGS_ALL) -o $@ \
+		$(SHIM_OBJ) $(LIB_OBJ) $(LIBS) -ldl
 
 # The default scenario is a readable file, embedded as a C string.
 $(B)/tools/aperture/default_scenario.c: tools/aperture/default.scn
@@ -114,6 +125,22 @@ $(B)/tests/%: tests/%.c $(B)/libaperture.a $(TEST_LIB) $(wildcard tests/*.h test
 	$(CC) $(ALL_CFLAGS) -fvisibility=default -Itests $< -o $@ $(TEST_LIB) \
 		$(B)/libaperture.a $(LDFLAGS_ALL) -lcmocka $(LIBS)
 
+# Clean-room VFIO programs (tests/shim/*.c): plain C on <linux/vfio.h>, no
+# aperture header, run under `aperture shim` by tools/run-shim-tests.
+SHIM_TESTS := $(patsubst tests/shim/%.c,$(B)/tests/shim/%,$(wildcard tests/shim/*.c))
+# A sanitized shim needs the sanitizer's runtime loaded first in the
+# programs it is preloaded into.
+ifeq ($(SANITIZE),1)
+SHIM_ENV := SHIM_PRELOAD=$(shell $(CC) -print-file-name=libasan.so)
+else ifeq ($(TSAN),1)
+# (TSan refuses threads in a child of a threaded fork unless told: the
+# devices' thread starts again in the child of the fork test.)
+SHIM_ENV := SHIM_PRELOAD=$(shell $(CC) -print-file-name=libtsan.so) TSAN_OPTIONS=die_after_fork=0
+endif
+$(B)/tests/shim/%: tests/shim/%.c tests/shim/cr.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) $(SAN) -pthread $< -o $@ $(LDFLAGS_ALL)
+
 # On a fresh Debian machine, as root, the first check installs cmocka.
 deps:
 	@tools/ensure-deps build test qemu $(if $(filter 1,$(TSAN)),tsan)
@@ -122,8 +149,12 @@ check: deps
 	@tools/check-spdx
 	@tools/check-layers
 	@tools/check-man $(MANPAGES)
-	@$(MAKE) --no-print-directory all $(TEST_UNIT)
-	@tools/run-tests $(B) $(TEST_UNIT) $(TEST_SCRIPTS) -- $(SCENARIOS)
+	@$(MAKE) --no-print-directory all $(TEST_UNIT) $(SHIM_TESTS)
+	@$(SHIM_ENV) tools/run-tests $(B) $(TEST_UNIT) $(TEST_SCRIPTS) -- $(SCENARIOS)
+	@$(SHIM_ENV) tools/run-shim-tests $(B) $(SHIM_TESTS)
+ifeq ($(SANITIZE)$(TSAN),)
+	@tools/run-qemu-tests $(B)
+endif
 	@$(if $(SAN),,tools/check-install .)
 
 # The manuals are well-formed: groff and man print no warning.
@@ -132,7 +163,8 @@ check-man:
 
 # make install into a scratch prefix, then what a user does with it: the
 # manuals, the examples built with the README's pkg-config line and run
-# with no environment, the tool; make uninstall leaves nothing.
+# with no environment, the tool and its preload library; make uninstall
+# leaves nothing.
 check-install:
 	@tools/check-install .
 
@@ -179,6 +211,7 @@ install: all
 	install -m 755 $(B)/libaperture.so $(D)/lib/libaperture.so.$(VERSION)
 	ln -sf libaperture.so.$(VERSION) $(D)/lib/libaperture.so.0
 	ln -sf libaperture.so.0 $(D)/lib/libaperture.so
+	install -m 755 $(B)/libaperture-shim.so $(D)/lib/libaperture-shim.so
 	install -m 644 include/aperture/*.h $(D)/include/aperture/
 	sed -e 's|@PREFIX@|$(PREFIX_ABS)|' -e 's|@VERSION@|$(VERSION)|' aperture.pc.in \
 		> $(D)/lib/pkgconfig/aperture.pc
@@ -190,7 +223,7 @@ install: all
 # Everything install put there, and the directories it made if empty.
 uninstall:
 	rm -f $(D)/bin/aperture $(D)/lib/libaperture.a $(D)/lib/libaperture.so \
-		$(D)/lib/libaperture.so.0 $(D)/lib/libaperture.so.$(VERSION) \
+		$(D)/lib/libaperture.so.0 $(D)/lib/libaperture.so.$(VERSION) $(D)/lib/libaperture-shim.so \
 		$(D)/lib/pkgconfig/aperture.pc $(MAN1)/aperture.1 $(MAN5)/aperture-scenario.5 \
 		$(addprefix $(D)/include/aperture/,$(HEADERS)) \
 		$(addprefix $(DOCDIR)/examples/,$(EXAMPLE_SRC) README.md) \

@@ -140,6 +140,12 @@ static void figure(struct bench *b, const char *name, double value, const char *
 	b->nfig++;
 }
 
+/* figure() for the sections in files of their own (ap_bench_figure_fn). */
+static void figure_cb(void *arg, const char *name, double value, const char *unit)
+{
+	figure(arg, name, value, unit);
+}
+
 /* One measured operation: do it `iters` times, return a checksum. */
 typedef uint64_t (*bench_fn)(void *arg, uint64_t iters);
 
@@ -2500,9 +2506,12 @@ int ap_bench_run(FILE *out, int argc, char **argv)
 		err = (b.section = "vfio", bench_vfio(&b));
 	if (!err && (b.sections & SEC_VIRTIO))
 		err = (b.section = "virtio", bench_virtio(&b));
-	/* its own report (bench/); with --json only its pass or fail counts */
-	if (!err && (b.sections & SEC_VFIO_SCALE) && ap_bench_vfio_scale(b.out, b.quick, b.seed))
-		b.failures++;
+	/* in a file of its own (bench/vfio_scale.c), its figures through figure_cb */
+	if (!err && (b.sections & SEC_VFIO_SCALE)) {
+		b.section = "vfio-scale";
+		if (ap_bench_vfio_scale(b.out, b.quick, b.seed, figure_cb, &b))
+			b.failures++;
+	}
 	if (b.json) {
 		fclose(b.out);
 		print_json(&b, b.json, err || b.failures, (double)(now_ns() - t0) / 1e9);

@@ -26,7 +26,11 @@
  */
 int ap_bench_run(FILE *out, int argc, char **argv);
 
-/* The vfio-scale section (bench/vfio_scale.c); 0 or -1 (reason on stderr). */
-int ap_bench_vfio_scale(FILE *out, bool quick, uint64_t seed);
+/* Where a section in its own file records a figure for --json. */
+typedef void (*ap_bench_figure_fn)(void *arg, const char *name, double value, const char *unit);
+
+/* The vfio-scale section (bench/vfio_scale.c); 0 or -1 (reason on stderr).
+ * Each figure it prints also goes to fig(arg, ...). */
+int ap_bench_vfio_scale(FILE *out, bool quick, uint64_t seed, ap_bench_figure_fn fig, void *arg);
 
 #endif /* APERTURE_BENCH_H */

@@ -226,6 +226,25 @@ static void print_ns(FILE *out, const char *what, struct clocks c, uint64_t per)
 		(double)c.cpu / (double)per);
 }
 
+/* The row's figures for --json: per-call MAP_DMA at both ends, the bulk
+ * unmap. */
+static void row_figures(const struct scale_row *row, ap_bench_figure_fn fig, void *arg)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s MAP_DMA, 1k-2k live (CPU)", row->name);
+	fig(arg, name, (double)row->map_low.cpu / (double)WINDOW, "ns/op");
+	snprintf(name, sizeof(name), "%s MAP_DMA, last 1k of %" PRIu64 "k live (CPU)", row->name,
+		 row->n / 1024);
+	fig(arg, name, (double)row->map_high.cpu / (double)WINDOW, "ns/op");
+	snprintf(name, sizeof(name), "%s UNMAP_DMA of %" PRIu64 " mappings (CPU)", row->name,
+		 row->n);
+	fig(arg, name, (double)row->unmap.cpu / 1e9, "s");
+	snprintf(name, sizeof(name), "%s UNMAP_DMA of %" PRIu64 " mappings (wall)", row->name,
+		 row->n);
+	fig(arg, name, (double)row->unmap.wall / 1e9, "s");
+}
+
 static void row_print(FILE *out, const struct scale_row *row)
 {
 	char what[64];
@@ -248,7 +267,7 @@ static void row_print(FILE *out, const struct scale_row *row)
 		(double)row->unmap.cpu / (double)row->n);
 }
 
-int ap_bench_vfio_scale(FILE *out, bool quick, uint64_t seed)
+int ap_bench_vfio_scale(FILE *out, bool quick, uint64_t seed, ap_bench_figure_fn fig, void *arg)
 {
 	struct scale_row rows[2] = {
 		{ .name = "4K", .size = SZ_4K, .n = quick ? 16384 : 262144 },
@@ -278,8 +297,10 @@ int ap_bench_vfio_scale(FILE *out, bool quick, uint64_t seed)
 			err = row_run(&r, row, buf, &rng);
 		rig_free(&r);
 		munmap(row->raw, row->raw_len);
-		if (!err)
+		if (!err) {
 			row_print(out, row);
+			row_figures(row, fig, arg);
+		}
 	}
 	fflush(out);
 	return err;

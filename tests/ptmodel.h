@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Page-table test helpers and a model of live leaves, shared by the
- * page-table tests (test_pgtable.c: ARM LPAE, test_pgtable_vtd.c: VT-d,
+ * page-table tests (test_pgtable.c: ARM LPAE and VT-d,
  * test_pgtable_matrix.c: Linux's configuration matrix):
  *
  *   - tables: allocate (and refuse) one in tmem.h's memory, map, translate,
@@ -506,7 +506,7 @@ static inline unsigned model_level_of(const struct model *md, uint64_t size)
 }
 
 /*
- * io-pgtable-arm (reference section 2.7): nothing if the entry of pgsize's
+ * io-pgtable-arm's unmap (__arm_lpae_unmap): nothing if the entry of pgsize's
  * level at iova is empty or a larger leaf holds iova ("partial unmap of a
  * large IOPTE"); else entries from there, to pgcount or the end of the
  * table page: a leaf goes, a table goes whole with all below it, an empty

@@ -13,11 +13,11 @@
  * fresh arena gives a predictable physical address to every table (the root
  * first, at ARENA_BASE).
  *
- * Expected descriptor values are literals: LPAE's from
- * shared/reference/pagetable-formats.md section 2.5 (goldens evaluated from
- * Linux) or worked out by hand from its bit table (lpae_golden.h); VT-d's
- * worked out by hand from section 4.1 (R = bit 0, W = bit 1, PS = bit 7,
- * SNP = bit 11, address in bits 51:12; table entries are address | R | W).
+ * Expected descriptor values are literals: LPAE's evaluated from Linux's
+ * io-pgtable-arm or worked out by hand from the bit table of
+ * doc/formats/arm-lpae.md (lpae_golden.h); VT-d's worked out by hand from
+ * doc/formats/vtd-sl.md (R = bit 0, W = bit 1, PS = bit 7, SNP = bit 11,
+ * address in bits 51:12; table entries are address | R | W).
  * None is computed by a formula that mirrors the implementation.
  */
 #include <stdarg.h>
@@ -168,7 +168,7 @@ static const struct {
 	uint64_t pte;
 	int level;
 } lpae_golden[] = {
-	/* S1 4K, ias 48: the three goldens of section 2.5. */
+	/* S1 4K, ias 48: three goldens evaluated from Linux's io-pgtable-arm. */
 	{ S1, 48, 48, BM_4K, 0, true, 0x40001000, 0x40001000, SZ_4K, PR_R | PR_W,
 	  0x0000000040001e43ull, 3 },
 	{ S1, 48, 48, BM_4K, 0, true, 0x80200000, 0x80200000, SZ_2M, PR_R | PR_W | PR_C,
@@ -374,8 +374,9 @@ static void test_golden_tables(void **state)
 /* ================================================================ 2. geometry */
 
 /* Start level and root bytes (8 x PGD entries, concatenation included, at
- * least 64 for LPAE; one page for VT-d): LPAE from section 2.2's table
- * (ias = oas) and the OAS-keyed cases of 2.3; VT-d from the width. */
+ * least 64 for LPAE; one page for VT-d): LPAE from the levels table of
+ * doc/formats/arm-lpae.md (ias = oas) and its stage-2 concatenation cases
+ * keyed by OAS; VT-d from the width. */
 static const struct {
 	enum ap_pt_format fmt;
 	uint64_t bitmap;
@@ -675,7 +676,7 @@ static void test_alloc_rules(void **state)
 /* ================================================================ 3. Linux selftest */
 
 /*
- * io-pgtable-arm's selftest (reference section 7.1), for every format: an
+ * io-pgtable-arm's selftest (arm_lpae_run_tests), for every format: an
  * empty table translates nothing; each page size maps, refuses an
  * overlapping map, translates; unmaps with its size, remaps write-only;
  * and the last largest page below 2^ias maps and unmaps.  VT-d takes ias >

@@ -5,7 +5,8 @@
  *   aperture/types.h     prot, access and fault vocabulary
  *   aperture/pgtable.h   page-table formats (build, walk)
  *   aperture/core.h      context, RAM, instances, devices, domains, DMA
- *   aperture/vfio.h      the VFIO type1 container (open/ioctl/close)
+ *   aperture/pci.h       emulated PCI functions (config space, BARs, a DMA engine)
+ *   aperture/vfio.h      the VFIO type1 container and vfio-pci devices
  *   aperture/virtio_iommu.h  a virtio-iommu device over split virtqueues
  *   aperture/view.h      show, dump and audit a machine
  *   aperture/scenario.h  the scenario language
@@ -20,6 +21,7 @@
 #include <aperture/types.h>
 #include <aperture/pgtable.h>
 #include <aperture/core.h>
+#include <aperture/pci.h>
 #include <aperture/vfio.h>
 #include <aperture/virtio_iommu.h>
 #include <aperture/view.h>

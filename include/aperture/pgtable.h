@@ -301,6 +301,20 @@ AP_API int ap_pt_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t 
 			       int (*fn)(void *arg, const struct ap_pt_leaf *leaf),
 			       void *arg);
 
+/*
+ * The descriptors a walk of this table (from its own root) reads for iova,
+ * root first, each with its architectural level: up to max of them,
+ * ending with a leaf, an empty or invalid entry, or the last level.
+ * Returns how many were stored (0 for an iova beyond IAS).  For dumps that
+ * show every level of a mapping, as Linux's VT-d debugfs does.
+ */
+struct ap_pt_path_entry {
+	int level;
+	uint64_t pte;
+};
+AP_API unsigned ap_pt_path(const struct ap_pt *pt, uint64_t iova,
+			   struct ap_pt_path_entry *out, unsigned max);
+
 /* Bitmap of the leaf sizes present in the table right now. */
 AP_API uint64_t ap_pt_sizes_in_use(const struct ap_pt *pt);
 

@@ -169,12 +169,39 @@
  *     every pinned page of an IOMMU-backed container).  To see them the
  *     layer takes the context's DMA write observer on its first use
  *     (ap_ctx_set_dma_write_observer); replacing it stops dirty tracking.
+ * Devices.  VFIO_GROUP_GET_DEVICE_FD(name) opens a handle on the PCI
+ * function (aperture/pci.h) of that exact name ("0000:00:04.0") in the
+ * group: ENODEV if the group has none, EINVAL before the group's container
+ * has an IOMMU, EFAULT for NULL.  Handles answer as Linux's vfio-pci:
+ * VFIO_DEVICE_GET_INFO (PCI | RESET, 9 regions, 5 IRQ indexes),
+ * GET_REGION_INFO (BARs at index << 40, READ|WRITE and MMAP for a BAR that
+ * allows it and is a page or more, the MSI-X-mappable capability on the
+ * BAR holding the table, with the short-argsz protocol; no ROM; config at
+ * index 7, READ|WRITE, never MMAP; EINVAL for VGA and past index 8),
+ * GET_IRQ_INFO (INTx if the function has a pin, no MSI, MSI-X vectors,
+ * ERR for PCI Express, REQ), SET_IRQS (Linux's checks; INTx, MSI-X, ERR and
+ * REQ triggers with eventfds, of which the layer keeps duplicates, and
+ * DATA_NONE/BOOL loopback; INTx mask/unmask; MSI-X mask/unmask is ENOTTY as
+ * in vfio-pci), RESET (the function's FLR; MSI-X stays as set),
+ * GET_PCI_HOT_RESET_INFO (ENODEV: no slot or bus reset),
+ * VFIO_DEVICE_FEATURE (ENOTTY: none offered).  The first open resets the
+ * function and enables its memory decoding; the last close disables its
+ * interrupts, resets it and clears its command register.  A device handle
+ * holds its group: UNSET_CONTAINER is EBUSY while one is open, and a group
+ * handle closed meanwhile stays in its container (and /dev/vfio/N stays
+ * busy) until the last device handle goes.  User writes to the MSI-X
+ * capability are dropped (vfio-pci writes it only through SET_IRQS).
+ * Interrupts are delivered by the function's model (ap_pci_poll, or the
+ * runner thread), which writes the eventfd.
+ *
  * What is not modelled: interrupt isolation (every group counts as having
- * isolated MSI), emulated (mdev) and no-iommu groups, device handles
- * (VFIO_GROUP_GET_DEVICE_FD is ENOTTY), SPAPR.
+ * isolated MSI), emulated (mdev) and no-iommu groups, SPAPR, device
+ * regions beyond the standard nine, VFIO_DEVICE_IOEVENTFD (ENOTTY).
  */
 #ifndef APERTURE_VFIO_H
 #define APERTURE_VFIO_H
+
+#include <sys/types.h>
 
 #include <aperture/core.h>
 
@@ -189,6 +216,27 @@ AP_API int ap_vfio_ioctl(struct ap_ctx *ctx, int fd, unsigned long request, void
 AP_API int ap_vfio_close(struct ap_ctx *ctx, int fd);
 
 /*
+ * What a device file takes besides ioctl: pread(2)/pwrite(2) of a region
+ * (offset = index << 40 | position, as vfio-pci lays them out: BARs 0..5,
+ * ROM 6, config 7) and mmap(2) of an mmap-able BAR.  Reads and writes are
+ * clipped at the region's end and return the bytes moved; -1 and errno:
+ * EBADF (no such handle), EINVAL (not a device; an offset in no region or
+ * past its end), EFAULT (NULL buffer).  ap_vfio_mmap returns the BAR's
+ * memory at the offset (valid while the context lives), or NULL and errno:
+ * EINVAL for a region without VFIO_REGION_INFO_FLAG_MMAP, an offset not
+ * page-aligned, a length 0 or past the BAR's end.
+ */
+AP_API ssize_t ap_vfio_pread(struct ap_ctx *ctx, int fd, void *buf, size_t len,
+			     uint64_t offset);
+AP_API ssize_t ap_vfio_pwrite(struct ap_ctx *ctx, int fd, const void *buf, size_t len,
+			      uint64_t offset);
+AP_API void *ap_vfio_mmap(struct ap_ctx *ctx, int fd, uint64_t offset, size_t len);
+
+/* The PCI function (aperture/pci.h) a device handle is, or NULL. */
+struct ap_pci;
+AP_API struct ap_pci *ap_vfio_device_pci(struct ap_ctx *ctx, int fd);
+
+/*
  * Tunables, as type1's module parameter and the process limit: the number of
  * DMA mappings a container may hold (dma_entry_limit, default 65535) and the
  * locked-memory limit in bytes.  Without a limit set here a MAP_DMA is held
@@ -201,6 +249,9 @@ AP_API int ap_vfio_close(struct ap_ctx *ctx, int fd);
  * is set then).
  */
 AP_API int ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit);
+/* The entry limit containers opened now get (65535 unless set); what a
+ * host shows in /sys/module/vfio_iommu_type1/parameters/dma_entry_limit. */
+AP_API uint32_t ap_vfio_dma_entry_limit(struct ap_ctx *ctx);
 AP_API int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes);
 
 /* ------------------------------------------------------------ views */

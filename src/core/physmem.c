@@ -87,9 +87,6 @@ static bool ram_overlaps(const struct ap_ctx *ctx, uint64_t pa, uint64_t size)
 
 static void ram_write_begin(struct ap_ctx *ctx)
 {
-	/* a DMA's hint (ap__ram_host) is stale from here: a region it names
-	 * may go, and its memory once the section of that DMA has ended */
-	__atomic_store_n(&ctx->ram_changes, ctx->ram_changes + 1, __ATOMIC_SEQ_CST);
 	/* the tree's stores are releases: a reader that sees one sees this */
 	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELAXED);
 }
@@ -97,6 +94,12 @@ static void ram_write_begin(struct ap_ctx *ctx)
 static void ram_write_end(struct ap_ctx *ctx)
 {
 	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELEASE);
+	/* A DMA's hint (ap__ram_host) is stale from here.  Counted after the
+	 * change, not before: a search that read the count before it may
+	 * still find a region this change unlinked, and must keep that
+	 * region with an old count, never with this one (its memory goes
+	 * once the section of that DMA has ended). */
+	__atomic_store_n(&ctx->ram_changes, ctx->ram_changes + 1, __ATOMIC_SEQ_CST);
 }
 
 /*

@@ -612,30 +612,42 @@ static void fill_leaves(struct ap_pt *pt, uint64_t *slot, uint64_t n,
  * a table to find or make, a slot not empty) takes the general path, which
  * decides it again from the start.
  */
-static inline bool map_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
-				unsigned prot)
+/* The slot of iova in the table this thread kept for pgsize's level, or
+ * NULL when it kept none there or the tables have changed since (*s: the
+ * thread's shard, *d: the level's depth). */
+static inline uint64_t *kept_slot(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
+				  unsigned *s, unsigned *d)
 {
 	const struct ap_pt_level *T;
 	const struct ap_pt_count_shard *sh;
-	uint64_t *slot;
-	unsigned s = ap_pt_tls_shard - 1, d;
 
+	*s = ap_pt_tls_shard - 1;
 	if (!(pgsize & pt->cfg.pgsize_bitmap) || (pgsize & (pgsize - 1)) ||
-	    !(prot & (AP_PROT_READ | AP_PROT_WRITE)) || (iova >> pt->cfg.ias) ||
-	    ((pa + (pgsize - 1)) >> pt->cfg.oas) || s >= AP_PT_COUNT_SHARDS)
+	    (iova >> pt->cfg.ias) || *s >= AP_PT_COUNT_SHARDS)
+		return NULL;
+	*d = (unsigned)pt->depth_of_shift[ap_ctz(pgsize)];
+	T = &pt->lvl[*d];
+	sh = &pt->counts[*s];
+	if (!*d || sh->gen != __atomic_load_n(&pt->table_gen, __ATOMIC_ACQUIRE) ||
+	    sh->hint[*d].base != ((iova & T->table_mask) | 1))
+		return NULL;
+	return &sh->hint[*d].table[lvl_index(T, iova)];
+}
+
+static inline bool map_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
+				unsigned prot)
+{
+	uint64_t *slot;
+	unsigned s, d;
+
+	if (!(prot & (AP_PROT_READ | AP_PROT_WRITE)) || ((pa + (pgsize - 1)) >> pt->cfg.oas))
 		return false;
-	d = (unsigned)pt->depth_of_shift[ap_ctz(pgsize)];
-	T = &pt->lvl[d];
-	sh = &pt->counts[s];
-	if (!d || sh->gen != __atomic_load_n(&pt->table_gen, __ATOMIC_ACQUIRE) ||
-	    sh->hint[d].base != ((iova & T->table_mask) | 1))
+	slot = kept_slot(pt, iova, pgsize, &s, &d);
+	if (!slot || ap_pte_read(slot))
 		return false;
-	slot = &sh->hint[d].table[lvl_index(T, iova)];
-	if (ap_pte_read(slot))
-		return false;
-	ap_pte_write(slot, pt->leaf_attrs[prot & 63] | T->fmt.leaf_type |
+	ap_pte_write(slot, pt->leaf_attrs[prot & 63] | pt->lvl[d].fmt.leaf_type |
 				   ap_pt_oa_to_pte(fmt_of(pt), pa));
-	leaves_changed(pt, s, d, sh->hint[d].table, 1);
+	leaves_changed(pt, s, d, pt->counts[s].hint[d].table, 1);
 	return true;
 }
 
@@ -863,25 +875,16 @@ static void unmap_table_whole(struct ap_pt *pt, uint64_t *slot, uint64_t pte,
 static inline bool unmap_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pgsize,
 				  uint64_t *sizes)
 {
-	const struct ap_pt_level *T;
-	const struct ap_pt_count_shard *sh;
 	uint64_t *slot;
-	unsigned s = ap_pt_tls_shard - 1, d;
+	unsigned s, d;
 
-	if (!(pgsize & pt->cfg.pgsize_bitmap) || (pgsize & (pgsize - 1)) ||
-	    (iova & (pgsize - 1)) || (iova >> pt->cfg.ias) || s >= AP_PT_COUNT_SHARDS)
+	if (iova & (pgsize - 1))
 		return false;
-	d = (unsigned)pt->depth_of_shift[ap_ctz(pgsize)];
-	T = &pt->lvl[d];
-	sh = &pt->counts[s];
-	if (!d || sh->gen != __atomic_load_n(&pt->table_gen, __ATOMIC_ACQUIRE) ||
-	    sh->hint[d].base != ((iova & T->table_mask) | 1))
-		return false;
-	slot = &sh->hint[d].table[lvl_index(T, iova)];
-	if (!is_leaf(T, ap_pte_read(slot)))
+	slot = kept_slot(pt, iova, pgsize, &s, &d);
+	if (!slot || !is_leaf(&pt->lvl[d], ap_pte_read(slot)))
 		return false;
 	ap_pte_write(slot, 0);
-	leaves_changed(pt, s, d, sh->hint[d].table, -1);
+	leaves_changed(pt, s, d, pt->counts[s].hint[d].table, -1);
 	*sizes |= pgsize;
 	return true;
 }

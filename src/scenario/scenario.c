@@ -357,6 +357,51 @@ static int cmd_device(struct run *r)
 	return ap_device_add(r->ctx, r->tok[1], iommu, &dc, NULL);
 }
 
+/* pci BDF DEVICE [model=ioat|generic] [key=value ...]: options are the
+ * model's (ap_pci_config_set), each once; model= comes first. */
+static int cmd_pci(struct run *r)
+{
+	static const char usage[] = "pci BDF DEVICE [model=generic|ioat] [vendor=N] [device=N] "
+				    "[class=N] [barN=SIZE[,mmap][,64][,prefetch]] [msix=N] ...";
+	struct ap_pci_config cfg;
+	char seen[MAX_TOKENS][32];
+	struct ap_device *dev;
+	int i, first = 3;
+
+	if (want_args(r, 2, MAX_TOKENS - 1, usage))
+		return SYNTAX;
+	ap_pci_config_init(&cfg, AP_PCI_GENERIC);
+	if (r->ntok > 3 && !strncmp(r->tok[3], "model=", 6)) {
+		enum ap_pci_model m = ap_pci_model_from_name(r->tok[3] + 6);
+
+		if (!m)
+			return syntax(r, "expected model=generic or model=ioat, got '%s'", r->tok[3]);
+		ap_pci_config_init(&cfg, m);
+		first = 4;
+	}
+	for (i = first; i < r->ntok; i++) {
+		const char *val = NULL, *expected = NULL;
+		char key[32];
+		int err;
+
+		if (key_value(r, r->tok[i], usage, key, &val))
+			return SYNTAX;
+		for (int j = 0; j < i - first; j++)
+			if (!strcmp(seen[j], key))
+				return syntax(r, "expected each pci option once, got %s= twice", key);
+		strcpy(seen[i - first], key);
+		err = ap_pci_config_set(&cfg, key, val, &expected);
+		if (err == -ENOENT)
+			return syntax(r, "expected a pci option (%s), got '%s'", usage, key);
+		if (err)
+			return syntax(r, "expected %s, got '%s'", expected, r->tok[i]);
+	}
+	dev = device_named(r, r->tok[2]);
+	if (!dev)
+		return -ENOENT;
+	return ap_pci_new(r->ctx, r->tok[1], dev, &cfg, NULL);
+}
+
 static int cmd_domain(struct run *r)
 {
 	enum ap_domain_type type = AP_DOMAIN_PAGING;
@@ -1311,8 +1356,8 @@ static const struct {
 	{ "map", cmd_map, false },       { "unmap", cmd_unmap, false },
 	{ "dma", cmd_dma, false },       { "show", cmd_show, true },
 	{ "dump", cmd_dump, true },      { "resv", cmd_resv, false },
-	{ "vfio", cmd_vfio, false },     { "viommu", cmd_viommu, false },
-	{ "tables", cmd_tables, false },
+	{ "vfio", cmd_vfio, false },     { "pci", cmd_pci, false },
+	{ "viommu", cmd_viommu, false }, { "tables", cmd_tables, false },
 };
 
 /* Copy the line without its comment and split it into words. */
@@ -1396,7 +1441,7 @@ static int run_line(struct run *r, const char *line, size_t len)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
 		syntax(r, "expected a command (ram tables iommu device resv domain attach detach "
-			  "map unmap dma vfio viommu show dump expect), got '%s'", r->tok[0]);
+			  "map unmap dma vfio pci viommu show dump expect), got '%s'", r->tok[0]);
 		return -EINVAL;
 	}
 	r->commands++;

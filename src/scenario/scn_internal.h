@@ -7,6 +7,7 @@
 
 #include <linux/vfio.h>
 
+#include <aperture/pci.h>
 #include <aperture/scenario.h>
 #include <aperture/vfio.h>
 #include <aperture/view.h>

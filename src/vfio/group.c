@@ -246,6 +246,9 @@ static int unset_container(struct vgroup *g)
 {
 	if (!g->c)
 		return ap__vfio_fail(g->vs, -EINVAL, "group %d is in no container", g->id);
+	if (g->ndevices)
+		return ap__vfio_fail(g->vs, -EBUSY, "group %d has %u device handle%s open", g->id,
+				     g->ndevices, g->ndevices == 1 ? "" : "s");
 	ap__vcontainer_detach_group(g);
 	return 0;
 }
@@ -260,9 +263,6 @@ static int group_ioctl_locked(struct vgroup *g, unsigned long request, void *arg
 		return set_container(g, arg, target);
 	case VFIO_GROUP_UNSET_CONTAINER:
 		return unset_container(g);
-	case VFIO_GROUP_GET_DEVICE_FD:
-		return ap__vfio_fail(g->vs, -ENOTTY, "VFIO_GROUP_GET_DEVICE_FD: device handles are "
-				     "not modelled (devices DMA through ap_dma_read/ap_dma_write)");
 	default:
 		return ap__vfio_fail(g->vs, -ENOTTY, "ioctl 0x%lx is not a VFIO group request",
 				     request);

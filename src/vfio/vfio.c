@@ -17,6 +17,8 @@
 
 #include <linux/capability.h>
 
+#include <aperture/pci.h>
+
 #include "vfio_internal.h"
 
 #define VFIO_DEV_DIR "/dev/vfio/"
@@ -90,8 +92,11 @@ static void state_destroy(void *arg)
 	struct vstate *vs = arg;
 	struct ap_ctx *ctx = vs->ctx;
 
-	/* Groups first: closing them releases the containers they hold. */
+	/* Devices, then groups: closing them releases the groups and
+	 * containers they hold. */
 	ap_ctx_set_dma_write_observer(ctx, NULL, NULL);
+	drop_handles(vs, VH_DEVICE);
+	ap__vdevice_destroy_all(vs);
 	drop_handles(vs, VH_GROUP);
 	drop_handles(vs, VH_CONTAINER);
 	ap__vlock_destroy(&vs->ctl_lock);
@@ -145,7 +150,10 @@ struct vstate *ap__vfio_state(struct ap_ctx *ctx, bool create)
 		return vs;
 	pthread_mutex_lock(&state_create_lock);
 	vs = ap_ctx_frontend(ctx, VFIO_FRONTEND_KEY);
-	if (!vs)
+	/* device handles sit on the PCI layer, which must outlive this state */
+	if (!vs && ap_pci_init(ctx))
+		ap_ctx_set_error(ctx, "out of memory for the PCI state");
+	else if (!vs)
 		vs = state_create(ctx);
 	pthread_mutex_unlock(&state_create_lock);
 	return vs;
@@ -222,6 +230,14 @@ struct vhandle *ap__vfio_handle_get(struct vstate *vs, int fd)
 	return h;
 }
 
+/* One more reference on a handle the caller holds. */
+void ap__vfio_handle_hold(struct vstate *vs, struct vhandle *h)
+{
+	pthread_mutex_lock(&vs->h_lock);
+	h->refs++;
+	pthread_mutex_unlock(&vs->h_lock);
+}
+
 /* Let go of h; the last reference releases its object (no lock held). */
 void ap__vfio_handle_put(struct vstate *vs, struct vhandle *h)
 {
@@ -238,6 +254,9 @@ void ap__vfio_handle_put(struct vstate *vs, struct vhandle *h)
 		break;
 	case VH_CONTAINER:
 		ap__vcontainer_release_handle(h->obj);
+		break;
+	case VH_DEVICE:
+		ap__vdevice_release_handle(h->obj);
 		break;
 	}
 	ap_mem_free(vs->ctx, h);
@@ -333,10 +352,17 @@ int ap_vfio_ioctl(struct ap_ctx *ctx, int fd, unsigned long request, void *arg)
 		return syscall_result(-EBADF);
 	switch (h->kind) {
 	case VH_GROUP:
-		rc = ap__vgroup_ioctl(h->obj, request, arg);
+		/* a device handle holds its group's handle (device.c) */
+		if (request == VFIO_GROUP_GET_DEVICE_FD)
+			rc = ap__vdevice_open(ap__vfio_state(ctx, false), h, arg);
+		else
+			rc = ap__vgroup_ioctl(h->obj, request, arg);
 		break;
 	case VH_CONTAINER:
 		rc = ap__vcontainer_ioctl(h->obj, request, arg);
+		break;
+	case VH_DEVICE:
+		rc = ap__vdevice_ioctl(h->obj, request, arg);
 		break;
 	}
 	ap__vfio_handle_put(ap__vfio_state(ctx, false), h);
@@ -373,6 +399,19 @@ int ap_vfio_set_dma_entry_limit(struct ap_ctx *ctx, uint32_t limit)
 	vs->dma_entry_limit = limit;
 	ap__vlock_unlock(&vs->ctl_lock);
 	return 0;
+}
+
+uint32_t ap_vfio_dma_entry_limit(struct ap_ctx *ctx)
+{
+	struct vstate *vs = ctx ? ap__vfio_state(ctx, false) : NULL;
+	uint32_t limit;
+
+	if (!vs)
+		return VFIO_DEFAULT_DMA_ENTRIES;
+	ap__vlock_lock(&vs->ctl_lock);
+	limit = vs->dma_entry_limit;
+	ap__vlock_unlock(&vs->ctl_lock);
+	return limit;
 }
 
 int ap_vfio_set_memlock_limit(struct ap_ctx *ctx, uint64_t bytes)

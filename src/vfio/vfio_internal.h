@@ -95,6 +95,8 @@ struct vgroup {
 	struct ap_domain *blocked; /* DMA ownership claimed: the group sits here
 				      until type1 gives it a paging domain */
 	struct vdomain *vd;        /* type1's domain for it, or NULL */
+	unsigned ndevices;         /* device handles opened through it: they
+				      hold its handle (and so its container) */
 };
 
 /* An IOVA list being built, with the room allocated for it. */
@@ -140,7 +142,9 @@ struct vcontainer {
 	uint64_t locked;           /* bytes this container pinned */
 };
 
-enum vhandle_kind { VH_CONTAINER = 1, VH_GROUP };
+enum vhandle_kind { VH_CONTAINER = 1, VH_GROUP, VH_DEVICE };
+
+struct vdevice;
 
 /* What a handle number stands for, while the table or a call holds it. */
 struct vhandle {
@@ -171,6 +175,8 @@ struct vstate {
 	uint64_t locked;               /* bytes pinned by every container: the
 					  process's locked_vm */
 	uint64_t host_page;
+	struct vdevice *devices;       /* device.c: every function opened once
+					  (under ctl_lock) */
 };
 
 /* vfio.c */
@@ -183,6 +189,7 @@ int ap__vfio_fail(struct vstate *vs, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int ap__vfio_handle_new(struct vstate *vs, enum vhandle_kind kind, void *obj);
 struct vhandle *ap__vfio_handle_get(struct vstate *vs, int fd);
+void ap__vfio_handle_hold(struct vstate *vs, struct vhandle *h);
 void ap__vfio_handle_put(struct vstate *vs, struct vhandle *h);
 int ap__vfio_charge(struct vcontainer *c, uint64_t size);
 void ap__vfio_uncharge(struct vstate *vs, uint64_t size);
@@ -198,6 +205,12 @@ int ap__vgroup_refuse_bypass(const struct vgroup *g);
 int ap__vgroup_claim(struct vgroup *g);
 void ap__vgroup_release(struct vgroup *g);
 void ap__vgroup_reblock(struct vgroup *g);
+
+/* device.c */
+int ap__vdevice_open(struct vstate *vs, struct vhandle *group, const char *name);
+void ap__vdevice_release_handle(struct vdevice *d);
+int ap__vdevice_ioctl(struct vdevice *d, unsigned long request, void *arg);
+void ap__vdevice_destroy_all(struct vstate *vs);
 
 /* container.c */
 int ap__vcontainer_open(struct vstate *vs);

@@ -117,12 +117,15 @@ if os.path.exists(dmar):
 with open(f"{root}/doc/json-schema/bench-v1.schema.json") as f:
     s = json.load(f)
 schemas["bench"] = jsonschema.validators.validator_for(s)(s)
-bench = valid("bench", run("bench", "--quick", "--only", "map,table,devices", "--json").stdout,
-              "bench --quick --json")
+bench = valid("bench", run("bench", "--quick", "--only", "map,table,devices,vfio-scale",
+                           "--json").stdout, "bench --quick --json")
 if bench is not None:
     names = {f["name"] for f in bench["figures"]}
     if "100000 devices: per device" not in names or bench["failed"]:
         bad(f"bench --json: no 100k-device figure, or failed ({sorted(names)})")
+    scale = [f for f in bench["figures"] if f["section"] == "vfio-scale"]
+    if not any(f["name"].startswith("4K UNMAP_DMA of") and f["unit"] == "s" for f in scale):
+        bad(f"bench --json: no vfio-scale bulk-unmap figure ({sorted(names)})")
 
 # the validator refuses what breaks the schema
 doc = json.loads(run("show", "--json").stdout)

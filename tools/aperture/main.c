@@ -19,6 +19,7 @@
 #include <aperture/aperture.h>
 
 #include "fwcli.h"
+#include "shim_cli.h"
 
 #include "../../bench/bench.h"
 
@@ -105,11 +106,25 @@ static const struct command commands[] = {
 	  "host's sysfs under DIR; --regs: `BASE REG=VALUE` register values) and\n"
 	  "write the machine as a scenario (stdout, or OUT).",
 	  { { NULL, NULL } }, 0, 0, NULL },
+	{ "shim", "aperture shim -s SCENARIO [--log FILE] [--mode auto|namespace|rewrite] -- PROGRAM [ARGS...]",
+	  "Run an unmodified VFIO program on the scenario's machine: its /dev/vfio,\n"
+	  "/sys/bus/pci/devices, /sys/kernel/iommu_groups, vfio_iommu_type1's\n"
+	  "parameters and (VT-d) the debugfs page-table dump, its containers,\n"
+	  "groups and vfio-pci devices (the scenario's `pci` functions, whose DMA\n"
+	  "goes through aperture's IOMMU), with libaperture-shim.so preloaded.  The\n"
+	  "tree is shown in a private mount namespace, or, where none can be made\n"
+	  "(or with --mode rewrite), by rewriting paths in the intercepted calls; a\n"
+	  "line on stderr says which.  --log FILE: every intercepted call and its\n"
+	  "result, and the DMA faults the devices meet.  Exit status: the\n"
+	  "program's (128+N for signal N); 1 for a bad scenario, 2 for a wrong\n"
+	  "command line, 126 when the tree cannot be made, 127 when PROGRAM\n"
+	  "cannot be run.",
+	  { { NULL, NULL } }, 0, 0, NULL },
 	{ "bench", "aperture bench [--quick] [--seed N] [--only LIST] [--json]",
 	  "Run the benchmarks and print figures as ratios against baselines.\n"
 	  "--quick: small counts (a smoke test); --only: some sections of\n"
-	  "iotlb,translate,map,table,dma,formats,devices,vfio; --json: the figures\n"
-	  "as one JSON document (schema aperture-bench/1).",
+	  "iotlb,translate,map,table,dma,formats,devices,vfio,virtio,vfio-scale;\n"
+	  "--json: the figures as one JSON document (schema aperture-bench/1).",
 	  { { NULL, NULL } }, 0, 0, NULL },
 	{ "help", "aperture help [COMMAND]", "Print help for all commands, or for one.",
 	  { { NULL, NULL } }, 0, 1, NULL },
@@ -163,7 +178,7 @@ static int help(const char *name)
 		return EXIT_OK;
 	}
 	if (name) {
-		complain("no command '%s' (commands: run show dump audit import bench help)", name);
+		complain("no command '%s' (commands: run show dump audit import shim bench help)", name);
 		return EXIT_USAGE;
 	}
 	usage(stdout);
@@ -399,7 +414,7 @@ int main(int argc, char **argv)
 	if (!strcmp(name, "-h") || !strcmp(name, "--help"))
 		return help(NULL);
 	if (!c) {
-		complain("no command '%s' (commands: run show dump audit import bench help; "
+		complain("no command '%s' (commands: run show dump audit import shim bench help; "
 			 "'aperture help' says more)", name);
 		return EXIT_USAGE;
 	}
@@ -410,6 +425,9 @@ int main(int argc, char **argv)
 			return bad_usage(c, "expected at most one COMMAND, got %d", argc);
 		return help(argc ? argv[0] : NULL);
 	}
+	if (!strcmp(name, "shim")) /* PROGRAM's own options (a --help) are its own */
+		return argc && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))
+			       ? help(name) : ap_cli_shim(argc, argv);
 	if (wants_help(argc, argv))
 		return help(name);
 	if (!strcmp(name, "bench"))
