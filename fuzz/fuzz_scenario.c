@@ -7,7 +7,8 @@
  * outcome, every view a tool offers on what the script built is printed:
  * `show` of the machine and of each object by name, `dump` of each domain,
  * `audit`, and for half the inputs their JSON forms, the SVG picture and
- * `dump --ranges`.  The output goes to /dev/null; the sanitizers are the oracle.
+ * `dump --ranges`.  The output goes to a sink that keeps nothing
+ * (fuzz_sink.h); the sanitizers are the oracle.
  *
  * Scripts may ask for a lot of memory legitimately (`ram 0 1T`, a 1G
  * `vfio map`, a 256M `dma`); a fuzzer that finds those learns nothing about
@@ -23,6 +24,8 @@
 #include <string.h>
 
 #include <aperture/aperture.h>
+
+#include "fuzz_sink.h"
 
 #define MAX_RAM (64ull << 20)       /* RAM and VFIO memory a script may allocate */
 #define MAX_DMA (1ull << 20)        /* bytes one `dma` may move */
@@ -95,17 +98,6 @@ static bool budget_ok(const char *text)
 	return true;
 }
 
-static FILE *sink(void)
-{
-	static FILE *devnull;
-
-	if (!devnull)
-		devnull = fopen("/dev/null", "w");
-	if (!devnull)
-		abort();
-	return devnull;
-}
-
 /* The JSON views, the picture and dump --ranges, for some inputs (each view costs what
  * the script did again). */
 static void json_views(struct ap_ctx *ctx, FILE *out)
@@ -173,11 +165,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ctx) {
 		/* VFIO maps must not depend on the fuzzing machine's ulimit -l */
 		ap_vfio_set_memlock_limit(ctx, UINT64_MAX);
-		ap_scenario_run(ctx, "fuzz.scn", text, sink(), (size & 1) ? AP_SCENARIO_ECHO : 0);
+		ap_scenario_run(ctx, "fuzz.scn", text, fuzz_sink(), (size & 1) ? AP_SCENARIO_ECHO : 0);
 		(void)ap_ctx_error(ctx);
-		views(ctx, sink());
+		views(ctx, fuzz_sink());
 		if (size & 2)
-			json_views(ctx, sink());
+			json_views(ctx, fuzz_sink());
 		ap_ctx_free(ctx);
 	}
 	free(text);

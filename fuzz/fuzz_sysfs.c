@@ -5,10 +5,12 @@
  * picks a file of a fixed set (firmware tables, VT-d register files, group
  * type and reserved_regions, PCI class, the Arm SMMU bypass parameter,
  * group membership and iommu links), two bytes give a length, the
- * content follows.  The tree lives in one temporary directory, emptied
- * before every input.
+ * content follows.  The tree lives in one temporary directory and holds
+ * exactly what the input describes (the files and links it writes and the
+ * directories above them), whatever ran before it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,31 +51,100 @@ static const char *const links[][2] = {
 
 static char root[64];
 
+/*
+ * What is in the tree, so that getting it ready for the next input touches
+ * only what differs (a few system calls, not one per possible path): the
+ * files and links the last input wrote, and the directories in the order
+ * they were made, each marked when the input being set up needs it.
+ * Directories stay from one input to the next (mutations of one input
+ * share most of them); those an input does not need go before it runs, so
+ * the tree it sees is what it describes, whatever ran before.
+ */
+static bool made[NFILES + NLINKS];
+static struct {
+	char path[128];
+	bool needed;
+} dirs[64];
+static size_t ndirs;
+
+/* The directories above rel: made unless there, and needed. */
 static void mkdirs(const char *rel)
 {
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(path, 0700);
-			*p = '/';
+	for (char *p = path + strlen(root) + 1; *p; p++) {
+		size_t i;
+
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		for (i = 0; i < ndirs && strcmp(dirs[i].path, path); i++)
+			;
+		if (i < ndirs) {
+			dirs[i].needed = true;
+		} else if (ndirs < sizeof(dirs) / sizeof(dirs[0]) &&
+			   strlen(path) < sizeof(dirs[0].path) && !mkdir(path, 0700)) {
+			strcpy(dirs[ndirs].path, path);
+			dirs[ndirs++].needed = true;
 		}
+		*p = '/';
+	}
 }
 
+/* The files and links the last input wrote go; every directory is
+ * unneeded until an input's record asks for it. */
 static void reset(void)
 {
 	char path[512];
 
-	for (size_t i = 0; i < NFILES; i++) {
-		snprintf(path, sizeof(path), "%s/%s", root, files[i]);
+	for (size_t i = 0; i < NFILES + NLINKS; i++) {
+		if (!made[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, i < NFILES ? files[i] : links[i - NFILES][0]);
 		unlink(path);
+		made[i] = false;
 	}
-	for (size_t i = 0; i < NLINKS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", root, links[i][0]);
-		unlink(path);
+	for (size_t i = 0; i < ndirs; i++)
+		dirs[i].needed = false;
+}
+
+/* The directories no record needed go, deepest (made last) first; the
+ * list keeps its order, parents before children. */
+static void prune(void)
+{
+	size_t kept = 0;
+
+	for (size_t i = ndirs; i-- > 0;)
+		if (!dirs[i].needed)
+			rmdir(dirs[i].path);
+	for (size_t i = 0; i < ndirs; i++)
+		if (dirs[i].needed)
+			dirs[kept++] = dirs[i];
+	ndirs = kept;
+}
+
+static void cleanup(void)
+{
+	reset();
+	prune();
+	rmdir(root);
+}
+
+/* A directory for the tree on a memory file system when there is one: every
+ * input writes and removes files, which a disk's file system journals. */
+static void make_root(void)
+{
+	static const char *const bases[] = { "/dev/shm", "/tmp" };
+
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		snprintf(root, sizeof(root), "%s/ap-fuzz-sysfs-XXXXXX", bases[i]);
+		if (mkdtemp(root)) {
+			atexit(cleanup);
+			return;
+		}
 	}
+	abort();
 }
 
 static void record(struct fin *in)
@@ -86,8 +157,8 @@ static void record(struct fin *in)
 	if (pick >= NFILES) {
 		mkdirs(links[pick - NFILES][0]);
 		snprintf(path, sizeof(path), "%s/%s", root, links[pick - NFILES][0]);
-		if (symlink(links[pick - NFILES][1], path))
-			return;
+		if (!symlink(links[pick - NFILES][1], path))
+			made[pick] = true;
 		return;
 	}
 	mkdirs(files[pick]);
@@ -97,6 +168,7 @@ static void record(struct fin *in)
 	fp = fopen(path, "wb");
 	if (!fp)
 		abort();
+	made[pick] = true;
 	fwrite(in->p, 1, len, fp);
 	fclose(fp);
 	in->p += len;
@@ -114,14 +186,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fin in = { data, size };
 
-	if (!root[0]) {
-		snprintf(root, sizeof(root), "/tmp/ap-fuzz-sysfs-XXXXXX");
-		if (!mkdtemp(root))
-			abort();
-	}
+	if (!root[0])
+		make_root();
 	reset();
 	for (int n = 0; n < 32 && fin_more(&in); n++)
 		record(&in);
+	prune();
 	fw_run(import, data, size);
 	return 0;
 }

@@ -44,6 +44,7 @@
 #include <aperture/aperture.h>
 
 #include "fuzz_input.h"
+#include "fuzz_sink.h"
 
 #define MIB (1ull << 20)
 #define REGION_SIZE (16 * MIB)
@@ -643,17 +644,6 @@ static void op(struct run *r, struct fin *in)
 	}
 }
 
-static FILE *sink(void)
-{
-	static FILE *devnull;
-
-	if (!devnull)
-		devnull = fopen("/dev/null", "w");
-	if (!devnull)
-		abort();
-	return devnull;
-}
-
 /* A container with group 0 (s48) in it and TYPE1v2 set, when the input
  * starts with an odd byte: most interesting requests need one. */
 static void quick_start(struct run *r)
@@ -674,7 +664,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	region_init();
 	memset(&r, 0, sizeof(r));
-	r.out = sink();
+	r.out = fuzz_sink();
 	r.ctx = ap_ctx_new();
 	if (!r.ctx)
 		return 0;

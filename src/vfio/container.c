@@ -60,6 +60,7 @@ void ap__vcontainer_free(struct vcontainer *c)
 	for (pp = &c->vs->containers; *pp != c; pp = &(*pp)->next)
 		;
 	*pp = c->next;
+	c->vs->view_c = NULL; /* the indexes behind it moved */
 	container_destroy(c);
 }
 

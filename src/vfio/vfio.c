@@ -497,13 +497,24 @@ void ap__vfio_uncharge(struct vstate *vs, uint64_t size)
 
 /* ------------------------------------------------------------ views */
 
-/* The index-th container, under ctl_lock (NULL past the last). */
+/* The index-th container, under ctl_lock (NULL past the last): from the
+ * one found last when it is not past index (new containers go at the end,
+ * so its index holds until one leaves), else from the head. */
 static struct vcontainer *container_at(struct vstate *vs, size_t index)
 {
-	struct vcontainer *c;
+	struct vcontainer *c = vs->containers;
+	size_t at = 0;
 
-	for (c = vs ? vs->containers : NULL; c && index; c = c->next)
-		index--;
+	if (vs->view_c && vs->view_index <= index) {
+		c = vs->view_c;
+		at = vs->view_index;
+	}
+	for (; c && at < index; c = c->next)
+		at++;
+	if (c) {
+		vs->view_c = c;
+		vs->view_index = index;
+	}
 	return c;
 }
 

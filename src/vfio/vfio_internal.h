@@ -161,6 +161,12 @@ struct vstate {
 	struct vhandle **h;            /* by handle number; NULL: free */
 	size_t nh;
 	struct vcontainer *containers; /* opening order */
+	/* Under ctl_lock: the container the views found last and its index,
+	 * where the next view by index starts (views go through the list
+	 * in order: one step each, not a walk from the head each time).
+	 * NULL once a container leaves the list. */
+	struct vcontainer *view_c;
+	size_t view_index;
 	struct vgroup *groups;         /* open ones */
 	unsigned next_serial;
 	uint32_t dma_entry_limit;
