@@ -16,7 +16,8 @@
  *    tables;
  *  - a device moved between two domains while it translates: never a
  *    bypass, never a fault, always one domain's answer;
- *  - RAM removed and added back beside DMA into it.
+ *  - RAM removed and added back beside DMA into it;
+ *  - two writers racing to hang the same new tables: the loser keeps nothing.
  *
  * Time-bounded with fixed seeds: AP_STRESS_MS (default 300) per phase;
  * `make stress` runs it for longer.  Each phase also asserts it checked
@@ -880,6 +881,86 @@ static void test_detach_waits_for_dma_on_shared_attachment(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------------ racing to hang a table */
+
+/* Two writers map neighbouring pages of a region with no tables yet: both
+ * build the missing tables and race to hang them; the loser throws its own
+ * away.  Nothing it allocated for that (the table, the note of it in its
+ * transaction) may outlive the domain. */
+struct hang {
+	struct ap_domain *dom;
+	unsigned rounds;
+	unsigned arrived; /* a two-thread barrier: arrivals, even per round */
+	int bad;
+};
+
+static void hang_barrier(struct hang *h)
+{
+	unsigned me = __atomic_add_fetch(&h->arrived, 1, __ATOMIC_ACQ_REL);
+	unsigned goal = (me + 1) & ~1u;
+
+	while (__atomic_load_n(&h->arrived, __ATOMIC_ACQUIRE) < goal)
+		;
+}
+
+static void hang_round(struct hang *h, unsigned r, unsigned which)
+{
+	uint64_t iova = (uint64_t)r * SZ_1G + which * SZ_4K;
+
+	if (ap_map(h->dom, iova, FAKE_PA + iova, SZ_4K, RW))
+		__atomic_store_n(&h->bad, 1, __ATOMIC_RELAXED);
+}
+
+static void *hang_other(void *arg)
+{
+	struct hang *h = arg;
+	unsigned r;
+
+	for (r = 0; r < h->rounds; r++) {
+		hang_barrier(h);
+		hang_round(h, r, 1);
+	}
+	return NULL;
+}
+
+static void test_lost_table_race_keeps_nothing(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu_config c;
+	struct ap_iommu *iommu;
+	struct hang h;
+	uint64_t allocs0, allocs, pa;
+	pthread_t t;
+	unsigned r;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	h.rounds = 2000; /* 1 GiB apart: two new tables a round */
+	ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
+	assert_int_equal(ap_iommu_new(ctx, "smmu", &c, &iommu), 0);
+	/* the first domain sets up the table pool, which stays with ctx */
+	assert_int_equal(ap_domain_new(ctx, "d", iommu, AP_DOMAIN_PAGING, &h.dom), 0);
+	assert_int_equal(ap_domain_free(h.dom), 0);
+	ap_ctx_mem_stats(ctx, &allocs0, NULL);
+	assert_int_equal(ap_domain_new(ctx, "d", iommu, AP_DOMAIN_PAGING, &h.dom), 0);
+	assert_int_equal(pthread_create(&t, NULL, hang_other, &h), 0);
+	for (r = 0; r < h.rounds; r++) {
+		hang_barrier(&h);
+		hang_round(&h, r, 0);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(h.bad, 0);
+	assert_int_equal(ap_pt_leaf_count(ap_domain_pt(h.dom)), 2 * h.rounds);
+	for (r = 0; r < h.rounds; r += 97) {
+		assert_true(ap_domain_iova_to_phys(h.dom, (uint64_t)r * SZ_1G + SZ_4K, &pa));
+		assert_int_equal(pa, FAKE_PA + (uint64_t)r * SZ_1G + SZ_4K);
+	}
+	assert_int_equal(ap_domain_free(h.dom), 0);
+	ap_ctx_mem_stats(ctx, &allocs, NULL);
+	assert_int_equal(allocs, allocs0);
+	ap_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -893,6 +974,7 @@ int main(void)
 		cmocka_unit_test(test_ram_growth_beside_dma),
 		cmocka_unit_test(test_map_from_observer_beside_rollback),
 		cmocka_unit_test(test_detach_waits_for_dma_on_shared_attachment),
+		cmocka_unit_test(test_lost_table_race_keeps_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

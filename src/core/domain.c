@@ -812,7 +812,9 @@ int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, uns
 			return err;
 		ap_pt_txn_begin(dom->pt, &txn);
 		err = map_pieces(dom, &txn, iova, pa, size, prot);
-		if (!err && txn.len)
+		/* Ended even with no entry left: a table that lost the race
+		 * to hang was forgotten, but the array that noted it stays. */
+		if (!err && txn.entries)
 			ap_pt_txn_end(&txn, false); /* frees the tables blocks displaced */
 		writer_exit(dom);
 		if (!err)
