@@ -155,6 +155,69 @@ static void test_permissions_cached(void **state)
 	rig_down(&r);
 }
 
+/* iova: one walk fills it, then it hits; `walks` and `hits` count on. */
+static void expect_fill_then_hit(struct rig *r, uint64_t iova, uint64_t pa, uint64_t *walks,
+				 uint64_t *hits)
+{
+	expect_pa(r->dev, iova, AP_ACCESS_READ, pa);
+	*walks += 1;
+	expect_pa(r->dev, iova + SZ_4K / 2, AP_ACCESS_READ, pa + SZ_4K / 2);
+	*hits += 1;
+	assert_int_equal(stats(r->iommu).walks, *walks);
+	assert_int_equal(stats(r->iommu).hits, *hits);
+}
+
+/* iova hits, without a walk. */
+static void expect_hit(struct rig *r, uint64_t iova, uint64_t pa, uint64_t walks, uint64_t *hits)
+{
+	expect_pa(r->dev, iova, AP_ACCESS_READ, pa);
+	*hits += 1;
+	assert_int_equal(stats(r->iommu).walks, walks);
+	assert_int_equal(stats(r->iommu).hits, *hits);
+}
+
+/*
+ * Lookups probe only the leaf sizes walks have found (iotlb.h): a 4K entry,
+ * then a 2M one, then a 1G one each hit after one walk, the smaller ones
+ * keep hitting as the probed sizes widen, and an unmap of each drops it.
+ */
+static void test_probed_sizes_widen(void **state)
+{
+	static const enum ap_iommu_kind kinds[] = { AP_IOMMU_ARM_SMMU_V3, AP_IOMMU_INTEL_VTD };
+	static const uint64_t size[] = { SZ_4K, SZ_2M, SZ_1G };
+	uint64_t iova[3], pa[3];
+	unsigned k, i, j;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		struct rig r;
+		uint64_t walks = 0, hits = 0, got;
+
+		rig_up(&r, kinds[k], AP_IOTLB_DEFAULT_ENTRIES);
+		for (i = 0; i < 3; i++) {
+			iova[i] = (i + 1) * SZ_1G;
+			pa[i] = PA_BASE + (i + 1) * SZ_1G;
+			assert_int_equal(ap_map(r.dom, iova[i], pa[i], size[i], RW), 0);
+		}
+		for (i = 0; i < 3; i++) {
+			expect_fill_then_hit(&r, iova[i], pa[i], &walks, &hits);
+			assert_int_equal(stats(r.iommu).fills, i + 1);
+			for (j = 0; j < i; j++)
+				expect_hit(&r, iova[j], pa[j], walks, &hits);
+		}
+		for (i = 0; i < 3; i++) {
+			uint64_t dropped = stats(r.iommu).dropped;
+
+			got = 0;
+			assert_int_equal(ap_unmap(r.dom, iova[i], size[i], &got), 0);
+			assert_int_equal(got, size[i]);
+			assert_int_equal(stats(r.iommu).dropped, dropped + 1);
+			expect_fault(r.dev, iova[i], AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+		}
+		rig_down(&r);
+	}
+}
+
 /* Unmap is strict: the cached entry is gone when ap_unmap returns. */
 static void test_unmap_is_strict(void **state)
 {
@@ -541,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_hit_after_walk),
 		cmocka_unit_test(test_real_leaf_sizes),
 		cmocka_unit_test(test_permissions_cached),
+		cmocka_unit_test(test_probed_sizes_widen),
 		cmocka_unit_test(test_unmap_is_strict),
 		cmocka_unit_test(test_unmap_drops_only_its_range),
 		cmocka_unit_test(test_unmap_drops_the_sizes_it_removed),

@@ -89,7 +89,11 @@ struct ap_attachment {
 	uint64_t geo_start, geo_end;
 	struct ap_iotlb_set *sets;
 	struct ap_iotlb_shard *shards;
-	struct ap_iotlb_sizes sizes; /* leaf sizes its lookups probe */
+	/* Leaf sizes (bit s: 2^s bytes) walks through it have found, among
+	 * `sizes`: the ones its lookups probe.  Only ever grows, and a bit is
+	 * set before the first fill of its size (translate.c). */
+	uint64_t filled;
+	struct ap_iotlb_sizes sizes; /* leaf sizes its IOTLB entries may have */
 	struct ap_attachment *next;
 	struct ap_domain *dom;
 	struct ap_iommu *iommu;

@@ -64,16 +64,17 @@ void ap__iotlb_sizes(struct ap_iotlb_sizes *p, uint64_t pgsizes)
 	}
 }
 
-void ap__iotlb_fill_begin(struct ap_iotlb *t, const struct ap_iotlb_sizes *sizes,
-			  struct ap_iotlb_probe *p, uint16_t tag, uint64_t iova)
+void ap__iotlb_fill_begin(struct ap_iotlb *t, uint64_t shifts, struct ap_iotlb_probe *p,
+			  uint16_t tag, uint64_t iova)
 {
-	unsigned i;
+	unsigned n = 0;
 
-	p->sizes = sizes;
-	for (i = 0; i < sizes->n; i++) {
-		p->set[i] = ap__iotlb_set(t, tag, iova, sizes->shift[i]);
-		p->gen[i] = __atomic_load_n(&p->set[i]->gen, __ATOMIC_SEQ_CST);
+	for (; shifts && n < AP_IOTLB_MAX_SIZES; shifts &= shifts - 1, n++) {
+		p->shift[n] = (uint8_t)__builtin_ctzll(shifts);
+		p->set[n] = ap__iotlb_set(t, tag, iova, p->shift[n]);
+		p->gen[n] = __atomic_load_n(&p->set[n]->gen, __ATOMIC_SEQ_CST);
 	}
+	p->n = n;
 }
 
 /* The way a fill of `key` takes: the one holding it already, else an
@@ -104,10 +105,10 @@ void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t
 	uint64_t key = base | shift, meta;
 	unsigned i;
 
-	for (i = 0; i < p->sizes->n && p->sizes->shift[i] != shift; i++)
+	for (i = 0; i < p->n && p->shift[i] != shift; i++)
 		;
-	if (i == p->sizes->n || !tag)
-		return; /* a size no lookup probes: caching it would be useless */
+	if (i == p->n || !tag)
+		return; /* no generation from before the walk: cannot be exact */
 	w = fill_way(p->set[i], tag, key);
 	meta = __atomic_load_n(&w->meta, __ATOMIC_RELAXED);
 	if ((meta & 1) ||

@@ -6,7 +6,12 @@
  *
  * Set-associative: a set is one cache line of two ways.  A translation of
  * size 2^s for iova lives in set hash(tag, iova >> s, s); a lookup probes the
- * sets of every leaf size the attachment's tables can hold, smallest first.
+ * sets of the leaf sizes its attachment has filled (ap_attachment.filled),
+ * smallest first: a domain mapped with 4K pages only costs one set a miss,
+ * not one per size its tables could hold.  The bit of a size is set before
+ * the first entry of that size is filled (translate.c), so a lookup finds
+ * every entry it could hit; invalidation does not read the bits, it looks
+ * at the sets of every size an unmap removed, as before.
  *
  * Readers take no lock.  Each way is a seqlock: its `meta` word holds a
  * sequence number (odd while a writer owns the way) with the tag and the
@@ -70,10 +75,11 @@ struct ap_iotlb_sizes {
 	uint8_t shift[AP_IOTLB_MAX_SIZES];
 };
 
-/* For a fill: the sets of those sizes for one IOVA, and their generations
- * as they were before the walk. */
+/* For a fill: the sets of the sizes a lookup probed for one IOVA, and
+ * their generations as they were before the walk. */
 struct ap_iotlb_probe {
-	const struct ap_iotlb_sizes *sizes;
+	unsigned n;
+	uint8_t shift[AP_IOTLB_MAX_SIZES];
 	uint32_t gen[AP_IOTLB_MAX_SIZES];
 	struct ap_iotlb_set *set[AP_IOTLB_MAX_SIZES];
 };
@@ -146,20 +152,21 @@ static inline bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag,
 
 /*
  * The hit path: probe the sets (of an IOTLB's `sets` and `mask`) of the
- * sizes in `sizes` (ap__iotlb_sizes) for iova.  Tag 0 never hits.
+ * sizes in `shifts` (bit s: leaves of 2^s bytes) for iova, smallest first.
+ * Tag 0 never hits.
  */
-static inline bool ap__iotlb_lookup(struct ap_iotlb_set *sets, uint32_t mask,
-				    const struct ap_iotlb_sizes *sizes, uint16_t tag,
-				    uint64_t iova, unsigned access, struct ap_iotlb_hit *out)
+static inline bool ap__iotlb_lookup(struct ap_iotlb_set *sets, uint32_t mask, uint64_t shifts,
+				    uint16_t tag, uint64_t iova, unsigned access,
+				    struct ap_iotlb_hit *out)
 {
-	unsigned i, w;
+	unsigned w;
 
-	for (i = 0; i < sizes->n; i++) {
-		const struct ap_iotlb_set *set = ap__iotlb_set_in(sets, mask, tag, iova,
-								  sizes->shift[i]);
+	for (; shifts; shifts &= shifts - 1) {
+		unsigned shift = (unsigned)__builtin_ctzll(shifts);
+		const struct ap_iotlb_set *set = ap__iotlb_set_in(sets, mask, tag, iova, shift);
 
 		for (w = 0; w < AP_IOTLB_WAYS; w++)
-			if (ap__iotlb_way_hit(&set->way[w], tag, iova, sizes->shift[i], access, out))
+			if (ap__iotlb_way_hit(&set->way[w], tag, iova, shift, access, out))
 				return true;
 	}
 	return false;
@@ -169,10 +176,12 @@ int ap__iotlb_init(struct ap_iotlb *t, unsigned entries, void *(*zalloc)(void *,
 		   void *cookie);
 /* Sizes a lookup probes for tables whose leaves may be any of pgsizes. */
 void ap__iotlb_sizes(struct ap_iotlb_sizes *s, uint64_t pgsizes);
-/* Before a walk: the generations of the sets iova could be filled into. */
-void ap__iotlb_fill_begin(struct ap_iotlb *t, const struct ap_iotlb_sizes *sizes,
-			  struct ap_iotlb_probe *p, uint16_t tag, uint64_t iova);
-/* After a walk that found the leaf [base, base + 2^shift) -> pa. */
+/* Before a walk: the generations of the sets iova could be filled into,
+ * those of the sizes in `shifts` (bit s: 2^s bytes). */
+void ap__iotlb_fill_begin(struct ap_iotlb *t, uint64_t shifts, struct ap_iotlb_probe *p,
+			  uint16_t tag, uint64_t iova);
+/* After a walk that found the leaf [base, base + 2^shift) -> pa: filled if
+ * its size is one of p's and no invalidation looked at its set since. */
 void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
 		    uint64_t base, unsigned shift, uint64_t pa, unsigned prot, uint16_t allowed);
 /* Drop tag's entries that overlap [first, last] and are leaves of a size

@@ -70,22 +70,64 @@ static int bypass(const struct ap_device *dev, uint64_t iova, unsigned access,
 	return 0;
 }
 
+/* Whether lookups through att may probe leaves of 2^shift bytes: a size
+ * its IOTLB entries may have (ap_attachment.sizes). */
+static bool probable(const struct ap_attachment *att, unsigned shift)
+{
+	unsigned i;
+
+	for (i = 0; i < att->sizes.n; i++)
+		if (att->sizes.shift[i] == shift)
+			return true;
+	return false;
+}
+
+/*
+ * The first leaf of its size a walk through att found: from now on
+ * lookups probe that size.  The fill needs its set's generation from
+ * before a walk (iotlb.h), which the walk that found it did not read, so
+ * that walk is not trusted: the generation first, then the walk again
+ * (not counted: it happens once per size and attachment).  False when no
+ * fill can follow.
+ */
+static __attribute__((noinline)) bool widen(struct ap_iotlb *tlb, struct ap_attachment *att,
+					    uint64_t iova, unsigned access,
+					    struct ap_iotlb_probe *probe,
+					    struct ap_pt_walk_result *res)
+{
+	unsigned shift = (unsigned)__builtin_ctzll(res->leaf.size);
+	struct ap_pt_walk_result again;
+
+	if (!probable(att, shift))
+		return false;
+	__atomic_fetch_or(&att->filled, 1ull << shift, __ATOMIC_SEQ_CST);
+	ap__iotlb_fill_begin(tlb, 1ull << shift, probe, att->tag, iova);
+	if (ap_pt_walk_table(att->dom->pt, &att->walk, iova, access, &again))
+		return false; /* unmapped meanwhile: the first walk answers */
+	*res = again;
+	return true;
+}
+
 /* A walk of the domain's tables, as the instance's hardware would walk
  * them; on success the leaf goes into the IOTLB unless an invalidation
  * passed meanwhile (iotlb.h). */
-static int walk(const struct ap_device *dev, const struct ap_attachment *att, uint64_t iova,
+static int walk(const struct ap_device *dev, struct ap_attachment *att, uint64_t iova,
 		unsigned access, struct ap_translation *out, struct ap_fault *fault, bool record)
 {
 	struct ap_iotlb *tlb = &dev->iommu->tlb;
 	struct ap_pt_walk_result res;
 	struct ap_iotlb_probe probe;
+	uint64_t filled = 0;
 
-	if (tlb->sets)
-		ap__iotlb_fill_begin(tlb, &att->sizes, &probe, att->tag, iova);
+	if (tlb->sets) {
+		filled = __atomic_load_n(&att->filled, __ATOMIC_SEQ_CST);
+		ap__iotlb_fill_begin(tlb, filled, &probe, att->tag, iova);
+	}
 	ap__iotlb_count(&ap__iotlb_shard(tlb)->walks);
 	if (ap_pt_walk_table(att->dom->pt, &att->walk, iova, access, &res))
 		return refuse(dev, iova, access, res.fault, res.level, record, fault);
-	if (tlb->sets)
+	if (tlb->sets && ((filled & res.leaf.size) ||
+			  widen(tlb, att, iova, access, &probe, &res)))
 		ap__iotlb_fill(tlb, &probe, att->tag, res.leaf.iova,
 			       (unsigned)__builtin_ctzll(res.leaf.size), res.leaf.pa, res.leaf.prot,
 			       res.allowed);
@@ -112,8 +154,9 @@ static AP_ALWAYS_INLINE bool translate_hit(const struct ap_device *dev, uint64_t
 
 	if (!att || !att->sets || iova < __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED) ||
 	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED) ||
-	    !ap__iotlb_lookup(att->sets, att->set_mask, &att->sizes, att->tag, iova, access,
-			      &hit))
+	    !ap__iotlb_lookup(att->sets, att->set_mask,
+			      __atomic_load_n(&att->filled, __ATOMIC_RELAXED), att->tag, iova,
+			      access, &hit))
 		return false;
 	ap__iotlb_count(&ap__iotlb_shard_in(att->shards)->hits);
 	out->pa = hit.pa;
@@ -130,7 +173,7 @@ static __attribute__((noinline)) int translate_slow(const struct ap_device *dev,
 						    unsigned access, struct ap_translation *out,
 						    struct ap_fault *fault, bool record)
 {
-	const struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
+	struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
 	const struct ap_domain *dom;
 
 	if (!att) {
