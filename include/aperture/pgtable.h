@@ -354,6 +354,10 @@ AP_API int ap_pt_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *
  * provider window (struct ap_pt_mem) it reads the tables directly, through
  * the level descriptions pt already holds; anything unusual on the way (a
  * fault, a descriptor it did not write) is decided by ap_pt_walk().
+ * Both read every descriptor with a sequentially consistent load: a writer
+ * that clears descriptors and then issues a sequentially consistent fence
+ * can rely on every walk ordered after that fence (by sequentially
+ * consistent operations) seeing them cleared.
  */
 AP_API int ap_pt_walk_table(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg,
 			    uint64_t iova, unsigned access, struct ap_pt_walk_result *res);

@@ -633,6 +633,24 @@ static bool one_page(const struct ap_domain *dom, uint64_t iova, uint64_t pa, ui
 	return (size & dom->pgsizes) && !(size & (size - 1)) && !((iova | pa) & (size - 1));
 }
 
+/*
+ * Of the leaf sizes an unmap removed, those attachment a's IOTLB may hold,
+ * after cleared_fence(): the sizes walks through it have filled.  A fill
+ * of a size reads its bit before the walk (translate.c), so a bit still
+ * clear here means every walk that could fill that size comes after the
+ * fence, and sees the descriptors the unmap cleared (pgtable.h).
+ */
+static uint64_t cached_sizes(const struct ap_attachment *a, uint64_t removed)
+{
+	return a->sets && a->tag ? removed & __atomic_load_n(&a->filled, __ATOMIC_RELAXED) : 0;
+}
+
+/* Between clearing descriptors and reading what the IOTLBs may hold. */
+static void cleared_fence(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 /* Strict invalidation: drop every IOTLB entry of the domain for
  * [iova, iova + size) that holds a leaf of one of `sizes` (those unmap
  * removed), on every instance it is attached through. */
@@ -641,11 +659,16 @@ static void invalidate_range(struct ap_domain *dom, uint64_t iova, uint64_t size
 {
 	struct ap_attachment *a;
 
-	if (!size)
+	if (!size || !dom->attached)
 		return;
-	for (a = dom->attached; a; a = a->next)
-		ap__iotlb_invalidate(&a->iommu->tlb, &a->sizes, a->tag, iova, iova + (size - 1),
-				     sizes);
+	cleared_fence();
+	for (a = dom->attached; a; a = a->next) {
+		uint64_t cached = cached_sizes(a, sizes);
+
+		if (cached)
+			ap__iotlb_invalidate(&a->iommu->tlb, &a->sizes, a->tag, iova,
+					     iova + (size - 1), cached);
+	}
 }
 
 /* Unmap [iova, iova + size) as Linux's iommu_unmap: pieces of the size
@@ -664,9 +687,11 @@ static uint64_t unmap_run(struct ap_domain *dom, uint64_t iova, uint64_t size)
 			invalidate_range(dom, iova, done, removed);
 			return done;
 		}
-		/* one leaf: its one set on each instance */
+		/* one leaf: its one set on each instance that may hold it */
+		if (dom->attached)
+			cleared_fence();
 		for (a = dom->attached; a; a = a->next)
-			if (a->sets && a->tag)
+			if (cached_sizes(a, size))
 				ap__iotlb_invalidate_leaf(&a->iommu->tlb, a->tag, iova,
 							  (unsigned)__builtin_ctzll(size));
 		return done;

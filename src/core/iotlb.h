@@ -9,9 +9,14 @@
  * sets of the leaf sizes its attachment has filled (ap_attachment.filled),
  * smallest first: a domain mapped with 4K pages only costs one set a miss,
  * not one per size its tables could hold.  The bit of a size is set before
- * the first entry of that size is filled (translate.c), so a lookup finds
- * every entry it could hit; invalidation does not read the bits, it looks
- * at the sets of every size an unmap removed, as before.
+ * the first entry of that size is filled, and a fill reads the bits (with
+ * a sequentially consistent load) before its walk (translate.c).  So an
+ * unmap that cleared descriptors, issued a sequentially consistent fence
+ * and then finds a size's bit clear knows that no entry of that size is
+ * cached for the domain on that instance and that no walk still in flight
+ * read what it cleared (walks read descriptors sequentially consistently,
+ * pgtable.h): it sends that instance no invalidation (domain.c).  A
+ * domain nobody translated through costs an unmap a fence, not a set.
  *
  * Readers take no lock.  Each way is a seqlock: its `meta` word holds a
  * sequence number (odd while a writer owns the way) with the tag and the

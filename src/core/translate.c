@@ -11,6 +11,7 @@
 #include "rcu.h"
 
 #define PROT_RW (AP_PROT_READ | AP_PROT_WRITE)
+#define AP_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* An untranslated address, valid up to `limit`: a DMA that starts below
  * the limit and runs past it stops there (bytes saturated at 2^64 - 1). */
@@ -111,8 +112,9 @@ static __attribute__((noinline)) bool widen(struct ap_iotlb *tlb, struct ap_atta
 /* A walk of the domain's tables, as the instance's hardware would walk
  * them; on success the leaf goes into the IOTLB unless an invalidation
  * passed meanwhile (iotlb.h). */
-static int walk(const struct ap_device *dev, struct ap_attachment *att, uint64_t iova,
-		unsigned access, struct ap_translation *out, struct ap_fault *fault, bool record)
+static AP_ALWAYS_INLINE int walk(const struct ap_device *dev, struct ap_attachment *att,
+				 uint64_t iova, unsigned access, struct ap_translation *out,
+				 struct ap_fault *fault, bool record)
 {
 	struct ap_iotlb *tlb = &dev->iommu->tlb;
 	struct ap_pt_walk_result res;
@@ -123,7 +125,6 @@ static int walk(const struct ap_device *dev, struct ap_attachment *att, uint64_t
 		filled = __atomic_load_n(&att->filled, __ATOMIC_SEQ_CST);
 		ap__iotlb_fill_begin(tlb, filled, &probe, att->tag, iova);
 	}
-	ap__iotlb_count(&ap__iotlb_shard(tlb)->walks);
 	if (ap_pt_walk_table(att->dom->pt, &att->walk, iova, access, &res))
 		return refuse(dev, iova, access, res.fault, res.level, record, fault);
 	if (tlb->sets && ((filled & res.leaf.size) ||
@@ -144,26 +145,46 @@ static int walk(const struct ap_device *dev, struct ap_attachment *att, uint64_t
  * else (and the miss count) is translate()'s.  Inside a read-side section:
  * the attachment stays valid until it ends.
  */
-#define AP_ALWAYS_INLINE inline __attribute__((always_inline))
+enum lookup { HIT, MISS, OTHER };
 
-static AP_ALWAYS_INLINE bool translate_hit(const struct ap_device *dev, uint64_t iova,
-					  unsigned access, struct ap_translation *out)
+static AP_ALWAYS_INLINE enum lookup translate_hit(const struct ap_device *dev, uint64_t iova,
+						   unsigned access, struct ap_translation *out,
+						   struct ap_attachment **missed)
 {
-	const struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
+	struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
 	struct ap_iotlb_hit hit;
 
 	if (!att || !att->sets || iova < __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED) ||
-	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED) ||
-	    !ap__iotlb_lookup(att->sets, att->set_mask,
+	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED))
+		return OTHER;
+	if (!ap__iotlb_lookup(att->sets, att->set_mask,
 			      __atomic_load_n(&att->filled, __ATOMIC_RELAXED), att->tag, iova,
-			      access, &hit))
-		return false;
+			      access, &hit)) {
+		*missed = att;
+		return MISS;
+	}
 	ap__iotlb_count(&ap__iotlb_shard_in(att->shards)->hits);
 	out->pa = hit.pa;
 	out->size = hit.size;
 	out->prot = hit.prot;
 	out->bypass = false;
-	return true;
+	return HIT;
+}
+
+/* A miss of translate_hit(): the walk, straight away (what translate_slow()
+ * would check again translate_hit() has checked).  Few instructions lie
+ * between the lookup's load of its set and the walk's loads, so that the
+ * processor can have both in flight at once. */
+static __attribute__((noinline)) int translate_miss(const struct ap_device *dev,
+						    struct ap_attachment *att, uint64_t iova,
+						    unsigned access, struct ap_translation *out,
+						    struct ap_fault *fault, bool record)
+{
+	struct ap_iotlb_shard *sh = ap__iotlb_shard_in(att->shards);
+
+	ap__iotlb_count(&sh->misses);
+	ap__iotlb_count(&sh->walks);
+	return walk(dev, att, iova, access, out, fault, record);
 }
 
 /* What translate_hit() did not answer: anything but a paging domain, the
@@ -196,6 +217,7 @@ static __attribute__((noinline)) int translate_slow(const struct ap_device *dev,
 	}
 	if (dev->iommu->tlb.sets)
 		ap__iotlb_count(&ap__iotlb_shard(&dev->iommu->tlb)->misses);
+	ap__iotlb_count(&ap__iotlb_shard(&dev->iommu->tlb)->walks);
 	return walk(dev, att, iova, access, out, fault, record);
 }
 
@@ -203,8 +225,13 @@ static AP_ALWAYS_INLINE int translate(const struct ap_device *dev, uint64_t iova
 				      struct ap_translation *out, struct ap_fault *fault,
 				      bool record)
 {
-	if (__builtin_expect(translate_hit(dev, iova, access, out), 1))
+	struct ap_attachment *att = NULL;
+	enum lookup got = translate_hit(dev, iova, access, out, &att);
+
+	if (__builtin_expect(got == HIT, 1))
 		return 0;
+	if (got == MISS)
+		return translate_miss(dev, att, iova, access, out, fault, record);
 	return translate_slow(dev, iova, access, out, fault, record);
 }
 
@@ -417,6 +444,7 @@ static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *d
 				const uint8_t *src, size_t len, struct ap_fault *fault)
 {
 	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
+	struct ap_attachment *att;
 	struct ap_translation t;
 	uint8_t *host;
 
@@ -425,7 +453,7 @@ static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *d
 	if (!dev || (!dst && !src) || iova + (len - 1) < iova)
 		return dma_refuse(dev, iova, dst ? (const void *)dst : src, len);
 	ap__rcu_read_lock();
-	if (!translate_hit(dev, iova, access, &t))
+	if (translate_hit(dev, iova, access, &t, &att) != HIT)
 		return dma_slow(dev, iova, dst, src, len, access, fault, NULL);
 	if (t.size < len)
 		return dma_slow(dev, iova, dst, src, len, access, fault, &t);

@@ -518,7 +518,7 @@ static int lpae_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *m
 		p = ap_pt_mem_at(mem, table_pa + 8 * lvl_index(&s, lvl, iova), 8);
 		if (!p)
 			return ap_pt_walk_fault(res, AP_FAULT_EXTERNAL, lvl);
-		pte = ap_pte_read(p);
+		pte = ap_pte_walk_read(p);
 		if (!(pte & LPAE_VALID))
 			return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
 		if (pte_is_table(pte, lvl)) {

@@ -328,7 +328,7 @@ static int vtd_walk(const struct ap_pt_walk_cfg *cfg, const struct ap_pt_mem *me
 		p = ap_pt_mem_at(mem, table_pa + 8 * lvl_index(lvl, iova), 8);
 		if (!p)
 			return ap_pt_walk_fault(res, AP_FAULT_EXTERNAL, lvl);
-		pte = ap_pte_read(p);
+		pte = ap_pte_walk_read(p);
 		if (!pte_present(pte) || ps_reserved(pte, lvl))
 			return ap_pt_walk_fault(res, AP_FAULT_TRANSLATION, lvl);
 		if (pte_is_table(pte, lvl)) {

@@ -341,6 +341,16 @@ static inline uint64_t ap_pte_read(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
+/* A walker's read: sequentially consistent, so that a writer that cleared
+ * a descriptor and then issued a sequentially consistent fence knows any
+ * walk ordered after that fence sees it cleared (the core's IOTLB skips
+ * invalidating what no walk can still fill on that ground: iotlb.h).  On
+ * x86-64 it is the same load as ap_pte_read(). */
+static inline uint64_t ap_pte_walk_read(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
 static inline void ap_pte_write(uint64_t *p, uint64_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);

@@ -1141,7 +1141,7 @@ int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, ui
 	    !pt->win_span || !oa_mask)
 		return -EAGAIN;
 	for (;; L++) {
-		uint64_t pte = ap_pte_read(&table[lvl_index(L, iova)]), off;
+		uint64_t pte = ap_pte_walk_read(&table[lvl_index(L, iova)]), off;
 
 		if ((pte & L->walk_table.mask) == L->walk_table.bits) {
 			off = (pte & oa_mask) - pt->win_pa;
