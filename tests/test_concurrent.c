@@ -17,7 +17,9 @@
  *  - a device moved between two domains while it translates: never a
  *    bypass, never a fault, always one domain's answer;
  *  - RAM removed and added back beside DMA into it;
- *  - two writers racing to hang the same new tables: the loser keeps nothing.
+ *  - two writers racing to hang the same new tables: the loser keeps nothing;
+ *  - a fresh attachment's first walk of each page size beside the unmap of
+ *    the leaf it walks: never a stale entry.
  *
  * Time-bounded with fixed seeds: AP_STRESS_MS (default 300) per phase;
  * `make stress` runs it for longer.  Each phase also asserts it checked
@@ -961,6 +963,89 @@ static void test_lost_table_race_keeps_nothing(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------------ first fill beside an unmap */
+
+/*
+ * A fresh attachment has filled no size, so an unmap may skip its IOTLB
+ * (iotlb.h): a reader's first walk of a size races the unmap of the leaf
+ * it walks, over and over, each round through a new domain; after both,
+ * the leaf must fault, never translate from a stale entry.  Per size.
+ */
+struct first {
+	struct ap_device *dev;
+	uint64_t iova;
+	unsigned rounds;
+	unsigned arrived; /* a two-thread barrier, as struct hang's */
+};
+
+static void first_barrier(struct first *f)
+{
+	unsigned me = __atomic_add_fetch(&f->arrived, 1, __ATOMIC_ACQ_REL);
+	unsigned goal = (me + 1) & ~1u;
+
+	while (__atomic_load_n(&f->arrived, __ATOMIC_ACQUIRE) < goal)
+		;
+}
+
+static void *first_reader(void *arg)
+{
+	struct first *f = arg;
+	struct ap_translation t;
+	unsigned r;
+
+	for (r = 0; r < f->rounds; r++) {
+		first_barrier(f);
+		(void)ap_translate(f->dev, f->iova + (r & 7) * 8, AP_ACCESS_READ, &t, NULL);
+		first_barrier(f);
+	}
+	return NULL;
+}
+
+static void test_first_fill_beside_unmap(void **state)
+{
+	static const uint64_t sizes[] = { SZ_4K, SZ_2M, SZ_1G };
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu_config c;
+	struct ap_iommu *iommu;
+	struct ap_domain *dom, *old = NULL;
+	struct first f;
+	unsigned k, r, stale = 0;
+	pthread_t t;
+
+	(void)state;
+	ap_iommu_config_init(&c, AP_IOMMU_ARM_SMMU_V3);
+	assert_int_equal(ap_iommu_new(ctx, "smmu", &c, &iommu), 0);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(ap_device_new(ctx, "dev", iommu, 1, AP_GROUP_OWN, &f.dev), 0);
+	f.iova = 4 * SZ_1G;
+	f.rounds = 3 * 600;
+	assert_int_equal(pthread_create(&t, NULL, first_reader, &f), 0);
+	for (r = 0; r < f.rounds; r++) {
+		struct ap_translation tr;
+		char name[16];
+		uint64_t got = 0;
+
+		k = r % 3;
+		snprintf(name, sizeof(name), "f%u", r);
+		assert_int_equal(ap_domain_new(ctx, name, iommu, AP_DOMAIN_PAGING, &dom), 0);
+		assert_int_equal(ap_map(dom, f.iova, FAKE_PA, sizes[k], RW), 0);
+		if (old) {
+			assert_int_equal(ap_detach(f.dev), 0);
+			assert_int_equal(ap_domain_free(old), 0);
+		}
+		assert_int_equal(ap_attach(dom, f.dev), 0);
+		old = dom;
+		first_barrier(&f);
+		assert_int_equal(ap_unmap(dom, f.iova, sizes[k], &got), 0);
+		assert_int_equal(got, sizes[k]);
+		first_barrier(&f);
+		stale += ap_translate(f.dev, f.iova + (r & 7) * 8, AP_ACCESS_READ, &tr, NULL) == 0;
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(stale, 0);
+	ap_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -975,6 +1060,7 @@ int main(void)
 		cmocka_unit_test(test_map_from_observer_beside_rollback),
 		cmocka_unit_test(test_detach_waits_for_dma_on_shared_attachment),
 		cmocka_unit_test(test_lost_table_race_keeps_nothing),
+		cmocka_unit_test(test_first_fill_beside_unmap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -218,6 +218,35 @@ static void test_probed_sizes_widen(void **state)
 	}
 }
 
+/*
+ * An unmap sends no invalidation to an instance whose IOTLB never held a
+ * leaf of the sizes it removed for the domain (iotlb.h): none before any
+ * translation, one once a 4K leaf was cached, none for a 2M block after.
+ */
+static void test_unmap_skips_sizes_never_filled(void **state)
+{
+	struct rig r;
+	uint64_t got;
+
+	(void)state;
+	rig_up(&r, AP_IOMMU_ARM_SMMU_V3, AP_IOTLB_DEFAULT_ENTRIES);
+	assert_int_equal(ap_map(r.dom, 0x10000, PA_BASE, 2 * SZ_4K, RW), 0);
+	assert_int_equal(ap_map(r.dom, SZ_1G, PA_BASE + SZ_1G, SZ_2M, RW), 0);
+	assert_int_equal(ap_unmap(r.dom, 0x10000, SZ_4K, &got), 0);
+	assert_int_equal(got, SZ_4K);
+	assert_int_equal(stats(r.iommu).invalidations, 0);
+	expect_pa(r.dev, 0x11000, AP_ACCESS_READ, PA_BASE + SZ_4K);
+	assert_int_equal(ap_unmap(r.dom, 0x11000, SZ_4K, &got), 0);
+	assert_int_equal(stats(r.iommu).invalidations, 1);
+	assert_int_equal(stats(r.iommu).dropped, 1);
+	expect_fault(r.dev, 0x11000, AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+	assert_int_equal(ap_unmap(r.dom, SZ_1G, SZ_2M, &got), 0);
+	assert_int_equal(got, SZ_2M);
+	assert_int_equal(stats(r.iommu).invalidations, 1);
+	expect_fault(r.dev, SZ_1G, AP_ACCESS_READ, AP_FAULT_TRANSLATION);
+	rig_down(&r);
+}
+
 /* Unmap is strict: the cached entry is gone when ap_unmap returns. */
 static void test_unmap_is_strict(void **state)
 {
@@ -605,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_real_leaf_sizes),
 		cmocka_unit_test(test_permissions_cached),
 		cmocka_unit_test(test_probed_sizes_widen),
+		cmocka_unit_test(test_unmap_skips_sizes_never_filled),
 		cmocka_unit_test(test_unmap_is_strict),
 		cmocka_unit_test(test_unmap_drops_only_its_range),
 		cmocka_unit_test(test_unmap_drops_the_sizes_it_removed),

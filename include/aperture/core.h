@@ -468,7 +468,10 @@ struct ap_iotlb_stats {
 	uint64_t walks;         /* table walks (misses, and every translation
 				   without an IOTLB) */
 	uint64_t fills;         /* entries written after a walk */
-	uint64_t invalidations; /* invalidation commands: range, tag, all */
+	uint64_t invalidations; /* invalidation commands: range, tag, all
+				   (an unmap sends none to an instance that
+				   never cached a leaf of the sizes it removed
+				   for the domain) */
 	uint64_t dropped;       /* entries those commands removed */
 };
 
