@@ -1338,6 +1338,73 @@ static void test_unmap_semantics(void **state)
 	tmem_destroy(m);
 }
 
+/* The descriptor of the leaf holding iova (0: none). */
+static int note_pte(void *arg, const struct ap_pt_leaf *leaf)
+{
+	*(uint64_t *)arg = leaf->pte;
+	return 1;
+}
+
+static uint64_t leaf_pte(const struct ap_pt *pt, uint64_t iova)
+{
+	uint64_t pte = 0;
+
+	ap_pt_for_each_leaf(pt, iova, iova, note_pte, &pte);
+	return pte;
+}
+
+/*
+ * ap_pt_map_one_kept(): one leaf into an empty slot of the table this
+ * thread used last, 4K into a last-level table and 2M into a level above,
+ * the descriptor ap_pt_map_pages() writes; everything else false with
+ * nothing written.
+ */
+static void map_one_kept_one(struct tmem *m, const struct fmt *f)
+{
+	struct ap_pt *pt = mkpt(m, f->format, 48, 48, BM_4K);
+	struct ap_pt *ref = mkpt(m, f->format, 48, 48, BM_4K);
+	const uint64_t pa = 0x80000000ull;
+
+	assert_false(ap_pt_map_one_kept(pt, 0x1000, pa + SZ_4K, SZ_4K, RW));
+	assert_int_equal(ap_pt_leaf_count(pt), 0);
+	assert_int_equal(map1(pt, 0, pa, SZ_4K, RW), 0);
+	assert_true(ap_pt_map_one_kept(pt, 0x1000, pa + SZ_4K, SZ_4K, RW));
+	expect_phys(pt, 0x1234, pa + 0x1234);
+	assert_int_equal(map1(ref, 0x1000, pa + SZ_4K, SZ_4K, RW), 0);
+	assert_int_equal(leaf_pte(pt, 0x1000), leaf_pte(ref, 0x1000));
+	/* taken, another table, or what a map refuses: nothing */
+	assert_false(ap_pt_map_one_kept(pt, 0x1000, pa, SZ_4K, RW));
+	expect_phys(pt, 0x1000, pa + SZ_4K);
+	assert_false(ap_pt_map_one_kept(pt, SZ_2M, pa, SZ_4K, RW));
+	assert_false(ap_pt_map_one_kept(pt, 0x2000, pa, SZ_4K, 0));
+	assert_false(ap_pt_map_one_kept(pt, 0x2000, pa, 2 * SZ_4K, RW));
+	assert_false(ap_pt_map_one_kept(pt, 0x2000, 1ull << 48, SZ_4K, RW));
+	assert_int_equal(ap_pt_leaf_count(pt), 2);
+	expect_unmapped(pt, 0x2000);
+	expect_unmapped(pt, SZ_2M);
+	/* a 2M block beside another in their level's table */
+	assert_int_equal(map1(pt, SZ_1G, pa, SZ_2M, RW | AP_PROT_CACHE), 0);
+	assert_true(ap_pt_map_one_kept(pt, SZ_1G + SZ_2M, pa + SZ_2M, SZ_2M, RW | AP_PROT_CACHE));
+	expect_phys(pt, SZ_1G + SZ_2M + 0x1234, pa + SZ_2M + 0x1234);
+	assert_int_equal(map1(ref, SZ_1G + SZ_2M, pa + SZ_2M, SZ_2M, RW | AP_PROT_CACHE), 0);
+	assert_int_equal(leaf_pte(pt, SZ_1G + SZ_2M), leaf_pte(ref, SZ_1G + SZ_2M));
+	assert_int_equal(ap_pt_sizes_in_use(pt), SZ_4K | SZ_2M);
+	assert_int_equal(ap_pt_leaf_count(pt), 4);
+	ap_pt_free(pt);
+	ap_pt_free(ref);
+}
+
+static void test_map_one_kept(void **state)
+{
+	const struct fmt *f;
+	struct tmem *m = tmem_new();
+
+	(void)state;
+	FOR_EACH_FORMAT(f)
+		map_one_kept_one(m, f);
+	tmem_destroy(m);
+}
+
 /*
  * A root handed to a smaller walker is pinned: no block replaces it and no
  * unmap frees it, or the walker would follow freed memory.  LPAE: a 64K
@@ -2603,6 +2670,7 @@ int main(void)
 		cmocka_unit_test(test_map_table_to_oa),
 		cmocka_unit_test(test_map_semantics),
 		cmocka_unit_test(test_unmap_semantics),
+		cmocka_unit_test(test_map_one_kept),
 		cmocka_unit_test(test_walker_root_pinned),
 		cmocka_unit_test(test_map_refuses_what_it_cannot_follow),
 		cmocka_unit_test(test_walk_hand_built),

@@ -205,6 +205,19 @@ AP_API int ap_pt_map_pages(struct ap_pt *pt, uint64_t iova, uint64_t pa,
 			   uint64_t *mapped);
 
 /*
+ * The common map, cheaply: one leaf of pgsize at iova -> pa, written when
+ * the table of pgsize's level on iova's path is the one this thread mapped
+ * or unmapped in last (the table layer keeps it per thread) and iova's slot
+ * in it is empty.  Then true, with the leaf as ap_pt_map_pages() would
+ * write it; it allocates nothing, so it needs no transaction.  Anything
+ * else (no such table kept, a slot taken, an argument ap_pt_map_pages()
+ * would refuse) is false with nothing done: map through ap_pt_map_pages()
+ * or a transaction, which decides it from the start.
+ */
+AP_API bool ap_pt_map_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pa,
+			       uint64_t pgsize, unsigned prot);
+
+/*
  * Map transactions.  Tables stay once allocated, as in Linux (which frees
  * them only with the whole table).  A caller that maps a range in several
  * calls and must undo a failure opens a transaction, in storage of its own,

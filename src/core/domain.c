@@ -814,6 +814,20 @@ static int map_pieces(struct ap_domain *dom, struct ap_pt_txn *txn, uint64_t iov
 	return err;
 }
 
+/* The common map, one page into a table this thread used last: no
+ * transaction, since it allocates nothing (pgtable.h).  False: not done. */
+static bool map_one_kept(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size,
+			 unsigned prot)
+{
+	bool done;
+
+	if (!one_page(dom, iova, pa, size) || writer_enter(dom))
+		return false; /* the general path says why, if it must */
+	done = ap_pt_map_one_kept(dom->pt, iova, pa, size, prot);
+	writer_exit(dom);
+	return done;
+}
+
 int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, unsigned prot)
 {
 	struct ap_ctx *ctx;
@@ -830,6 +844,11 @@ int ap_map(struct ap_domain *dom, uint64_t iova, uint64_t pa, uint64_t size, uns
 	err = map_check(dom, iova, pa, size, prot);
 	if (err)
 		return err;
+	if (map_one_kept(dom, iova, pa, size, prot)) {
+		if (ap__reclaim_due(ctx))
+			ap__reclaim(ctx);
+		return 0;
+	}
 	freed_before = __atomic_load_n(&ctx->ndeferred, __ATOMIC_RELAXED);
 	for (;;) {
 		err = writer_enter(dom);

@@ -651,6 +651,12 @@ static inline bool map_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pa, ui
 	return true;
 }
 
+bool ap_pt_map_one_kept(struct ap_pt *pt, uint64_t iova, uint64_t pa, uint64_t pgsize,
+			unsigned prot)
+{
+	return pt->tree && map_one_kept(pt, iova, pa, pgsize, prot);
+}
+
 int ap_pt_tree_map(struct ap_pt *pt, struct ap_pt_txn *txn, uint64_t iova, uint64_t pa,
 		   uint64_t pgsize, uint64_t pgcount, unsigned prot, uint64_t *mapped)
 {
