@@ -81,50 +81,61 @@ void ap__iotlb_fill_begin(struct ap_iotlb *t, uint64_t shifts, struct ap_iotlb_p
  * empty one, else the set's next victim. */
 static struct ap_iotlb_way *fill_way(struct ap_iotlb_set *set, uint16_t tag, uint64_t key)
 {
+	struct ap_iotlb_way *empty = NULL;
 	unsigned w, v;
 
 	for (w = 0; w < AP_IOTLB_WAYS; w++) {
-		uint64_t meta = __atomic_load_n(&set->way[w].meta, __ATOMIC_RELAXED);
+		uint16_t has = meta_tag(__atomic_load_n(&set->way[w].meta, __ATOMIC_RELAXED));
 
-		if (meta_tag(meta) == tag &&
-		    __atomic_load_n(&set->way[w].key, __ATOMIC_RELAXED) == key)
+		if (has == tag && __atomic_load_n(&set->way[w].key, __ATOMIC_RELAXED) == key)
 			return &set->way[w];
+		if (!has && !empty)
+			empty = &set->way[w];
 	}
-	for (w = 0; w < AP_IOTLB_WAYS; w++)
-		if (!meta_tag(__atomic_load_n(&set->way[w].meta, __ATOMIC_RELAXED)))
-			return &set->way[w];
+	if (empty)
+		return empty;
 	v = __atomic_load_n(&set->victim, __ATOMIC_RELAXED);
 	__atomic_store_n(&set->victim, v + 1, __ATOMIC_RELAXED);
 	return &set->way[v % AP_IOTLB_WAYS];
 }
 
-void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
-		    uint64_t base, unsigned shift, uint64_t pa, unsigned prot, uint16_t allowed)
+bool ap__iotlb_fill_set(struct ap_iotlb_set *set, uint32_t gen, uint16_t tag, uint64_t key,
+			uint64_t pa, unsigned prot, uint16_t allowed)
 {
 	struct ap_iotlb_way *w;
-	uint64_t key = base | shift, meta;
-	unsigned i;
+	uint64_t meta;
 
-	for (i = 0; i < p->n && p->shift[i] != shift; i++)
-		;
-	if (i == p->n || !tag)
-		return; /* no generation from before the walk: cannot be exact */
-	w = fill_way(p->set[i], tag, key);
+	if (!tag)
+		return false;
+	w = fill_way(set, tag, key);
 	meta = __atomic_load_n(&w->meta, __ATOMIC_RELAXED);
 	if ((meta & 1) ||
 	    !__atomic_compare_exchange_n(&w->meta, &meta, meta | 1, false, __ATOMIC_SEQ_CST,
 					 __ATOMIC_RELAXED))
-		return; /* another writer has the way: skip, the next miss fills */
-	if (__atomic_load_n(&p->set[i]->gen, __ATOMIC_SEQ_CST) != p->gen[i]) {
+		return false; /* another writer has the way: skip, the next miss fills */
+	if (__atomic_load_n(&set->gen, __ATOMIC_SEQ_CST) != gen) {
 		/* An invalidation passed since our walk began: what we read
 		 * may be stale.  Leave the way as it was. */
 		__atomic_store_n(&w->meta, meta, __ATOMIC_RELEASE);
-		return;
+		return false;
 	}
 	__atomic_store_n(&w->key, key, __ATOMIC_RELEASE);
 	__atomic_store_n(&w->pa, pa | (prot & PA_PROT_MASK), __ATOMIC_RELEASE);
 	__atomic_store_n(&w->meta, meta_of(meta_seq(meta) + 2, tag, allowed), __ATOMIC_RELEASE);
-	ap__iotlb_count(&ap__iotlb_shard(t)->fills);
+	return true;
+}
+
+void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
+		    uint64_t base, unsigned shift, uint64_t pa, unsigned prot, uint16_t allowed)
+{
+	unsigned i;
+
+	for (i = 0; i < p->n && p->shift[i] != shift; i++)
+		;
+	if (i == p->n)
+		return; /* no generation from before the walk: cannot be exact */
+	if (ap__iotlb_fill_set(p->set[i], p->gen[i], tag, base | shift, pa, prot, allowed))
+		ap__iotlb_count(&ap__iotlb_shard(t)->fills);
 }
 
 static bool key_overlaps(uint64_t key, uint64_t first, uint64_t last)

@@ -189,6 +189,11 @@ void ap__iotlb_fill_begin(struct ap_iotlb *t, uint64_t shifts, struct ap_iotlb_p
  * its size is one of p's and no invalidation looked at its set since. */
 void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
 		    uint64_t base, unsigned shift, uint64_t pa, unsigned prot, uint16_t allowed);
+/* The fill of one set, whose generation was `gen` before the walk that
+ * found the leaf (key: its first byte | log2 of its size): true if the
+ * entry went in (the caller counts it). */
+bool ap__iotlb_fill_set(struct ap_iotlb_set *set, uint32_t gen, uint16_t tag, uint64_t key,
+			uint64_t pa, unsigned prot, uint16_t allowed);
 /* Drop tag's entries that overlap [first, last] and are leaves of a size
  * both in p and in the bitmap `sizes` (the leaves an unmap removed). */
 void ap__iotlb_invalidate(struct ap_iotlb *t, const struct ap_iotlb_sizes *p, uint16_t tag,

@@ -71,6 +71,15 @@ static int bypass(const struct ap_device *dev, uint64_t iova, unsigned access,
 	return 0;
 }
 
+/* What a walk that found a leaf translates iova to. */
+static void walked(const struct ap_pt_walk_result *res, uint64_t iova, struct ap_translation *out)
+{
+	out->pa = res->pa;
+	out->size = res->leaf.size - (iova & (res->leaf.size - 1));
+	out->prot = res->leaf.prot;
+	out->bypass = false;
+}
+
 /* Whether lookups through att may probe leaves of 2^shift bytes: a size
  * its IOTLB entries may have (ap_attachment.sizes). */
 static bool probable(const struct ap_attachment *att, unsigned shift)
@@ -112,9 +121,8 @@ static __attribute__((noinline)) bool widen(struct ap_iotlb *tlb, struct ap_atta
 /* A walk of the domain's tables, as the instance's hardware would walk
  * them; on success the leaf goes into the IOTLB unless an invalidation
  * passed meanwhile (iotlb.h). */
-static AP_ALWAYS_INLINE int walk(const struct ap_device *dev, struct ap_attachment *att,
-				 uint64_t iova, unsigned access, struct ap_translation *out,
-				 struct ap_fault *fault, bool record)
+static int walk(const struct ap_device *dev, struct ap_attachment *att, uint64_t iova,
+		unsigned access, struct ap_translation *out, struct ap_fault *fault, bool record)
 {
 	struct ap_iotlb *tlb = &dev->iommu->tlb;
 	struct ap_pt_walk_result res;
@@ -132,10 +140,7 @@ static AP_ALWAYS_INLINE int walk(const struct ap_device *dev, struct ap_attachme
 		ap__iotlb_fill(tlb, &probe, att->tag, res.leaf.iova,
 			       (unsigned)__builtin_ctzll(res.leaf.size), res.leaf.pa, res.leaf.prot,
 			       res.allowed);
-	out->pa = res.pa;
-	out->size = res.leaf.size - (iova & (res.leaf.size - 1));
-	out->prot = res.leaf.prot;
-	out->bypass = false;
+	walked(&res, iova, out);
 	return 0;
 }
 
@@ -181,10 +186,35 @@ static __attribute__((noinline)) int translate_miss(const struct ap_device *dev,
 						    struct ap_fault *fault, bool record)
 {
 	struct ap_iotlb_shard *sh = ap__iotlb_shard_in(att->shards);
+	uint64_t filled = __atomic_load_n(&att->filled, __ATOMIC_SEQ_CST);
+	struct ap_pt_walk_result res;
+	struct ap_iotlb_probe probe;
+	struct ap_iotlb_set *set;
+	unsigned shift;
+	uint32_t gen;
 
 	ap__iotlb_count(&sh->misses);
 	ap__iotlb_count(&sh->walks);
-	return walk(dev, att, iova, access, out, fault, record);
+	if (!filled || (filled & (filled - 1)))
+		return walk(dev, att, iova, access, out, fault, record);
+	/* One size probed (the common case): its set, as the lookup found
+	 * it, and its generation before the walk (iotlb.h). */
+	shift = (unsigned)__builtin_ctzll(filled);
+	set = ap__iotlb_set_in(att->sets, att->set_mask, att->tag, iova, shift);
+	gen = __atomic_load_n(&set->gen, __ATOMIC_SEQ_CST);
+	if (ap_pt_walk_table(att->dom->pt, &att->walk, iova, access, &res))
+		return refuse(dev, iova, access, res.fault, res.level, record, fault);
+	if (res.leaf.size == filled) { /* (one bit: the leaf's size) */
+		if (ap__iotlb_fill_set(set, gen, att->tag, res.leaf.iova | shift, res.leaf.pa,
+				       res.leaf.prot, res.allowed))
+			ap__iotlb_count(&sh->fills);
+	} else if (widen(&dev->iommu->tlb, att, iova, access, &probe, &res)) {
+		ap__iotlb_fill(&dev->iommu->tlb, &probe, att->tag, res.leaf.iova,
+			       (unsigned)__builtin_ctzll(res.leaf.size), res.leaf.pa, res.leaf.prot,
+			       res.allowed);
+	}
+	walked(&res, iova, out);
+	return 0;
 }
 
 /* What translate_hit() did not answer: anything but a paging domain, the
