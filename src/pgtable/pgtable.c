@@ -227,14 +227,6 @@ uint64_t ap_pt_unmap_pages_sizes(struct ap_pt *pt, uint64_t iova, uint64_t pgsiz
 	return pt->ops->unmap_pages(pt, iova, pgsize, pgcount, sizes ? sizes : &dummy);
 }
 
-int ap_pt_walk_table(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t iova,
-		     unsigned access, struct ap_pt_walk_result *res)
-{
-	int err = ap_pt_tree_walk(pt, cfg, iova, access, res);
-
-	return err != -EAGAIN ? err : pt->ops->walk(cfg, &pt->mem, iova, access, res);
-}
-
 bool ap_pt_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa)
 {
 	struct ap_pt_walk_cfg cfg;

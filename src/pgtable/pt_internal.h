@@ -88,7 +88,7 @@ struct ap_pt_tree_fmt {
 	size_t (*root_bytes)(const struct ap_pt *pt);
 	unsigned (*root_slots)(const struct ap_pt *pt);
 	/*
-	 * The walk (ap_pt_tree_walk) of an access to iova reached the leaf
+	 * The tree walk (ap_pt_walk_table) of an access to iova reached the leaf
 	 * `pte` at level lvl through tables that each had every bit of
 	 * table_rights: the rest of the format's hardware walk, from *res
 	 * zeroed, exactly as its walker goes on from there.
@@ -284,6 +284,10 @@ struct ap_pt {
 		uint16_t allowed;
 	} leaf_access[256];
 	uint64_t walk_oa_mask;
+	/* The output size a walker needs for the tree walk to take it: the
+	 * root and the window below 2^walk_oas_min (255: never, no window
+	 * or no plain output-address bits). */
+	unsigned walk_oas_min;
 	uint64_t table_bytes;     /* table memory held, root included (atomic) */
 	struct ap_pt_count_shard counts[AP_PT_COUNT_SHARDS + 1];
 	/* Roots handed to smaller walkers (ap_pt_walk_cfg_for_ias): tables a
@@ -322,10 +326,6 @@ uint64_t ap_pt_tree_unmap_leaves(struct ap_pt *pt, uint64_t iova, uint64_t pgsiz
 int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t last,
 			     int (*fn)(void *arg, const struct ap_pt_leaf *leaf), void *arg);
 int ap_pt_tree_walk_cfg_for_ias(struct ap_pt *pt, unsigned ias, struct ap_pt_walk_cfg *out);
-/* ap_pt_walk_table() of pt's own configuration; -EAGAIN: leave it to the
- * format's walker. */
-int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t iova,
-		    unsigned access, struct ap_pt_walk_result *res);
 /* ap_pt_iova_to_phys(): 1 translated (*pa set), 0 not, -EAGAIN: leave it
  * to the format's walker. */
 int ap_pt_tree_iova_to_phys(const struct ap_pt *pt, uint64_t iova, uint64_t *pa);

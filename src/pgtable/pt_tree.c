@@ -406,6 +406,16 @@ static void fill_walk_data(struct ap_pt *pt)
 	pt->walk_oa_mask = f->oa_fold.granule_shift == pt->granule_shift ? 0 : f->oa_mask;
 }
 
+/* Once the root and the window are known (pt_internal.h). */
+static void set_walk_oas_min(struct ap_pt *pt)
+{
+	uint64_t top = pt->root_pa | (pt->win_pa + pt->mem.window_size - 1);
+
+	pt->walk_oas_min = 255;
+	if (pt->win_span && pt->walk_oa_mask)
+		pt->walk_oas_min = top ? 64 - (unsigned)__builtin_clzll(top) : 0;
+}
+
 int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree)
 {
 	unsigned prot;
@@ -422,7 +432,10 @@ int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree)
 	for (prot = 0; prot < 64; prot++)
 		pt->leaf_attrs[prot] = tree->leaf_attrs(pt, prot);
 	pt->root = table_alloc(pt, fmt_of(pt)->root_bytes(pt), &pt->root_pa);
-	return pt->root ? 0 : -ENOMEM;
+	if (!pt->root)
+		return -ENOMEM;
+	set_walk_oas_min(pt);
+	return 0;
 }
 
 void ap_pt_tree_destroy(struct ap_pt *pt)
@@ -1134,8 +1147,8 @@ int ap_pt_tree_for_each_leaf(const struct ap_pt *pt, uint64_t first, uint64_t la
  * format's table_rights, and a descriptor at the end that the tree calls a
  * leaf; anything else is the format walker's to decide (-EAGAIN).
  */
-int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t iova,
-		    unsigned access, struct ap_pt_walk_result *res)
+static inline int tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg,
+			    uint64_t iova, unsigned access, struct ap_pt_walk_result *res)
 {
 	const struct ap_pt_tree_fmt *f = fmt_of(pt);
 	const struct ap_pt_level *L = root_level(pt);
@@ -1143,8 +1156,7 @@ int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, ui
 	uint64_t oa_mask = pt->walk_oa_mask;
 
 	if (cfg->root != pt->root_pa || cfg->ias != pt->cfg.ias || (iova >> cfg->ias) ||
-	    ((pt->root_pa | (pt->win_pa + pt->mem.window_size - 1)) >> cfg->oas) ||
-	    !pt->win_span || !oa_mask)
+	    cfg->oas < pt->walk_oas_min)
 		return -EAGAIN;
 	for (;; L++) {
 		uint64_t pte = ap_pte_walk_read(&table[lvl_index(L, iova)]), off;
@@ -1182,8 +1194,17 @@ int ap_pt_tree_walk(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, ui
 	}
 }
 
+/* The tree walk inline, the format's walker for what it leaves. */
+int ap_pt_walk_table(const struct ap_pt *pt, const struct ap_pt_walk_cfg *cfg, uint64_t iova,
+		     unsigned access, struct ap_pt_walk_result *res)
+{
+	int err = tree_walk(pt, cfg, iova, access, res);
+
+	return err != -EAGAIN ? err : pt->ops->walk(cfg, &pt->mem, iova, access, res);
+}
+
 /*
- * What ap_pt_tree_walk() does for a privileged access of no kind, without
+ * What tree_walk() does for a privileged access of no kind, without
  * the leaf's decoding: a leaf the walker takes (the level's usable kind)
  * translates when its output lies below 2^oas; what is not a table or
  * such a leaf, the format's walker decides.
