@@ -77,54 +77,6 @@ void ap__iotlb_fill_begin(struct ap_iotlb *t, uint64_t shifts, struct ap_iotlb_p
 	p->n = n;
 }
 
-/* The way a fill of `key` takes: the one holding it already, else an
- * empty one, else the set's next victim. */
-static struct ap_iotlb_way *fill_way(struct ap_iotlb_set *set, uint16_t tag, uint64_t key)
-{
-	struct ap_iotlb_way *empty = NULL;
-	unsigned w, v;
-
-	for (w = 0; w < AP_IOTLB_WAYS; w++) {
-		uint16_t has = meta_tag(__atomic_load_n(&set->way[w].meta, __ATOMIC_RELAXED));
-
-		if (has == tag && __atomic_load_n(&set->way[w].key, __ATOMIC_RELAXED) == key)
-			return &set->way[w];
-		if (!has && !empty)
-			empty = &set->way[w];
-	}
-	if (empty)
-		return empty;
-	v = __atomic_load_n(&set->victim, __ATOMIC_RELAXED);
-	__atomic_store_n(&set->victim, v + 1, __ATOMIC_RELAXED);
-	return &set->way[v % AP_IOTLB_WAYS];
-}
-
-bool ap__iotlb_fill_set(struct ap_iotlb_set *set, uint32_t gen, uint16_t tag, uint64_t key,
-			uint64_t pa, unsigned prot, uint16_t allowed)
-{
-	struct ap_iotlb_way *w;
-	uint64_t meta;
-
-	if (!tag)
-		return false;
-	w = fill_way(set, tag, key);
-	meta = __atomic_load_n(&w->meta, __ATOMIC_RELAXED);
-	if ((meta & 1) ||
-	    !__atomic_compare_exchange_n(&w->meta, &meta, meta | 1, false, __ATOMIC_SEQ_CST,
-					 __ATOMIC_RELAXED))
-		return false; /* another writer has the way: skip, the next miss fills */
-	if (__atomic_load_n(&set->gen, __ATOMIC_SEQ_CST) != gen) {
-		/* An invalidation passed since our walk began: what we read
-		 * may be stale.  Leave the way as it was. */
-		__atomic_store_n(&w->meta, meta, __ATOMIC_RELEASE);
-		return false;
-	}
-	__atomic_store_n(&w->key, key, __ATOMIC_RELEASE);
-	__atomic_store_n(&w->pa, pa | (prot & PA_PROT_MASK), __ATOMIC_RELEASE);
-	__atomic_store_n(&w->meta, meta_of(meta_seq(meta) + 2, tag, allowed), __ATOMIC_RELEASE);
-	return true;
-}
-
 void ap__iotlb_fill(struct ap_iotlb *t, const struct ap_iotlb_probe *p, uint16_t tag,
 		    uint64_t base, unsigned shift, uint64_t pa, unsigned prot, uint16_t allowed)
 {
