@@ -155,6 +155,18 @@ static inline bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag,
 	return true;
 }
 
+/* Look iova up in one set, for leaves of 2^shift bytes. */
+static inline bool ap__iotlb_set_hit(const struct ap_iotlb_set *set, uint16_t tag, uint64_t iova,
+				     unsigned shift, unsigned access, struct ap_iotlb_hit *out)
+{
+	unsigned w;
+
+	for (w = 0; w < AP_IOTLB_WAYS; w++)
+		if (ap__iotlb_way_hit(&set->way[w], tag, iova, shift, access, out))
+			return true;
+	return false;
+}
+
 /*
  * The hit path: probe the sets (of an IOTLB's `sets` and `mask`) of the
  * sizes in `shifts` (bit s: leaves of 2^s bytes) for iova, smallest first.
@@ -164,15 +176,11 @@ static inline bool ap__iotlb_lookup(struct ap_iotlb_set *sets, uint32_t mask, ui
 				    uint16_t tag, uint64_t iova, unsigned access,
 				    struct ap_iotlb_hit *out)
 {
-	unsigned w;
-
 	for (; shifts; shifts &= shifts - 1) {
 		unsigned shift = (unsigned)__builtin_ctzll(shifts);
-		const struct ap_iotlb_set *set = ap__iotlb_set_in(sets, mask, tag, iova, shift);
-
-		for (w = 0; w < AP_IOTLB_WAYS; w++)
-			if (ap__iotlb_way_hit(&set->way[w], tag, iova, shift, access, out))
-				return true;
+		if (ap__iotlb_set_hit(ap__iotlb_set_in(sets, mask, tag, iova, shift), tag, iova,
+				      shift, access, out))
+			return true;
 	}
 	return false;
 }

@@ -152,20 +152,38 @@ static int walk(const struct ap_device *dev, struct ap_attachment *att, uint64_t
  */
 enum lookup { HIT, MISS, OTHER };
 
+/* What a miss found: the attachment, and the set it probed when it
+ * probed one size only (`probed`, the sizes it probed). */
+struct missed {
+	struct ap_attachment *att;
+	struct ap_iotlb_set *set;
+	uint64_t probed;
+};
+
 static AP_ALWAYS_INLINE enum lookup translate_hit(const struct ap_device *dev, uint64_t iova,
 						   unsigned access, struct ap_translation *out,
-						   struct ap_attachment **missed)
+						   struct missed *m)
 {
 	struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
 	struct ap_iotlb_hit hit;
+	uint64_t filled;
 
 	if (!att || !att->sets || iova < __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED) ||
 	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED))
 		return OTHER;
-	if (!ap__iotlb_lookup(att->sets, att->set_mask,
-			      __atomic_load_n(&att->filled, __ATOMIC_RELAXED), att->tag, iova,
-			      access, &hit)) {
-		*missed = att;
+	filled = __atomic_load_n(&att->filled, __ATOMIC_RELAXED);
+	m->att = att;
+	m->probed = filled;
+	m->set = NULL;
+	if (filled && !(filled & (filled - 1))) {
+		/* one size: its one set, without the loop */
+		unsigned shift = (unsigned)__builtin_ctzll(filled);
+
+		m->set = ap__iotlb_set_in(att->sets, att->set_mask, att->tag, iova, shift);
+		if (!ap__iotlb_set_hit(m->set, att->tag, iova, shift, access, &hit))
+			return MISS;
+	} else if (!ap__iotlb_lookup(att->sets, att->set_mask, filled, att->tag, iova, access,
+				     &hit)) {
 		return MISS;
 	}
 	ap__iotlb_count(&ap__iotlb_shard_in(att->shards)->hits);
@@ -181,26 +199,26 @@ static AP_ALWAYS_INLINE enum lookup translate_hit(const struct ap_device *dev, u
  * between the lookup's load of its set and the walk's loads, so that the
  * processor can have both in flight at once. */
 static __attribute__((noinline)) int translate_miss(const struct ap_device *dev,
-						    struct ap_attachment *att, uint64_t iova,
+						    const struct missed *m, uint64_t iova,
 						    unsigned access, struct ap_translation *out,
 						    struct ap_fault *fault, bool record)
 {
+	struct ap_attachment *att = m->att;
 	struct ap_iotlb_shard *sh = ap__iotlb_shard_in(att->shards);
 	uint64_t filled = __atomic_load_n(&att->filled, __ATOMIC_SEQ_CST);
+	struct ap_iotlb_set *set = m->set;
 	struct ap_pt_walk_result res;
 	struct ap_iotlb_probe probe;
-	struct ap_iotlb_set *set;
 	unsigned shift;
 	uint32_t gen;
 
 	ap__iotlb_count(&sh->misses);
 	ap__iotlb_count(&sh->walks);
-	if (!filled || (filled & (filled - 1)))
+	if (!set || filled != m->probed)
 		return walk(dev, att, iova, access, out, fault, record);
-	/* One size probed (the common case): its set, as the lookup found
-	 * it, and its generation before the walk (iotlb.h). */
+	/* One size probed (the common case): the set the lookup probed,
+	 * and its generation before the walk (iotlb.h). */
 	shift = (unsigned)__builtin_ctzll(filled);
-	set = ap__iotlb_set_in(att->sets, att->set_mask, att->tag, iova, shift);
 	gen = __atomic_load_n(&set->gen, __ATOMIC_SEQ_CST);
 	if (ap_pt_walk_table(att->dom->pt, &att->walk, iova, access, &res))
 		return refuse(dev, iova, access, res.fault, res.level, record, fault);
@@ -255,13 +273,13 @@ static AP_ALWAYS_INLINE int translate(const struct ap_device *dev, uint64_t iova
 				      struct ap_translation *out, struct ap_fault *fault,
 				      bool record)
 {
-	struct ap_attachment *att = NULL;
-	enum lookup got = translate_hit(dev, iova, access, out, &att);
+	struct missed m;
+	enum lookup got = translate_hit(dev, iova, access, out, &m);
 
 	if (__builtin_expect(got == HIT, 1))
 		return 0;
 	if (got == MISS)
-		return translate_miss(dev, att, iova, access, out, fault, record);
+		return translate_miss(dev, &m, iova, access, out, fault, record);
 	return translate_slow(dev, iova, access, out, fault, record);
 }
 
@@ -474,8 +492,8 @@ static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *d
 				const uint8_t *src, size_t len, struct ap_fault *fault)
 {
 	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
-	struct ap_attachment *att;
 	struct ap_translation t;
+	struct missed m;
 	uint8_t *host;
 
 	if (!len)
@@ -483,7 +501,7 @@ static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *d
 	if (!dev || (!dst && !src) || iova + (len - 1) < iova)
 		return dma_refuse(dev, iova, dst ? (const void *)dst : src, len);
 	ap__rcu_read_lock();
-	if (translate_hit(dev, iova, access, &t, &att) != HIT)
+	if (translate_hit(dev, iova, access, &t, &m) != HIT)
 		return dma_slow(dev, iova, dst, src, len, access, fault, NULL);
 	if (t.size < len)
 		return dma_slow(dev, iova, dst, src, len, access, fault, &t);
