@@ -649,8 +649,10 @@ static uint64_t cached_sizes(const struct ap_attachment *a, uint64_t removed)
 static void cleared_fence(void)
 {
 #ifdef AP_TSAN
-	/* (ThreadSanitizer has no fences: a locked instruction, the same
-	 * barrier on x86-64) */
+	/* ThreadSanitizer refuses fences.  A read-modify-write of a local is
+	 * no C11 fence (a compiler may drop it), but as TSan builds it, it is
+	 * a locked instruction: the same barrier on x86-64, and TSan cannot
+	 * check this protocol either way. */
 	unsigned dummy = 0;
 
 	__atomic_fetch_add(&dummy, 0, __ATOMIC_SEQ_CST);
