@@ -10,6 +10,7 @@
  * directories above them), whatever ran before it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -60,7 +61,8 @@ static char root[64];
  * share most of them); those an input does not need go before it runs, so
  * the tree it sees is what it describes, whatever ran before.
  */
-static bool made[NFILES + NLINKS];
+static bool made[NFILES + NLINKS];  /* written by the input running */
+static bool stale[NFILES + NLINKS]; /* there from the one before */
 static struct {
 	char path[128];
 	bool needed;
@@ -92,21 +94,32 @@ static void mkdirs(const char *rel)
 	}
 }
 
-/* The files and links the last input wrote go; every directory is
- * unneeded until an input's record asks for it. */
+/* The files and links the last input wrote are stale (an input that
+ * writes a file again truncates it: mutations of one input mostly write
+ * the same files, and on tmpfs an unlink and a create cost more than the
+ * write); every directory is unneeded until an input's record asks for it. */
 static void reset(void)
 {
-	char path[512];
-
 	for (size_t i = 0; i < NFILES + NLINKS; i++) {
-		if (!made[i])
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", root, i < NFILES ? files[i] : links[i - NFILES][0]);
-		unlink(path);
+		stale[i] = made[i];
 		made[i] = false;
 	}
 	for (size_t i = 0; i < ndirs; i++)
 		dirs[i].needed = false;
+}
+
+/* The stale files and links this input did not write again go. */
+static void drop_stale(void)
+{
+	char path[512];
+
+	for (size_t i = 0; i < NFILES + NLINKS; i++) {
+		if (!stale[i] || made[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, i < NFILES ? files[i] : links[i - NFILES][0]);
+		unlink(path);
+		stale[i] = false;
+	}
 }
 
 /* The directories no record needed go, deepest (made last) first; the
@@ -127,6 +140,7 @@ static void prune(void)
 static void cleanup(void)
 {
 	reset();
+	drop_stale();
 	prune();
 	rmdir(root);
 }
@@ -152,12 +166,13 @@ static void record(struct fin *in)
 	unsigned pick = fin_u8(in) % (NFILES + NLINKS);
 	size_t len = fin_u8(in) | (size_t)fin_u8(in) << 8;
 	char path[512];
-	FILE *fp;
+	int fd;
 
 	if (pick >= NFILES) {
 		mkdirs(links[pick - NFILES][0]);
 		snprintf(path, sizeof(path), "%s/%s", root, links[pick - NFILES][0]);
-		if (!symlink(links[pick - NFILES][1], path))
+		/* a link is the same link whoever made it */
+		if ((stale[pick] && !made[pick]) || !symlink(links[pick - NFILES][1], path))
 			made[pick] = true;
 		return;
 	}
@@ -165,12 +180,18 @@ static void record(struct fin *in)
 	snprintf(path, sizeof(path), "%s/%s", root, files[pick]);
 	if (len > in->n)
 		len = in->n;
-	fp = fopen(path, "wb");
-	if (!fp)
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
 		abort();
 	made[pick] = true;
-	fwrite(in->p, 1, len, fp);
-	fclose(fp);
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(fd, in->p + done, len - done);
+
+		if (n <= 0)
+			abort();
+		done += (size_t)n;
+	}
+	close(fd);
 	in->p += len;
 	in->n -= len;
 }
@@ -191,6 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reset();
 	for (int n = 0; n < 32 && fin_more(&in); n++)
 		record(&in);
+	drop_stale();
 	prune();
 	fw_run(import, data, size);
 	return 0;

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <aperture/core.h>
 
@@ -1437,6 +1438,72 @@ static void test_table_window(void **state)
 	ap_ctx_free(ctx);
 }
 
+/* Minor page faults of this process so far. */
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_minflt;
+}
+
+/* A context with a 64 MiB window and a domain with `tables` leaf tables
+ * (4K pages 2 MiB apart, from iova `at`); the page faults it took. */
+static long tables_in_fresh_ctx(struct ap_ctx **out, struct ap_domain **dom, uint64_t at,
+				unsigned tables)
+{
+	long before = minor_faults();
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu *s;
+
+	assert_int_equal(ap_ctx_set_table_window(ctx, 0xc0000000, 0x4000000), 0);
+	s = mk_iommu(ctx, "s", 48, 48, PG_4K_2M_1G);
+	*dom = mk_dom(ctx, "dom", s, AP_DOMAIN_PAGING);
+	for (unsigned i = 0; i < tables; i++)
+		assert_int_equal(ap_map(*dom, at + i * SZ_2M, 0x1000, SZ_4K, RW), 0);
+	*out = ctx;
+	return minor_faults() - before;
+}
+
+/*
+ * A window's pages outlive their context, for the next context with a
+ * window of that size: its tables land on pages already backed (no page
+ * fault each), and read as empty, whatever the context before left there.
+ * A window that touched many chunks (more than 32 MiB) is not kept.
+ */
+static void test_table_window_reused(void **state)
+{
+	struct ap_ctx *ctx;
+	struct ap_domain *dom;
+	uint64_t pa;
+	long first, again;
+
+	(void)state;
+	first = tables_in_fresh_ctx(&ctx, &dom, 0, 300);
+	ap_ctx_free(ctx);
+	/* the same frames, other IOVAs: what the first context wrote there
+	 * must not show through */
+	again = tables_in_fresh_ctx(&ctx, &dom, SZ_1G * 8, 300);
+	print_message("page faults for 300 tables: %ld in a fresh window, %ld in a kept one\n",
+		      first, again);
+	/* the allocator may fault too (ASan's, whose quarantine hands out
+	 * fresh memory): count the faults the kept window saves */
+	assert_true(first >= 300);
+	assert_true(first - again >= 250);
+	for (unsigned i = 0; i < 300; i++)
+		assert_false(ap_domain_iova_to_phys(dom, i * SZ_2M, &pa));
+	assert_true(ap_domain_iova_to_phys(dom, SZ_1G * 8 + 299 * SZ_2M, &pa));
+	assert_int_equal(pa, 0x1000);
+	ap_ctx_free(ctx);
+
+	/* 17 chunks of 512 tables: too many pages to keep for nobody */
+	tables_in_fresh_ctx(&ctx, &dom, 0, 16 * 512 + 1);
+	ap_ctx_free(ctx);
+	again = tables_in_fresh_ctx(&ctx, &dom, 0, 300);
+	assert_true(again >= 300);
+	ap_ctx_free(ctx);
+}
+
 /* 16K and 64K tables in a window whose base is only 4 KiB aligned. */
 static void test_table_window_granules(void **state)
 {
@@ -1825,6 +1892,7 @@ int main(void)
 		cmocka_unit_test(test_bypass),
 		cmocka_unit_test(test_domain_free),
 		cmocka_unit_test(test_table_window),
+		cmocka_unit_test(test_table_window_reused),
 		cmocka_unit_test(test_table_window_granules),
 		cmocka_unit_test(test_frontend_state),
 		cmocka_unit_test(test_frontend_destroy_before_core),

@@ -38,9 +38,11 @@ struct ap_pool {
 	struct ap_pool_chunk {
 		uint8_t *host;    /* NULL while the chunk holds no table */
 		uint32_t frames;
+		bool touched;     /* has held a table: its pages are backed */
 	} *chunks;
 	uint64_t hint;        /* lowest frame that may be free */
 	uint64_t frames_used;
+	uint64_t chunks_touched;
 };
 
 #define AP_TAGS 65536 /* 16-bit ASID, VMID and domain ID */

@@ -562,6 +562,57 @@ void *ap_ram_ptr(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
 /* ------------------------------------------------------------ table pool */
 
 /*
+ * The window's mapping outlives its context, for the next context that
+ * wants one of the same size: a program that makes context after context
+ * (a test suite, a fuzzer) then neither maps nor unmaps the window, nor
+ * faults its pages in again.  What the last context left in its frames is
+ * never read: a frame is cleared as it is handed out (pool_alloc_locked).
+ * Only a window whose tables touched few chunks is kept, so that the memory
+ * held for nobody stays small; one is kept at most.
+ */
+#define SPARE_MAX_CHUNKS 16 /* 32 MiB of backed pages */
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *spare_host;
+static size_t spare_bytes;
+
+static uint8_t *window_map(size_t bytes)
+{
+	uint8_t *host = NULL;
+	void *fresh;
+
+	pthread_mutex_lock(&spare_lock);
+	if (spare_host && spare_bytes == bytes) {
+		host = spare_host;
+		spare_host = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (host)
+		return host;
+	fresh = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		     -1, 0);
+	return fresh == MAP_FAILED ? NULL : fresh;
+}
+
+/* Keep the mapping as the spare (the one kept before goes), or unmap it. */
+static void window_unmap(uint8_t *host, size_t bytes, uint64_t chunks_touched)
+{
+	uint8_t *drop = host;
+	size_t drop_bytes = bytes;
+
+	if (chunks_touched <= SPARE_MAX_CHUNKS) {
+		pthread_mutex_lock(&spare_lock);
+		drop = spare_host;
+		drop_bytes = spare_bytes;
+		spare_host = host;
+		spare_bytes = bytes;
+		pthread_mutex_unlock(&spare_lock);
+	}
+	if (drop)
+		munmap(drop, drop_bytes);
+}
+
+/*
  * The window is one mapping, reserved without a commit charge: a page
  * costs memory once a table first touches it, and stays with the context
  * (a chunk given back is counted as freed, and its pages are reused by the
@@ -574,19 +625,18 @@ static int pool_set(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 	struct ap_pool *p = &ctx->pool;
 	uint64_t frames = size >> AP_FRAME_SHIFT;
 	uint64_t nchunks = (size + CHUNK_BYTES - 1) >> AP_POOL_CHUNK_SHIFT;
-	void *host;
+	uint8_t *host;
 
 	p->used = ap__zalloc(ctx, ((frames + 63) / 64) * sizeof(uint64_t));
 	p->chunks = ap__zalloc(ctx, nchunks * sizeof(*p->chunks));
 	p->counts = ap__zalloc(ctx, frames * sizeof(*p->counts));
-	host = mmap(NULL, nchunks * CHUNK_BYTES, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!p->used || !p->chunks || !p->counts || host == MAP_FAILED) {
+	host = window_map(nchunks * CHUNK_BYTES);
+	if (!p->used || !p->chunks || !p->counts || !host) {
 		ap__free(ctx, p->used);
 		ap__free(ctx, p->chunks);
 		ap__free(ctx, p->counts);
-		if (host != MAP_FAILED)
-			munmap(host, nchunks * CHUNK_BYTES);
+		if (host)
+			window_unmap(host, nchunks * CHUNK_BYTES, 0);
 		p->used = NULL;
 		p->chunks = NULL;
 		p->counts = NULL;
@@ -597,6 +647,7 @@ static int pool_set(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 	p->base = base;
 	p->size = size;
 	p->hint = 0;
+	p->chunks_touched = 0;
 	/* the table layer follows descriptors into the window by a sum */
 	ctx->ptmem.window_host = host;
 	ctx->ptmem.window_pa = base;
@@ -617,7 +668,7 @@ static void pool_unset_window(struct ap_ctx *ctx)
 static void pool_unmap(struct ap_pool *p)
 {
 	if (p->host)
-		munmap(p->host, p->host_bytes);
+		window_unmap(p->host, p->host_bytes, p->chunks_touched);
 	p->host = NULL;
 }
 
@@ -773,6 +824,8 @@ static void *pool_alloc_locked(struct ap_ctx *ctx, uint64_t n, uint64_t *pa, boo
 	if (!c->host) {
 		if (!ap__charge(ctx, CHUNK_BYTES))
 			return NULL;
+		p->chunks_touched += !c->touched;
+		c->touched = true;
 		__atomic_store_n(&c->host, p->host + (first / FRAMES_PER_CHUNK) * CHUNK_BYTES,
 				 __ATOMIC_RELEASE);
 	}
