@@ -71,7 +71,11 @@ struct ap_domain;
 /* New empty machine; NULL when out of memory. */
 AP_API struct ap_ctx *ap_ctx_new(void);
 
-/* Free the context and every object and table it owns.  NULL is a no-op. */
+/* Free the context and every object and table it owns.  NULL is a no-op.
+ * One exception, for programs that make context after context: the host
+ * memory behind the table window of a context whose tables used at most
+ * 32 MiB is kept (one such mapping per process) for the next context that
+ * wants a window of the same size, instead of being unmapped. */
 AP_API void ap_ctx_free(struct ap_ctx *ctx);
 
 /*
