@@ -8,8 +8,6 @@
 
 #include "iotlb.h"
 
-#define META_SEQ_MASK 0xffffffffull
-#define PA_PROT_MASK 0xffull
 #define KEY_SHIFT_MASK 0x3full
 
 __thread unsigned ap__iotlb_tls_shard __attribute__((tls_model("initial-exec")));
@@ -22,21 +20,6 @@ unsigned ap__iotlb_pick_shard(void)
 
 	ap__iotlb_tls_shard = s + 1;
 	return s;
-}
-
-static uint64_t meta_of(uint32_t seq, uint16_t tag, uint16_t allowed)
-{
-	return seq | ((uint64_t)tag << 32) | ((uint64_t)allowed << 48);
-}
-
-static uint32_t meta_seq(uint64_t meta)
-{
-	return (uint32_t)(meta & META_SEQ_MASK);
-}
-
-static uint16_t meta_tag(uint64_t meta)
-{
-	return (uint16_t)(meta >> 32);
 }
 
 int ap__iotlb_init(struct ap_iotlb *t, unsigned entries, void *(*zalloc)(void *, size_t),
@@ -110,22 +93,23 @@ bool ap__iotlb_drop_way(struct ap_iotlb_way *w, uint16_t tag, uint64_t first, ui
 
 	for (;;) {
 		uint64_t meta = __atomic_load_n(&w->meta, __ATOMIC_SEQ_CST);
-		uint64_t key;
+		uint64_t key, emptied;
 
 		if (meta & 1) {
 			if (++spins % 64 == 0)
 				sched_yield(); /* its writer may be preempted */
 			continue;
 		}
-		if (!meta_tag(meta) || (tag && meta_tag(meta) != tag))
+		if (!ap__iotlb_meta_tag(meta) || (tag && ap__iotlb_meta_tag(meta) != tag))
 			return false;
 		key = __atomic_load_n(&w->key, __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&w->meta, __ATOMIC_RELAXED) != meta)
 			continue;
 		if (!key_overlaps(key, first, last))
 			return false;
-		if (__atomic_compare_exchange_n(&w->meta, &meta, meta_of(meta_seq(meta) + 2, 0, 0),
-						false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		emptied = ap__iotlb_meta_of(ap__iotlb_meta_seq(meta) + 2, 0, 0);
+		if (__atomic_compare_exchange_n(&w->meta, &meta, emptied, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_RELAXED))
 			return true;
 	}
 }

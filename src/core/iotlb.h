@@ -50,6 +50,29 @@ struct ap_iotlb_way {
 	uint64_t pa;  /* output of the leaf's first byte | its prot (bits 0-7) */
 };
 
+/* The fields of a way's meta and pa words, as laid out above. */
+#define AP_IOTLB_PA_PROT_MASK 0xffull
+
+static inline uint64_t ap__iotlb_meta_of(uint32_t seq, uint16_t tag, uint16_t allowed)
+{
+	return seq | ((uint64_t)tag << 32) | ((uint64_t)allowed << 48);
+}
+
+static inline uint32_t ap__iotlb_meta_seq(uint64_t meta)
+{
+	return (uint32_t)meta;
+}
+
+static inline uint16_t ap__iotlb_meta_tag(uint64_t meta)
+{
+	return (uint16_t)(meta >> 32);
+}
+
+static inline uint16_t ap__iotlb_meta_allowed(uint64_t meta)
+{
+	return (uint16_t)(meta >> 48);
+}
+
 struct ap_iotlb_set {
 	struct ap_iotlb_way way[AP_IOTLB_WAYS];
 	uint32_t gen;    /* bumped by every invalidation that looks here */
@@ -139,7 +162,8 @@ static inline bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag,
 	uint64_t base = iova & ~((1ull << shift) - 1);
 	uint64_t key, pa;
 
-	if ((uint16_t)(meta >> 32) != tag || !((meta >> 48) >> (access & 15) & 1) || (meta & 1))
+	if (ap__iotlb_meta_tag(meta) != tag || !(ap__iotlb_meta_allowed(meta) >> (access & 15) & 1) ||
+	    (meta & 1))
 		return false;
 	/* Acquire loads keep the re-read of meta after them (no fence:
 	 * free on x86, and visible to ThreadSanitizer). */
@@ -149,9 +173,9 @@ static inline bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag,
 	pa = __atomic_load_n(&w->pa, __ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&w->meta, __ATOMIC_RELAXED) != meta)
 		return false;
-	out->pa = (pa & ~0xffull) + (iova - base);
+	out->pa = (pa & ~AP_IOTLB_PA_PROT_MASK) + (iova - base);
 	out->size = (1ull << shift) - (iova - base);
-	out->prot = (unsigned)(pa & 0xff);
+	out->prot = (unsigned)(pa & AP_IOTLB_PA_PROT_MASK);
 	return true;
 }
 
@@ -206,7 +230,7 @@ static inline struct ap_iotlb_way *ap__iotlb_fill_way(struct ap_iotlb_set *set, 
 	unsigned w, v;
 
 	for (w = 0; w < AP_IOTLB_WAYS; w++) {
-		uint16_t has = (uint16_t)(__atomic_load_n(&set->way[w].meta, __ATOMIC_RELAXED) >> 32);
+		uint16_t has = ap__iotlb_meta_tag(__atomic_load_n(&set->way[w].meta, __ATOMIC_RELAXED));
 
 		if (has == tag && __atomic_load_n(&set->way[w].key, __ATOMIC_RELAXED) == key)
 			return &set->way[w];
@@ -246,9 +270,8 @@ static inline bool ap__iotlb_fill_set(struct ap_iotlb_set *set, uint32_t gen, ui
 		return false;
 	}
 	__atomic_store_n(&w->key, key, __ATOMIC_RELEASE);
-	__atomic_store_n(&w->pa, pa | (prot & 0xff), __ATOMIC_RELEASE);
-	__atomic_store_n(&w->meta,
-			 (uint32_t)(meta + 2) | ((uint64_t)tag << 32) | ((uint64_t)allowed << 48),
+	__atomic_store_n(&w->pa, pa | (prot & AP_IOTLB_PA_PROT_MASK), __ATOMIC_RELEASE);
+	__atomic_store_n(&w->meta, ap__iotlb_meta_of(ap__iotlb_meta_seq(meta) + 2, tag, allowed),
 			 __ATOMIC_RELEASE);
 	return true;
 }
@@ -290,7 +313,7 @@ static inline void ap__iotlb_invalidate_leaf(struct ap_iotlb *t, uint16_t tag, u
 	for (w = 0; w < AP_IOTLB_WAYS; w++) {
 		uint64_t meta = __atomic_load_n(&set->way[w].meta, __ATOMIC_SEQ_CST);
 
-		if ((meta & 1) || (uint16_t)(meta >> 32) == tag)
+		if ((meta & 1) || ap__iotlb_meta_tag(meta) == tag)
 			dropped += ap__iotlb_drop_way(&set->way[w], tag, base, last);
 	}
 	ap__iotlb_count_invalidation(t, dropped);
