@@ -179,13 +179,62 @@ static void check_once(struct stale *s, uint64_t *rng)
 	}
 }
 
+/* A batch of up to four transactions on random slots, each judged by its
+ * slot's log around the whole batch; the batch stops at its first fault. */
+static void check_batch(struct stale *s, uint64_t *rng)
+{
+	unsigned n = 1 + (unsigned)(next_rand(rng) % 4), slot[4], before[4], i;
+	uint64_t iova[4], off[4];
+	struct ap_translation t[4];
+	size_t done;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		slot[i] = (unsigned)(next_rand(rng) % SLOTS);
+		off[i] = (next_rand(rng) % (s->pgsize / 8)) * 8;
+		iova[i] = s->iova + slot[i] * s->pgsize + off[i];
+		before[i] = __atomic_load_n(&s->log[slot[i]], __ATOMIC_ACQUIRE);
+	}
+	err = ap_translate_batch(s->dev, iova, n, AP_ACCESS_READ, t, &done, NULL);
+	for (i = 0; i < n && i <= done; i++) {
+		unsigned after = __atomic_load_n(&s->log[slot[i]], __ATOMIC_ACQUIRE);
+		bool translated = i < done;
+
+		if (before[i] != after || before[i] % 4 == SLOT_MAPPING ||
+		    before[i] % 4 == SLOT_UNMAPPING) {
+			__atomic_add_fetch(&s->unstable, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (before[i] % 4 == SLOT_UNMAPPED) {
+			__atomic_add_fetch(&s->saw_unmapped, 1, __ATOMIC_RELAXED);
+			if (translated)
+				violation(s, "slot %u unmapped (log %u) but batch entry %u at 0x%llx "
+					  "succeeded (0x%llx): a stale translation", slot[i],
+					  before[i], i, (ull)iova[i], (ull)t[i].pa);
+			continue;
+		}
+		__atomic_add_fetch(&s->saw_mapped, 1, __ATOMIC_RELAXED);
+		if (!translated)
+			violation(s, "slot %u mapped (log %u) but batch entry %u at 0x%llx "
+				  "faulted (%d)", slot[i], before[i], i, (ull)iova[i], err);
+		else if (t[i].pa != slot_pa(s, slot[i], before[i]) + off[i])
+			violation(s, "slot %u (log %u): batch entry %u 0x%llx -> 0x%llx, want "
+				  "0x%llx", slot[i], before[i], i, (ull)iova[i], (ull)t[i].pa,
+				  (ull)(slot_pa(s, slot[i], before[i]) + off[i]));
+	}
+}
+
 static void *stale_reader(void *arg)
 {
 	struct stale *s = arg;
 	uint64_t rng = s->seed ^ (uint64_t)(uintptr_t)&rng;
 
-	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
-		check_once(s, &rng);
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		if (next_rand(&rng) % 3)
+			check_once(s, &rng);
+		else
+			check_batch(s, &rng);
+	}
 	return NULL;
 }
 

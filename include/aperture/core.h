@@ -766,6 +766,30 @@ AP_API int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
 			struct ap_translation *out, struct ap_fault *fault);
 
 /*
+ * Translate n accesses of one kind by `dev`, in order: out[i] for iova[i],
+ * as n calls of ap_translate() would give, stopping at the first refusal.
+ * For a device model that translates a descriptor's scatter list, or a
+ * vIOMMU that answers a burst of ATS requests: the read-side section, the
+ * look at the device's attachment and the statistics are paid once per
+ * call instead of once per address, so that a hit costs little more than
+ * the IOTLB probe itself.
+ *
+ * Returns 0 with *done = n, or -EFAULT with *done = the index of the first
+ * address refused, *fault filled (if not NULL) and its record pushed to the
+ * event queue; out[0 .. *done - 1] hold the translations made.  -EINVAL
+ * (*done = 0, nothing translated) for a NULL dev or done, or a NULL iova or
+ * out with n > 0.  Each address is translated as by its own call, at the
+ * moment the batch reaches it: an unmap that has returned by then is seen
+ * (strict, as for ap_translate()).  The batch is one RCU read-side section,
+ * so a detach or replace of dev returns only after it, and the whole batch
+ * may see the domain dev had when it began; keep batches short (tens or
+ * hundreds of addresses) where another thread detaches or replaces.
+ */
+AP_API int ap_translate_batch(struct ap_device *dev, const uint64_t *iova, size_t n,
+			      unsigned access, struct ap_translation *out, size_t *done,
+			      struct ap_fault *fault);
+
+/*
  * Where a transaction of dev at iova would go, whatever its permissions:
  * true with the PA if iova has a translation (a mapping of any permission,
  * or an untranslated path such as an identity domain), false if every

@@ -297,6 +297,129 @@ int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
 	return err;
 }
 
+/* One address of a batch that batch_hits() could not answer from the
+ * IOTLB: the whole of translate(), out of the batch's loop. */
+static __attribute__((noinline)) int batch_one(const struct ap_device *dev, uint64_t iova,
+					       unsigned access, struct ap_translation *out,
+					       struct ap_fault *fault)
+{
+	return translate(dev, iova, access, out, fault, true);
+}
+
+/*
+ * The batch's run of hits when the attachment's lookups probe one leaf
+ * size of 2^shift bytes (the common case: a domain mapped with one page
+ * size): per address the aperture, one set and its ways, and the output.
+ * It stops at the first address it cannot answer (returned; n if none),
+ * so that its loop calls nothing and keeps everything in registers.
+ * Always inlined with a constant shift (batch_hits()).  Inside the
+ * batch's read-side section, which keeps `att` valid.
+ */
+static AP_ALWAYS_INLINE size_t batch_hits_of(const struct ap_attachment *att,
+					     const unsigned shift, const uint64_t *iova,
+					     size_t n, unsigned access, struct ap_translation *out)
+{
+	struct ap_iotlb_set *sets = att->sets;
+	uint64_t start = __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED);
+	uint64_t end = __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED);
+	uint32_t mask = att->set_mask;
+	uint16_t tag = att->tag;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t a = iova[i];
+		struct ap_iotlb_hit hit;
+
+		if (a < start || a > end ||
+		    !ap__iotlb_set_hit(ap__iotlb_set_in(sets, mask, tag, a, shift), tag, a, shift,
+				       access, &hit))
+			break;
+		out[i].pa = hit.pa;
+		out[i].size = hit.size;
+		out[i].prot = hit.prot;
+		out[i].bypass = false;
+	}
+	if (i) {
+		uint64_t *c = &ap__iotlb_shard_in(att->shards)->hits;
+
+		__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + i, __ATOMIC_RELAXED);
+	}
+	return i;
+}
+
+/* batch_hits_of() with the usual page sizes as constants, each its own
+ * function (its own registers), and any other size as it comes. */
+static __attribute__((noinline)) size_t batch_hits_4k(const struct ap_attachment *att,
+						      const uint64_t *iova, size_t n,
+						      unsigned access, struct ap_translation *out)
+{
+	return batch_hits_of(att, 12, iova, n, access, out);
+}
+
+static __attribute__((noinline)) size_t batch_hits_2m(const struct ap_attachment *att,
+						      const uint64_t *iova, size_t n,
+						      unsigned access, struct ap_translation *out)
+{
+	return batch_hits_of(att, 21, iova, n, access, out);
+}
+
+static __attribute__((noinline)) size_t batch_hits_any(const struct ap_attachment *att,
+						       unsigned shift, const uint64_t *iova,
+						       size_t n, unsigned access,
+						       struct ap_translation *out)
+{
+	return batch_hits_of(att, shift, iova, n, access, out);
+}
+
+/* The run of hits at iova[0] through dev's attachment: 0 if its lookups
+ * probe other than one size. */
+static size_t batch_hits(const struct ap_device *dev, const uint64_t *iova, size_t n,
+			 unsigned access, struct ap_translation *out)
+{
+	const struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
+	uint64_t filled;
+	unsigned shift;
+
+	if (!att || !att->sets)
+		return 0;
+	filled = __atomic_load_n(&att->filled, __ATOMIC_RELAXED);
+	if (!filled || (filled & (filled - 1)))
+		return 0;
+	shift = (unsigned)__builtin_ctzll(filled);
+	if (shift == 12)
+		return batch_hits_4k(att, iova, n, access, out);
+	if (shift == 21)
+		return batch_hits_2m(att, iova, n, access, out);
+	return batch_hits_any(att, shift, iova, n, access, out);
+}
+
+int ap_translate_batch(struct ap_device *dev, const uint64_t *iova, size_t n, unsigned access,
+		       struct ap_translation *out, size_t *done, struct ap_fault *fault)
+{
+	size_t i = 0;
+	int err = 0;
+
+	if (done)
+		*done = 0;
+	if (!dev || !done || (n && (!iova || !out)))
+		return -EINVAL;
+	ap__rcu_read_lock();
+	while (i < n) {
+		i += batch_hits(dev, iova + i, n - i, access, out + i);
+		if (i == n)
+			break;
+		/* a miss, or what batch_hits() does not take: translate() whole,
+		 * then hits again (a first fill may have made them possible) */
+		err = batch_one(dev, iova[i], access, &out[i], fault);
+		if (err)
+			break;
+		i++;
+	}
+	ap__rcu_read_unlock();
+	*done = i;
+	return err;
+}
+
 bool ap_device_iova_to_phys(const struct ap_device *dev, uint64_t iova, uint64_t *pa)
 {
 	struct ap_translation t;
