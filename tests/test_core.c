@@ -932,6 +932,49 @@ static void test_dma_ram(void **state)
 }
 
 /*
+ * Small DMAs (copied inline, not by memcpy: translate.c's copy_small) of
+ * every length 1..80 at offsets 0..15 of a page, both ways: exactly the
+ * bytes asked for move, none beside them.
+ */
+static void test_dma_small_lengths(void **state)
+{
+	struct ap_ctx *ctx = ap_ctx_new();
+	struct ap_iommu *s;
+	struct ap_device *dev;
+	struct ap_domain *dom;
+	uint8_t *ram, pat[96], buf[96 + 32];
+	size_t len, off, i;
+
+	(void)state;
+	ram = mk_ram(ctx, 0x40000000, SZ_4K);
+	s = mk_iommu(ctx, "s", 48, 44, PG_4K_2M_1G);
+	dev = mk_dev(ctx, "dev", s, 0x42, AP_GROUP_OWN);
+	dom = mk_dom(ctx, "dom", s, AP_DOMAIN_PAGING);
+	assert_int_equal(ap_attach(dom, dev), 0);
+	assert_int_equal(ap_map(dom, 0x10000, 0x40000000, SZ_4K, RW), 0);
+	for (i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 13 + 1);
+	for (len = 1; len <= 80; len++) {
+		for (off = 0; off < 16; off++) {
+			memset(ram, 0xa5, 256);
+			assert_int_equal(ap_dma_write(dev, 0x10000 + 32 + off, pat, len, NULL), 0);
+			assert_memory_equal(ram + 32 + off, pat, len);
+			for (i = 0; i < 256; i++)
+				if (i < 32 + off || i >= 32 + off + len)
+					assert_int_equal(ram[i], 0xa5);
+			memset(buf, 0x5a, sizeof(buf));
+			assert_int_equal(ap_dma_read(dev, 0x10000 + 32 + off, buf + 16, len, NULL),
+					 0);
+			assert_memory_equal(buf + 16, pat, len);
+			for (i = 0; i < sizeof(buf); i++)
+				if (i < 16 || i >= 16 + len)
+					assert_int_equal(buf[i], 0x5a);
+		}
+	}
+	ap_ctx_free(ctx);
+}
+
+/*
  * A DMA remembers, per thread, the RAM region it found last (so that the
  * next one through the same region searches nothing).  What it remembers
  * must never outlive the region: a region removed and added again at the
@@ -1885,6 +1928,7 @@ int main(void)
 		cmocka_unit_test(test_hetero_pgsizes),
 		cmocka_unit_test(test_map_unmap),
 		cmocka_unit_test(test_dma_ram),
+		cmocka_unit_test(test_dma_small_lengths),
 		cmocka_unit_test(test_dma_ram_remembered),
 		cmocka_unit_test(test_dma_faults),
 		cmocka_unit_test(test_dma_partial),

@@ -153,7 +153,9 @@ static int walk(const struct ap_device *dev, struct ap_attachment *att, uint64_t
 enum lookup { HIT, MISS, OTHER };
 
 /* What a miss found: the attachment, and the set it probed when it
- * probed one size only (`probed`, the sizes it probed). */
+ * probed one size only (`probed`, the sizes it probed).  A caller that
+ * passes none to translate_hit() gets MISS for an attachment whose
+ * lookups probe several sizes, unprobed: its hit path stays a leaf. */
 struct missed {
 	struct ap_attachment *att;
 	struct ap_iotlb_set *set;
@@ -172,18 +174,21 @@ static AP_ALWAYS_INLINE enum lookup translate_hit(const struct ap_device *dev, u
 	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED))
 		return OTHER;
 	filled = __atomic_load_n(&att->filled, __ATOMIC_RELAXED);
-	m->att = att;
-	m->probed = filled;
-	m->set = NULL;
 	if (filled && !(filled & (filled - 1))) {
 		/* one size: its one set, without the loop */
 		unsigned shift = (unsigned)__builtin_ctzll(filled);
+		struct ap_iotlb_set *set = ap__iotlb_set_in(att->sets, att->set_mask, att->tag,
+							    iova, shift);
 
-		m->set = ap__iotlb_set_in(att->sets, att->set_mask, att->tag, iova, shift);
-		if (!ap__iotlb_set_hit(m->set, att->tag, iova, shift, access, &hit))
+		if (!ap__iotlb_set_hit(set, att->tag, iova, shift, access, &hit)) {
+			if (m)
+				*m = (struct missed){ att, set, filled };
 			return MISS;
-	} else if (!ap__iotlb_lookup(att->sets, att->set_mask, filled, att->tag, iova, access,
-				     &hit)) {
+		}
+	} else if (!m || !ap__iotlb_lookup(att->sets, att->set_mask, filled, att->tag, iova,
+					   access, &hit)) {
+		if (m)
+			*m = (struct missed){ att, NULL, filled };
 		return MISS;
 	}
 	ap__iotlb_count(&ap__iotlb_shard_in(att->shards)->hits);
@@ -283,18 +288,55 @@ static AP_ALWAYS_INLINE int translate(const struct ap_device *dev, uint64_t iova
 	return translate_slow(dev, iova, access, out, fault, record);
 }
 
-int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
-		 struct ap_translation *out, struct ap_fault *fault)
+/*
+ * ap_translate() past a miss of its inline probe, inside the section it
+ * took, which this ends: the attachment read again (the probe kept
+ * nothing, so that the hit path needs no frame), then translate_miss() or
+ * translate_slow() as translate() would choose.
+ */
+static __attribute__((noinline)) int translate_rest(const struct ap_device *dev, uint64_t iova,
+						    unsigned access, struct ap_translation *out,
+						    struct ap_fault *fault)
 {
+	struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
 	struct ap_translation t;
 	int err;
 
+	if (!out)
+		out = &t;
+	if (!att || !att->sets || iova < __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED) ||
+	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED)) {
+		err = translate_slow(dev, iova, access, out, fault, true);
+	} else {
+		uint64_t filled = __atomic_load_n(&att->filled, __ATOMIC_RELAXED);
+		struct missed m = { att, NULL, filled };
+
+		if (filled && !(filled & (filled - 1))) {
+			m.set = ap__iotlb_set_in(att->sets, att->set_mask, att->tag, iova,
+						 (unsigned)__builtin_ctzll(filled));
+			err = translate_miss(dev, &m, iova, access, out, fault, true);
+		} else {
+			err = translate(dev, iova, access, out, fault, true); /* unprobed */
+		}
+	}
+	ap__rcu_read_unlock();
+	return err;
+}
+
+/* The hit answers inline with no frame; all else is translate_rest()'s,
+ * called last so that it can be a jump. */
+int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
+		 struct ap_translation *out, struct ap_fault *fault)
+{
 	if (!dev)
 		return -EINVAL;
 	ap__rcu_read_lock();
-	err = translate(dev, iova, access, out ? out : &t, fault, true);
-	ap__rcu_read_unlock();
-	return err;
+	if (__builtin_expect(out != NULL, 1) &&
+	    __builtin_expect(translate_hit(dev, iova, access, out, NULL) == HIT, 1)) {
+		ap__rcu_read_unlock();
+		return 0;
+	}
+	return translate_rest(dev, iova, access, out, fault);
 }
 
 /* One address of a batch that batch_hits() could not answer from the
@@ -527,6 +569,42 @@ static int dma_check(struct ap_device *dev, uint64_t iova, size_t len, unsigned 
 	return 0;
 }
 
+/*
+ * memcpy() of n <= 64 bytes without the call: two moves of the largest
+ * power of two up to n, one from each end (they overlap unless n is that
+ * power).  Descriptors, completions and small packets are this size, and
+ * a call to the library's memcpy costs as much as the copy.
+ */
+static AP_ALWAYS_INLINE void copy_small(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	if (n >= 32) {
+		memcpy(dst, src, 32);
+		memcpy(dst + n - 32, src + n - 32, 32);
+	} else if (n >= 16) {
+		memcpy(dst, src, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else {
+		dst[0] = src[0];
+		dst[n / 2] = src[n / 2];
+		dst[n - 1] = src[n - 1];
+	}
+}
+
+/* memcpy(), with small copies inline. */
+static AP_ALWAYS_INLINE void copy(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	if (n <= 64)
+		copy_small(dst, src, n);
+	else
+		memcpy(dst, src, n);
+}
+
 /* Move one stretch: into RAM from `src`, or out of it into `dst`; device
  * writes are reported to the observer. */
 static void dma_move(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t *src,
@@ -632,11 +710,15 @@ static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *d
 	if (!host)
 		return dma_slow(dev, iova, dst, src, len, access, fault, &t);
 	if (src) {
-		struct dma_run r = { 0, t.pa, len, host };
+		ap_dma_write_observer fn;
 
-		dma_move(dev, iova, dst, src, &r);
+		copy(host, src, len);
+		fn = __atomic_load_n(&dev->ctx->dma_write_fn, __ATOMIC_ACQUIRE);
+		if (fn)
+			fn(__atomic_load_n(&dev->ctx->dma_write_arg, __ATOMIC_RELAXED), dev, iova,
+			   t.pa, len);
 	} else {
-		memcpy(dst, host, len);
+		copy(dst, host, len);
 	}
 	ap__rcu_read_unlock();
 	return 0;
