@@ -7,8 +7,8 @@
  * (arm-smmu-v3 and intel-vtd with assorted ias/oas/page sizes/stages,
  * forced or open apertures, abort or bypass), devices in groups, paging,
  * identity and blocked domains, attach/replace/detach, domain free,
- * ap_map/ap_unmap with all sorts of sizes and alignments, ap_translate,
- * ap_dma_read/write, and allocation failures injected into the next
+ * ap_map/ap_unmap with all sorts of sizes and alignments, ap_translate
+ * (and ap_translate_batch, which must agree with it), ap_dma_read/write, and allocation failures injected into the next
  * operation.
  *
  * The model is the harness's own: per domain the intervals mapped
@@ -312,6 +312,33 @@ static enum expect expected(struct world *w, const struct mdev *dv, uint64_t iov
 	return MUST_PASS;
 }
 
+/* ap_translate_batch() of the address twice says what ap_translate() said,
+ * for both (its hits come from its own loop, its misses from the walk). */
+static void check_batch(const struct mdev *dv, uint64_t iova, unsigned access, int rc,
+			const struct ap_translation *t, const struct ap_fault *f)
+{
+	uint64_t two[2] = { iova, iova };
+	struct ap_translation bt[2];
+	struct ap_fault bf;
+	size_t done = 9, i;
+	int brc = ap_translate_batch(dv->d, two, 2, access, bt, &done, &bf);
+
+	if (brc != rc || done != (rc ? 0u : 2u))
+		bug("batch %s 0x%llx: returned %d with %zu done, ap_translate returned %d",
+		    ap_device_name(dv->d), (unsigned long long)iova, brc, done, rc);
+	if (rc && bf.kind != f->kind)
+		bug("batch %s 0x%llx: fault %s, ap_translate's %s", ap_device_name(dv->d),
+		    (unsigned long long)iova, ap_fault_kind_name(bf.kind),
+		    ap_fault_kind_name(f->kind));
+	for (i = 0; i < done; i++)
+		if (bt[i].pa != t->pa || bt[i].size != t->size || bt[i].prot != t->prot ||
+		    bt[i].bypass != t->bypass)
+			bug("batch %s 0x%llx: entry %zu pa 0x%llx size 0x%llx, ap_translate's pa "
+			    "0x%llx size 0x%llx", ap_device_name(dv->d), (unsigned long long)iova, i,
+			    (unsigned long long)bt[i].pa, (unsigned long long)bt[i].size,
+			    (unsigned long long)t->pa, (unsigned long long)t->size);
+}
+
 static void check_translate(struct world *w, const struct mdev *dv, uint64_t iova,
 			    unsigned access)
 {
@@ -337,6 +364,7 @@ static void check_translate(struct world *w, const struct mdev *dv, uint64_t iov
 		bug("translate %s iova 0x%llx: pa 0x%llx, the model says 0x%llx",
 		    ap_device_name(dv->d), (unsigned long long)iova, (unsigned long long)t.pa,
 		    (unsigned long long)pa);
+	check_batch(dv, iova, access, rc, &t, &f);
 }
 
 /* ------------------------------------------------------------ choices */
