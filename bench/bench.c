@@ -366,13 +366,14 @@ static uint64_t run_translate(void *arg, uint64_t iters)
 }
 
 /* The same stream through ap_translate_batch(), BATCH addresses a call
- * (iters rounded up to whole batches). */
+ * (iters rounded up to whole batches; naddr is a multiple of BATCH, and a
+ * batch starts at one). */
 #define BATCH 64
 
 static uint64_t run_translate_batch(void *arg, uint64_t iters)
 {
 	struct xlate_set *s = arg;
-	size_t pos = s->pos, mask = s->naddr - 1, done, k;
+	size_t pos = s->pos & ~(size_t)(BATCH - 1), mask = s->naddr - 1, done, k;
 	struct ap_translation t[BATCH];
 	uint64_t acc = 0, i;
 

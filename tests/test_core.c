@@ -932,9 +932,9 @@ static void test_dma_ram(void **state)
 }
 
 /*
- * Small DMAs (copied inline, not by memcpy: translate.c's copy_small) of
- * every length 1..80 at offsets 0..15 of a page, both ways: exactly the
- * bytes asked for move, none beside them.
+ * Small DMAs (the fast path's one copy) of every length 1..80 at offsets
+ * 0..15 of a page, both ways: exactly the bytes asked for move, none
+ * beside them.
  */
 static void test_dma_small_lengths(void **state)
 {

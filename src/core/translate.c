@@ -153,9 +153,8 @@ static int walk(const struct ap_device *dev, struct ap_attachment *att, uint64_t
 enum lookup { HIT, MISS, OTHER };
 
 /* What a miss found: the attachment, and the set it probed when it
- * probed one size only (`probed`, the sizes it probed).  A caller that
- * passes none to translate_hit() gets MISS for an attachment whose
- * lookups probe several sizes, unprobed: its hit path stays a leaf. */
+ * probed one size only (`probed`, the sizes it probed).  Callers that do
+ * not go on to translate_miss() pass none. */
 struct missed {
 	struct ap_attachment *att;
 	struct ap_iotlb_set *set;
@@ -185,8 +184,8 @@ static AP_ALWAYS_INLINE enum lookup translate_hit(const struct ap_device *dev, u
 				*m = (struct missed){ att, set, filled };
 			return MISS;
 		}
-	} else if (!m || !ap__iotlb_lookup(att->sets, att->set_mask, filled, att->tag, iova,
-					   access, &hit)) {
+	} else if (!ap__iotlb_lookup(att->sets, att->set_mask, filled, att->tag, iova, access,
+				     &hit)) {
 		if (m)
 			*m = (struct missed){ att, NULL, filled };
 		return MISS;
@@ -311,13 +310,10 @@ static __attribute__((noinline)) int translate_rest(const struct ap_device *dev,
 		uint64_t filled = __atomic_load_n(&att->filled, __ATOMIC_RELAXED);
 		struct missed m = { att, NULL, filled };
 
-		if (filled && !(filled & (filled - 1))) {
+		if (filled && !(filled & (filled - 1)))
 			m.set = ap__iotlb_set_in(att->sets, att->set_mask, att->tag, iova,
 						 (unsigned)__builtin_ctzll(filled));
-			err = translate_miss(dev, &m, iova, access, out, fault, true);
-		} else {
-			err = translate(dev, iova, access, out, fault, true); /* unprobed */
-		}
+		err = translate_miss(dev, &m, iova, access, out, fault, true);
 	}
 	ap__rcu_read_unlock();
 	return err;
@@ -569,42 +565,6 @@ static int dma_check(struct ap_device *dev, uint64_t iova, size_t len, unsigned 
 	return 0;
 }
 
-/*
- * memcpy() of n <= 64 bytes without the call: two moves of the largest
- * power of two up to n, one from each end (they overlap unless n is that
- * power).  Descriptors, completions and small packets are this size, and
- * a call to the library's memcpy costs as much as the copy.
- */
-static AP_ALWAYS_INLINE void copy_small(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	if (n >= 32) {
-		memcpy(dst, src, 32);
-		memcpy(dst + n - 32, src + n - 32, 32);
-	} else if (n >= 16) {
-		memcpy(dst, src, 16);
-		memcpy(dst + n - 16, src + n - 16, 16);
-	} else if (n >= 8) {
-		memcpy(dst, src, 8);
-		memcpy(dst + n - 8, src + n - 8, 8);
-	} else if (n >= 4) {
-		memcpy(dst, src, 4);
-		memcpy(dst + n - 4, src + n - 4, 4);
-	} else {
-		dst[0] = src[0];
-		dst[n / 2] = src[n / 2];
-		dst[n - 1] = src[n - 1];
-	}
-}
-
-/* memcpy(), with small copies inline. */
-static AP_ALWAYS_INLINE void copy(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	if (n <= 64)
-		copy_small(dst, src, n);
-	else
-		memcpy(dst, src, n);
-}
-
 /* Move one stretch: into RAM from `src`, or out of it into `dst`; device
  * writes are reported to the observer. */
 static void dma_move(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t *src,
@@ -652,12 +612,14 @@ static int dma_copy(struct ap_device *dev, uint64_t iova, size_t len, unsigned a
 /*
  * A checked transfer that the fast path (dma()) did not finish, inside the
  * read-side section dma() took, which this ends: the pieces, planned from
- * the first translation when dma() had it (`first`).
+ * the first translation when dma() had it (`first`, when first.size is
+ * not 0).  `first` comes by value: were its address taken, dma()'s hit
+ * would go through memory, and a 16-byte load of two 8-byte stores it
+ * made costs a failed store forwarding on every DMA.
  */
 static __attribute__((noinline)) int dma_slow(struct ap_device *dev, uint64_t iova, uint8_t *dst,
 					      const uint8_t *src, size_t len, unsigned access,
-					      struct ap_fault *fault,
-					      const struct ap_translation *first)
+					      struct ap_fault *fault, struct ap_translation first)
 {
 	struct dma_plan plan;
 	int err;
@@ -665,7 +627,7 @@ static __attribute__((noinline)) int dma_slow(struct ap_device *dev, uint64_t io
 	plan.n = 0;
 	plan.planned = 0;
 	plan.ram.size = 0;
-	plan.first = first;
+	plan.first = first.size ? &first : NULL;
 	err = dma_check(dev, iova, len, access, fault, &plan);
 	if (!err)
 		err = dma_copy(dev, iova, len, access, dst, src, fault, &plan);
@@ -694,7 +656,6 @@ static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *d
 {
 	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
 	struct ap_translation t;
-	struct missed m;
 	uint8_t *host;
 
 	if (!len)
@@ -702,23 +663,24 @@ static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *d
 	if (!dev || (!dst && !src) || iova + (len - 1) < iova)
 		return dma_refuse(dev, iova, dst ? (const void *)dst : src, len);
 	ap__rcu_read_lock();
-	if (translate_hit(dev, iova, access, &t, &m) != HIT)
-		return dma_slow(dev, iova, dst, src, len, access, fault, NULL);
+	if (translate_hit(dev, iova, access, &t, NULL) != HIT)
+		return dma_slow(dev, iova, dst, src, len, access, fault,
+				(struct ap_translation){ 0 });
 	if (t.size < len)
-		return dma_slow(dev, iova, dst, src, len, access, fault, &t);
+		return dma_slow(dev, iova, dst, src, len, access, fault, t);
 	host = ap__ram_host(dev->ctx, t.pa, len);
 	if (!host)
-		return dma_slow(dev, iova, dst, src, len, access, fault, &t);
+		return dma_slow(dev, iova, dst, src, len, access, fault, t);
 	if (src) {
 		ap_dma_write_observer fn;
 
-		copy(host, src, len);
+		memcpy(host, src, len);
 		fn = __atomic_load_n(&dev->ctx->dma_write_fn, __ATOMIC_ACQUIRE);
 		if (fn)
 			fn(__atomic_load_n(&dev->ctx->dma_write_arg, __ATOMIC_RELAXED), dev, iova,
 			   t.pa, len);
 	} else {
-		copy(dst, host, len);
+		memcpy(dst, host, len);
 	}
 	ap__rcu_read_unlock();
 	return 0;
