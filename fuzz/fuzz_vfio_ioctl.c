@@ -267,26 +267,47 @@ static void add_resv(struct run *r, unsigned d)
 					   r->resv[i].type);
 }
 
-/* Make group g's instance and devices, those not made yet.  An injected
- * allocation failure may land here like anywhere else; what it stopped is
- * made at the next use.  Devices are made in order and a1 only after a0,
- * so a0's "a group of its own" is always group 0. */
-static void make_group(struct run *r, unsigned g)
+/* The device slot of group g's first device. */
+static unsigned first_dev(unsigned g)
 {
 	unsigned d = 0;
+
+	while (dev_group[d] != g)
+		d++;
+	return d;
+}
+
+/* The group argument for group g's first device: "a group of its own"
+ * when that is g (every group below it exists: it is the lowest free
+ * number), so that the library's search for one stays fuzzed; else g. */
+static int group_arg(const struct run *r, unsigned g)
+{
+	for (unsigned h = 0; h < g; h++)
+		if (!r->devs[first_dev(h)])
+			return (int)g;
+	return AP_GROUP_OWN;
+}
+
+/* Make group g's instance and devices, those not made yet.  An injected
+ * allocation failure may land here like anywhere else; what it stopped is
+ * made at the next use.  A group exists once its first device does, and
+ * a1 is made only after a0. */
+static void make_group(struct run *r, unsigned g)
+{
+	unsigned d = first_dev(g);
 
 	if (!r->iommus[g])
 		r->iommus[g] = mk_iommu(r->ctx, &groups[g]);
 	if (!r->iommus[g])
 		return;
-	while (dev_group[d] != g)
-		d++;
 	for (unsigned k = 0; k < 2 && groups[g].dev[k]; k++, d++) {
 		if (r->devs[d])
 			continue;
 		if (ap_device_new(r->ctx, groups[g].dev[k], r->iommus[g], k + 1,
-				  g == 0 && k == 0 ? AP_GROUP_OWN : (int)g, &r->devs[d]))
+				  k ? (int)g : group_arg(r, g), &r->devs[d]))
 			return;
+		if (ap_device_group_id(r->devs[d]) != (int)g)
+			abort(); /* the harness's numbering, not the library's */
 		add_resv(r, d);
 	}
 }
