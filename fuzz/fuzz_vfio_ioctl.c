@@ -6,14 +6,18 @@
  * one device behind each of several kinds of IOMMU instance (a 48-bit and
  * a 32-bit SMMUv3, a 64K-granule one, a VT-d unit, one that passes unmatched
  * streams, one whose aperture is open, one without coherent walks), two
- * devices sharing a group, and reserved regions the input may add.  The
- * input bytes then pick, one after another: opening a container or a group
- * (also by paths that name nothing), closing handles, every container and
- * group request with every argsz class (too small, exact, large) and
- * fuzzer-chosen fields, MAP_DMA of process memory, UNMAP_DMA and
- * DIRTY_PAGES with dirty bitmaps, requests by raw number with raw payloads,
- * device DMA through whatever the container mapped, the library's views,
- * and allocation failures injected at the n-th allocation.
+ * devices sharing a group, and reserved regions the input may add.  Each
+ * group (an instance and its devices, with their reserved regions) is made
+ * when the input first opens it or does DMA from one of its devices, with
+ * the same names and group number whenever that is.  The input bytes then
+ * pick, one after another: opening a container (while the run has room to
+ * keep its handle) or a group (also by paths that name nothing), closing
+ * handles, every container and group request with every argsz class (too
+ * small, exact, large) and fuzzer-chosen fields, MAP_DMA of process memory,
+ * UNMAP_DMA and DIRTY_PAGES with dirty bitmaps, requests by raw number with
+ * raw payloads, device DMA through whatever the container mapped, the
+ * library's views (once an input, of the groups made so far), and
+ * allocation failures injected at the n-th allocation.
  *
  * Process memory.  MAP_DMA's vaddr and dirty bitmaps point into one region
  * the harness owns for its lifetime: 16 MiB with 4 MiB of PROT_NONE below
@@ -162,86 +166,168 @@ static uint32_t pick_argsz(struct fin *in, uint32_t minsz, uint32_t want)
 
 /* ------------------------------------------------------------ the machine */
 
+/*
+ * The machine, group by group: group g is the g-th entry's instance and
+ * its devices.  Making all seven cost more than most inputs' whole program
+ * (an instance is a 13 KiB block, its tag bitmap and counters, to allocate,
+ * clear and free, and each device grows the context's indexes), and most
+ * inputs use one or two groups, so a group is made when the input first
+ * uses it: opens /dev/vfio/g, or does DMA from one of its devices.
+ * Names and group numbers are the same whatever the order, so a view of
+ * the machine names what it did before and the corpus keeps its meaning.
+ */
+#define NGROUPS 7
+
+struct group_spec {
+	const char *iommu;
+	enum ap_iommu_kind kind;
+	unsigned ias;
+	uint64_t pgsizes;
+	int twist; /* 1: unmatched streams bypass, 2: open aperture, 3: no coherent walks */
+	const char *dev[2]; /* stream IDs 1, 2 */
+};
+
+/* Groups 0..6: s48 (two devices), s32, s64k, vtd, bypass, open, non-coherent. */
+static const struct group_spec groups[NGROUPS] = {
+	{ "s48", AP_IOMMU_ARM_SMMU_V3, 0, 0, 0, { "a0", "a1" } },
+	{ "s32", AP_IOMMU_ARM_SMMU_V3, 32, 0, 0, { "b" } },
+	{ "s64k", AP_IOMMU_ARM_SMMU_V3, 48, 0x10000ull | 0x20000000ull, 0, { "c" } },
+	{ "vtd", AP_IOMMU_INTEL_VTD, 0, 0, 0, { "v" } },
+	{ "byp", AP_IOMMU_ARM_SMMU_V3, 0, 0, 1, { "p" } },
+	{ "opn", AP_IOMMU_ARM_SMMU_V3, 0, 0, 2, { "o" } },
+	{ "nch", AP_IOMMU_ARM_SMMU_V3, 0, 0, 3, { "n" } },
+};
+
+/* Device slots in the order the input numbers them: a0 a1 b c v p o n. */
+static const uint8_t dev_group[MAX_DEVS] = { 0, 0, 1, 2, 3, 4, 5, 6 };
+
+#define MAX_RESV 3
+
+/* A reserved region the input asked for, added when its device is made. */
+struct resv_req {
+	unsigned dev;
+	uint64_t start, size;
+	enum ap_resv_type type;
+};
+
 struct run {
 	struct ap_ctx *ctx;
 	int fds[MAX_FDS];
 	size_t nfds;
+	struct ap_iommu *iommus[NGROUPS];
 	struct ap_device *devs[MAX_DEVS];
-	size_t ndevs;
+	struct resv_req resv[MAX_RESV];
+	size_t nresv;
 	FILE *out;
 	unsigned views; /* op_views so far */
 };
 
-/* Views of a state cost more than the requests that built it; a few per
- * input reach every line of them. */
-#define MAX_VIEWS 2
+/* Views of a state cost more than the requests that built it, so an input
+ * prints them once: whatever state a second view would have printed is the
+ * first view of the input without the first. */
+#define MAX_VIEWS 1
 
-static struct ap_iommu *mk_iommu(struct ap_ctx *ctx, const char *name, enum ap_iommu_kind kind,
-				 unsigned ias, uint64_t pgsizes, int twist)
+static struct ap_iommu *mk_iommu(struct ap_ctx *ctx, const struct group_spec *gs)
 {
 	struct ap_iommu_config c;
 	struct ap_iommu *iommu = NULL;
+	bool first = gs == &groups[0];
 
-	ap_iommu_config_init(&c, kind);
+	ap_iommu_config_init(&c, gs->kind);
 	/* small IOTLBs, which evict after a few fills, on all but the first,
 	 * and 256 entries there, more than an input's pages (the default 4096
 	 * cost 128 KiB an instance to make and to scan at every detach) */
-	c.iotlb_entries = strcmp(name, "s48") ? 8 : 256;
+	c.iotlb_entries = first ? 256 : 8;
 	/* and small event queues there too (8 records, not 128): an input's
 	 * faults overflow them, and each is 384 bytes to clear, not 6 KiB */
-	if (strcmp(name, "s48"))
+	if (!first)
 		c.evtq_size = 8;
-	if (ias) {
-		c.ias = ias;
-		c.oas = ias < 40 ? 40 : c.oas;
+	if (gs->ias) {
+		c.ias = gs->ias;
+		c.oas = gs->ias < 40 ? 40 : c.oas;
 	}
-	if (pgsizes)
-		c.pgsize_bitmap = pgsizes;
-	if (twist == 1)
+	if (gs->pgsizes)
+		c.pgsize_bitmap = gs->pgsizes;
+	if (gs->twist == 1)
 		c.unmatched = AP_UNMATCHED_BYPASS;
-	else if (twist == 2)
+	else if (gs->twist == 2)
 		c.force_aperture = false;
-	else if (twist == 3)
+	else if (gs->twist == 3)
 		c.coherent_walk = false;
-	ap_iommu_new(ctx, name, &c, &iommu);
+	ap_iommu_new(ctx, gs->iommu, &c, &iommu);
 	return iommu;
 }
 
-static void add_dev(struct run *r, const char *name, struct ap_iommu *iommu, uint32_t sid,
-		    int group)
+/* The reserved regions asked for on device slot d, now that it exists. */
+static void add_resv(struct run *r, unsigned d)
 {
-	struct ap_device *d = NULL;
-
-	if (iommu && r->ndevs < MAX_DEVS && !ap_device_new(r->ctx, name, iommu, sid, group, &d))
-		r->devs[r->ndevs++] = d;
+	for (size_t i = 0; i < r->nresv; i++)
+		if (r->resv[i].dev == d)
+			ap_device_add_resv(r->devs[d], r->resv[i].start, r->resv[i].size,
+					   r->resv[i].type);
 }
 
-/* Groups 0..6: s48 (two devices), s32, s64k, vtd, bypass, open, non-coherent. */
+/* The device slot of group g's first device. */
+static unsigned first_dev(unsigned g)
+{
+	unsigned d = 0;
+
+	while (dev_group[d] != g)
+		d++;
+	return d;
+}
+
+/* The group argument for group g's first device: "a group of its own"
+ * when that is g (every group below it exists: it is the lowest free
+ * number), so that the library's search for one stays fuzzed; else g. */
+static int group_arg(const struct run *r, unsigned g)
+{
+	for (unsigned h = 0; h < g; h++)
+		if (!r->devs[first_dev(h)])
+			return (int)g;
+	return AP_GROUP_OWN;
+}
+
+/* Make group g's instance and devices, those not made yet.  An injected
+ * allocation failure may land here like anywhere else; what it stopped is
+ * made at the next use.  A group exists once its first device does, and
+ * a1 is made only after a0. */
+static void make_group(struct run *r, unsigned g)
+{
+	unsigned d = first_dev(g);
+
+	if (!r->iommus[g])
+		r->iommus[g] = mk_iommu(r->ctx, &groups[g]);
+	if (!r->iommus[g])
+		return;
+	for (unsigned k = 0; k < 2 && groups[g].dev[k]; k++, d++) {
+		if (r->devs[d])
+			continue;
+		if (ap_device_new(r->ctx, groups[g].dev[k], r->iommus[g], k + 1,
+				  k ? (int)g : group_arg(r, g), &r->devs[d]))
+			return;
+		if (ap_device_group_id(r->devs[d]) != (int)g)
+			abort(); /* the harness's numbering, not the library's */
+		add_resv(r, d);
+	}
+}
+
+/* The machine's fixed choices: reserved regions, limits (the instances and
+ * devices come at first use). */
 static void build_machine(struct run *r, struct fin *in)
 {
-	struct ap_iommu *s48 = mk_iommu(r->ctx, "s48", AP_IOMMU_ARM_SMMU_V3, 0, 0, 0);
-	struct ap_iommu *s32 = mk_iommu(r->ctx, "s32", AP_IOMMU_ARM_SMMU_V3, 32, 0, 0);
-	struct ap_iommu *s64k = mk_iommu(r->ctx, "s64k", AP_IOMMU_ARM_SMMU_V3, 48,
-					 0x10000ull | 0x20000000ull, 0);
-	struct ap_iommu *vtd = mk_iommu(r->ctx, "vtd", AP_IOMMU_INTEL_VTD, 0, 0, 0);
-	struct ap_iommu *byp = mk_iommu(r->ctx, "byp", AP_IOMMU_ARM_SMMU_V3, 0, 0, 1);
-	struct ap_iommu *opn = mk_iommu(r->ctx, "opn", AP_IOMMU_ARM_SMMU_V3, 0, 0, 2);
-	struct ap_iommu *nch = mk_iommu(r->ctx, "nch", AP_IOMMU_ARM_SMMU_V3, 0, 0, 3);
 	uint8_t resv = fin_u8(in);
 
-	add_dev(r, "a0", s48, 1, AP_GROUP_OWN);
-	add_dev(r, "a1", s48, 2, 0);
-	add_dev(r, "b", s32, 1, AP_GROUP_OWN);
-	add_dev(r, "c", s64k, 1, AP_GROUP_OWN);
-	add_dev(r, "v", vtd, 1, AP_GROUP_OWN);
-	add_dev(r, "p", byp, 1, AP_GROUP_OWN);
-	add_dev(r, "o", opn, 1, AP_GROUP_OWN);
-	add_dev(r, "n", nch, 1, AP_GROUP_OWN);
 	/* reserved regions the input asks for, on devices it picks */
-	for (int i = 0; i < 3 && r->ndevs; i++, resv >>= 2)
-		if (resv & 3)
-			ap_device_add_resv(r->devs[fin_below(in, (unsigned)r->ndevs)], pick_iova(in),
-					   pick_size(in), (enum ap_resv_type)(fin_u8(in) % 6));
+	for (int i = 0; i < 3; i++, resv >>= 2)
+		if (resv & 3) {
+			struct resv_req *q = &r->resv[r->nresv++];
+
+			q->dev = fin_below(in, MAX_DEVS);
+			q->start = pick_iova(in);
+			q->size = pick_size(in);
+			q->type = (enum ap_resv_type)(fin_u8(in) % 6);
+		}
 	if (fin_u8(in) & 1)
 		ap_vfio_set_dma_entry_limit(r->ctx, fin_u8(in) % 8);
 	ap_vfio_set_memlock_limit(r->ctx, fin_u8(in) & 1 ? (uint64_t)fin_u8(in) << 16 : UINT64_MAX);
@@ -253,6 +339,16 @@ static void keep_fd(struct run *r, int fd)
 {
 	if (fd >= 0 && r->nfds < MAX_FDS)
 		r->fds[r->nfds++] = fd;
+}
+
+/* A container, while the run can keep its handle: past that no request
+ * could name it, and inputs full of zero bytes (the fuzzer's favourite)
+ * opened a container a byte, each allocated, shown and torn down for
+ * nothing.  Groups still open past it: that makes the group busy. */
+static void op_open_container(struct run *r)
+{
+	if (r->nfds < MAX_FDS)
+		keep_fd(r, ap_vfio_open(r->ctx, "/dev/vfio/vfio"));
 }
 
 /* A handle to use: one the run opened (perhaps closed since), or not. */
@@ -276,9 +372,11 @@ static void op_open_group(struct run *r, struct fin *in)
 	char path[64];
 	uint8_t how = fin_u8(in);
 
-	if (how < 200)
+	if (how < 200) {
+		if (how % 9 < NGROUPS)
+			make_group(r, how % 9);
 		snprintf(path, sizeof(path), "/dev/vfio/%u", how % 9);
-	else
+	} else
 		snprintf(path, sizeof(path), "%s", FIN_PICK(in, odd));
 	keep_fd(r, ap_vfio_open(r->ctx, how == 255 ? NULL : path));
 }
@@ -598,13 +696,17 @@ static void op_dma(struct run *r, struct fin *in)
 	struct ap_device *dev;
 	uint64_t iova;
 	size_t len;
+	unsigned d = fin_below(in, MAX_DEVS);
+	bool write;
 
-	if (!r->ndevs)
-		return;
-	dev = r->devs[fin_below(in, (unsigned)r->ndevs)];
+	make_group(r, dev_group[d]);
+	dev = r->devs[d];
 	iova = pick_iova(in);
 	len = fin_u16(in) % (sizeof(buf) + 1);
-	if (fin_u8(in) & 1)
+	write = fin_u8(in) & 1;
+	if (!dev) /* an injected failure stopped its making */
+		return;
+	if (write)
 		ap_dma_write(dev, iova, buf, len, &f);
 	else
 		ap_dma_read(dev, iova, buf, len, &f);
@@ -635,7 +737,7 @@ static void op_views(struct run *r)
 static void op(struct run *r, struct fin *in)
 {
 	switch (fin_u8(in) % 20) {
-	case 0: keep_fd(r, ap_vfio_open(r->ctx, "/dev/vfio/vfio")); break;
+	case 0: op_open_container(r); break;
 	case 1: op_open_group(r, in); break;
 	case 2: ap_vfio_close(r->ctx, pick_fd(r, in)); break;
 	case 3: op_set_container(r, in); break;
@@ -656,7 +758,7 @@ static void op(struct run *r, struct fin *in)
 		checked_ioctl(r, pick_fd(r, in), _IO(VFIO_TYPE, VFIO_BASE + fin_u8(in) % 20), NULL);
 		break;
 	default: /* the everyday sequence, so deep states are a few bytes away */
-		keep_fd(r, ap_vfio_open(r->ctx, "/dev/vfio/vfio"));
+		op_open_container(r);
 		break;
 	}
 }
@@ -666,7 +768,10 @@ static void op(struct run *r, struct fin *in)
 static void quick_start(struct run *r)
 {
 	int c = ap_vfio_open(r->ctx, "/dev/vfio/vfio");
-	int g = ap_vfio_open(r->ctx, "/dev/vfio/0");
+	int g;
+
+	make_group(r, 0);
+	g = ap_vfio_open(r->ctx, "/dev/vfio/0");
 
 	keep_fd(r, c);
 	keep_fd(r, g);
