@@ -16,13 +16,13 @@
  * (see ap_ctx_error()).
  *
  * Threads.  The data path is concurrent; the control path is not.
- *   - Any number of threads may call ap_translate(), ap_dma_read/write(),
- *     ap_device_iova_to_phys() and the fault-queue functions, while other
- *     threads call ap_map() and ap_unmap() on the same domains, and
- *     ap_ram_add/alloc/remove().  Translation takes no lock when the IOTLB
- *     hits; walks and DMA run inside RCU read-side sections (liburcu), and
- *     freed tables, RAM and attachments are given back only after every
- *     section that could see them has ended.
+ *   - Any number of threads may call ap_translate(), ap_translate_batch(),
+ *     ap_dma_read/write(), ap_device_iova_to_phys() and the fault-queue
+ *     functions, while other threads call ap_map() and ap_unmap() on the
+ *     same domains, and ap_ram_add/alloc/remove().  Translation takes no
+ *     lock when the IOTLB hits; walks and DMA run inside RCU read-side
+ *     sections (liburcu), and freed tables, RAM and attachments are given
+ *     back only after every section that could see them has ended.
  *   - ap_map() and ap_unmap() of disjoint ranges run in parallel, even in
  *     one domain; writers of overlapping ranges must be serialised by the
  *     caller (as with Linux's iommu_map), or get unspecified (but memory-
