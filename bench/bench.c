@@ -366,7 +366,7 @@ static uint64_t run_translate(void *arg, uint64_t iters)
 }
 
 /* The same stream through ap_translate_batch(), BATCH addresses a call
- * (iters rounded up to whole batches; naddr is a multiple of BATCH, and a
+ * (the last call the rest of iters; naddr is a multiple of BATCH, and a
  * batch starts at one). */
 #define BATCH 64
 
@@ -378,8 +378,9 @@ static uint64_t run_translate_batch(void *arg, uint64_t iters)
 	uint64_t acc = 0, i;
 
 	for (i = 0; i < iters; i += BATCH) {
-		if (ap_translate_batch(s->dev, &s->addr[pos], BATCH, AP_ACCESS_READ, t, &done,
-				       NULL))
+		size_t n = iters - i < BATCH ? (size_t)(iters - i) : BATCH;
+
+		if (ap_translate_batch(s->dev, &s->addr[pos], n, AP_ACCESS_READ, t, &done, NULL))
 			s->errors++;
 		for (k = 0; k < done; k++)
 			acc += t[k].pa;

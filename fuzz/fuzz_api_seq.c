@@ -328,10 +328,11 @@ static void check_batch(const struct mdev *dv, uint64_t iova, unsigned access, i
 	if (brc != rc || done != (rc ? 0u : 2u))
 		bug("batch %s 0x%llx: returned %d with %zu done, ap_translate returned %d",
 		    ap_device_name(dv->d), (unsigned long long)iova, brc, done, rc);
-	if (rc && bf.kind != f->kind)
-		bug("batch %s 0x%llx: fault %s, ap_translate's %s", ap_device_name(dv->d),
-		    (unsigned long long)iova, ap_fault_kind_name(bf.kind),
-		    ap_fault_kind_name(f->kind));
+	if (rc && (bf.kind != f->kind || bf.iova != f->iova || bf.level != f->level))
+		bug("batch %s 0x%llx: fault %s at 0x%llx level %d, ap_translate's %s at 0x%llx "
+		    "level %d", ap_device_name(dv->d), (unsigned long long)iova,
+		    ap_fault_kind_name(bf.kind), (unsigned long long)bf.iova, bf.level,
+		    ap_fault_kind_name(f->kind), (unsigned long long)f->iova, f->level);
 	for (i = 0; i < done; i++)
 		if (bt[i].pa != t->pa || bt[i].size != t->size || bt[i].prot != t->prot ||
 		    bt[i].bypass != t->bypass)

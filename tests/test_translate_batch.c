@@ -258,6 +258,35 @@ static void test_unmap_between_batches(void **state)
 	assert_int_equal(f.kind, AP_FAULT_TRANSLATION);
 	assert_int_equal(f.iova, iova[1]);
 	assert_int_equal(ap_iommu_fault_pending(m.iommu), 1);
+	/* no fault asked for: still refused and recorded, out[1] untouched */
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(ap_translate_batch(m.dev, iova, 2, AP_ACCESS_READ, out, &done, NULL),
+			 -EFAULT);
+	assert_int_equal(done, 1);
+	assert_int_equal(out[0].pa, PA_BASE + 0x10);
+	assert_int_equal(out[1].pa, 0xeeeeeeeeeeeeeeeeull);
+	assert_int_equal(ap_iommu_fault_pending(m.iommu), 2);
+	ap_ctx_free(m.ctx);
+}
+
+/* ap_translate() with no room for the answer still probes the IOTLB:
+ * a cached address counts a hit and no walk. */
+static void test_translate_null_out_hits(void **state)
+{
+	struct machine m;
+	struct ap_iotlb_stats before, after;
+	unsigned i;
+
+	(void)state;
+	machine_new(&m, M_4K);
+	assert_int_equal(ap_translate(m.dev, page_iova(0), AP_ACCESS_READ, NULL, NULL), 0);
+	ap_iommu_iotlb_stats(m.iommu, &before);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(ap_translate(m.dev, page_iova(0) + i, AP_ACCESS_READ, NULL, NULL),
+				 0);
+	ap_iommu_iotlb_stats(m.iommu, &after);
+	assert_int_equal(after.hits - before.hits, 10);
+	assert_int_equal(after.walks, before.walks);
 	ap_ctx_free(m.ctx);
 }
 
@@ -279,8 +308,11 @@ static void test_refusals(void **state)
 	assert_int_equal(ap_translate_batch(m.dev, NULL, 1, AP_ACCESS_READ, out, &done, NULL),
 			 -EINVAL);
 	assert_int_equal(done, 0);
+	done = 5;
 	assert_int_equal(ap_translate_batch(m.dev, iova, 1, AP_ACCESS_READ, NULL, &done, NULL),
 			 -EINVAL);
+	assert_int_equal(done, 0);
+	assert_non_null(strstr(ap_ctx_error(m.ctx), "room for its translations"));
 	/* nothing to translate: no buffers needed, nothing recorded */
 	done = 5;
 	assert_int_equal(ap_translate_batch(m.dev, NULL, 0, AP_ACCESS_READ, NULL, &done, NULL),
@@ -296,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_differential),
 		cmocka_unit_test(test_hits_counted),
 		cmocka_unit_test(test_unmap_between_batches),
+		cmocka_unit_test(test_translate_null_out_hits),
 		cmocka_unit_test(test_refusals),
 	};
 

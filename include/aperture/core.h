@@ -776,14 +776,17 @@ AP_API int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
  *
  * Returns 0 with *done = n, or -EFAULT with *done = the index of the first
  * address refused, *fault filled (if not NULL) and its record pushed to the
- * event queue; out[0 .. *done - 1] hold the translations made.  -EINVAL
- * (*done = 0, nothing translated) for a NULL dev or done, or a NULL iova or
- * out with n > 0.  Each address is translated as by its own call, at the
- * moment the batch reaches it: an unmap that has returned by then is seen
- * (strict, as for ap_translate()).  The batch is one RCU read-side section,
- * so a detach or replace of dev returns only after it, and the whole batch
- * may see the domain dev had when it began; keep batches short (tens or
- * hundreds of addresses) where another thread detaches or replaces.
+ * event queue; out[0 .. *done - 1] hold the translations made, out[*done]
+ * and beyond are left as they were.  -EINVAL, nothing translated, for a
+ * NULL dev or done, or a NULL iova or out with n > 0.  *done is set on
+ * every return when done is not NULL.  The arrays stay the caller's.
+ * Each address is translated as by its own call, at the moment the batch
+ * reaches it: an unmap that has returned by then is seen (strict, as for
+ * ap_translate()).  The batch is one RCU read-side section, so whatever
+ * waits for readers waits for it: a detach or replace of dev (the whole
+ * batch may see the domain dev had when it began), ap_ram_remove(), and
+ * ap_map()/ap_unmap() when they give freed tables back.  Keep batches
+ * short (tens or hundreds of addresses) where other threads do those.
  */
 AP_API int ap_translate_batch(struct ap_device *dev, const uint64_t *iova, size_t n,
 			      unsigned access, struct ap_translation *out, size_t *done,

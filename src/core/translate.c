@@ -291,7 +291,8 @@ static AP_ALWAYS_INLINE int translate(const struct ap_device *dev, uint64_t iova
  * ap_translate() past a miss of its inline probe, inside the section it
  * took, which this ends: the attachment read again (the probe kept
  * nothing, so that the hit path needs no frame), then translate_miss() or
- * translate_slow() as translate() would choose.
+ * translate_slow() as translate() would choose.  With no `out` the probe
+ * was not made, and translate() does it all.
  */
 static __attribute__((noinline)) int translate_rest(const struct ap_device *dev, uint64_t iova,
 						    unsigned access, struct ap_translation *out,
@@ -301,8 +302,11 @@ static __attribute__((noinline)) int translate_rest(const struct ap_device *dev,
 	struct ap_translation t;
 	int err;
 
-	if (!out)
-		out = &t;
+	if (!out) { /* the inline probe was skipped: translate() whole */
+		err = translate(dev, iova, access, &t, fault, true);
+		ap__rcu_read_unlock();
+		return err;
+	}
 	if (!att || !att->sets || iova < __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED) ||
 	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED)) {
 		err = translate_slow(dev, iova, access, out, fault, true);
@@ -439,8 +443,12 @@ int ap_translate_batch(struct ap_device *dev, const uint64_t *iova, size_t n, un
 
 	if (done)
 		*done = 0;
-	if (!dev || !done || (n && (!iova || !out)))
+	if (!dev)
 		return -EINVAL;
+	if (!done || (n && (!iova || !out)))
+		return ap__err(dev->ctx, -EINVAL, "a batch of %zu translations needs %s", n,
+			       !done ? "a count to return" : !iova ? "its addresses" :
+			       "room for its translations");
 	ap__rcu_read_lock();
 	while (i < n) {
 		i += batch_hits(dev, iova + i, n - i, access, out + i);
