@@ -565,21 +565,43 @@ struct mover {
 	uint64_t seen_a, seen_b;
 };
 
+/* One translation of 0x10000 + off, judged: domain a's, b's, or wrong. */
+static void mover_judge(struct mover *m, int err, const struct ap_translation *t, uint64_t off)
+{
+	if (err || t->bypass)
+		m->bad = 1; /* no moment without a domain */
+	else if (t->pa == FAKE_PA + off)
+		__atomic_add_fetch(&m->seen_a, 1, __ATOMIC_RELAXED);
+	else if (t->pa == FAKE_PA + SZ_2M + off)
+		__atomic_add_fetch(&m->seen_b, 1, __ATOMIC_RELAXED);
+	else
+		m->bad = 2;
+}
+
+/* Single translations and batches of 8 in turn, while the device moves. */
 static void *mover_reader(void *arg)
 {
 	struct mover *m = arg;
+	uint64_t iova[8];
+	unsigned i, round = 0;
 
+	for (i = 0; i < 8; i++)
+		iova[i] = 0x10000 + i * 8;
 	while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
-		struct ap_translation t;
+		struct ap_translation t[8];
+		size_t done;
+		int err;
 
-		if (ap_translate(m->dev, 0x10000, AP_ACCESS_READ, &t, NULL) || t.bypass)
-			m->bad = 1; /* no moment without a domain */
-		else if (t.pa == FAKE_PA)
-			__atomic_add_fetch(&m->seen_a, 1, __ATOMIC_RELAXED);
-		else if (t.pa == FAKE_PA + SZ_2M)
-			__atomic_add_fetch(&m->seen_b, 1, __ATOMIC_RELAXED);
-		else
-			m->bad = 2;
+		if (round++ % 2) {
+			err = ap_translate(m->dev, iova[0], AP_ACCESS_READ, &t[0], NULL);
+			mover_judge(m, err, &t[0], 0);
+			continue;
+		}
+		err = ap_translate_batch(m->dev, iova, 8, AP_ACCESS_READ, t, &done, NULL);
+		if (err || done != 8)
+			m->bad = 3;
+		for (i = 0; i < done; i++)
+			mover_judge(m, 0, &t[i], i * 8);
 	}
 	return NULL;
 }
