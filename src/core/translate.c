@@ -287,56 +287,18 @@ static AP_ALWAYS_INLINE int translate(const struct ap_device *dev, uint64_t iova
 	return translate_slow(dev, iova, access, out, fault, record);
 }
 
-/*
- * ap_translate() past a miss of its inline probe, inside the section it
- * took, which this ends: the attachment read again (the probe kept
- * nothing, so that the hit path needs no frame), then translate_miss() or
- * translate_slow() as translate() would choose.  With no `out` the probe
- * was not made, and translate() does it all.
- */
-static __attribute__((noinline)) int translate_rest(const struct ap_device *dev, uint64_t iova,
-						    unsigned access, struct ap_translation *out,
-						    struct ap_fault *fault)
-{
-	struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
-	struct ap_translation t;
-	int err;
-
-	if (!out) { /* the inline probe was skipped: translate() whole */
-		err = translate(dev, iova, access, &t, fault, true);
-		ap__rcu_read_unlock();
-		return err;
-	}
-	if (!att || !att->sets || iova < __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED) ||
-	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED)) {
-		err = translate_slow(dev, iova, access, out, fault, true);
-	} else {
-		uint64_t filled = __atomic_load_n(&att->filled, __ATOMIC_RELAXED);
-		struct missed m = { att, NULL, filled };
-
-		if (filled && !(filled & (filled - 1)))
-			m.set = ap__iotlb_set_in(att->sets, att->set_mask, att->tag, iova,
-						 (unsigned)__builtin_ctzll(filled));
-		err = translate_miss(dev, &m, iova, access, out, fault, true);
-	}
-	ap__rcu_read_unlock();
-	return err;
-}
-
-/* The hit answers inline with no frame; all else is translate_rest()'s,
- * called last so that it can be a jump. */
 int ap_translate(struct ap_device *dev, uint64_t iova, unsigned access,
 		 struct ap_translation *out, struct ap_fault *fault)
 {
+	struct ap_translation t;
+	int err;
+
 	if (!dev)
 		return -EINVAL;
 	ap__rcu_read_lock();
-	if (__builtin_expect(out != NULL, 1) &&
-	    __builtin_expect(translate_hit(dev, iova, access, out, NULL) == HIT, 1)) {
-		ap__rcu_read_unlock();
-		return 0;
-	}
-	return translate_rest(dev, iova, access, out, fault);
+	err = translate(dev, iova, access, out ? out : &t, fault, true);
+	ap__rcu_read_unlock();
+	return err;
 }
 
 /* One address of a batch that batch_hits() could not answer from the
