@@ -38,6 +38,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* For the probes of the hit path (see ap__iotlb_lookup()). */
+#define AP_ALWAYS_INLINE inline __attribute__((always_inline))
+
 #define AP_IOTLB_WAYS 2
 #define AP_IOTLB_STAT_SHARDS 64
 #define AP_IOTLB_MAX_SIZES 8 /* leaf sizes one lookup probes, at most */
@@ -131,9 +134,14 @@ static inline struct ap_iotlb_shard *ap__iotlb_shard(struct ap_iotlb *t)
 
 /* Counters: this thread's shard only, so plain relaxed load and store;
  * threads beyond the shard count share, and may lose a count, never more. */
+static inline void ap__iotlb_count_n(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 static inline void ap__iotlb_count(uint64_t *c)
 {
-	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	ap__iotlb_count_n(c, 1);
 }
 
 static inline struct ap_iotlb_set *ap__iotlb_set_in(struct ap_iotlb_set *sets, uint32_t mask,
@@ -156,8 +164,9 @@ static inline struct ap_iotlb_set *ap__iotlb_set(const struct ap_iotlb *t, uint1
 
 /* Look iova up in one way; true on a hit allowing `access`.  The tag and
  * the "being written" bit are one masked compare. */
-static inline __attribute__((always_inline)) bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag, uint64_t iova,
-				     unsigned shift, unsigned access, struct ap_iotlb_hit *out)
+static AP_ALWAYS_INLINE bool ap__iotlb_way_hit(const struct ap_iotlb_way *w, uint16_t tag,
+					       uint64_t iova, unsigned shift, unsigned access,
+					       struct ap_iotlb_hit *out)
 {
 	uint64_t meta = __atomic_load_n(&w->meta, __ATOMIC_ACQUIRE);
 	uint64_t off = iova & ((1ull << shift) - 1);
@@ -181,8 +190,9 @@ static inline __attribute__((always_inline)) bool ap__iotlb_way_hit(const struct
 }
 
 /* Look iova up in one set, for leaves of 2^shift bytes. */
-static inline __attribute__((always_inline)) bool ap__iotlb_set_hit(const struct ap_iotlb_set *set, uint16_t tag, uint64_t iova,
-				     unsigned shift, unsigned access, struct ap_iotlb_hit *out)
+static AP_ALWAYS_INLINE bool ap__iotlb_set_hit(const struct ap_iotlb_set *set, uint16_t tag,
+					       uint64_t iova, unsigned shift, unsigned access,
+					       struct ap_iotlb_hit *out)
 {
 	_Static_assert(AP_IOTLB_WAYS == 2, "one test a way, written out");
 	return ap__iotlb_way_hit(&set->way[0], tag, iova, shift, access, out) ||
@@ -197,9 +207,9 @@ static inline __attribute__((always_inline)) bool ap__iotlb_set_hit(const struct
  * 16-byte reload of its two 8-byte stores misses store forwarding (a
  * stall of about 3 ns per translation, seen with perf on ap_translate).
  */
-static inline __attribute__((always_inline)) bool ap__iotlb_lookup(struct ap_iotlb_set *sets, uint32_t mask, uint64_t shifts,
-				    uint16_t tag, uint64_t iova, unsigned access,
-				    struct ap_iotlb_hit *out)
+static AP_ALWAYS_INLINE bool ap__iotlb_lookup(struct ap_iotlb_set *sets, uint32_t mask,
+					      uint64_t shifts, uint16_t tag, uint64_t iova,
+					      unsigned access, struct ap_iotlb_hit *out)
 {
 	for (; shifts; shifts &= shifts - 1) {
 		unsigned shift = (unsigned)__builtin_ctzll(shifts);
@@ -293,8 +303,7 @@ static inline void ap__iotlb_count_invalidation(struct ap_iotlb *t, uint64_t dro
 
 	ap__iotlb_count(&s->invalidations);
 	if (dropped)
-		__atomic_store_n(&s->dropped, __atomic_load_n(&s->dropped, __ATOMIC_RELAXED) + dropped,
-				 __ATOMIC_RELAXED);
+		ap__iotlb_count_n(&s->dropped, dropped);
 }
 
 /*

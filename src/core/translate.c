@@ -11,7 +11,6 @@
 #include "rcu.h"
 
 #define PROT_RW (AP_PROT_READ | AP_PROT_WRITE)
-#define AP_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* An untranslated address, valid up to `limit`: a DMA that starts below
  * the limit and runs past it stops there (bytes saturated at 2^64 - 1). */
@@ -77,6 +76,15 @@ static void walked(const struct ap_pt_walk_result *res, uint64_t iova, struct ap
 	out->pa = res->pa;
 	out->size = res->leaf.size - (iova & (res->leaf.size - 1));
 	out->prot = res->leaf.prot;
+	out->bypass = false;
+}
+
+/* What an IOTLB hit translates its address to. */
+static AP_ALWAYS_INLINE void from_hit(const struct ap_iotlb_hit *hit, struct ap_translation *out)
+{
+	out->pa = hit->pa;
+	out->size = hit->size;
+	out->prot = hit->prot;
 	out->bypass = false;
 }
 
@@ -191,10 +199,7 @@ static AP_ALWAYS_INLINE enum lookup translate_hit(const struct ap_device *dev, u
 		return MISS;
 	}
 	ap__iotlb_count(&ap__iotlb_shard_in(att->shards)->hits);
-	out->pa = hit.pa;
-	out->size = hit.size;
-	out->prot = hit.prot;
-	out->bypass = false;
+	from_hit(&hit, out);
 	return HIT;
 }
 
@@ -338,16 +343,10 @@ static AP_ALWAYS_INLINE size_t batch_hits_of(const struct ap_attachment *att,
 		    !ap__iotlb_set_hit(ap__iotlb_set_in(sets, mask, tag, a, shift), tag, a, shift,
 				       access, &hit))
 			break;
-		out[i].pa = hit.pa;
-		out[i].size = hit.size;
-		out[i].prot = hit.prot;
-		out[i].bypass = false;
+		from_hit(&hit, &out[i]);
 	}
-	if (i) {
-		uint64_t *c = &ap__iotlb_shard_in(att->shards)->hits;
-
-		__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + i, __ATOMIC_RELAXED);
-	}
+	if (i)
+		ap__iotlb_count_n(&ap__iotlb_shard_in(att->shards)->hits, i);
 	return i;
 }
 
@@ -536,9 +535,10 @@ static int dma_check(struct ap_device *dev, uint64_t iova, size_t len, unsigned 
 }
 
 /* Move one stretch: into RAM from `src`, or out of it into `dst`; device
- * writes are reported to the observer. */
-static void dma_move(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t *src,
-		     const struct dma_run *r)
+ * writes are reported to the observer.  Inline: the one-copy DMA of dma()
+ * runs it too. */
+static AP_ALWAYS_INLINE void dma_move(struct ap_device *dev, uint64_t iova, uint8_t *dst,
+				       const uint8_t *src, const struct dma_run *r)
 {
 	if (src) {
 		ap_dma_write_observer fn;
@@ -642,13 +642,9 @@ static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *d
 	if (!host)
 		return dma_slow(dev, iova, dst, src, len, access, fault, t);
 	if (src) {
-		ap_dma_write_observer fn;
+		struct dma_run r = { 0, t.pa, len, host };
 
-		memcpy(host, src, len);
-		fn = __atomic_load_n(&dev->ctx->dma_write_fn, __ATOMIC_ACQUIRE);
-		if (fn)
-			fn(__atomic_load_n(&dev->ctx->dma_write_arg, __ATOMIC_RELAXED), dev, iova,
-			   t.pa, len);
+		dma_move(dev, iova, dst, src, &r);
 	} else {
 		memcpy(dst, host, len);
 	}
