@@ -136,6 +136,23 @@ static void violation(struct stale *s, const char *fmt, ...)
 	__atomic_store_n(&s->stop, 1, __ATOMIC_SEQ_CST);
 }
 
+/* What a slot's log around a transaction says of the slot: SLOT_UNMAPPED
+ * or SLOT_MAPPED for the whole of it, or -1 if it changed meanwhile; each
+ * counted. */
+static int judged_state(struct stale *s, unsigned before, unsigned after)
+{
+	if (before != after || before % 4 == SLOT_MAPPING || before % 4 == SLOT_UNMAPPING) {
+		__atomic_add_fetch(&s->unstable, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	if (before % 4 == SLOT_UNMAPPED) {
+		__atomic_add_fetch(&s->saw_unmapped, 1, __ATOMIC_RELAXED);
+		return SLOT_UNMAPPED;
+	}
+	__atomic_add_fetch(&s->saw_mapped, 1, __ATOMIC_RELAXED);
+	return SLOT_MAPPED;
+}
+
 /* One transaction against one slot, judged by the log around it. */
 static void check_once(struct stale *s, uint64_t *rng)
 {
@@ -146,19 +163,17 @@ static void check_once(struct stale *s, uint64_t *rng)
 	struct ap_translation t;
 	uint64_t word = 0;
 	bool use_dma = s->dma && (next_rand(rng) & 1);
-	int err;
+	int err, state;
 
 	if (use_dma) /* the tag at the start of the 4 KiB page */
 		err = ap_dma_read(s->dev, iova & ~(SZ_4K - 1), &word, sizeof(word), NULL);
 	else
 		err = ap_translate(s->dev, iova, AP_ACCESS_READ, &t, NULL);
 	after = __atomic_load_n(&s->log[slot], __ATOMIC_ACQUIRE);
-	if (before != after || before % 4 == SLOT_MAPPING || before % 4 == SLOT_UNMAPPING) {
-		__atomic_add_fetch(&s->unstable, 1, __ATOMIC_RELAXED);
+	state = judged_state(s, before, after);
+	if (state < 0)
 		return;
-	}
-	if (before % 4 == SLOT_UNMAPPED) {
-		__atomic_add_fetch(&s->saw_unmapped, 1, __ATOMIC_RELAXED);
+	if (state == SLOT_UNMAPPED) {
 		if (!err)
 			violation(s, "slot %u unmapped (log %u) but %s at 0x%llx succeeded "
 				  "(0x%llx): a stale translation", slot, before,
@@ -166,7 +181,6 @@ static void check_once(struct stale *s, uint64_t *rng)
 				  (ull)(use_dma ? word : t.pa));
 		return;
 	}
-	__atomic_add_fetch(&s->saw_mapped, 1, __ATOMIC_RELAXED);
 	if (err) {
 		violation(s, "slot %u mapped (log %u) but %s at 0x%llx faulted", slot, before,
 			  use_dma ? "DMA" : "translate", (ull)iova);
@@ -197,23 +211,19 @@ static void check_batch(struct stale *s, uint64_t *rng)
 	}
 	err = ap_translate_batch(s->dev, iova, n, AP_ACCESS_READ, t, &done, NULL);
 	for (i = 0; i < n && i <= done; i++) {
-		unsigned after = __atomic_load_n(&s->log[slot[i]], __ATOMIC_ACQUIRE);
+		int state = judged_state(s, before[i],
+					 __atomic_load_n(&s->log[slot[i]], __ATOMIC_ACQUIRE));
 		bool translated = i < done;
 
-		if (before[i] != after || before[i] % 4 == SLOT_MAPPING ||
-		    before[i] % 4 == SLOT_UNMAPPING) {
-			__atomic_add_fetch(&s->unstable, 1, __ATOMIC_RELAXED);
+		if (state < 0)
 			continue;
-		}
-		if (before[i] % 4 == SLOT_UNMAPPED) {
-			__atomic_add_fetch(&s->saw_unmapped, 1, __ATOMIC_RELAXED);
+		if (state == SLOT_UNMAPPED) {
 			if (translated)
 				violation(s, "slot %u unmapped (log %u) but batch entry %u at 0x%llx "
 					  "succeeded (0x%llx): a stale translation", slot[i],
 					  before[i], i, (ull)iova[i], (ull)t[i].pa);
 			continue;
 		}
-		__atomic_add_fetch(&s->saw_mapped, 1, __ATOMIC_RELAXED);
 		if (!translated)
 			violation(s, "slot %u mapped (log %u) but batch entry %u at 0x%llx "
 				  "faulted (%d)", slot[i], before[i], i, (ull)iova[i], err);
