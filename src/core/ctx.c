@@ -351,6 +351,7 @@ struct ap_ctx *ap_ctx_new(void)
 	if (!ctx)
 		return NULL;
 	ctx->serial = __atomic_add_fetch(&ctx_serials, 1, __ATOMIC_RELAXED);
+	ctx->ram_stamp = ap__ram_stamp_new();
 	pthread_mutex_init(&ctx->ram_lock, NULL);
 	pthread_mutex_init(&ctx->pool_lock, NULL);
 	ap__pool_init_mem(ctx);

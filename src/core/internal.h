@@ -177,7 +177,8 @@ struct ap_ctx {
 	/* physical memory (physmem.c says how threads share it) */
 	pthread_mutex_t ram_lock;
 	unsigned ram_seq;         /* odd while the RAM tree changes */
-	uint64_t ram_changes;     /* every change of the tree, never wrapping */
+	uint64_t ram_stamp;       /* new at every change of the tree, and unique
+				   * in the process (ap__ram_stamp_new()) */
 	struct ap_avl ram;        /* regions by pa (physmem.c: struct ap_ram_node) */
 	struct ap_ram_node *ram_gone; /* unlinked, freed after a grace period */
 	uint64_t ram_hint;        /* ap_ram_place: no room starts below this */
@@ -262,30 +263,42 @@ struct ap_attachment *ap__attachment_of(const struct ap_domain *dom,
 
 /*
  * The RAM region a DMA on this thread found last (physmem.c): good while
- * its context (by serial) has not changed its RAM since (ram_changes), so
- * that a DMA through one region after another costs no search.
+ * the context's RAM stamp is the one read before the search.  Stamps are
+ * unique in the process, so one compare says both "this context" and "no
+ * change since", and a DMA through one region after another costs no
+ * search.
  */
 struct ap_ram_hint {
-	uint64_t serial, changes;
+	uint64_t stamp;
 	uint64_t pa, size;
 	uint8_t *host;
 };
 
 extern __thread struct ap_ram_hint ap__ram_hint __attribute__((tls_model("initial-exec")));
+uint64_t ap__ram_stamp_new(void);
 uint8_t *ap__ram_host_find(struct ap_ctx *ctx, uint64_t pa, uint64_t len);
+
+/* The host bytes of [pa, pa + len) if this thread's hint holds them all,
+ * else NULL (which says nothing about RAM there).  Inside a read-side
+ * section: they stay valid until it ends. */
+static AP_ALWAYS_INLINE uint8_t *ap__ram_hinted(const struct ap_ctx *ctx, uint64_t pa, uint64_t len)
+{
+	const struct ap_ram_hint *h = &ap__ram_hint;
+	uint64_t in = pa - h->pa;
+
+	if (h->stamp == __atomic_load_n(&ctx->ram_stamp, __ATOMIC_ACQUIRE) && in < h->size &&
+	    h->size - in >= len)
+		return h->host + in;
+	return NULL;
+}
 
 /* The host bytes of [pa, pa + len) if one RAM region holds them all, else
  * NULL.  Inside a read-side section: they stay valid until it ends. */
 static inline uint8_t *ap__ram_host(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
 {
-	const struct ap_ram_hint *h = &ap__ram_hint;
-	uint64_t in = pa - h->pa;
+	uint8_t *host = ap__ram_hinted(ctx, pa, len);
 
-	if (h->serial == ctx->serial &&
-	    h->changes == __atomic_load_n(&ctx->ram_changes, __ATOMIC_ACQUIRE) && in < h->size &&
-	    h->size - in >= len)
-		return h->host + in;
-	return ap__ram_host_find(ctx, pa, len);
+	return host ? host : ap__ram_host_find(ctx, pa, len);
 }
 
 /*

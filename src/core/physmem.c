@@ -94,12 +94,12 @@ static void ram_write_begin(struct ap_ctx *ctx)
 static void ram_write_end(struct ap_ctx *ctx)
 {
 	__atomic_store_n(&ctx->ram_seq, ctx->ram_seq + 1, __ATOMIC_RELEASE);
-	/* A DMA's hint (ap__ram_host) is stale from here.  Counted after the
-	 * change, not before: a search that read the count before it may
+	/* A DMA's hint (ap__ram_host) is stale from here.  Stamped after the
+	 * change, not before: a search that read the stamp before it may
 	 * still find a region this change unlinked, and must keep that
-	 * region with an old count, never with this one (its memory goes
+	 * region with an old stamp, never with this one (its memory goes
 	 * once the section of that DMA has ended). */
-	__atomic_store_n(&ctx->ram_changes, ctx->ram_changes + 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&ctx->ram_stamp, ap__ram_stamp_new(), __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -521,17 +521,25 @@ bool ap__ram_find(struct ap_ctx *ctx, uint64_t pa, struct ap_ram *out)
 
 __thread struct ap_ram_hint ap__ram_hint __attribute__((tls_model("initial-exec")));
 
+/* From 1: a thread's hint starts zeroed, and matches no context. */
+uint64_t ap__ram_stamp_new(void)
+{
+	static uint64_t stamps;
+
+	return __atomic_add_fetch(&stamps, 1, __ATOMIC_RELAXED);
+}
+
 /* ap__ram_host() without a good hint: search, and keep what was found
- * with the count of changes read before the search. */
+ * with the stamp read before the search. */
 uint8_t *ap__ram_host_find(struct ap_ctx *ctx, uint64_t pa, uint64_t len)
 {
-	uint64_t changes = __atomic_load_n(&ctx->ram_changes, __ATOMIC_ACQUIRE);
+	uint64_t stamp = __atomic_load_n(&ctx->ram_stamp, __ATOMIC_ACQUIRE);
 	struct ap_ram r;
 	uint64_t in;
 
 	if (!ram_lookup(ctx, pa, &r))
 		return NULL;
-	ap__ram_hint = (struct ap_ram_hint){ ctx->serial, changes, r.pa, r.size, r.host };
+	ap__ram_hint = (struct ap_ram_hint){ stamp, r.pa, r.size, r.host };
 	in = pa - r.pa;
 	return r.size - in >= len ? r.host + in : NULL;
 }

@@ -61,6 +61,17 @@ AP_URCU_INLINE void ap__rcu_read_unlock(void)
 	urcu_bp_read_unlock();
 }
 
+/* Whether this thread's reader record exists: then ap__rcu_read_lock()
+ * calls nothing (a path that must not call can go elsewhere when not). */
+AP_URCU_INLINE bool ap__rcu_registered(void)
+{
+#ifdef AP_URCU_CALLS
+	return true; /* the lock is a call anyway */
+#else
+	return URCU_TLS(urcu_bp_reader) != NULL;
+#endif
+}
+
 /* Whether this thread is inside a read-side section (then it must not
  * wait for a grace period: it would wait for itself). */
 AP_URCU_INLINE bool ap__rcu_reading(void)

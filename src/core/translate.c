@@ -169,6 +169,14 @@ struct missed {
 	uint64_t probed;
 };
 
+/* Whether iova may be in att's IOTLB entries: a paging domain on an
+ * instance with an IOTLB, and inside the aperture. */
+static AP_ALWAYS_INLINE bool cached_here(const struct ap_attachment *att, uint64_t iova)
+{
+	return att && att->sets && iova >= __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED) &&
+	       iova <= __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED);
+}
+
 static AP_ALWAYS_INLINE enum lookup translate_hit(const struct ap_device *dev, uint64_t iova,
 						   unsigned access, struct ap_translation *out,
 						   struct missed *m)
@@ -177,8 +185,7 @@ static AP_ALWAYS_INLINE enum lookup translate_hit(const struct ap_device *dev, u
 	struct ap_iotlb_hit hit;
 	uint64_t filled;
 
-	if (!att || !att->sets || iova < __atomic_load_n(&att->geo_start, __ATOMIC_RELAXED) ||
-	    iova > __atomic_load_n(&att->geo_end, __ATOMIC_RELAXED))
+	if (!cached_here(att, iova))
 		return OTHER;
 	filled = __atomic_load_n(&att->filled, __ATOMIC_RELAXED);
 	if (filled && !(filled & (filled - 1))) {
@@ -617,49 +624,193 @@ static __attribute__((noinline)) int dma_refuse(struct ap_device *dev, uint64_t 
 }
 
 /*
- * The common DMA is one IOTLB hit that one RAM region holds whole: one
- * copy, with no plan.  The RAM and attachment found stay valid until the
- * section ends, whatever other threads unmap, detach or remove meanwhile.
+ * A DMA that one IOTLB hit and one RAM region hold whole, past the hit:
+ * one copy, with no plan, then the end of the section its caller took.
+ * The RAM and attachment found stay valid until the section ends, whatever
+ * other threads unmap, detach or remove meanwhile.
  */
-static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst,
-				const uint8_t *src, size_t len, struct ap_fault *fault)
+static int dma_one(struct ap_device *dev, uint64_t iova, uint8_t *dst, const uint8_t *src,
+		   size_t len, struct ap_fault *fault, struct ap_translation t)
+{
+	uint8_t *host = ap__ram_host(dev->ctx, t.pa, len);
+	struct dma_run r = { 0, t.pa, len, host };
+
+	if (!host)
+		return dma_slow(dev, iova, dst, src, len, src ? AP_ACCESS_WRITE : AP_ACCESS_READ,
+				fault, t);
+	dma_move(dev, iova, dst, src, &r);
+	ap__rcu_read_unlock();
+	return 0;
+}
+
+/* A DMA with checked arguments, inside the read-side section its caller
+ * took, which this ends. */
+static __attribute__((noinline)) int dma_locked(struct ap_device *dev, uint64_t iova,
+						uint8_t *dst, const uint8_t *src, size_t len,
+						struct ap_fault *fault)
 {
 	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
 	struct ap_translation t;
-	uint8_t *host;
 
-	if (!len)
-		return dev ? 0 : -EINVAL;
-	if (!dev || (!dst && !src) || iova + (len - 1) < iova)
-		return dma_refuse(dev, iova, dst ? (const void *)dst : src, len);
-	ap__rcu_read_lock();
 	if (translate_hit(dev, iova, access, &t, NULL) != HIT)
 		return dma_slow(dev, iova, dst, src, len, access, fault,
 				(struct ap_translation){ 0 });
 	if (t.size < len)
 		return dma_slow(dev, iova, dst, src, len, access, fault, t);
-	host = ap__ram_host(dev->ctx, t.pa, len);
-	if (!host)
-		return dma_slow(dev, iova, dst, src, len, access, fault, t);
-	if (src) {
-		struct dma_run r = { 0, t.pa, len, host };
+	return dma_one(dev, iova, dst, src, len, fault, t);
+}
 
-		dma_move(dev, iova, dst, src, &r);
+/* Any DMA: what dma() leaves (no bytes, refused arguments, more than
+ * DMA_INLINE bytes, a thread's first). */
+static __attribute__((noinline)) int dma_any(struct ap_device *dev, uint64_t iova, uint8_t *dst,
+					     const uint8_t *src, size_t len, struct ap_fault *fault)
+{
+	if (!len)
+		return dev ? 0 : -EINVAL;
+	if (!dev || (!dst && !src) || iova + (len - 1) < iova)
+		return dma_refuse(dev, iova, dst ? (const void *)dst : src, len);
+	ap__rcu_read_lock();
+	return dma_locked(dev, iova, dst, src, len, fault);
+}
+
+/* A device write's report to the observer, then the end of the section
+ * dma() took: out of line, so that dma() makes no call it must come back
+ * from (and saves no register for one). */
+static __attribute__((noinline)) int dma_observed(struct ap_device *dev, uint64_t iova,
+						  uint64_t pa, size_t len, ap_dma_write_observer fn)
+{
+	fn(__atomic_load_n(&dev->ctx->dma_write_arg, __ATOMIC_RELAXED), dev, iova, pa, len);
+	ap__rcu_read_unlock();
+	return 0;
+}
+
+/*
+ * Up to DMA_INLINE bytes, copied inline as glibc's memcpy does it: two
+ * copies of the largest power of two not above n, one from each end,
+ * overlapping in the middle.  Every load of a pair comes before its
+ * stores, as in a memmove.
+ */
+#define DMA_INLINE 64
+
+/* 16 bytes at any alignment, as one SSE2 register (no stack copy). */
+typedef uint8_t copy16_t __attribute__((vector_size(16), aligned(1), may_alias));
+
+static AP_ALWAYS_INLINE void copy_pair(uint8_t *d, const uint8_t *s, size_t n, size_t w)
+{
+	if (w == 32) {
+		copy16_t a = *(const copy16_t *)s, b = *(const copy16_t *)(s + 16);
+		copy16_t c = *(const copy16_t *)(s + n - 32), e = *(const copy16_t *)(s + n - 16);
+
+		*(copy16_t *)d = a;
+		*(copy16_t *)(d + 16) = b;
+		*(copy16_t *)(d + n - 32) = c;
+		*(copy16_t *)(d + n - 16) = e;
+	} else if (w == 16) {
+		copy16_t a = *(const copy16_t *)s, b = *(const copy16_t *)(s + n - 16);
+
+		*(copy16_t *)d = a;
+		*(copy16_t *)(d + n - 16) = b;
 	} else {
-		memcpy(dst, host, len);
+		uint64_t a = 0, b = 0; /* w is 8 or 4: the low w bytes */
+
+		memcpy(&a, s, w);
+		memcpy(&b, s + n - w, w);
+		memcpy(d, &a, w);
+		memcpy(d + n - w, &b, w);
+	}
+}
+
+static AP_ALWAYS_INLINE void copy_small(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n > 32) {
+		copy_pair(d, s, n, 32);
+	} else if (n >= 16) {
+		copy_pair(d, s, n, 16);
+	} else if (n >= 8) {
+		copy_pair(d, s, n, 8);
+	} else if (n >= 4) {
+		copy_pair(d, s, n, 4);
+	} else {
+		uint8_t a = s[0], b = s[n / 2], c = s[n - 1];
+
+		d[0] = a;
+		d[n / 2] = b;
+		d[n - 1] = c;
+	}
+}
+
+/*
+ * dma()'s hit: an attachment whose lookups probe one leaf size, and a
+ * thread whose counter shard is chosen; false for anything else (which
+ * dma_locked() sees to).
+ */
+static AP_ALWAYS_INLINE bool dma_hit(const struct ap_device *dev, uint64_t iova, unsigned access,
+				     struct ap_iotlb_hit *hit)
+{
+	struct ap_attachment *att = __atomic_load_n(&dev->att, __ATOMIC_ACQUIRE);
+	unsigned shard = ap__iotlb_tls_shard, shift;
+	struct ap_iotlb_set *set;
+	uint64_t filled;
+
+	if (!shard || !cached_here(att, iova))
+		return false;
+	filled = __atomic_load_n(&att->filled, __ATOMIC_RELAXED);
+	if (!filled || (filled & (filled - 1)))
+		return false;
+	shift = (unsigned)__builtin_ctzll(filled);
+	set = ap__iotlb_set_in(att->sets, att->set_mask, att->tag, iova, shift);
+	if (!ap__iotlb_set_hit(set, att->tag, iova, shift, access, hit))
+		return false;
+	ap__iotlb_count(&att->shards[shard - 1].hits);
+	return true;
+}
+
+/*
+ * The common DMA: a few bytes through one IOTLB hit, in the RAM region
+ * this thread's hint holds.  Everything else leaves by a jump (dma_any,
+ * dma_locked, dma_observed: each ends the section), so that this path
+ * calls nothing, copies inline and saves no register.
+ */
+static AP_ALWAYS_INLINE int dma(struct ap_device *dev, uint64_t iova, uint8_t *dst,
+				const uint8_t *src, size_t len, struct ap_fault *fault)
+{
+	unsigned access = src ? AP_ACCESS_WRITE : AP_ACCESS_READ;
+	struct ap_iotlb_hit hit;
+	uint8_t *host;
+
+	if (!dev || (!dst && !src) || len - 1 >= DMA_INLINE || iova + (len - 1) < iova ||
+	    !ap__rcu_registered())
+		return dma_any(dev, iova, dst, src, len, fault);
+	ap__rcu_read_lock();
+	if (!dma_hit(dev, iova, access, &hit) || hit.size < len)
+		return dma_locked(dev, iova, dst, src, len, fault);
+	host = ap__ram_hinted(dev->ctx, hit.pa, len);
+	if (!host)
+		return dma_locked(dev, iova, dst, src, len, fault);
+	if (src) {
+		ap_dma_write_observer fn;
+
+		copy_small(host, src, len);
+		fn = __atomic_load_n(&dev->ctx->dma_write_fn, __ATOMIC_ACQUIRE);
+		if (fn)
+			return dma_observed(dev, iova, hit.pa, len, fn);
+	} else {
+		copy_small(dst, host, len);
 	}
 	ap__rcu_read_unlock();
 	return 0;
 }
 
-int ap_dma_read(struct ap_device *dev, uint64_t iova, void *buf, size_t len,
-		struct ap_fault *fault)
+/* Flattened: liburcu's inline unlock too, which the compiler would
+ * otherwise call out of line here (it is used often in this file). */
+__attribute__((flatten)) int ap_dma_read(struct ap_device *dev, uint64_t iova, void *buf,
+					 size_t len, struct ap_fault *fault)
 {
 	return dma(dev, iova, buf, NULL, len, fault);
 }
 
-int ap_dma_write(struct ap_device *dev, uint64_t iova, const void *buf, size_t len,
-		 struct ap_fault *fault)
+__attribute__((flatten)) int ap_dma_write(struct ap_device *dev, uint64_t iova,
+					  const void *buf, size_t len, struct ap_fault *fault)
 {
 	return dma(dev, iova, NULL, buf, len, fault);
 }
