@@ -55,42 +55,79 @@ static char root[64];
 /*
  * What is in the tree, so that getting it ready for the next input touches
  * only what differs (a few system calls, not one per possible path): the
- * files and links the last input wrote, and the directories in the order
- * they were made, each marked when the input being set up needs it.
- * Directories stay from one input to the next (mutations of one input
- * share most of them); those an input does not need go before it runs, so
- * the tree it sees is what it describes, whatever ran before.
+ * files and links the last input wrote, and the directories there, each
+ * marked when the input being set up needs it.  Directories stay from one
+ * input to the next (mutations of one input share most of them); those an
+ * input does not need go before it runs, so the tree it sees is what it
+ * describes, whatever ran before.
+ *
+ * The directories are those above the files and links, numbered once
+ * (dir_table()) parents before children; each file and link knows the
+ * numbers of the directories above it, so that a record finds them
+ * without comparing paths (which cost a tenth of an input).
  */
 static bool made[NFILES + NLINKS];  /* written by the input running */
 static bool stale[NFILES + NLINKS]; /* there from the one before */
+#define MAX_DIRS 64
+#define MAX_DEPTH 8
 static struct {
-	char path[128];
+	char path[128];  /* relative to root */
+	bool there;      /* made, and not removed since */
 	bool needed;
-} dirs[64];
+} dirs[MAX_DIRS];
 static size_t ndirs;
+static unsigned char above[NFILES + NLINKS][MAX_DEPTH]; /* dirs above, outermost first */
+static unsigned char nabove[NFILES + NLINKS];
 
-/* The directories above rel: made unless there, and needed. */
-static void mkdirs(const char *rel)
+static const char *rel_path(size_t pick)
+{
+	return pick < NFILES ? files[pick] : links[pick - NFILES][0];
+}
+
+/* The number of directory rel (its first len bytes), added if new. */
+static unsigned char dir_number(const char *rel, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ndirs; i++)
+		if (strlen(dirs[i].path) == len && !memcmp(dirs[i].path, rel, len))
+			return (unsigned char)i;
+	if (ndirs == MAX_DIRS || len >= sizeof(dirs[0].path))
+		abort();
+	memcpy(dirs[ndirs].path, rel, len);
+	dirs[ndirs].path[len] = '\0';
+	return (unsigned char)ndirs++;
+}
+
+/* Number every directory above every file and link, once. */
+static void dir_table(void)
+{
+	for (size_t pick = 0; pick < NFILES + NLINKS; pick++) {
+		const char *rel = rel_path(pick);
+
+		for (const char *p = rel; *p; p++) {
+			if (*p != '/')
+				continue;
+			if (nabove[pick] == MAX_DEPTH)
+				abort();
+			above[pick][nabove[pick]++] = dir_number(rel, (size_t)(p - rel));
+		}
+	}
+}
+
+/* The directories above file or link `pick`: made unless there, and needed. */
+static void mkdirs(size_t pick)
 {
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; *p; p++) {
-		size_t i;
+	for (unsigned i = 0; i < nabove[pick]; i++) {
+		unsigned d = above[pick][i];
 
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		for (i = 0; i < ndirs && strcmp(dirs[i].path, path); i++)
-			;
-		if (i < ndirs) {
-			dirs[i].needed = true;
-		} else if (ndirs < sizeof(dirs) / sizeof(dirs[0]) &&
-			   strlen(path) < sizeof(dirs[0].path) && !mkdir(path, 0700)) {
-			strcpy(dirs[ndirs].path, path);
-			dirs[ndirs++].needed = true;
+		if (!dirs[d].there) {
+			snprintf(path, sizeof(path), "%s/%s", root, dirs[d].path);
+			dirs[d].there = !mkdir(path, 0700) || errno == EEXIST;
 		}
-		*p = '/';
+		dirs[d].needed = true;
 	}
 }
 
@@ -116,25 +153,24 @@ static void drop_stale(void)
 	for (size_t i = 0; i < NFILES + NLINKS; i++) {
 		if (!stale[i] || made[i])
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", root, i < NFILES ? files[i] : links[i - NFILES][0]);
+		snprintf(path, sizeof(path), "%s/%s", root, rel_path(i));
 		unlink(path);
 		stale[i] = false;
 	}
 }
 
-/* The directories no record needed go, deepest (made last) first; the
- * list keeps its order, parents before children. */
+/* The directories no record needed go, children (numbered after their
+ * parents) first. */
 static void prune(void)
 {
-	size_t kept = 0;
+	char path[512];
 
-	for (size_t i = ndirs; i-- > 0;)
-		if (!dirs[i].needed)
-			rmdir(dirs[i].path);
-	for (size_t i = 0; i < ndirs; i++)
-		if (dirs[i].needed)
-			dirs[kept++] = dirs[i];
-	ndirs = kept;
+	for (size_t i = ndirs; i-- > 0;) {
+		if (!dirs[i].there || dirs[i].needed)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, dirs[i].path);
+		dirs[i].there = rmdir(path) != 0;
+	}
 }
 
 static void cleanup(void)
@@ -154,6 +190,7 @@ static void make_root(void)
 	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
 		snprintf(root, sizeof(root), "%s/ap-fuzz-sysfs-XXXXXX", bases[i]);
 		if (mkdtemp(root)) {
+			dir_table();
 			atexit(cleanup);
 			return;
 		}
@@ -168,15 +205,14 @@ static void record(struct fin *in)
 	char path[512];
 	int fd;
 
+	mkdirs(pick);
 	if (pick >= NFILES) {
-		mkdirs(links[pick - NFILES][0]);
 		snprintf(path, sizeof(path), "%s/%s", root, links[pick - NFILES][0]);
 		/* a link is the same link whoever made it */
 		if ((stale[pick] && !made[pick]) || !symlink(links[pick - NFILES][1], path))
 			made[pick] = true;
 		return;
 	}
-	mkdirs(files[pick]);
 	snprintf(path, sizeof(path), "%s/%s", root, files[pick]);
 	if (len > in->n)
 		len = in->n;

@@ -183,6 +183,80 @@ void *ap__zalloc(struct ap_ctx *ctx, size_t size)
 	return h + 1;
 }
 
+/*
+ * Anonymous mappings of up to SPARE_MAP_MAX bytes given back are kept, a
+ * few for the whole process, for the next request of the same length and
+ * flags: emptied by MADV_DONTNEED, their pages go back to the system and
+ * read as zero again, as a fresh mapping's, and the next user is spared an
+ * mmap and the last one a munmap (a program that makes context after
+ * context, a test suite or a fuzzer, pays both for every IOTLB and every
+ * bank of RAM otherwise).  A kept mapping holds address space, no memory.
+ */
+#define SPARE_MAPS 8
+#define SPARE_MAP_MAX ((size_t)4 << 20)
+#define LINES_MAP_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS)
+#define RAM_MAP_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+static pthread_mutex_t spare_map_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct spare_map {
+	void *p;
+	size_t len;
+	int flags;
+} spare_maps[SPARE_MAPS];
+
+/* Zeroed anonymous memory: a kept mapping, or a fresh one (NULL if none). */
+static void *anon_map(size_t len, int flags)
+{
+	void *p = NULL;
+
+	pthread_mutex_lock(&spare_map_lock);
+	for (unsigned i = 0; i < SPARE_MAPS && !p; i++)
+		if (spare_maps[i].p && spare_maps[i].len == len && spare_maps[i].flags == flags) {
+			p = spare_maps[i].p;
+			spare_maps[i].p = NULL;
+		}
+	pthread_mutex_unlock(&spare_map_lock);
+	if (p)
+		return p;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Keep the mapping, emptied, if there is room; else unmap it. */
+static void anon_unmap(void *p, size_t len, int flags)
+{
+	bool kept = false;
+
+	if (len <= SPARE_MAP_MAX && !madvise(p, len, MADV_DONTNEED)) {
+		pthread_mutex_lock(&spare_map_lock);
+		for (unsigned i = 0; i < SPARE_MAPS && !kept; i++)
+			if (!spare_maps[i].p) {
+				spare_maps[i] = (struct spare_map){ p, len, flags };
+				kept = true;
+			}
+		pthread_mutex_unlock(&spare_map_lock);
+	}
+	if (!kept)
+		munmap(p, len);
+}
+
+/* Not zeroed: for an array whose every element is written before it is
+ * read (clearing a large one costs its pages). */
+void *ap__alloc(struct ap_ctx *ctx, size_t size)
+{
+	struct alloc_hdr *h;
+
+	if (inject_failure(ctx) || size > SIZE_MAX - sizeof(*h))
+		return NULL;
+	h = malloc(sizeof(*h) + size);
+	if (!h)
+		return NULL;
+	h->size = size;
+	h->lead = 0;
+	account(ctx, 1, (int64_t)size);
+	return h + 1;
+}
+
 /* Blocks this large come straight from mmap: fresh anonymous pages read as
  * zero and cost nothing until touched, so a big IOTLB that sees little use
  * (most instances a test or a fuzzer makes) is neither cleared nor backed.
@@ -200,9 +274,8 @@ void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size)
 	if (inject_failure(ctx) || size > SIZE_MAX - 2 * CACHE_LINE)
 		return NULL;
 	if (size >= MMAP_MIN) {
-		base = mmap(NULL, CACHE_LINE + size, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (base == MAP_FAILED)
+		base = anon_map(CACHE_LINE + size, LINES_MAP_FLAGS);
+		if (!base)
 			return NULL;
 	} else {
 		/* aligned_alloc wants a multiple of the alignment */
@@ -229,7 +302,7 @@ void ap__free(struct ap_ctx *ctx, void *p)
 	h = (struct alloc_hdr *)p - 1;
 	account(ctx, -1, -(int64_t)h->size);
 	if (h->lead == MMAP_LEAD)
-		munmap((char *)(h + 1) - CACHE_LINE, CACHE_LINE + h->size);
+		anon_unmap((char *)(h + 1) - CACHE_LINE, CACHE_LINE + h->size, LINES_MAP_FLAGS);
 	else
 		free((char *)h - h->lead);
 }
@@ -300,9 +373,8 @@ void *ap__alloc_ram(struct ap_ctx *ctx, uint64_t size)
 
 	if (inject_failure(ctx) || !size || size > SIZE_MAX / 2)
 		return NULL;
-	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	p = anon_map((size_t)size, RAM_MAP_FLAGS);
+	if (!p)
 		return NULL;
 	account(ctx, 1, (int64_t)size);
 	return p;
@@ -313,7 +385,7 @@ void ap__free_ram(struct ap_ctx *ctx, void *p, uint64_t size)
 	if (!p)
 		return;
 	account(ctx, -1, -(int64_t)size);
-	munmap(p, (size_t)size);
+	anon_unmap(p, (size_t)size, RAM_MAP_FLAGS);
 }
 
 int ap__check_name(struct ap_ctx *ctx, const char *what, const char *name)

@@ -203,6 +203,7 @@ struct ap_ctx {
 int ap__err(struct ap_ctx *ctx, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void *ap__zalloc(struct ap_ctx *ctx, size_t size);
+void *ap__alloc(struct ap_ctx *ctx, size_t size); /* not zeroed */
 void *ap__zalloc_lines(struct ap_ctx *ctx, size_t size);
 void ap__free(struct ap_ctx *ctx, void *p);
 /* Zeroed RAM for ap_ram_alloc, backed only where touched. */

@@ -304,7 +304,8 @@ int ap_iommu_new(struct ap_ctx *ctx, const char *name, const struct ap_iommu_con
 	if (!iommu)
 		return ap__err(ctx, -ENOMEM, "out of memory");
 	pthread_mutex_init(&iommu->evtq_lock, NULL);
-	iommu->evtq = ap__zalloc(ctx, cfg->evtq_size * sizeof(*iommu->evtq));
+	/* a record is written before it is read (evtq_head, evtq_count) */
+	iommu->evtq = ap__alloc(ctx, cfg->evtq_size * sizeof(*iommu->evtq));
 	if (!iommu->evtq || ap__iotlb_init(&iommu->tlb, cfg->iotlb_entries, iotlb_zalloc, ctx)) {
 		iommu_release(ctx, iommu);
 		return ap__err(ctx, -ENOMEM, "out of memory");

@@ -637,7 +637,10 @@ static int pool_set(struct ap_ctx *ctx, uint64_t base, uint64_t size)
 
 	p->used = ap__zalloc(ctx, ((frames + 63) / 64) * sizeof(uint64_t));
 	p->chunks = ap__zalloc(ctx, nchunks * sizeof(*p->chunks));
-	p->counts = ap__zalloc(ctx, frames * sizeof(*p->counts));
+	/* a frame's count is set as a table takes it (pt_tree.c's
+	 * table_alloc), and read only while the table lives: not cleared, so
+	 * that a window's pages of counts cost only where tables are */
+	p->counts = ap__alloc(ctx, frames * sizeof(*p->counts));
 	host = window_map(nchunks * CHUNK_BYTES);
 	if (!p->used || !p->chunks || !p->counts || !host) {
 		ap__free(ctx, p->used);

@@ -79,7 +79,9 @@ struct ap_pt_tree_fmt {
 	/* The entry pointing at the table at table_pa. */
 	uint64_t (*table_pte)(const struct ap_pt *pt, uint64_t table_pa);
 	/* A leaf's bits for prot (enum ap_prot), but for its level's type bits
-	 * and its output address. */
+	 * and its output address.  Of the table it reads cfg.format and
+	 * cfg.quirks only, as leaf_access below: their results are decoded
+	 * once per tree, format and quirks and shared (pt_tree.c). */
 	uint64_t (*leaf_attrs)(const struct ap_pt *pt, unsigned prot);
 	/* Decode the level-lvl leaf `pte`, which maps from va. */
 	void (*decode_leaf)(const struct ap_pt *pt, uint64_t pte, int lvl, uint64_t va,

@@ -29,6 +29,7 @@
  * table, atomically.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "pt_internal.h"
@@ -256,8 +257,9 @@ static void free_subtree(struct ap_pt *pt, uint64_t pte, const struct ap_pt_leve
 	if (!t)
 		return; /* not memory the provider gave us */
 	if (below != leaf_level(pt)) {
+		/* most slots are empty: one test each (is_table is a call) */
 		for (i = 0; i < ptes_per_table(pt); i++)
-			if (is_table(below, t[i]))
+			if (t[i] && is_table(below, t[i]))
 				free_subtree(pt, t[i], below);
 	}
 	table_release(pt, t, table_pa(pt, pte), table_size(pt));
@@ -391,8 +393,8 @@ static inline unsigned leaf_key(const struct ap_pt_tree_fmt *f, uint64_t pte)
 			   << f->leaf_key[0].bits));
 }
 
-/* pt->leaf_access and walk_oa_mask (pt_internal.h). */
-static void fill_walk_data(struct ap_pt *pt)
+/* pt->leaf_attrs and pt->leaf_access from the format's hooks. */
+static void decode_leaves(struct ap_pt *pt)
 {
 	const struct ap_pt_tree_fmt *f = fmt_of(pt);
 	unsigned key, prot;
@@ -403,6 +405,68 @@ static void fill_walk_data(struct ap_pt *pt)
 		pt->leaf_access[key].prot = (uint8_t)prot;
 		pt->leaf_access[key].allowed = allowed;
 	}
+	for (prot = 0; prot < 64; prot++)
+		pt->leaf_attrs[prot] = f->leaf_attrs(pt, prot);
+}
+
+/*
+ * The decoded leaves of every (tree, format, quirks) seen, for the life of
+ * the process: the hooks read nothing else of the table (pt_internal.h),
+ * and decoding costs a domain 320 calls of them, more than the rest of its
+ * making (a program that makes domain after domain, a fuzzer, pays it
+ * every time).  Few keys exist (two trees, a few formats and quirks); past
+ * LEAF_CACHE of them a domain decodes its own.
+ */
+#define LEAF_CACHE 16
+
+static struct leaf_decoded {
+	const struct ap_pt_tree_fmt *tree;
+	enum ap_pt_format format;
+	uint32_t quirks;
+	uint64_t attrs[64];
+	struct ap_pt_leaf_access access[256];
+} leaf_cache[LEAF_CACHE];
+static unsigned leaf_cached;
+static pthread_mutex_t leaf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool leaf_key_is(const struct leaf_decoded *c, const struct ap_pt *pt)
+{
+	return c->tree == pt->tree && c->format == pt->cfg.format && c->quirks == pt->cfg.quirks;
+}
+
+/* pt->leaf_attrs and pt->leaf_access: copied when known, else decoded
+ * and remembered. */
+static void leaf_tables(struct ap_pt *pt)
+{
+	struct leaf_decoded *c;
+	unsigned i;
+
+	pthread_mutex_lock(&leaf_lock);
+	for (i = 0; i < leaf_cached && !leaf_key_is(&leaf_cache[i], pt); i++)
+		;
+	if (i == leaf_cached) {
+		decode_leaves(pt);
+		if (leaf_cached < LEAF_CACHE) {
+			c = &leaf_cache[leaf_cached++];
+			c->tree = pt->tree;
+			c->format = pt->cfg.format;
+			c->quirks = pt->cfg.quirks;
+			memcpy(c->attrs, pt->leaf_attrs, sizeof(c->attrs));
+			memcpy(c->access, pt->leaf_access, sizeof(c->access));
+		}
+	} else {
+		memcpy(pt->leaf_attrs, leaf_cache[i].attrs, sizeof(pt->leaf_attrs));
+		memcpy(pt->leaf_access, leaf_cache[i].access, sizeof(pt->leaf_access));
+	}
+	pthread_mutex_unlock(&leaf_lock);
+}
+
+/* pt->leaf_attrs, leaf_access and walk_oa_mask (pt_internal.h). */
+static void fill_walk_data(struct ap_pt *pt)
+{
+	const struct ap_pt_tree_fmt *f = fmt_of(pt);
+
+	leaf_tables(pt);
 	pt->walk_oa_mask = f->oa_fold.granule_shift == pt->granule_shift ? 0 : f->oa_mask;
 }
 
@@ -418,8 +482,6 @@ static void set_walk_oas_min(struct ap_pt *pt)
 
 int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree)
 {
-	unsigned prot;
-
 	pt->tree = tree;
 	fill_levels(pt);
 	fill_walk_data(pt);
@@ -429,8 +491,6 @@ int ap_pt_tree_init(struct ap_pt *pt, const struct ap_pt_tree_fmt *tree)
 		pt->win_span = pt->mem.window_size - table_size(pt) + 1;
 		pt->win_counts = pt->mem.frame_counts;
 	}
-	for (prot = 0; prot < 64; prot++)
-		pt->leaf_attrs[prot] = tree->leaf_attrs(pt, prot);
 	pt->root = table_alloc(pt, fmt_of(pt)->root_bytes(pt), &pt->root_pa);
 	if (!pt->root)
 		return -ENOMEM;
@@ -448,7 +508,7 @@ void ap_pt_tree_destroy(struct ap_pt *pt)
 		return;
 	n = f->root_slots(pt);
 	for (i = 0; i < n; i++)
-		if (is_table(root, pt->root[i]))
+		if (pt->root[i] && is_table(root, pt->root[i]))
 			free_subtree(pt, pt->root[i], root);
 	table_release(pt, pt->root, pt->root_pa, f->root_bytes(pt));
 	pt->root = NULL;

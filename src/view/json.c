@@ -23,9 +23,29 @@ struct jw {
 	bool first[JW_DEPTH];
 };
 
+/* Whether s needs no escape: then it is written whole. */
+static bool jw_plain(const char *s, size_t *len)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (s[n] == '"' || s[n] == '\\' || (unsigned char)s[n] < 0x20 ||
+		    (unsigned char)s[n] >= 0x7f)
+			return false;
+	*len = n;
+	return true;
+}
+
 static void jw_string(FILE *f, const char *s)
 {
+	size_t len;
+
 	fputc('"', f);
+	if (jw_plain(s, &len)) {
+		(void)fwrite(s, 1, len, f); /* an error stays in f (ferror) */
+		fputc('"', f);
+		return;
+	}
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
@@ -42,10 +62,12 @@ static void jw_string(FILE *f, const char *s)
 /* The separator, indent and key of the next value. */
 static void jw_key(struct jw *w, const char *key)
 {
+	static const char spaces[] = "                                "; /* 2 * JW_DEPTH */
+
 	if (w->depth > 0) {
 		fputs(w->first[w->depth] ? "\n" : ",\n", w->f);
 		w->first[w->depth] = false;
-		fprintf(w->f, "%*s", 2 * w->depth, "");
+		(void)fwrite(spaces, 1, 2 * (size_t)w->depth, w->f); /* depth < JW_DEPTH */
 	}
 	if (key) {
 		jw_string(w->f, key);
@@ -103,22 +125,34 @@ static void jw_str(struct jw *w, const char *key, const char *v)
 		fputs("null", w->f);
 }
 
+/* Numbers are formatted by hand (ap__fmt_hex): a dump writes several for
+ * every leaf. */
 static void jw_hex(struct jw *w, const char *key, uint64_t v)
 {
+	char s[24] = "\"0x";
+	size_t n = 3 + ap__fmt_hex(s + 3, v, 1);
+
 	jw_key(w, key);
-	fprintf(w->f, "\"0x%" PRIx64 "\"", v);
+	s[n++] = '"';
+	(void)fwrite(s, 1, n, w->f);
 }
 
 static void jw_uint(struct jw *w, const char *key, uint64_t v)
 {
+	char s[24];
+	size_t n = ap__fmt_udec(s, v);
+
 	jw_key(w, key);
-	fprintf(w->f, "%" PRIu64, v);
+	(void)fwrite(s, 1, n, w->f);
 }
 
 static void jw_int(struct jw *w, const char *key, int64_t v)
 {
+	char s[24];
+	size_t n = ap__fmt_dec(s, v);
+
 	jw_key(w, key);
-	fprintf(w->f, "%" PRId64, v);
+	(void)fwrite(s, 1, n, w->f);
 }
 
 static void jw_bool(struct jw *w, const char *key, bool v)

@@ -355,11 +355,26 @@ int ap_show(struct ap_ctx *ctx, FILE *out, const char *name)
 	return ap_show_as(ctx, out, AP_VIEW_TEXT, AP_OBJECT_ANY, name);
 }
 
+/* "leaf lvl=%d iova=0x%llx size=0x%llx pte=0x%016llx\n", formatted by hand
+ * (ap__fmt_hex). */
 static int dump_leaf(void *arg, const struct ap_pt_leaf *leaf)
 {
-	fprintf(arg, "leaf lvl=%d iova=0x%llx size=0x%llx pte=0x%016llx\n", leaf->level,
-		(unsigned long long)leaf->iova, (unsigned long long)leaf->size,
-		(unsigned long long)leaf->pte);
+	char line[128], *p = line;
+
+	memcpy(p, "leaf lvl=", 9);
+	p += 9;
+	p += ap__fmt_dec(p, leaf->level);
+	memcpy(p, " iova=0x", 8);
+	p += 8;
+	p += ap__fmt_hex(p, leaf->iova, 1);
+	memcpy(p, " size=0x", 8);
+	p += 8;
+	p += ap__fmt_hex(p, leaf->size, 1);
+	memcpy(p, " pte=0x", 7);
+	p += 7;
+	p += ap__fmt_hex(p, leaf->pte, 16);
+	*p++ = '\n';
+	(void)fwrite(line, 1, (size_t)(p - line), arg); /* an error stays in the stream */
 	return 0;
 }
 

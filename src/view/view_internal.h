@@ -3,6 +3,7 @@
 #ifndef AP_VIEW_INTERNAL_H
 #define AP_VIEW_INTERNAL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <aperture/core.h>
@@ -65,6 +66,49 @@ struct ap_pte_field {
 };
 size_t ap__pte_fields(enum ap_pt_format format, uint64_t pte, struct ap_pte_field *f,
 		      size_t max);
+
+/*
+ * Numbers as printf's %llx (at least `width` digits, zero-padded: %0*llx),
+ * %llu and %lld would write them, at p, without a NUL; each returns the
+ * characters written (at most 20).  For the lines printed once per leaf:
+ * fprintf costs several times the formatting (and its format is parsed
+ * again by a sanitizer's interceptor), and a domain has many leaves.
+ */
+static inline size_t ap__fmt_hex(char *p, uint64_t v, unsigned width)
+{
+	char tmp[16];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v || n < width);
+	for (i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static inline size_t ap__fmt_udec(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static inline size_t ap__fmt_dec(char *p, int64_t v)
+{
+	if (v >= 0)
+		return ap__fmt_udec(p, (uint64_t)v);
+	*p = '-';
+	return 1 + ap__fmt_udec(p + 1, 0 - (uint64_t)v);
+}
 
 /* json.c: the views as JSON (doc/json-schema/) */
 int ap__view_show_json(struct ap_ctx *ctx, FILE *out, enum ap_object_type type,
