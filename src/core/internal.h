@@ -165,10 +165,14 @@ struct ap_frontend {
 };
 
 struct ap_ctx {
-	uint64_t serial;          /* names the context's error slots (ctx.c) */
-	struct ap_frontend *frontends;
+	/* What every DMA reads, together and first: nothing written often
+	 * (allocation counts, locks) shares their cache line. */
 	ap_dma_write_observer dma_write_fn;
 	void *dma_write_arg;
+	uint64_t ram_stamp;       /* new at every change of the RAM tree, and
+				   * unique in the process (ap__ram_stamp_new()) */
+	uint64_t serial;          /* names the context's error slots (ctx.c) */
+	struct ap_frontend *frontends;
 	bool freeing;             /* ap_ctx_free() is under way */
 	/* allocation accounting and failure injection */
 	unsigned long fail_nth;
@@ -177,8 +181,6 @@ struct ap_ctx {
 	/* physical memory (physmem.c says how threads share it) */
 	pthread_mutex_t ram_lock;
 	unsigned ram_seq;         /* odd while the RAM tree changes */
-	uint64_t ram_stamp;       /* new at every change of the tree, and unique
-				   * in the process (ap__ram_stamp_new()) */
 	struct ap_avl ram;        /* regions by pa (physmem.c: struct ap_ram_node) */
 	struct ap_ram_node *ram_gone; /* unlinked, freed after a grace period */
 	uint64_t ram_hint;        /* ap_ram_place: no room starts below this */
