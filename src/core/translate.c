@@ -695,7 +695,8 @@ static __attribute__((noinline)) int dma_observed(struct ap_device *dev, uint64_
  */
 #define DMA_INLINE 64
 
-/* 16 bytes at any alignment, as one SSE2 register (no stack copy). */
+/* 16 bytes at any alignment, moved as one vector register (SSE2 on x86-64),
+ * never through a copy on the stack. */
 typedef uint8_t copy16_t __attribute__((vector_size(16), aligned(1), may_alias));
 
 static AP_ALWAYS_INLINE void copy_pair(uint8_t *d, const uint8_t *s, size_t n, size_t w)
