@@ -699,41 +699,56 @@ static __attribute__((noinline)) int dma_observed(struct ap_device *dev, uint64_
  * never through a copy on the stack. */
 typedef uint8_t copy16_t __attribute__((vector_size(16), aligned(1), may_alias));
 
-static AP_ALWAYS_INLINE void copy_pair(uint8_t *d, const uint8_t *s, size_t n, size_t w)
+/* The pairs: the first w bytes and the last w (w <= n <= 2w), loads first. */
+static AP_ALWAYS_INLINE void copy_pair32(uint8_t *d, const uint8_t *s, size_t n)
 {
-	if (w == 32) {
-		copy16_t a = *(const copy16_t *)s, b = *(const copy16_t *)(s + 16);
-		copy16_t c = *(const copy16_t *)(s + n - 32), e = *(const copy16_t *)(s + n - 16);
+	copy16_t a = *(const copy16_t *)s, b = *(const copy16_t *)(s + 16);
+	copy16_t c = *(const copy16_t *)(s + n - 32), e = *(const copy16_t *)(s + n - 16);
 
-		*(copy16_t *)d = a;
-		*(copy16_t *)(d + 16) = b;
-		*(copy16_t *)(d + n - 32) = c;
-		*(copy16_t *)(d + n - 16) = e;
-	} else if (w == 16) {
-		copy16_t a = *(const copy16_t *)s, b = *(const copy16_t *)(s + n - 16);
+	*(copy16_t *)d = a;
+	*(copy16_t *)(d + 16) = b;
+	*(copy16_t *)(d + n - 32) = c;
+	*(copy16_t *)(d + n - 16) = e;
+}
 
-		*(copy16_t *)d = a;
-		*(copy16_t *)(d + n - 16) = b;
-	} else {
-		uint64_t a = 0, b = 0; /* w is 8 or 4: the low w bytes */
+static AP_ALWAYS_INLINE void copy_pair16(uint8_t *d, const uint8_t *s, size_t n)
+{
+	copy16_t a = *(const copy16_t *)s, b = *(const copy16_t *)(s + n - 16);
 
-		memcpy(&a, s, w);
-		memcpy(&b, s + n - w, w);
-		memcpy(d, &a, w);
-		memcpy(d + n - w, &b, w);
-	}
+	*(copy16_t *)d = a;
+	*(copy16_t *)(d + n - 16) = b;
+}
+
+static AP_ALWAYS_INLINE void copy_pair8(uint8_t *d, const uint8_t *s, size_t n)
+{
+	uint64_t a, b;
+
+	memcpy(&a, s, 8);
+	memcpy(&b, s + n - 8, 8);
+	memcpy(d, &a, 8);
+	memcpy(d + n - 8, &b, 8);
+}
+
+static AP_ALWAYS_INLINE void copy_pair4(uint8_t *d, const uint8_t *s, size_t n)
+{
+	uint32_t a, b;
+
+	memcpy(&a, s, 4);
+	memcpy(&b, s + n - 4, 4);
+	memcpy(d, &a, 4);
+	memcpy(d + n - 4, &b, 4);
 }
 
 static AP_ALWAYS_INLINE void copy_small(uint8_t *d, const uint8_t *s, size_t n)
 {
 	if (n > 32) {
-		copy_pair(d, s, n, 32);
+		copy_pair32(d, s, n);
 	} else if (n >= 16) {
-		copy_pair(d, s, n, 16);
+		copy_pair16(d, s, n);
 	} else if (n >= 8) {
-		copy_pair(d, s, n, 8);
+		copy_pair8(d, s, n);
 	} else if (n >= 4) {
-		copy_pair(d, s, n, 4);
+		copy_pair4(d, s, n);
 	} else {
 		uint8_t a = s[0], b = s[n / 2], c = s[n - 1];
 
