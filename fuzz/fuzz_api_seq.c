@@ -784,9 +784,8 @@ static void ram0_page_init(size_t page)
 }
 
 /* Before a DMA write to host [at, at+len) (NULL: not RAM the harness knows). */
-static void ram0_dirty(struct world *w, const uint8_t *at, uint64_t len)
+static void ram0_dirty(const uint8_t *at, uint64_t len)
 {
-	(void)w;
 	if (!at || at < ram0 || at >= ram0 + RAM0_SIZE || !len)
 		return;
 	for (size_t pg = (size_t)(at - ram0) / SZ_4K; pg <= (size_t)(at - ram0 + len - 1) / SZ_4K &&
@@ -862,7 +861,7 @@ static void op_dma(struct world *w, struct fin *in)
 			memcpy(before + off, hosts[i], lens[i]);
 	if (write)
 		for (size_t i = 0; i < n; i++)
-			ram0_dirty(w, hosts[i], lens[i]);
+			ram0_dirty(hosts[i], lens[i]);
 	rc = write ? ap_dma_write(dv->d, iova, buf, len, &f) : ap_dma_read(dv->d, iova, buf, len, &f);
 	if (rc != 0 && rc != -EFAULT)
 		bug("DMA %s 0x%llx+%zu returned %d", ap_device_name(dv->d), (unsigned long long)iova,
